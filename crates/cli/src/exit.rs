@@ -1,0 +1,78 @@
+//! The one place where errors become exit codes. The table is documented in `docs/cli.md`;
+//! codes are stable once released.
+
+use std::process::ExitCode;
+
+/// Success.
+pub const OK: u8 = 0;
+/// Any failure not listed below.
+pub const FAILURE: u8 = 1;
+/// Command-line usage error (clap exits with this code itself).
+pub const USAGE: u8 = 2;
+/// The command finished, but some source files could not be read.
+pub const PARTIAL: u8 = 3;
+/// The repository (or staging location) does not exist.
+pub const REPO_NOT_FOUND: u8 = 10;
+/// The repository is locked by another process.
+pub const LOCKED: u8 = 11;
+/// Wrong password or key.
+pub const WRONG_KEY: u8 = 12;
+/// A drive failed verification (changed, truncated or missing data).
+pub const VERIFY_FAILED: u8 = 20;
+/// Interrupted by Ctrl-C / SIGINT.
+pub const INTERRUPTED: u8 = 130;
+
+/// Every code with its meaning, for `seedship exit-codes` and the docs.
+pub const TABLE: &[(u8, &str)] = &[
+    (OK, "success"),
+    (FAILURE, "failure"),
+    (USAGE, "command-line usage error"),
+    (PARTIAL, "finished, but some source files could not be read"),
+    (REPO_NOT_FOUND, "repository or staging location not found"),
+    (LOCKED, "repository locked by another process"),
+    (WRONG_KEY, "wrong password or key"),
+    (VERIFY_FAILED, "drive verification failed"),
+    (INTERRUPTED, "interrupted"),
+];
+
+/// An error that carries its own exit code, for failures the binary itself detects.
+#[derive(Debug)]
+pub struct Coded {
+    pub code: u8,
+    pub message: String,
+}
+
+impl std::fmt::Display for Coded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Coded {}
+
+/// Classifies an error by the first cause in its chain that has a known code.
+pub fn code_of(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(coded) = cause.downcast_ref::<Coded>() {
+            return coded.code;
+        }
+    }
+    FAILURE
+}
+
+/// Prints `err` on stderr (one line, or a JSON `exit_error` object) and returns its exit code.
+pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
+    let code = code_of(err);
+    let message = format!("{err:#}");
+    if json {
+        let doc = serde_json::json!({
+            "message_type": "exit_error",
+            "code": code,
+            "message": message,
+        });
+        eprintln!("{doc}");
+    } else {
+        eprintln!("seedship: error: {message}");
+    }
+    ExitCode::from(code)
+}
