@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use crate::actor::{Actor, Role};
-use crate::canonical;
 use crate::custody::{ChainHash, CustodyEvent, CustodyLog, ErasureRecord};
 use crate::disposition::Disposition;
 use crate::error::Error;
@@ -650,13 +649,11 @@ impl Job {
             let index = job.drive_index(drive_id)?;
             let to = log.end_state();
             job.check_drive_move(index, to)?;
-            let mut text = String::new();
-            canonical::write(&serde_json::to_value(log)?, &mut text);
             let outcome = TransferOutcome {
                 status: log.status,
                 warnings: log.blobs.iter().filter(|b| b.has_warnings()).count() as u64,
                 problems: log.problems(),
-                copy_log_hash: blake3::hash(text.as_bytes()).to_hex().to_string(),
+                copy_log_hash: log.content_hash()?,
             };
             let event = CustodyEvent::TransferFinished {
                 drive: drive_id.to_owned(),
@@ -669,8 +666,9 @@ impl Job {
             };
             job.record(actor, now, event)?;
             let drive = &mut job.drives[index];
+            // every byte of the drive was processed, whatever the outcome (problems are counted apart)
             drive.bytes_done = if drive.bytes > 0 {
-                log.bytes_completed().min(drive.bytes)
+                drive.bytes
             } else {
                 log.bytes_completed()
             };

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::canonical;
 use crate::state::DriveState;
 
 /// Drive-level status: how the drive as a whole went.
@@ -333,7 +334,19 @@ impl DriveLog {
         )
     }
 
-    /// The log as pretty-printed JSON.
+    /// BLAKE3 (hex) of the log's canonical JSON (the custody log's form, see
+    /// docs/design-jobs.md): identical for a log and the log read back from its JSON, so a
+    /// stored copy log can be checked against the `copy_log_hash` of its custody entry.
+    ///
+    /// # Errors
+    /// Only if serde_json fails, which our types do not provoke.
+    pub fn content_hash(&self) -> Result<String, serde_json::Error> {
+        let mut text = String::new();
+        canonical::write(&serde_json::to_value(self)?, &mut text);
+        Ok(blake3::hash(text.as_bytes()).to_hex().to_string())
+    }
+
+    /// The log as pretty-printed JSON. Timestamps are written with millisecond precision.
     ///
     /// # Errors
     /// Only if serde_json fails, which our types do not provoke.
