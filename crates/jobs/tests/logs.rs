@@ -47,6 +47,22 @@ fn a_log_claiming_completed_over_a_failed_range_is_not_trusted() {
 }
 
 #[test]
+fn a_log_is_clean_only_if_its_status_and_every_blob_say_so() {
+    // status not Completed over clean blobs
+    let log = DriveLog {
+        status: DriveStatus::CompletedWithWarnings,
+        ..clean_log("D0")
+    };
+    assert_eq!(log.end_state(), DriveState::CompletedMoreInfo);
+    // status Completed over a renamed blob
+    let mut log = clean_log("D0");
+    log.blobs[0].disposition = DispositionOutcome::Renamed;
+    assert_eq!(log.end_state(), DriveState::CompletedMoreInfo);
+    assert_eq!(log.problems(), [], "a warning is not a problem");
+    assert_eq!(log.error_log().blobs.len(), 1, "but it is in the error log");
+}
+
+#[test]
 fn drive_level_failures_end_more_info_with_one_drive_problem() {
     for status in [
         DriveStatus::KeyInvalid,

@@ -70,7 +70,11 @@ fn apply(job: &mut Job, op: &Op, who: &Actor, day: i64) -> Result<(), Error> {
         Op::NeverReceived(d) => job.mark_never_received(&id(d), who, now),
         Op::Start(d) => job.start_transfer(&id(d), who, now),
         Op::Finish(d, kind) => {
-            let mut log = if *kind == 1 { corrupt_log(&id(d)) } else { clean_log(&id(d)) };
+            let mut log = if *kind == 1 {
+                corrupt_log(&id(d))
+            } else {
+                clean_log(&id(d))
+            };
             if *kind == 2 {
                 log.blobs[1].disposition = DispositionOutcome::Renamed;
                 log.status = DriveStatus::from_blobs(&log.blobs);
