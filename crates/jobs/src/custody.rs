@@ -292,7 +292,7 @@ pub enum CustodyError {
     },
 }
 
-/// A job's custody log. Only [`CustodyLog::append`] adds entries; nothing removes them.
+/// A job's custody log. Only the [`Job`](crate::Job) methods add entries; nothing removes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CustodyLog {
