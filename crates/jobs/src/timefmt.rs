@@ -22,15 +22,11 @@ pub(crate) fn normalise(at: OffsetDateTime) -> OffsetDateTime {
     utc.replace_millisecond(millis).unwrap_or(utc)
 }
 
-/// Formats a timestamp in the crate's format (after normalising it).
-pub(crate) fn format(at: OffsetDateTime) -> String {
-    normalise(at)
-        .format(TIMESTAMP)
-        .unwrap_or_else(|_| at.unix_timestamp().to_string())
-}
-
 pub(crate) fn serialize<S: Serializer>(at: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format(*at))
+    let text = normalise(*at)
+        .format(TIMESTAMP)
+        .map_err(serde::ser::Error::custom)?;
+    s.serialize_str(&text)
 }
 
 pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
