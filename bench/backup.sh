@@ -97,7 +97,7 @@ while IFS= read -r -d '' file; do
     [ "$changed" -ge "$target" ] && break
     bytes=$(stat -c %s "$file")
     [ "$bytes" -ge 4096 ] || continue
-    { head -c $((bytes / 2)) /dev/urandom; yes "changed $nchanged" | head -c $((bytes - bytes / 2)); } > "$file.new"
+    { head -c $((bytes / 2)) /dev/urandom; { yes "changed $nchanged" || true; } | head -c $((bytes - bytes / 2)); } > "$file.new"
     mv "$file.new" "$file"
     changed=$((changed + bytes)); nchanged=$((nchanged + 1))
 done < <(find "$tree" -type f -print0 | sort -z | awk 'BEGIN{RS="\0"; ORS="\0"} NR % 17 == 0')

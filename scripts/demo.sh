@@ -33,7 +33,7 @@ for i in $(seq 1 50); do cp "$tree/docs/note-7.txt" "$tree/code/src/deep/dup-$i.
 for i in $(seq 1 8); do     # random media (incompressible)
     head -c $((mb * 1024 * 1024 / 2 / 8)) /dev/urandom > "$tree/media/clip-$i.bin"
 done
-yes "a log line that repeats, as log lines do $RANDOM" | head -c $((mb * 1024 * 1024 / 2)) > "$tree/code/big.log"
+{ yes "a log line that repeats, as log lines do $RANDOM" || true; } | head -c $((mb * 1024 * 1024 / 2)) > "$tree/code/big.log"
 : > "$tree/empty file"
 printf 'spaces\n' > "$tree/name with spaces.txt"
 printf 'newline\n' > "$tree/new"$'\n'"line"
