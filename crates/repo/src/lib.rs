@@ -27,6 +27,7 @@
 //! The API is synchronous and runs its own worker threads; call it from async code through
 //! `tokio::task::spawn_blocking`.
 
+mod atomic;
 mod backup;
 mod check;
 mod error;

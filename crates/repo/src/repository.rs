@@ -1,12 +1,14 @@
 //! Opening and creating repositories.
 
 use crate::{
+    atomic::AtomicLocal,
     error::{Error, Result, engine},
     progress::Bridge,
 };
-use rustic_backend::BackendOptions;
+use rustic_backend::{BackendOptions, local::LocalBackend};
 use rustic_core::{
-    ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryOptions, repofile::Chunker,
+    ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryBackends, RepositoryOptions,
+    repofile::Chunker,
 };
 use seedship_progress::Progress;
 use std::{path::PathBuf, sync::Arc};
@@ -17,7 +19,8 @@ const COMPRESSION_LEVEL: i32 = 3;
 /// Where a repository is and how to open it.
 #[derive(Clone)]
 pub struct RepoConfig {
-    /// A local directory, or `rest:http(s)://host[:port]/path` for restic's REST protocol.
+    /// A local directory (optionally written `local:DIR`), or `rest:http(s)://host[:port]/path`
+    /// for restic's REST protocol. Local writes are atomic (temporary file, fsync, rename).
     pub location: String,
     password: String,
     /// Directory for the local cache of index and tree packs; `None` uses no cache
@@ -55,10 +58,17 @@ impl RepoConfig {
     /// A rustic repository handle, not yet opened.
     fn unopened(&self, bridge: Bridge) -> Result<Repository<()>> {
         let on_error = |operation| engine(&self.location, operation);
-        let backends = BackendOptions::default()
-            .repository(self.location.clone())
-            .to_backends()
-            .map_err(on_error("choosing the backend"))?;
+        let backends = if self.location.starts_with("rest:") {
+            BackendOptions::default()
+                .repository(self.location.clone())
+                .to_backends()
+                .map_err(on_error("choosing the backend"))?
+        } else {
+            let path = self.location.strip_prefix("local:").unwrap_or(&self.location);
+            let local = LocalBackend::new(path, Vec::new()).map_err(on_error("opening"))?;
+            let atomic = AtomicLocal::new(Arc::new(local), PathBuf::from(path));
+            RepositoryBackends::new(Arc::new(atomic), None)
+        };
         let options = match &self.cache_dir {
             Some(dir) => RepositoryOptions::default().cache_dir(dir.clone()),
             None => RepositoryOptions::default().no_cache(true),

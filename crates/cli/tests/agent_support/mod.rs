@@ -111,6 +111,15 @@ impl Sandbox {
         Run::from(self.command(args, env, true).output().expect("run seedship"))
     }
 
+    /// Starts `seedship ARGS --json` without waiting for it.
+    pub fn spawn_seedship(&self, args: &[&str]) -> std::process::Child {
+        self.command(args, &[], true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn seedship")
+    }
+
     /// Runs `seedship ARGS` without `--json`.
     pub fn seedship_human(&self, args: &[&str]) -> Run {
         Run::from(self.command(args, &[], false).output().expect("run seedship"))
