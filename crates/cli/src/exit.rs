@@ -56,6 +56,13 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
         if let Some(coded) = cause.downcast_ref::<Coded>() {
             return coded.code;
         }
+        if let Some(err) = cause.downcast_ref::<seedship_repo::Error>() {
+            return match err {
+                seedship_repo::Error::RepoNotFound { .. } => REPO_NOT_FOUND,
+                seedship_repo::Error::WrongPassword { .. } => WRONG_KEY,
+                _ => FAILURE,
+            };
+        }
     }
     FAILURE
 }

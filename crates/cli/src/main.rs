@@ -38,7 +38,7 @@ struct Cli {
 /// What every command receives: output mode and the progress reporter.
 pub struct Context {
     pub json: bool,
-    pub progress: Box<dyn seedship_progress::Progress>,
+    pub progress: std::sync::Arc<dyn seedship_progress::Progress>,
 }
 
 fn main() -> std::process::ExitCode {

@@ -2,14 +2,14 @@
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seedship_progress::{NoProgress, Progress, Task, Unit};
-use std::io::IsTerminal;
+use std::{io::IsTerminal, sync::Arc};
 
 /// The reporter for this run: bars on an interactive stderr, nothing otherwise.
-pub fn reporter(hidden: bool) -> Box<dyn Progress> {
+pub fn reporter(hidden: bool) -> Arc<dyn Progress> {
     if hidden || !std::io::stderr().is_terminal() {
-        Box::new(NoProgress)
+        Arc::new(NoProgress)
     } else {
-        Box::new(Bars {
+        Arc::new(Bars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
         })
     }

@@ -1,6 +1,7 @@
 //! One module per command family; each owns its clap structs and converts them into the
 //! options of a library crate before doing any I/O.
 
+mod agent;
 mod exit_codes;
 
 use crate::Context;
@@ -8,6 +9,8 @@ use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    #[command(flatten)]
+    Agent(agent::AgentCommand),
     /// Print the table of exit codes this binary uses.
     ExitCodes,
 }
@@ -15,6 +18,7 @@ pub enum Command {
 impl Command {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
+            Command::Agent(command) => command.run(ctx),
             Command::ExitCodes => exit_codes::run(ctx),
         }
     }

@@ -1,0 +1,294 @@
+//! The backup agent: `backup`, `snapshots`, `restore`, `check` on restic-format repositories.
+
+use crate::{Context, exit::Coded, exit::PARTIAL, output};
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use seedship_repo::{BackupOptions, Repo, RepoConfig, RestoreOptions, Sources};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Environment variable holding the repository password.
+const PASSWORD_ENV: &str = "SEEDSHIP_PASSWORD";
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Back up paths into a repository (created on first use); later runs are incremental.
+    Backup(BackupArgs),
+    /// List the snapshots of a repository.
+    Snapshots(RepoArgs),
+    /// Restore a snapshot into a directory.
+    Restore(RestoreArgs),
+    /// Check a repository's integrity.
+    Check(CheckArgs),
+}
+
+/// How to reach and open a repository.
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    /// Repository: a local directory or rest:http(s)://host:port/path.
+    #[arg(long, env = "SEEDSHIP_REPO", value_name = "REPO")]
+    repo: String,
+    /// Read the password from the first line of this file (default: $SEEDSHIP_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Cache directory for index and tree data (useful for rest: repositories); no cache if unset.
+    #[arg(long, env = "SEEDSHIP_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Files or directories to back up.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Record this host name in the snapshot (parent detection matches host and paths).
+    #[arg(long)]
+    host: Option<String>,
+    /// Read every file again instead of skipping files unchanged since the parent snapshot.
+    #[arg(long)]
+    no_parent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Snapshot id, unique id prefix, or `latest`.
+    #[arg(value_name = "SNAPSHOT|latest")]
+    snapshot: String,
+    /// Directory to restore into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    target: PathBuf,
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Restore file contents in groups of at most this many MiB (bounds memory); 0: one group.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    group_mib: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Also read and verify all data in the repository.
+    #[arg(long)]
+    read_data: bool,
+}
+
+impl AgentCommand {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        match self {
+            AgentCommand::Backup(args) => backup(ctx, args),
+            AgentCommand::Snapshots(args) => snapshots(ctx, &args),
+            AgentCommand::Restore(args) => restore(ctx, args),
+            AgentCommand::Check(args) => check(ctx, &args),
+        }
+    }
+}
+
+impl RepoArgs {
+    /// The repository's configuration, with the password from the file or the environment.
+    fn config(&self) -> anyhow::Result<RepoConfig> {
+        let password = match &self.password_file {
+            Some(file) => {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading password file {}", file.display()))?;
+                text.lines().next().unwrap_or_default().to_owned()
+            }
+            None => std::env::var(PASSWORD_ENV)
+                .map_err(|_| anyhow::anyhow!("no password: set {PASSWORD_ENV} or pass --password-file"))?,
+        };
+        anyhow::ensure!(!password.is_empty(), "the repository password is empty");
+        Ok(RepoConfig::new(self.repo.clone(), password).with_cache_dir(self.cache_dir.clone()))
+    }
+
+    fn open(&self, ctx: &Context) -> anyhow::Result<Repo> {
+        Ok(Repo::open(&self.config()?, ctx.progress.clone())?)
+    }
+}
+
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    message_type: &'static str,
+    repository: &'a str,
+    repository_id: String,
+    #[serde(flatten)]
+    body: T,
+}
+
+fn backup(ctx: &Context, args: BackupArgs) -> anyhow::Result<()> {
+    let options = BackupOptions {
+        hostname: args.host,
+        no_parent: args.no_parent,
+    };
+    let sources = Sources::new(&args.paths)?;
+    let (repo, created) = Repo::open_or_init(&args.repo.config()?, ctx.progress.clone())?;
+    let mut summary = repo.backup(&sources, &options)?;
+    summary.repository_created = created;
+    let doc = Tagged {
+        message_type: "summary",
+        repository: repo.location(),
+        repository_id: repo.id(),
+        body: &summary,
+    };
+    output::emit(ctx.json, &doc, || {
+        let mut lines = Vec::new();
+        if created {
+            lines.push(format!(
+                "created repository {} at {}",
+                short(&repo.id()),
+                repo.location()
+            ));
+        }
+        lines.push(format!(
+            "snapshot {} saved{}",
+            short(&summary.snapshot_id),
+            summary
+                .parent_id
+                .as_deref()
+                .map(|parent| format!(" (parent {})", short(parent)))
+                .unwrap_or_default()
+        ));
+        lines.push(format!(
+            "files: {} new, {} changed, {} unchanged; {} processed, {} added ({} stored)",
+            summary.files_new,
+            summary.files_changed,
+            summary.files_unchanged,
+            bytes(summary.bytes_processed),
+            bytes(summary.data_added),
+            bytes(summary.data_added_packed),
+        ));
+        for entry in &summary.unreadable {
+            let path = entry
+                .path
+                .as_ref()
+                .map(|path| format!("{}: ", path.display()))
+                .unwrap_or_default();
+            lines.push(format!("unreadable: {path}{}", entry.error));
+        }
+        lines.join("\n")
+    })?;
+    if let Some(first) = summary.unreadable.first() {
+        let what = first
+            .path
+            .as_ref()
+            .map_or_else(|| first.error.clone(), |path| path.display().to_string());
+        return Err(Coded {
+            code: PARTIAL,
+            message: format!(
+                "{} source entr{} could not be read and are missing from snapshot {} (first: {what})",
+                summary.unreadable.len(),
+                if summary.unreadable.len() == 1 { "y" } else { "ies" },
+                short(&summary.snapshot_id),
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn snapshots(ctx: &Context, args: &RepoArgs) -> anyhow::Result<()> {
+    let repo = args.open(ctx)?;
+    let list = repo.snapshots()?;
+    let doc = Tagged {
+        message_type: "snapshots",
+        repository: repo.location(),
+        repository_id: repo.id(),
+        body: serde_json::json!({ "snapshots": &list }),
+    };
+    output::emit(ctx.json, &doc, || {
+        let mut lines = vec![format!(
+            "{:<8}  {:<25}  {:<16}  {:>10}  paths",
+            "id", "time", "host", "size"
+        )];
+        for snap in &list {
+            lines.push(format!(
+                "{:<8}  {:<25}  {:<16}  {:>10}  {}",
+                short(&snap.id),
+                snap.time,
+                snap.hostname,
+                snap.bytes.map(bytes).unwrap_or_default(),
+                snap.paths.join(" ")
+            ));
+        }
+        lines.push(format!("{} snapshot(s)", list.len()));
+        lines.join("\n")
+    })
+}
+
+fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
+    let repo = args.repo.open(ctx)?;
+    let options = RestoreOptions {
+        group_bytes: (args.group_mib > 0).then(|| args.group_mib.saturating_mul(1024 * 1024)),
+    };
+    let summary = repo.restore(&args.snapshot, &args.target, &options)?;
+    let doc = Tagged {
+        message_type: "summary",
+        repository: repo.location(),
+        repository_id: repo.id(),
+        body: &summary,
+    };
+    output::emit(ctx.json, &doc, || {
+        format!(
+            "restored snapshot {} into {}: {} files ({}) written, {} unchanged, {} directories created",
+            short(&summary.snapshot_id),
+            summary.target.display(),
+            summary.files_restored,
+            bytes(summary.bytes_restored),
+            summary.files_unchanged,
+            summary.dirs_restored,
+        )
+    })
+}
+
+fn check(ctx: &Context, args: &CheckArgs) -> anyhow::Result<()> {
+    let repo = args.repo.open(ctx)?;
+    let report = repo.check(args.read_data)?;
+    let doc = Tagged {
+        message_type: "check",
+        repository: repo.location(),
+        repository_id: repo.id(),
+        body: &report,
+    };
+    output::emit(ctx.json, &doc, || {
+        let mut lines: Vec<String> = report.warnings.iter().map(|w| format!("warning: {w}")).collect();
+        lines.extend(report.errors.iter().map(|e| format!("error: {e}")));
+        lines.push(format!(
+            "repository {}: {} error(s), {} warning(s){}",
+            repo.location(),
+            report.errors.len(),
+            report.warnings.len(),
+            if report.read_data { ", all data read" } else { "" }
+        ));
+        lines.join("\n")
+    })?;
+    if !report.errors.is_empty() {
+        return Err(seedship_repo::Error::CheckFailed {
+            location: repo.location().to_owned(),
+            errors: report.errors.len(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The first 8 hex digits of an id, as restic shows them.
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// Bytes in binary units, one decimal.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,380 @@
+//! End-to-end tests of `seedship backup/snapshots/restore/check`, running the real binary
+//! against real directories, and Debian's `restic` as an outside reader.
+
+mod agent_support;
+
+use agent_support::{Run, Sandbox, restic};
+use seedship_treecmp::{Rng, SampleTree, compare_trees, write_file};
+use std::{fs, path::Path};
+
+/// Acceptance: backup then restore of an awkward tree is bit-exact.
+#[test]
+fn backup_then_restore_is_bit_exact() {
+    let sandbox = Sandbox::new();
+    let tree = SampleTree::build(&sandbox.path("source"), 100 * 1024 * 1024).expect("sample tree");
+
+    let backup = sandbox.seedship(&["backup", "source"]).success();
+    assert_eq!(backup.json["message_type"], "summary");
+    assert_eq!(backup.json["repository_created"], true);
+    assert_eq!(backup.json["unreadable"].as_array().map(Vec::len), Some(0));
+    assert_eq!(backup.json["bytes_processed"], tree.bytes);
+    let snapshot = backup.json["snapshot_id"]
+        .as_str()
+        .expect("snapshot id")
+        .to_owned();
+
+    // Small groups force the grouped restore path (several passes plus the final one).
+    let restored = sandbox
+        .seedship(&[
+            "restore",
+            &snapshot[..8],
+            "--target",
+            "restored",
+            "--group-mib",
+            "8",
+        ])
+        .success();
+    assert!(
+        restored.json["passes"].as_u64().expect("passes") > 2,
+        "{}",
+        restored.stdout
+    );
+    assert_eq!(restored.json["bytes_restored"], tree.bytes);
+    // Like restic, a restore recreates the absolute source path under the target.
+    let inside = |target: &str| sandbox.path(target).join(sandbox.source_in_snapshot(&tree.root));
+    let differences = compare_trees(&tree.root, &inside("restored")).expect("compare");
+    assert!(differences.is_empty(), "restore differs: {differences:#?}");
+
+    // One ungrouped pass into a second target gives the same tree.
+    sandbox
+        .seedship(&[
+            "restore",
+            "latest",
+            "--target",
+            "restored-once",
+            "--group-mib",
+            "0",
+        ])
+        .success();
+    let differences = compare_trees(&tree.root, &inside("restored-once")).expect("compare");
+    assert!(
+        differences.is_empty(),
+        "ungrouped restore differs: {differences:#?}"
+    );
+
+    let check = sandbox.seedship(&["check", "--read-data"]).success();
+    assert_eq!(check.json["errors"].as_array().map(Vec::len), Some(0));
+}
+
+/// The compare helper itself must notice changes, or the test above proves nothing.
+#[test]
+fn tree_compare_detects_each_kind_of_difference() {
+    let sandbox = Sandbox::new();
+    let a = sandbox.path("a");
+    SampleTree::build(&a, 1024).expect("tree a");
+    type Mutation = (&'static str, fn(&Path));
+    let mutations: [Mutation; 6] = [
+        ("content", |b| {
+            fs::write(b.join("with space.txt"), b"changed").expect("write")
+        }),
+        ("mode", |b| {
+            write_file(&b.join("empty"), b"", 0o600).expect("chmod")
+        }),
+        ("mtime", |b| {
+            seedship_treecmp::set_mtime(&b.join("script.sh"), 1, 0).expect("mtime")
+        }),
+        ("symlink", |b| {
+            fs::remove_file(b.join("link-dangling")).expect("rm");
+            std::os::unix::fs::symlink("elsewhere", b.join("link-dangling")).expect("ln");
+        }),
+        ("missing", |b| {
+            fs::remove_dir(b.join("nested/empty")).expect("rmdir")
+        }),
+        ("extra", |b| fs::write(b.join("new\nline2"), b"").expect("write")),
+    ];
+    for (name, mutate) in mutations {
+        let b = sandbox.path(&format!("b-{name}"));
+        SampleTree::build(&b, 1024).expect("tree b");
+        assert!(
+            compare_trees(&a, &b).expect("compare").is_empty(),
+            "identical trees differ"
+        );
+        mutate(&b);
+        assert!(
+            !compare_trees(&a, &b).expect("compare").is_empty(),
+            "{name} not detected"
+        );
+    }
+}
+
+/// Acceptance: Debian's restic reads what seedship wrote.
+#[test]
+fn restic_reads_a_seedship_repository() {
+    let sandbox = Sandbox::new();
+    let tree = SampleTree::build(&sandbox.path("source"), 3 * 1024 * 1024).expect("sample tree");
+    let backup = sandbox.seedship(&["backup", "source"]).success();
+    let snapshot = backup.json["snapshot_id"].as_str().expect("id").to_owned();
+
+    let listed = restic(&sandbox, &["snapshots", "--json"]);
+    let snapshots: serde_json::Value = serde_json::from_str(&listed).expect("restic json");
+    assert_eq!(snapshots[0]["id"], snapshot.as_str(), "{listed}");
+    let source = fs::canonicalize(&tree.root).expect("canonical");
+    assert_eq!(snapshots[0]["paths"][0], source.to_str().expect("utf-8"));
+
+    let checked = restic(&sandbox, &["check", "--read-data"]);
+    assert!(checked.contains("no errors were found"), "{checked}");
+
+    restic(
+        &sandbox,
+        &[
+            "restore",
+            "latest",
+            "--target",
+            &sandbox.path("by-restic").display().to_string(),
+        ],
+    );
+    let restored = sandbox
+        .path("by-restic")
+        .join(sandbox.source_in_snapshot(&tree.root));
+    let differences = compare_trees(&tree.root, &restored).expect("compare");
+    assert!(
+        differences.is_empty(),
+        "restic's restore differs: {differences:#?}"
+    );
+}
+
+/// Acceptance: with 1% of the bytes changed, the second backup is incremental against the
+/// first and adds at most 1.1x the zstd-compressed size of the changed bytes.
+///
+/// The change rewrites whole small files (each below the rabin chunker's 512 KiB minimum, so
+/// one chunk each): a change inside a large file would re-store the whole ~1 MiB chunks
+/// around it, whatever the engine.
+#[test]
+fn one_percent_change_adds_about_its_compressed_size() {
+    let sandbox = Sandbox::new();
+    let source = sandbox.path("source");
+    let mut rng = Rng::new(42);
+    fs::create_dir_all(source.join("big")).expect("mkdir");
+    fs::create_dir_all(source.join("small")).expect("mkdir");
+    for i in 0..12 {
+        write_file(&source.join(format!("big/{i}.bin")), &rng.random(10 << 20), 0o644).expect("big");
+    }
+    let small_size = 16 * 1024;
+    let small_count = 100;
+    for i in 0..small_count {
+        write_file(
+            &source.join(format!("small/{i:03}.txt")),
+            &rng.text_like(small_size),
+            0o644,
+        )
+        .expect("small");
+    }
+    let total = 12 * (10u64 << 20) + (small_count * small_size) as u64;
+
+    let first = sandbox.seedship(&["backup", "source"]).success();
+    let size_before = sandbox.repo_bytes();
+
+    // Rewrite 1% of the bytes: whole small files, with new compressible content.
+    let changed_files = (total / 100) as usize / small_size;
+    let mut compressed = 0u64;
+    for i in 0..changed_files {
+        let content = rng.text_like(small_size);
+        compressed += zstd::bulk::compress(&content, 3).expect("zstd").len() as u64;
+        write_file(&source.join(format!("small/{i:03}.txt")), &content, 0o644).expect("rewrite");
+    }
+    let second = sandbox.seedship(&["backup", "source"]).success();
+    let size_after = sandbox.repo_bytes();
+
+    assert_eq!(second.json["parent_id"], first.json["snapshot_id"]);
+    assert_eq!(second.json["files_changed"], changed_files as u64);
+    assert_eq!(second.json["files_new"], 0);
+    let limit = compressed as f64 * 1.1;
+    let added = second.json["data_added_packed"].as_u64().expect("added");
+    let on_disk = size_after - size_before;
+    eprintln!(
+        "changed {changed_files} files, compressed {compressed} B, added {added} B, repository grew {on_disk} B"
+    );
+    assert!(
+        (added as f64) <= limit,
+        "summary: added {added} B > 1.1 x {compressed} B"
+    );
+    assert!(
+        (on_disk as f64) <= limit,
+        "on disk: repository grew {on_disk} B > 1.1 x {compressed} B"
+    );
+    assert!(
+        added >= compressed / 2,
+        "implausibly small: {added} B for {compressed} B compressed"
+    );
+}
+
+/// Acceptance: wrong password gives exit 12, and nothing is written.
+#[test]
+fn wrong_password_is_exit_12_and_leaves_the_repository_sound() {
+    let sandbox = Sandbox::new();
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    sandbox.seedship(&["backup", "source"]).success();
+    let before = sandbox.repo_files();
+    let failed = sandbox
+        .seedship_with(
+            &["backup", "source"],
+            &[("SEEDSHIP_PASSWORD", "not the password")],
+        )
+        .fails_with(12);
+    assert!(
+        failed.one_line_error().contains("wrong password"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(sandbox.repo_files(), before, "a failed open wrote files");
+    sandbox.seedship(&["check", "--read-data"]).success();
+}
+
+/// Acceptance: a missing repository is exit 10 for every command but backup, and is not
+/// created as a side effect.
+#[test]
+fn missing_repository_is_exit_10() {
+    let sandbox = Sandbox::new();
+    for args in [
+        vec!["snapshots"],
+        vec!["check"],
+        vec!["restore", "latest", "--target", "out"],
+    ] {
+        let failed = sandbox.seedship(&args).fails_with(10);
+        assert!(failed.one_line_error().contains("not found"), "{}", failed.stderr);
+        assert!(!sandbox.path("repo").exists(), "{args:?} created the repository");
+    }
+}
+
+/// Acceptance: a source path that does not exist is exit 1, names the path, and is found
+/// before anything is written (the repository is not even created).
+#[test]
+fn missing_source_path_is_exit_1_before_any_write() {
+    let sandbox = Sandbox::new();
+    let failed = sandbox.seedship(&["backup", "no-such-dir"]).fails_with(1);
+    assert!(
+        failed.one_line_error().contains("no-such-dir"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.one_line_error().contains("does not exist"),
+        "{}",
+        failed.stderr
+    );
+    assert!(!sandbox.path("repo").exists());
+
+    // With an existing repository: still refused, and the repository stays sound.
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    sandbox.seedship(&["backup", "source"]).success();
+    let before = sandbox.repo_files();
+    sandbox
+        .seedship(&["backup", "source", "no-such-dir"])
+        .fails_with(1);
+    assert_eq!(sandbox.repo_files(), before);
+    sandbox.seedship(&["check", "--read-data"]).success();
+}
+
+/// Acceptance: an unreadable source file is exit 3, named on stderr; the snapshot holds
+/// everything else and the repository checks clean.
+///
+/// Tests run as root, which reads a `chmod 000` file anyway. The backup therefore runs as
+/// user `nobody` through `setpriv` (util-linux) when we are root, so the kernel really
+/// refuses the open with EACCES; as an ordinary user it runs directly.
+#[test]
+fn unreadable_source_file_is_exit_3() {
+    let sandbox = Sandbox::new_shared();
+    let source = sandbox.path("source");
+    fs::create_dir_all(source.join("sub")).expect("mkdir");
+    write_file(&source.join("readable.txt"), b"fine", 0o644).expect("write");
+    write_file(&source.join("sub/secret.txt"), b"hidden", 0o000).expect("write");
+    let failed = sandbox.seedship_unprivileged(&["backup", "source"]).fails_with(3);
+    let line = failed.one_line_error();
+    assert!(
+        line.contains("secret.txt") && line.contains("could not be read"),
+        "{line}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(&failed.stdout).expect("summary json");
+    assert_eq!(
+        summary["unreadable"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(summary["files_new"], 1);
+    sandbox.seedship(&["check", "--read-data"]).success();
+    sandbox
+        .seedship(&["restore", "latest", "--target", "out"])
+        .success();
+    let out = sandbox.path("out").join(sandbox.source_in_snapshot(&source));
+    assert_eq!(fs::read(out.join("readable.txt")).expect("restored"), b"fine");
+    assert!(!out.join("sub/secret.txt").exists());
+}
+
+/// A second backup of the same tree through another spelling of its path finds its parent
+/// (paths are made canonical) and reads nothing again.
+#[test]
+fn second_backup_through_another_path_spelling_is_incremental() {
+    let sandbox = Sandbox::new();
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    let first = sandbox.seedship(&["backup", "source"]).success();
+    let via = format!("{}/./source/../source", sandbox.root().display());
+    let second = sandbox.seedship(&["backup", &via]).success();
+    assert_eq!(second.json["parent_id"], first.json["snapshot_id"]);
+    assert_eq!(second.json["files_new"], 0);
+    assert_eq!(second.json["files_changed"], 0);
+    assert_eq!(
+        second.json["data_added"].as_u64().map(|b| b < 4096),
+        Some(true),
+        "{}",
+        second.stdout
+    );
+    let list = sandbox.seedship(&["snapshots"]).success();
+    assert_eq!(list.json["snapshots"].as_array().map(Vec::len), Some(2));
+}
+
+/// The password never appears in the output, and the human output is readable.
+#[test]
+fn human_output_and_no_password_leak() {
+    let sandbox = Sandbox::new();
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    let run: Run = sandbox.seedship_human(&["backup", "source"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("created repository"), "{}", run.stdout);
+    assert!(run.stdout.contains("snapshot "), "{}", run.stdout);
+    assert!(!run.stdout.contains(agent_support::PASSWORD) && !run.stderr.contains(agent_support::PASSWORD));
+    let missing = sandbox.seedship_human(&["snapshots", "--repo", "/nonexistent/repo"]);
+    assert_eq!(missing.code, 10);
+    assert_eq!(
+        missing.stderr.trim(),
+        "seedship: error: repository /nonexistent/repo not found"
+    );
+}
+
+/// A backup killed mid-way (SIGKILL, as in a crash or power cut) leaves nothing torn: the
+/// repository checks clean for seedship and restic, and the next backup completes.
+#[test]
+fn killed_backup_leaves_the_repository_sound() {
+    let sandbox = Sandbox::new();
+    let source = sandbox.path("source");
+    fs::create_dir_all(&source).expect("mkdir");
+    let mut rng = Rng::new(7);
+    for i in 0..24 {
+        write_file(&source.join(format!("{i}.bin")), &rng.random(8 << 20), 0o644).expect("write");
+    }
+    sandbox.seedship(&["backup", "source", "--no-parent"]).success();
+    let mut child = sandbox.spawn_seedship(&["backup", "source", "--no-parent"]);
+    // Kill once the second backup has written at least one new pack.
+    let packs_before = sandbox.repo_files().len();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sandbox.repo_files().len() <= packs_before && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("kill");
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "the backup finished before it could be killed");
+    sandbox.seedship(&["check", "--read-data"]).success();
+    restic(&sandbox, &["check", "--read-data"]);
+    sandbox.seedship(&["backup", "source"]).success();
+    sandbox.seedship(&["check"]).success();
+}

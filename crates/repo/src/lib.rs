@@ -1,0 +1,47 @@
+//! Restic-format repositories for seedship.
+//!
+//! This crate is the only place in seedship that knows about `rustic_core`: everything else
+//! talks to a [`Repo`] through the small interface below and gets plain, serialisable results
+//! back ([`BackupSummary`], [`SnapshotInfo`], [`RestoreSummary`], [`CheckReport`]).
+//!
+//! Repositories are written in restic's format, version 2 (zstd compression), with restic's
+//! rabin chunker, so Debian's `restic` reads them. A repository's identity (its id, keys and
+//! chunker polynomial) lives in its own files: copied or moved anywhere, it stays the same
+//! repository and later backups stay incremental against it.
+//!
+//! Locations are a local directory or `rest:http(s)://...` (restic's REST protocol).
+//!
+//! ```no_run
+//! use seedship_repo::{BackupOptions, Repo, RepoConfig, Sources};
+//! use std::sync::Arc;
+//!
+//! let config = RepoConfig::new("/srv/staging/repo", "correct horse".to_owned());
+//! let progress = Arc::new(seedship_progress::NoProgress);
+//! let sources = Sources::new(&["/home".into()])?;
+//! let (repo, _created) = Repo::open_or_init(&config, progress.clone())?;
+//! let summary = repo.backup(&sources, &BackupOptions::default())?;
+//! println!("snapshot {}", summary.snapshot_id);
+//! # Ok::<(), seedship_repo::Error>(())
+//! ```
+//!
+//! The API is synchronous and runs its own worker threads; call it from async code through
+//! `tokio::task::spawn_blocking`.
+
+mod atomic;
+mod backup;
+mod check;
+mod error;
+mod progress;
+mod report;
+mod repository;
+mod restore;
+mod snapshots;
+mod source;
+
+pub use crate::{
+    backup::{BackupOptions, Sources},
+    error::{Error, Result},
+    report::{BackupSummary, CheckReport, RestoreSummary, SnapshotInfo, Unreadable},
+    repository::{Repo, RepoConfig},
+    restore::RestoreOptions,
+};

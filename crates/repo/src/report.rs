@@ -1,0 +1,94 @@
+//! Results of repository operations: plain data, serialisable, free of rustic types.
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// What one backup did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupSummary {
+    /// Id of the new snapshot (64 hex digits).
+    pub snapshot_id: String,
+    /// The snapshot this one is incremental against, if any.
+    pub parent_id: Option<String>,
+    /// Whether the repository was created by this run.
+    pub repository_created: bool,
+    /// Files not in the parent snapshot.
+    pub files_new: u64,
+    /// Files whose content or metadata changed since the parent.
+    pub files_changed: u64,
+    /// Files unchanged since the parent (not read again).
+    pub files_unchanged: u64,
+    /// Directories in the snapshot.
+    pub dirs: u64,
+    /// Bytes of the files in the snapshot.
+    pub bytes_processed: u64,
+    /// Bytes of new blobs (data and trees) before compression.
+    pub data_added: u64,
+    /// Bytes of new blobs as stored (compressed and encrypted).
+    pub data_added_packed: u64,
+    /// Source entries that could not be read; they are missing from the snapshot.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// A source entry the backup could not read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unreadable {
+    /// The path, when known.
+    pub path: Option<PathBuf>,
+    /// What failed.
+    pub error: String,
+}
+
+/// One snapshot of a repository.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotInfo {
+    /// Snapshot id (64 hex digits).
+    pub id: String,
+    /// When the backup started, RFC 3339.
+    pub time: String,
+    /// Host the backup ran on.
+    pub hostname: String,
+    /// Backed-up paths, absolute.
+    pub paths: Vec<String>,
+    /// The snapshot it is incremental against.
+    pub parent_id: Option<String>,
+    /// Bytes of the files in the snapshot, when the snapshot records it.
+    pub bytes: Option<u64>,
+    /// Number of files in the snapshot, when the snapshot records it.
+    pub files: Option<u64>,
+}
+
+/// What one restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreSummary {
+    /// The restored snapshot's id.
+    pub snapshot_id: String,
+    /// The directory restored into.
+    pub target: PathBuf,
+    /// Files written.
+    pub files_restored: u64,
+    /// Files already present with the right size and mtime, left alone.
+    pub files_unchanged: u64,
+    /// Directories created.
+    pub dirs_restored: u64,
+    /// Bytes of file content written.
+    pub bytes_restored: u64,
+    /// Number of restore passes (content is restored in bounded groups to bound memory).
+    pub passes: u64,
+}
+
+/// What `check` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// Whether pack contents were read and verified too.
+    pub read_data: bool,
+    /// Findings that are errors.
+    pub errors: Vec<String>,
+    /// Findings that are only warnings (for example unused blobs).
+    pub warnings: Vec<String>,
+}
+
+/// The full 64-hex-digit form of a rustic id (its `Display` shows only 8).
+pub(crate) fn hex(id: &impl std::ops::Deref<Target = rustic_core::Id>) -> String {
+    id.to_hex().to_string()
+}
