@@ -56,6 +56,14 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
         if let Some(coded) = cause.downcast_ref::<Coded>() {
             return coded.code;
         }
+        if let Some(err) = cause.downcast_ref::<seedship_drive::Error>() {
+            return match err {
+                seedship_drive::Error::WrongKey => WRONG_KEY,
+                seedship_drive::Error::SourceMissing { .. } => REPO_NOT_FOUND,
+                seedship_drive::Error::DriveMismatch { .. } => VERIFY_FAILED,
+                _ => FAILURE,
+            };
+        }
     }
     FAILURE
 }

@@ -15,11 +15,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-/// Journal a checkpoint once this many bytes are written but not yet recorded.
-const CHECKPOINT_BYTES: u64 = 1 << 20;
+/// Hand a checkpoint to the syncer once this many bytes are written but not yet recorded.
+const CHECKPOINT_BYTES: u64 = 32 << 20;
 /// ... or once this many files are written but not yet synced.
-const CHECKPOINT_FILES: usize = 256;
-/// Encrypted ranges in flight between the two pipeline stages.
+const CHECKPOINT_FILES: usize = 512;
+/// Above this many files in a checkpoint, one `syncfs(2)` replaces an `fsync(2)` per file.
+const SYNCFS_FILES: usize = 8;
+/// Encrypted ranges in flight between reader and writer.
 const PIPELINE_DEPTH: usize = 4;
 
 /// `<drive>/<session>`.
@@ -57,8 +59,11 @@ pub struct Counters {
     pub bytes_written: u64,
     /// Bytes already recorded in the journal, not written again.
     pub bytes_skipped: u64,
-    /// Bytes found on the drive beyond the journal (written before a crash, not recorded)
-    /// and cut off to be written again.
+    /// Whole ranges found on the drive beyond the journal (written before a crash but not
+    /// yet recorded), read back, authenticated and recorded without writing them again.
+    pub bytes_adopted: u64,
+    /// Bytes found on the drive beyond the journal that did not form a whole authentic
+    /// range (a torn write), cut off and written again.
     pub bytes_discarded: u64,
 }
 
@@ -81,10 +86,6 @@ enum Msg {
     End { seg: usize, file_hash: Option<[u8; 32]> },
 }
 
-fn file_hash_aad(job: &DriveJob<'_>, segment: u64) -> Vec<u8> {
-    format::value_aad("file-hash", &job.drive_id, &job.plan.session_id, segment)
-}
-
 /// Copies what the journal does not yet hold, then writes the manifest and marks the
 /// session completed. Returns the counters and the manifest hash.
 pub(crate) fn copy_drive(
@@ -93,16 +94,26 @@ pub(crate) fn copy_drive(
     task: &dyn Task,
 ) -> Result<(Counters, [u8; 32])> {
     let plan = job.plan;
+    let mut counters = Counters::default();
+    let stored = |spec: &SegmentSpec, ranges: u64| -> u64 {
+        (0..ranges)
+            .map(|r| spec.range_len(plan.range_size, r) + format::RANGE_OVERHEAD)
+            .sum()
+    };
+    let before = job.journal.done_ranges(job.seq)?;
+    counters.bytes_skipped = plan
+        .segments
+        .iter()
+        .map(|s| stored(s, before.get(&s.segment).map_or(0, |r| r.len() as u64)))
+        .sum();
+    adopt_unrecorded(job, &before, &mut counters)?;
     let done = job.journal.done_ranges(job.seq)?;
     let hashed = job.journal.file_hashes(job.seq)?;
-    let mut counters = Counters::default();
-    // Ranges already recorded per segment; segments with everything recorded are skipped.
+    // Segments with everything recorded are skipped; the others continue at their first
+    // unrecorded range.
     let mut todo = Vec::new();
     for (i, spec) in plan.segments.iter().enumerate() {
         let start = done.get(&spec.segment).map_or(0, |r| r.len() as u64);
-        counters.bytes_skipped += (0..start)
-            .map(|r| spec.range_len(plan.range_size, r) + format::RANGE_OVERHEAD)
-            .sum::<u64>();
         let complete = start == spec.range_count(plan.range_size)
             && (!spec.is_last() || hashed.contains_key(&spec.segment));
         if !complete {
@@ -111,14 +122,21 @@ pub(crate) fn copy_drive(
     }
     let total: u64 = plan.segments.iter().map(|s| s.stored_len(plan.range_size)).sum();
     task.set_total(total);
-    task.set_position(counters.bytes_skipped);
+    task.set_position(counters.bytes_skipped + counters.bytes_adopted);
     let (tx, rx) = mpsc::sync_channel::<Result<Msg>>(PIPELINE_DEPTH);
-    let key = job.key;
-    let drive_id = job.drive_id;
+    let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(1);
+    let target = Target {
+        drive: job.drive,
+        drive_id: job.drive_id,
+        key: job.key,
+        plan,
+    };
+    let journal = &mut *job.journal;
+    let seq = job.seq;
     std::thread::scope(|scope| {
         scope.spawn(move || {
             for &(i, start) in &todo {
-                let outcome = produce(plan, &plan.segments[i], i, start, key, &drive_id, carry, &tx);
+                let outcome = produce(&target, &plan.segments[i], i, start, carry, &tx);
                 if let Err(e) = outcome {
                     // The writer stops at the first error; a closed channel just ends the loop.
                     let _ = tx.send(Err(e));
@@ -126,7 +144,12 @@ pub(crate) fn copy_drive(
                 }
             }
         });
-        write_all(job, rx, &mut counters, task)
+        let syncer = scope.spawn(move || sync_batches(journal, seq, batch_rx));
+        let written = write_all(&target, rx, batch_tx, &mut counters, task);
+        let synced = syncer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        synced.and(written)
     })?;
     let manifest = manifest_from_journal(job.journal, job.seq, &job.drive_id, job.key, plan)?;
     let sealed = job.key.seal(
@@ -141,18 +164,87 @@ pub(crate) fn copy_drive(
     Ok((counters, hash))
 }
 
+/// What the pipeline stages share (read only).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    drive: &'a Path,
+    drive_id: [u8; 16],
+    key: &'a DriveKey,
+    plan: &'a Plan,
+}
+
+/// After a crash, ranges written after the last checkpoint are still on the drive. Each
+/// whole range that authenticates at its position is exactly what was written there, so it
+/// is synced and recorded instead of being written again. Reading stops at the first
+/// range that is short or does not authenticate; the writer cuts the file there.
+fn adopt_unrecorded(
+    job: &mut DriveJob<'_>,
+    done: &HashMap<u64, Vec<[u8; 32]>>,
+    counters: &mut Counters,
+) -> Result<()> {
+    let plan = job.plan;
+    let mut adopted = Vec::new();
+    let mut buf = Vec::new();
+    for spec in &plan.segments {
+        let start = done.get(&spec.segment).map_or(0, |r| r.len() as u64);
+        let count = spec.range_count(plan.range_size);
+        if start == count {
+            continue;
+        }
+        let path = data_file(job.drive, &plan.session_id, spec.segment);
+        let Ok(mut file) = File::open(&path) else {
+            continue;
+        };
+        let len = file.metadata().map_err(Error::io(&path))?.len();
+        let mut at = spec.stored_offset(plan.range_size, start);
+        if len <= at {
+            continue;
+        }
+        file.seek(SeekFrom::Start(at)).map_err(Error::io(&path))?;
+        let mut idx = start;
+        while idx < count {
+            let want = spec.range_len(plan.range_size, idx) + format::RANGE_OVERHEAD;
+            if len < at + want {
+                break;
+            }
+            buf.resize(want as usize, 0);
+            file.read_exact(&mut buf).map_err(Error::io(&path))?;
+            let checksum = *blake3::hash(&buf).as_bytes();
+            let aad = format::range_aad(
+                &job.drive_id,
+                &plan.session_id,
+                spec.segment,
+                idx,
+                idx + 1 == count,
+            );
+            if !job.key.open_in_place(&aad, &mut buf) {
+                break;
+            }
+            adopted.push((spec.segment, idx, checksum));
+            counters.bytes_adopted += want;
+            at += want;
+            idx += 1;
+        }
+        if idx > start {
+            file.sync_all().map_err(Error::io(&path))?;
+        }
+    }
+    if !adopted.is_empty() {
+        job.journal.checkpoint(job.seq, &adopted, &[])?;
+    }
+    Ok(())
+}
+
 /// Reads a segment from `start` on, hashing and encrypting each range, and sends it on.
-#[allow(clippy::too_many_arguments)]
 fn produce(
-    plan: &Plan,
+    t: &Target<'_>,
     spec: &SegmentSpec,
     seg: usize,
     start: u64,
-    key: &DriveKey,
-    drive_id: &[u8; 16],
     carry: &mut Carry,
     tx: &mpsc::SyncSender<Result<Msg>>,
 ) -> Result<()> {
+    let plan = t.plan;
     let path = source_path(plan, spec);
     let meta = std::fs::metadata(&path).map_err(|_| Error::SourceChanged { path: path.clone() })?;
     if meta.len() != spec.file_size || mtime_ns(&meta) != spec.mtime_ns {
@@ -184,8 +276,8 @@ fn produce(
             .map_err(|_| Error::SourceChanged { path: path.clone() })?;
         hasher.update(&plain);
         let mut record = Vec::new();
-        let aad = format::range_aad(drive_id, &plan.session_id, spec.segment, idx, idx + 1 == count);
-        key.seal_into(&aad, &plain, &mut record)?;
+        let aad = format::range_aad(&t.drive_id, &plan.session_id, spec.segment, idx, idx + 1 == count);
+        t.key.seal_into(&aad, &plain, &mut record)?;
         if tx.send(Ok(Msg::Range { seg, idx, record })).is_err() {
             return Ok(());
         }
@@ -200,29 +292,47 @@ fn produce(
     Ok(())
 }
 
-/// The writer's state between checkpoints.
+/// Written data not yet durable and recorded: handed from the writer to the syncer.
 #[derive(Default)]
-struct Pending {
-    current: Option<(usize, File, PathBuf)>,
-    dirty: Vec<(File, PathBuf)>,
+struct Batch {
+    files: Vec<(File, PathBuf)>,
     dirs: BTreeSet<PathBuf>,
     ranges: Vec<RangeDone>,
-    files: Vec<(u64, format::Sealed)>,
+    hashes: Vec<(u64, format::Sealed)>,
     bytes: u64,
 }
 
+/// The syncer: makes each batch durable (fsync of each file and new directory, or one
+/// syncfs for many files), then records it in the journal in one transaction.
+fn sync_batches(journal: &mut Journal, seq: i64, rx: mpsc::Receiver<Batch>) -> Result<()> {
+    for batch in rx {
+        if batch.files.len() > SYNCFS_FILES {
+            let (file, path) = &batch.files[0];
+            rustix::fs::syncfs(file).map_err(|e| Error::io(path)(e.into()))?;
+        } else {
+            for (file, path) in &batch.files {
+                file.sync_all().map_err(Error::io(path))?;
+            }
+            for dir in &batch.dirs {
+                fsutil::sync_dir(dir)?;
+            }
+        }
+        journal.checkpoint(seq, &batch.ranges, &batch.hashes)?;
+    }
+    Ok(())
+}
+
 fn open_segment(
-    job: &DriveJob<'_>,
+    t: &Target<'_>,
     spec: &SegmentSpec,
     start: u64,
-    p: &mut Pending,
+    b: &mut Batch,
     c: &mut Counters,
 ) -> Result<(File, PathBuf)> {
-    let path = data_file(job.drive, &job.plan.session_id, spec.segment);
+    let path = data_file(t.drive, &t.plan.session_id, spec.segment);
     let dir = fsutil::parent(&path).to_path_buf();
     if !dir.is_dir() {
         fsutil::create_dir_durable(&dir)?;
-        p.dirs.insert(dir.clone());
     }
     let mut file = OpenOptions::new()
         .write(true)
@@ -230,96 +340,98 @@ fn open_segment(
         .truncate(false)
         .open(&path)
         .map_err(Error::io(&path))?;
-    let at = spec.stored_offset(job.plan.range_size, start);
+    let at = spec.stored_offset(t.plan.range_size, start);
     let len = file.metadata().map_err(Error::io(&path))?.len();
     if len < at {
-        return Err(Error::state(
-            job.journal.path(),
-            format!(
-                "{} is shorter than the journal records; the drive lost data",
-                path.display()
+        return Err(Error::Io {
+            path,
+            source: std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "data file is shorter than the journal records: the drive lost data",
             ),
-        ));
+        });
     }
     if len > at {
         c.bytes_discarded += len - at;
         file.set_len(at).map_err(Error::io(&path))?;
     }
     if len == 0 {
-        p.dirs.insert(dir);
+        b.dirs.insert(dir);
     }
     file.seek(SeekFrom::Start(at)).map_err(Error::io(&path))?;
     Ok((file, path))
 }
 
-fn checkpoint(job: &mut DriveJob<'_>, p: &mut Pending) -> Result<()> {
-    if let Some((_, file, path)) = &p.current {
-        file.sync_data().map_err(Error::io(path))?;
-    }
-    for (file, path) in p.dirty.drain(..) {
-        file.sync_all().map_err(Error::io(&path))?;
-    }
-    for dir in std::mem::take(&mut p.dirs) {
-        fsutil::sync_dir(&dir)?;
-    }
-    job.journal.checkpoint(job.seq, &p.ranges, &p.files)?;
-    p.ranges.clear();
-    p.files.clear();
-    p.bytes = 0;
-    Ok(())
-}
-
+/// The writer: appends ranges to data files and hands batches to the syncer.
 fn write_all(
-    job: &mut DriveJob<'_>,
+    t: &Target<'_>,
     rx: mpsc::Receiver<Result<Msg>>,
+    batches: mpsc::SyncSender<Batch>,
     c: &mut Counters,
     task: &dyn Task,
 ) -> Result<()> {
-    let mut p = Pending::default();
-    let mut files_done = 0u64;
+    let mut b = Batch::default();
+    let mut current: Option<(usize, File, PathBuf)> = None;
+    let mut segments_done = 0u64;
+    let hand_over = |b: &mut Batch, current: &Option<(usize, File, PathBuf)>| -> Result<()> {
+        let mut batch = std::mem::take(b);
+        if let Some((_, file, path)) = current {
+            batch
+                .files
+                .push((file.try_clone().map_err(Error::io(path))?, path.clone()));
+        }
+        // A closed channel means the syncer failed; its error is reported instead.
+        let _ = batches.send(batch);
+        Ok(())
+    };
     for msg in rx {
         match msg? {
             Msg::Range { seg, idx, record } => {
-                let spec = &job.plan.segments[seg];
-                if p.current.as_ref().is_none_or(|(s, _, _)| *s != seg) {
-                    let (file, path) = open_segment(job, spec, idx, &mut p, c)?;
-                    p.current = Some((seg, file, path));
-                }
-                if let Some((_, file, path)) = &mut p.current {
-                    file.write_all(&record).map_err(Error::io(&*path))?;
-                }
+                let spec = &t.plan.segments[seg];
+                let file = match &mut current {
+                    Some((s, file, path)) if *s == seg => (file, path),
+                    _ => {
+                        if let Some((_, file, path)) = current.take() {
+                            b.files.push((file, path));
+                        }
+                        let (file, path) = open_segment(t, spec, idx, &mut b, c)?;
+                        let (_, file, path) = current.insert((seg, file, path));
+                        (file, path)
+                    }
+                };
+                file.0.write_all(&record).map_err(Error::io(&*file.1))?;
                 let len = record.len() as u64;
-                p.ranges
+                b.ranges
                     .push((spec.segment, idx, *blake3::hash(&record).as_bytes()));
-                p.bytes += len;
+                b.bytes += len;
                 c.bytes_written += len;
                 task.advance(len);
             }
             Msg::End { seg, file_hash } => {
-                let spec = &job.plan.segments[seg];
-                let (file, path) = match p.current.take() {
+                let spec = &t.plan.segments[seg];
+                let done = match current.take() {
                     Some((s, file, path)) if s == seg => (file, path),
                     other => {
                         if let Some((_, file, path)) = other {
-                            p.dirty.push((file, path));
+                            b.files.push((file, path));
                         }
-                        open_segment(job, spec, spec.range_count(job.plan.range_size), &mut p, c)?
+                        open_segment(t, spec, spec.range_count(t.plan.range_size), &mut b, c)?
                     }
                 };
-                p.dirty.push((file, path));
+                b.files.push(done);
                 if let Some(hash) = file_hash {
-                    let sealed = job.key.seal(&file_hash_aad(job, spec.segment), &hash)?;
-                    p.files.push((spec.segment, sealed));
+                    let aad = format::value_aad("file-hash", &t.drive_id, &t.plan.session_id, spec.segment);
+                    b.hashes.push((spec.segment, t.key.seal(&aad, &hash)?));
                 }
-                files_done += 1;
-                task.set_message(&format!("{files_done} segments"));
+                segments_done += 1;
+                task.set_message(&format!("{segments_done} files"));
             }
         }
-        if p.bytes >= CHECKPOINT_BYTES || p.dirty.len() >= CHECKPOINT_FILES {
-            checkpoint(job, &mut p)?;
+        if b.bytes >= CHECKPOINT_BYTES || b.files.len() >= CHECKPOINT_FILES {
+            hand_over(&mut b, &current)?;
         }
     }
-    checkpoint(job, &mut p)
+    hand_over(&mut b, &current)
 }
 
 /// Builds the manifest of a session from its plan and what the journal recorded.

@@ -116,10 +116,8 @@ fn blob<const N: usize>(path: &Path, what: &str, v: Vec<u8>) -> Result<[u8; N]> 
 impl Journal {
     fn connect(path: &Path) -> Result<Connection> {
         let conn = Connection::open(path).map_err(Error::journal(path))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(Error::journal(path))?;
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(Error::journal(path))?;
         Ok(conn)
     }
 

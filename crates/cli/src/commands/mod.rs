@@ -1,7 +1,9 @@
 //! One module per command family; each owns its clap structs and converts them into the
 //! options of a library crate before doing any I/O.
 
+mod drive;
 mod exit_codes;
+mod keygen;
 
 use crate::Context;
 use clap::Subcommand;
@@ -10,12 +12,21 @@ use clap::Subcommand;
 pub enum Command {
     /// Print the table of exit codes this binary uses.
     ExitCodes,
+    /// Drive preparation: copy a source tree onto drives for shipping (WAImportExport PrepImport).
+    Drive {
+        #[command(subcommand)]
+        cmd: drive::DriveCmd,
+    },
+    /// Write an X25519 key pair for the import service (PREFIX.key, PREFIX.pub).
+    Keygen(keygen::KeygenArgs),
 }
 
 impl Command {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
             Command::ExitCodes => exit_codes::run(ctx),
+            Command::Drive { cmd } => cmd.run(ctx),
+            Command::Keygen(args) => keygen::run(args, ctx),
         }
     }
 }
