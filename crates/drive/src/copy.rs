@@ -67,6 +67,16 @@ pub struct Counters {
     pub bytes_discarded: u64,
 }
 
+impl Counters {
+    /// Adds `other` to these counters.
+    pub fn add(&mut self, other: &Counters) {
+        self.bytes_written += other.bytes_written;
+        self.bytes_skipped += other.bytes_skipped;
+        self.bytes_adopted += other.bytes_adopted;
+        self.bytes_discarded += other.bytes_discarded;
+    }
+}
+
 /// Whole-file hashers carried from one drive to the next for files that span drives:
 /// `file id -> (bytes hashed, hasher)`.
 pub(crate) type Carry = HashMap<u64, (u64, blake3::Hasher)>;
@@ -252,7 +262,7 @@ fn produce(
     }
     let mut file = File::open(&path).map_err(Error::io(&path))?;
     let range = u64::from(plan.range_size);
-    let from = spec.offset + start * range;
+    let from = spec.offset + (start * range).min(spec.len);
     // The whole-file hash needs every byte before `from`: carried over from the previous
     // drive in this run, or read again from the source (read only, nothing is rewritten).
     let mut hasher = match carry.remove(&spec.file_id) {

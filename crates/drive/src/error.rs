@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// An I/O operation on `path` failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -17,7 +17,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A file or value in `path` is malformed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Format {
         /// Where the bad bytes or text came from.
         path: PathBuf,
@@ -29,7 +29,7 @@ pub enum Error {
     #[error(transparent)]
     Input(#[from] FormatError),
     /// The journal database failed.
-    #[error("journal {path}: {source}")]
+    #[error("journal {path}")]
     Journal {
         /// The journal file.
         path: PathBuf,
@@ -89,7 +89,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// A drive directory cannot be written.
-    #[error("drive {path} is not writable: {source}")]
+    #[error("drive {path} is not writable")]
     DriveNotWritable {
         /// The drive path.
         path: PathBuf,
@@ -120,6 +120,17 @@ pub enum Error {
         capacity: u64,
         /// Bytes the source takes on drives.
         bytes: u64,
+    },
+    /// An empty drive cannot take even the first range of a file.
+    #[error(
+        "a drive of {capacity} bytes cannot hold even the first range of {}",
+        String::from_utf8_lossy(path)
+    )]
+    CapacityTooSmall {
+        /// The drive capacity.
+        capacity: u64,
+        /// The file (relative path).
+        path: Vec<u8>,
     },
     /// More than 10 drives.
     #[error("a drive set holds at most 10 drives; {count} given or needed")]

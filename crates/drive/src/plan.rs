@@ -340,12 +340,9 @@ fn layout(files: &[SourceFile], capacities: &[(u64, u64)]) -> Result<Layout> {
                 }
             }
             if segments.is_empty() {
-                // Even an empty drive cannot take this file's first range.
-                return Err(Error::NotEnoughDrives {
-                    needed: usize::MAX,
-                    given: capacities.len(),
+                return Err(Error::CapacityTooSmall {
                     capacity,
-                    bytes: file.size,
+                    path: file.rel.clone(),
                 });
             }
             if drives.len() > 1000 {

@@ -93,9 +93,7 @@ fn run_all(
             plan: &w.plan,
         };
         let (counters, hash) = copy::copy_drive(&mut job, &mut carry, task.as_ref())?;
-        total.bytes_written += counters.bytes_written;
-        total.bytes_skipped += counters.bytes_skipped;
-        total.bytes_discarded += counters.bytes_discarded;
+        total.add(&counters);
         drives.push(DriveSummary {
             index: pos.drive_index,
             count: pos.drive_count,

@@ -115,9 +115,14 @@ impl SegmentSpec {
     pub fn stored_len(&self, range_size: u32) -> u64 {
         self.len + self.range_count(range_size) * RANGE_OVERHEAD
     }
-    /// Offset in the data file where stored range `index` starts.
+    /// Offset in the data file where stored range `index` starts (the file's length for
+    /// `index == range_count`).
     pub fn stored_offset(&self, range_size: u32, index: u64) -> u64 {
-        index * (u64::from(range_size) + RANGE_OVERHEAD)
+        if index >= self.range_count(range_size) {
+            self.stored_len(range_size)
+        } else {
+            index * (u64::from(range_size) + RANGE_OVERHEAD)
+        }
     }
     /// Whether this segment ends the file (its manifest entry carries the file checksum).
     pub fn is_last(&self) -> bool {
