@@ -39,13 +39,14 @@ impl DriveKey {
         XChaCha20Poly1305::new((&*self.0).into())
     }
 
-    /// Encrypts `plain` in place into `buf` as `nonce || ciphertext || tag`.
-    pub(crate) fn seal_into(&self, aad: &[u8], plain: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+    /// Encrypts a record in place: `buf` holds `NONCE_LEN` bytes of room followed by the
+    /// plaintext and becomes `nonce || ciphertext || tag`.
+    pub(crate) fn seal_in_place(&self, aad: &[u8], buf: &mut Vec<u8>) -> Result<()> {
         let nonce: [u8; NONCE_LEN] = random()?;
-        buf.clear();
-        buf.reserve(NONCE_LEN + plain.len() + TAG_LEN);
-        buf.extend_from_slice(&nonce);
-        buf.extend_from_slice(plain);
+        if buf.len() < NONCE_LEN {
+            return Err(Error::Crypto("record buffer without room for the nonce"));
+        }
+        buf[..NONCE_LEN].copy_from_slice(&nonce);
         let tag = self
             .cipher()
             .encrypt_in_place_detached(XNonce::from_slice(&nonce), aad, &mut buf[NONCE_LEN..])
@@ -74,8 +75,9 @@ impl DriveKey {
 
     /// Seals a small value.
     pub(crate) fn seal(&self, aad: &[u8], plain: &[u8]) -> Result<Sealed> {
-        let mut buf = Vec::new();
-        self.seal_into(aad, plain, &mut buf)?;
+        let mut buf = vec![0u8; NONCE_LEN];
+        buf.extend_from_slice(plain);
+        self.seal_in_place(aad, &mut buf)?;
         Sealed::decode(&buf).map_err(|_| Error::Crypto("sealing failed"))
     }
 

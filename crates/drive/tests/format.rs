@@ -184,16 +184,25 @@ proptest! {
 #[test]
 fn csv_errors_name_the_line() {
     let header = "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n";
-    let good = format!("{header}/src/,seeds/a,BlockBlob,rename,,\n/big.vhd,seeds/b.vhd,PageBlob,overwrite,,\n");
+    let good =
+        format!("{header}/src/,seeds/a,BlockBlob,rename,,\n/big.vhd,seeds/b.vhd,PageBlob,overwrite,,\n");
     let rows = format::parse_dataset(&good).expect("valid dataset");
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1].blob_type, BlobType::Page);
     assert_eq!(rows[1].disposition, Disposition::Overwrite);
     let bad = format!("{header}/src/,seeds/a,BlockBlob,rename,,\n/src/,seeds/a,BlockBlob,sideways,,\n");
     let err = format::parse_dataset(&bad).expect_err("bad disposition");
-    assert!(err.to_string().starts_with("line 3: Disposition \"sideways\""), "{err}");
+    assert!(
+        err.to_string().starts_with("line 3: Disposition \"sideways\""),
+        "{err}"
+    );
     let short = format!("{header}/src/,seeds/a\n");
-    assert!(format::parse_dataset(&short).expect_err("short").to_string().starts_with("line 2: expected 6 columns"));
+    assert!(
+        format::parse_dataset(&short)
+            .expect_err("short")
+            .to_string()
+            .starts_with("line 2: expected 6 columns")
+    );
     let header = "DriveLetter,FormatOption,SilentOrPromptOnFormat,Encryption,ExistingBitLockerKey\n";
     let drives = format::parse_driveset(&format!(
         "{header}/mnt/a,Format,SilentMode,Encrypt,\n/mnt/b,AlreadyFormatted,PromptOnFormat,AlreadyEncrypted,/j/b.jrn\n"
@@ -204,14 +213,19 @@ fn csv_errors_name_the_line() {
     let err = format::parse_driveset(&format!("{header}/mnt/a,Format,SilentMode,AlreadyEncrypted,/j\n"))
         .expect_err("format without encrypt");
     assert_eq!(err.to_string(), "line 2: Format requires Encrypt");
-    let err = format::parse_driveset(&format!("{header}/mnt/a,AlreadyFormatted,SilentMode,Encrypt,/j\n"))
-        .expect_err("encrypt with key");
+    let err = format::parse_driveset(&format!(
+        "{header}/mnt/a,AlreadyFormatted,SilentMode,Encrypt,/j\n"
+    ))
+    .expect_err("encrypt with key");
     assert_eq!(err.to_string(), "line 2: Encrypt excludes ExistingBitLockerKey");
 }
 
 #[test]
 fn destinations_follow_container_rules() {
-    assert_eq!(format::check_destination("seeds/machine-1/").as_deref(), Ok("seeds/machine-1"));
+    assert_eq!(
+        format::check_destination("seeds/machine-1/").as_deref(),
+        Ok("seeds/machine-1")
+    );
     for bad in ["Seeds/x", "ab/x", "-ab/x", "a--b/x", "seeds//x", "seeds/../x"] {
         assert!(format::check_destination(bad).is_err(), "{bad}");
     }
