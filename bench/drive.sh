@@ -18,7 +18,8 @@ small=${BENCH_SMALL:-2000}
 rounds=${BENCH_ROUNDS:-2}
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/seedship-drive-bench.XXXXXX")}
 mkdir -p "$work"
-trap 'rm -rf "$work/src" "$work/drive" "$work/cp" "$work"/*.jrn*' EXIT
+trap 'rm -rf "$work/src" "$work/drive" "$work/cp" "$work"/*.jrn* "$work"/service.*' EXIT
+rm -f "$work"/service.*
 
 cargo build --release --quiet -p seedship-cli
 bin=target/release/seedship

@@ -612,6 +612,14 @@ fn bad_input_is_refused_before_writing() {
         10,
         "does not exist",
     );
+    // A drive inside the source (the copy would copy itself; --format would wipe it).
+    let parent = s._tmp.path().to_str().expect("utf8").to_owned();
+    refused(
+        &s,
+        &replace(&args, "--srcdir", &parent),
+        1,
+        "overlap; a drive must lie outside every source",
+    );
     // Drive not writable: a path that is a file, and a directory even root cannot write to
     // (sysfs refuses new files with EACCES for every user).
     let file_drive = s._tmp.path().join("a-file");

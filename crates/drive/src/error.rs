@@ -62,6 +62,14 @@ pub enum Error {
         /// The missing path.
         path: PathBuf,
     },
+    /// A source and a drive overlap.
+    #[error("source {src} and drive {drive} overlap; a drive must lie outside every source")]
+    Overlap {
+        /// The source.
+        src: PathBuf,
+        /// The drive.
+        drive: PathBuf,
+    },
     /// A source entry is neither a regular file nor a directory.
     #[error("source {path} is not a regular file or directory (symlinks and devices are not copied)")]
     UnsupportedFile {

@@ -121,14 +121,15 @@ impl Journal {
         Ok(conn)
     }
 
-    /// Creates a journal at `path` (which must not exist) holding the drive id, the wrapped
-    /// keys and the first session, atomically: it is built under a temporary name and renamed.
-    pub(crate) fn create(
+    /// Builds the journal for `path` under a temporary name, holding the drive id, the
+    /// wrapped keys and the first session; [`Journal::install`] then renames it into place,
+    /// so a journal never exists half-made. Returns the temporary path.
+    pub(crate) fn build(
         path: &Path,
         drive_id: &[u8; 16],
         keys: &[(Holder, WrappedKey)],
         session: &NewSession<'_>,
-    ) -> Result<Journal> {
+    ) -> Result<PathBuf> {
         let tmp = fsutil::tmp_path(path);
         match std::fs::remove_file(&tmp) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&tmp)(e)),
@@ -156,7 +157,12 @@ impl Journal {
             tx.commit().map_err(Error::journal(&tmp))?;
             journal.add_session(session)?;
         }
-        std::fs::rename(&tmp, path).map_err(Error::io(path))?;
+        Ok(tmp)
+    }
+
+    /// Renames a journal made by [`Journal::build`] into place and opens it.
+    pub(crate) fn install(tmp: &Path, path: &Path) -> Result<Journal> {
+        std::fs::rename(tmp, path).map_err(Error::io(path))?;
         fsutil::sync_dir(fsutil::parent(path))?;
         Self::open(path)
     }

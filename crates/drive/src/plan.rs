@@ -377,6 +377,27 @@ fn check_journal_off_drives(journal: &Path, drives: &[DriveTarget]) -> Result<()
     Ok(())
 }
 
+/// Refuses a source that lies on a drive, or a drive inside a source (the copy would copy
+/// itself, and `--format` would wipe the source), and formatting a file system's root.
+fn check_apart(source: &Path, drives: &[DriveTarget]) -> Result<()> {
+    let source = std::fs::canonicalize(source).map_err(Error::io(source))?;
+    for d in drives {
+        let Ok(dir) = std::fs::canonicalize(&d.dir) else {
+            continue;
+        };
+        if source.starts_with(&dir) || dir.starts_with(&source) {
+            return Err(Error::Overlap {
+                src: source,
+                drive: d.dir.clone(),
+            });
+        }
+        if d.format && dir.parent().is_none() {
+            return Err(Error::Conflict("refusing to --format the root directory /"));
+        }
+    }
+    Ok(())
+}
+
 fn key_setup(t: &DriveTarget, opts: &PrepareOptions) -> Result<KeySetup> {
     if t.encrypt && t.existing_key.is_some() {
         return Err(Error::Conflict("--encrypt and --existing-key exclude each other"));
@@ -484,6 +505,7 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
         if !d.base.exists() {
             return Err(Error::SourceMissing { path: d.base.clone() });
         }
+        check_apart(&d.base, &opts.drives)?;
     }
     let mut keys = Vec::new();
     let mut capacities = Vec::new();

@@ -3,7 +3,7 @@
 use crate::copy::{self, Carry, Counters, DriveJob};
 use crate::crypto::{self, DriveKey, Unlock};
 use crate::error::{Error, Result};
-use crate::format::{self, Plan, RANGE_SIZE, SetPosition};
+use crate::format::{self, Plan, RANGE_SIZE, Sealed, SetPosition};
 use crate::fsutil;
 use crate::journal::{Holder, Journal, NewSession, SessionRow};
 use crate::marker;
@@ -122,6 +122,35 @@ fn run_all(
     })
 }
 
+/// One drive's session, ready to be recorded in its journal.
+struct Staged {
+    /// A new journal built under its temporary name, not yet installed.
+    built: Option<PathBuf>,
+    journal: PathBuf,
+    drive: PathBuf,
+    drive_id: [u8; 16],
+    key: DriveKey,
+    plan: Plan,
+    sealed: Sealed,
+    stored: u64,
+}
+
+impl Staged {
+    /// The session row to record.
+    fn record(&self) -> NewSession<'_> {
+        NewSession {
+            session_id: &self.plan.session_id,
+            drive_path: &self.drive,
+            set_id: self.plan.position.set_id,
+            drive_index: self.plan.position.drive_index,
+            drive_count: self.plan.position.drive_count,
+            plan: &self.sealed,
+            segment_count: self.plan.segments.len() as u64,
+            stored_bytes: self.stored,
+        }
+    }
+}
+
 fn plan_aad(drive_id: &[u8; 16], session_id: &str) -> Vec<u8> {
     format::value_aad("plan", drive_id, session_id, 0)
 }
@@ -137,7 +166,7 @@ impl PreparedSession {
         let count = u8::try_from(self.drives.len()).map_err(|_| Error::TooManyDrives {
             count: self.drives.len(),
         })?;
-        let mut work = Vec::new();
+        let mut staged = Vec::new();
         for (i, d) in self.drives.into_iter().enumerate() {
             if d.target.format {
                 fsutil::empty_dir(&d.target.dir)?;
@@ -179,34 +208,44 @@ impl PreparedSession {
                 segments: d.segments,
             };
             let sealed = key.seal(&plan_aad(&drive_id, &self.session_id), &plan.encode())?;
-            let new = NewSession {
-                session_id: &self.session_id,
-                drive_path: &drive,
-                set_id,
-                drive_index: plan.position.drive_index,
-                drive_count: count,
-                plan: &sealed,
-                segment_count: plan.segments.len() as u64,
-                stored_bytes: d.stored,
-            };
-            let mut journal = match wrapped {
-                Some(keys) => Journal::create(&d.target.journal, &drive_id, &keys, &new)?,
-                None => Journal::open(&d.target.journal)?,
-            };
-            let seq = match journal.last_session()? {
-                Some(row) if row.session_id == self.session_id => row.seq,
-                _ => journal.begin_session(&new)?,
-            };
-            if marker::read(&drive)?.is_none() {
-                marker::write(&drive, &drive_id)?;
-            }
-            work.push(Work {
-                journal,
-                seq,
+            let mut stage = Staged {
+                built: None,
+                journal: d.target.journal,
                 drive,
                 drive_id,
                 key,
                 plan,
+                sealed,
+                stored: d.stored,
+            };
+            // New journals are built first for every drive and renamed into place together
+            // below, so a crash here leaves either all of the set's journals or none.
+            if let Some(keys) = wrapped {
+                stage.built = Some(Journal::build(&stage.journal, &drive_id, &keys, &stage.record())?);
+            }
+            staged.push(stage);
+        }
+        let mut work = Vec::new();
+        for stage in staged {
+            let journal = match &stage.built {
+                Some(tmp) => Journal::install(tmp, &stage.journal)?,
+                None => {
+                    let mut journal = Journal::open(&stage.journal)?;
+                    journal.begin_session(&stage.record())?;
+                    journal
+                }
+            };
+            let seq = last_session(&journal)?.seq;
+            if marker::read(&stage.drive)?.is_none() {
+                marker::write(&stage.drive, &stage.drive_id)?;
+            }
+            work.push(Work {
+                journal,
+                seq,
+                drive: stage.drive,
+                drive_id: stage.drive_id,
+                key: stage.key,
+                plan: stage.plan,
             });
         }
         let unused = self.unused.into_iter().map(|t| t.dir).collect();
