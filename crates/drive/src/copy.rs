@@ -218,10 +218,14 @@ pub(crate) fn copy_drive(
         let t = &target;
         scope.spawn(move || {
             for &(i, start) in &todo {
-                if let Err(e) = produce(t, &plan.segments[i], i, start, carry, &mut lanes, &pool_rx) {
-                    // The writer stops at the first error; a closed lane just ends the loop.
-                    lanes.send(Job::Pass(Err(e)));
-                    return;
+                match produce(t, &plan.segments[i], i, start, carry, &mut lanes, &pool_rx) {
+                    Ok(true) => {}
+                    // The writer has stopped; it reports why.
+                    Ok(false) => return,
+                    Err(e) => {
+                        lanes.send(Job::Pass(Err(e)));
+                        return;
+                    }
                 }
             }
         });
@@ -318,7 +322,7 @@ fn adopt_unrecorded(
 }
 
 /// Reads a segment from `start` on, hashing each range into the file checksum, and sends
-/// the ranges on to be sealed.
+/// the ranges on to be sealed. Returns `false` when the writer has stopped.
 fn produce(
     t: &Target<'_>,
     spec: &SegmentSpec,
@@ -327,7 +331,7 @@ fn produce(
     carry: &mut Carry,
     lanes: &mut Lanes,
     pool: &mpsc::Receiver<Vec<u8>>,
-) -> Result<()> {
+) -> Result<bool> {
     let plan = t.plan;
     let path = source_path(plan, spec);
     let meta = std::fs::metadata(&path).map_err(|_| Error::SourceChanged { path: path.clone() })?;
@@ -362,7 +366,7 @@ fn produce(
             .map_err(|_| Error::SourceChanged { path: path.clone() })?;
         hasher.update(&record[NONCE_LEN..]);
         if !lanes.send(Job::Seal { seg, idx, record }) {
-            return Ok(());
+            return Ok(false);
         }
     }
     let file_hash = if spec.is_last() {
@@ -371,8 +375,7 @@ fn produce(
         carry.insert(spec.file_id, (spec.offset + spec.len, hasher));
         None
     };
-    lanes.send(Job::Pass(Ok(Msg::End { seg, file_hash })));
-    Ok(())
+    Ok(lanes.send(Job::Pass(Ok(Msg::End { seg, file_hash }))))
 }
 
 /// Written data not yet durable and recorded: handed from the writer to the syncer.
@@ -457,16 +460,15 @@ fn write_all(
     let mut b = Batch::default();
     let mut current: Option<(usize, File, PathBuf)> = None;
     let mut segments_done = 0u64;
-    let hand_over = |b: &mut Batch, current: &Option<(usize, File, PathBuf)>| -> Result<()> {
+    // Returns `false` when the syncer has failed (its error is reported, not this one's).
+    let hand_over = |b: &mut Batch, current: &Option<(usize, File, PathBuf)>| -> Result<bool> {
         let mut batch = std::mem::take(b);
         if let Some((_, file, path)) = current {
             batch
                 .files
                 .push((file.try_clone().map_err(Error::io(path))?, path.clone()));
         }
-        // A closed channel means the syncer failed; its error is reported instead.
-        let _ = batches.send(batch);
-        Ok(())
+        Ok(batches.send(batch).is_ok())
     };
     // Strict rotation over the lanes, as the reader sent them; a closed lane means the
     // reader has finished (or stopped, having sent its error first).
@@ -524,11 +526,12 @@ fn write_all(
                 task.set_message(&format!("{segments_done} files"));
             }
         }
-        if b.bytes >= CHECKPOINT_BYTES || b.files.len() >= CHECKPOINT_FILES {
-            hand_over(&mut b, &current)?;
+        if (b.bytes >= CHECKPOINT_BYTES || b.files.len() >= CHECKPOINT_FILES) && !hand_over(&mut b, &current)?
+        {
+            return Ok(());
         }
     }
-    hand_over(&mut b, &current)
+    hand_over(&mut b, &current).map(drop)
 }
 
 /// Builds the manifest of a session from its plan and what the journal recorded.
