@@ -9,7 +9,7 @@
 //! is copied, its encrypted manifest is written last and its BLAKE3 recorded in the journal.
 //! [`verify()`] re-reads a drive; [`ImportSet`] is the import service's reader.
 //!
-//! Pure format types live in [`format`]; the byte layouts are specified in `docs/design.md`.
+//! Pure format types live in [`format`](mod@format); the byte layouts are specified in `docs/design.md`.
 //!
 //! ```no_run
 //! # fn main() -> seedship_drive::Result<()> {
@@ -59,7 +59,7 @@ mod verify;
 
 pub use check::{RangeProblem, RangeStatus, SegmentCheck, SegmentStatus};
 pub use copy::Counters;
-pub use crypto::{DriveKey, Identity, Recipient, Unlock};
+pub use crypto::{Identity, Recipient, Unlock};
 pub use error::{Error, Result};
 pub use format::{BlobType, Disposition};
 pub use keys::{read_identity, read_recipient, write_keypair};
