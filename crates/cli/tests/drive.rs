@@ -749,3 +749,105 @@ fn sessions_abort_and_wrong_passphrase() {
         "file name in the journal"
     );
 }
+
+/// WAImportExport v2 inputs: a dataset CSV (a directory and a single file with a metadata
+/// file) and a driveset CSV (two drives, formatted silently); then `--existing-key` gives
+/// a drive a new journal with the key of its first one.
+#[test]
+fn dataset_and_driveset_csv_and_existing_key() {
+    let s = setup(2);
+    let mut rng = Rng(seed());
+    write(&s.src.join("tree/a"), &rng.sized(1000, 1000));
+    write(&s.src.join("tree/sub/b"), &rng.sized(6 << 20, 1000));
+    write(&s.src.join("disk.vhd"), &vec![0u8; 4096]);
+    let meta = s._tmp.path().join("meta.txt");
+    std::fs::write(&meta, b"owner=ops").expect("meta");
+    std::fs::write(s.drives[0].join("old-data"), b"wiped by Format").expect("old");
+    let dataset = s._tmp.path().join("dataset.csv");
+    std::fs::write(
+        &dataset,
+        format!(
+            "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n\
+             \"{src}/tree/\",seeds/tree,BlockBlob,rename,,\n\
+             {src}/disk.vhd,vhds/disk.vhd,PageBlob,overwrite,{meta},\n",
+            src = s.src.display(),
+            meta = meta.display()
+        ),
+    )
+    .expect("dataset");
+    let driveset = s._tmp.path().join("driveset.csv");
+    std::fs::write(
+        &driveset,
+        format!(
+            "DriveLetter,FormatOption,SilentOrPromptOnFormat,Encryption,ExistingBitLockerKey\n\
+             {},Format,SilentMode,Encrypt,\n{},AlreadyFormatted,SilentMode,Encrypt,\n",
+            s.drives[0].display(),
+            s.drives[1].display()
+        ),
+    )
+    .expect("driveset");
+    let mut args: Vec<String> = ["drive", "prepare", "--session", "csv-set", "--capacity"]
+        .map(String::from)
+        .to_vec();
+    args.push((6 << 20).to_string());
+    args.extend(["--dataset".into(), dataset.display().to_string()]);
+    args.extend(["--driveset".into(), driveset.display().to_string()]);
+    args.extend(["--service-key".into(), s.public.display().to_string()]);
+    for j in &s.journals {
+        args.extend(["--journal".into(), j.display().to_string()]);
+    }
+    let summary = ok(run(&strs(&args)));
+    assert_eq!(summary["summary"]["drives"].as_array().expect("drives").len(), 2);
+    assert!(!s.drives[0].join("old-data").exists(), "Format wiped the drive");
+    for i in 0..2 {
+        assert_eq!(ok(s.verify(i))["ok"], true);
+    }
+    let identity = seedship_drive::read_identity(&s.secret).expect("identity");
+    let pairs: Vec<_> = s.journals.iter().cloned().zip(s.drives.iter().cloned()).collect();
+    let set = ImportSet::open(&pairs, &identity).expect("open");
+    let mut names: Vec<_> = set.files().iter().map(|f| f.dst.clone()).collect();
+    names.sort();
+    assert_eq!(names, ["seeds/tree/a", "seeds/tree/sub/b", "vhds/disk.vhd"]);
+    let vhd = set
+        .files()
+        .iter()
+        .find(|f| f.dst == "vhds/disk.vhd")
+        .expect("vhd");
+    assert_eq!(vhd.blob_type, seedship_drive::BlobType::Page);
+    assert_eq!(vhd.disposition, seedship_drive::Disposition::Overwrite);
+    assert_eq!(vhd.metadata.as_deref(), Some(&b"owner=ops"[..]));
+
+    // A new journal for drive 1 taking the key of its first journal.
+    let second = s._tmp.path().join("drive1-second.jrn");
+    std::fs::create_dir_all(s.src.join("more")).expect("more");
+    write(&s.src.join("more/c"), b"later");
+    let out = run(&[
+        "drive",
+        "prepare",
+        "--session",
+        "later",
+        "--srcdir",
+        s.src.join("more").to_str().expect("utf8"),
+        "--dstdir",
+        "seeds/more",
+        "--drive",
+        s.drives[0].to_str().expect("utf8"),
+        "--journal",
+        second.to_str().expect("utf8"),
+        "--existing-key",
+        s.journals[0].to_str().expect("utf8"),
+    ]);
+    ok(out);
+    let v = ok(run(&[
+        "drive",
+        "verify",
+        "--journal",
+        second.to_str().expect("utf8"),
+        "--drive",
+        s.drives[0].to_str().expect("utf8"),
+        "--identity",
+        s.secret.to_str().expect("utf8"),
+    ]));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["report"]["sessions"][0]["session_id"], "later");
+}
