@@ -703,7 +703,24 @@ fn bad_input_is_refused_before_writing() {
 fn sessions_abort_and_wrong_passphrase() {
     let s = setup(1);
     write(&s.src.join("one"), &[1u8; 5000]);
-    ok(run(&strs(&s.prepare_args("first", None))));
+    let recovery = s._tmp.path().join("recovery");
+    ok(run(&["keygen", "--out", recovery.to_str().expect("utf8")]));
+    let mut first = s.prepare_args("first", None);
+    first.extend(["--recovery-key".into(), format!("{}.pub", recovery.display())]);
+    ok(run(&strs(&first)));
+    // The user's recovery key unwraps the drive key too.
+    let recovery_key = format!("{}.key", recovery.display());
+    let v = ok(run(&[
+        "drive",
+        "verify",
+        "--journal",
+        s.journals[0].to_str().expect("utf8"),
+        "--drive",
+        s.drives[0].to_str().expect("utf8"),
+        "--identity",
+        &recovery_key,
+    ]));
+    assert_eq!(v["ok"], true);
     // A second session reuses the journal's key: no --encrypt.
     let second: Vec<String> = s
         .prepare_args("second", None)
