@@ -63,6 +63,14 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
                 _ => FAILURE,
             };
         }
+        if let Some(err) = cause.downcast_ref::<seedship_drive::Error>() {
+            return match err {
+                seedship_drive::Error::WrongKey => WRONG_KEY,
+                seedship_drive::Error::SourceMissing { .. } => REPO_NOT_FOUND,
+                seedship_drive::Error::DriveMismatch { .. } => VERIFY_FAILED,
+                _ => FAILURE,
+            };
+        }
     }
     FAILURE
 }

@@ -2,7 +2,9 @@
 //! options of a library crate before doing any I/O.
 
 mod agent;
+mod drive;
 mod exit_codes;
+mod keygen;
 
 use crate::Context;
 use clap::Subcommand;
@@ -13,6 +15,13 @@ pub enum Command {
     Agent(agent::AgentCommand),
     /// Print the table of exit codes this binary uses.
     ExitCodes,
+    /// Drive preparation: copy a source tree onto drives for shipping (WAImportExport PrepImport).
+    Drive {
+        #[command(subcommand)]
+        cmd: drive::DriveCmd,
+    },
+    /// Write an X25519 key pair for the import service (PREFIX.key, PREFIX.pub).
+    Keygen(keygen::KeygenArgs),
 }
 
 impl Command {
@@ -20,6 +29,8 @@ impl Command {
         match self {
             Command::Agent(command) => command.run(ctx),
             Command::ExitCodes => exit_codes::run(ctx),
+            Command::Drive { cmd } => cmd.run(ctx),
+            Command::Keygen(args) => keygen::run(args, ctx),
         }
     }
 }

@@ -1,0 +1,234 @@
+//! Drive keys, authenticated encryption of ranges and values, and key wrapping.
+//!
+//! Ranges and sealed values use XChaCha20-Poly1305 with a fresh random 24-byte nonce each.
+//! Wrapping to an X25519 public key is ephemeral-static Diffie-Hellman: the wrapping key is
+//! `BLAKE3-derive_key("seedship 2026 drive key wrap x25519 v1", eph_pub || recipient_pub ||
+//! shared_secret)`. Wrapping under a passphrase derives the key with Argon2id.
+
+use crate::error::{Error, Result};
+use crate::format::{KdfParams, NONCE_LEN, Sealed, TAG_LEN, WrappedKey};
+use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::{Zeroize, Zeroizing};
+
+const WRAP_CONTEXT: &str = "seedship 2026 drive key wrap x25519 v1";
+/// Argon2id costs for new passphrase wrappings (19 MiB, 2 passes, 1 lane: the OWASP minimum).
+pub(crate) const KDF_PARAMS: KdfParams = KdfParams {
+    m_cost: 19 * 1024,
+    t_cost: 2,
+    p_cost: 1,
+};
+
+/// Fills `buf` from the operating system's random source.
+pub(crate) fn random<const N: usize>() -> Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(buf)
+}
+
+/// A 256-bit drive key. Lives only in memory; zeroed on drop.
+pub struct DriveKey(Zeroizing<[u8; 32]>);
+
+impl DriveKey {
+    /// A fresh random key.
+    pub(crate) fn generate() -> Result<Self> {
+        Ok(DriveKey(Zeroizing::new(random()?)))
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new((&*self.0).into())
+    }
+
+    /// Encrypts a record in place: `buf` holds `NONCE_LEN` bytes of room followed by the
+    /// plaintext and becomes `nonce || ciphertext || tag`.
+    pub(crate) fn seal_in_place(&self, aad: &[u8], buf: &mut Vec<u8>) -> Result<()> {
+        let nonce: [u8; NONCE_LEN] = random()?;
+        if buf.len() < NONCE_LEN {
+            return Err(Error::Crypto("record buffer without room for the nonce"));
+        }
+        buf[..NONCE_LEN].copy_from_slice(&nonce);
+        let tag = self
+            .cipher()
+            .encrypt_in_place_detached(XNonce::from_slice(&nonce), aad, &mut buf[NONCE_LEN..])
+            .map_err(|_| Error::Crypto("encryption failed"))?;
+        buf.extend_from_slice(&tag);
+        Ok(())
+    }
+
+    /// Decrypts a stored `nonce || ciphertext || tag` record in place, leaving the plaintext
+    /// in `record`. Returns `false` (and leaves garbage) when it does not authenticate.
+    pub(crate) fn open_in_place(&self, aad: &[u8], record: &mut Vec<u8>) -> bool {
+        if record.len() < NONCE_LEN + TAG_LEN {
+            return false;
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&record[..NONCE_LEN]);
+        let tag_at = record.len() - TAG_LEN;
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&record[tag_at..]);
+        record.truncate(tag_at);
+        record.drain(..NONCE_LEN);
+        self.cipher()
+            .decrypt_in_place_detached(XNonce::from_slice(&nonce), aad, record, (&tag).into())
+            .is_ok()
+    }
+
+    /// Seals a small value.
+    pub(crate) fn seal(&self, aad: &[u8], plain: &[u8]) -> Result<Sealed> {
+        let mut buf = vec![0u8; NONCE_LEN];
+        buf.extend_from_slice(plain);
+        self.seal_in_place(aad, &mut buf)?;
+        Sealed::decode(&buf).map_err(|_| Error::Crypto("sealing failed"))
+    }
+
+    /// Opens a sealed value; `None` when it does not authenticate.
+    pub(crate) fn open(&self, aad: &[u8], sealed: &Sealed) -> Option<Vec<u8>> {
+        self.cipher()
+            .decrypt(
+                XNonce::from_slice(&sealed.nonce),
+                Payload {
+                    msg: &sealed.body,
+                    aad,
+                },
+            )
+            .ok()
+    }
+}
+
+/// An X25519 public key that drive keys are wrapped to (import service or recovery key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipient(pub(crate) [u8; 32]);
+
+/// An X25519 private key that unwraps drive keys (the import service's, or a recovery key).
+pub struct Identity(x25519_dalek::StaticSecret);
+
+impl Recipient {
+    /// The raw public key.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+}
+
+impl Identity {
+    /// A fresh random key pair.
+    ///
+    /// # Errors
+    /// [`Error::Random`] when the system has no randomness.
+    pub fn generate() -> Result<Self> {
+        let mut bytes = random::<32>()?;
+        let id = Identity(x25519_dalek::StaticSecret::from(bytes));
+        bytes.zeroize();
+        Ok(id)
+    }
+    /// The key from its 32 raw bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Identity(x25519_dalek::StaticSecret::from(bytes))
+    }
+    /// The raw private key (for writing the key file).
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+    /// The matching public key.
+    pub fn recipient(&self) -> Recipient {
+        Recipient(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+    }
+}
+
+fn wrap_aad(drive_id: &[u8; 16]) -> Vec<u8> {
+    let mut aad = b"seedship-wrap-1".to_vec();
+    aad.extend_from_slice(drive_id);
+    aad
+}
+
+fn x25519_wrap_key(ephemeral: &[u8; 32], recipient: &[u8; 32], shared: &[u8; 32]) -> DriveKey {
+    let mut material = Zeroizing::new([0u8; 96]);
+    material[..32].copy_from_slice(ephemeral);
+    material[32..64].copy_from_slice(recipient);
+    material[64..].copy_from_slice(shared);
+    DriveKey(Zeroizing::new(blake3::derive_key(WRAP_CONTEXT, &*material)))
+}
+
+fn passphrase_key(passphrase: &[u8], salt: &[u8; 16], params: KdfParams) -> Result<DriveKey> {
+    let argon = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(params.m_cost, params.t_cost, params.p_cost, Some(32))
+            .map_err(|_| Error::Crypto("bad Argon2 parameters"))?,
+    );
+    let mut key = Zeroizing::new([0u8; 32]);
+    argon
+        .hash_password_into(passphrase, salt, &mut *key)
+        .map_err(|_| Error::Crypto("Argon2 failed"))?;
+    Ok(DriveKey(key))
+}
+
+/// Wraps `key` for the holder of `to`'s private key.
+pub(crate) fn wrap_x25519(key: &DriveKey, drive_id: &[u8; 16], to: &Recipient) -> Result<WrappedKey> {
+    let eph_secret = Identity::generate()?;
+    let ephemeral = eph_secret.recipient().0;
+    let shared = eph_secret.0.diffie_hellman(&x25519_dalek::PublicKey::from(to.0));
+    if !shared.was_contributory() {
+        return Err(Error::Crypto(
+            "service or recovery public key is a low-order point",
+        ));
+    }
+    let kek = x25519_wrap_key(&ephemeral, &to.0, shared.as_bytes());
+    Ok(WrappedKey::X25519 {
+        ephemeral,
+        recipient: to.0,
+        sealed: kek.seal(&wrap_aad(drive_id), &*key.0)?,
+    })
+}
+
+/// Wraps `key` under `passphrase` (Argon2id with a fresh salt).
+pub(crate) fn wrap_passphrase(key: &DriveKey, drive_id: &[u8; 16], passphrase: &[u8]) -> Result<WrappedKey> {
+    let salt = random()?;
+    let kek = passphrase_key(passphrase, &salt, KDF_PARAMS)?;
+    Ok(WrappedKey::Passphrase {
+        salt,
+        params: KDF_PARAMS,
+        sealed: kek.seal(&wrap_aad(drive_id), &*key.0)?,
+    })
+}
+
+/// What can unwrap a drive key: the preparer's passphrase or an X25519 private key.
+pub enum Unlock<'a> {
+    /// The passphrase the key was wrapped under when the drive was prepared.
+    Passphrase(&'a [u8]),
+    /// The import service's (or the user's recovery) private key.
+    Identity(&'a Identity),
+}
+
+/// Tries each wrapping that `unlock` can open; returns the drive key.
+pub(crate) fn unwrap(wrapped: &[WrappedKey], drive_id: &[u8; 16], unlock: &Unlock<'_>) -> Result<DriveKey> {
+    let aad = wrap_aad(drive_id);
+    for w in wrapped {
+        let opened = match (w, unlock) {
+            (WrappedKey::Passphrase { salt, params, sealed }, Unlock::Passphrase(p)) => {
+                // Refuse absurd costs from a damaged journal before allocating memory.
+                if params.m_cost > 4 << 20 || params.t_cost > 64 || params.p_cost > 16 {
+                    continue;
+                }
+                passphrase_key(p, salt, *params)?.open(&aad, sealed)
+            }
+            (
+                WrappedKey::X25519 {
+                    ephemeral,
+                    recipient,
+                    sealed,
+                },
+                Unlock::Identity(id),
+            ) if *recipient == id.recipient().0 => {
+                let shared = id.0.diffie_hellman(&x25519_dalek::PublicKey::from(*ephemeral));
+                x25519_wrap_key(ephemeral, recipient, shared.as_bytes()).open(&aad, sealed)
+            }
+            _ => None,
+        };
+        if let Some(mut plain) = opened {
+            let key = <[u8; 32]>::try_from(plain.as_slice()).map_err(|_| Error::WrongKey)?;
+            plain.zeroize();
+            return Ok(DriveKey(Zeroizing::new(key)));
+        }
+    }
+    Err(Error::WrongKey)
+}

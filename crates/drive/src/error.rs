@@ -1,0 +1,182 @@
+//! The crate's error type.
+
+use crate::format::FormatError;
+use std::path::PathBuf;
+
+/// Everything drive preparation, verification and reading can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O operation on `path` failed.
+    #[error("{path}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file or value in `path` is malformed.
+    #[error("{path}")]
+    Format {
+        /// Where the bad bytes or text came from.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: FormatError,
+    },
+    /// A bad session id, destination or similar input.
+    #[error(transparent)]
+    Input(#[from] FormatError),
+    /// The journal database failed.
+    #[error("journal {path}")]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The journal's content does not fit what is asked of it.
+    #[error("journal {path}: {message}")]
+    JournalState {
+        /// The journal file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A journal lies on one of the target drives.
+    #[error("journal {journal} lies on target drive {drive}; keep journals off the drives")]
+    JournalOnDrive {
+        /// The journal.
+        journal: PathBuf,
+        /// The drive.
+        drive: PathBuf,
+    },
+    /// The options contradict each other.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// A source path does not exist.
+    #[error("source {path} does not exist")]
+    SourceMissing {
+        /// The missing path.
+        path: PathBuf,
+    },
+    /// A source and a drive overlap.
+    #[error("source {src} and drive {drive} overlap; a drive must lie outside every source")]
+    Overlap {
+        /// The source.
+        src: PathBuf,
+        /// The drive.
+        drive: PathBuf,
+    },
+    /// A source entry is neither a regular file nor a directory.
+    #[error("source {path} is not a regular file or directory (symlinks and devices are not copied)")]
+    UnsupportedFile {
+        /// The entry.
+        path: PathBuf,
+    },
+    /// A source file changed since the session was planned.
+    #[error("source {path} changed since the session started (size or modification time); abort the session")]
+    SourceChanged {
+        /// The changed file.
+        path: PathBuf,
+    },
+    /// Page blobs need lengths that are a multiple of 512.
+    #[error("page blob {path} is {len} bytes, not a multiple of 512")]
+    PageBlobLength {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+    },
+    /// A drive directory is missing or not a directory.
+    #[error("drive {path} is not a directory")]
+    DriveNotDirectory {
+        /// The drive path.
+        path: PathBuf,
+    },
+    /// A drive directory cannot be written.
+    #[error("drive {path} is not writable")]
+    DriveNotWritable {
+        /// The drive path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The drive belongs to another journal.
+    #[error("drive {drive} carries drive id {found}, but the journal expects {expected}")]
+    DriveMismatch {
+        /// The drive path.
+        drive: PathBuf,
+        /// Id in the drive's marker.
+        found: String,
+        /// Id in the journal.
+        expected: String,
+    },
+    /// The given drives cannot hold the source.
+    #[error(
+        "the source needs {needed} drive(s) of {capacity} bytes ({bytes} bytes to store), but only {given} given"
+    )]
+    NotEnoughDrives {
+        /// Drives needed.
+        needed: usize,
+        /// Drives given.
+        given: usize,
+        /// Capacity assumed for each extra drive (the smallest given).
+        capacity: u64,
+        /// Bytes the source takes on drives.
+        bytes: u64,
+    },
+    /// An empty drive cannot take even the first range of a file.
+    #[error(
+        "a drive of {capacity} bytes cannot hold even the first range of {}",
+        String::from_utf8_lossy(path)
+    )]
+    CapacityTooSmall {
+        /// The drive capacity.
+        capacity: u64,
+        /// The file (relative path).
+        path: Vec<u8>,
+    },
+    /// More than 10 drives.
+    #[error("a drive set holds at most 10 drives; {count} given or needed")]
+    TooManyDrives {
+        /// Drives given or needed.
+        count: usize,
+    },
+    /// A drive key cannot be unwrapped with what was given.
+    #[error("wrong passphrase or key: no wrapping of the drive key opens with it")]
+    WrongKey,
+    /// Encryption or key derivation failed.
+    #[error("cryptography: {0}")]
+    Crypto(&'static str),
+    /// The system random source failed.
+    #[error("random source: {0}")]
+    Random(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+    pub(crate) fn journal(path: impl Into<PathBuf>) -> impl FnOnce(rusqlite::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Journal { path, source }
+    }
+    pub(crate) fn format(path: impl Into<PathBuf>) -> impl FnOnce(FormatError) -> Error {
+        let path = path.into();
+        move |source| Error::Format { path, source }
+    }
+    pub(crate) fn state(path: impl Into<PathBuf>, message: impl Into<String>) -> Error {
+        Error::JournalState {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,78 @@
+//! Pure on-drive and in-journal format types and their byte encodings. No I/O here.
+
+mod codec;
+mod csv;
+mod envelope;
+mod names;
+mod records;
+
+pub use csv::{DatasetRow, DrivesetRow, parse_dataset, parse_driveset};
+pub use envelope::{
+    KdfParams, NONCE_LEN, PUBLIC_KEY_LABEL, SECRET_KEY_LABEL, Sealed, TAG_LEN, WrappedKey, decode_key_file,
+    encode_key_file,
+};
+pub use names::{check_destination, check_session_id};
+pub use records::{
+    BlobType, Disposition, FORMAT_VERSION, MANIFEST_MAGIC, Manifest, ManifestEntry, Plan, RANGE_OVERHEAD,
+    RANGE_SIZE, SegmentSpec, SetPosition, decode_manifest_file, encode_manifest_file, range_aad, value_aad,
+};
+
+/// A malformed encoding or input text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// The bytes end before `what`.
+    #[error("truncated {what}")]
+    Truncated {
+        /// The field being read.
+        what: &'static str,
+    },
+    /// `what` has an invalid value.
+    #[error("invalid {what}")]
+    Invalid {
+        /// The field being read.
+        what: &'static str,
+    },
+    /// The bytes do not start with the expected magic.
+    #[error("not a seedship {what}")]
+    BadMagic {
+        /// What was expected.
+        what: &'static str,
+    },
+    /// A format version this build does not read.
+    #[error("unsupported format version {version}")]
+    UnsupportedVersion {
+        /// The version found.
+        version: u32,
+    },
+    /// Bytes after the end of `what`.
+    #[error("trailing bytes after {what}")]
+    TrailingBytes {
+        /// What was decoded.
+        what: &'static str,
+    },
+    /// A session id breaks the naming rule.
+    #[error("bad session id {id:?}: {reason}")]
+    BadSessionId {
+        /// The id given.
+        id: String,
+        /// The rule broken.
+        reason: &'static str,
+    },
+    /// A destination breaks the naming rule.
+    #[error("bad destination {dst:?}: {reason}")]
+    BadDestination {
+        /// The destination given.
+        dst: String,
+        /// The rule broken.
+        reason: &'static str,
+    },
+    /// A CSV line is malformed.
+    #[error("line {line}: {message}")]
+    Csv {
+        /// 1-based line number.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,563 @@
+//! Validating a prepare request and laying the source out over the drives, before any write.
+
+use crate::crypto::{self, DriveKey, Recipient, Unlock};
+use crate::error::{Error, Result};
+use crate::format::{self, BlobType, Disposition, RANGE_OVERHEAD, RANGE_SIZE, SegmentSpec};
+use crate::fsutil;
+use crate::journal::Journal;
+use crate::marker;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// At most this many drives per set.
+pub const MAX_DRIVES: usize = 10;
+/// Space kept free on each drive for the marker, directories and manifest framing.
+const RESERVE: u64 = 1 << 20;
+/// Segments per data directory on a drive.
+pub(crate) const BUCKET: u64 = 1024;
+
+/// One source (a `--srcdir`, or one `dataset.csv` row).
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// A directory (its tree is copied) or a single file.
+    pub base: PathBuf,
+    /// Destination `container/prefix` for a directory, `container/name` for a file.
+    pub dst: String,
+    /// Blob type of every file.
+    pub blob_type: BlobType,
+    /// Disposition of every file.
+    pub disposition: Disposition,
+    /// Metadata file passed on to the import service.
+    pub metadata: Option<PathBuf>,
+    /// Properties file passed on to the import service.
+    pub properties: Option<PathBuf>,
+}
+
+/// One target drive with its journal.
+#[derive(Debug, Clone)]
+pub struct DriveTarget {
+    /// The drive's mounted directory.
+    pub dir: PathBuf,
+    /// The drive's journal (off the drive).
+    pub journal: PathBuf,
+    /// Wipe the drive first (needs `encrypt`).
+    pub format: bool,
+    /// Create a fresh drive key (a new journal).
+    pub encrypt: bool,
+    /// Take the drive key from this earlier journal of the same drive (a new journal).
+    pub existing_key: Option<PathBuf>,
+}
+
+/// Everything `prepare` needs.
+pub struct PrepareOptions {
+    /// The copy session id.
+    pub session_id: String,
+    /// The sources.
+    pub datasets: Vec<Dataset>,
+    /// The drives, in filling order.
+    pub drives: Vec<DriveTarget>,
+    /// Capacity per drive in bytes instead of the file system's free space.
+    pub capacity: Option<u64>,
+    /// The import service's public key (required for a new drive key).
+    pub service_key: Option<Recipient>,
+    /// The user's recovery public key (optional).
+    pub recovery_key: Option<Recipient>,
+    /// The preparer's passphrase; wraps the drive key so that resume can unwrap it.
+    pub passphrase: Zeroizing<Vec<u8>>,
+}
+
+/// How a drive gets its key.
+pub(crate) enum KeySetup {
+    /// A new journal with a fresh key.
+    New,
+    /// A new journal taking the key (and drive id) of an earlier journal.
+    Existing {
+        key: DriveKey,
+        drive_id: [u8; 16],
+        wrapped: Vec<(crate::journal::Holder, format::WrappedKey)>,
+    },
+    /// An existing journal with its own key.
+    Own { key: DriveKey, drive_id: [u8; 16] },
+}
+
+/// A drive with the segments planned for it.
+pub(crate) struct PlannedDrive {
+    pub(crate) target: DriveTarget,
+    pub(crate) capacity: u64,
+    pub(crate) segments: Vec<SegmentSpec>,
+    pub(crate) stored: u64,
+    pub(crate) key: KeySetup,
+}
+
+/// A validated, laid-out prepare request; nothing has been written yet.
+pub struct PreparedSession {
+    pub(crate) session_id: String,
+    pub(crate) roots: Vec<Vec<u8>>,
+    pub(crate) drives: Vec<PlannedDrive>,
+    pub(crate) unused: Vec<DriveTarget>,
+    pub(crate) service_key: Option<Recipient>,
+    pub(crate) recovery_key: Option<Recipient>,
+    pub(crate) passphrase: Zeroizing<Vec<u8>>,
+    pub(crate) files: u64,
+    pub(crate) bytes: u64,
+}
+
+/// What the layout found, shown before copying.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlanSummary {
+    /// The session id.
+    pub session_id: String,
+    /// Source files.
+    pub files: u64,
+    /// Source bytes.
+    pub bytes: u64,
+    /// Bytes the session takes on the drives (ranges, tags and nonces, block rounding).
+    pub stored_bytes: u64,
+    /// Drives needed.
+    pub drives_needed: usize,
+    /// Drives given.
+    pub drives_given: usize,
+    /// Capacity of each needed drive, in bytes.
+    pub capacities: Vec<u64>,
+    /// Drives that will be wiped first.
+    pub formats: Vec<PathBuf>,
+}
+
+impl PreparedSession {
+    /// The layout's figures.
+    pub fn summary(&self) -> PlanSummary {
+        PlanSummary {
+            session_id: self.session_id.clone(),
+            files: self.files,
+            bytes: self.bytes,
+            stored_bytes: self.drives.iter().map(|d| d.stored).sum(),
+            drives_needed: self.drives.len(),
+            drives_given: self.drives.len() + self.unused.len(),
+            capacities: self.drives.iter().map(|d| d.capacity).collect(),
+            formats: self
+                .drives
+                .iter()
+                .filter(|d| d.target.format)
+                .map(|d| d.target.dir.clone())
+                .collect(),
+        }
+    }
+}
+
+struct SourceFile {
+    root: u32,
+    rel: Vec<u8>,
+    dst: String,
+    size: u64,
+    mtime_ns: i64,
+    blob_type: BlobType,
+    disposition: Disposition,
+    metadata: Option<Vec<u8>>,
+    properties: Option<Vec<u8>>,
+}
+
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(meta.mtime_nsec())
+}
+
+fn read_small(path: &Option<PathBuf>) -> Result<Option<Vec<u8>>> {
+    path.as_ref()
+        .map(|p| {
+            if !p.exists() {
+                return Err(Error::SourceMissing { path: p.clone() });
+            }
+            std::fs::read(p).map_err(Error::io(p))
+        })
+        .transpose()
+}
+
+fn scan(datasets: &[Dataset]) -> Result<(Vec<Vec<u8>>, Vec<SourceFile>)> {
+    let mut roots = Vec::new();
+    let mut files = Vec::new();
+    for (root, ds) in datasets.iter().enumerate() {
+        let root = u32::try_from(root).map_err(|_| Error::Conflict("too many datasets"))?;
+        let meta = std::fs::symlink_metadata(&ds.base).map_err(|_| Error::SourceMissing {
+            path: ds.base.clone(),
+        })?;
+        let base = std::fs::canonicalize(&ds.base).map_err(Error::io(&ds.base))?;
+        let dst = format::check_destination(&ds.dst)?;
+        let metadata = read_small(&ds.metadata)?;
+        let properties = read_small(&ds.properties)?;
+        let mut found = Vec::new();
+        let is_dir = meta.is_dir();
+        if is_dir {
+            walk(&base, &mut Vec::new(), &mut found)?;
+        } else if meta.is_file() {
+            found.push((
+                base.file_name().unwrap_or_default().as_bytes().to_vec(),
+                base.clone(),
+                meta.clone(),
+            ));
+        } else {
+            return Err(Error::UnsupportedFile {
+                path: ds.base.clone(),
+            });
+        }
+        let root_dir = if is_dir {
+            base.clone()
+        } else {
+            fsutil::parent(&base).to_path_buf()
+        };
+        for (rel, abs, file_meta) in found {
+            let name = if !is_dir {
+                dst.clone()
+            } else {
+                format!("{dst}/{}", String::from_utf8_lossy(&rel))
+            };
+            if ds.blob_type == BlobType::Page && file_meta.len() % 512 != 0 {
+                return Err(Error::PageBlobLength {
+                    path: abs,
+                    len: file_meta.len(),
+                });
+            }
+            files.push(SourceFile {
+                root,
+                rel,
+                dst: name,
+                size: file_meta.len(),
+                mtime_ns: mtime_ns(&file_meta),
+                blob_type: ds.blob_type,
+                disposition: ds.disposition,
+                metadata: metadata.clone(),
+                properties: properties.clone(),
+            });
+        }
+        roots.push(root_dir.as_os_str().as_bytes().to_vec());
+    }
+    Ok((roots, files))
+}
+
+fn walk(dir: &Path, rel: &mut Vec<u8>, out: &mut Vec<(Vec<u8>, PathBuf, std::fs::Metadata)>) -> Result<()> {
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(Error::io(dir))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(Error::io(dir))?;
+    entries.sort();
+    for path in entries {
+        let meta = std::fs::symlink_metadata(&path).map_err(Error::io(&path))?;
+        let len = rel.len();
+        if !rel.is_empty() {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(path.file_name().unwrap_or_default().as_bytes());
+        if meta.is_dir() {
+            walk(&path, rel, out)?;
+        } else if meta.is_file() {
+            out.push((rel.clone(), path, meta));
+        } else {
+            return Err(Error::UnsupportedFile { path });
+        }
+        rel.truncate(len);
+    }
+    Ok(())
+}
+
+fn round_up(n: u64, block: u64) -> u64 {
+    n.div_ceil(block) * block
+}
+
+/// Space a segment takes on a drive: its data file rounded to blocks plus its manifest entry.
+fn segment_cost(file: &SourceFile, len: u64, block: u64) -> u64 {
+    let ranges = len.div_ceil(u64::from(RANGE_SIZE));
+    let entry = 128
+        + file.rel.len() as u64
+        + file.dst.len() as u64
+        + file.metadata.as_ref().map_or(0, |m| m.len() as u64)
+        + file.properties.as_ref().map_or(0, |p| p.len() as u64)
+        + 32 * ranges;
+    round_up(len + ranges * RANGE_OVERHEAD, block) + entry
+}
+
+struct Layout {
+    drives: Vec<(Vec<SegmentSpec>, u64)>,
+    stored: u64,
+}
+
+/// Greedy layout in source order: a file that does not fit the room left is split at a
+/// range boundary, its rest continuing on the next drive. Beyond the given drives, further
+/// drives of the smallest given capacity are assumed, to say how many would be needed.
+fn layout(files: &[SourceFile], capacities: &[(u64, u64)]) -> Result<Layout> {
+    let (min_cap, min_block) = capacities.iter().copied().min().unwrap_or((0, 4096));
+    let cap = |i: usize| capacities.get(i).copied().unwrap_or((min_cap, min_block));
+    let range = u64::from(RANGE_SIZE);
+    let mut drives: Vec<(Vec<SegmentSpec>, u64)> = vec![(Vec::new(), RESERVE)];
+    let mut stored = 0;
+    for (file_id, file) in files.iter().enumerate() {
+        let mut offset = 0;
+        loop {
+            let index = drives.len() - 1;
+            let (capacity, block) = cap(index);
+            let (segments, used) = drives.last_mut().ok_or(Error::Conflict("no drive"))?;
+            let rest = file.size - offset;
+            let bucket = if (segments.len() as u64).is_multiple_of(BUCKET) {
+                block
+            } else {
+                0
+            };
+            let full = segment_cost(file, rest, block) + bucket;
+            let mut take = None;
+            if *used + full <= capacity {
+                take = Some(rest);
+            } else {
+                let room = capacity.saturating_sub(*used + segment_cost(file, 0, block) + bucket + block);
+                let whole = room / (range + RANGE_OVERHEAD) * range;
+                if whole > 0 && whole < rest {
+                    take = Some(whole);
+                }
+            }
+            if let Some(len) = take {
+                let cost = segment_cost(file, len, block) + bucket;
+                *used += cost;
+                stored += cost;
+                segments.push(SegmentSpec {
+                    segment: segments.len() as u64,
+                    file_id: file_id as u64,
+                    root: file.root,
+                    path: file.rel.clone(),
+                    dst: file.dst.clone(),
+                    blob_type: file.blob_type,
+                    disposition: file.disposition,
+                    file_size: file.size,
+                    mtime_ns: file.mtime_ns,
+                    offset,
+                    len,
+                    metadata: file.metadata.clone(),
+                    properties: file.properties.clone(),
+                });
+                offset += len;
+                if offset == file.size {
+                    break;
+                }
+            }
+            if segments.is_empty() {
+                return Err(Error::CapacityTooSmall {
+                    capacity,
+                    path: file.rel.clone(),
+                });
+            }
+            if drives.len() > 1000 {
+                return Err(Error::TooManyDrives { count: drives.len() });
+            }
+            drives.push((Vec::new(), RESERVE));
+        }
+    }
+    Ok(Layout { drives, stored })
+}
+
+fn check_journal_off_drives(journal: &Path, drives: &[DriveTarget]) -> Result<()> {
+    let resolved = fsutil::resolve(journal)?;
+    let jdir = fsutil::parent(&resolved);
+    let jdev = std::fs::metadata(jdir).map_err(Error::io(jdir))?.dev();
+    for d in drives {
+        let dir =
+            std::fs::canonicalize(&d.dir).map_err(|_| Error::DriveNotDirectory { path: d.dir.clone() })?;
+        let mounted = dir
+            .parent()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .zip(std::fs::metadata(&dir).ok())
+            .is_some_and(|(up, me)| up.dev() != me.dev());
+        let same_fs = mounted && std::fs::metadata(&dir).is_ok_and(|m| m.dev() == jdev);
+        if resolved.starts_with(&dir) || same_fs {
+            return Err(Error::JournalOnDrive {
+                journal: journal.into(),
+                drive: d.dir.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a source that lies on a drive, or a drive inside a source (the copy would copy
+/// itself, and `--format` would wipe the source), and formatting a file system's root.
+fn check_apart(source: &Path, drives: &[DriveTarget]) -> Result<()> {
+    let source = std::fs::canonicalize(source).map_err(Error::io(source))?;
+    for d in drives {
+        let Ok(dir) = std::fs::canonicalize(&d.dir) else {
+            continue;
+        };
+        if source.starts_with(&dir) || dir.starts_with(&source) {
+            return Err(Error::Overlap {
+                src: source,
+                drive: d.dir.clone(),
+            });
+        }
+        if d.format && dir.parent().is_none() {
+            return Err(Error::Conflict("refusing to --format the root directory /"));
+        }
+    }
+    Ok(())
+}
+
+fn key_setup(t: &DriveTarget, opts: &PrepareOptions) -> Result<KeySetup> {
+    if t.encrypt && t.existing_key.is_some() {
+        return Err(Error::Conflict("--encrypt and --existing-key exclude each other"));
+    }
+    if t.format && !t.encrypt {
+        return Err(Error::Conflict("--format requires --encrypt"));
+    }
+    if opts.passphrase.is_empty() {
+        return Err(Error::Conflict(
+            "no passphrase: set SEEDSHIP_DRIVE_PASSPHRASE (it wraps the drive key for resume)",
+        ));
+    }
+    let unlock = Unlock::Passphrase(&opts.passphrase);
+    if t.journal.exists() {
+        if t.encrypt || t.existing_key.is_some() {
+            return Err(Error::Conflict(
+                "the journal exists and already holds the drive key: drop --encrypt/--existing-key",
+            ));
+        }
+        let journal = Journal::open(&t.journal)?;
+        if let Some(last) = journal.last_session()?
+            && !last.completed
+        {
+            return Err(Error::state(
+                &t.journal,
+                format!(
+                    "session {} is not complete: resume or abort it first",
+                    last.session_id
+                ),
+            ));
+        }
+        if journal.has_session(&opts.session_id)? {
+            return Err(Error::state(
+                &t.journal,
+                format!("session {} already exists", opts.session_id),
+            ));
+        }
+        let drive_id = journal.drive_id()?;
+        marker::check(&t.dir, &drive_id)?;
+        let wrapped: Vec<_> = journal.wrapped_keys()?.into_iter().map(|(_, w)| w).collect();
+        let key = crypto::unwrap(&wrapped, &drive_id, &unlock)?;
+        return Ok(KeySetup::Own { key, drive_id });
+    }
+    if let Some(existing) = &t.existing_key {
+        let journal = Journal::open(existing)?;
+        let drive_id = journal.drive_id()?;
+        marker::check(&t.dir, &drive_id)?;
+        let wrapped = journal.wrapped_keys()?;
+        let plain: Vec<_> = wrapped.iter().map(|(_, w)| w.clone()).collect();
+        let key = crypto::unwrap(&plain, &drive_id, &unlock)?;
+        return Ok(KeySetup::Existing {
+            key,
+            drive_id,
+            wrapped,
+        });
+    }
+    if !t.encrypt {
+        return Err(Error::Conflict(
+            "a new journal needs --encrypt (fresh drive key) or --existing-key <JOURNAL>",
+        ));
+    }
+    if opts.service_key.is_none() {
+        return Err(Error::Conflict(
+            "--service-key is required to wrap a new drive key",
+        ));
+    }
+    if !t.format && marker::read(&t.dir)?.is_some() {
+        return Err(Error::Conflict(
+            "the drive already carries seedship data of another journal: use --format or --existing-key",
+        ));
+    }
+    Ok(KeySetup::New)
+}
+
+/// Validates `opts` and lays the source out over the drives. Writes nothing (a probe file
+/// is created and removed in each drive to prove it writable).
+///
+/// # Errors
+/// The first problem found: bad session id or destination, conflicting options, a journal
+/// on a drive, a missing source, a page blob of bad length, an unwritable drive, too
+/// little capacity, a wrong passphrase for an existing journal.
+pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
+    format::check_session_id(&opts.session_id)?;
+    if opts.drives.is_empty() {
+        return Err(Error::Conflict("no drive given"));
+    }
+    if opts.drives.len() > MAX_DRIVES {
+        return Err(Error::TooManyDrives {
+            count: opts.drives.len(),
+        });
+    }
+    if opts.datasets.is_empty() {
+        return Err(Error::Conflict("no source given"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for t in &opts.drives {
+        if !seen.insert(fsutil::resolve(&t.journal)?) {
+            return Err(Error::Conflict("each drive needs its own journal"));
+        }
+    }
+    for t in &opts.drives {
+        check_journal_off_drives(&t.journal, &opts.drives)?;
+    }
+    for d in &opts.datasets {
+        if !d.base.exists() {
+            return Err(Error::SourceMissing { path: d.base.clone() });
+        }
+        check_apart(&d.base, &opts.drives)?;
+    }
+    let mut keys = Vec::new();
+    let mut capacities = Vec::new();
+    for t in &opts.drives {
+        fsutil::check_writable(&t.dir)?;
+        keys.push(key_setup(t, &opts)?);
+        let (free, block) = fsutil::space(&t.dir)?;
+        let free = if t.format {
+            free + fsutil::tree_size(&t.dir)?
+        } else {
+            free
+        };
+        capacities.push((opts.capacity.unwrap_or(free), block));
+    }
+    let (roots, files) = scan(&opts.datasets)?;
+    let layout = layout(&files, &capacities)?;
+    let needed = layout.drives.len();
+    if needed > MAX_DRIVES {
+        return Err(Error::TooManyDrives { count: needed });
+    }
+    if needed > opts.drives.len() {
+        return Err(Error::NotEnoughDrives {
+            needed,
+            given: opts.drives.len(),
+            capacity: capacities.iter().map(|c| c.0).min().unwrap_or(0),
+            bytes: layout.stored,
+        });
+    }
+    let mut drives = Vec::new();
+    let mut unused = Vec::new();
+    let mut planned = layout.drives.into_iter();
+    for ((target, key), (capacity, _)) in opts.drives.into_iter().zip(keys).zip(capacities) {
+        match planned.next() {
+            Some((segments, used)) => drives.push(PlannedDrive {
+                target,
+                capacity,
+                segments,
+                stored: used,
+                key,
+            }),
+            None => unused.push(target),
+        }
+    }
+    Ok(PreparedSession {
+        session_id: opts.session_id,
+        roots,
+        drives,
+        unused,
+        service_key: opts.service_key,
+        recovery_key: opts.recovery_key,
+        passphrase: opts.passphrase,
+        files: files.len() as u64,
+        bytes: files.iter().map(|f| f.size).sum(),
+    })
+}

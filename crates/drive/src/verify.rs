@@ -1,0 +1,148 @@
+//! `verify`: re-reads a drive and compares it with what its journal recorded.
+
+use crate::check::{SegmentCheck, SegmentRef, SegmentStatus, check_segment};
+use crate::copy;
+use crate::crypto::{self, Unlock};
+use crate::error::{Error, Result};
+use crate::format;
+use crate::journal::Journal;
+use crate::marker;
+use crate::session::open_plan;
+use std::path::{Path, PathBuf};
+
+/// How a session's manifest file compares with the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestStatus {
+    /// Its hash matches the journal and it lists what the journal recorded.
+    Ok,
+    /// It is gone.
+    Missing,
+    /// Its hash, authentication or content differs from the journal.
+    Changed,
+}
+
+/// The check of one session on the drive.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionReport {
+    /// The session id.
+    pub session_id: String,
+    /// The manifest file's state.
+    pub manifest: ManifestStatus,
+    /// Segments checked.
+    pub segments: u64,
+    /// Ranges checked.
+    pub ranges: u64,
+    /// Stored bytes read.
+    pub stored_bytes: u64,
+    /// Every segment that does not match, with its bad ranges.
+    pub problems: Vec<SegmentCheck>,
+}
+
+/// The result of `verify`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyReport {
+    /// The journal.
+    pub journal: PathBuf,
+    /// The drive.
+    pub drive: PathBuf,
+    /// One entry per completed session on the drive.
+    pub sessions: Vec<SessionReport>,
+}
+
+impl VerifyReport {
+    /// Whether everything matches.
+    pub fn is_ok(&self) -> bool {
+        self.sessions
+            .iter()
+            .all(|s| s.manifest == ManifestStatus::Ok && s.problems.is_empty())
+    }
+}
+
+/// Re-reads every completed session of the drive: the manifest file against the journal's
+/// hash, every range against its checksum and authentication tag, and the whole-file
+/// checksum of each file held entirely on this drive. The reference is the journal
+/// (sealed plan and recorded checksums), so a lost manifest does not stop the check.
+///
+/// # Errors
+/// A missing or foreign journal, a drive of another journal, a wrong key, or no completed
+/// session; mismatches are not errors but entries of the report.
+pub fn verify(journal: &Path, drive: &Path, unlock: &Unlock<'_>) -> Result<VerifyReport> {
+    let journal = Journal::open(journal)?;
+    if !drive.is_dir() {
+        return Err(Error::DriveNotDirectory { path: drive.into() });
+    }
+    let drive_id = journal.drive_id()?;
+    marker::check(drive, &drive_id)?;
+    let wrapped: Vec<_> = journal.wrapped_keys()?.into_iter().map(|(_, w)| w).collect();
+    let key = crypto::unwrap(&wrapped, &drive_id, unlock)?;
+    let mut sessions = Vec::new();
+    for row in journal.sessions()?.into_iter().filter(|r| r.completed) {
+        let plan = open_plan(&journal, &row, &drive_id, &key)?;
+        let reference = copy::manifest_from_journal(&journal, row.seq, &drive_id, &key, &plan)?;
+        let manifest = match std::fs::read(copy::manifest_path(drive, &row.session_id)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ManifestStatus::Missing,
+            Err(e) => return Err(Error::io(copy::manifest_path(drive, &row.session_id))(e)),
+            Ok(bytes) => {
+                let same_hash = row.manifest_hash == Some(*blake3::hash(&bytes).as_bytes());
+                let same_content = format::decode_manifest_file(&bytes)
+                    .ok()
+                    .and_then(|sealed| {
+                        key.open(
+                            &format::value_aad("manifest", &drive_id, &row.session_id, 0),
+                            &sealed,
+                        )
+                    })
+                    .and_then(|plain| format::Manifest::decode(&plain).ok())
+                    .is_some_and(|m| m == reference);
+                if same_hash && same_content {
+                    ManifestStatus::Ok
+                } else {
+                    ManifestStatus::Changed
+                }
+            }
+        };
+        let mut report = SessionReport {
+            session_id: row.session_id.clone(),
+            manifest,
+            segments: 0,
+            ranges: 0,
+            stored_bytes: 0,
+            problems: Vec::new(),
+        };
+        for entry in &reference.entries {
+            let whole = entry.spec.offset == 0 && entry.spec.is_last();
+            let mut hasher = blake3::Hasher::new();
+            let seg = SegmentRef {
+                drive,
+                drive_id: &drive_id,
+                session_id: &row.session_id,
+                range_size: reference.range_size,
+                key: &key,
+                entry,
+            };
+            let mut check = check_segment(&seg, whole.then_some(&mut hasher), None)?;
+            if whole
+                && check.status == SegmentStatus::Ok
+                && entry.file_hash != Some(*hasher.finalize().as_bytes())
+            {
+                check.status = SegmentStatus::Changed;
+            }
+            report.segments += 1;
+            report.ranges += check.ranges;
+            report.stored_bytes += check.stored_len;
+            if check.status != SegmentStatus::Ok {
+                report.problems.push(check);
+            }
+        }
+        sessions.push(report);
+    }
+    if sessions.is_empty() {
+        return Err(Error::state(journal.path(), "no completed session to verify"));
+    }
+    Ok(VerifyReport {
+        journal: journal.path().to_path_buf(),
+        drive: drive.to_path_buf(),
+        sessions,
+    })
+}
