@@ -388,6 +388,17 @@ fn register_agent(
         .register_agent(&name)
         .with_context(|| format!("registering agent {name}"))?;
     let (server, _, _) = registration.principal();
+    let doc = serde_json::json!({
+        "agent": agent.id, "name": name, "account": agent.account, "vault": agent.vault, "url": agent.url,
+        "config": path.display().to_string(),
+    });
+    let summary = format!(
+        "registered agent {name} ({}) with vault {}/{}; configuration in {}",
+        agent.id,
+        agent.account,
+        agent.vault,
+        path.display()
+    );
     let config = Credentials::Agent {
         server: server.to_owned(),
         account: agent.account,
@@ -397,26 +408,7 @@ fn register_agent(
         secret: agent.secret,
     };
     config.save(&path)?;
-    let Credentials::Agent {
-        account,
-        vault,
-        url,
-        id,
-        ..
-    } = &config
-    else {
-        unreachable!("built above")
-    };
-    let doc = serde_json::json!({
-        "agent": id, "name": name, "account": account, "vault": vault, "url": url,
-        "config": path.display().to_string(),
-    });
-    output::emit(ctx.json, &doc, || {
-        format!(
-            "registered agent {name} ({id}) with vault {account}/{vault}; configuration in {}",
-            path.display()
-        )
-    })
+    output::emit(ctx.json, &doc, || summary)
 }
 
 fn run_server(ctx: &Context, args: ServerArgs) -> anyhow::Result<()> {
