@@ -17,6 +17,12 @@ pub const REPO_NOT_FOUND: u8 = 10;
 pub const LOCKED: u8 = 11;
 /// Wrong password or key.
 pub const WRONG_KEY: u8 = 12;
+/// The server refused the credentials (HTTP 401 or 403).
+pub const ACCESS_DENIED: u8 = 13;
+/// The name is already taken on the server.
+pub const ALREADY_EXISTS: u8 = 14;
+/// The server could not be reached.
+pub const SERVER_UNREACHABLE: u8 = 15;
 /// A drive failed verification (changed, truncated or missing data).
 pub const VERIFY_FAILED: u8 = 20;
 /// Interrupted by Ctrl-C / SIGINT.
@@ -31,6 +37,9 @@ pub const TABLE: &[(u8, &str)] = &[
     (REPO_NOT_FOUND, "repository or staging location not found"),
     (LOCKED, "repository locked by another process"),
     (WRONG_KEY, "wrong password or key"),
+    (ACCESS_DENIED, "server refused the credentials"),
+    (ALREADY_EXISTS, "name already taken on the server"),
+    (SERVER_UNREACHABLE, "server unreachable"),
     (VERIFY_FAILED, "drive verification failed"),
     (INTERRUPTED, "interrupted"),
 ];
@@ -68,6 +77,16 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
                 seedship_drive::Error::WrongKey => WRONG_KEY,
                 seedship_drive::Error::SourceMissing { .. } => REPO_NOT_FOUND,
                 seedship_drive::Error::DriveMismatch { .. } => VERIFY_FAILED,
+                _ => FAILURE,
+            };
+        }
+        if let Some(client) = cause.downcast_ref::<seedship_server::ClientError>() {
+            return match client {
+                seedship_server::ClientError::Api {
+                    status: 401 | 403, ..
+                } => ACCESS_DENIED,
+                seedship_server::ClientError::Api { status: 409, .. } => ALREADY_EXISTS,
+                seedship_server::ClientError::Transport { .. } => SERVER_UNREACHABLE,
                 _ => FAILURE,
             };
         }

@@ -3,6 +3,7 @@
 
 mod agent;
 mod drive;
+mod cloud;
 mod exit_codes;
 mod keygen;
 
@@ -22,6 +23,8 @@ pub enum Command {
     },
     /// Write an X25519 key pair for the import service (PREFIX.key, PREFIX.pub).
     Keygen(keygen::KeygenArgs),
+    #[command(flatten)]
+    Cloud(cloud::CloudCommand),
 }
 
 impl Command {
@@ -31,6 +34,7 @@ impl Command {
             Command::ExitCodes => exit_codes::run(ctx),
             Command::Drive { cmd } => cmd.run(ctx),
             Command::Keygen(args) => keygen::run(args, ctx),
+            Command::Cloud(command) => command.run(ctx),
         }
     }
 }

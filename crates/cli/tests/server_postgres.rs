@@ -1,0 +1,270 @@
+//! Two server processes sharing one PostgreSQL database and one storage directory serve the
+//! same vaults: created through one, used through the other, with concurrent writes.
+//!
+//! The test starts its own PostgreSQL 15 cluster from Debian's binaries (or
+//! `SEEDSHIP_TEST_PG_BIN`); as root it runs them as the `postgres` user.
+
+mod server_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use server_support::*;
+
+/// A PostgreSQL cluster in a temporary directory, stopped on drop.
+struct Postgres {
+    bin: PathBuf,
+    data: PathBuf,
+    as_postgres: bool,
+    port: u16,
+}
+
+impl Postgres {
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn start(dir: &Path) -> Option<Postgres> {
+        let bin = std::env::var_os("SEEDSHIP_TEST_PG_BIN")
+            .map_or_else(|| PathBuf::from("/usr/lib/postgresql/15/bin"), PathBuf::from);
+        if !bin.join("initdb").is_file() {
+            assert!(
+                !skips_disallowed(),
+                "PostgreSQL binaries not found in {}",
+                bin.display()
+            );
+            eprintln!("SKIPPED: PostgreSQL binaries not found in {}", bin.display());
+            return None;
+        }
+        let root = dir.join("pg");
+        std::fs::create_dir_all(&root).expect("mkdir pg");
+        // initdb refuses to run as root: as root, hand the directory to the `postgres` user.
+        let as_postgres = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n");
+        if as_postgres {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            let status = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&root)
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown postgres");
+        }
+        let pg = Postgres {
+            bin,
+            data: root.join("data"),
+            as_postgres,
+            port: seedship_store::testing::free_port(),
+        };
+        let output = pg
+            .command("initdb")
+            .args(["-A", "trust", "-U", "seedship", "--no-sync", "-D"])
+            .arg(&pg.data)
+            .output()
+            .expect("initdb");
+        assert!(
+            output.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            pg.port,
+            root.display()
+        );
+        let output = pg
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&pg.data)
+            .arg("-l")
+            .arg(root.join("postgres.log"))
+            .args(["-o", &options, "-w", "start"])
+            .output()
+            .expect("pg_ctl start");
+        assert!(
+            output.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Some(pg)
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://seedship@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+/// A copy of a credentials file pointing at another server.
+fn via(credentials: &Path, from: &Server, to: &Server) -> PathBuf {
+    let text = std::fs::read_to_string(credentials).expect("read credentials");
+    let target = credentials.with_extension(format!("via-{}", to.url.rsplit(':').next().expect("port")));
+    std::fs::write(&target, text.replace(&from.url, &to.url)).expect("write credentials");
+    target
+}
+
+#[test]
+fn two_servers_share_postgres_and_one_storage_directory() {
+    let Some(_) = restic() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(pg) = Postgres::start(dir.path()) else {
+        return;
+    };
+    let shared_objects = dir.path().join("shared-objects");
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metadata]\nurl = \"{}\"\n\n[storage]\nbackend = \"local\"\npath = \"{}\"\n",
+            pg.url(),
+            shared_objects.display()
+        ),
+    )
+    .expect("write config");
+    let a = Server::start(dir.path(), "server-a", &dir.path().join("data-a"), Some(&config));
+    let b = Server::start(dir.path(), "server-b", &dir.path().join("data-b"), Some(&config));
+    assert!(
+        a.admin_credentials().exists(),
+        "the first server created the admin"
+    );
+    assert!(
+        !b.admin_credentials().exists(),
+        "the second server found the admin in PostgreSQL"
+    );
+
+    // Account through A; vault through B; agent registered through A.
+    let admin = a.admin_credentials();
+    let account = dir.path().join("acme.credentials");
+    seedship(&[
+        "admin",
+        "account",
+        "create",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+        "--out",
+        path(&account),
+    ]);
+    let account_b = via(&account, &a, &b);
+    let vault = dir.path().join("shared.vault");
+    seedship(&[
+        "vault",
+        "create",
+        "shared",
+        "--credentials",
+        path(&account_b),
+        "--out",
+        path(&vault),
+    ]);
+    let vault_a = via(&vault, &b, &a);
+    let config_dir = dir.path().join("agent");
+    seedship(&[
+        "agent",
+        "register",
+        "--credentials",
+        path(&vault_a),
+        "--name",
+        "host",
+        "--config-dir",
+        path(&config_dir),
+    ]);
+    let agent_toml = std::fs::read_to_string(config_dir.join("agent.toml")).expect("agent.toml");
+    let field = |name: &str| {
+        agent_toml
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = \"")))
+            .and_then(|r| r.strip_suffix('"'))
+            .expect("field")
+            .to_owned()
+    };
+    let on = |server: &Server| Agent {
+        id: field("id"),
+        secret: field("secret"),
+        url: format!("{}/vaults/acme/shared/", server.url),
+    };
+    // Both servers list the vault.
+    for credentials in [&account, &account_b] {
+        let listed = seedship(&["vault", "list", "--credentials", path(credentials)]);
+        assert_eq!(listed[0]["name"], "shared", "vault visible through both servers");
+    }
+
+    // init through B, then two backups at the same time, one through each server.
+    let cache = dir.path().join("cache");
+    restic_ok(&on(&b).repository(), &cache, &["init"]);
+    let sources: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("source{i}"))).collect();
+    for (i, source) in sources.iter().enumerate() {
+        make_tree(source, 50 + i as u64, 15);
+    }
+    std::thread::scope(|scope| {
+        for (i, source) in sources.iter().enumerate() {
+            let repo = on(if i == 0 { &a } else { &b }).repository();
+            let cache = dir.path().join(format!("cache{i}"));
+            scope.spawn(move || restic_ok(&repo, &cache, &["backup", path(source)]));
+        }
+    });
+    // Both snapshots are seen through either server, and the repository checks out through A.
+    for server in [&a, &b] {
+        let snapshots: serde_json::Value = serde_json::from_str(&restic_ok(
+            &on(server).repository(),
+            &cache,
+            &["snapshots", "--json"],
+        ))
+        .expect("JSON");
+        assert_eq!(
+            snapshots.as_array().map(Vec::len),
+            Some(2),
+            "two snapshots through {}",
+            server.url
+        );
+    }
+    restic_ok(&on(&a).repository(), &cache, &["check", "--read-data"]);
+    let target = dir.path().join("restore");
+    restic_ok(
+        &on(&b).repository(),
+        &cache,
+        &[
+            "restore",
+            "latest",
+            "--path",
+            path(&sources[0]),
+            "--target",
+            path(&target),
+        ],
+    );
+    let restored = target.join(sources[0].strip_prefix("/").expect("absolute"));
+    assert_eq!(
+        tree_contents(&restored),
+        tree_contents(&sources[0]),
+        "restore through B of A's backup"
+    );
+    assert!(
+        store_listing(&shared_objects)
+            .keys()
+            .any(|k| k.contains("/data/")),
+        "packs in the shared directory"
+    );
+    assert!(
+        !dir.path().join("data-a/metadata.db").exists(),
+        "no SQLite used when PostgreSQL is configured"
+    );
+}

@@ -1,0 +1,304 @@
+//! Shared harness of the server tests: the real `seedship` binary as server and client, the
+//! real `restic`, real trees on disk. Logs stay in each test's temporary directory.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use seedship_store::testing::{find_program, skips_disallowed};
+
+pub const SEEDSHIP: &str = env!("CARGO_BIN_EXE_seedship");
+
+/// A running `seedship server`, stopped on drop.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    pub data_dir: PathBuf,
+    pub stderr_log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts the server on a free port, with logs `<dir>/<name>.stdout|stderr.log`, and waits
+    /// until `/healthz` answers.
+    pub fn start(dir: &Path, name: &str, data_dir: &Path, config: Option<&Path>) -> Server {
+        let stdout_log = dir.join(format!("{name}.stdout.log"));
+        let stderr_log = dir.join(format!("{name}.stderr.log"));
+        let mut command = Command::new(SEEDSHIP);
+        command
+            .args(["--json", "server", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout_log).expect("stdout log"))
+            .stderr(std::fs::File::create(&stderr_log).expect("stderr log"))
+            .spawn()
+            .expect("start seedship server");
+        let mut server = Server {
+            child,
+            url: String::new(),
+            data_dir: data_dir.to_owned(),
+            stderr_log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = std::fs::File::open(&stdout_log)
+                .ok()
+                .and_then(|f| BufReader::new(f).lines().next())
+                .and_then(|line| line.ok())
+                .and_then(|line| serde_json::from_str::<serde_json::Value>(&line).ok());
+            if let Some(doc) = ready {
+                assert_eq!(doc["message_type"], "server_ready", "ready line: {doc}");
+                server.url = format!("http://{}", doc["listen"].as_str().expect("listen address"));
+                break;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                let log = std::fs::read_to_string(&server.stderr_log).unwrap_or_default();
+                panic!("server {name} exited with {status}:\n{log}");
+            }
+            assert!(Instant::now() < deadline, "server {name} not ready after 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let health = reqwest::blocking::get(format!("{}/healthz", server.url)).expect("GET /healthz");
+        assert!(health.status().is_success(), "healthz: {}", health.status());
+        server
+    }
+
+    pub fn admin_credentials(&self) -> PathBuf {
+        self.data_dir.join("admin-credentials")
+    }
+}
+
+/// Runs `seedship --json <args>` and returns its stdout as JSON; panics on failure.
+pub fn seedship(args: &[&str]) -> serde_json::Value {
+    let output = seedship_output(args);
+    assert!(
+        output.status.success(),
+        "seedship {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+/// Runs `seedship --json <args>`.
+pub fn seedship_output(args: &[&str]) -> Output {
+    Command::new(SEEDSHIP)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run seedship")
+}
+
+/// An agent's identity for one vault.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: String,
+    pub secret: String,
+    /// The vault URL without credentials.
+    pub url: String,
+}
+
+impl Agent {
+    /// The restic repository string with the agent's credentials.
+    pub fn repository(&self) -> String {
+        let url = self.url.strip_prefix("http://").expect("http URL");
+        format!("rest:http://{}:{}@{url}", self.id, self.secret)
+    }
+}
+
+/// Creates account `account` (unless `account_file` exists) and vault `vault`, and registers an
+/// agent; files go to `dir`.
+pub fn provision(server: &Server, dir: &Path, account: &str, vault: &str, append_only: bool) -> Agent {
+    let account_file = dir.join(format!("{account}.credentials"));
+    if !account_file.exists() {
+        let admin = server.admin_credentials();
+        seedship(&[
+            "admin",
+            "account",
+            "create",
+            account,
+            "--admin-credentials",
+            path(&admin),
+            "--out",
+            path(&account_file),
+        ]);
+    }
+    let vault_file = dir.join(format!("{account}-{vault}.vault"));
+    let mut args = vec![
+        "vault",
+        "create",
+        vault,
+        "--credentials",
+        path(&account_file),
+        "--out",
+        path(&vault_file),
+    ];
+    if append_only {
+        args.push("--append-only");
+    }
+    seedship(&args);
+    let config_dir = dir.join(format!("agent-{account}-{vault}"));
+    let registered = seedship(&[
+        "agent",
+        "register",
+        "--credentials",
+        path(&vault_file),
+        "--name",
+        "agent",
+        "--config-dir",
+        path(&config_dir),
+    ]);
+    let config = std::fs::read_to_string(config_dir.join("agent.toml")).expect("agent.toml");
+    let field = |name: &str| {
+        config
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} = \"")))
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("{name} in agent.toml"))
+            .to_owned()
+    };
+    assert_eq!(registered["agent"].as_str(), Some(field("id").as_str()));
+    Agent {
+        id: field("id"),
+        secret: field("secret"),
+        url: field("url"),
+    }
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// `restic` on PATH, or `None` (skip) unless skips are disallowed.
+pub fn restic() -> Option<PathBuf> {
+    let found = find_program("restic");
+    if found.is_none() {
+        assert!(
+            !skips_disallowed(),
+            "restic not found and SEEDSHIP_TEST_DISALLOW_SKIP=1"
+        );
+        eprintln!("SKIPPED: restic not found on PATH");
+    }
+    found
+}
+
+/// Runs restic against `repository` with password `pw` and a cache under `cache`.
+pub fn run_restic(repository: &str, cache: &Path, args: &[&str]) -> Output {
+    Command::new("restic")
+        .args(args)
+        .env("RESTIC_REPOSITORY", repository)
+        .env("RESTIC_PASSWORD", "correct horse battery staple")
+        .env("RESTIC_CACHE_DIR", cache)
+        .output()
+        .expect("run restic")
+}
+
+/// Runs restic and panics with its output unless it succeeds.
+pub fn restic_ok(repository: &str, cache: &Path, args: &[&str]) -> String {
+    let output = run_restic(repository, cache, args);
+    assert!(
+        output.status.success(),
+        "restic {args:?} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Writes a small deterministic tree: `files` files of varied sizes derived from `seed`, a
+/// subdirectory, an empty file and a symlink.
+pub fn make_tree(root: &Path, seed: u64, files: usize) {
+    std::fs::create_dir_all(root.join("sub/deeper")).expect("mkdir");
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    for i in 0..files {
+        let size = 1000 + (i * 37_001) % 300_000;
+        let mut data = Vec::with_capacity(size);
+        while data.len() < size {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            data.extend_from_slice(&state.to_le_bytes());
+        }
+        data.truncate(size);
+        let dir = if i % 3 == 0 {
+            root.join("sub/deeper")
+        } else {
+            root.to_owned()
+        };
+        std::fs::write(dir.join(format!("file-{i}.bin")), &data).expect("write file");
+    }
+    std::fs::write(root.join("empty"), b"").expect("write empty");
+    std::os::unix::fs::symlink("file-1.bin", root.join("link")).expect("symlink");
+}
+
+/// Every regular file and symlink under `root`, relative path to content (or link target).
+pub fn tree_contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let path = entry.path();
+            let kind = entry.file_type().expect("file type");
+            let rel = path.strip_prefix(root).expect("relative").to_owned();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_symlink() {
+                out.insert(
+                    rel,
+                    std::fs::read_link(&path)
+                        .expect("readlink")
+                        .into_os_string()
+                        .into_encoded_bytes(),
+                );
+            } else {
+                out.insert(rel, std::fs::read(&path).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+/// Every object in a local object directory: key to size.
+pub fn store_listing(objects: &Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    if !objects.exists() {
+        return out;
+    }
+    let mut stack = vec![objects.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                let key = entry
+                    .path()
+                    .strip_prefix(objects)
+                    .expect("relative")
+                    .display()
+                    .to_string();
+                out.insert(key, meta.len());
+            }
+        }
+    }
+    out
+}

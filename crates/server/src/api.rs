@@ -1,0 +1,334 @@
+//! The management API under `/api/v1` (JSON in, JSON out; see `docs/http-api.md`).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::db::CreateError;
+use crate::error::ApiError;
+use crate::names;
+use crate::secret;
+use crate::server::AppState;
+
+/// Routes of the management API.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/accounts", post(create_account))
+        .route("/api/v1/operators", post(create_operator))
+        .route("/api/v1/whoami", get(whoami))
+        .route(
+            "/api/v1/storage-accounts",
+            post(create_storage_account).get(list_storage_accounts),
+        )
+        .route(
+            "/api/v1/storage-accounts/{storage}/containers",
+            post(create_container).get(list_containers),
+        )
+        .route("/api/v1/vaults", post(create_vault).get(list_vaults))
+        .route("/api/v1/agents", post(register_agent))
+}
+
+/// Body of every create request.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct NameRequest {
+    pub name: String,
+}
+
+/// Body of `POST /api/v1/vaults`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct VaultRequest {
+    pub name: String,
+    #[serde(default)]
+    pub append_only: bool,
+}
+
+/// A newly issued principal: shown once, never again.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct IssuedSecret {
+    pub id: String,
+    pub secret: String,
+}
+
+/// Response of `POST /api/v1/accounts` and `/operators`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct AccountCreated {
+    pub name: String,
+    pub id: String,
+    pub secret: String,
+}
+
+/// Response of `POST /api/v1/vaults` and an item of `GET /api/v1/vaults`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct VaultInfo {
+    pub name: String,
+    pub account: String,
+    pub url: String,
+    pub append_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<IssuedSecret>,
+}
+
+/// Response of `POST /api/v1/agents`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct AgentInfo {
+    pub account: String,
+    pub vault: String,
+    pub url: String,
+    pub id: String,
+    pub secret: String,
+}
+
+/// Response of the list endpoints.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct NameList {
+    pub names: Vec<String>,
+}
+
+/// Response of `GET /api/v1/whoami`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WhoAmI {
+    pub kind: String,
+    #[serde(default)]
+    pub account: Option<String>,
+}
+
+fn created_or(kind: &str, name: &str) -> impl FnOnce(CreateError) -> ApiError {
+    let (kind, name) = (kind.to_owned(), name.to_owned());
+    move |err| match err {
+        CreateError::Exists => ApiError::already_exists(format!("{kind} {name} already exists")),
+        CreateError::ParentMissing => ApiError::not_found(format!("parent of {kind} {name} not found")),
+        CreateError::Db(e) => e.into(),
+    }
+}
+
+async fn create_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(request): Json<NameRequest>,
+) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
+    if !matches!(principal, Principal::Admin) {
+        return Err(ApiError::forbidden("only the admin creates accounts"));
+    }
+    names::validate("account", &request.name)?;
+    let secret = secret::generate();
+    let id = state
+        .db
+        .create_account(&request.name, &secret)
+        .await
+        .map_err(created_or("account", &request.name))?;
+    tracing::info!(account = %request.name, %id, "account created");
+    Ok((
+        StatusCode::CREATED,
+        Json(AccountCreated {
+            name: request.name,
+            id,
+            secret,
+        }),
+    ))
+}
+
+async fn create_operator(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(request): Json<NameRequest>,
+) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
+    if !matches!(principal, Principal::Admin) {
+        return Err(ApiError::forbidden("only the admin creates operators"));
+    }
+    names::validate("operator", &request.name)?;
+    let secret = secret::generate();
+    let id = state
+        .db
+        .create_operator(&request.name, &secret)
+        .await
+        .map_err(created_or("operator", &request.name))?;
+    tracing::info!(operator = %request.name, %id, "operator created");
+    Ok((
+        StatusCode::CREATED,
+        Json(AccountCreated {
+            name: request.name,
+            id,
+            secret,
+        }),
+    ))
+}
+
+async fn whoami(principal: Principal) -> Json<WhoAmI> {
+    let (kind, account) = match principal {
+        Principal::Admin => ("admin", None),
+        Principal::Operator => ("operator", None),
+        Principal::Account { account_name, .. } => ("account", Some(account_name)),
+        Principal::VaultRegistration { .. } => ("vault-registration", None),
+        Principal::Agent { account_name, .. } => ("agent", Some(account_name)),
+    };
+    Json(WhoAmI {
+        kind: kind.to_owned(),
+        account,
+    })
+}
+
+async fn create_storage_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(request): Json<NameRequest>,
+) -> Result<StatusCode, ApiError> {
+    let account_id = principal.require_account()?;
+    names::validate("storage account", &request.name)?;
+    state
+        .db
+        .create_storage_account(account_id, &request.name)
+        .await
+        .map_err(created_or("storage account", &request.name))?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn list_storage_accounts(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<NameList>, ApiError> {
+    let account_id = principal.require_account()?;
+    Ok(Json(NameList {
+        names: state.db.storage_accounts(account_id).await?,
+    }))
+}
+
+async fn create_container(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(storage): Path<String>,
+    Json(request): Json<NameRequest>,
+) -> Result<StatusCode, ApiError> {
+    let account_id = principal.require_account()?;
+    names::validate("container", &request.name)?;
+    match state
+        .db
+        .create_container(account_id, &storage, &request.name)
+        .await
+    {
+        Ok(_) => Ok(StatusCode::CREATED),
+        Err(CreateError::ParentMissing) => Err(ApiError::not_found(format!(
+            "storage account {storage} not found"
+        ))),
+        Err(err) => Err(created_or("container", &request.name)(err)),
+    }
+}
+
+async fn list_containers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(storage): Path<String>,
+) -> Result<Json<NameList>, ApiError> {
+    let account_id = principal.require_account()?;
+    let names = state
+        .db
+        .containers(account_id, &storage)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("storage account {storage} not found")))?;
+    Ok(Json(NameList { names }))
+}
+
+async fn create_vault(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(request): Json<VaultRequest>,
+) -> Result<(StatusCode, Json<VaultInfo>), ApiError> {
+    let Principal::Account {
+        account_id,
+        account_name,
+    } = principal
+    else {
+        return Err(ApiError::forbidden("this needs account owner credentials"));
+    };
+    names::validate("vault", &request.name)?;
+    let secret = secret::generate();
+    let (_, registration_id) = state
+        .db
+        .create_vault(&account_id, &request.name, request.append_only, &secret)
+        .await
+        .map_err(created_or("vault", &request.name))?;
+    tracing::info!(account = %account_name, vault = %request.name, append_only = request.append_only, "vault created");
+    Ok((
+        StatusCode::CREATED,
+        Json(VaultInfo {
+            url: state.vault_url(&account_name, &request.name),
+            name: request.name,
+            account: account_name,
+            append_only: request.append_only,
+            registration: Some(IssuedSecret {
+                id: registration_id,
+                secret,
+            }),
+        }),
+    ))
+}
+
+async fn list_vaults(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<VaultInfo>>, ApiError> {
+    let Principal::Account {
+        account_id,
+        account_name,
+    } = principal
+    else {
+        return Err(ApiError::forbidden("this needs account owner credentials"));
+    };
+    let vaults = state.db.vaults(&account_id).await?;
+    Ok(Json(
+        vaults
+            .into_iter()
+            .map(|vault| VaultInfo {
+                url: state.vault_url(&account_name, &vault.name),
+                name: vault.name,
+                account: account_name.clone(),
+                append_only: vault.append_only,
+                registration: None,
+            })
+            .collect(),
+    ))
+}
+
+async fn register_agent(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(request): Json<NameRequest>,
+) -> Result<(StatusCode, Json<AgentInfo>), ApiError> {
+    let Principal::VaultRegistration { account_id, vault_id } = principal else {
+        return Err(ApiError::forbidden(
+            "agents register with a vault's registration credentials",
+        ));
+    };
+    names::validate("agent", &request.name)?;
+    let vault = state
+        .db
+        .vault_by_id(&vault_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("vault not found"))?;
+    let account = state
+        .db
+        .principal(&account_id)
+        .await?
+        .and_then(|p| p.account_name);
+    let account = account.ok_or_else(|| ApiError::not_found("account not found"))?;
+    let secret = secret::generate();
+    let id = state
+        .db
+        .create_agent(&account_id, &vault.id, &request.name, &secret)
+        .await
+        .map_err(created_or("agent", &request.name))?;
+    tracing::info!(%account, vault = %vault.name, agent = %request.name, %id, "agent registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(AgentInfo {
+            url: state.vault_url(&account, &vault.name),
+            account,
+            vault: vault.name,
+            id,
+            secret,
+        }),
+    ))
+}

@@ -1,0 +1,285 @@
+//! A blocking client of the management API, for the `seedship` command.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{AccountCreated, AgentInfo, NameList, NameRequest, VaultInfo, VaultRequest};
+use crate::credentials::Credentials;
+use crate::error::{ErrorBody, ErrorCode};
+
+/// A failed API call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server could not be reached or the response not read.
+    #[error("contacting {url}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server refused the request.
+    #[error("{url}: HTTP {status} {code:?}: {message}")]
+    Api {
+        url: String,
+        status: u16,
+        code: Option<ErrorCode>,
+        message: String,
+    },
+}
+
+/// The account just created, with its one-time secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatedAccount {
+    /// Account name.
+    pub name: String,
+    /// Principal id.
+    pub id: String,
+    /// Secret (shown once).
+    pub secret: String,
+}
+
+/// A vault just created, with its registration credential.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultCreated {
+    /// Vault name.
+    pub name: String,
+    /// Account name.
+    pub account: String,
+    /// restic REST URL.
+    pub url: String,
+    /// Append-only mode.
+    pub append_only: bool,
+    /// Registration principal id.
+    pub registration_id: String,
+    /// Registration secret (shown once).
+    pub registration_secret: String,
+}
+
+/// An agent's new identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentRegistered {
+    /// Account name.
+    pub account: String,
+    /// Vault name.
+    pub vault: String,
+    /// restic REST URL of the vault.
+    pub url: String,
+    /// Agent principal id.
+    pub id: String,
+    /// Agent secret (shown once).
+    pub secret: String,
+}
+
+/// A listing of names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listed {
+    /// The names, sorted.
+    pub names: Vec<String>,
+}
+
+/// Calls the management API as the principal of a credentials file.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::blocking::Client,
+    server: String,
+    token: String,
+}
+
+impl Client {
+    /// A client for the server and principal named in `credentials`.
+    pub fn new(credentials: &Credentials) -> Self {
+        let (server, id, secret) = credentials.principal();
+        Self {
+            http: reqwest::blocking::Client::new(),
+            server: server.trim_end_matches('/').to_owned(),
+            token: format!("{id}.{secret}"),
+        }
+    }
+
+    fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        post: Option<&B>,
+        path: &str,
+    ) -> Result<R, ClientError> {
+        let url = format!("{}{path}", self.server);
+        let request = match post {
+            Some(body) => self.http.post(&url).json(body),
+            None => self.http.get(&url),
+        };
+        let transport = |source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        };
+        let response = request.bearer_auth(&self.token).send().map_err(transport)?;
+        let status = response.status();
+        if status.is_success() {
+            let text = response.text().map_err(transport)?;
+            // Creates without a body answer 201 with nothing: decode `null` then.
+            let text = if text.is_empty() { "null".to_owned() } else { text };
+            return serde_json::from_str(&text).map_err(|e| ClientError::Api {
+                url: url.clone(),
+                status: status.as_u16(),
+                code: None,
+                message: format!("unexpected response: {e}"),
+            });
+        }
+        let text = response.text().unwrap_or_default();
+        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (Some(body.error.code), body.error.message),
+            Err(_) => (None, text),
+        };
+        Err(ClientError::Api {
+            url,
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+
+    /// Creates an account (admin).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn create_account(&self, name: &str) -> Result<CreatedAccount, ClientError> {
+        let created: AccountCreated = self.call(
+            Some(&NameRequest {
+                name: name.to_owned(),
+            }),
+            "/api/v1/accounts",
+        )?;
+        Ok(CreatedAccount {
+            name: created.name,
+            id: created.id,
+            secret: created.secret,
+        })
+    }
+
+    /// Creates an operator (admin).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn create_operator(&self, name: &str) -> Result<CreatedAccount, ClientError> {
+        let created: AccountCreated = self.call(
+            Some(&NameRequest {
+                name: name.to_owned(),
+            }),
+            "/api/v1/operators",
+        )?;
+        Ok(CreatedAccount {
+            name: created.name,
+            id: created.id,
+            secret: created.secret,
+        })
+    }
+
+    /// Creates a storage account (account owner).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn create_storage_account(&self, name: &str) -> Result<(), ClientError> {
+        self.call::<_, ()>(
+            Some(&NameRequest {
+                name: name.to_owned(),
+            }),
+            "/api/v1/storage-accounts",
+        )
+    }
+
+    /// Lists the account's storage accounts.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn storage_accounts(&self) -> Result<Listed, ClientError> {
+        let list: NameList = self.call::<(), _>(None, "/api/v1/storage-accounts")?;
+        Ok(Listed { names: list.names })
+    }
+
+    /// Creates a container in a storage account (account owner).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn create_container(&self, storage: &str, name: &str) -> Result<(), ClientError> {
+        let path = format!("/api/v1/storage-accounts/{storage}/containers");
+        self.call::<_, ()>(
+            Some(&NameRequest {
+                name: name.to_owned(),
+            }),
+            &path,
+        )
+    }
+
+    /// Lists the containers of a storage account.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn containers(&self, storage: &str) -> Result<Listed, ClientError> {
+        let list: NameList =
+            self.call::<(), _>(None, &format!("/api/v1/storage-accounts/{storage}/containers"))?;
+        Ok(Listed { names: list.names })
+    }
+
+    /// Creates a vault (account owner).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn create_vault(&self, name: &str, append_only: bool) -> Result<VaultCreated, ClientError> {
+        let request = VaultRequest {
+            name: name.to_owned(),
+            append_only,
+        };
+        let info: VaultInfo = self.call(Some(&request), "/api/v1/vaults")?;
+        let registration = info.registration.ok_or_else(|| ClientError::Api {
+            url: format!("{}/api/v1/vaults", self.server),
+            status: 201,
+            code: None,
+            message: "response lacks the registration credential".to_owned(),
+        })?;
+        Ok(VaultCreated {
+            name: info.name,
+            account: info.account,
+            url: info.url,
+            append_only: info.append_only,
+            registration_id: registration.id,
+            registration_secret: registration.secret,
+        })
+    }
+
+    /// Lists the account's vaults as (name, url, append-only).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn vaults(&self) -> Result<Vec<(String, String, bool)>, ClientError> {
+        let list: Vec<VaultInfo> = self.call::<(), _>(None, "/api/v1/vaults")?;
+        Ok(list.into_iter().map(|v| (v.name, v.url, v.append_only)).collect())
+    }
+
+    /// Registers an agent (vault registration credentials).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn register_agent(&self, name: &str) -> Result<AgentRegistered, ClientError> {
+        let info: AgentInfo = self.call(
+            Some(&NameRequest {
+                name: name.to_owned(),
+            }),
+            "/api/v1/agents",
+        )?;
+        Ok(AgentRegistered {
+            account: info.account,
+            vault: info.vault,
+            url: info.url,
+            id: info.id,
+            secret: info.secret,
+        })
+    }
+}

@@ -1,0 +1,80 @@
+//! Server options (command line) and the optional TOML configuration file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use seedship_store::StoreConfig;
+use serde::{Deserialize, Serialize};
+
+/// What `seedship server` was started with.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Directory for the embedded defaults (SQLite database, object directory) and the admin
+    /// credentials file.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Parsed configuration file, if one was given.
+    pub config: ServerConfig,
+}
+
+/// The configuration file (TOML). Every table is optional; missing ones mean embedded defaults.
+///
+/// ```toml
+/// public_url = "https://vault.example.net"
+///
+/// [metadata]
+/// url = "postgres://seedship@db.example.net/seedship"
+///
+/// [storage]
+/// backend = "azure"            # or "s3" or "local"
+/// account = "examplestore"
+/// access_key = "..."
+/// container = "seedship"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// URL clients reach this server at, written into credentials files; default
+    /// `http://<listen address>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Metadata database; default SQLite in the data directory.
+    #[serde(default)]
+    pub metadata: Option<MetadataConfig>,
+    /// Object storage; default a local directory `objects` in the data directory.
+    #[serde(default)]
+    pub storage: Option<StoreConfig>,
+}
+
+/// The `[metadata]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataConfig {
+    /// `postgres://user[:password]@host[:port]/database` or `sqlite://<path>`.
+    pub url: String,
+}
+
+impl ServerConfig {
+    /// Parses a configuration file's text.
+    ///
+    /// # Errors
+    ///
+    /// The TOML error, naming the line.
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    pub(crate) fn metadata_url(&self, data_dir: &Path) -> String {
+        match &self.metadata {
+            Some(metadata) => metadata.url.clone(),
+            None => format!("sqlite://{}?mode=rwc", data_dir.join("metadata.db").display()),
+        }
+    }
+
+    pub(crate) fn store_config(&self, data_dir: &Path) -> StoreConfig {
+        self.storage.clone().unwrap_or_else(|| StoreConfig::Local {
+            path: data_dir.join("objects"),
+        })
+    }
+}

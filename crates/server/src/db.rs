@@ -1,0 +1,360 @@
+//! Metadata: one code path for SQLite and PostgreSQL through sqlx's `Any` driver.
+//!
+//! Queries use `$n` placeholders, which both databases accept, and only portable types (TEXT,
+//! BIGINT). The schema is in `migrations/`; sqlx's migrator serialises concurrent migrations
+//! from several server processes (an advisory lock on PostgreSQL).
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
+
+use crate::secret;
+
+/// Kinds of principals, as stored in `principals.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Admin,
+    Operator,
+    Account,
+    VaultRegistration,
+    Agent,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Admin => "admin",
+            Kind::Operator => "operator",
+            Kind::Account => "account",
+            Kind::VaultRegistration => "vault-registration",
+            Kind::Agent => "agent",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            Kind::Admin,
+            Kind::Operator,
+            Kind::Account,
+            Kind::VaultRegistration,
+            Kind::Agent,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// A principal as stored, with its account's name.
+#[derive(Debug, Clone)]
+pub(crate) struct PrincipalRow {
+    pub id: String,
+    pub kind: Kind,
+    pub account_id: Option<String>,
+    pub account_name: Option<String>,
+    pub vault_id: Option<String>,
+    pub secret_hash: String,
+}
+
+/// A vault as stored.
+#[derive(Debug, Clone)]
+pub(crate) struct VaultRow {
+    pub id: String,
+    pub name: String,
+    pub append_only: bool,
+}
+
+/// A write that would break a uniqueness rule.
+#[derive(Debug)]
+pub(crate) enum CreateError {
+    /// The name is taken.
+    Exists,
+    /// The parent (account, storage account) is missing.
+    ParentMissing,
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => CreateError::Exists,
+            _ => CreateError::Db(err),
+        }
+    }
+}
+
+/// The metadata database.
+#[derive(Debug, Clone)]
+pub(crate) struct Db {
+    pool: AnyPool,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Db {
+    /// Connects to `url` and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new().max_connections(16).connect(url).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Creates the admin principal with `secret` unless one exists; true if created now.
+    pub async fn bootstrap_admin(&self, secret: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT INTO principals (id, kind, name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind("admin")
+        .bind(Kind::Admin.as_str())
+        .bind("admin")
+        .bind(secret::digest(secret))
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn principal(&self, id: &str) -> Result<Option<PrincipalRow>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT p.id, p.kind, p.account_id, a.name AS account_name, p.vault_id, p.secret_hash \
+             FROM principals p LEFT JOIN accounts a ON a.id = p.account_id WHERE p.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: String = row.try_get("kind")?;
+        let Some(kind) = Kind::parse(&kind) else {
+            return Ok(None);
+        };
+        Ok(Some(PrincipalRow {
+            id: row.try_get("id")?,
+            kind,
+            account_id: row.try_get("account_id")?,
+            account_name: row.try_get("account_name")?,
+            vault_id: row.try_get("vault_id")?,
+            secret_hash: row.try_get("secret_hash")?,
+        }))
+    }
+
+    /// Creates an account and its owner principal (same id); returns the id.
+    pub async fn create_account(&self, name: &str, secret: &str) -> Result<String, CreateError> {
+        let id = secret::new_id("acc");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(name)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        self.insert_principal(&mut tx, &id, Kind::Account, name, Some(&id), None, secret)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Creates an operator principal; returns its id.
+    pub async fn create_operator(&self, name: &str, secret: &str) -> Result<String, CreateError> {
+        let id = secret::new_id("op");
+        let mut tx = self.pool.begin().await?;
+        self.insert_principal(&mut tx, &id, Kind::Operator, name, None, None, secret)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn insert_principal(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: &str,
+        kind: Kind,
+        name: &str,
+        account_id: Option<&str>,
+        vault_id: Option<&str>,
+        secret: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO principals (id, kind, name, account_id, vault_id, secret_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(account_id)
+        .bind(vault_id)
+        .bind(secret::digest(secret))
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn create_storage_account(&self, account_id: &str, name: &str) -> Result<String, CreateError> {
+        let id = secret::new_id("sa");
+        sqlx::query(
+            "INSERT INTO storage_accounts (id, account_id, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(account_id)
+        .bind(name)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn storage_accounts(&self, account_id: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT name FROM storage_accounts WHERE account_id = $1 ORDER BY name")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    async fn storage_account_id(&self, account_id: &str, name: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT id FROM storage_accounts WHERE account_id = $1 AND name = $2")
+            .bind(account_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Creates a container in the account's storage account `storage`; returns its id.
+    pub async fn create_container(
+        &self,
+        account_id: &str,
+        storage: &str,
+        name: &str,
+    ) -> Result<String, CreateError> {
+        let storage_id = self
+            .storage_account_id(account_id, storage)
+            .await?
+            .ok_or(CreateError::ParentMissing)?;
+        let id = secret::new_id("ctr");
+        sqlx::query(
+            "INSERT INTO containers (id, storage_account_id, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(&storage_id)
+        .bind(name)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// Names of the containers of storage account `storage`, or `None` if it does not exist.
+    pub async fn containers(
+        &self,
+        account_id: &str,
+        storage: &str,
+    ) -> Result<Option<Vec<String>>, sqlx::Error> {
+        let Some(storage_id) = self.storage_account_id(account_id, storage).await? else {
+            return Ok(None);
+        };
+        let names =
+            sqlx::query_scalar("SELECT name FROM containers WHERE storage_account_id = $1 ORDER BY name")
+                .bind(storage_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(Some(names))
+    }
+
+    /// Creates a vault and its registration credential; returns (vault id, registration id).
+    pub async fn create_vault(
+        &self,
+        account_id: &str,
+        name: &str,
+        append_only: bool,
+        registration_secret: &str,
+    ) -> Result<(String, String), CreateError> {
+        let vault_id = secret::new_id("vlt");
+        let registration_id = secret::new_id("reg");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO vaults (id, account_id, name, append_only, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&vault_id)
+        .bind(account_id)
+        .bind(name)
+        .bind(i64::from(append_only))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        let kind = Kind::VaultRegistration;
+        self.insert_principal(
+            &mut tx,
+            &registration_id,
+            kind,
+            name,
+            Some(account_id),
+            Some(&vault_id),
+            registration_secret,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((vault_id, registration_id))
+    }
+
+    fn vault_row(row: &sqlx::any::AnyRow) -> Result<VaultRow, sqlx::Error> {
+        Ok(VaultRow {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            append_only: row.try_get::<i64, _>("append_only")? != 0,
+        })
+    }
+
+    pub async fn vaults(&self, account_id: &str) -> Result<Vec<VaultRow>, sqlx::Error> {
+        let rows =
+            sqlx::query("SELECT id, name, append_only FROM vaults WHERE account_id = $1 ORDER BY name")
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(Self::vault_row).collect()
+    }
+
+    pub async fn vault(&self, account_id: &str, name: &str) -> Result<Option<VaultRow>, sqlx::Error> {
+        let row = sqlx::query("SELECT id, name, append_only FROM vaults WHERE account_id = $1 AND name = $2")
+            .bind(account_id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::vault_row).transpose()
+    }
+
+    pub async fn vault_by_id(&self, id: &str) -> Result<Option<VaultRow>, sqlx::Error> {
+        let row = sqlx::query("SELECT id, name, append_only FROM vaults WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::vault_row).transpose()
+    }
+
+    /// Registers an agent of a vault; returns its id.
+    pub async fn create_agent(
+        &self,
+        account_id: &str,
+        vault_id: &str,
+        name: &str,
+        secret: &str,
+    ) -> Result<String, CreateError> {
+        let id = secret::new_id("agt");
+        let mut tx = self.pool.begin().await?;
+        self.insert_principal(
+            &mut tx,
+            &id,
+            Kind::Agent,
+            name,
+            Some(account_id),
+            Some(vault_id),
+            secret,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}

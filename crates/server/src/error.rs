@@ -1,0 +1,170 @@
+//! Errors the HTTP API returns: a status plus a stable code, as
+//! `{"error":{"code":"...","message":"..."}}` (the table is in `docs/http-api.md`).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+/// Stable error codes of the HTTP API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// No credentials, unknown principal or wrong secret (401).
+    Unauthenticated,
+    /// Authenticated, but not allowed to touch this resource (403).
+    Forbidden,
+    /// A name breaks the naming rules (400).
+    InvalidName,
+    /// Malformed request: bad JSON, bad object type or name, bad Range (400).
+    InvalidRequest,
+    /// The account, storage account, container or vault does not exist (404).
+    NotFound,
+    /// An object of a vault does not exist (404).
+    ObjectNotFound,
+    /// The name is already taken in its scope (409).
+    AlreadyExists,
+    /// The vault object exists; restic objects are never overwritten (403, as rest-server).
+    ObjectExists,
+    /// The vault is append-only: deleting anything but locks is refused (403).
+    AppendOnly,
+    /// The uploaded bytes do not hash to the object's name (400).
+    DigestMismatch,
+    /// The requested range lies outside the object (416).
+    RangeNotSatisfiable,
+    /// The object store failed (502).
+    StorageFailed,
+    /// The metadata database failed, or another server-side fault (500).
+    Internal,
+}
+
+/// An error response: HTTP status, stable code and a one-line message.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Human-readable message (never contains secrets).
+    pub message: String,
+}
+
+/// The JSON body of an error response.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// `error` member of [`ErrorBody`].
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated, message)
+    }
+
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+    }
+
+    pub(crate) fn invalid_name(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidName, message)
+    }
+
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, message)
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
+    }
+
+    pub(crate) fn already_exists(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, ErrorCode::AlreadyExists, message)
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, message)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        tracing::error!("metadata database: {err}");
+        Self::internal("metadata database error")
+    }
+}
+
+impl From<seedship_store::Error> for ApiError {
+    fn from(err: seedship_store::Error) -> Self {
+        use seedship_store::Error as E;
+        match err {
+            E::NotFound { .. } => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::ObjectNotFound,
+                "object not found",
+            ),
+            E::AlreadyExists { .. } => {
+                Self::new(StatusCode::FORBIDDEN, ErrorCode::ObjectExists, "object exists")
+            }
+            E::InvalidRange { .. } => Self::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                ErrorCode::RangeNotSatisfiable,
+                "range outside object",
+            ),
+            E::InvalidKey { .. } => Self::invalid_request(err.to_string()),
+            other => {
+                let chain = error_chain(&other);
+                tracing::error!("object store: {chain}");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    ErrorCode::StorageFailed,
+                    "object store failed",
+                )
+            }
+        }
+    }
+}
+
+/// `err` and its sources joined with ": ".
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"seedship\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,32 @@
+//! The seedship server: accounts (tenants), their storage accounts and containers, and vaults
+//! that speak restic's REST backend protocol (version 2).
+//!
+//! [`serve`] runs the HTTP server described in `docs/http-api.md`. With nothing but a data
+//! directory it keeps metadata in SQLite (`<data-dir>/metadata.db`) and objects in a local
+//! directory (`<data-dir>/objects`); a [`ServerConfig`] file selects PostgreSQL and Azure Blob or
+//! S3 instead, and several processes sharing one database and one store serve the same vaults.
+//!
+//! On first start the server creates the admin credential and writes it to
+//! `<data-dir>/admin-credentials` (mode 0600); only its SHA-256 digest is kept in the database.
+//! Every other credential ([`Credentials`]) is issued through the API: accounts by the admin,
+//! vault registration credentials by account owners, agent credentials by registration.
+//!
+//! [`Client`] is the blocking client the `seedship` command uses for the management API.
+
+mod api;
+mod auth;
+mod client;
+mod config;
+mod credentials;
+mod db;
+mod error;
+mod names;
+mod secret;
+mod server;
+mod vault;
+
+pub use client::{AgentRegistered, Client, ClientError, CreatedAccount, Listed, VaultCreated};
+pub use config::{MetadataConfig, ServerConfig, ServerOptions};
+pub use credentials::{Credentials, CredentialsError};
+pub use error::{ApiError, ErrorCode};
+pub use server::{ServeError, serve};

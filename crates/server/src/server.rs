@@ -1,0 +1,181 @@
+//! Startup: metadata, object store, admin bootstrap, and the HTTP server.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use seedship_store::Store;
+
+use crate::config::ServerOptions;
+use crate::credentials::{Credentials, CredentialsError};
+use crate::db::Db;
+use crate::secret;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    pub db: Db,
+    pub store: Arc<dyn Store>,
+    pub public_url: String,
+}
+
+impl AppState {
+    /// The restic REST URL of a vault.
+    pub fn vault_url(&self, account: &str, vault: &str) -> String {
+        format!(
+            "{}/vaults/{account}/{vault}/",
+            self.public_url.trim_end_matches('/')
+        )
+    }
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The data directory could not be created.
+    #[error("creating data directory {path}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The metadata database could not be opened or migrated.
+    #[error("opening metadata database {url}")]
+    Metadata {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The object store could not be opened.
+    #[error("opening object storage")]
+    Storage(#[source] seedship_store::Error),
+    /// The admin credentials file could not be written.
+    #[error("writing admin credentials")]
+    AdminCredentials(#[source] CredentialsError),
+    /// The listen address could not be bound, or serving failed.
+    #[error("listening on {address}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The database URL with any password removed, for messages.
+fn redacted(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, _)), Some(at)) => format!("{scheme}://***{}", &url[at..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM. `ready` is called with the bound address and the
+/// path of the admin credentials file if this start created it.
+///
+/// # Errors
+///
+/// [`ServeError`] naming the resource that failed.
+pub async fn serve(
+    options: ServerOptions,
+    ready: impl FnOnce(std::net::SocketAddr, Option<PathBuf>),
+) -> Result<(), ServeError> {
+    let data_dir = &options.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
+    let url = options.config.metadata_url(data_dir);
+    let db = Db::connect(&url).await.map_err(|source| ServeError::Metadata {
+        url: redacted(&url),
+        source,
+    })?;
+    let store = seedship_store::open(&options.config.store_config(data_dir))
+        .await
+        .map_err(ServeError::Storage)?;
+    let address = options.listen.to_string();
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| ServeError::Listen {
+        address: address.clone(),
+        source,
+    })?;
+    let public_url = options
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+
+    let admin_secret = secret::generate();
+    let created_admin = db
+        .bootstrap_admin(&admin_secret)
+        .await
+        .map_err(|source| ServeError::Metadata {
+            url: redacted(&url),
+            source,
+        })?;
+    let admin_file = if created_admin {
+        let path = data_dir.join("admin-credentials");
+        let credentials = Credentials::Admin {
+            server: public_url.clone(),
+            id: "admin".to_owned(),
+            secret: admin_secret,
+        };
+        credentials.save(&path).map_err(ServeError::AdminCredentials)?;
+        Some(path)
+    } else {
+        None
+    };
+
+    let state = AppState {
+        db,
+        store,
+        public_url,
+    };
+    let app = Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .merge(crate::api::router())
+        .merge(crate::vault::router())
+        .with_state(state);
+    ready(bound, admin_file);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| ServeError::Listen { address, source })
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(super::redacted("postgres://u:pw@h:5/db"), "postgres://***@h:5/db");
+        assert_eq!(
+            super::redacted("sqlite:///x/metadata.db"),
+            "sqlite:///x/metadata.db"
+        );
+    }
+}
