@@ -18,6 +18,9 @@ pub enum ClientError {
         #[source]
         source: reqwest::Error,
     },
+    /// The certificate named by `SEEDSHIP_CA_CERT` could not be used.
+    #[error("CA certificate {path}: {message}")]
+    CaCertificate { path: String, message: String },
     /// The server refused the request.
     #[error("{url}: HTTP {status} {code:?}: {message}")]
     Api {
@@ -87,14 +90,35 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the server and principal named in `credentials`.
-    pub fn new(credentials: &Credentials) -> Self {
+    /// A client for the server and principal named in `credentials`. If `SEEDSHIP_CA_CERT`
+    /// names a PEM file, that certificate is trusted too (for a `--tls` server's self-signed
+    /// certificate).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::CaCertificate`] if that file is unreadable or not a certificate.
+    pub fn new(credentials: &Credentials) -> Result<Self, ClientError> {
         let (server, id, secret) = credentials.principal();
-        Self {
-            http: reqwest::blocking::Client::new(),
+        let mut builder = reqwest::blocking::Client::builder();
+        if let Some(path) = std::env::var_os("SEEDSHIP_CA_CERT").filter(|p| !p.is_empty()) {
+            let path = path.to_string_lossy().into_owned();
+            let fail = |message: String| ClientError::CaCertificate {
+                path: path.clone(),
+                message,
+            };
+            let pem = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+            let certificate = reqwest::Certificate::from_pem(&pem).map_err(|e| fail(e.to_string()))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        let http = builder.build().map_err(|source| ClientError::Transport {
+            url: server.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            http,
             server: server.trim_end_matches('/').to_owned(),
             token: format!("{id}.{secret}"),
-        }
+        })
     }
 
     fn call<B: Serialize, R: DeserializeOwned>(

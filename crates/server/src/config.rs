@@ -14,6 +14,8 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Serve HTTPS with a self-signed certificate kept in `<data-dir>/tls/`.
+    pub tls: bool,
     /// Parsed configuration file, if one was given.
     pub config: ServerConfig,
 }
@@ -36,7 +38,7 @@ pub struct ServerOptions {
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// URL clients reach this server at, written into credentials files; default
-    /// `http://<listen address>`.
+    /// `http://<listen address>` (`https://` with `--tls`).
     #[serde(default)]
     pub public_url: Option<String>,
     /// Metadata database; default SQLite in the data directory.

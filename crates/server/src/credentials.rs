@@ -142,7 +142,9 @@ impl Credentials {
     }
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+/// Writes `contents` to `path` with mode 0600: temporary file, fsync, rename, fsync of the
+/// directory (created 0700 if missing).
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let parent = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,

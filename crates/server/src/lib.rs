@@ -23,10 +23,12 @@ mod error;
 mod names;
 mod secret;
 mod server;
+mod tls;
 mod vault;
 
 pub use client::{AgentRegistered, Client, ClientError, CreatedAccount, Listed, VaultCreated};
 pub use config::{MetadataConfig, ServerConfig, ServerOptions};
 pub use credentials::{Credentials, CredentialsError};
 pub use error::{ApiError, ErrorCode};
-pub use server::{ServeError, serve};
+pub use server::{Ready, ServeError, serve};
+pub use tls::TlsError;

@@ -55,6 +55,9 @@ pub enum ServeError {
     /// The admin credentials file could not be written.
     #[error("writing admin credentials")]
     AdminCredentials(#[source] CredentialsError),
+    /// The self-signed certificate could not be made.
+    #[error("preparing TLS")]
+    Tls(#[source] crate::tls::TlsError),
     /// The listen address could not be bound, or serving failed.
     #[error("listening on {address}")]
     Listen {
@@ -72,16 +75,25 @@ fn redacted(url: &str) -> String {
     }
 }
 
-/// Runs the server until SIGINT or SIGTERM. `ready` is called with the bound address and the
-/// path of the admin credentials file if this start created it.
+/// What [`serve`] reports once it accepts connections.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// The bound address (useful with port 0).
+    pub address: std::net::SocketAddr,
+    /// The URL written into credentials.
+    pub url: String,
+    /// The admin credentials file, if this start created it.
+    pub admin_credentials: Option<PathBuf>,
+    /// The certificate clients must trust, with `--tls`.
+    pub certificate: Option<PathBuf>,
+}
+
+/// Runs the server until SIGINT or SIGTERM; calls `ready` once it accepts connections.
 ///
 /// # Errors
 ///
 /// [`ServeError`] naming the resource that failed.
-pub async fn serve(
-    options: ServerOptions,
-    ready: impl FnOnce(std::net::SocketAddr, Option<PathBuf>),
-) -> Result<(), ServeError> {
+pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<(), ServeError> {
     let data_dir = &options.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir {
         path: data_dir.clone(),
@@ -106,11 +118,16 @@ pub async fn serve(
         address: address.clone(),
         source,
     })?;
+    let scheme = if options.tls { "https" } else { "http" };
     let public_url = options
         .config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{bound}"));
+        .unwrap_or_else(|| format!("{scheme}://{bound}"));
+    let tls = match options.tls {
+        true => Some(crate::tls::ensure_self_signed(data_dir, bound.ip()).map_err(ServeError::Tls)?),
+        false => None,
+    };
 
     let admin_secret = secret::generate();
     let created_admin = db
@@ -136,7 +153,7 @@ pub async fn serve(
     let state = AppState {
         db,
         store,
-        public_url,
+        public_url: public_url.clone(),
     };
     let app = Router::new()
         .route(
@@ -146,11 +163,43 @@ pub async fn serve(
         .merge(crate::api::router())
         .merge(crate::vault::router())
         .with_state(state);
-    ready(bound, admin_file);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    ready(Ready {
+        address: bound,
+        url: public_url,
+        admin_credentials: admin_file,
+        certificate: tls.as_ref().map(|files| files.cert.clone()),
+    });
+    let listen_error = |source| ServeError::Listen {
+        address: address.clone(),
+        source,
+    };
+    let Some(tls) = tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(listen_error);
+    };
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
         .await
-        .map_err(|source| ServeError::Listen { address, source })
+        .map_err(|source| {
+            ServeError::Tls(crate::tls::TlsError::Io {
+                path: tls.cert.clone(),
+                source,
+            })
+        })?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    let listener = listener.into_std().map_err(listen_error)?;
+    axum_server::from_tcp_rustls(listener, config)
+        .map_err(listen_error)?
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await
+        .map_err(listen_error)
 }
 
 async fn shutdown_signal() {

@@ -43,6 +43,9 @@ pub struct ServerArgs {
     /// TOML configuration file selecting PostgreSQL metadata and Azure/S3 storage.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Serve HTTPS with a self-signed certificate (made once, kept in <data-dir>/tls/).
+    #[arg(long)]
+    tls: bool,
 }
 
 #[derive(Debug, Args)]
@@ -187,7 +190,7 @@ impl CloudCommand {
             CloudCommand::Server(args) => run_server(ctx, args),
             CloudCommand::Admin(AdminCommand::Account(AdminAccountCommand::Create { name, admin, out })) => {
                 let admin_credentials = load(&admin.admin_credentials, "admin")?;
-                let created = Client::new(&admin_credentials)
+                let created = Client::new(&admin_credentials)?
                     .create_account(&name)
                     .with_context(|| format!("creating account {name}"))?;
                 let (server, _, _) = admin_credentials.principal();
@@ -205,7 +208,7 @@ impl CloudCommand {
                 out,
             })) => {
                 let admin_credentials = load(&admin.admin_credentials, "admin")?;
-                let created = Client::new(&admin_credentials)
+                let created = Client::new(&admin_credentials)?
                     .create_operator(&name)
                     .with_context(|| format!("creating operator {name}"))?;
                 let (server, _, _) = admin_credentials.principal();
@@ -261,7 +264,7 @@ impl CloudCommand {
                 out,
             }) => {
                 let account_credentials = load(&credentials.credentials, "account")?;
-                let created = Client::new(&account_credentials)
+                let created = Client::new(&account_credentials)?
                     .create_vault(&name, append_only)
                     .with_context(|| format!("creating vault {name}"))?;
                 let (server, _, _) = account_credentials.principal();
@@ -316,7 +319,7 @@ fn load(path: &Path, expected_kind: &str) -> anyhow::Result<Credentials> {
 }
 
 fn account_client(arg: &AccountCredentialsArg) -> anyhow::Result<Client> {
-    Ok(Client::new(&load(&arg.credentials, "account")?))
+    Ok(Client::new(&load(&arg.credentials, "account")?)?)
 }
 
 /// Prints new credentials (TOML on stdout, or JSON with `--json`), or writes them to `out`.
@@ -384,7 +387,7 @@ fn register_agent(
             .map(|h| h.trim().to_lowercase())
             .context("reading the host name for the agent name (pass --name)")?,
     };
-    let agent = Client::new(&registration)
+    let agent = Client::new(&registration)?
         .register_agent(&name)
         .with_context(|| format!("registering agent {name}"))?;
     let (server, _, _) = registration.principal();
@@ -430,20 +433,29 @@ fn run_server(ctx: &Context, args: ServerArgs) -> anyhow::Result<()> {
     let options = ServerOptions {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
+        tls: args.tls,
         config,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let json = ctx.json;
     runtime
-        .block_on(seedship_server::serve(options, move |address, admin_file| {
-            let admin = admin_file.map(|p| p.display().to_string());
+        .block_on(seedship_server::serve(options, move |ready| {
+            let admin = ready.admin_credentials.map(|p| p.display().to_string());
+            let certificate = ready.certificate.map(|p| p.display().to_string());
             let doc = serde_json::json!({
-                "message_type": "server_ready", "listen": address.to_string(), "admin_credentials": admin,
+                "message_type": "server_ready", "listen": ready.address.to_string(), "url": ready.url,
+                "admin_credentials": admin, "certificate": certificate,
             });
             // Ready line for scripts and tests; nothing else goes to stdout.
-            let _ = output::emit(json, &doc, || match &admin {
-                Some(path) => format!("listening on {address}; admin credentials written to {path}"),
-                None => format!("listening on {address}"),
+            let _ = output::emit(json, &doc, || {
+                let mut line = format!("listening on {}", ready.url);
+                if let Some(path) = &admin {
+                    line.push_str(&format!("; admin credentials written to {path}"));
+                }
+                if let Some(path) = &certificate {
+                    line.push_str(&format!("; certificate {path}"));
+                }
+                line
             });
         }))
         .with_context(|| format!("server with data directory {}", args.data_dir.display()))

@@ -2,8 +2,8 @@
 //! options of a library crate before doing any I/O.
 
 mod agent;
-mod drive;
 mod cloud;
+mod drive;
 mod exit_codes;
 mod keygen;
 

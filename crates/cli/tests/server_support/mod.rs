@@ -33,6 +33,17 @@ impl Server {
     /// Starts the server on a free port, with logs `<dir>/<name>.stdout|stderr.log`, and waits
     /// until `/healthz` answers.
     pub fn start(dir: &Path, name: &str, data_dir: &Path, config: Option<&Path>) -> Server {
+        Self::start_with(dir, name, data_dir, config, &[])
+    }
+
+    /// [`Server::start`] with extra arguments, e.g. `--tls`.
+    pub fn start_with(
+        dir: &Path,
+        name: &str,
+        data_dir: &Path,
+        config: Option<&Path>,
+        extra: &[&str],
+    ) -> Server {
         let stdout_log = dir.join(format!("{name}.stdout.log"));
         let stderr_log = dir.join(format!("{name}.stderr.log"));
         let mut command = Command::new(SEEDSHIP);
@@ -42,6 +53,7 @@ impl Server {
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }
+        command.args(extra);
         let child = command
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout_log).expect("stdout log"))
@@ -63,7 +75,7 @@ impl Server {
                 .and_then(|line| serde_json::from_str::<serde_json::Value>(&line).ok());
             if let Some(doc) = ready {
                 assert_eq!(doc["message_type"], "server_ready", "ready line: {doc}");
-                server.url = format!("http://{}", doc["listen"].as_str().expect("listen address"));
+                server.url = doc["url"].as_str().expect("url").to_owned();
                 break;
             }
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -73,9 +85,28 @@ impl Server {
             assert!(Instant::now() < deadline, "server {name} not ready after 60 s");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let health = reqwest::blocking::get(format!("{}/healthz", server.url)).expect("GET /healthz");
+        let health = server
+            .http()
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .expect("GET /healthz");
         assert!(health.status().is_success(), "healthz: {}", health.status());
         server
+    }
+
+    /// The self-signed certificate of a `--tls` server.
+    pub fn certificate(&self) -> PathBuf {
+        self.data_dir.join("tls/cert.pem")
+    }
+
+    /// An HTTP client that trusts the server's certificate if it has one.
+    pub fn http(&self) -> reqwest::blocking::Client {
+        let mut builder = reqwest::blocking::Client::builder();
+        if let Ok(pem) = std::fs::read(self.certificate()) {
+            builder =
+                builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("certificate"));
+        }
+        builder.build().expect("HTTP client")
     }
 
     pub fn admin_credentials(&self) -> PathBuf {
@@ -115,8 +146,8 @@ pub struct Agent {
 impl Agent {
     /// The restic repository string with the agent's credentials.
     pub fn repository(&self) -> String {
-        let url = self.url.strip_prefix("http://").expect("http URL");
-        format!("rest:http://{}:{}@{url}", self.id, self.secret)
+        let (scheme, rest) = self.url.split_once("://").expect("URL with scheme");
+        format!("rest:{scheme}://{}:{}@{rest}", self.id, self.secret)
     }
 }
 
@@ -301,4 +332,20 @@ pub fn store_listing(objects: &Path) -> BTreeMap<String, u64> {
         }
     }
     out
+}
+
+/// Runs `seedship --json <args>` with `SEEDSHIP_CA_CERT=<ca>`; panics on failure.
+pub fn seedship_trusting(ca: &Path, args: &[&str]) -> serde_json::Value {
+    let output = Command::new(SEEDSHIP)
+        .arg("--json")
+        .args(args)
+        .env("SEEDSHIP_CA_CERT", ca)
+        .output()
+        .expect("run seedship");
+    assert!(
+        output.status.success(),
+        "seedship {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
