@@ -378,3 +378,34 @@ fn killed_backup_leaves_the_repository_sound() {
     sandbox.seedship(&["backup", "source"]).success();
     sandbox.seedship(&["check"]).success();
 }
+
+/// The password comes from `--password-file` (first line) when given; without any password
+/// source the command refuses with a one-line error.
+#[test]
+fn password_file_and_missing_password() {
+    let sandbox = Sandbox::new();
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    sandbox.seedship(&["backup", "source"]).success();
+    fs::write(
+        sandbox.path("pw"),
+        format!("{}\nignored second line\n", agent_support::PASSWORD),
+    )
+    .expect("pw");
+    let listed = sandbox
+        .seedship_with(
+            &["snapshots", "--password-file", "pw"],
+            &[("SEEDSHIP_PASSWORD", "wrong")],
+        )
+        .success();
+    assert_eq!(listed.json["snapshots"].as_array().map(Vec::len), Some(1));
+    fs::write(sandbox.path("bad"), "not it\n").expect("bad");
+    sandbox
+        .seedship(&["snapshots", "--password-file", "bad"])
+        .fails_with(12);
+    let none = sandbox.seedship_without_password(&["snapshots"]).fails_with(1);
+    assert!(
+        none.one_line_error().contains("SEEDSHIP_PASSWORD"),
+        "{}",
+        none.stderr
+    );
+}
