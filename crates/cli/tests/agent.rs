@@ -362,8 +362,12 @@ fn killed_backup_leaves_the_repository_sound() {
     for i in 0..24 {
         write_file(&source.join(format!("{i}.bin")), &rng.random(8 << 20), 0o644).expect("write");
     }
-    sandbox.seedship(&["backup", "source", "--no-parent"]).success();
-    let mut child = sandbox.spawn_seedship(&["backup", "source", "--no-parent"]);
+    sandbox.seedship(&["backup", "source"]).success();
+    // New content, so the second backup writes new packs from its start.
+    for i in 0..24 {
+        write_file(&source.join(format!("{i}.bin")), &rng.random(8 << 20), 0o644).expect("write");
+    }
+    let mut child = sandbox.spawn_seedship(&["backup", "source"]);
     // Kill once the second backup has written at least one new pack.
     let packs_before = sandbox.repo_files().len();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
