@@ -413,3 +413,25 @@ fn password_file_and_missing_password() {
         none.stderr
     );
 }
+
+/// Damage inside the repository is reported as one line naming the file and the cause,
+/// without rustic_core's multi-line report and backtrace.
+#[test]
+fn damaged_snapshot_file_is_one_line_error() {
+    let sandbox = Sandbox::new();
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    sandbox.seedship(&["backup", "source"]).success();
+    let snapshot = fs::read_dir(sandbox.path("repo/snapshots"))
+        .expect("snapshots")
+        .next()
+        .expect("one")
+        .expect("entry");
+    fs::write(snapshot.path(), b"junk").expect("damage");
+    let failed = sandbox.seedship(&["snapshots"]).fails_with(1);
+    let line = failed.one_line_error();
+    assert!(
+        line.contains("listing snapshots failed") && line.contains("cannot decrypt"),
+        "{line}"
+    );
+    assert!(!line.contains("Backtrace"), "{line}");
+}
