@@ -434,4 +434,12 @@ fn damaged_snapshot_file_is_one_line_error() {
         "{line}"
     );
     assert!(!line.contains("Backtrace"), "{line}");
+    let restore = sandbox
+        .seedship(&["restore", "latest", "--target", "out"])
+        .fails_with(1);
+    assert!(
+        restore.one_line_error().contains("cannot decrypt"),
+        "{}",
+        restore.stderr
+    );
 }

@@ -8,7 +8,8 @@
 //! [`RestoreOptions::group_bytes`] bytes, which bounds that queue, and finish with one pass
 //! over the whole snapshot that finds every file already in place and creates symlinks,
 //! special files and hard links and sets the metadata of every entry (directories last, so
-//! their mtimes survive).
+//! their mtimes survive). The other half of the memory problem, freed buffers kept by glibc's
+//! per-thread arenas, is the binary's to handle (it sets the allocator up before starting).
 
 use crate::{
     error::{Error, Result},
@@ -56,13 +57,16 @@ impl Repo {
             .reopen()?
             .to_indexed()
             .map_err(self.fail("reading the index"))?;
-        let snap =
-            indexed
-                .get_snapshot_from_str(snapshot, |_| true)
-                .map_err(|_| Error::SnapshotNotFound {
+        let snap = indexed.get_snapshot_from_str(snapshot, |_| true).map_err(|_| {
+            // Not found, unless the snapshots cannot even be read.
+            match indexed.get_all_snapshots() {
+                Ok(_) => Error::SnapshotNotFound {
                     id: snapshot.to_owned(),
                     location: self.location.clone(),
-                })?;
+                },
+                Err(err) => self.fail("reading the snapshots")(err),
+            }
+        })?;
         let root = indexed
             .node_from_snapshot_and_path(&snap, "")
             .map_err(self.fail("reading the snapshot"))?;
