@@ -21,30 +21,39 @@ struct Bars {
 
 impl Progress for Bars {
     fn task(&self, title: &str, unit: Unit, total: Option<u64>) -> Box<dyn Task> {
-        let template = match (unit, total.is_some()) {
-            (Unit::Bytes, true) => {
-                "{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}"
-            }
-            (Unit::Bytes, false) => "{prefix} [{elapsed_precise}] {spinner} {bytes} {bytes_per_sec} {msg}",
-            (Unit::Items, true) => "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
-            (Unit::Items, false) => "{prefix} [{elapsed_precise}] {spinner} {pos} {msg}",
-        };
         let bar = match total {
             Some(total) => ProgressBar::new(total),
             None => ProgressBar::new_spinner(),
         };
-        let style = ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar());
-        let bar = self
-            .multi
-            .add(bar.with_style(style).with_prefix(title.to_owned()));
-        Box::new(BarTask(bar))
+        let bar = self.multi.add(
+            bar.with_style(style(unit, total.is_some()))
+                .with_prefix(title.to_owned()),
+        );
+        Box::new(BarTask(bar, unit))
     }
 }
 
-struct BarTask(ProgressBar);
+/// A bar with ETA when the total is known, a spinner otherwise.
+fn style(unit: Unit, has_total: bool) -> ProgressStyle {
+    let template = match (unit, has_total) {
+        (Unit::Bytes, true) => {
+            "{prefix} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}"
+        }
+        (Unit::Bytes, false) => "{prefix} [{elapsed_precise}] {spinner} {bytes} {bytes_per_sec} {msg}",
+        (Unit::Items, true) => "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
+        (Unit::Items, false) => "{prefix} [{elapsed_precise}] {spinner} {pos} {msg}",
+    };
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+struct BarTask(ProgressBar, Unit);
 
 impl Task for BarTask {
     fn set_total(&self, total: u64) {
+        if self.0.length().is_none() {
+            // A spinner whose total became known turns into a bar.
+            self.0.set_style(style(self.1, true));
+        }
         self.0.set_length(total);
     }
     fn advance(&self, delta: u64) {

@@ -362,8 +362,12 @@ fn killed_backup_leaves_the_repository_sound() {
     for i in 0..24 {
         write_file(&source.join(format!("{i}.bin")), &rng.random(8 << 20), 0o644).expect("write");
     }
-    sandbox.seedship(&["backup", "source", "--no-parent"]).success();
-    let mut child = sandbox.spawn_seedship(&["backup", "source", "--no-parent"]);
+    sandbox.seedship(&["backup", "source"]).success();
+    // New content, so the second backup writes new packs from its start.
+    for i in 0..24 {
+        write_file(&source.join(format!("{i}.bin")), &rng.random(8 << 20), 0o644).expect("write");
+    }
+    let mut child = sandbox.spawn_seedship(&["backup", "source"]);
     // Kill once the second backup has written at least one new pack.
     let packs_before = sandbox.repo_files().len();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -377,4 +381,65 @@ fn killed_backup_leaves_the_repository_sound() {
     restic(&sandbox, &["check", "--read-data"]);
     sandbox.seedship(&["backup", "source"]).success();
     sandbox.seedship(&["check"]).success();
+}
+
+/// The password comes from `--password-file` (first line) when given; without any password
+/// source the command refuses with a one-line error.
+#[test]
+fn password_file_and_missing_password() {
+    let sandbox = Sandbox::new();
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    sandbox.seedship(&["backup", "source"]).success();
+    fs::write(
+        sandbox.path("pw"),
+        format!("{}\nignored second line\n", agent_support::PASSWORD),
+    )
+    .expect("pw");
+    let listed = sandbox
+        .seedship_with(
+            &["snapshots", "--password-file", "pw"],
+            &[("SEEDSHIP_PASSWORD", "wrong")],
+        )
+        .success();
+    assert_eq!(listed.json["snapshots"].as_array().map(Vec::len), Some(1));
+    fs::write(sandbox.path("bad"), "not it\n").expect("bad");
+    sandbox
+        .seedship(&["snapshots", "--password-file", "bad"])
+        .fails_with(12);
+    let none = sandbox.seedship_without_password(&["snapshots"]).fails_with(1);
+    assert!(
+        none.one_line_error().contains("SEEDSHIP_PASSWORD"),
+        "{}",
+        none.stderr
+    );
+}
+
+/// Damage inside the repository is reported as one line naming the file and the cause,
+/// without rustic_core's multi-line report and backtrace.
+#[test]
+fn damaged_snapshot_file_is_one_line_error() {
+    let sandbox = Sandbox::new();
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    sandbox.seedship(&["backup", "source"]).success();
+    let snapshot = fs::read_dir(sandbox.path("repo/snapshots"))
+        .expect("snapshots")
+        .next()
+        .expect("one")
+        .expect("entry");
+    fs::write(snapshot.path(), b"junk").expect("damage");
+    let failed = sandbox.seedship(&["snapshots"]).fails_with(1);
+    let line = failed.one_line_error();
+    assert!(
+        line.contains("listing snapshots failed") && line.contains("cannot decrypt"),
+        "{line}"
+    );
+    assert!(!line.contains("Backtrace"), "{line}");
+    let restore = sandbox
+        .seedship(&["restore", "latest", "--target", "out"])
+        .fails_with(1);
+    assert!(
+        restore.one_line_error().contains("cannot decrypt"),
+        "{}",
+        restore.stderr
+    );
 }

@@ -43,19 +43,33 @@ pub enum Error {
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Flattens a rustic error into one line, so that no rustic type leaks out of this crate.
+/// Flattens a rustic error and its causes into one line ("what: cause: cause"), so that no
+/// rustic type leaks out of this crate. rustic's own `Display` spans many lines, with
+/// backtraces.
 pub(crate) fn one_line(err: &rustic_core::RusticError) -> String {
-    let text = err.to_string();
-    let mut lines = text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with("Message:"));
-    let mut out = lines.next().unwrap_or("unknown error").to_owned();
-    for line in lines.take(3) {
-        out.push_str("; ");
-        out.push_str(line);
+    let mut parts = vec![guidance(err)];
+    let mut cause = std::error::Error::source(err);
+    while let Some(current) = cause {
+        let inner = current.downcast_ref::<rustic_core::RusticError>().or_else(|| {
+            current
+                .downcast_ref::<Box<rustic_core::RusticError>>()
+                .map(AsRef::as_ref)
+        });
+        let text = inner.map_or_else(|| current.to_string(), guidance);
+        parts.push(text.lines().next().unwrap_or_default().trim().to_owned());
+        cause = current.source();
     }
-    out
+    parts.retain(|part| !part.is_empty());
+    parts.dedup();
+    parts.join(": ")
+}
+
+/// The message of one rustic error, without its kind, causes or backtrace.
+fn guidance(err: &rustic_core::RusticError) -> String {
+    let log = err.display_log();
+    let log = log.strip_prefix("Error: ").unwrap_or(&log);
+    let message = log.split(" (kind: ").next().unwrap_or(log);
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Wraps a rustic error from `operation` on `location`, recognising the cases with their own

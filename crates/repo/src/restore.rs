@@ -8,7 +8,8 @@
 //! [`RestoreOptions::group_bytes`] bytes, which bounds that queue, and finish with one pass
 //! over the whole snapshot that finds every file already in place and creates symlinks,
 //! special files and hard links and sets the metadata of every entry (directories last, so
-//! their mtimes survive).
+//! their mtimes survive). The other half of the memory problem, freed buffers kept by glibc's
+//! per-thread arenas, is the binary's to handle (it sets the allocator up before starting).
 
 use crate::{
     error::{Error, Result},
@@ -56,13 +57,16 @@ impl Repo {
             .reopen()?
             .to_indexed()
             .map_err(self.fail("reading the index"))?;
-        let snap =
-            indexed
-                .get_snapshot_from_str(snapshot, |_| true)
-                .map_err(|_| Error::SnapshotNotFound {
+        let snap = indexed.get_snapshot_from_str(snapshot, |_| true).map_err(|_| {
+            // Not found, unless the snapshots cannot even be read.
+            match indexed.get_all_snapshots() {
+                Ok(_) => Error::SnapshotNotFound {
                     id: snapshot.to_owned(),
                     location: self.location.clone(),
-                })?;
+                },
+                Err(err) => self.fail("reading the snapshots")(err),
+            }
+        })?;
         let root = indexed
             .node_from_snapshot_and_path(&snap, "")
             .map_err(self.fail("reading the snapshot"))?;
@@ -76,12 +80,13 @@ impl Repo {
         let dest = LocalDestination::new(&format!("{target_text}/"), true, false)
             .map_err(|err| bad_target(crate::error::one_line(&err)))?;
 
-        let ls_options = LsOptions::default();
-        let listing = || {
-            indexed
-                .ls(&root, &ls_options)
-                .map_err(self.fail("listing the snapshot"))
-        };
+        // The listing is read once and replayed for every pass: reading it from the
+        // repository for each of them cost more CPU than the restore itself.
+        let entries: Vec<(PathBuf, Node)> = indexed
+            .ls(&root, &LsOptions::default())
+            .and_then(Iterator::collect)
+            .map_err(self.fail("listing the snapshot"))?;
+        let listing = || Ok(entries.iter().cloned().map(Ok));
         let groups =
             plan_groups(listing()?, options.group_bytes).map_err(self.fail("listing the snapshot"))?;
         let mut summary = RestoreSummary {

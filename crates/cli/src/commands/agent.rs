@@ -216,7 +216,40 @@ fn snapshots(ctx: &Context, args: &RepoArgs) -> anyhow::Result<()> {
     })
 }
 
+/// glibc's malloc setting that bounds restore memory (see [`restore_in_tuned_process`]).
+const MMAP_THRESHOLD_ENV: &str = "MALLOC_MMAP_THRESHOLD_";
+
+/// Runs this same restore command again in a child process whose glibc malloc hands every
+/// allocation of 256 KiB or more (decrypted blobs, pack reads) back to the system when it is
+/// freed, and returns the child's exit code; `None` when already in such a process.
+///
+/// rustic_core restores on 20 threads; with glibc's default, which raises its mmap threshold
+/// up to 32 MiB after the first large free, the freed blob buffers stay in per-thread arenas
+/// and peak memory was 3x the data actually in flight (measured in docs/BENCHMARKS.md). The
+/// setting is only read at process start, and our code may not call `mallopt` (no `unsafe`),
+/// hence the child process.
+fn restore_in_tuned_process() -> anyhow::Result<Option<i32>> {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) || std::env::var_os(MMAP_THRESHOLD_ENV).is_some() {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe().context("finding the seedship executable")?;
+    let status = std::process::Command::new(&exe)
+        .args(std::env::args_os().skip(1))
+        .env(MMAP_THRESHOLD_ENV, "262144")
+        .status()
+        .with_context(|| format!("running {}", exe.display()))?;
+    use std::os::unix::process::ExitStatusExt;
+    Ok(Some(
+        status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+    ))
+}
+
 fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
+    if let Some(code) = restore_in_tuned_process()? {
+        std::process::exit(code);
+    }
     let repo = args.repo.open(ctx)?;
     let options = RestoreOptions {
         group_bytes: (args.group_mib > 0).then(|| args.group_mib.saturating_mul(1024 * 1024)),

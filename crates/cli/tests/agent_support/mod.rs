@@ -120,6 +120,13 @@ impl Sandbox {
             .expect("spawn seedship")
     }
 
+    /// Runs `seedship ARGS --json` with no password in the environment.
+    pub fn seedship_without_password(&self, args: &[&str]) -> Run {
+        let mut command = self.command(args, &[], true);
+        command.env_remove("SEEDSHIP_PASSWORD");
+        Run::from(command.output().expect("run seedship"))
+    }
+
     /// Runs `seedship ARGS` without `--json`.
     pub fn seedship_human(&self, args: &[&str]) -> Run {
         Run::from(self.command(args, &[], false).output().expect("run seedship"))
