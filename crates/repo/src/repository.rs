@@ -31,7 +31,7 @@ pub struct RepoConfig {
 impl std::fmt::Debug for RepoConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RepoConfig")
-            .field("location", &self.location)
+            .field("location", &self.display_location())
             .field("password", &"<redacted>")
             .field("cache_dir", &self.cache_dir)
             .finish()
@@ -55,9 +55,16 @@ impl RepoConfig {
         self
     }
 
+    /// The location as it may be shown and logged: a password in a `rest:` URL
+    /// (`rest:https://agent:SECRET@host/...`) is replaced by `***`.
+    pub fn display_location(&self) -> String {
+        redact_url_password(&self.location)
+    }
+
     /// A rustic repository handle, not yet opened.
     fn unopened(&self, bridge: Bridge) -> Result<Repository<()>> {
-        let on_error = |operation| engine(&self.location, operation);
+        let shown = self.display_location();
+        let on_error = |operation| engine(&shown, operation);
         let backends = if self.location.starts_with("rest:") {
             BackendOptions::default()
                 .repository(self.location.clone())
@@ -109,13 +116,13 @@ impl Repo {
         let unopened = config.unopened(bridge.clone())?;
         if !exists(config, &unopened)? {
             return Err(Error::RepoNotFound {
-                location: config.location.clone(),
+                location: config.display_location(),
             });
         }
         let inner = unopened
             .clone()
             .open(&Credentials::password(&config.password))
-            .map_err(engine(&config.location, "opening"))?;
+            .map_err(engine(&config.display_location(), "opening"))?;
         Ok(Self::wrap(config, unopened, inner, bridge))
     }
 
@@ -136,7 +143,7 @@ impl Repo {
             let inner = unopened
                 .clone()
                 .open(&credentials)
-                .map_err(engine(&config.location, "opening"))?;
+                .map_err(engine(&config.display_location(), "opening"))?;
             return Ok((Self::wrap(config, unopened, inner, bridge), false));
         }
         let repo_config = ConfigOptions::default()
@@ -146,7 +153,7 @@ impl Repo {
         let inner = unopened
             .clone()
             .init(&credentials, &KeyOptions::default(), &repo_config)
-            .map_err(engine(&config.location, "creating"))?;
+            .map_err(engine(&config.display_location(), "creating"))?;
         Ok((Self::wrap(config, unopened, inner, bridge), true))
     }
 
@@ -160,7 +167,7 @@ impl Repo {
             key: Credentials::Masterkey(inner.key()),
             inner,
             unopened,
-            location: config.location.clone(),
+            location: config.display_location(),
             bridge,
         }
     }
@@ -196,6 +203,40 @@ impl Repo {
 fn exists(config: &RepoConfig, unopened: &Repository<()>) -> Result<bool> {
     let found = unopened
         .config_id()
-        .map_err(engine(&config.location, "looking for the repository"))?;
+        .map_err(engine(&config.display_location(), "looking for the repository"))?;
     Ok(found.is_some())
+}
+
+/// `location` with the password of a URL's user information replaced by `***`.
+fn redact_url_password(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return location.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => location.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url_password;
+
+    #[test]
+    fn url_passwords_are_redacted_and_other_locations_kept() {
+        assert_eq!(
+            redact_url_password("rest:http://agent:s3cr3t@127.0.0.1:8420/vaults/a/v/"),
+            "rest:http://agent:***@127.0.0.1:8420/vaults/a/v/"
+        );
+        assert_eq!(
+            redact_url_password("rest:https://127.0.0.1/vaults/a/v/"),
+            "rest:https://127.0.0.1/vaults/a/v/"
+        );
+        assert_eq!(redact_url_password("/srv/repo@2"), "/srv/repo@2");
+    }
 }
