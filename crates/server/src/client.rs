@@ -74,6 +74,12 @@ pub struct AgentRegistered {
     pub secret: String,
 }
 
+/// What a vault seed did (see `POST /api/v1/vaults/<vault>/seed`).
+pub type Seeded = crate::seed::SeedReport;
+
+/// Server counters (see `GET /api/v1/metrics`).
+pub type Metrics = crate::server::MetricsSnapshot;
+
 /// A listing of names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Listed {
@@ -305,5 +311,35 @@ impl Client {
             id: info.id,
             secret: info.secret,
         })
+    }
+
+    /// Seeds vault `vault` with the restic repository at `prefix` in container
+    /// `storage`/`container` (account owner, or the vault's agent).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered (`SeedConflict`, `NotARepository`, ...).
+    pub fn seed_vault(
+        &self,
+        vault: &str,
+        storage: &str,
+        container: &str,
+        prefix: &str,
+    ) -> Result<Seeded, ClientError> {
+        let request = crate::seed::SeedRequest {
+            storage_account: storage.to_owned(),
+            container: container.to_owned(),
+            prefix: prefix.to_owned(),
+        };
+        self.call(Some(&request), &format!("/api/v1/vaults/{vault}/seed"))
+    }
+
+    /// The server's counters (admin or operator).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn metrics(&self) -> Result<Metrics, ClientError> {
+        self.call::<(), _>(None, "/api/v1/metrics")
     }
 }

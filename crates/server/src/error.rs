@@ -29,6 +29,10 @@ pub enum ErrorCode {
     AppendOnly,
     /// The uploaded bytes do not hash to the object's name (400).
     DigestMismatch,
+    /// Seeding refused: the vault already holds a different repository (409).
+    SeedConflict,
+    /// Seeding refused: the container prefix holds no complete restic repository (422).
+    NotARepository,
     /// The requested range lies outside the object (416).
     RangeNotSatisfiable,
     /// The object store failed (502).

@@ -22,11 +22,14 @@ mod db;
 mod error;
 mod names;
 mod secret;
+mod seed;
 mod server;
 mod tls;
 mod vault;
 
-pub use client::{AgentRegistered, Client, ClientError, CreatedAccount, Listed, VaultCreated};
+pub use client::{
+    AgentRegistered, Client, ClientError, CreatedAccount, Listed, Metrics, Seeded, VaultCreated,
+};
 pub use config::{MetadataConfig, ServerConfig, ServerOptions};
 pub use credentials::{Credentials, CredentialsError};
 pub use error::{ApiError, ErrorCode};

@@ -19,6 +19,35 @@ pub(crate) struct AppState {
     pub db: Db,
     pub store: Arc<dyn Store>,
     pub public_url: String,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Counters the server keeps since it started.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    /// Request body bytes received by vault object and config uploads (accepted or not).
+    pub vault_bytes_received: std::sync::atomic::AtomicU64,
+    /// Vault object and config uploads stored.
+    pub vault_objects_stored: std::sync::atomic::AtomicU64,
+}
+
+/// The body of `GET /api/v1/metrics`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct MetricsSnapshot {
+    /// Request body bytes received by vault uploads (accepted or refused).
+    pub vault_bytes_received: u64,
+    /// Vault uploads stored.
+    pub vault_objects_stored: u64,
+}
+
+impl Metrics {
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        MetricsSnapshot {
+            vault_bytes_received: self.vault_bytes_received.load(Relaxed),
+            vault_objects_stored: self.vault_objects_stored.load(Relaxed),
+        }
+    }
 }
 
 impl AppState {
@@ -154,6 +183,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         db,
         store,
         public_url: public_url.clone(),
+        metrics: Arc::default(),
     };
     let app = Router::new()
         .route(

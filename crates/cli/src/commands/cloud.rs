@@ -162,6 +162,23 @@ pub enum VaultCommand {
         #[command(flatten)]
         credentials: AccountCredentialsArg,
     },
+    /// Adopt a restic repository imported into a container as the vault's repository
+    /// (server-side copy; resumable; refused if the vault holds another repository).
+    Seed {
+        /// Vault name.
+        name: String,
+        /// Storage account of the container.
+        #[arg(long)]
+        storage_account: String,
+        /// Container the repository was imported into.
+        #[arg(long)]
+        container: String,
+        /// Folder of the repository inside the container (default: its root).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +312,25 @@ impl CloudCommand {
                         })
                         .collect::<Vec<_>>()
                         .join("\n")
+                })
+            }
+            CloudCommand::Vault(VaultCommand::Seed {
+                name,
+                storage_account,
+                container,
+                prefix,
+                credentials,
+            }) => {
+                let seeded = account_client(&credentials)?
+                    .seed_vault(&name, &storage_account, &container, &prefix)
+                    .with_context(|| {
+                        format!("seeding vault {name} from container {storage_account}/{container}")
+                    })?;
+                output::emit(ctx.json, &seeded, || {
+                    format!(
+                        "vault {name} seeded: {} objects ({} bytes), {} copied, {} already there, {} snapshots",
+                        seeded.objects, seeded.bytes, seeded.copied, seeded.skipped, seeded.snapshots
+                    )
                 })
             }
             CloudCommand::Agent(AgentCommand::Register {
