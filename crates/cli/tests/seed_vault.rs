@@ -313,3 +313,109 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// The server is killed (SIGKILL) while it copies packs into the vault; after a restart the
+/// same seed request completes, and restic's `check --read-data` passes on the vault.
+#[test]
+fn seed_completes_after_server_killed_midway() {
+    let Some(_) = restic() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let data = dir.join("data");
+    let server = Server::start(dir, "server", &data, None);
+    let agent = provision(&server, dir, "acme", "laptop", false);
+    let account = dir.join("acme.credentials");
+    let creds = ["--credentials", path(&account)];
+    seedship(&[&["storage", "create", "imports"][..], &creds].concat());
+    seedship(
+        &[
+            &["container", "create", "import1", "--storage-account", "imports"][..],
+            &creds,
+        ]
+        .concat(),
+    );
+    let source = dir.join("source");
+    std::fs::create_dir_all(&source).expect("mkdir");
+    for i in 0..12u64 {
+        std::fs::write(source.join(format!("f{i}.bin")), random_bytes(i + 10, 8_000_000)).expect("write");
+    }
+    let staging = dir.join("staging");
+    seedship_pw(&["backup", path(&source), "--repo", path(&staging)]);
+    let container = container_dir(&data, "import1");
+    copy_tree(&staging, &container.join("repo"));
+    let vault_id = Command::new("sqlite3")
+        .arg(data.join("metadata.db"))
+        .arg("SELECT id FROM vaults WHERE name = 'laptop'")
+        .output()
+        .expect("sqlite3");
+    let vault_dir = data
+        .join("objects/vaults")
+        .join(String::from_utf8_lossy(&vault_id.stdout).trim());
+
+    let seed = [
+        &[
+            "vault",
+            "seed",
+            "laptop",
+            "--storage-account",
+            "imports",
+            "--container",
+            "import1",
+            "--prefix",
+            "repo",
+        ][..],
+        &creds,
+    ]
+    .concat();
+    let mut client = Command::new(SEEDSHIP)
+        .arg("--json")
+        .args(&seed)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn seed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Wait for a complete copied pack (the local store writes `<name>#<n>` temporaries first).
+    let complete = |listing: &std::collections::BTreeMap<String, u64>| {
+        listing
+            .keys()
+            .filter(|k| k.rsplit('/').next().is_some_and(|name| name.len() == 64))
+            .count()
+    };
+    while complete(&store_listing(&vault_dir.join("data"))) == 0 {
+        assert!(std::time::Instant::now() < deadline, "seeding never started");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let port = server.url.rsplit(':').next().expect("port").to_owned();
+    drop(server); // SIGKILL mid-seed
+    let _ = client.wait();
+    let partial = complete(&store_listing(&vault_dir));
+    assert!(
+        !store_listing(&vault_dir).contains_key("config"),
+        "killed before the seed completed"
+    );
+    let total = store_listing(&staging).len();
+    assert!(partial < total, "killed mid-seed: {partial} of {total} objects");
+
+    let listen = format!("127.0.0.1:{port}");
+    let _server = Server::start_with(dir, "server2", &data, None, &["--listen", &listen]);
+    let seeded = seedship(&seed);
+    assert_eq!(seeded["objects"].as_u64(), Some(total as u64), "{seeded}");
+    assert_eq!(
+        seeded["skipped"].as_u64(),
+        Some(partial as u64),
+        "objects copied before the kill are skipped: {seeded}"
+    );
+    eprintln!("killed after {partial} of {total} objects; resumed: {seeded}");
+    let repo = agent.repository();
+    let cache = dir.join("cache");
+    restic_ok(&repo, &cache, &["check", "--read-data"]);
+    let target = dir.join("restore");
+    restic_ok(&repo, &cache, &["restore", "latest", "--target", path(&target)]);
+    let restored = target.join(source.strip_prefix("/").expect("absolute"));
+    assert_eq!(
+        tree_contents(&restored),
+        tree_contents(&source),
+        "restored tree differs"
+    );
+}
