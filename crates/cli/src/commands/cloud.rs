@@ -383,7 +383,7 @@ fn emit_credentials(ctx: &Context, credentials: &Credentials, out: Option<&Path>
 }
 
 /// `$SEEDSHIP_CONFIG_DIR`, else `$XDG_CONFIG_HOME/seedship`, else `~/.config/seedship`.
-fn default_config_dir() -> anyhow::Result<PathBuf> {
+pub(super) fn default_config_dir() -> anyhow::Result<PathBuf> {
     let from_env = |name| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
