@@ -102,6 +102,10 @@ impl Db {
         Ok(Self { pool })
     }
 
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Creates the admin principal with `secret` unless one exists; true if created now.
     pub async fn bootstrap_admin(&self, secret: &str) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(

@@ -37,6 +37,8 @@ pub enum ErrorCode {
     RangeNotSatisfiable,
     /// The object store failed (502).
     StorageFailed,
+    /// An import/export job rule refused the request; `rule` names it (400, 403, 404, 409).
+    JobRule,
     /// The metadata database failed, or another server-side fault (500).
     Internal,
 }
@@ -51,6 +53,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Human-readable message (never contains secrets).
     pub message: String,
+    /// For [`ErrorCode::JobRule`]: the rule's code, e.g. `DuplicateTrackingNumber`.
+    pub rule: Option<String>,
 }
 
 /// The JSON body of an error response.
@@ -64,6 +68,8 @@ pub(crate) struct ErrorBody {
 pub(crate) struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 impl ApiError {
@@ -72,7 +78,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            rule: None,
         }
+    }
+
+    pub(crate) fn with_rule(mut self, rule: &str) -> Self {
+        self.rule = Some(rule.to_owned());
+        self
     }
 
     pub(crate) fn unauthenticated(message: impl Into<String>) -> Self {
@@ -160,6 +172,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code,
                 message: self.message,
+                rule: self.rule,
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();

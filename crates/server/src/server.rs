@@ -11,7 +11,9 @@ use seedship_store::Store;
 use crate::config::ServerOptions;
 use crate::credentials::{Credentials, CredentialsError};
 use crate::db::Db;
+use crate::jobs::Clock;
 use crate::secret;
+use seedship_jobs::{DataCentres, DeadlinePolicy};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -19,6 +21,9 @@ pub(crate) struct AppState {
     pub db: Db,
     pub store: Arc<dyn Store>,
     pub public_url: String,
+    pub clock: Clock,
+    pub deadlines: DeadlinePolicy,
+    pub data_centres: DataCentres,
     pub metrics: Arc<Metrics>,
 }
 
@@ -184,13 +189,27 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         store,
         public_url: public_url.clone(),
         metrics: Arc::default(),
+        clock: Clock::new(options.test_clock),
+        deadlines: DeadlinePolicy::default(),
+        data_centres: options.config.data_centres(),
     };
+    let deadlines = state.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            interval.tick().await;
+            if let Err(err) = crate::jobs::run_deadlines(&deadlines).await {
+                tracing::error!("deadline pass failed: {err}");
+            }
+        }
+    });
     let app = Router::new()
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
         .merge(crate::api::router())
+        .merge(crate::jobs::router())
         .merge(crate::vault::router())
         .with_state(state);
     ready(Ready {

@@ -471,6 +471,7 @@ fn run_server(ctx: &Context, args: ServerArgs) -> anyhow::Result<()> {
         listen: args.listen,
         tls: args.tls,
         config,
+        test_clock: std::env::var_os("SEEDSHIP_TEST_CLOCK").is_some_and(|v| v == "1"),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let json = ctx.json;

@@ -56,6 +56,8 @@ impl Server {
             command.arg("--config").arg(config);
         }
         command.args(extra);
+        // Lets the admin move the clock (deadline tests); nothing else changes.
+        command.env("SEEDSHIP_TEST_CLOCK", "1");
         let child = command
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout_log).expect("stdout log"))
