@@ -30,6 +30,8 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/api/v1/vaults", post(create_vault).get(list_vaults))
         .route("/api/v1/agents", post(register_agent))
+        .route("/api/v1/vaults/{vault}/seed", post(crate::seed::seed_vault))
+        .route("/api/v1/metrics", get(metrics))
 }
 
 /// Body of every create request.
@@ -155,6 +157,17 @@ async fn create_operator(
             secret,
         }),
     ))
+}
+
+/// `GET /api/v1/metrics` (admin or operator): counters since the server started.
+async fn metrics(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<crate::server::MetricsSnapshot>, ApiError> {
+    if !matches!(principal, Principal::Admin | Principal::Operator) {
+        return Err(ApiError::forbidden("metrics are for the admin and operators"));
+    }
+    Ok(Json(state.metrics.snapshot()))
 }
 
 async fn whoami(principal: Principal) -> Json<WhoAmI> {

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::api::{AccountCreated, AgentInfo, NameList, NameRequest, VaultInfo, VaultRequest};
 use crate::credentials::Credentials;
 use crate::error::{ErrorBody, ErrorCode};
+use crate::jobs::{ClockRequest, ClockState, CustodyReport, DriveLogs, JobAction, JobDetail};
+use seedship_jobs::{JobSpec, JobSummary};
 
 /// A failed API call.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,8 @@ pub enum ClientError {
         status: u16,
         code: Option<ErrorCode>,
         message: String,
+        /// For [`ErrorCode::JobRule`]: the job rule that refused, e.g. `TooManyDrives`.
+        rule: Option<String>,
     },
 }
 
@@ -73,6 +77,12 @@ pub struct AgentRegistered {
     /// Agent secret (shown once).
     pub secret: String,
 }
+
+/// What a vault seed did (see `POST /api/v1/vaults/<vault>/seed`).
+pub type Seeded = crate::seed::SeedReport;
+
+/// Server counters (see `GET /api/v1/metrics`).
+pub type Metrics = crate::server::MetricsSnapshot;
 
 /// A listing of names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,18 +156,20 @@ impl Client {
                 status: status.as_u16(),
                 code: None,
                 message: format!("unexpected response: {e}"),
+                rule: None,
             });
         }
         let text = response.text().unwrap_or_default();
-        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(body) => (Some(body.error.code), body.error.message),
-            Err(_) => (None, text),
+        let (code, message, rule) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (Some(body.error.code), body.error.message, body.error.rule),
+            Err(_) => (None, text, None),
         };
         Err(ClientError::Api {
             url,
             status: status.as_u16(),
             code,
             message,
+            rule,
         })
     }
 
@@ -265,6 +277,7 @@ impl Client {
             status: 201,
             code: None,
             message: "response lacks the registration credential".to_owned(),
+            rule: None,
         })?;
         Ok(VaultCreated {
             name: info.name,
@@ -305,5 +318,109 @@ impl Client {
             id: info.id,
             secret: info.secret,
         })
+    }
+
+    /// Creates an import job (account owner); the answer carries the shipping address.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered; job rules as [`ErrorCode::JobRule`].
+    pub fn create_job(&self, spec: &JobSpec) -> Result<JobDetail, ClientError> {
+        self.call(Some(spec), "/api/v1/jobs")
+    }
+
+    /// The account's jobs (owner), or every job (operator).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn jobs(&self) -> Result<Vec<JobSummary>, ClientError> {
+        self.call::<(), _>(None, "/api/v1/jobs")
+    }
+
+    /// One job of `account`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn job(&self, account: &str, name: &str) -> Result<JobDetail, ClientError> {
+        self.call::<(), _>(None, &format!("/api/v1/jobs/{account}/{name}"))
+    }
+
+    /// Applies an action to a job (one database transaction on the server).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered; job rules as [`ErrorCode::JobRule`].
+    pub fn job_action(
+        &self,
+        account: &str,
+        name: &str,
+        action: &JobAction,
+    ) -> Result<JobDetail, ClientError> {
+        self.call(Some(action), &format!("/api/v1/jobs/{account}/{name}/actions"))
+    }
+
+    /// The copy and error logs of a job's transferred drives.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn job_logs(&self, account: &str, name: &str) -> Result<Vec<DriveLogs>, ClientError> {
+        self.call::<(), _>(None, &format!("/api/v1/jobs/{account}/{name}/logs"))
+    }
+
+    /// A job's custody log, verified by the server.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn job_custody(&self, account: &str, name: &str) -> Result<CustodyReport, ClientError> {
+        self.call::<(), _>(None, &format!("/api/v1/jobs/{account}/{name}/custody"))
+    }
+
+    /// Moves the server's clock forward (admin; only with a test clock); returns the offset.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn advance_clock(&self, seconds: i64) -> Result<i64, ClientError> {
+        let state: ClockState = self.call(
+            Some(&ClockRequest {
+                advance_seconds: seconds,
+            }),
+            "/api/v1/admin/clock",
+        )?;
+        Ok(state.offset_seconds)
+    }
+
+    /// Seeds vault `vault` with the restic repository at `prefix` in container
+    /// `storage`/`container` (account owner, or the vault's agent).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered (`SeedConflict`, `NotARepository`, ...).
+    pub fn seed_vault(
+        &self,
+        vault: &str,
+        storage: &str,
+        container: &str,
+        prefix: &str,
+    ) -> Result<Seeded, ClientError> {
+        let request = crate::seed::SeedRequest {
+            storage_account: storage.to_owned(),
+            container: container.to_owned(),
+            prefix: prefix.to_owned(),
+        };
+        self.call(Some(&request), &format!("/api/v1/vaults/{vault}/seed"))
+    }
+
+    /// The server's counters (admin or operator).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn metrics(&self) -> Result<Metrics, ClientError> {
+        self.call::<(), _>(None, "/api/v1/metrics")
     }
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use seedship_jobs::{Address, DataCentre, DataCentres};
 use seedship_store::StoreConfig;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,8 @@ pub struct ServerOptions {
     pub tls: bool,
     /// Parsed configuration file, if one was given.
     pub config: ServerConfig,
+    /// Let the admin move the server's clock (`POST /api/v1/admin/clock`), for deadline tests.
+    pub test_clock: bool,
 }
 
 /// The configuration file (TOML). Every table is optional; missing ones mean embedded defaults.
@@ -47,6 +50,27 @@ pub struct ServerConfig {
     /// Object storage; default a local directory `objects` in the data directory.
     #[serde(default)]
     pub storage: Option<StoreConfig>,
+    /// Data centres import drives are shipped to (`[[data_centres]]`); default one,
+    /// [`default_data_centre`].
+    #[serde(default)]
+    pub data_centres: Vec<DataCentre>,
+}
+
+/// The data centre of the embedded defaults, region `local`.
+#[must_use]
+pub fn default_data_centre() -> DataCentre {
+    DataCentre {
+        region: "local".to_owned(),
+        name: "seedship data centre".to_owned(),
+        shipping_address: Address {
+            recipient: "seedship import service".to_owned(),
+            street: vec!["1 Data Centre Road".to_owned()],
+            city: "Amsterdam".to_owned(),
+            postal_code: "1000 AA".to_owned(),
+            country: "NL".to_owned(),
+            phone: String::new(),
+        },
+    }
 }
 
 /// The `[metadata]` table.
@@ -71,6 +95,13 @@ impl ServerConfig {
         match &self.metadata {
             Some(metadata) => metadata.url.clone(),
             None => format!("sqlite://{}?mode=rwc", data_dir.join("metadata.db").display()),
+        }
+    }
+
+    pub(crate) fn data_centres(&self) -> DataCentres {
+        match self.data_centres.is_empty() {
+            true => DataCentres::new(vec![default_data_centre()]),
+            false => DataCentres::new(self.data_centres.clone()),
         }
     }
 

@@ -102,6 +102,10 @@ impl Db {
         Ok(Self { pool })
     }
 
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Creates the admin principal with `secret` unless one exists; true if created now.
     pub async fn bootstrap_admin(&self, secret: &str) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
@@ -262,6 +266,26 @@ impl Db {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(Some(names))
+    }
+
+    /// The id of container `storage`/`container` of the account that owns vault `vault_id`.
+    pub async fn container_of_vault_account(
+        &self,
+        vault_id: &str,
+        storage: &str,
+        container: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT c.id FROM containers c \
+             JOIN storage_accounts s ON c.storage_account_id = s.id \
+             JOIN vaults v ON v.account_id = s.account_id \
+             WHERE v.id = $1 AND s.name = $2 AND c.name = $3",
+        )
+        .bind(vault_id)
+        .bind(storage)
+        .bind(container)
+        .fetch_optional(&self.pool)
+        .await
     }
 
     /// Creates a vault and its registration credential; returns (vault id, registration id).

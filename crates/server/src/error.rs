@@ -29,10 +29,16 @@ pub enum ErrorCode {
     AppendOnly,
     /// The uploaded bytes do not hash to the object's name (400).
     DigestMismatch,
+    /// Seeding refused: the vault already holds a different repository (409).
+    SeedConflict,
+    /// Seeding refused: the container prefix holds no complete restic repository (422).
+    NotARepository,
     /// The requested range lies outside the object (416).
     RangeNotSatisfiable,
     /// The object store failed (502).
     StorageFailed,
+    /// An import/export job rule refused the request; `rule` names it (400, 403, 404, 409).
+    JobRule,
     /// The metadata database failed, or another server-side fault (500).
     Internal,
 }
@@ -47,6 +53,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Human-readable message (never contains secrets).
     pub message: String,
+    /// For [`ErrorCode::JobRule`]: the rule's code, e.g. `DuplicateTrackingNumber`.
+    pub rule: Option<String>,
 }
 
 /// The JSON body of an error response.
@@ -60,6 +68,8 @@ pub(crate) struct ErrorBody {
 pub(crate) struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 impl ApiError {
@@ -68,7 +78,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            rule: None,
         }
+    }
+
+    pub(crate) fn with_rule(mut self, rule: &str) -> Self {
+        self.rule = Some(rule.to_owned());
+        self
     }
 
     pub(crate) fn unauthenticated(message: impl Into<String>) -> Self {
@@ -156,6 +172,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code,
                 message: self.message,
+                rule: self.rule,
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();

@@ -20,15 +20,20 @@ mod config;
 mod credentials;
 mod db;
 mod error;
+mod jobs;
 mod names;
 mod secret;
+mod seed;
 mod server;
 mod tls;
 mod vault;
 
-pub use client::{AgentRegistered, Client, ClientError, CreatedAccount, Listed, VaultCreated};
-pub use config::{MetadataConfig, ServerConfig, ServerOptions};
+pub use client::{
+    AgentRegistered, Client, ClientError, CreatedAccount, Listed, Metrics, Seeded, VaultCreated,
+};
+pub use config::{MetadataConfig, ServerConfig, ServerOptions, default_data_centre};
 pub use credentials::{Credentials, CredentialsError};
 pub use error::{ApiError, ErrorCode};
+pub use jobs::{CustodyReport, DriveLogs, JobAction, JobDetail};
 pub use server::{Ready, ServeError, serve};
 pub use tls::TlsError;

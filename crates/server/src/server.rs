@@ -11,7 +11,9 @@ use seedship_store::Store;
 use crate::config::ServerOptions;
 use crate::credentials::{Credentials, CredentialsError};
 use crate::db::Db;
+use crate::jobs::Clock;
 use crate::secret;
+use seedship_jobs::{DataCentres, DeadlinePolicy};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -19,6 +21,38 @@ pub(crate) struct AppState {
     pub db: Db,
     pub store: Arc<dyn Store>,
     pub public_url: String,
+    pub clock: Clock,
+    pub deadlines: DeadlinePolicy,
+    pub data_centres: DataCentres,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Counters the server keeps since it started.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    /// Request body bytes received by vault object and config uploads (accepted or not).
+    pub vault_bytes_received: std::sync::atomic::AtomicU64,
+    /// Vault object and config uploads stored.
+    pub vault_objects_stored: std::sync::atomic::AtomicU64,
+}
+
+/// The body of `GET /api/v1/metrics`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct MetricsSnapshot {
+    /// Request body bytes received by vault uploads (accepted or refused).
+    pub vault_bytes_received: u64,
+    /// Vault uploads stored.
+    pub vault_objects_stored: u64,
+}
+
+impl Metrics {
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        MetricsSnapshot {
+            vault_bytes_received: self.vault_bytes_received.load(Relaxed),
+            vault_objects_stored: self.vault_objects_stored.load(Relaxed),
+        }
+    }
 }
 
 impl AppState {
@@ -154,13 +188,28 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         db,
         store,
         public_url: public_url.clone(),
+        metrics: Arc::default(),
+        clock: Clock::new(options.test_clock),
+        deadlines: DeadlinePolicy::default(),
+        data_centres: options.config.data_centres(),
     };
+    let deadlines = state.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            interval.tick().await;
+            if let Err(err) = crate::jobs::run_deadlines(&deadlines).await {
+                tracing::error!("deadline pass failed: {err}");
+            }
+        }
+    });
     let app = Router::new()
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
         .merge(crate::api::router())
+        .merge(crate::jobs::router())
         .merge(crate::vault::router())
         .with_state(state);
     ready(Ready {

@@ -375,6 +375,10 @@ async fn upload(
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| ApiError::invalid_request(format!("upload interrupted: {e}")))?;
             hasher.update(&chunk);
+            state
+                .metrics
+                .vault_bytes_received
+                .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
             if let Some(writer) = writer.as_mut() {
                 writer.write(chunk).await?;
                 continue;
@@ -416,6 +420,10 @@ async fn upload(
         }
         (Err(e), None) => return Err(e),
     }
+    state
+        .metrics
+        .vault_objects_stored
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(StatusCode::OK)
 }
 

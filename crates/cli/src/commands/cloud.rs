@@ -162,6 +162,23 @@ pub enum VaultCommand {
         #[command(flatten)]
         credentials: AccountCredentialsArg,
     },
+    /// Adopt a restic repository imported into a container as the vault's repository
+    /// (server-side copy; resumable; refused if the vault holds another repository).
+    Seed {
+        /// Vault name.
+        name: String,
+        /// Storage account of the container.
+        #[arg(long)]
+        storage_account: String,
+        /// Container the repository was imported into.
+        #[arg(long)]
+        container: String,
+        /// Folder of the repository inside the container (default: its root).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -297,6 +314,25 @@ impl CloudCommand {
                         .join("\n")
                 })
             }
+            CloudCommand::Vault(VaultCommand::Seed {
+                name,
+                storage_account,
+                container,
+                prefix,
+                credentials,
+            }) => {
+                let seeded = account_client(&credentials)?
+                    .seed_vault(&name, &storage_account, &container, &prefix)
+                    .with_context(|| {
+                        format!("seeding vault {name} from container {storage_account}/{container}")
+                    })?;
+                output::emit(ctx.json, &seeded, || {
+                    format!(
+                        "vault {name} seeded: {} objects ({} bytes), {} copied, {} already there, {} snapshots",
+                        seeded.objects, seeded.bytes, seeded.copied, seeded.skipped, seeded.snapshots
+                    )
+                })
+            }
             CloudCommand::Agent(AgentCommand::Register {
                 credentials,
                 name,
@@ -347,7 +383,7 @@ fn emit_credentials(ctx: &Context, credentials: &Credentials, out: Option<&Path>
 }
 
 /// `$SEEDSHIP_CONFIG_DIR`, else `$XDG_CONFIG_HOME/seedship`, else `~/.config/seedship`.
-fn default_config_dir() -> anyhow::Result<PathBuf> {
+pub(super) fn default_config_dir() -> anyhow::Result<PathBuf> {
     let from_env = |name| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
@@ -435,6 +471,7 @@ fn run_server(ctx: &Context, args: ServerArgs) -> anyhow::Result<()> {
         listen: args.listen,
         tls: args.tls,
         config,
+        test_clock: std::env::var_os("SEEDSHIP_TEST_CLOCK").is_some_and(|v| v == "1"),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let json = ctx.json;

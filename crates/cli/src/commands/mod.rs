@@ -6,6 +6,7 @@ mod cloud;
 mod drive;
 mod exit_codes;
 mod keygen;
+mod policy;
 
 use crate::Context;
 use clap::Subcommand;
@@ -25,6 +26,9 @@ pub enum Command {
     Keygen(keygen::KeygenArgs),
     #[command(flatten)]
     Cloud(cloud::CloudCommand),
+    /// The agent's backup policy (offline first backup through drives).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 impl Command {
@@ -35,6 +39,7 @@ impl Command {
             Command::Drive { cmd } => cmd.run(ctx),
             Command::Keygen(args) => keygen::run(args, ctx),
             Command::Cloud(command) => command.run(ctx),
+            Command::Policy(command) => command.run(ctx),
         }
     }
 }

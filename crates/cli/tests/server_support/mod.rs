@@ -36,7 +36,8 @@ impl Server {
         Self::start_with(dir, name, data_dir, config, &[])
     }
 
-    /// [`Server::start`] with extra arguments, e.g. `--tls`.
+    /// [`Server::start`] with extra arguments, e.g. `--tls` or `--listen <ADDR>` (to restart on
+    /// the port of an earlier run).
     pub fn start_with(
         dir: &Path,
         name: &str,
@@ -47,13 +48,16 @@ impl Server {
         let stdout_log = dir.join(format!("{name}.stdout.log"));
         let stderr_log = dir.join(format!("{name}.stderr.log"));
         let mut command = Command::new(SEEDSHIP);
-        command
-            .args(["--json", "server", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir);
+        command.args(["--json", "server", "--data-dir"]).arg(data_dir);
+        if !extra.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }
         command.args(extra);
+        // Lets the admin move the clock (deadline tests); nothing else changes.
+        command.env("SEEDSHIP_TEST_CLOCK", "1");
         let child = command
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout_log).expect("stdout log"))

@@ -1,0 +1,182 @@
+//! Job rules and deadlines against the real server on loopback: every refusal names its rule
+//! and changes nothing; with the clock moved 15 days the unshipped job is gone and the
+//! missing drive is NeverReceived.
+
+mod server_support;
+
+use seedship_jobs::{DriveState, JobSpec, JobState};
+use seedship_server::{Client, ClientError, Credentials, JobAction};
+use serde_json::json;
+use server_support::{Server, path, seedship};
+
+fn spec(name: &str, drives: usize) -> JobSpec {
+    let address = json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
+                         "postal_code": "3511", "country": "NL", "phone": ""});
+    let drives: Vec<_> = (0..drives)
+        .map(|i| {
+            json!({"drive_id": format!("WD-{name}-{i}"), "wrapped_key": "age1wrapped",
+                        "manifest_hash": "abc", "bytes": 1000})
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "name": name, "job_type": "Import",
+        "destination": {"storage_account": "acme", "container": "seed", "prefix": "host1/",
+                        "disposition": "rename"},
+        "region": "local",
+        "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
+        "return_shipping": {"carrier": "DHL", "account_number": "123", "address": address},
+        "drives": drives,
+    }))
+    .expect("job spec")
+}
+
+fn ship(tracking: &str, drive_count: u32, dry_run: bool) -> JobAction {
+    serde_json::from_value(
+        json!({"action": "ship", "carrier": "DHL", "tracking_number": tracking,
+                                  "ship_date": "2026-01-02", "drive_count": drive_count,
+                                  "dry_run": dry_run}),
+    )
+    .expect("ship action")
+}
+
+fn receive(drive_id: &str) -> JobAction {
+    serde_json::from_value(json!({"action": "receive", "drive_id": drive_id})).expect("receive")
+}
+
+/// The rule that refused, after checking it was a refusal with that HTTP status.
+fn refused<T: std::fmt::Debug>(result: Result<T, ClientError>, status: u16) -> String {
+    match result {
+        Err(ClientError::Api {
+            status: got,
+            rule,
+            message,
+            ..
+        }) => {
+            assert_eq!(got, status, "{message}");
+            rule.unwrap_or(message)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn client(dir: &std::path::Path, server: &Server, kind: &str, name: &str) -> Client {
+    let file = dir.join(format!("{name}.credentials"));
+    seedship(&[
+        "admin",
+        kind,
+        "create",
+        name,
+        "--admin-credentials",
+        path(&server.admin_credentials()),
+        "--out",
+        path(&file),
+    ]);
+    Client::new(&Credentials::load(&file).expect("credentials")).expect("client")
+}
+
+#[test]
+fn job_rules_are_enforced_and_deadlines_pass() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
+    let owner = client(dir.path(), &server, "account", "acme");
+    let operator = client(dir.path(), &server, "operator", "dc-staff");
+    let admin = Client::new(&Credentials::load(&server.admin_credentials()).expect("admin")).expect("client");
+
+    let created = owner.create_job(&spec("seed-one", 2)).expect("create");
+    assert_eq!(created.data_centre.region, "local");
+    assert!(!created.data_centre.shipping_address.street.is_empty());
+    assert_eq!(created.summary.state, JobState::Creating);
+
+    for bad in ["Seed", "1seed", "seed one", "-seed", "seed/one", "séed", "", "s"] {
+        assert_eq!(
+            refused(owner.create_job(&spec(bad, 1)), 400),
+            "JobNameInvalid",
+            "name {bad:?}"
+        );
+    }
+    assert_eq!(
+        refused(owner.create_job(&spec("seed-one", 1)), 409),
+        "JobNameTaken"
+    );
+    assert_eq!(
+        refused(owner.create_job(&spec("seed-big", 11)), 400),
+        "TooManyDrives"
+    );
+    let names: Vec<_> = owner.jobs().expect("list").into_iter().map(|j| j.name).collect();
+    assert_eq!(names, ["seed-one"], "refused creates left nothing behind");
+
+    // Review, then a wrong drive count, then the real shipment.
+    let review = owner
+        .job_action("acme", "seed-one", &ship("1Z 999 AA", 2, true))
+        .expect("dry run");
+    assert_eq!(review.review.expect("review").tracking_number, "1Z999AA");
+    assert_eq!(review.summary.state, JobState::Creating);
+    assert_eq!(
+        owner.job("acme", "seed-one").expect("show").summary.state,
+        JobState::Creating
+    );
+    let mismatch = owner.job_action("acme", "seed-one", &ship("1Z999AA", 3, false));
+    assert_eq!(refused(mismatch, 400), "DriveCountMismatch");
+    let shipped = owner
+        .job_action("acme", "seed-one", &ship("1Z999AA", 2, false))
+        .expect("ship");
+    assert_eq!(shipped.summary.state, JobState::Shipping);
+
+    // A tracking number is never shared, however it is spelled.
+    owner.create_job(&spec("seed-two", 1)).expect("create second");
+    let reused = owner.job_action("acme", "seed-two", &ship("1z 999aa", 1, false));
+    assert_eq!(refused(reused, 409), "DuplicateTrackingNumber");
+    assert_eq!(
+        owner.job("acme", "seed-two").expect("show").summary.state,
+        JobState::Creating
+    );
+
+    // Only operators receive; after receipt the owner can no longer cancel.
+    assert_eq!(
+        refused(
+            owner.job_action("acme", "seed-one", &receive("WD-seed-one-0")),
+            403
+        ),
+        "NotPermitted"
+    );
+    assert_eq!(
+        owner.job("acme", "seed-one").expect("show").summary.state,
+        JobState::Shipping
+    );
+    let received = operator
+        .job_action("acme", "seed-one", &receive("WD-seed-one-0"))
+        .expect("receive");
+    assert_eq!(received.summary.drives[0].state, DriveState::Received);
+    let cancel: JobAction = serde_json::from_value(json!({"action": "cancel"})).expect("cancel");
+    assert_eq!(
+        refused(owner.job_action("acme", "seed-one", &cancel), 409),
+        "CancelNotAllowed"
+    );
+    assert_eq!(
+        owner.job("acme", "seed-one").expect("show").summary.state,
+        JobState::Received
+    );
+
+    // Another account cannot see the job; the custody log verifies.
+    let other = client(dir.path(), &server, "account", "other");
+    assert_eq!(
+        refused(other.job("acme", "seed-one"), 404),
+        "job of account acme not found"
+    );
+    let custody = owner.job_custody("acme", "seed-one").expect("custody");
+    assert!(custody.verified, "{:?}", custody.error);
+    assert!(custody.entries.len() >= 3, "created, shipped, received");
+
+    // 15 days later: the unshipped job is deleted, the missing drive is NeverReceived.
+    assert_eq!(
+        refused(owner.advance_clock(60), 403),
+        "only the admin moves the clock"
+    );
+    admin.advance_clock(15 * 24 * 3600).expect("move clock");
+    let names: Vec<_> = owner.jobs().expect("list").into_iter().map(|j| j.name).collect();
+    assert_eq!(names, ["seed-one"], "seed-two was never shipped");
+    let job = owner.job("acme", "seed-one").expect("show");
+    assert_eq!(job.summary.drives[0].state, DriveState::Received);
+    assert_eq!(job.summary.drives[1].state, DriveState::NeverReceived);
+    assert!(owner.job_custody("acme", "seed-one").expect("custody").verified);
+}

@@ -1,0 +1,421 @@
+//! Vault seeding: a repository written by `seedship backup` to a local staging directory and
+//! placed in a container is adopted by a vault through the server (nothing uploaded by the
+//! client); restic lists, checks (`--read-data`) and restores it; a following
+//! `seedship backup` to the vault is incremental, with the bytes received by the server
+//! counted; seeding is idempotent, resumes after an interruption and refuses a vault holding
+//! another repository.
+
+mod server_support;
+
+use std::path::Path;
+use std::process::Command;
+
+use server_support::*;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs `seedship --json <args>` with the repository password in the environment.
+fn seedship_pw(args: &[&str]) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_seedship"))
+        .arg("--json")
+        .args(args)
+        .env("SEEDSHIP_PASSWORD", PASSWORD)
+        .output()
+        .expect("run seedship");
+    assert!(
+        output.status.success(),
+        "seedship {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+/// The store directory of container `name` (its id read from the server's SQLite metadata).
+fn container_dir(data: &Path, name: &str) -> std::path::PathBuf {
+    let output = Command::new("sqlite3")
+        .arg(data.join("metadata.db"))
+        .arg(format!("SELECT id FROM containers WHERE name = '{name}'"))
+        .output()
+        .expect("run sqlite3");
+    let id = String::from_utf8(output.stdout).expect("UTF-8");
+    data.join("objects/containers").join(id.trim())
+}
+
+/// Copies a directory tree (the "import" of a staged repository into a container).
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::create_dir_all(to).expect("mkdir");
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn metrics(admin: &Path) -> serde_json::Value {
+    let server: toml::Value = toml::from_str(&std::fs::read_to_string(admin).expect("admin")).expect("toml");
+    let url = server["server"].as_str().expect("server url");
+    let token = format!(
+        "{}.{}",
+        server["id"].as_str().expect("id"),
+        server["secret"].as_str().expect("secret")
+    );
+    reqwest::blocking::Client::new()
+        .get(format!("{url}/api/v1/metrics"))
+        .bearer_auth(token)
+        .send()
+        .expect("metrics")
+        .json()
+        .expect("metrics JSON")
+}
+
+#[test]
+fn seeded_vault_serves_restic_and_takes_incrementals() {
+    let Some(_) = restic() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let data = dir.join("data");
+    let server = Server::start(dir, "server", &data, None);
+    let agent = provision(&server, dir, "acme", "laptop", false);
+    let account = dir.join("acme.credentials");
+    let creds = ["--credentials", path(&account)];
+    seedship(&[&["storage", "create", "imports"][..], &creds].concat());
+    seedship(
+        &[
+            &["container", "create", "import1", "--storage-account", "imports"][..],
+            &creds,
+        ]
+        .concat(),
+    );
+
+    // Initial backup to a local staging repository.
+    let source = dir.join("source");
+    make_tree(&source, 7, 30);
+    std::fs::write(source.join("big.bin"), random_bytes(1, 6_000_000)).expect("write");
+    let staging = dir.join("staging");
+    let first = seedship_pw(&[
+        "backup",
+        path(&source),
+        "--repo",
+        path(&staging),
+        "--host",
+        "laptop",
+    ]);
+    let repo_id = first["repository_id"].as_str().expect("id").to_owned();
+
+    // "Import": the staged repository lands in the container under a prefix.
+    let container = container_dir(&data, "import1");
+    copy_tree(&staging, &container.join("repo"));
+
+    // Wrong prefix: not a repository.
+    let missing = seedship_output(
+        &[
+            &[
+                "vault",
+                "seed",
+                "laptop",
+                "--storage-account",
+                "imports",
+                "--container",
+                "import1",
+                "--prefix",
+                "nothing",
+            ][..],
+            &creds,
+        ]
+        .concat(),
+    );
+    assert!(
+        !missing.status.success(),
+        "seeding from an empty prefix must fail"
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NotARepository"));
+
+    // Interrupted seed: a third of the packs made it into the vault before the "crash".
+    let vault_dir = {
+        let listing = store_listing(&data.join("objects"));
+        assert!(
+            listing.keys().all(|k| !k.starts_with("vaults/")),
+            "vault empty before seeding"
+        );
+        let id = Command::new("sqlite3")
+            .arg(data.join("metadata.db"))
+            .arg("SELECT id FROM vaults WHERE name = 'laptop'")
+            .output()
+            .expect("sqlite3");
+        data.join("objects/vaults")
+            .join(String::from_utf8_lossy(&id.stdout).trim())
+    };
+    let packs: Vec<_> = store_listing(&container.join("repo/data")).into_keys().collect();
+    assert!(packs.len() >= 2, "several packs staged");
+    for pack in packs.iter().step_by(3) {
+        let to = vault_dir.join("data").join(pack);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(container.join("repo/data").join(pack), to).expect("copy");
+    }
+
+    let seed = [
+        &[
+            "vault",
+            "seed",
+            "laptop",
+            "--storage-account",
+            "imports",
+            "--container",
+            "import1",
+            "--prefix",
+            "repo",
+        ][..],
+        &creds,
+    ]
+    .concat();
+    let before_seed = metrics(&server.admin_credentials());
+    let seeded = seedship(&seed);
+    let staged_objects = store_listing(&staging).len() as u64;
+    assert_eq!(seeded["objects"].as_u64(), Some(staged_objects), "{seeded}");
+    assert_eq!(
+        seeded["skipped"].as_u64(),
+        Some(packs.iter().step_by(3).count() as u64),
+        "packs already in the vault are skipped"
+    );
+    assert_eq!(seeded["snapshots"].as_u64(), Some(1));
+    assert_eq!(
+        metrics(&server.admin_credentials())["vault_bytes_received"],
+        before_seed["vault_bytes_received"],
+        "seeding uploads nothing through the vault protocol"
+    );
+    // Idempotent.
+    let again = seedship(&seed);
+    assert_eq!(again["copied"].as_u64(), Some(0), "{again}");
+    assert_eq!(again["skipped"].as_u64(), Some(staged_objects));
+
+    // The vault is the staged repository, unchanged: same id, restic reads it.
+    let repo = agent.repository();
+    let cache = dir.join("cache");
+    let snapshots: serde_json::Value =
+        serde_json::from_str(&restic_ok(&repo, &cache, &["snapshots", "--json"])).expect("JSON");
+    assert_eq!(snapshots.as_array().map(Vec::len), Some(1));
+    let config = restic_ok(&repo, &cache, &["cat", "config"]);
+    assert!(
+        config.contains(&repo_id),
+        "vault keeps the repository id: {config}"
+    );
+    restic_ok(&repo, &cache, &["check", "--read-data"]);
+
+    // Incremental over the network: change a few files.
+    let seeded_objects = store_listing(&vault_dir);
+    let changed = 3_000_000usize;
+    std::fs::write(source.join("new.bin"), random_bytes(2, changed)).expect("write");
+    std::fs::write(source.join("file-1.bin"), b"changed").expect("write");
+    let before = metrics(&server.admin_credentials());
+    let incremental = seedship_pw(&[
+        "backup",
+        path(&source),
+        "--repo",
+        &repo,
+        "--host",
+        "laptop",
+        "--cache-dir",
+        path(&dir.join("agent-cache")),
+    ]);
+    let after = metrics(&server.admin_credentials());
+    assert!(
+        incremental["parent_id"].is_string(),
+        "incremental has a parent: {incremental}"
+    );
+    assert_eq!(incremental["repository_id"].as_str(), Some(repo_id.as_str()));
+    let received = after["vault_bytes_received"].as_u64().expect("n")
+        - before["vault_bytes_received"].as_u64().expect("n");
+    let compressed_change = incremental["data_added_packed"].as_u64().expect("packed");
+    eprintln!(
+        "seeded {} objects; incremental: {received} bytes received, {compressed_change} bytes packed, {changed} bytes changed",
+        seeded_objects.len()
+    );
+    assert!(
+        compressed_change >= changed as u64,
+        "random data does not compress"
+    );
+    assert!(
+        received as f64 <= 1.1 * compressed_change as f64,
+        "incremental sent {received} bytes for {compressed_change} bytes of change"
+    );
+    // Nothing seeded was uploaded again: every seeded object is unchanged and the only new
+    // objects are the incremental's.
+    let now = store_listing(&vault_dir);
+    for (key, size) in &seeded_objects {
+        assert_eq!(now.get(key), Some(size), "seeded object {key} changed");
+    }
+    let new_bytes: u64 = now
+        .iter()
+        .filter(|(k, _)| !seeded_objects.contains_key(*k))
+        .map(|(_, s)| s)
+        .sum();
+    assert_eq!(new_bytes, received, "bytes received are exactly the new objects");
+
+    // restic lists and restores both snapshots from the vault.
+    let snapshots: serde_json::Value =
+        serde_json::from_str(&restic_ok(&repo, &cache, &["snapshots", "--json"])).expect("JSON");
+    assert_eq!(snapshots.as_array().map(Vec::len), Some(2));
+    restic_ok(&repo, &cache, &["check", "--read-data"]);
+    let target = dir.join("restore");
+    restic_ok(&repo, &cache, &["restore", "latest", "--target", path(&target)]);
+    let restored = target.join(source.strip_prefix("/").expect("absolute"));
+    assert_eq!(
+        tree_contents(&restored),
+        tree_contents(&source),
+        "restored tree differs"
+    );
+
+    // A vault holding another repository refuses the seed.
+    let other = provision(&server, dir, "acme", "desktop", false);
+    restic_ok(&other.repository(), &dir.join("cache2"), &["init"]);
+    let refused = seedship_output(
+        &[
+            &[
+                "vault",
+                "seed",
+                "desktop",
+                "--storage-account",
+                "imports",
+                "--container",
+                "import1",
+                "--prefix",
+                "repo",
+            ][..],
+            &creds,
+        ]
+        .concat(),
+    );
+    assert!(
+        !refused.status.success(),
+        "seeding over another repository must fail"
+    );
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("SeedConflict"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// The server is killed (SIGKILL) while it copies packs into the vault; after a restart the
+/// same seed request completes, and restic's `check --read-data` passes on the vault.
+#[test]
+fn seed_completes_after_server_killed_midway() {
+    let Some(_) = restic() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let data = dir.join("data");
+    let server = Server::start(dir, "server", &data, None);
+    let agent = provision(&server, dir, "acme", "laptop", false);
+    let account = dir.join("acme.credentials");
+    let creds = ["--credentials", path(&account)];
+    seedship(&[&["storage", "create", "imports"][..], &creds].concat());
+    seedship(
+        &[
+            &["container", "create", "import1", "--storage-account", "imports"][..],
+            &creds,
+        ]
+        .concat(),
+    );
+    let source = dir.join("source");
+    std::fs::create_dir_all(&source).expect("mkdir");
+    for i in 0..12u64 {
+        std::fs::write(source.join(format!("f{i}.bin")), random_bytes(i + 10, 8_000_000)).expect("write");
+    }
+    let staging = dir.join("staging");
+    seedship_pw(&["backup", path(&source), "--repo", path(&staging)]);
+    let container = container_dir(&data, "import1");
+    copy_tree(&staging, &container.join("repo"));
+    let vault_id = Command::new("sqlite3")
+        .arg(data.join("metadata.db"))
+        .arg("SELECT id FROM vaults WHERE name = 'laptop'")
+        .output()
+        .expect("sqlite3");
+    let vault_dir = data
+        .join("objects/vaults")
+        .join(String::from_utf8_lossy(&vault_id.stdout).trim());
+
+    let seed = [
+        &[
+            "vault",
+            "seed",
+            "laptop",
+            "--storage-account",
+            "imports",
+            "--container",
+            "import1",
+            "--prefix",
+            "repo",
+        ][..],
+        &creds,
+    ]
+    .concat();
+    let mut client = Command::new(SEEDSHIP)
+        .arg("--json")
+        .args(&seed)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn seed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Wait for a complete copied pack (the local store writes `<name>#<n>` temporaries first).
+    let complete = |listing: &std::collections::BTreeMap<String, u64>| {
+        listing
+            .keys()
+            .filter(|k| k.rsplit('/').next().is_some_and(|name| name.len() == 64))
+            .count()
+    };
+    while complete(&store_listing(&vault_dir.join("data"))) == 0 {
+        assert!(std::time::Instant::now() < deadline, "seeding never started");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let port = server.url.rsplit(':').next().expect("port").to_owned();
+    drop(server); // SIGKILL mid-seed
+    let _ = client.wait();
+    let partial = complete(&store_listing(&vault_dir));
+    assert!(
+        !store_listing(&vault_dir).contains_key("config"),
+        "killed before the seed completed"
+    );
+    let total = store_listing(&staging).len();
+    assert!(partial < total, "killed mid-seed: {partial} of {total} objects");
+
+    let listen = format!("127.0.0.1:{port}");
+    let _server = Server::start_with(dir, "server2", &data, None, &["--listen", &listen]);
+    let seeded = seedship(&seed);
+    assert_eq!(seeded["objects"].as_u64(), Some(total as u64), "{seeded}");
+    assert_eq!(
+        seeded["skipped"].as_u64(),
+        Some(partial as u64),
+        "objects copied before the kill are skipped: {seeded}"
+    );
+    eprintln!("killed after {partial} of {total} objects; resumed: {seeded}");
+    let repo = agent.repository();
+    let cache = dir.join("cache");
+    restic_ok(&repo, &cache, &["check", "--read-data"]);
+    let target = dir.join("restore");
+    restic_ok(&repo, &cache, &["restore", "latest", "--target", path(&target)]);
+    let restored = target.join(source.strip_prefix("/").expect("absolute"));
+    assert_eq!(
+        tree_contents(&restored),
+        tree_contents(&source),
+        "restored tree differs"
+    );
+}

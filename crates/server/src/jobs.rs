@@ -1,0 +1,524 @@
+//! The import/export job service: jobs of seedship-jobs persisted one JSON document per row,
+//! every call one database transaction, deadlines applied on each request and periodically.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use seedship_jobs::{
+    Actor, ChainHash, CustodyEntry, DataCentre, DeadlinePolicy, DriveLog, Effect, ErasureRecord, Job,
+    JobSpec, JobSummary, Problem, ShipRequest, ShippingInfo, next_deadline, normalise_tracking_number, tick,
+    verify_chain,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Row, Transaction};
+use time::OffsetDateTime;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ErrorCode};
+use crate::secret;
+use crate::server::AppState;
+
+/// Operators act under this login (operator principals carry no name of their own).
+const OPERATOR: &str = "operator";
+
+/// The server's clock: the system time plus an offset that only an admin may move, and only
+/// when the server was started with the test clock enabled.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Clock {
+    offset_seconds: Arc<AtomicI64>,
+    adjustable: bool,
+}
+
+impl Clock {
+    pub fn new(adjustable: bool) -> Self {
+        Self {
+            offset_seconds: Arc::default(),
+            adjustable,
+        }
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + time::Duration::seconds(self.offset_seconds.load(Ordering::SeqCst))
+    }
+}
+
+/// An action on an existing job, `POST /api/v1/jobs/{account}/{name}/actions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum JobAction {
+    /// Owner: record shipping information (with `dry_run`, only review it).
+    Ship {
+        /// The shipping information.
+        #[serde(flatten)]
+        request: ShipRequest,
+        /// Review only: check every rule and answer what would be recorded.
+        #[serde(default)]
+        dry_run: bool,
+    },
+    /// Owner: cancel before any drive is received.
+    Cancel,
+    /// Operator: a drive arrived at the data centre.
+    Receive { drive_id: String },
+    /// Operator: the copy of a drive starts.
+    StartTransfer { drive_id: String },
+    /// Operator: bytes copied so far.
+    Progress { drive_id: String, bytes_done: u64 },
+    /// Operator: the copy ended with this copy log.
+    FinishTransfer { drive_id: String, log: DriveLog },
+    /// Owner or operator: these problems were repaired over the network.
+    Repair { drive_id: String, fixed: Vec<Problem> },
+    /// Operator: the drive was erased.
+    Erase { drive_id: String, record: ErasureRecord },
+    /// Operator: the drives went back to the customer.
+    ShipBack { tracking_number: String },
+}
+
+/// A job as the API returns it: the view model and the full document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobDetail {
+    /// States, progress, deadline.
+    pub summary: JobSummary,
+    /// Where the drives go (the data centre's shipping address).
+    pub data_centre: DataCentre,
+    /// The whole job (drives, history, custody log).
+    pub job: Job,
+    /// For a dry-run ship: what would be recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ShippingInfo>,
+}
+
+/// One drive's logs, `GET /api/v1/jobs/{account}/{name}/logs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriveLogs {
+    /// The drive.
+    pub drive_id: String,
+    /// Every blob and range.
+    pub copy_log: DriveLog,
+    /// Only what went wrong.
+    pub error_log: DriveLog,
+}
+
+/// The custody log and its verification, `GET /api/v1/jobs/{account}/{name}/custody`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustodyReport {
+    /// The entries, oldest first.
+    pub entries: Vec<CustodyEntry>,
+    /// The chain head recorded beside the job.
+    pub head: String,
+    /// Whether the chain verifies against that head.
+    pub verified: bool,
+    /// The first broken entry, if it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Body of `POST /api/v1/admin/clock`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ClockRequest {
+    pub advance_seconds: i64,
+}
+
+/// Response of `POST /api/v1/admin/clock`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ClockState {
+    pub offset_seconds: i64,
+    pub now: String,
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/jobs", post(create_job).get(list_jobs))
+        .route("/api/v1/jobs/{account}/{name}", get(show_job))
+        .route("/api/v1/jobs/{account}/{name}/actions", post(act))
+        .route("/api/v1/jobs/{account}/{name}/logs", get(logs))
+        .route("/api/v1/jobs/{account}/{name}/custody", get(custody))
+        .route("/api/v1/admin/clock", post(move_clock))
+}
+
+impl From<seedship_jobs::Error> for ApiError {
+    fn from(err: seedship_jobs::Error) -> Self {
+        use seedship_jobs::Error as E;
+        let status = match &err {
+            E::NotPermitted { .. } => StatusCode::FORBIDDEN,
+            E::UnknownDrive { .. } => StatusCode::NOT_FOUND,
+            E::JobNameTaken { .. } | E::DuplicateTrackingNumber { .. } => StatusCode::CONFLICT,
+            E::IllegalTransition { .. }
+            | E::IllegalDriveTransition { .. }
+            | E::NotInThisState { .. }
+            | E::DriveNotInThisState { .. }
+            | E::CancelNotAllowed { .. } => StatusCode::CONFLICT,
+            E::Custody { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, ErrorCode::JobRule, err.to_string()).with_rule(err.code())
+    }
+}
+
+fn internal(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!("jobs: {err}");
+    ApiError::internal("job document could not be read or written")
+}
+
+/// The actor of a principal acting on `account`'s jobs; owners only on their own.
+fn actor_for(principal: &Principal, account: &str) -> Result<Actor, ApiError> {
+    match principal {
+        Principal::Account { account_name, .. } if account_name == account => Ok(Actor::owner(account)),
+        Principal::Operator => Ok(Actor::operator(OPERATOR)),
+        Principal::Account { .. } => Err(ApiError::not_found(format!("job of account {account} not found"))),
+        _ => Err(ApiError::forbidden(
+            "jobs need account owner or operator credentials",
+        )),
+    }
+}
+
+fn detail(state: &AppState, job: Job, review: Option<ShippingInfo>) -> JobDetail {
+    JobDetail {
+        summary: JobSummary::of(&job, &state.deadlines),
+        data_centre: job.data_centre().clone(),
+        job,
+        review,
+    }
+}
+
+type Tx = Transaction<'static, Any>;
+
+async fn load(tx: &mut Tx, account: &str, name: &str) -> Result<Option<(String, Job)>, ApiError> {
+    let row = sqlx::query("SELECT id, body FROM jobs WHERE account = $1 AND name = $2")
+        .bind(account)
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let body: String = row.try_get("body")?;
+    let job = serde_json::from_str(&body).map_err(internal)?;
+    Ok(Some((row.try_get("id")?, job)))
+}
+
+async fn load_or_404(tx: &mut Tx, account: &str, name: &str) -> Result<(String, Job), ApiError> {
+    load(tx, account, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("job {name} of account {account} not found")))
+}
+
+/// The indexed columns of a job.
+fn columns(job: &Job, policy: &DeadlinePolicy) -> (String, Option<String>, String, Option<i64>) {
+    (
+        job.state().to_string(),
+        job.shipping().map(|s| s.tracking_number.clone()),
+        job.custody_head().to_hex(),
+        next_deadline(job, policy).map(|d| d.at.unix_timestamp()),
+    )
+}
+
+async fn save(tx: &mut Tx, id: &str, job: &Job, state: &AppState) -> Result<(), ApiError> {
+    let (job_state, tracking, head, due) = columns(job, &state.deadlines);
+    let body = serde_json::to_string(job).map_err(internal)?;
+    sqlx::query(
+        "UPDATE jobs SET state = $1, tracking_number = $2, custody_head = $3, due_at = $4, body = $5, \
+         updated_at = $6 WHERE id = $7",
+    )
+    .bind(job_state)
+    .bind(tracking)
+    .bind(head)
+    .bind(due)
+    .bind(body)
+    .bind(state.clock.now().unix_timestamp())
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .map_err(|err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            ApiError::from(seedship_jobs::Error::DuplicateTrackingNumber {
+                tracking_number: job
+                    .shipping()
+                    .map(|s| s.tracking_number.clone())
+                    .unwrap_or_default(),
+            })
+        }
+        _ => err.into(),
+    })?;
+    Ok(())
+}
+
+async fn delete(tx: &mut Tx, id: &str) -> Result<(), ApiError> {
+    sqlx::query("DELETE FROM drive_logs WHERE job_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Applies every deadline that passed by the server's `now`.
+pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let due: Vec<(String, String)> =
+        sqlx::query("SELECT account, name FROM jobs WHERE due_at IS NOT NULL AND due_at <= $1")
+            .bind(now.unix_timestamp())
+            .fetch_all(state.db.pool())
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("account")?, row.try_get("name")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+    for (account, name) in due {
+        let mut tx = state.db.pool().begin().await?;
+        let Some((id, mut job)) = load(&mut tx, &account, &name).await? else {
+            continue;
+        };
+        let mut deleted = false;
+        for effect in tick(&job, now, &state.deadlines) {
+            match effect {
+                Effect::DeleteJob { .. } | Effect::PurgeJob { .. } => {
+                    tracing::info!(%account, job = %name, ?effect, "deadline passed");
+                    delete(&mut tx, &id).await?;
+                    deleted = true;
+                }
+                Effect::DriveNeverReceived { drive_id, .. } => {
+                    tracing::info!(%account, job = %name, %drive_id, "drive never received");
+                    job.mark_never_received(&drive_id, &Actor::system(), now)?;
+                }
+            }
+        }
+        if !deleted {
+            save(&mut tx, &id, &job, state).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+async fn create_job(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(spec): Json<JobSpec>,
+) -> Result<(StatusCode, Json<JobDetail>), ApiError> {
+    let Principal::Account { account_name, .. } = &principal else {
+        return Err(ApiError::forbidden("only account owners create jobs"));
+    };
+    run_deadlines(&state).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let taken = load(&mut tx, account_name, &spec.name).await?.is_some();
+    let job = Job::create(
+        spec,
+        &state.data_centres,
+        |_| taken,
+        &Actor::owner(account_name),
+        state.clock.now(),
+    )?;
+    let (job_state, _, head, due) = columns(&job, &state.deadlines);
+    let id = secret::new_id("job");
+    sqlx::query(
+        "INSERT INTO jobs (id, account, name, state, tracking_number, custody_head, due_at, body, updated_at) \
+         VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(account_name)
+    .bind(job.name().as_str())
+    .bind(job_state)
+    .bind(head)
+    .bind(due)
+    .bind(serde_json::to_string(&job).map_err(internal)?)
+    .bind(state.clock.now().unix_timestamp())
+    .execute(&mut *tx)
+    .await
+    .map_err(|err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::from(
+            seedship_jobs::Error::JobNameTaken {
+                name: job.name().as_str().to_owned(),
+            },
+        ),
+        _ => err.into(),
+    })?;
+    tx.commit().await?;
+    tracing::info!(account = %account_name, job = %job.name().as_str(), "job created");
+    Ok((StatusCode::CREATED, Json(detail(&state, job, None))))
+}
+
+async fn list_jobs(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<JobSummary>>, ApiError> {
+    run_deadlines(&state).await?;
+    let rows = match &principal {
+        Principal::Account { account_name, .. } => {
+            sqlx::query("SELECT body FROM jobs WHERE account = $1 ORDER BY name")
+                .bind(account_name)
+                .fetch_all(state.db.pool())
+                .await?
+        }
+        Principal::Operator => {
+            sqlx::query("SELECT body FROM jobs ORDER BY account, name")
+                .fetch_all(state.db.pool())
+                .await?
+        }
+        _ => {
+            return Err(ApiError::forbidden(
+                "jobs need account owner or operator credentials",
+            ));
+        }
+    };
+    let mut jobs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let body: String = row.try_get("body")?;
+        let job: Job = serde_json::from_str(&body).map_err(internal)?;
+        jobs.push(JobSummary::of(&job, &state.deadlines));
+    }
+    Ok(Json(jobs))
+}
+
+async fn show_job(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name)): Path<(String, String)>,
+) -> Result<Json<JobDetail>, ApiError> {
+    actor_for(&principal, &account)?;
+    run_deadlines(&state).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let (_, job) = load_or_404(&mut tx, &account, &name).await?;
+    Ok(Json(detail(&state, job, None)))
+}
+
+async fn act(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name)): Path<(String, String)>,
+    Json(action): Json<JobAction>,
+) -> Result<Json<JobDetail>, ApiError> {
+    let actor = actor_for(&principal, &account)?;
+    run_deadlines(&state).await?;
+    let now = state.clock.now();
+    let mut tx = state.db.pool().begin().await?;
+    let (id, mut job) = load_or_404(&mut tx, &account, &name).await?;
+    let mut review = None;
+    match &action {
+        JobAction::Ship { request, dry_run } => {
+            let normalised = normalise_tracking_number(&request.tracking_number);
+            let taken: Option<String> =
+                sqlx::query_scalar("SELECT id FROM jobs WHERE tracking_number = $1 AND id <> $2")
+                    .bind(&normalised)
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let taken = taken.is_some();
+            if *dry_run {
+                review = Some(job.check_ship(request, |_| taken, &actor, now)?);
+            } else {
+                job.ship(request, |_| taken, &actor, now)?;
+            }
+        }
+        JobAction::Cancel => job.cancel(&actor, now)?,
+        JobAction::Receive { drive_id } => job.receive_drive(drive_id, &actor, now)?,
+        JobAction::StartTransfer { drive_id } => job.start_transfer(drive_id, &actor, now)?,
+        JobAction::Progress { drive_id, bytes_done } => job.record_progress(drive_id, *bytes_done, &actor)?,
+        JobAction::FinishTransfer { drive_id, log } => {
+            job.finish_transfer(drive_id, log, &actor, now)?;
+            sqlx::query("DELETE FROM drive_logs WHERE job_id = $1 AND drive_id = $2")
+                .bind(&id)
+                .bind(drive_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO drive_logs (job_id, drive_id, body) VALUES ($1, $2, $3)")
+                .bind(&id)
+                .bind(drive_id)
+                .bind(log.to_json().map_err(internal)?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        JobAction::Repair { drive_id, fixed } => job.record_repair(drive_id, fixed, &actor, now)?,
+        JobAction::Erase { drive_id, record } => {
+            job.record_erasure(drive_id, record.clone(), &actor, now)?;
+        }
+        JobAction::ShipBack { tracking_number } => job.ship_back(tracking_number, &actor, now)?,
+    }
+    if review.is_none() {
+        save(&mut tx, &id, &job, &state).await?;
+        tx.commit().await?;
+        tracing::info!(%account, job = %name, actor = %actor, action = ?std::mem::discriminant(&action), "job updated");
+    }
+    Ok(Json(detail(&state, job, review)))
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name)): Path<(String, String)>,
+) -> Result<Json<Vec<DriveLogs>>, ApiError> {
+    actor_for(&principal, &account)?;
+    let mut tx = state.db.pool().begin().await?;
+    let (id, _) = load_or_404(&mut tx, &account, &name).await?;
+    let rows = sqlx::query("SELECT drive_id, body FROM drive_logs WHERE job_id = $1 ORDER BY drive_id")
+        .bind(&id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut logs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let body: String = row.try_get("body")?;
+        let copy_log = DriveLog::from_json(&body).map_err(internal)?;
+        logs.push(DriveLogs {
+            drive_id: row.try_get("drive_id")?,
+            error_log: copy_log.error_log(),
+            copy_log,
+        });
+    }
+    Ok(Json(logs))
+}
+
+async fn custody(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name)): Path<(String, String)>,
+) -> Result<Json<CustodyReport>, ApiError> {
+    actor_for(&principal, &account)?;
+    let mut tx = state.db.pool().begin().await?;
+    let (id, job) = load_or_404(&mut tx, &account, &name).await?;
+    let head: String = sqlx::query_scalar("SELECT custody_head FROM jobs WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let expected = ChainHash::from_hex(&head).map_err(internal)?;
+    let verdict = verify_chain(&account, &name, job.custody().entries(), Some(&expected));
+    Ok(Json(CustodyReport {
+        entries: job.custody().entries().to_vec(),
+        head,
+        verified: verdict.is_ok(),
+        error: verdict.err().map(|e| e.to_string()),
+    }))
+}
+
+async fn move_clock(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(request): Json<ClockRequest>,
+) -> Result<Json<ClockState>, ApiError> {
+    if !matches!(principal, Principal::Admin) {
+        return Err(ApiError::forbidden("only the admin moves the clock"));
+    }
+    if !state.clock.adjustable {
+        return Err(ApiError::forbidden(
+            "the clock is fixed (start the server with SEEDSHIP_TEST_CLOCK=1 to move it)",
+        ));
+    }
+    let offset = state
+        .clock
+        .offset_seconds
+        .fetch_add(request.advance_seconds, Ordering::SeqCst)
+        + request.advance_seconds;
+    run_deadlines(&state).await?;
+    Ok(Json(ClockState {
+        offset_seconds: offset,
+        now: state
+            .clock
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(internal)?,
+    }))
+}

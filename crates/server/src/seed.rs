@@ -1,0 +1,299 @@
+//! Vault seeding: adopting a restic repository imported into a container as a vault's
+//! repository, by server-side copies inside the object store (no bytes from the client).
+//!
+//! The repository is adopted unchanged (config, keys, chunker parameters, pack and blob ids),
+//! so the agent that wrote it to its staging directory continues incrementally against the
+//! vault. Objects are copied packs first, then index, keys and snapshots, and `config` last:
+//! a vault is only a repository once every object it references is there, and a seed killed
+//! half-way is resumed by running it again (objects already in the vault with the right size
+//! are skipped; copies are atomic, so a present object is complete).
+//!
+//! Verification on the server, which holds no repository key: every content-addressed source
+//! object is read and must hash (SHA-256) to its name before it is copied, and every copy must
+//! have the source's size. Decrypting the index and checking that every referenced pack is
+//! present is left to the agent (`seedship backup` runs a repository check after seeding).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Principal;
+use crate::db::VaultRow;
+use crate::error::{ApiError, ErrorCode};
+use crate::server::AppState;
+
+/// Object kinds in copy order; `config` follows them, `locks` are never copied.
+const ORDER: [&str; 4] = ["data", "index", "keys", "snapshots"];
+/// Copies in flight at once.
+const CONCURRENCY: usize = 8;
+
+/// Body of `POST /api/v1/vaults/<vault>/seed`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SeedRequest {
+    pub storage_account: String,
+    pub container: String,
+    /// Folder of the repository inside the container (empty: the container's root).
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// What a seed did (the response of `POST /api/v1/vaults/<vault>/seed`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SeedReport {
+    /// Objects of the repository, `config` included.
+    pub objects: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Objects copied by this request.
+    pub copied: u64,
+    /// Objects already in the vault (an earlier, interrupted or completed seed).
+    pub skipped: u64,
+    /// Snapshots in the seeded repository.
+    pub snapshots: u64,
+}
+
+/// The vault `name` if `principal` may seed it: its owner, or its own agent.
+async fn seedable_vault(state: &AppState, principal: &Principal, name: &str) -> Result<VaultRow, ApiError> {
+    let forbidden = || ApiError::forbidden(format!("no access to vault {name}"));
+    match principal {
+        Principal::Agent { vault_id, .. } => {
+            let row = state.db.vault_by_id(vault_id).await?.ok_or_else(forbidden)?;
+            if row.name == name {
+                Ok(row)
+            } else {
+                Err(forbidden())
+            }
+        }
+        Principal::Account { account_id, .. } => state
+            .db
+            .vault(account_id, name)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("vault {name} not found"))),
+        _ => Err(forbidden()),
+    }
+}
+
+fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, ErrorCode::SeedConflict, message)
+}
+
+/// An object of the source repository: its path below the repository root and size.
+struct Source {
+    relative: String,
+    size: u64,
+}
+
+/// Whether `relative` (`<kind>/<id>` or `data/<xx>/<id>`) is a restic object of `kind` with a
+/// well-formed name; returns the id.
+fn object_id<'a>(kind: &str, relative: &'a str) -> Option<&'a str> {
+    let rest = relative.strip_prefix(kind)?.strip_prefix('/')?;
+    let id = match kind {
+        "data" => {
+            let (dir, id) = rest.split_once('/')?;
+            (dir.len() == 2 && id.starts_with(dir)).then_some(id)?
+        }
+        _ => rest,
+    };
+    let hex = id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    hex.then_some(id)
+}
+
+/// SHA-256 of a stored object, as hex.
+async fn digest(state: &AppState, key: &str) -> Result<String, ApiError> {
+    let mut read = state.store.get(key, None).await?;
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = read.stream.next().await {
+        hasher.update(&chunk?);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// `POST /api/v1/vaults/<vault>/seed`: adopts the repository at `prefix` in a container of the
+/// vault's account. Idempotent: a second call on a seeded vault copies nothing.
+pub(crate) async fn seed_vault(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(vault): Path<String>,
+    Json(request): Json<SeedRequest>,
+) -> Result<Json<SeedReport>, ApiError> {
+    let row = seedable_vault(&state, &principal, &vault).await?;
+    let container_id = state
+        .db
+        .container_of_vault_account(&row.id, &request.storage_account, &request.container)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "container {}/{} not found",
+                request.storage_account, request.container
+            ))
+        })?;
+    let prefix = request.prefix.trim_matches('/');
+    let root = if prefix.is_empty() {
+        format!("containers/{container_id}")
+    } else {
+        format!("containers/{container_id}/{prefix}")
+    };
+    seedship_store::validate_key(&root).map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let vault_root = format!("vaults/{}", row.id);
+
+    let source_config = match state.store.get(&format!("{root}/config"), None).await {
+        Ok(read) => read.stream.try_collect::<Vec<_>>().await?.concat(),
+        Err(seedship_store::Error::NotFound { .. }) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::NotARepository,
+                format!(
+                    "no restic repository at {}/{}/{prefix}: config missing",
+                    request.storage_account, request.container
+                ),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let vault_config = match state.store.get(&format!("{vault_root}/config"), None).await {
+        Ok(read) => Some(read.stream.try_collect::<Vec<_>>().await?.concat()),
+        Err(seedship_store::Error::NotFound { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if vault_config
+        .as_ref()
+        .is_some_and(|config| *config != source_config)
+    {
+        return Err(conflict(format!(
+            "vault {vault} already holds a different repository"
+        )));
+    }
+
+    let mut sources: Vec<Source> = Vec::new();
+    let listed: Vec<_> = state.store.list(&root).try_collect().await?;
+    for object in listed {
+        let relative = object.key[root.len() + 1..].to_owned();
+        if ORDER.iter().any(|kind| object_id(kind, &relative).is_some()) {
+            sources.push(Source {
+                relative,
+                size: object.size,
+            });
+        }
+    }
+    if !sources.iter().any(|s| s.relative.starts_with("keys/")) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::NotARepository,
+            format!("repository at {root} has no keys"),
+        ));
+    }
+    let existing: std::collections::HashMap<String, u64> = state
+        .store
+        .list(&vault_root)
+        .map_ok(|object| (object.key[vault_root.len() + 1..].to_owned(), object.size))
+        .try_collect()
+        .await?;
+    // A vault without config may hold a partial seed of this repository, nothing else.
+    let source_names: std::collections::HashSet<&str> = sources.iter().map(|s| s.relative.as_str()).collect();
+    if let Some(foreign) = existing
+        .keys()
+        .find(|k| !k.starts_with("locks/") && *k != "config" && !source_names.contains(k.as_str()))
+        .filter(|_| vault_config.is_none())
+    {
+        return Err(conflict(format!(
+            "vault {vault} holds objects of another repository ({foreign})"
+        )));
+    }
+
+    let mut report = SeedReport {
+        objects: sources.len() as u64 + 1,
+        bytes: source_config.len() as u64 + sources.iter().map(|s| s.size).sum::<u64>(),
+        snapshots: sources
+            .iter()
+            .filter(|s| s.relative.starts_with("snapshots/"))
+            .count() as u64,
+        ..SeedReport::default()
+    };
+    for kind in ORDER {
+        let mut copies = Vec::new();
+        for source in &sources {
+            if object_id(kind, &source.relative).is_some() {
+                copies.push(copy_verified(&state, &root, &vault_root, kind, source, &existing));
+            }
+        }
+        let outcomes: Vec<bool> = futures::stream::iter(copies)
+            .buffer_unordered(CONCURRENCY)
+            .try_collect()
+            .await?;
+        let copied = outcomes.iter().filter(|copied| **copied).count() as u64;
+        report.copied += copied;
+        report.skipped += outcomes.len() as u64 - copied;
+    }
+    if vault_config.is_none() {
+        state
+            .store
+            .put(
+                &format!("{vault_root}/config"),
+                source_config.into(),
+                seedship_store::PutMode::Create,
+            )
+            .await?;
+        report.copied += 1;
+    } else {
+        report.skipped += 1;
+    }
+    tracing::info!(
+        vault = %row.id, objects = report.objects, copied = report.copied,
+        skipped = report.skipped, bytes = report.bytes, "vault seeded"
+    );
+    Ok(Json(report))
+}
+
+/// Copies one object into the vault unless it is there already; returns whether it copied.
+async fn copy_verified(
+    state: &AppState,
+    root: &str,
+    vault_root: &str,
+    kind: &str,
+    source: &Source,
+    existing: &std::collections::HashMap<String, u64>,
+) -> Result<bool, ApiError> {
+    let from = format!("{root}/{}", source.relative);
+    let to = format!("{vault_root}/{}", source.relative);
+    match existing.get(&source.relative) {
+        Some(&size) if size == source.size => return Ok(false),
+        Some(_) => {
+            return Err(conflict(format!(
+                "vault object {} differs in size from the imported one",
+                source.relative
+            )));
+        }
+        None => {}
+    }
+    let id = object_id(kind, &source.relative).unwrap_or_default();
+    let actual = digest(state, &from).await?;
+    if actual != id {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::DigestMismatch,
+            format!(
+                "imported object {} is damaged: content hashes to {actual}",
+                source.relative
+            ),
+        ));
+    }
+    state.store.copy(&from, &to).await?;
+    let copied = state.store.head(&to).await?;
+    if copied.size != source.size {
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            ErrorCode::StorageFailed,
+            format!(
+                "copy of {} has {} bytes, not {}",
+                source.relative, copied.size, source.size
+            ),
+        ));
+    }
+    Ok(true)
+}
