@@ -5,6 +5,7 @@ mod agent;
 mod cloud;
 mod drive;
 mod exit_codes;
+mod job;
 mod keygen;
 
 use crate::Context;
@@ -25,6 +26,11 @@ pub enum Command {
     Keygen(keygen::KeygenArgs),
     #[command(flatten)]
     Cloud(cloud::CloudCommand),
+    /// Import/export jobs on the server (account owner or operator credentials).
+    Job {
+        #[command(subcommand)]
+        cmd: job::JobCmd,
+    },
 }
 
 impl Command {
@@ -35,6 +41,7 @@ impl Command {
             Command::Drive { cmd } => cmd.run(ctx),
             Command::Keygen(args) => keygen::run(args, ctx),
             Command::Cloud(command) => command.run(ctx),
+            Command::Job { cmd } => cmd.run(ctx),
         }
     }
 }
