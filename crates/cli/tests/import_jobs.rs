@@ -157,6 +157,49 @@ fn job_rules_are_enforced_and_deadlines_pass() {
         JobState::Received
     );
 
+    // Operators stream blobs into the job's container; owners read them but cannot write.
+    assert_eq!(
+        refused(
+            operator.put_blob("acme", "seed-one", "host1/a.bin", std::io::empty()),
+            404
+        ),
+        "container acme/seed of account acme not found"
+    );
+    owner.create_storage_account("acme").expect("storage account");
+    owner.create_container("acme", "seed").expect("container");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    operator
+        .put_blob(
+            "acme",
+            "seed-one",
+            "host1/a.bin",
+            std::io::Cursor::new(data.clone()),
+        )
+        .expect("put blob");
+    assert_eq!(
+        owner
+            .get_blob("acme", "seed-one", "host1/a.bin")
+            .expect("get blob"),
+        data
+    );
+    assert!(
+        owner
+            .blob_exists("acme", "seed-one", "host1/a.bin")
+            .expect("head")
+    );
+    assert!(
+        !owner
+            .blob_exists("acme", "seed-one", "host1/b.bin")
+            .expect("head")
+    );
+    let by_owner = owner.put_blob("acme", "seed-one", "host1/b.bin", std::io::Cursor::new(vec![1u8]));
+    assert_eq!(refused(by_owner, 403), "only operators write imported blobs");
+    assert!(
+        !owner
+            .blob_exists("acme", "seed-one", "host1/b.bin")
+            .expect("head")
+    );
+
     // Another account cannot see the job; the custody log verifies.
     let other = client(dir.path(), &server, "account", "other");
     assert_eq!(
