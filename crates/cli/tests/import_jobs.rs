@@ -157,6 +157,49 @@ fn job_rules_are_enforced_and_deadlines_pass() {
         JobState::Received
     );
 
+    // Operators stream blobs into the job's container; owners read them but cannot write.
+    assert_eq!(
+        refused(
+            operator.put_blob("acme", "seed-one", "host1/a.bin", std::io::empty()),
+            404
+        ),
+        "container acme/seed of account acme not found"
+    );
+    owner.create_storage_account("acme").expect("storage account");
+    owner.create_container("acme", "seed").expect("container");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    operator
+        .put_blob(
+            "acme",
+            "seed-one",
+            "host1/a.bin",
+            std::io::Cursor::new(data.clone()),
+        )
+        .expect("put blob");
+    assert_eq!(
+        owner
+            .get_blob("acme", "seed-one", "host1/a.bin")
+            .expect("get blob"),
+        data
+    );
+    assert!(
+        owner
+            .blob_exists("acme", "seed-one", "host1/a.bin")
+            .expect("head")
+    );
+    assert!(
+        !owner
+            .blob_exists("acme", "seed-one", "host1/b.bin")
+            .expect("head")
+    );
+    let by_owner = owner.put_blob("acme", "seed-one", "host1/b.bin", std::io::Cursor::new(vec![1u8]));
+    assert_eq!(refused(by_owner, 403), "only operators write imported blobs");
+    assert!(
+        !owner
+            .blob_exists("acme", "seed-one", "host1/b.bin")
+            .expect("head")
+    );
+
     // Another account cannot see the job; the custody log verifies.
     let other = client(dir.path(), &server, "account", "other");
     assert_eq!(
@@ -179,4 +222,55 @@ fn job_rules_are_enforced_and_deadlines_pass() {
     assert_eq!(job.summary.drives[0].state, DriveState::Received);
     assert_eq!(job.summary.drives[1].state, DriveState::NeverReceived);
     assert!(owner.job_custody("acme", "seed-one").expect("custody").verified);
+}
+
+#[test]
+fn job_commands_create_ship_and_verify_custody() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
+    client(dir.path(), &server, "account", "acme");
+    let creds = dir.path().join("acme.credentials");
+    let spec_file = dir.path().join("job.json");
+    std::fs::write(&spec_file, serde_json::to_vec(&spec("cli-job", 1)).expect("json")).expect("write spec");
+    let created = seedship(&[
+        "job",
+        "create",
+        "--credentials",
+        path(&creds),
+        "--spec",
+        path(&spec_file),
+    ]);
+    assert_eq!(created["summary"]["state"], "Creating");
+    assert_eq!(created["data_centre"]["region"], "local");
+    let ship_args = |extra: &[&'static str]| {
+        let mut args = vec!["job", "ship", "cli-job", "--credentials", path(&creds)];
+        args.extend([
+            "--carrier",
+            "DHL",
+            "--tracking-number",
+            "JD 0001",
+            "--ship-date",
+            "2026-01-02",
+        ]);
+        args.extend(["--drive-count", "1"]);
+        args.extend(extra);
+        seedship(&args)
+    };
+    let review = ship_args(&["--dry-run"]);
+    assert_eq!(review["review"]["tracking_number"], "JD0001");
+    assert_eq!(review["summary"]["state"], "Creating");
+    assert_eq!(ship_args(&[])["summary"]["state"], "Shipping");
+    let listed = seedship(&["job", "list", "--credentials", path(&creds)]);
+    assert_eq!(listed[0]["name"], "cli-job");
+    assert_eq!(listed[0]["state"], "Shipping");
+    let custody = seedship(&["job", "custody", "cli-job", "--credentials", path(&creds)]);
+    assert_eq!(custody["verified"], true);
+    let kinds: Vec<_> = custody["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["event"]["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(kinds.first().map(String::as_str), Some("created"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "shipped"), "{kinds:?}");
 }

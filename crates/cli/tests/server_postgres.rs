@@ -116,6 +116,13 @@ impl Drop for Postgres {
 }
 
 /// A copy of a credentials file pointing at another server.
+const JOB_SPEC: &str = r#"{"name": "pg-job", "job_type": "Import",
+  "destination": {"storage_account": "acme", "container": "seed", "prefix": "", "disposition": "rename"},
+  "region": "local", "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
+  "return_shipping": {"carrier": "DHL", "account_number": "1", "address": {"recipient": "Ann",
+    "street": ["2 Lane"], "city": "Utrecht", "postal_code": "3511", "country": "NL", "phone": ""}},
+  "drives": [{"drive_id": "WD-1", "wrapped_key": "k", "manifest_hash": "h", "bytes": 10}]}"#;
+
 fn via(credentials: &Path, from: &Server, to: &Server) -> PathBuf {
     let text = std::fs::read_to_string(credentials).expect("read credentials");
     let target = credentials.with_extension(format!("via-{}", to.url.rsplit(':').next().expect("port")));
@@ -166,6 +173,36 @@ fn two_servers_share_postgres_and_one_storage_directory() {
         path(&account),
     ]);
     let account_b = via(&account, &a, &b);
+
+    // Jobs live in PostgreSQL too: created through A, shipped through B, verified through A.
+    let spec = dir.path().join("job.json");
+    std::fs::write(&spec, JOB_SPEC).expect("job spec");
+    seedship(&[
+        "job",
+        "create",
+        "--credentials",
+        path(&account),
+        "--spec",
+        path(&spec),
+    ]);
+    let shipped = seedship(&[
+        "job",
+        "ship",
+        "pg-job",
+        "--credentials",
+        path(&account_b),
+        "--carrier",
+        "DHL",
+        "--tracking-number",
+        "PG 1",
+        "--ship-date",
+        "2026-01-02",
+        "--drive-count",
+        "1",
+    ]);
+    assert_eq!(shipped["summary"]["state"], "Shipping");
+    let custody = seedship(&["job", "custody", "pg-job", "--credentials", path(&account)]);
+    assert_eq!(custody["verified"], true);
     let vault = dir.path().join("shared.vault");
     seedship(&[
         "vault",

@@ -11,6 +11,8 @@ CREATE TABLE jobs (
     -- Unix seconds of the next deadline (NULL: none), so the deadline pass loads only due jobs.
     due_at BIGINT,
     body TEXT NOT NULL,
+    -- Bumped by every write; a write based on an older version is refused (no lost updates).
+    version BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     UNIQUE (account, name)
 );

@@ -423,4 +423,84 @@ impl Client {
     pub fn metrics(&self) -> Result<Metrics, ClientError> {
         self.call::<(), _>(None, "/api/v1/metrics")
     }
+
+    fn blob_url(&self, account: &str, name: &str, path: &str) -> String {
+        format!("{}/api/v1/jobs/{account}/{name}/blobs/{path}", self.server)
+    }
+
+    fn send_raw(
+        &self,
+        url: &str,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> Result<reqwest::blocking::Response, ClientError> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(|source| ClientError::Transport {
+                url: url.to_owned(),
+                source,
+            })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let text = response.text().unwrap_or_default();
+        let (code, message, rule) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (Some(body.error.code), body.error.message, body.error.rule),
+            Err(_) => (None, text, None),
+        };
+        Err(ClientError::Api {
+            url: url.to_owned(),
+            status,
+            code,
+            message,
+            rule,
+        })
+    }
+
+    /// Streams `data` into blob `path` of the job's container (operator).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn put_blob(
+        &self,
+        account: &str,
+        name: &str,
+        path: &str,
+        data: impl std::io::Read + Send + 'static,
+    ) -> Result<(), ClientError> {
+        let url = self.blob_url(account, name, path);
+        let request = self.http.put(&url).body(reqwest::blocking::Body::new(data));
+        self.send_raw(&url, request).map(drop)
+    }
+
+    /// Reads blob `path` of the job's container.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn get_blob(&self, account: &str, name: &str, path: &str) -> Result<Vec<u8>, ClientError> {
+        let url = self.blob_url(account, name, path);
+        let response = self.send_raw(&url, self.http.get(&url))?;
+        let bytes = response.bytes().map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Whether blob `path` exists in the job's container.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered (other than 404).
+    pub fn blob_exists(&self, account: &str, name: &str, path: &str) -> Result<bool, ClientError> {
+        let url = self.blob_url(account, name, path);
+        match self.send_raw(&url, self.http.head(&url)) {
+            Ok(_) => Ok(true),
+            Err(ClientError::Api { status: 404, .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
 }

@@ -139,6 +139,91 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/jobs/{account}/{name}/logs", get(logs))
         .route("/api/v1/jobs/{account}/{name}/custody", get(custody))
         .route("/api/v1/admin/clock", post(move_clock))
+        .route(
+            "/api/v1/jobs/{account}/{name}/blobs/{*path}",
+            axum::routing::put(put_blob).get(get_blob).head(head_blob),
+        )
+}
+
+/// The store key of `path` in the job's destination container: `containers/<container id>/<path>`.
+async fn blob_key(state: &AppState, account: &str, name: &str, path: &str) -> Result<String, ApiError> {
+    let mut tx = state.db.pool().begin().await?;
+    let (_, job) = load_or_404(&mut tx, account, name).await?;
+    let destination = job.destination();
+    let container: Option<String> = sqlx::query_scalar(
+        "SELECT c.id FROM containers c JOIN storage_accounts s ON s.id = c.storage_account_id \
+         JOIN accounts a ON a.id = s.account_id WHERE a.name = $1 AND s.name = $2 AND c.name = $3",
+    )
+    .bind(account)
+    .bind(&destination.storage_account)
+    .bind(&destination.container)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let container = container.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "container {}/{} of account {account} not found",
+            destination.storage_account, destination.container
+        ))
+    })?;
+    let key = format!("containers/{container}/{path}");
+    seedship_store::validate_key(&key)?;
+    Ok(key)
+}
+
+/// Operator: streams a blob into the job's container (replacing any blob of that name; the
+/// disposition is decided by the caller with HEAD first).
+async fn put_blob(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name, path)): Path<(String, String, String)>,
+    body: axum::body::Body,
+) -> Result<StatusCode, ApiError> {
+    if !matches!(principal, Principal::Operator) {
+        return Err(ApiError::forbidden("only operators write imported blobs"));
+    }
+    let key = blob_key(&state, &account, &name, &path).await?;
+    let mut writer = state.store.writer(&key).await?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(err) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!("aborting blob {key}: {abort}");
+                }
+                return Err(ApiError::invalid_request(format!("upload interrupted: {err}")));
+            }
+        };
+        writer.write(chunk).await?;
+    }
+    writer.finish().await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Owner or operator: reads a blob of the job's container.
+async fn get_blob(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name, path)): Path<(String, String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    actor_for(&principal, &account)?;
+    let key = blob_key(&state, &account, &name, &path).await?;
+    let read = state.store.get(&key, None).await?;
+    Ok(axum::response::IntoResponse::into_response(
+        axum::body::Body::from_stream(read.stream),
+    ))
+}
+
+/// Owner or operator: whether a blob exists (200) or not (404).
+async fn head_blob(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name, path)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    actor_for(&principal, &account)?;
+    let key = blob_key(&state, &account, &name, &path).await?;
+    state.store.head(&key).await?;
+    Ok(StatusCode::OK)
 }
 
 impl From<seedship_jobs::Error> for ApiError {
@@ -188,8 +273,14 @@ fn detail(state: &AppState, job: Job, review: Option<ShippingInfo>) -> JobDetail
 
 type Tx = Transaction<'static, Any>;
 
-async fn load(tx: &mut Tx, account: &str, name: &str) -> Result<Option<(String, Job)>, ApiError> {
-    let row = sqlx::query("SELECT id, body FROM jobs WHERE account = $1 AND name = $2")
+/// A job row as loaded: its id and the version the next write must still find.
+struct Loaded {
+    id: String,
+    version: i64,
+}
+
+async fn load(tx: &mut Tx, account: &str, name: &str) -> Result<Option<(Loaded, Job)>, ApiError> {
+    let row = sqlx::query("SELECT id, version, body FROM jobs WHERE account = $1 AND name = $2")
         .bind(account)
         .bind(name)
         .fetch_optional(&mut **tx)
@@ -197,10 +288,14 @@ async fn load(tx: &mut Tx, account: &str, name: &str) -> Result<Option<(String, 
     let Some(row) = row else { return Ok(None) };
     let body: String = row.try_get("body")?;
     let job = serde_json::from_str(&body).map_err(internal)?;
-    Ok(Some((row.try_get("id")?, job)))
+    let loaded = Loaded {
+        id: row.try_get("id")?,
+        version: row.try_get("version")?,
+    };
+    Ok(Some((loaded, job)))
 }
 
-async fn load_or_404(tx: &mut Tx, account: &str, name: &str) -> Result<(String, Job), ApiError> {
+async fn load_or_404(tx: &mut Tx, account: &str, name: &str) -> Result<(Loaded, Job), ApiError> {
     load(tx, account, name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("job {name} of account {account} not found")))
@@ -216,12 +311,12 @@ fn columns(job: &Job, policy: &DeadlinePolicy) -> (String, Option<String>, Strin
     )
 }
 
-async fn save(tx: &mut Tx, id: &str, job: &Job, state: &AppState) -> Result<(), ApiError> {
+async fn save(tx: &mut Tx, loaded: &Loaded, job: &Job, state: &AppState) -> Result<(), ApiError> {
     let (job_state, tracking, head, due) = columns(job, &state.deadlines);
     let body = serde_json::to_string(job).map_err(internal)?;
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE jobs SET state = $1, tracking_number = $2, custody_head = $3, due_at = $4, body = $5, \
-         updated_at = $6 WHERE id = $7",
+         updated_at = $6, version = version + 1 WHERE id = $7 AND version = $8",
     )
     .bind(job_state)
     .bind(tracking)
@@ -229,7 +324,8 @@ async fn save(tx: &mut Tx, id: &str, job: &Job, state: &AppState) -> Result<(), 
     .bind(due)
     .bind(body)
     .bind(state.clock.now().unix_timestamp())
-    .bind(id)
+    .bind(&loaded.id)
+    .bind(loaded.version)
     .execute(&mut **tx)
     .await
     .map_err(|err| match &err {
@@ -243,6 +339,14 @@ async fn save(tx: &mut Tx, id: &str, job: &Job, state: &AppState) -> Result<(), 
         }
         _ => err.into(),
     })?;
+    if done.rows_affected() != 1 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::JobRule,
+            format!("job {} changed concurrently; retry", job.name().as_str()),
+        )
+        .with_rule("ConcurrentUpdate"));
+    }
     Ok(())
 }
 
@@ -271,7 +375,7 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
             .collect::<Result<_, sqlx::Error>>()?;
     for (account, name) in due {
         let mut tx = state.db.pool().begin().await?;
-        let Some((id, mut job)) = load(&mut tx, &account, &name).await? else {
+        let Some((loaded, mut job)) = load(&mut tx, &account, &name).await? else {
             continue;
         };
         let mut deleted = false;
@@ -279,7 +383,7 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
             match effect {
                 Effect::DeleteJob { .. } | Effect::PurgeJob { .. } => {
                     tracing::info!(%account, job = %name, ?effect, "deadline passed");
-                    delete(&mut tx, &id).await?;
+                    delete(&mut tx, &loaded.id).await?;
                     deleted = true;
                 }
                 Effect::DriveNeverReceived { drive_id, .. } => {
@@ -289,7 +393,7 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
             }
         }
         if !deleted {
-            save(&mut tx, &id, &job, state).await?;
+            save(&mut tx, &loaded, &job, state).await?;
         }
         tx.commit().await?;
     }
@@ -317,8 +421,8 @@ async fn create_job(
     let (job_state, _, head, due) = columns(&job, &state.deadlines);
     let id = secret::new_id("job");
     sqlx::query(
-        "INSERT INTO jobs (id, account, name, state, tracking_number, custody_head, due_at, body, updated_at) \
-         VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8)",
+        "INSERT INTO jobs (id, account, name, state, tracking_number, custody_head, due_at, body, version, \
+         updated_at) VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, 0, $8)",
     )
     .bind(&id)
     .bind(account_name)
@@ -331,11 +435,11 @@ async fn create_job(
     .execute(&mut *tx)
     .await
     .map_err(|err| match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => ApiError::from(
-            seedship_jobs::Error::JobNameTaken {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            ApiError::from(seedship_jobs::Error::JobNameTaken {
                 name: job.name().as_str().to_owned(),
-            },
-        ),
+            })
+        }
         _ => err.into(),
     })?;
     tx.commit().await?;
@@ -397,7 +501,8 @@ async fn act(
     run_deadlines(&state).await?;
     let now = state.clock.now();
     let mut tx = state.db.pool().begin().await?;
-    let (id, mut job) = load_or_404(&mut tx, &account, &name).await?;
+    let (loaded, mut job) = load_or_404(&mut tx, &account, &name).await?;
+    let id = loaded.id.clone();
     let mut review = None;
     match &action {
         JobAction::Ship { request, dry_run } => {
@@ -440,7 +545,7 @@ async fn act(
         JobAction::ShipBack { tracking_number } => job.ship_back(tracking_number, &actor, now)?,
     }
     if review.is_none() {
-        save(&mut tx, &id, &job, &state).await?;
+        save(&mut tx, &loaded, &job, &state).await?;
         tx.commit().await?;
         tracing::info!(%account, job = %name, actor = %actor, action = ?std::mem::discriminant(&action), "job updated");
     }
@@ -454,9 +559,9 @@ async fn logs(
 ) -> Result<Json<Vec<DriveLogs>>, ApiError> {
     actor_for(&principal, &account)?;
     let mut tx = state.db.pool().begin().await?;
-    let (id, _) = load_or_404(&mut tx, &account, &name).await?;
+    let (loaded, _) = load_or_404(&mut tx, &account, &name).await?;
     let rows = sqlx::query("SELECT drive_id, body FROM drive_logs WHERE job_id = $1 ORDER BY drive_id")
-        .bind(&id)
+        .bind(&loaded.id)
         .fetch_all(&mut *tx)
         .await?;
     let mut logs = Vec::with_capacity(rows.len());
@@ -479,9 +584,9 @@ async fn custody(
 ) -> Result<Json<CustodyReport>, ApiError> {
     actor_for(&principal, &account)?;
     let mut tx = state.db.pool().begin().await?;
-    let (id, job) = load_or_404(&mut tx, &account, &name).await?;
+    let (loaded, job) = load_or_404(&mut tx, &account, &name).await?;
     let head: String = sqlx::query_scalar("SELECT custody_head FROM jobs WHERE id = $1")
-        .bind(&id)
+        .bind(&loaded.id)
         .fetch_one(&mut *tx)
         .await?;
     let expected = ChainHash::from_hex(&head).map_err(internal)?;

@@ -5,6 +5,7 @@ mod agent;
 mod cloud;
 mod drive;
 mod exit_codes;
+mod job;
 mod keygen;
 mod policy;
 
@@ -29,6 +30,11 @@ pub enum Command {
     /// The agent's backup policy (offline first backup through drives).
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Import/export jobs on the server (account owner or operator credentials).
+    Job {
+        #[command(subcommand)]
+        cmd: job::JobCmd,
+    },
 }
 
 impl Command {
@@ -40,6 +46,7 @@ impl Command {
             Command::Keygen(args) => keygen::run(args, ctx),
             Command::Cloud(command) => command.run(ctx),
             Command::Policy(command) => command.run(ctx),
+            Command::Job { cmd } => cmd.run(ctx),
         }
     }
 }

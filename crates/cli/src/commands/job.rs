@@ -1,0 +1,209 @@
+//! `seedship job ...`: the import/export jobs of an account on the server.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use seedship_jobs::{JobSpec, JobSummary};
+use seedship_server::{Client, Credentials, JobAction, JobDetail};
+
+use crate::{Context, output};
+
+#[derive(Debug, Subcommand)]
+pub enum JobCmd {
+    /// Create an import job from a JSON job specification (the answer names the shipping address).
+    Create {
+        #[command(flatten)]
+        target: CredentialsArg,
+        /// JSON file of the job (name, destination, region, contact, return shipping, drives).
+        #[arg(long)]
+        spec: PathBuf,
+    },
+    /// Show a job: states, drives, progress, deadline.
+    Show(JobArg),
+    /// List the account's jobs (an operator sees every job).
+    List {
+        #[command(flatten)]
+        target: CredentialsArg,
+    },
+    /// Record the shipping information (Creating -> Shipping); `--dry-run` only reviews it.
+    Ship {
+        #[command(flatten)]
+        job: JobArg,
+        #[arg(long)]
+        carrier: String,
+        #[arg(long)]
+        tracking_number: String,
+        /// `YYYY-MM-DD`.
+        #[arg(long)]
+        ship_date: String,
+        /// Drives in the package; must match the job.
+        #[arg(long)]
+        drive_count: u32,
+        /// Check every rule and print what would be recorded, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Cancel a job whose drives were not received yet.
+    Cancel(JobArg),
+    /// Print the copy and error logs of the transferred drives.
+    Logs(JobArg),
+    /// Print and verify the job's hash-chained custody log.
+    Custody(JobArg),
+}
+
+#[derive(Debug, Args)]
+pub struct CredentialsArg {
+    /// Account owner or operator credentials file.
+    #[arg(long)]
+    credentials: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct JobArg {
+    /// Job name.
+    name: String,
+    #[command(flatten)]
+    target: CredentialsArg,
+    /// The job's account (default: the account of the credentials).
+    #[arg(long)]
+    account: Option<String>,
+}
+
+fn connect(path: &Path) -> anyhow::Result<(Client, Option<String>)> {
+    let credentials = Credentials::load(path)?;
+    let account = match &credentials {
+        Credentials::Account { account, .. } => Some(account.clone()),
+        _ => None,
+    };
+    let client = Client::new(&credentials).with_context(|| format!("credentials {}", path.display()))?;
+    Ok((client, account))
+}
+
+impl JobArg {
+    fn open(&self) -> anyhow::Result<(Client, String)> {
+        let (client, own) = connect(&self.target.credentials)?;
+        let account = self
+            .account
+            .clone()
+            .or(own)
+            .context("operators name the job's account with --account")?;
+        Ok((client, account))
+    }
+}
+
+fn summary_line(job: &JobSummary) -> String {
+    let drives: Vec<String> = job
+        .drives
+        .iter()
+        .map(|d| format!("{} {:?} {}%", d.drive_id, d.state, d.percent))
+        .collect();
+    format!(
+        "{}/{}: {:?} {}% [{}]",
+        job.account,
+        job.name,
+        job.state,
+        job.percent,
+        drives.join(", ")
+    )
+}
+
+fn emit_detail(ctx: &Context, detail: &JobDetail) -> anyhow::Result<()> {
+    output::emit(ctx.json, detail, || {
+        let address = &detail.data_centre.shipping_address;
+        let mut text = summary_line(&detail.summary);
+        text.push_str(&format!(
+            "\nship to: {}, {}, {} {}, {}",
+            address.recipient,
+            address.street.join(", "),
+            address.postal_code,
+            address.city,
+            address.country
+        ));
+        if let Some(review) = &detail.review {
+            text.push_str(&format!(
+                "\nreview (nothing recorded): {} {} shipped {}",
+                review.carrier, review.tracking_number, review.ship_date
+            ));
+        }
+        text
+    })
+}
+
+impl JobCmd {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        match self {
+            JobCmd::Create { target, spec } => {
+                let text = std::fs::read_to_string(&spec)
+                    .with_context(|| format!("reading job spec {}", spec.display()))?;
+                let spec: JobSpec =
+                    serde_json::from_str(&text).with_context(|| format!("job spec {}", spec.display()))?;
+                let (client, _) = connect(&target.credentials)?;
+                emit_detail(ctx, &client.create_job(&spec)?)
+            }
+            JobCmd::Show(job) => {
+                let (client, account) = job.open()?;
+                emit_detail(ctx, &client.job(&account, &job.name)?)
+            }
+            JobCmd::List { target } => {
+                let (client, _) = connect(&target.credentials)?;
+                let jobs = client.jobs()?;
+                output::emit(ctx.json, &jobs, || {
+                    jobs.iter().map(summary_line).collect::<Vec<_>>().join("\n")
+                })
+            }
+            JobCmd::Ship {
+                job,
+                carrier,
+                tracking_number,
+                ship_date,
+                drive_count,
+                dry_run,
+            } => {
+                let action: JobAction = serde_json::from_value(serde_json::json!({
+                    "action": "ship", "carrier": carrier, "tracking_number": tracking_number,
+                    "ship_date": ship_date, "drive_count": drive_count, "dry_run": dry_run,
+                }))
+                .with_context(|| format!("ship date {ship_date} (expected YYYY-MM-DD)"))?;
+                let (client, account) = job.open()?;
+                emit_detail(ctx, &client.job_action(&account, &job.name, &action)?)
+            }
+            JobCmd::Cancel(job) => {
+                let (client, account) = job.open()?;
+                let action: JobAction = serde_json::from_value(serde_json::json!({"action": "cancel"}))?;
+                emit_detail(ctx, &client.job_action(&account, &job.name, &action)?)
+            }
+            JobCmd::Logs(job) => {
+                let (client, account) = job.open()?;
+                let logs = client.job_logs(&account, &job.name)?;
+                output::emit(ctx.json, &logs, || {
+                    logs.iter()
+                        .map(|l| {
+                            format!(
+                                "{}: {:?}, {} problem(s)",
+                                l.drive_id,
+                                l.copy_log.status,
+                                l.error_log.blobs.len()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            }
+            JobCmd::Custody(job) => {
+                let (client, account) = job.open()?;
+                let report = client.job_custody(&account, &job.name)?;
+                output::emit(ctx.json, &report, || {
+                    format!(
+                        "{} entries, head {}: {}",
+                        report.entries.len(),
+                        report.head,
+                        report.error.as_deref().unwrap_or("verified")
+                    )
+                })?;
+                anyhow::ensure!(report.verified, "custody log of job {} does not verify", job.name);
+                Ok(())
+            }
+        }
+    }
+}
