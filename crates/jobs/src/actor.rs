@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// The role of an actor. The server authenticates; this crate checks that the role may do
-/// what is asked (see docs/design-jobs.md for who may cause each transition).
+/// what is asked (see docs/design.md for who may cause each transition).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
     /// The account that owns the job (create, ship, cancel, repair).

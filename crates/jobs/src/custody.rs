@@ -3,7 +3,7 @@
 //! Entry `i` carries `prev` (the hash of entry `i-1`, or the job's genesis hash for entry 0)
 //! and `hash = BLAKE3(prev as 32 raw bytes || canonical JSON of the entry without "hash")`.
 //! The genesis hash is `BLAKE3("seedship-custody-v1\n" || account || "\n" || job name)`, so an
-//! entry cannot be moved to another job's log. See docs/design-jobs.md "Chain of custody".
+//! entry cannot be moved to another job's log. See docs/design.md "Chain of custody".
 
 use std::fmt;
 

@@ -2,7 +2,7 @@
 //!
 //! The copy log lists every blob of the drive with every range; the error log (see
 //! [`DriveLog::error_log`]) keeps only the blobs and ranges that did not complete. The codes are
-//! Import/Export's where they apply; see docs/design-jobs.md "Copy and error logs".
+//! Import/Export's where they apply; see docs/design.md "Copy and error logs".
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -335,7 +335,7 @@ impl DriveLog {
     }
 
     /// BLAKE3 (hex) of the log's canonical JSON (the custody log's form, see
-    /// docs/design-jobs.md): identical for a log and the log read back from its JSON, so a
+    /// docs/design.md): identical for a log and the log read back from its JSON, so a
     /// stored copy log can be checked against the `copy_log_hash` of its custody entry.
     ///
     /// # Errors

@@ -88,7 +88,7 @@ impl JobState {
     }
 
     /// Whether the owner may still cancel: only before any drive is received, i.e. in
-    /// Creating or Shipping (see docs/design-jobs.md for the source conflict).
+    /// Creating or Shipping (see docs/design.md for the source conflict).
     pub fn can_cancel(self) -> bool {
         matches!(self, Self::Creating | Self::Shipping)
     }
