@@ -395,6 +395,15 @@ impl Journal {
         tx.commit().map_err(Error::journal(&self.path))
     }
 
+    /// Bytes the session stores on the drive, as planned.
+    pub(crate) fn stored_bytes(&self, seq: i64) -> Result<u64> {
+        self.conn
+            .query_row("SELECT stored_bytes FROM sessions WHERE seq = ?1", [seq], |r| {
+                r.get(0)
+            })
+            .map_err(Error::journal(&self.path))
+    }
+
     /// Marks a session completed with the BLAKE3 of its manifest file.
     pub(crate) fn complete(&mut self, seq: i64, manifest_hash: &[u8; 32]) -> Result<()> {
         self.conn

@@ -64,7 +64,13 @@ pub fn read_identity(path: &Path) -> Result<Identity> {
 /// I/O errors or a file that is not a seedship public key.
 pub fn read_recipient(path: &Path) -> Result<Recipient> {
     let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
-    Ok(Recipient(
-        format::decode_key_file(PUBLIC_KEY_LABEL, &text).map_err(Error::format(path))?,
-    ))
+    parse_recipient(&text).map_err(Error::format(path))
+}
+
+/// Parses the text of a public key file (as the import service publishes it).
+///
+/// # Errors
+/// [`FormatError`](format::FormatError) if the text is not a seedship public key.
+pub fn parse_recipient(text: &str) -> std::result::Result<Recipient, format::FormatError> {
+    Ok(Recipient(format::decode_key_file(PUBLIC_KEY_LABEL, text)?))
 }

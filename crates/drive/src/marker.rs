@@ -1,16 +1,13 @@
 //! The drive marker `<drive>/seedship-drive.id`: the drive id, binding a drive to its journal.
 
 use crate::error::{Error, Result};
+use crate::format::to_hex;
 use crate::fsutil;
 use std::path::{Path, PathBuf};
 
 /// File name of the marker in a drive's root.
 pub const MARKER_NAME: &str = "seedship-drive.id";
 const LABEL: &str = "seedship-drive-1:";
-
-fn hex(id: &[u8; 16]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn path(drive: &Path) -> PathBuf {
     drive.join(MARKER_NAME)
@@ -30,7 +27,7 @@ pub(crate) fn read(drive: &Path) -> Result<Option<String>> {
 
 /// Checks that the drive carries the marker of `id`.
 pub(crate) fn check(drive: &Path, id: &[u8; 16]) -> Result<()> {
-    let expected = hex(id);
+    let expected = to_hex(id);
     match read(drive)? {
         Some(found) if found == expected => Ok(()),
         found => Err(Error::DriveMismatch {
@@ -43,5 +40,5 @@ pub(crate) fn check(drive: &Path, id: &[u8; 16]) -> Result<()> {
 
 /// Writes the marker of `id` (durably).
 pub(crate) fn write(drive: &Path, id: &[u8; 16]) -> Result<()> {
-    fsutil::write_atomic(&path(drive), format!("{LABEL}{}\n", hex(id)).as_bytes())
+    fsutil::write_atomic(&path(drive), format!("{LABEL}{}\n", to_hex(id)).as_bytes())
 }

@@ -3,7 +3,7 @@
 use crate::copy::{self, Carry, Counters, DriveJob};
 use crate::crypto::{self, DriveKey, Unlock};
 use crate::error::{Error, Result};
-use crate::format::{self, Plan, RANGE_SIZE, Sealed, SetPosition};
+use crate::format::{self, Plan, RANGE_SIZE, Sealed, SetPosition, to_hex};
 use crate::fsutil;
 use crate::journal::{Holder, Journal, NewSession, SessionRow};
 use crate::marker;
@@ -52,10 +52,6 @@ pub struct CopySummary {
     pub seconds: f64,
     /// Bytes written per second.
     pub bytes_per_second: f64,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 struct Work {
@@ -107,7 +103,7 @@ fn run_all(
                 .map(|s| s.stored_len(w.plan.range_size))
                 .sum(),
             counters,
-            manifest_hash: hex(&hash),
+            manifest_hash: to_hex(&hash),
         });
     }
     let seconds = started.elapsed().as_secs_f64();

@@ -32,6 +32,21 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/agents", post(register_agent))
         .route("/api/v1/vaults/{vault}/seed", post(crate::seed::seed_vault))
         .route("/api/v1/metrics", get(metrics))
+        .route("/api/v1/import/service-key", get(service_key))
+}
+
+/// Response of `GET /api/v1/import/service-key`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ServiceKey {
+    /// The public key file text (`seedship-x25519-public-1:<hex>`).
+    pub public_key: String,
+}
+
+/// The import service's public key, for wrapping drive keys (any authenticated principal).
+async fn service_key(State(state): State<AppState>, _principal: Principal) -> Json<ServiceKey> {
+    Json(ServiceKey {
+        public_key: state.service_key.to_string(),
+    })
 }
 
 /// Body of every create request.

@@ -415,6 +415,16 @@ impl Client {
         self.call(Some(&request), &format!("/api/v1/vaults/{vault}/seed"))
     }
 
+    /// The import service's public key file text, to wrap drive keys to (any principal).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn service_key(&self) -> Result<String, ClientError> {
+        self.call::<(), crate::api::ServiceKey>(None, "/api/v1/import/service-key")
+            .map(|key| key.public_key)
+    }
+
     /// The server's counters (admin or operator).
     ///
     /// # Errors

@@ -54,6 +54,11 @@ pub struct ServerConfig {
     /// [`default_data_centre`].
     #[serde(default)]
     pub data_centres: Vec<DataCentre>,
+    /// The import service's X25519 key pair, as a path prefix (`<prefix>.key`, `<prefix>.pub`,
+    /// as `seedship keygen` writes them); default `<data-dir>/import-service`, made on first
+    /// start. Servers sharing one database must name the same pair.
+    #[serde(default)]
+    pub import_service_key: Option<PathBuf>,
 }
 
 /// The data centre of the embedded defaults, region `local`.
@@ -103,6 +108,13 @@ impl ServerConfig {
             true => DataCentres::new(vec![default_data_centre()]),
             false => DataCentres::new(self.data_centres.clone()),
         }
+    }
+
+    /// The path prefix of the import service's key pair.
+    pub(crate) fn import_service_key(&self, data_dir: &Path) -> PathBuf {
+        self.import_service_key
+            .clone()
+            .unwrap_or_else(|| data_dir.join("import-service"))
     }
 
     pub(crate) fn store_config(&self, data_dir: &Path) -> StoreConfig {

@@ -25,6 +25,8 @@ pub(crate) struct AppState {
     pub deadlines: DeadlinePolicy,
     pub data_centres: DataCentres,
     pub metrics: Arc<Metrics>,
+    /// The import service's public key file text, published for drive preparation.
+    pub service_key: Arc<str>,
 }
 
 /// Counters the server keeps since it started.
@@ -89,6 +91,13 @@ pub enum ServeError {
     /// The admin credentials file could not be written.
     #[error("writing admin credentials")]
     AdminCredentials(#[source] CredentialsError),
+    /// The import service's key pair could not be made or read.
+    #[error("import service key {path}")]
+    ServiceKey {
+        path: PathBuf,
+        #[source]
+        source: seedship_drive::Error,
+    },
     /// The self-signed certificate could not be made.
     #[error("preparing TLS")]
     Tls(#[source] crate::tls::TlsError),
@@ -184,6 +193,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         None
     };
 
+    let service_key = load_service_key(&options.config.import_service_key(data_dir))?;
     let state = AppState {
         db,
         store,
@@ -192,6 +202,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         clock: Clock::new(options.test_clock),
         deadlines: DeadlinePolicy::default(),
         data_centres: options.config.data_centres(),
+        service_key,
     };
     let deadlines = state.clone();
     tokio::spawn(async move {
@@ -249,6 +260,28 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         .serve(app.into_make_service())
         .await
         .map_err(listen_error)
+}
+
+/// Reads the public half of the import service's key pair at `prefix`, making the pair first
+/// if neither file exists (the private key is written with mode 0600 and never served).
+fn load_service_key(prefix: &std::path::Path) -> Result<Arc<str>, ServeError> {
+    let mut public = prefix.as_os_str().to_owned();
+    public.push(".pub");
+    let public = PathBuf::from(public);
+    let error = |source| ServeError::ServiceKey {
+        path: prefix.to_owned(),
+        source,
+    };
+    if !public.exists() {
+        seedship_drive::write_keypair(prefix).map_err(error)?;
+    }
+    let recipient = seedship_drive::read_recipient(&public).map_err(error)?;
+    Ok(seedship_drive::format::encode_key_file(
+        seedship_drive::format::PUBLIC_KEY_LABEL,
+        &recipient.to_bytes(),
+    )
+    .trim_end()
+    .into())
 }
 
 async fn shutdown_signal() {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_jobs::{JobSpec, JobSummary};
+use seedship_jobs::{DriveSpec, JobSpec, JobSummary};
 use seedship_server::{Client, Credentials, JobAction, JobDetail};
 
 use crate::{Context, output};
@@ -18,6 +18,10 @@ pub enum JobCmd {
         /// JSON file of the job (name, destination, region, contact, return shipping, drives).
         #[arg(long)]
         spec: PathBuf,
+        /// Take the drives from these journals (drive id, key wrapped to the import service,
+        /// manifest hash, bytes) instead of the spec's `drives`; once per drive.
+        #[arg(long, value_name = "FILE")]
+        journal: Vec<PathBuf>,
     },
     /// Show a job: states, drives, progress, deadline.
     Show(JobArg),
@@ -92,6 +96,23 @@ impl JobArg {
     }
 }
 
+/// The drives of an import job, read from their journals (one per drive).
+pub fn drive_specs(journals: &[PathBuf]) -> anyhow::Result<Vec<DriveSpec>> {
+    journals
+        .iter()
+        .map(|journal| {
+            let record = seedship_drive::shipping_record(journal)
+                .with_context(|| format!("journal {}", journal.display()))?;
+            Ok(DriveSpec {
+                drive_id: record.drive_id,
+                wrapped_key: record.wrapped_key,
+                manifest_hash: record.manifest_hash,
+                bytes: record.stored_bytes,
+            })
+        })
+        .collect()
+}
+
 fn summary_line(job: &JobSummary) -> String {
     let drives: Vec<String> = job
         .drives
@@ -133,11 +154,20 @@ fn emit_detail(ctx: &Context, detail: &JobDetail) -> anyhow::Result<()> {
 impl JobCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
-            JobCmd::Create { target, spec } => {
+            JobCmd::Create {
+                target,
+                spec,
+                journal,
+            } => {
                 let text = std::fs::read_to_string(&spec)
                     .with_context(|| format!("reading job spec {}", spec.display()))?;
-                let spec: JobSpec =
+                let mut value: serde_json::Value =
                     serde_json::from_str(&text).with_context(|| format!("job spec {}", spec.display()))?;
+                if !journal.is_empty() {
+                    value["drives"] = serde_json::to_value(drive_specs(&journal)?)?;
+                }
+                let spec: JobSpec =
+                    serde_json::from_value(value).with_context(|| format!("job spec {}", spec.display()))?;
                 let (client, _) = connect(&target.credentials)?;
                 emit_detail(ctx, &client.create_job(&spec)?)
             }

@@ -17,6 +17,12 @@ pub use records::{
     RANGE_SIZE, SegmentSpec, SetPosition, decode_manifest_file, encode_manifest_file, range_aad, value_aad,
 };
 
+/// Lowercase hex of `bytes` (drive ids, checksums, wrapped keys in records meant for people
+/// and for the import job).
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A malformed encoding or input text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
