@@ -146,6 +146,22 @@ pub enum Error {
         /// Drives given or needed.
         count: usize,
     },
+    /// No session directory of the drive holds a manifest with the expected hash.
+    #[error("drive {drive} holds no manifest with hash {hash} (the import job's)")]
+    ManifestNotFound {
+        /// The drive.
+        drive: PathBuf,
+        /// The hash looked for, hex.
+        hash: String,
+    },
+    /// A manifest does not authenticate or belongs to another drive or session.
+    #[error("manifest {path}: {reason}")]
+    ManifestInvalid {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A drive key cannot be unwrapped with what was given.
     #[error("wrong passphrase or key: no wrapping of the drive key opens with it")]
     WrongKey,

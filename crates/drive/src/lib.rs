@@ -66,7 +66,7 @@ pub use format::{BlobType, Disposition};
 pub use keys::{parse_recipient, read_identity, read_recipient, write_keypair};
 pub use marker::MARKER_NAME;
 pub use plan::{Dataset, DriveTarget, MAX_DRIVES, PlanSummary, PrepareOptions, PreparedSession, plan};
-pub use reader::{FileCheck, FileStatus, ImportFile, ImportSet};
+pub use reader::{FileCheck, FileRange, FileStatus, ImportDrive, ImportFile, ImportSet, ShippedDrive};
 pub use session::{AbortSummary, CopySummary, DriveSummary, abort, resume};
 pub use shipping::{ShippingRecord, shipping_record};
 pub use verify::{ManifestStatus, SessionReport, VerifyReport, verify};

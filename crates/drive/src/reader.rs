@@ -14,11 +14,142 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-struct ImportDrive {
+/// One opened drive of an import: its key unwrapped and its manifests read and authenticated.
+pub struct ImportDrive {
     dir: PathBuf,
     drive_id: [u8; 16],
     key: DriveKey,
     manifests: Vec<Manifest>,
+}
+
+/// A shipped drive as its import job records it (all values hex, as in a
+/// [`ShippingRecord`](crate::ShippingRecord)): what the data centre knows without the journal.
+#[derive(Debug, Clone, Copy)]
+pub struct ShippedDrive<'a> {
+    /// The mounted drive.
+    pub dir: &'a Path,
+    /// The drive id the job expects (32 hex digits).
+    pub drive_id: &'a str,
+    /// The drive key wrapped to the import service (`WrappedKey` encoding, hex).
+    pub wrapped_key: &'a str,
+    /// BLAKE3 of the manifest to import (hex).
+    pub manifest_hash: &'a str,
+}
+
+impl ImportDrive {
+    /// Opens a drive from its journal: every completed session of the journal is read.
+    ///
+    /// # Errors
+    /// As [`ImportSet::open`].
+    fn from_journal(journal_path: &Path, dir: &Path, identity: &Identity) -> Result<Self> {
+        let journal = Journal::open(journal_path)?;
+        let drive_id = journal.drive_id()?;
+        marker::check(dir, &drive_id)?;
+        let wrapped: Vec<_> = journal.wrapped_keys()?.into_iter().map(|(_, w)| w).collect();
+        let key = crypto::unwrap(&wrapped, &drive_id, &Unlock::Identity(identity))?;
+        let mut manifests = Vec::new();
+        for row in journal.sessions()?.into_iter().filter(|r| r.completed) {
+            let path = copy::manifest_path(dir, &row.session_id);
+            let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
+            if row.manifest_hash != Some(*blake3::hash(&bytes).as_bytes()) {
+                return Err(bad_manifest(dir, &row.session_id, "hash differs from the journal"));
+            }
+            manifests.push(open_manifest(dir, &drive_id, &key, &row.session_id, &bytes)?);
+        }
+        Ok(ImportDrive {
+            dir: dir.to_owned(),
+            drive_id,
+            key,
+            manifests,
+        })
+    }
+
+    /// Opens a shipped drive with the import service's key and no journal: checks the drive
+    /// marker against the job's drive id, unwraps the key, and finds the session whose
+    /// manifest has the job's hash.
+    ///
+    /// # Errors
+    /// [`Error::DriveNotDirectory`], [`Error::DriveMismatch`] (no marker or another drive's),
+    /// [`Error::Format`] for a malformed id, key or hash, [`Error::WrongKey`],
+    /// [`Error::ManifestNotFound`], [`Error::ManifestInvalid`], [`Error::Io`].
+    pub fn open_shipped(shipped: &ShippedDrive<'_>, identity: &Identity) -> Result<Self> {
+        let dir = shipped.dir;
+        if !dir.is_dir() {
+            return Err(Error::DriveNotDirectory { path: dir.to_owned() });
+        }
+        let job_value = |text: &str, what: &'static str| {
+            format::from_hex(text, what).map_err(Error::format("<import job>"))
+        };
+        let drive_id: [u8; 16] = job_value(shipped.drive_id, "drive id")?
+            .try_into()
+            .map_err(|_| Error::format("<import job>")(format::FormatError::Invalid { what: "drive id" }))?;
+        let hash = job_value(shipped.manifest_hash, "manifest hash")?;
+        let wrapped = format::WrappedKey::decode(&job_value(shipped.wrapped_key, "wrapped key")?)
+            .map_err(Error::format("<import job>"))?;
+        marker::check(dir, &drive_id)?;
+        let key = crypto::unwrap(&[wrapped], &drive_id, &Unlock::Identity(identity))?;
+        let (session_id, bytes) = find_manifest(dir, &hash)?;
+        let manifest = open_manifest(dir, &drive_id, &key, &session_id, &bytes)?;
+        Ok(ImportDrive {
+            dir: dir.to_owned(),
+            drive_id,
+            key,
+            manifests: vec![manifest],
+        })
+    }
+
+    /// The drive id, hex.
+    pub fn drive_id(&self) -> String {
+        format::to_hex(&self.drive_id)
+    }
+
+    /// The mounted drive.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// The session directory of `drive` whose `manifest.ssm` hashes to `hash`, and the manifest's bytes.
+fn find_manifest(drive: &Path, hash: &[u8]) -> Result<(String, Vec<u8>)> {
+    let entries = std::fs::read_dir(drive).map_err(Error::io(drive))?;
+    for entry in entries {
+        let entry = entry.map_err(Error::io(drive))?;
+        let Some(session_id) = entry.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        let path = copy::manifest_path(drive, &session_id);
+        match std::fs::read(&path) {
+            Ok(bytes) if blake3::hash(&bytes).as_bytes().as_slice() == hash => return Ok((session_id, bytes)),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {}
+            Err(e) => return Err(Error::io(path)(e)),
+        }
+    }
+    Err(Error::ManifestNotFound {
+        drive: drive.to_owned(),
+        hash: format::to_hex(hash),
+    })
+}
+
+/// Authenticates, decrypts and decodes the manifest `bytes` of `session_id` on `drive`.
+fn open_manifest(
+    drive: &Path,
+    drive_id: &[u8; 16],
+    key: &DriveKey,
+    session_id: &str,
+    bytes: &[u8],
+) -> Result<Manifest> {
+    let path = copy::manifest_path(drive, session_id);
+    let sealed = format::decode_manifest_file(bytes).map_err(Error::format(&path))?;
+    let aad = format::value_aad("manifest", drive_id, session_id, 0);
+    let plain = key
+        .open(&aad, &sealed)
+        .ok_or_else(|| bad_manifest(drive, session_id, "does not authenticate"))?;
+    let manifest = Manifest::decode(&plain).map_err(Error::format(&path))?;
+    if manifest.drive_id != *drive_id || manifest.session_id != session_id {
+        return Err(bad_manifest(drive, session_id, "belongs to another drive or session"));
+    }
+    Ok(manifest)
 }
 
 /// One source file of a drive set.
@@ -42,6 +173,9 @@ pub struct ImportFile {
     pub properties: Option<Vec<u8>>,
     /// Whether every segment of the file is on the drives given.
     pub complete: bool,
+    /// BLAKE3 of the whole file as recorded at preparation (`None` when the segment that
+    /// carries it is on a drive not given).
+    pub hash: Option<[u8; 32]>,
     /// `(drive, manifest, entry)` of each segment, in file order.
     parts: Vec<Part>,
 }
@@ -84,10 +218,10 @@ pub struct ImportSet {
 }
 
 fn bad_manifest(drive: &Path, session: &str, reason: &'static str) -> Error {
-    Error::state(
-        copy::manifest_path(drive, session),
-        format!("manifest of session {session}: {reason}"),
-    )
+    Error::ManifestInvalid {
+        path: copy::manifest_path(drive, session),
+        reason,
+    }
 }
 
 impl ImportSet {
@@ -98,46 +232,15 @@ impl ImportSet {
     /// # Errors
     /// A wrong key, a drive of another journal, a missing, changed or undecryptable manifest.
     pub fn open(drives: &[(PathBuf, PathBuf)], identity: &Identity) -> Result<Self> {
-        let mut opened = Vec::new();
-        for (journal_path, dir) in drives {
-            let journal = Journal::open(journal_path)?;
-            let drive_id = journal.drive_id()?;
-            marker::check(dir, &drive_id)?;
-            let wrapped: Vec<_> = journal.wrapped_keys()?.into_iter().map(|(_, w)| w).collect();
-            let key = crypto::unwrap(&wrapped, &drive_id, &Unlock::Identity(identity))?;
-            let mut manifests = Vec::new();
-            for row in journal.sessions()?.into_iter().filter(|r| r.completed) {
-                let path = copy::manifest_path(dir, &row.session_id);
-                let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
-                if row.manifest_hash != Some(*blake3::hash(&bytes).as_bytes()) {
-                    return Err(bad_manifest(
-                        dir,
-                        &row.session_id,
-                        "hash differs from the journal",
-                    ));
-                }
-                let sealed = format::decode_manifest_file(&bytes).map_err(Error::format(&path))?;
-                let aad = format::value_aad("manifest", &drive_id, &row.session_id, 0);
-                let plain = key
-                    .open(&aad, &sealed)
-                    .ok_or_else(|| bad_manifest(dir, &row.session_id, "does not authenticate"))?;
-                let manifest = Manifest::decode(&plain).map_err(Error::format(&path))?;
-                if manifest.drive_id != drive_id || manifest.session_id != row.session_id {
-                    return Err(bad_manifest(
-                        dir,
-                        &row.session_id,
-                        "belongs to another drive or session",
-                    ));
-                }
-                manifests.push(manifest);
-            }
-            opened.push(ImportDrive {
-                dir: dir.clone(),
-                drive_id,
-                key,
-                manifests,
-            });
-        }
+        let opened = drives
+            .iter()
+            .map(|(journal, dir)| ImportDrive::from_journal(journal, dir, identity))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::join(opened))
+    }
+
+    /// Joins the segments of every file across opened drives.
+    pub fn join(opened: Vec<ImportDrive>) -> Self {
         let mut grouped: BTreeMap<FileKey, Vec<(u64, Part)>> = BTreeMap::new();
         for (d, drive) in opened.iter().enumerate() {
             for (m, manifest) in drive.manifests.iter().enumerate() {
@@ -157,6 +260,7 @@ impl ImportSet {
         for ((session_id, _, _), mut parts) in grouped {
             parts.sort_by_key(|(offset, _)| *offset);
             let entry = |&(d, m, e): &Part| &opened[d].manifests[m].entries[e].spec;
+            let file_hash = |&(d, m, e): &Part| opened[d].manifests[m].entries[e].file_hash;
             let first = entry(&parts[0].1);
             let mut next = 0;
             for (_, part) in &parts {
@@ -175,13 +279,14 @@ impl ImportSet {
                 metadata: first.metadata.clone(),
                 properties: first.properties.clone(),
                 complete: next == first.file_size,
+                hash: parts.iter().find_map(|(_, part)| file_hash(part)),
                 parts: parts.into_iter().map(|(_, p)| p).collect(),
             });
         }
-        Ok(ImportSet {
+        ImportSet {
             drives: opened,
             files,
-        })
+        }
     }
 
     /// Every file of the set, ordered by session and source order.
@@ -189,8 +294,44 @@ impl ImportSet {
         &self.files
     }
 
+    /// The file's ranges in file order, each with the manifest's checksum of its stored
+    /// bytes; a span whose segment is on a drive not given is one range without checksum.
+    pub fn ranges(&self, file: &ImportFile) -> Vec<FileRange> {
+        let mut ranges = Vec::new();
+        let mut next = 0;
+        for &(d, m, e) in &file.parts {
+            let manifest = &self.drives[d].manifests[m];
+            let entry = &manifest.entries[e];
+            let spec = &entry.spec;
+            if spec.offset > next {
+                ranges.push(FileRange {
+                    offset: next,
+                    len: spec.offset - next,
+                    checksum: None,
+                });
+            }
+            for index in 0..spec.range_count(manifest.range_size) {
+                ranges.push(FileRange {
+                    offset: spec.offset + index * u64::from(manifest.range_size),
+                    len: spec.range_len(manifest.range_size, index),
+                    checksum: Some(entry.ranges[index as usize]),
+                });
+            }
+            next = next.max(spec.offset + spec.len);
+        }
+        if file.size > next {
+            ranges.push(FileRange {
+                offset: next,
+                len: file.size - next,
+                checksum: None,
+            });
+        }
+        ranges
+    }
+
     /// Streams `file` into `out`, verifying each range (BLAKE3 and authentication) and the
-    /// whole-file BLAKE3. A bad range is written as zeros of its length and reported.
+    /// whole-file BLAKE3. A bad range, and a span on a drive not given, is written as zeros
+    /// of its length, so that `out` always receives `file.size` bytes.
     ///
     /// # Errors
     /// I/O errors reading the drive or writing `out`; mismatches are reported in the result.
@@ -198,10 +339,15 @@ impl ImportSet {
         let mut hasher = blake3::Hasher::new();
         let mut segments = Vec::new();
         let mut recorded = None;
+        let mut written = 0;
         for &(d, m, e) in &file.parts {
             let drive = &self.drives[d];
             let manifest = &drive.manifests[m];
             let entry = &manifest.entries[e];
+            if entry.spec.offset > written {
+                write_zeros(out, entry.spec.offset - written)?;
+            }
+            written = written.max(entry.spec.offset + entry.spec.len);
             if entry.file_hash.is_some() {
                 recorded = entry.file_hash;
             }
@@ -214,6 +360,9 @@ impl ImportSet {
                 entry,
             };
             segments.push(check_segment(&seg, Some(&mut hasher), Some(&mut *out))?);
+        }
+        if file.size > written {
+            write_zeros(out, file.size - written)?;
         }
         let hash_ok = file.complete && recorded == Some(*hasher.finalize().as_bytes());
         let status = if !file.complete {
@@ -230,4 +379,25 @@ impl ImportSet {
             segments,
         })
     }
+}
+
+/// One checksummed range of a file of a drive set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRange {
+    /// Offset in the file.
+    pub offset: u64,
+    /// Plaintext length.
+    pub len: u64,
+    /// BLAKE3 of the stored (sealed) range, from the manifest; `None` for a span on a drive not given.
+    pub checksum: Option<[u8; 32]>,
+}
+
+fn write_zeros(out: &mut dyn Write, mut len: u64) -> Result<()> {
+    let zeros = [0u8; 64 << 10];
+    while len > 0 {
+        let n = len.min(zeros.len() as u64) as usize;
+        out.write_all(&zeros[..n]).map_err(Error::io("<output>"))?;
+        len -= n as u64;
+    }
+    Ok(())
 }

@@ -23,6 +23,22 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Parses [`to_hex`]'s output (either case); `what` names the value in the error.
+///
+/// # Errors
+/// [`FormatError::Invalid`] for an odd length or a character that is not a hex digit.
+pub fn from_hex(text: &str, what: &'static str) -> Result<Vec<u8>, FormatError> {
+    let digits = text.as_bytes();
+    if digits.len() % 2 != 0 {
+        return Err(FormatError::Invalid { what });
+    }
+    let nibble = |c: u8| char::from(c).to_digit(16).ok_or(FormatError::Invalid { what });
+    digits
+        .chunks(2)
+        .map(|pair| Ok((nibble(pair[0])? * 16 + nibble(pair[1])?) as u8))
+        .collect()
+}
+
 /// A malformed encoding or input text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
