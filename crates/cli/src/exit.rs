@@ -25,6 +25,8 @@ pub const ALREADY_EXISTS: u8 = 14;
 pub const SERVER_UNREACHABLE: u8 = 15;
 /// A drive failed verification (changed, truncated or missing data).
 pub const VERIFY_FAILED: u8 = 20;
+/// An import finished, but some drives ended CompletedMoreInfo (see the job's error logs).
+pub const IMPORT_INCOMPLETE: u8 = 21;
 /// Interrupted by Ctrl-C / SIGINT.
 pub const INTERRUPTED: u8 = 130;
 
@@ -41,6 +43,7 @@ pub const TABLE: &[(u8, &str)] = &[
     (ALREADY_EXISTS, "name already taken on the server"),
     (SERVER_UNREACHABLE, "server unreachable"),
     (VERIFY_FAILED, "drive verification failed"),
+    (IMPORT_INCOMPLETE, "import finished with errors in some drives"),
     (INTERRUPTED, "interrupted"),
 ];
 

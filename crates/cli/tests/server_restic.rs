@@ -69,16 +69,6 @@ fn restic_backup_check_restore_through_vault() {
     );
 }
 
-fn write_storage_config(dir: &Path, storage: &seedship_store::StoreConfig) -> std::path::PathBuf {
-    #[derive(serde::Serialize)]
-    struct Config<'a> {
-        storage: &'a seedship_store::StoreConfig,
-    }
-    let file = dir.join("server.toml");
-    std::fs::write(&file, toml::to_string(&Config { storage }).expect("TOML")).expect("write config");
-    file
-}
-
 #[test]
 fn restic_through_vault_on_azurite() {
     let Some(_) = restic() else { return };

@@ -13,6 +13,14 @@ fn path(drive: &Path) -> PathBuf {
     drive.join(MARKER_NAME)
 }
 
+/// The drive id (hex) in a drive's marker, `None` if the drive has no marker.
+///
+/// # Errors
+/// The marker exists but cannot be read.
+pub fn read_drive_id(drive: &Path) -> Result<Option<String>> {
+    read(drive)
+}
+
 /// The drive id in the marker, if the drive has one.
 pub(crate) fn read(drive: &Path) -> Result<Option<String>> {
     let p = path(drive);

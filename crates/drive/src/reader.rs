@@ -52,7 +52,11 @@ impl ImportDrive {
             let path = copy::manifest_path(dir, &row.session_id);
             let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
             if row.manifest_hash != Some(*blake3::hash(&bytes).as_bytes()) {
-                return Err(bad_manifest(dir, &row.session_id, "hash differs from the journal"));
+                return Err(bad_manifest(
+                    dir,
+                    &row.session_id,
+                    "hash differs from the journal",
+                ));
             }
             manifests.push(open_manifest(dir, &drive_id, &key, &row.session_id, &bytes)?);
         }
@@ -71,7 +75,8 @@ impl ImportDrive {
     /// # Errors
     /// [`Error::DriveNotDirectory`], [`Error::DriveMismatch`] (no marker or another drive's),
     /// [`Error::Format`] for a malformed id, key or hash, [`Error::WrongKey`],
-    /// [`Error::ManifestNotFound`], [`Error::ManifestInvalid`], [`Error::Io`].
+    /// [`Error::ManifestNotFound`] (no manifest at all), [`Error::ManifestInvalid`] (a manifest
+    /// with another hash, or one that does not authenticate), [`Error::Io`].
     pub fn open_shipped(shipped: &ShippedDrive<'_>, identity: &Identity) -> Result<Self> {
         let dir = shipped.dir;
         if !dir.is_dir() {
@@ -112,6 +117,7 @@ impl ImportDrive {
 /// The session directory of `drive` whose `manifest.ssm` hashes to `hash`, and the manifest's bytes.
 fn find_manifest(drive: &Path, hash: &[u8]) -> Result<(String, Vec<u8>)> {
     let entries = std::fs::read_dir(drive).map_err(Error::io(drive))?;
+    let mut other = None;
     for entry in entries {
         let entry = entry.map_err(Error::io(drive))?;
         let Some(session_id) = entry.file_name().to_str().map(str::to_owned) else {
@@ -119,15 +125,28 @@ fn find_manifest(drive: &Path, hash: &[u8]) -> Result<(String, Vec<u8>)> {
         };
         let path = copy::manifest_path(drive, &session_id);
         match std::fs::read(&path) {
-            Ok(bytes) if blake3::hash(&bytes).as_bytes().as_slice() == hash => return Ok((session_id, bytes)),
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {}
+            Ok(bytes) if blake3::hash(&bytes).as_bytes().as_slice() == hash => {
+                return Ok((session_id, bytes));
+            }
+            Ok(_) => other = Some(path),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) => {}
             Err(e) => return Err(Error::io(path)(e)),
         }
     }
-    Err(Error::ManifestNotFound {
-        drive: drive.to_owned(),
-        hash: format::to_hex(hash),
+    Err(match other {
+        // a manifest is there, but not the one the job recorded: changed since preparation
+        Some(path) => Error::ManifestInvalid {
+            path,
+            reason: "its hash differs from the import job's",
+        },
+        None => Error::ManifestNotFound {
+            drive: drive.to_owned(),
+            hash: format::to_hex(hash),
+        },
     })
 }
 
@@ -147,7 +166,11 @@ fn open_manifest(
         .ok_or_else(|| bad_manifest(drive, session_id, "does not authenticate"))?;
     let manifest = Manifest::decode(&plain).map_err(Error::format(&path))?;
     if manifest.drive_id != *drive_id || manifest.session_id != session_id {
-        return Err(bad_manifest(drive, session_id, "belongs to another drive or session"));
+        return Err(bad_manifest(
+            drive,
+            session_id,
+            "belongs to another drive or session",
+        ));
     }
     Ok(manifest)
 }
@@ -287,6 +310,16 @@ impl ImportSet {
             drives: opened,
             files,
         }
+    }
+
+    /// The drive holding the first present segment of `file`: where its blob is logged.
+    pub fn home_drive(&self, file: &ImportFile) -> &ImportDrive {
+        &self.drives[file.parts[0].0]
+    }
+
+    /// The opened drives, in the order given.
+    pub fn drives(&self) -> &[ImportDrive] {
+        &self.drives
     }
 
     /// Every file of the set, ordered by session and source order.

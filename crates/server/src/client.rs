@@ -435,7 +435,15 @@ impl Client {
     }
 
     fn blob_url(&self, account: &str, name: &str, path: &str) -> String {
-        format!("{}/api/v1/jobs/{account}/{name}/blobs/{path}", self.server)
+        self.job_object_url(account, name, "blobs", path)
+    }
+
+    /// `<server>/api/v1/jobs/<account>/<name>/<kind>/<path>`, every segment percent-encoded
+    /// (blob names may hold spaces, `%`, `?` or newlines).
+    fn job_object_url(&self, account: &str, name: &str, kind: &str, path: &str) -> String {
+        let segments = [account, name, kind].into_iter().chain(path.split('/'));
+        let encoded: Vec<String> = segments.map(percent_encode).collect();
+        format!("{}/api/v1/jobs/{}", self.server, encoded.join("/"))
     }
 
     fn send_raw(
@@ -480,9 +488,98 @@ impl Client {
         path: &str,
         data: impl std::io::Read + Send + 'static,
     ) -> Result<(), ClientError> {
+        self.put_verified_blob(account, name, path, data, None)
+    }
+
+    /// Streams `data` into blob `path` of the job's container (operator); with `blake3`
+    /// (hex), the server writes the blob only if the bytes hash to it (else
+    /// [`ErrorCode::DigestMismatch`] and nothing is written).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn put_verified_blob(
+        &self,
+        account: &str,
+        name: &str,
+        path: &str,
+        data: impl std::io::Read + Send + 'static,
+        blake3: Option<&str>,
+    ) -> Result<(), ClientError> {
         let url = self.blob_url(account, name, path);
-        let request = self.http.put(&url).body(reqwest::blocking::Body::new(data));
+        let target = match blake3 {
+            Some(hash) => format!("{url}?blake3={}", percent_encode(hash)),
+            None => url.clone(),
+        };
+        let request = self.http.put(target).body(reqwest::blocking::Body::new(data));
         self.send_raw(&url, request).map(drop)
+    }
+
+    /// The BLAKE3 (hex) of blob `path` of the job's container, `None` if there is no such blob.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered (other than 404).
+    pub fn blob_blake3(&self, account: &str, name: &str, path: &str) -> Result<Option<String>, ClientError> {
+        let url = self.blob_url(account, name, path);
+        match self.send_raw(&url, self.http.head(format!("{url}?hash=blake3"))) {
+            Ok(response) => Ok(response
+                .headers()
+                .get(crate::import::BLAKE3_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)),
+            Err(ClientError::Api { status: 404, .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Holds back a file that failed verification (operator): `data` is the whole file with
+    /// bad ranges as zeros, `blob` the name it was placed under, `blake3` the hash it must have.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn put_damaged(
+        &self,
+        account: &str,
+        name: &str,
+        requested: &str,
+        blob: &str,
+        blake3: &str,
+        data: impl std::io::Read + Send + 'static,
+    ) -> Result<(), ClientError> {
+        let url = self.job_object_url(account, name, "damaged", requested);
+        let target = format!(
+            "{url}?blob={}&blake3={}",
+            percent_encode(blob),
+            percent_encode(blake3)
+        );
+        let request = self.http.put(target).body(reqwest::blocking::Body::new(data));
+        self.send_raw(&url, request).map(drop)
+    }
+
+    /// Repairs held-back file `requested` (owner or operator): `data` carries the bytes of
+    /// `ranges` (`(offset, length)`, in order).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn repair_blob(
+        &self,
+        account: &str,
+        name: &str,
+        requested: &str,
+        ranges: &[(u64, u64)],
+        data: impl std::io::Read + Send + 'static,
+    ) -> Result<JobDetail, ClientError> {
+        let url = self.job_object_url(account, name, "repair", requested);
+        let ranges: Vec<String> = ranges.iter().map(|(o, l)| format!("{o}:{l}")).collect();
+        let target = format!("{url}?ranges={}", percent_encode(&ranges.join(",")));
+        let request = self.http.post(target).body(reqwest::blocking::Body::new(data));
+        let response = self.send_raw(&url, request)?;
+        response
+            .json()
+            .map_err(|source| ClientError::Transport { url, source })
     }
 
     /// Reads blob `path` of the job's container.
@@ -513,4 +610,14 @@ impl Client {
             Err(err) => Err(err),
         }
     }
+}
+
+/// Percent-encodes every byte but RFC 3986's unreserved characters.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

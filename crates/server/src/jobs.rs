@@ -139,91 +139,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/jobs/{account}/{name}/logs", get(logs))
         .route("/api/v1/jobs/{account}/{name}/custody", get(custody))
         .route("/api/v1/admin/clock", post(move_clock))
-        .route(
-            "/api/v1/jobs/{account}/{name}/blobs/{*path}",
-            axum::routing::put(put_blob).get(get_blob).head(head_blob),
-        )
-}
-
-/// The store key of `path` in the job's destination container: `containers/<container id>/<path>`.
-async fn blob_key(state: &AppState, account: &str, name: &str, path: &str) -> Result<String, ApiError> {
-    let mut tx = state.db.pool().begin().await?;
-    let (_, job) = load_or_404(&mut tx, account, name).await?;
-    let destination = job.destination();
-    let container: Option<String> = sqlx::query_scalar(
-        "SELECT c.id FROM containers c JOIN storage_accounts s ON s.id = c.storage_account_id \
-         JOIN accounts a ON a.id = s.account_id WHERE a.name = $1 AND s.name = $2 AND c.name = $3",
-    )
-    .bind(account)
-    .bind(&destination.storage_account)
-    .bind(&destination.container)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let container = container.ok_or_else(|| {
-        ApiError::not_found(format!(
-            "container {}/{} of account {account} not found",
-            destination.storage_account, destination.container
-        ))
-    })?;
-    let key = format!("containers/{container}/{path}");
-    seedship_store::validate_key(&key)?;
-    Ok(key)
-}
-
-/// Operator: streams a blob into the job's container (replacing any blob of that name; the
-/// disposition is decided by the caller with HEAD first).
-async fn put_blob(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((account, name, path)): Path<(String, String, String)>,
-    body: axum::body::Body,
-) -> Result<StatusCode, ApiError> {
-    if !matches!(principal, Principal::Operator) {
-        return Err(ApiError::forbidden("only operators write imported blobs"));
-    }
-    let key = blob_key(&state, &account, &name, &path).await?;
-    let mut writer = state.store.writer(&key).await?;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(err) => {
-                if let Err(abort) = writer.abort().await {
-                    tracing::warn!("aborting blob {key}: {abort}");
-                }
-                return Err(ApiError::invalid_request(format!("upload interrupted: {err}")));
-            }
-        };
-        writer.write(chunk).await?;
-    }
-    writer.finish().await?;
-    Ok(StatusCode::CREATED)
-}
-
-/// Owner or operator: reads a blob of the job's container.
-async fn get_blob(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((account, name, path)): Path<(String, String, String)>,
-) -> Result<axum::response::Response, ApiError> {
-    actor_for(&principal, &account)?;
-    let key = blob_key(&state, &account, &name, &path).await?;
-    let read = state.store.get(&key, None).await?;
-    Ok(axum::response::IntoResponse::into_response(
-        axum::body::Body::from_stream(read.stream),
-    ))
-}
-
-/// Owner or operator: whether a blob exists (200) or not (404).
-async fn head_blob(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((account, name, path)): Path<(String, String, String)>,
-) -> Result<StatusCode, ApiError> {
-    actor_for(&principal, &account)?;
-    let key = blob_key(&state, &account, &name, &path).await?;
-    state.store.head(&key).await?;
-    Ok(StatusCode::OK)
+        .merge(crate::import::router())
 }
 
 impl From<seedship_jobs::Error> for ApiError {
@@ -245,13 +161,13 @@ impl From<seedship_jobs::Error> for ApiError {
     }
 }
 
-fn internal(err: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(err: impl std::fmt::Display) -> ApiError {
     tracing::error!("jobs: {err}");
     ApiError::internal("job document could not be read or written")
 }
 
 /// The actor of a principal acting on `account`'s jobs; owners only on their own.
-fn actor_for(principal: &Principal, account: &str) -> Result<Actor, ApiError> {
+pub(crate) fn actor_for(principal: &Principal, account: &str) -> Result<Actor, ApiError> {
     match principal {
         Principal::Account { account_name, .. } if account_name == account => Ok(Actor::owner(account)),
         Principal::Operator => Ok(Actor::operator(OPERATOR)),
@@ -262,7 +178,7 @@ fn actor_for(principal: &Principal, account: &str) -> Result<Actor, ApiError> {
     }
 }
 
-fn detail(state: &AppState, job: Job, review: Option<ShippingInfo>) -> JobDetail {
+pub(crate) fn detail(state: &AppState, job: Job, review: Option<ShippingInfo>) -> JobDetail {
     JobDetail {
         summary: JobSummary::of(&job, &state.deadlines),
         data_centre: job.data_centre().clone(),
@@ -271,11 +187,11 @@ fn detail(state: &AppState, job: Job, review: Option<ShippingInfo>) -> JobDetail
     }
 }
 
-type Tx = Transaction<'static, Any>;
+pub(crate) type Tx = Transaction<'static, Any>;
 
 /// A job row as loaded: its id and the version the next write must still find.
-struct Loaded {
-    id: String,
+pub(crate) struct Loaded {
+    pub id: String,
     version: i64,
 }
 
@@ -295,7 +211,7 @@ async fn load(tx: &mut Tx, account: &str, name: &str) -> Result<Option<(Loaded, 
     Ok(Some((loaded, job)))
 }
 
-async fn load_or_404(tx: &mut Tx, account: &str, name: &str) -> Result<(Loaded, Job), ApiError> {
+pub(crate) async fn load_or_404(tx: &mut Tx, account: &str, name: &str) -> Result<(Loaded, Job), ApiError> {
     load(tx, account, name)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("job {name} of account {account} not found")))
@@ -311,7 +227,7 @@ fn columns(job: &Job, policy: &DeadlinePolicy) -> (String, Option<String>, Strin
     )
 }
 
-async fn save(tx: &mut Tx, loaded: &Loaded, job: &Job, state: &AppState) -> Result<(), ApiError> {
+pub(crate) async fn save(tx: &mut Tx, loaded: &Loaded, job: &Job, state: &AppState) -> Result<(), ApiError> {
     let (job_state, tracking, head, due) = columns(job, &state.deadlines);
     let body = serde_json::to_string(job).map_err(internal)?;
     let done = sqlx::query(

@@ -21,6 +21,8 @@ pub enum DriveCmd {
     Abort(JournalArgs),
     /// Re-read a drive and name every file and range that does not match its journal.
     Verify(VerifyArgs),
+    /// Re-send over the network only the ranges a received drive's error log names.
+    Repair(super::import::RepairArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -118,6 +120,7 @@ impl DriveCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
             DriveCmd::Prepare(args) => prepare(*args, ctx),
+            DriveCmd::Repair(args) => super::import::repair(&args, ctx),
             DriveCmd::Resume(args) => {
                 let passphrase = passphrase()?;
                 let summary = seedship_drive::resume(&args.journal, &passphrase, ctx.progress.as_ref())

@@ -5,6 +5,7 @@ mod agent;
 mod cloud;
 mod drive;
 mod exit_codes;
+mod import;
 mod job;
 mod keygen;
 mod policy;
@@ -35,6 +36,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: job::JobCmd,
     },
+    /// The data centre's side of import jobs (operator credentials).
+    Import {
+        #[command(subcommand)]
+        cmd: import::ImportCmd,
+    },
 }
 
 impl Command {
@@ -47,6 +53,7 @@ impl Command {
             Command::Cloud(command) => command.run(ctx),
             Command::Policy(command) => command.run(ctx),
             Command::Job { cmd } => cmd.run(ctx),
+            Command::Import { cmd } => cmd.run(ctx),
         }
     }
 }

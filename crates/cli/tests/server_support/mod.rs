@@ -353,3 +353,14 @@ pub fn seedship_trusting(ca: &Path, args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
+
+/// Writes a server configuration file `<dir>/server.toml` selecting `storage`.
+pub fn write_storage_config(dir: &Path, storage: &seedship_store::StoreConfig) -> PathBuf {
+    #[derive(serde::Serialize)]
+    struct Config<'a> {
+        storage: &'a seedship_store::StoreConfig,
+    }
+    let file = dir.join("server.toml");
+    std::fs::write(&file, toml::to_string(&Config { storage }).expect("TOML")).expect("write config");
+    file
+}

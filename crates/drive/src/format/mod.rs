@@ -29,7 +29,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// [`FormatError::Invalid`] for an odd length or a character that is not a hex digit.
 pub fn from_hex(text: &str, what: &'static str) -> Result<Vec<u8>, FormatError> {
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(FormatError::Invalid { what });
     }
     let nibble = |c: u8| char::from(c).to_digit(16).ok_or(FormatError::Invalid { what });

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): `seedship import receive` of a ~2 GB drive into the server's
+# local-directory store against `cp -a` + `sync` of the same source tree to the same file
+# system, in one run.
+#
+# Usage: bench/receive.sh [WORKDIR]   (default: a fresh directory under $TMPDIR or /tmp)
+# Env:   BENCH_PACKS (default 120 files of 16 MiB), BENCH_SMALL (default 2000 files of 1-64 KiB),
+#        BENCH_ROUNDS (default 2; cp and receive alternate).
+#
+# The drive is prepared once (not timed). Before every timed run: `sync`, then the tree being
+# read (the source for cp, the drive for receive) is read once, so both read from the page
+# cache and pay for writing. cp is timed until its final `sync` returns; receive until it exits
+# and a `sync` returns (the server's store writes files through a temporary and a rename).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packs=${BENCH_PACKS:-120}
+small=${BENCH_SMALL:-2000}
+rounds=${BENCH_ROUNDS:-2}
+work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/seedship-receive-bench.XXXXXX")}
+mkdir -p "$work"
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null || true
+    rm -rf "$work/src" "$work/drive" "$work/cp" "$work/data" "$work"/*.jrn* "$work"/*.credentials
+}
+trap cleanup EXIT
+
+cargo build --release --quiet -p seedship-cli
+bin=$PWD/target/release/seedship
+
+echo "# building the source tree in $work/src"
+rm -rf "$work/src" "$work/data"
+mkdir -p "$work/src/data" "$work/src/index"
+for i in $(seq 1 "$packs"); do
+    head -c $((16 << 20)) /dev/urandom > "$work/src/data/$(printf %04d "$i")"
+done
+for i in $(seq 1 "$small"); do
+    head -c $(((RANDOM % 64 + 1) << 10)) /dev/urandom > "$work/src/index/$(printf %05d "$i")"
+done
+bytes=$(du -sb "$work/src" | cut -f1)
+files=$(find "$work/src" -type f | wc -l)
+echo "# source: $files files, $bytes bytes"
+
+"$bin" --json server --data-dir "$work/data" --listen 127.0.0.1:0 > "$work/server.out" 2> "$work/server.err" &
+server_pid=$!
+for _ in $(seq 1 100); do
+    grep -q server_ready "$work/server.out" 2> /dev/null && break
+    sleep 0.1
+done
+admin="$work/data/admin-credentials"
+"$bin" admin account create bench --admin-credentials "$admin" --out "$work/owner.credentials" > /dev/null
+"$bin" admin operator create dc --admin-credentials "$admin" --out "$work/operator.credentials" > /dev/null
+"$bin" storage create bench --credentials "$work/owner.credentials" > /dev/null
+"$bin" container create seed --storage-account bench --credentials "$work/owner.credentials" > /dev/null
+
+export SEEDSHIP_DRIVE_PASSPHRASE=bench-passphrase
+cat > "$work/job.json" << 'EOF'
+{"name": "PLACEHOLDER", "job_type": "Import",
+ "destination": {"storage_account": "bench", "container": "seed", "prefix": "", "disposition": "overwrite"},
+ "region": "local", "contact": {"name": "Bench", "email": "bench@example.com", "phone": ""},
+ "return_shipping": {"carrier": "DHL", "account_number": "1",
+   "address": {"recipient": "Bench", "street": ["1 Road"], "city": "X", "postal_code": "1", "country": "NL", "phone": ""}},
+ "drives": []}
+EOF
+
+warm() {
+    sync
+    find "$1" -type f -exec cat {} + > /dev/null
+}
+
+now() { date +%s.%N; }
+
+cp_times=()
+rc_times=()
+for round in $(seq 1 "$rounds"); do
+    rm -rf "$work/cp" && mkdir -p "$work/cp"
+    warm "$work/src"
+    t0=$(now)
+    cp -a "$work/src" "$work/cp/" && sync
+    t1=$(now)
+    cp_times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')")
+    rm -rf "$work/cp"
+
+    # a fresh drive and job each round (a received drive cannot be received again)
+    job="bench-$round"
+    rm -rf "$work/drive" "$work"/drive.jrn* && mkdir -p "$work/drive"
+    "$bin" --json drive prepare --journal "$work/drive.jrn" --session "s$round" \
+        --srcdir "$work/src" --dstdir "seed/r$round" --drive "$work/drive" \
+        --encrypt --service-key "$work/data/import-service.pub" > /dev/null
+    sed "s/PLACEHOLDER/$job/" "$work/job.json" > "$work/job-$round.json"
+    "$bin" job create --credentials "$work/owner.credentials" --spec "$work/job-$round.json" \
+        --journal "$work/drive.jrn" > /dev/null
+    "$bin" job ship "$job" --credentials "$work/owner.credentials" --carrier DHL \
+        --tracking-number "BENCH-$$-$round" --ship-date 2026-12-01 --drive-count 1 > /dev/null
+    warm "$work/drive"
+    t0=$(now)
+    "$bin" --json --no-progress import receive --credentials "$work/operator.credentials" --job "$job" \
+        --identity "$work/data/import-service.key" --drive "$work/drive" > "$work/receive.json"
+    sync
+    t1=$(now)
+    rc_times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')")
+    grep -q '"state":"Completed"' "$work/receive.json" || { echo "receive did not complete:"; cat "$work/receive.json"; exit 1; }
+    echo "round $round: cp -a + sync ${cp_times[-1]} s, seedship import receive ${rc_times[-1]} s"
+    rm -rf "$work/data/objects/containers"
+done
+
+mean() { printf '%s\n' "$@" | awk '{s += $1} END {printf "%.2f", s / NR}'; }
+cp_mean=$(mean "${cp_times[@]}")
+rc_mean=$(mean "${rc_times[@]}")
+awk -v b="$bytes" -v c="$cp_mean" -v s="$rc_mean" 'BEGIN {
+    printf "cp -a + sync:            %6.2f s  %7.1f MB/s\n", c, b / c / 1e6;
+    printf "seedship import receive: %6.2f s  %7.1f MB/s\n", s, b / s / 1e6;
+    printf "ratio (receive / cp throughput): %.2f\n", c / s;
+}'

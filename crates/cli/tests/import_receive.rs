@@ -1,0 +1,552 @@
+//! Drive ingestion at the data centre against the real server on loopback, with real drives
+//! from `seedship drive prepare`: a full import of three drives lands bit-exact in the job's
+//! container (local directory and Azurite); a flipped byte is named in the error log, keeps
+//! its blob out of the container, and `drive repair` re-sends only that range; an account
+//! owner cannot receive; erasure empties the drive and enters the custody log.
+
+mod server_support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use seedship_jobs::{DriveLog, DriveState, JobState, RangeStatus};
+use seedship_server::{Client, Credentials};
+use server_support::{SEEDSHIP, Server, path, seedship, write_storage_config};
+
+const PASSPHRASE: &str = "drive passphrase for the tests";
+const MIB: usize = 1 << 20;
+
+/// Runs `seedship --json <args>` with the drive passphrase set.
+fn run(args: &[&str]) -> Output {
+    Command::new(SEEDSHIP)
+        .arg("--json")
+        .args(args)
+        .env("SEEDSHIP_DRIVE_PASSPHRASE", PASSPHRASE)
+        .output()
+        .expect("run seedship")
+}
+
+fn ok(args: &[&str]) -> serde_json::Value {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "seedship {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+/// Deterministic bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A source tree: `files` small files in nested directories (one empty, names with spaces and
+/// UTF-8) and one file of `big` bytes.
+fn make_source(root: &Path, files: usize, big: usize) -> BTreeMap<String, Vec<u8>> {
+    let mut tree = BTreeMap::new();
+    for i in 0..files {
+        let dir = match i % 3 {
+            0 => "",
+            1 => "docs/année 2026/",
+            _ => "a/b/c/",
+        };
+        let len = if i == 0 { 0 } else { (i * 7919) % 150_000 };
+        tree.insert(format!("{dir}file {i}.bin"), noise(i as u64 + 1, len));
+    }
+    tree.insert("big.img".to_owned(), noise(99, big));
+    for (name, data) in &tree {
+        let file = root.join(name);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, data).expect("write source");
+    }
+    tree
+}
+
+/// A server with an account `acme` (storage account `acme`, container `seed`) and an operator.
+struct Site {
+    dir: PathBuf,
+    server: Server,
+    owner_file: PathBuf,
+    operator_file: PathBuf,
+}
+
+impl Site {
+    fn start(dir: &Path, config: Option<&Path>) -> Site {
+        let server = Server::start(dir, "server", &dir.join("data"), config);
+        let admin = server.admin_credentials();
+        let owner_file = dir.join("acme.credentials");
+        let operator_file = dir.join("operator.credentials");
+        for (kind, name, file) in [
+            ("account", "acme", &owner_file),
+            ("operator", "dc-staff", &operator_file),
+        ] {
+            seedship(&[
+                "admin",
+                kind,
+                "create",
+                name,
+                "--admin-credentials",
+                path(&admin),
+                "--out",
+                path(file),
+            ]);
+        }
+        seedship(&["storage", "create", "acme", "--credentials", path(&owner_file)]);
+        seedship(&[
+            "container",
+            "create",
+            "seed",
+            "--storage-account",
+            "acme",
+            "--credentials",
+            path(&owner_file),
+        ]);
+        Site {
+            dir: dir.to_owned(),
+            server,
+            owner_file,
+            operator_file,
+        }
+    }
+
+    fn owner(&self) -> Client {
+        Client::new(&Credentials::load(&self.owner_file).expect("credentials")).expect("client")
+    }
+
+    fn service_key(&self, ext: &str) -> PathBuf {
+        self.server.data_dir.join(format!("import-service.{ext}"))
+    }
+
+    /// Prepares `src` onto `drives` drives of `capacity` bytes (session `s1`, destination
+    /// `seed/host1`), creates job `name` from the journals and ships it. Returns the drive
+    /// directories and journals.
+    fn prepare_and_ship(
+        &self,
+        name: &str,
+        src: &Path,
+        drives: usize,
+        capacity: usize,
+    ) -> Vec<(PathBuf, PathBuf)> {
+        let set: Vec<(PathBuf, PathBuf)> = (1..=drives)
+            .map(|i| {
+                let drive = self.dir.join(format!("{name}-drive{i}"));
+                std::fs::create_dir_all(&drive).expect("mkdir drive");
+                (drive, self.dir.join(format!("{name}-drive{i}.jrn")))
+            })
+            .collect();
+        let capacity = capacity.to_string();
+        let service_key = self.service_key("pub");
+        let mut args = vec![
+            "drive",
+            "prepare",
+            "--session",
+            "sess1",
+            "--srcdir",
+            path(src),
+            "--dstdir",
+            "seed/host1",
+            "--encrypt",
+            "--service-key",
+            path(&service_key),
+            "--capacity",
+            &capacity,
+        ];
+        for (drive, journal) in &set {
+            args.extend(["--drive", path(drive), "--journal", path(journal)]);
+        }
+        ok(&args);
+        let spec = self.dir.join(format!("{name}.json"));
+        let address = serde_json::json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
+                                         "postal_code": "3511", "country": "NL", "phone": ""});
+        let doc = serde_json::json!({
+            "name": name, "job_type": "Import",
+            "destination": {"storage_account": "acme", "container": "seed", "prefix": "host1",
+                            "disposition": "rename"},
+            "region": "local",
+            "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
+            "return_shipping": {"carrier": "DHL", "account_number": "123", "address": address},
+            "drives": [],
+        });
+        std::fs::write(&spec, doc.to_string()).expect("write spec");
+        let mut args = vec![
+            "job",
+            "create",
+            "--credentials",
+            path(&self.owner_file),
+            "--spec",
+            path(&spec),
+        ];
+        for (_, journal) in &set {
+            args.extend(["--journal", path(journal)]);
+        }
+        ok(&args);
+        let tracking = format!("TRACK-{name}");
+        let count = drives.to_string();
+        ok(&[
+            "job",
+            "ship",
+            name,
+            "--credentials",
+            path(&self.owner_file),
+            "--carrier",
+            "DHL",
+            "--tracking-number",
+            &tracking,
+            "--ship-date",
+            "2026-11-30",
+            "--drive-count",
+            &count,
+        ]);
+        set
+    }
+
+    fn receive(&self, job: &str, credentials: &Path, drives: &[&Path]) -> Output {
+        let key = self.service_key("key");
+        let mut args = vec![
+            "import",
+            "receive",
+            "--credentials",
+            path(credentials),
+            "--job",
+            job,
+            "--identity",
+            path(&key),
+        ];
+        for drive in drives {
+            args.extend(["--drive", path(drive)]);
+        }
+        run(&args)
+    }
+
+    /// Every file of `tree` must be in the container under `host1/`, bit-exact.
+    fn assert_container_holds(&self, job: &str, tree: &BTreeMap<String, Vec<u8>>) {
+        let owner = self.owner();
+        for (name, data) in tree {
+            let blob = owner
+                .get_blob("acme", job, &format!("host1/{name}"))
+                .unwrap_or_else(|e| panic!("blob host1/{name}: {e}"));
+            assert!(blob == *data, "blob host1/{name} differs from the source");
+        }
+    }
+}
+
+fn stdout_json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON on stdout ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// Three drives, a file spanning them, then ship-back, custody and erasure.
+fn full_import(dir: &Path, config: Option<&Path>) {
+    let site = Site::start(dir, config);
+    let src = dir.join("src");
+    let tree = make_source(&src, 240, 14 * MIB);
+    let set = site.prepare_and_ship("seed-one", &src, 3, 12 * MIB);
+    let drives: Vec<&Path> = set.iter().map(|(d, _)| d.as_path()).collect();
+
+    let output = site.receive("seed-one", &site.operator_file, &drives);
+    assert!(
+        output.status.success(),
+        "receive: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = stdout_json(&output);
+    assert_eq!(report["job_state"], "Packaging", "{report}");
+    let drives_report = report["drives"].as_array().expect("drives");
+    assert_eq!(drives_report.len(), 3);
+    for drive in drives_report {
+        assert_eq!(drive["state"], "Completed", "{drive}");
+        assert_eq!(drive["blobs_failed"], 0, "{drive}");
+    }
+    site.assert_container_holds("seed-one", &tree);
+
+    // The copy log is in the container, parses, and lists every blob of its drive.
+    let owner = site.owner();
+    let mut logged = 0;
+    for drive in drives_report {
+        let name = drive["copy_log"].as_str().expect("copy log name");
+        let log = owner
+            .get_blob("acme", "seed-one", &format!("waimportexport/{name}"))
+            .expect("copy log blob");
+        let log = DriveLog::from_json(std::str::from_utf8(&log).expect("UTF-8")).expect("copy log");
+        assert_eq!(log.drive_id, drive["drive_id"].as_str().expect("id"));
+        logged += log.blobs.len();
+    }
+    assert_eq!(
+        logged,
+        tree.len(),
+        "every file is logged once, on the drive where it starts"
+    );
+
+    // Receiving again is refused: the transfers are over.
+    let again = site.receive("seed-one", &site.operator_file, &drives[..1]);
+    assert!(!again.status.success(), "a finished drive is not received twice");
+
+    ok(&[
+        "import",
+        "ship-back",
+        "--credentials",
+        path(&site.operator_file),
+        "--job",
+        "seed-one",
+        "--tracking-number",
+        "RET-1",
+    ]);
+    let custody = ok(&[
+        "job",
+        "custody",
+        "seed-one",
+        "--credentials",
+        path(&site.owner_file),
+    ]);
+    assert_eq!(custody["verified"], true, "{custody}");
+
+    // Erasure empties the drive, destroys the job's copy of its key and enters the custody log.
+    let erased = ok(&[
+        "import",
+        "erase",
+        "--credentials",
+        path(&site.operator_file),
+        "--job",
+        "seed-one",
+        "--drive",
+        path(drives[0]),
+    ]);
+    assert!(
+        erased["record"]["bytes_overwritten"].as_u64().expect("bytes") > 0,
+        "{erased}"
+    );
+    assert_eq!(
+        std::fs::read_dir(drives[0]).expect("drive").count(),
+        0,
+        "drive emptied"
+    );
+    let detail = owner.job("acme", "seed-one").expect("job");
+    assert_eq!(detail.summary.state, JobState::Completed);
+    let erased_drive = detail
+        .job
+        .drive(erased["drive_id"].as_str().expect("id"))
+        .expect("erased drive");
+    assert!(
+        erased_drive.wrapped_key.is_empty(),
+        "the wrapped key is destroyed"
+    );
+    assert!(erased_drive.erasure.is_some());
+    let custody = ok(&[
+        "job",
+        "custody",
+        "seed-one",
+        "--credentials",
+        path(&site.owner_file),
+    ]);
+    assert_eq!(custody["verified"], true, "{custody}");
+    assert!(
+        custody.to_string().contains("erased"),
+        "custody log records the erasure: {custody}"
+    );
+}
+
+#[test]
+fn full_import_of_three_drives_into_the_local_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    full_import(dir.path(), None);
+}
+
+#[test]
+fn full_import_of_three_drives_into_azurite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(azurite) = seedship_store::testing::start_azurite(dir.path()) else {
+        return;
+    };
+    let config = write_storage_config(dir.path(), &azurite.azure_config("imports"));
+    full_import(dir.path(), Some(&config));
+    assert!(
+        !dir.path().join("data/objects").exists(),
+        "nothing stored locally when Azure is configured"
+    );
+}
+
+/// The largest data file under a drive: the stored segment of the biggest source file.
+fn largest_data_file(drive: &Path) -> PathBuf {
+    let mut best = (0, PathBuf::new());
+    let mut stack = vec![drive.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let entry = entry.expect("entry");
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if entry.path().extension().is_some_and(|e| e == "dat") && meta.len() > best.0 {
+                best = (meta.len(), entry.path());
+            }
+        }
+    }
+    best.1
+}
+
+#[test]
+fn flipped_byte_is_logged_held_back_and_repaired() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::start(dir.path(), None);
+    let src = dir.path().join("src");
+    let tree = make_source(&src, 30, 10 * MIB);
+    let set = site.prepare_and_ship("seed-two", &src, 1, 64 * MIB);
+    let (drive, journal) = &set[0];
+
+    // An account owner is no operator: refused, and nothing changes.
+    let by_owner = site.receive("seed-two", &site.owner_file, &[drive]);
+    assert_eq!(
+        by_owner.status.code(),
+        Some(13),
+        "{}",
+        String::from_utf8_lossy(&by_owner.stderr)
+    );
+    let owner = site.owner();
+    let before = owner.job("acme", "seed-two").expect("job");
+    assert_eq!(before.summary.state, JobState::Shipping);
+    assert_eq!(before.job.drives()[0].state, DriveState::Specified);
+
+    // Flip one byte in the second 4 MiB range of big.img's stored data.
+    let data = largest_data_file(drive);
+    let mut bytes = std::fs::read(&data).expect("read data file");
+    bytes[5 * MIB] ^= 0x01;
+    std::fs::write(&data, bytes).expect("write data file");
+
+    let output = site.receive("seed-two", &site.operator_file, &[drive]);
+    assert_eq!(
+        output.status.code(),
+        Some(21),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = stdout_json(&output);
+    assert_eq!(report["drives"][0]["state"], "CompletedMoreInfo", "{report}");
+
+    // The error log names exactly that blob and range; the blob is not in the container.
+    let logs = owner.job_logs("acme", "seed-two").expect("logs");
+    let errors = &logs[0].error_log;
+    assert_eq!(errors.blobs.len(), 1, "{errors:?}");
+    let blob = &errors.blobs[0];
+    assert_eq!(blob.requested_blob, "host1/big.img");
+    assert_eq!(blob.ranges.len(), 1);
+    assert_eq!(blob.ranges[0].status, RangeStatus::Corrupted);
+    assert_eq!(
+        (blob.ranges[0].offset, blob.ranges[0].length),
+        (4 * MIB as u64, 4 * MIB as u64)
+    );
+    assert!(
+        owner.get_blob("acme", "seed-two", "host1/big.img").is_err(),
+        "a corrupt file never becomes a blob"
+    );
+    let error_log_name = report["drives"][0]["error_log"].as_str().expect("error log name");
+    let stored = owner
+        .get_blob("acme", "seed-two", &format!("waimportexport/{error_log_name}"))
+        .expect("error log in the container");
+    assert!(String::from_utf8_lossy(&stored).contains("host1/big.img"));
+
+    ok(&[
+        "import",
+        "ship-back",
+        "--credentials",
+        path(&site.operator_file),
+        "--job",
+        "seed-two",
+        "--tracking-number",
+        "RET-2",
+    ]);
+    assert_eq!(
+        owner.job("acme", "seed-two").expect("job").summary.state,
+        JobState::Closed
+    );
+
+    // Repair sends that range only; the job completes and the container matches the source.
+    let repaired = ok(&[
+        "drive",
+        "repair",
+        "--credentials",
+        path(&site.owner_file),
+        "--job",
+        "seed-two",
+        "--journal",
+        path(journal),
+        "--srcdir",
+        path(&src),
+    ]);
+    assert_eq!(repaired["bytes_sent"], 4 * MIB as u64, "{repaired}");
+    assert_eq!(repaired["job_state"], "Completed", "{repaired}");
+    assert_eq!(repaired["drive_state"], "Completed", "{repaired}");
+    site.assert_container_holds("seed-two", &tree);
+    let custody = ok(&[
+        "job",
+        "custody",
+        "seed-two",
+        "--credentials",
+        path(&site.owner_file),
+    ]);
+    assert_eq!(custody["verified"], true, "{custody}");
+
+    // Nothing is left to repair.
+    let again = run(&[
+        "drive",
+        "repair",
+        "--credentials",
+        path(&site.owner_file),
+        "--job",
+        "seed-two",
+        "--journal",
+        path(journal),
+        "--srcdir",
+        path(&src),
+    ]);
+    assert!(!again.status.success(), "a second repair has nothing to send");
+}
+
+#[test]
+fn a_drive_that_does_not_open_ends_with_its_drive_status() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::start(dir.path(), None);
+    let src = dir.path().join("src");
+    make_source(&src, 5, MIB);
+    let set = site.prepare_and_ship("seed-three", &src, 1, 64 * MIB);
+    let (drive, _) = &set[0];
+    // Another import service's key cannot unwrap the drive key.
+    let other = dir.path().join("other-service");
+    ok(&["keygen", "--out", path(&other)]);
+    let mut args = vec![
+        "import",
+        "receive",
+        "--credentials",
+        path(&site.operator_file),
+        "--job",
+        "seed-three",
+    ];
+    let key = dir.path().join("other-service.key");
+    args.extend(["--identity", path(&key), "--drive", path(drive)]);
+    let output = run(&args);
+    assert_eq!(
+        output.status.code(),
+        Some(21),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = stdout_json(&output);
+    assert_eq!(report["drives"][0]["status"], "UnlockFailed", "{report}");
+    assert_eq!(report["drives"][0]["state"], "CompletedMoreInfo", "{report}");
+    let listing = site.owner().get_blob("acme", "seed-three", "host1/big.img");
+    assert!(listing.is_err(), "nothing of the drive was written");
+}

@@ -1,0 +1,465 @@
+//! The data centre's side of an import: blobs written into a job's container, verified
+//! against the BLAKE3 the drive manifest recorded before they become visible; damaged files
+//! held back outside the container; and their repair over the network, which re-sends only
+//! the ranges the error log names.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use seedship_jobs::Problem;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ErrorCode};
+use crate::jobs::{JobDetail, actor_for, detail, internal, load_or_404, save};
+use crate::server::AppState;
+
+/// Header of a `HEAD ...?hash=blake3` answer: the blob's BLAKE3, hex.
+pub const BLAKE3_HEADER: &str = "x-seedship-blake3";
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/jobs/{account}/{name}/blobs/{*path}",
+            axum::routing::put(put_blob).get(get_blob).head(head_blob),
+        )
+        .route(
+            "/api/v1/jobs/{account}/{name}/damaged/{*blob}",
+            axum::routing::put(put_damaged),
+        )
+        .route(
+            "/api/v1/jobs/{account}/{name}/repair/{*blob}",
+            axum::routing::post(repair),
+        )
+}
+
+/// Query of a blob PUT: the BLAKE3 the bytes must hash to, else nothing is written.
+#[derive(Debug, Deserialize)]
+struct PutQuery {
+    blake3: Option<String>,
+}
+
+/// Query of a blob HEAD: `hash=blake3` asks for the blob's BLAKE3 in [`BLAKE3_HEADER`].
+#[derive(Debug, Deserialize)]
+struct HeadQuery {
+    hash: Option<String>,
+}
+
+/// Query of a damaged-file PUT: the blob name the file was placed under, and the BLAKE3 the
+/// whole file must have once repaired.
+#[derive(Debug, Deserialize)]
+struct DamagedQuery {
+    blob: String,
+    blake3: String,
+}
+
+/// Query of a repair: the ranges the body carries, `offset:length` joined by commas, in order.
+#[derive(Debug, Deserialize)]
+struct RepairQuery {
+    ranges: String,
+}
+
+/// What is kept beside a damaged file until its repair.
+#[derive(Debug, Serialize, Deserialize)]
+struct DamagedRecord {
+    blob: String,
+    blake3: String,
+    size: u64,
+}
+
+/// The store key of `path` in the job's destination container: `containers/<container id>/<path>`.
+async fn blob_key(state: &AppState, account: &str, name: &str, path: &str) -> Result<String, ApiError> {
+    let mut tx = state.db.pool().begin().await?;
+    let (_, job) = load_or_404(&mut tx, account, name).await?;
+    let destination = job.destination();
+    let container: Option<String> = sqlx::query_scalar(
+        "SELECT c.id FROM containers c JOIN storage_accounts s ON s.id = c.storage_account_id \
+         JOIN accounts a ON a.id = s.account_id WHERE a.name = $1 AND s.name = $2 AND c.name = $3",
+    )
+    .bind(account)
+    .bind(&destination.storage_account)
+    .bind(&destination.container)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let container = container.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "container {}/{} of account {account} not found",
+            destination.storage_account, destination.container
+        ))
+    })?;
+    checked_key(format!("containers/{container}/{path}"))
+}
+
+/// The store keys of a damaged file of a job (data, record); outside every container.
+async fn damaged_keys(
+    state: &AppState,
+    account: &str,
+    name: &str,
+    blob: &str,
+) -> Result<(String, String), ApiError> {
+    let mut tx = state.db.pool().begin().await?;
+    let (loaded, _) = load_or_404(&mut tx, account, name).await?;
+    Ok((
+        checked_key(format!("jobs/{}/damaged/data/{blob}", loaded.id))?,
+        checked_key(format!("jobs/{}/damaged/record/{blob}", loaded.id))?,
+    ))
+}
+
+fn checked_key(key: String) -> Result<String, ApiError> {
+    seedship_store::validate_key(&key)?;
+    Ok(key)
+}
+
+fn operator_only(principal: &Principal) -> Result<(), ApiError> {
+    if matches!(principal, Principal::Operator) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only operators write imported blobs"))
+    }
+}
+
+fn parse_blake3(text: &str) -> Result<blake3::Hash, ApiError> {
+    blake3::Hash::from_hex(text)
+        .map_err(|_| ApiError::invalid_request(format!("blake3 {text:?} is not 64 hex digits")))
+}
+
+fn digest_mismatch(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::DigestMismatch,
+        what.to_owned(),
+    )
+}
+
+type ByteStream = BoxStream<'static, Result<Bytes, ApiError>>;
+
+fn body_stream(body: Body) -> ByteStream {
+    body.into_data_stream()
+        .map(|chunk| chunk.map_err(|err| ApiError::invalid_request(format!("upload interrupted: {err}"))))
+        .boxed()
+}
+
+/// A byte stream read in spans of exact lengths.
+struct Spans {
+    stream: ByteStream,
+    pending: Bytes,
+    what: &'static str,
+}
+
+impl Spans {
+    fn new(stream: ByteStream, what: &'static str) -> Self {
+        Self {
+            stream,
+            pending: Bytes::new(),
+            what,
+        }
+    }
+
+    /// The next at most `max` bytes (`max` > 0); an error if the stream ends first.
+    async fn next(&mut self, max: u64) -> Result<Bytes, ApiError> {
+        while self.pending.is_empty() {
+            self.pending = self
+                .stream
+                .next()
+                .await
+                .ok_or_else(|| ApiError::invalid_request(format!("{} ends early", self.what)))??;
+        }
+        let take = self.pending.len().min(usize::try_from(max).unwrap_or(usize::MAX));
+        Ok(self.pending.split_to(take))
+    }
+
+    /// Passes the next `len` bytes to `out` (writer and hasher), or drops them with `None`.
+    async fn forward(
+        &mut self,
+        mut len: u64,
+        mut out: Option<(&mut dyn seedship_store::ObjectWriter, &mut blake3::Hasher)>,
+    ) -> Result<(), ApiError> {
+        while len > 0 {
+            let chunk = self.next(len).await?;
+            len -= chunk.len() as u64;
+            if let Some((writer, hasher)) = out.as_mut() {
+                hasher.update(&chunk);
+                writer.write(chunk).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether nothing is left.
+    async fn at_end(&mut self) -> Result<bool, ApiError> {
+        while self.pending.is_empty() {
+            match self.stream.next().await {
+                Some(chunk) => self.pending = chunk?,
+                None => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Streams `body` into a new object at `key`; with `expected`, the object is committed only
+/// if the bytes hash to it. Returns the bytes written.
+async fn write_object(
+    state: &AppState,
+    key: &str,
+    body: ByteStream,
+    expected: Option<blake3::Hash>,
+) -> Result<u64, ApiError> {
+    let mut writer = state.store.writer(key).await?;
+    let mut hasher = blake3::Hasher::new();
+    let mut stream = body;
+    let mut written = 0u64;
+    let outcome = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            written += chunk.len() as u64;
+            hasher.update(&chunk);
+            writer.write(chunk).await?;
+        }
+        match expected {
+            Some(hash) if hasher.finalize() != hash => Err(digest_mismatch(&format!(
+                "the {written} bytes sent do not hash to the BLAKE3 given; nothing written"
+            ))),
+            _ => Ok(()),
+        }
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(writer.finish().await?),
+        Err(err) => {
+            if let Err(abort) = writer.abort().await {
+                tracing::warn!("aborting object {key}: {abort}");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Operator: streams a blob into the job's container (replacing any blob of that name; the
+/// disposition is decided by the caller with HEAD first). With `?blake3=`, a blob whose bytes
+/// do not hash to it is not written.
+async fn put_blob(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name, path)): Path<(String, String, String)>,
+    Query(query): Query<PutQuery>,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    operator_only(&principal)?;
+    let expected = query.blake3.as_deref().map(parse_blake3).transpose()?;
+    let key = blob_key(&state, &account, &name, &path).await?;
+    write_object(&state, &key, body_stream(body), expected).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Owner or operator: reads a blob of the job's container.
+async fn get_blob(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name, path)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    actor_for(&principal, &account)?;
+    let key = blob_key(&state, &account, &name, &path).await?;
+    let read = state.store.get(&key, None).await?;
+    Ok(Body::from_stream(read.stream).into_response())
+}
+
+/// Owner or operator: whether a blob exists (200) or not (404); with `?hash=blake3`, its
+/// BLAKE3 in [`BLAKE3_HEADER`] (the blob is read through).
+async fn head_blob(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name, path)): Path<(String, String, String)>,
+    Query(query): Query<HeadQuery>,
+) -> Result<Response, ApiError> {
+    actor_for(&principal, &account)?;
+    let key = blob_key(&state, &account, &name, &path).await?;
+    let info = state.store.head(&key).await?;
+    let mut response = StatusCode::OK.into_response();
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONTENT_LENGTH, HeaderValue::from(info.size));
+    match query.hash.as_deref() {
+        None => {}
+        Some("blake3") => {
+            let mut hasher = blake3::Hasher::new();
+            let mut stream = state.store.get(&key, None).await?.stream;
+            while let Some(chunk) = stream.next().await {
+                hasher.update(&chunk?);
+            }
+            let hex = hasher.finalize().to_hex();
+            response
+                .headers_mut()
+                .insert(BLAKE3_HEADER, HeaderValue::from_str(&hex).map_err(internal)?);
+        }
+        Some(other) => {
+            return Err(ApiError::invalid_request(format!(
+                "hash {other:?} is not supported (only blake3)"
+            )));
+        }
+    }
+    Ok(response)
+}
+
+/// Operator: holds back a file that failed verification (bad ranges as zeros), with the
+/// blob name it was placed under and the BLAKE3 it must reach, until `repair` fixes it.
+async fn put_damaged(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name, requested)): Path<(String, String, String)>,
+    Query(query): Query<DamagedQuery>,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    operator_only(&principal)?;
+    parse_blake3(&query.blake3)?;
+    blob_key(&state, &account, &name, &query.blob).await?;
+    let (data_key, record_key) = damaged_keys(&state, &account, &name, &requested).await?;
+    let size = write_object(&state, &data_key, body_stream(body), None).await?;
+    let record = DamagedRecord {
+        blob: query.blob,
+        blake3: query.blake3.to_ascii_lowercase(),
+        size,
+    };
+    let record = serde_json::to_vec(&record).map_err(internal)?;
+    state
+        .store
+        .put(&record_key, record.into(), seedship_store::PutMode::Overwrite)
+        .await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Parses `offset:length,...`: ranges in increasing order, not overlapping, not empty.
+fn parse_ranges(text: &str, size: u64) -> Result<Vec<(u64, u64)>, ApiError> {
+    let bad = |why: &str| ApiError::invalid_request(format!("ranges {text:?}: {why}"));
+    let mut ranges = Vec::new();
+    let mut end = 0;
+    for item in text.split(',') {
+        let (offset, length) = item
+            .split_once(':')
+            .and_then(|(o, l)| Some((o.parse::<u64>().ok()?, l.parse::<u64>().ok()?)))
+            .ok_or_else(|| bad("each range is offset:length"))?;
+        if length == 0 || offset < end || offset.checked_add(length).is_none_or(|e| e > size) {
+            return Err(bad(
+                "ranges must be non-empty, in order, not overlapping, inside the file",
+            ));
+        }
+        end = offset + length;
+        ranges.push((offset, length));
+    }
+    Ok(ranges)
+}
+
+/// Whether a repair of `blob` with `ranges` fixes `problem`.
+fn fixes(problem: &Problem, blob: &str, ranges: &[(u64, u64)]) -> bool {
+    match problem {
+        Problem::Blob { blob: b, .. } => b == blob,
+        Problem::Range {
+            blob: b,
+            offset,
+            length,
+            ..
+        } => {
+            b == blob
+                && ranges
+                    .iter()
+                    .any(|&(o, l)| o <= *offset && offset + length <= o + l)
+        }
+        Problem::Drive { .. } => false,
+    }
+}
+
+/// Owner or operator: replaces the named ranges of a held-back file with the body (the ranges'
+/// bytes, in order), writes the blob if the whole file then hashes to the manifest's BLAKE3,
+/// and records the repair of every problem of the blob those ranges cover.
+async fn repair(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name, requested)): Path<(String, String, String)>,
+    Query(query): Query<RepairQuery>,
+    body: Body,
+) -> Result<Json<JobDetail>, ApiError> {
+    let actor = actor_for(&principal, &account)?;
+    let (data_key, record_key) = damaged_keys(&state, &account, &name, &requested).await?;
+    let record = match state.store.get(&record_key, None).await {
+        Ok(read) => read.stream.map_ok(|chunk| chunk.to_vec()).try_concat().await,
+        Err(seedship_store::Error::NotFound { .. }) => {
+            return Err(ApiError::not_found(format!(
+                "job {name} holds no damaged file {requested} to repair"
+            )));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let record: DamagedRecord = serde_json::from_slice(&record?).map_err(internal)?;
+    let ranges = parse_ranges(&query.ranges, record.size)?;
+    let expected = parse_blake3(&record.blake3)?;
+    let target = blob_key(&state, &account, &name, &record.blob).await?;
+    let damaged = state.store.get(&data_key, None).await?.stream;
+    let mut old = Spans::new(
+        damaged.map(|c| c.map_err(ApiError::from)).boxed(),
+        "the held-back file",
+    );
+    let mut new = Spans::new(body_stream(body), "the repair body");
+    let mut writer = state.store.writer(&target).await?;
+    let mut hasher = blake3::Hasher::new();
+    let composed = async {
+        let mut at = 0;
+        for &(offset, length) in &ranges {
+            old.forward(offset - at, Some((&mut *writer, &mut hasher))).await?;
+            old.forward(length, None).await?;
+            new.forward(length, Some((&mut *writer, &mut hasher))).await?;
+            at = offset + length;
+        }
+        old.forward(record.size - at, Some((&mut *writer, &mut hasher))).await?;
+        if !new.at_end().await? {
+            return Err(ApiError::invalid_request("the repair body is longer than its ranges"));
+        }
+        if hasher.finalize() != expected {
+            return Err(digest_mismatch(&format!(
+                "{requested} repaired with these ranges does not match the BLAKE3 of the drive manifest; nothing written"
+            )));
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(err) = composed {
+        if let Err(abort) = writer.abort().await {
+            tracing::warn!("aborting repaired blob {target}: {abort}");
+        }
+        return Err(err);
+    }
+    writer.finish().await?;
+    let now = state.clock.now();
+    let mut tx = state.db.pool().begin().await?;
+    let (loaded, mut job) = load_or_404(&mut tx, &account, &name).await?;
+    let mut repaired = Vec::new();
+    for drive in job.drives() {
+        let fixed: Vec<Problem> = drive
+            .transfer
+            .iter()
+            .flat_map(|t| &t.problems)
+            .filter(|p| fixes(p, &requested, &ranges))
+            .cloned()
+            .collect();
+        if !fixed.is_empty() {
+            repaired.push((drive.drive_id.clone(), fixed));
+        }
+    }
+    for (drive_id, fixed) in &repaired {
+        job.record_repair(drive_id, fixed, &actor, now)?;
+    }
+    save(&mut tx, &loaded, &job, &state).await?;
+    tx.commit().await?;
+    for key in [&data_key, &record_key] {
+        if let Err(err) = state.store.delete(key).await {
+            tracing::warn!("removing repaired damaged file {key}: {err}");
+        }
+    }
+    tracing::info!(%account, job = %name, blob = %requested, ranges = ranges.len(), "blob repaired");
+    Ok(Json(detail(&state, job, None)))
+}
