@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: build seedship, generate a sample tree, back it up into a
-# new repository with a generated password, change a little and back up again (incremental),
-# restore the latest snapshot, and prove the restore bit-exact (contents, types, symlink
-# targets, permissions, mtimes). Needs only cargo (plus coreutils, diff and find).
+# The main job on embedded defaults: the whole offline-seeding workflow on one machine.
 #
+#   1. start `seedship server` on 127.0.0.1 with a temporary data directory (SQLite, local
+#      object directory); create an account, a storage account, a container and a vault, an
+#      operator for the "data centre", and register an agent;
+#   2. generate a sample tree (text, binary, empty and large files, symlinks, odd names, modes,
+#      mtimes) and back it up into a local staging repository (the offline first backup);
+#   3. prepare it onto two drives (directories), encrypted to the import service's key, create
+#      the import job from the drives' journals and ship it;
+#   4. at the "data centre": receive both drives into the job's container and ship them back
+#      (the job ends Completed);
+#   5. seed the vault from the container (server-side, nothing uploaded), change a few files,
+#      back up incrementally over the network to the vault, restore from the vault and prove the
+#      restore bit-exact; print a summary.
+#
+# Needs only cargo (plus coreutils, diff, find, and curl for the byte count, if present).
 # Environment: DEMO_DIR (work directory; default a new one under /tmp, removed at the end
 #   unless DEMO_KEEP=1), DEMO_MB (approximate size of the sample tree, default 300).
 set -euo pipefail
@@ -15,11 +26,38 @@ seedship="$PWD/target/release/seedship"
 
 work="${DEMO_DIR:-$(mktemp -d /tmp/seedship-demo.XXXXXX)}"
 mkdir -p "$work"
+server_pid=
 finish() {
-    if [ "${DEMO_KEEP:-0}" = 1 ]; then echo "demo: left the tree, repository and restore in $work"; else rm -rf "$work"; fi
+    [ -n "$server_pid" ] && kill "$server_pid" 2> /dev/null && wait "$server_pid" 2> /dev/null
+    if [ "${DEMO_KEEP:-0}" = 1 ]; then echo "demo: left everything in $work"; else rm -rf "$work"; fi
 }
 trap finish EXIT
 started=$(date +%s)
+# The first value of a string or number field in the JSON document on stdin.
+field() { grep -o "\"$1\":\"\{0,1\}[^\",}]*" | head -n 1 | sed 's/^[^:]*:"\{0,1\}//'; }
+
+# --- 1. the cloud side on embedded defaults ---
+data="$work/server"
+echo "demo: starting seedship server (data in $data)"
+"$seedship" --json server --data-dir "$data" --listen 127.0.0.1:0 > "$work/server.out" 2> "$work/server.log" &
+server_pid=$!
+for _ in $(seq 1 300); do
+    grep -q server_ready "$work/server.out" 2> /dev/null && break
+    kill -0 "$server_pid" 2> /dev/null || { echo "demo: the server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
+    sleep 0.1
+done
+admin="$data/admin-credentials"
+owner="$work/owner.credentials"
+operator="$work/operator.credentials"
+"$seedship" admin account create demo --admin-credentials "$admin" --out "$owner" > /dev/null
+"$seedship" admin operator create datacentre --admin-credentials "$admin" --out "$operator" > /dev/null
+"$seedship" storage create demostore --credentials "$owner" > /dev/null
+"$seedship" container create seed --storage-account demostore --credentials "$owner" > /dev/null
+"$seedship" vault create laptop --credentials "$owner" --out "$work/laptop.vault" > /dev/null
+"$seedship" agent register --credentials "$work/laptop.vault" --name laptop --config-dir "$work/agent" > /dev/null
+agent_field() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" "$work/agent/agent.toml"; }
+agent_url=$(agent_field url)
+vault_repo="rest:${agent_url%%://*}://$(agent_field id):$(agent_field secret)@${agent_url#*://}"
 
 # --- sample tree: text, binary, empty and large files, symlinks, odd names, modes, mtimes ---
 tree="$work/sample"
@@ -52,23 +90,74 @@ while IFS= read -r -d '' entry; do
     n=$((n + 1)); touch -d "@$((1500000000 + n * 3607)).456789012" "$entry"
 done < <(find "$tree" -type d -print0 | sort -zr)
 
-# --- backup, change, incremental backup, restore ---
+# --- 2. the offline first backup, to staging ---
 export SEEDSHIP_PASSWORD
 SEEDSHIP_PASSWORD="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-repo="$work/repo"
-echo "demo: first backup into $repo"
-"$seedship" backup "$tree" --repo "$repo"
-echo "demo: changing 3 files, then an incremental backup"
+staging="$work/staging/repo"
+echo "demo: first backup into the staging repository $staging"
+"$seedship" backup "$tree" --repo "$staging" --host laptop
+staged_bytes=$(du -sb "$staging" | cut -f1)
+
+# --- 3. drives, import job, shipping ---
+export SEEDSHIP_DRIVE_PASSPHRASE
+SEEDSHIP_DRIVE_PASSPHRASE="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+capacity=$(( staged_bytes * 6 / 10 + (64 << 20) ))   # two drives, each a little over half
+mkdir -p "$work/drive1" "$work/drive2"
+echo "demo: preparing two drives of $((capacity >> 20)) MiB"
+"$seedship" drive prepare --session first --srcdir "$staging" --dstdir seed/repo \
+    --drive "$work/drive1" --journal "$work/drive1.jrn" --drive "$work/drive2" --journal "$work/drive2.jrn" \
+    --capacity "$capacity" --encrypt --service-key "$data/import-service.pub"
+"$seedship" drive verify --journal "$work/drive1.jrn" --drive "$work/drive1"
+"$seedship" drive verify --journal "$work/drive2.jrn" --drive "$work/drive2"
+cat > "$work/job.json" << 'JOB'
+{"name": "laptop-first-backup", "job_type": "Import",
+ "destination": {"storage_account": "demostore", "container": "seed", "prefix": "", "disposition": "overwrite"},
+ "region": "local", "contact": {"name": "Demo Operator", "email": "ops@example.com", "phone": "+31 20 000 0000"},
+ "return_shipping": {"carrier": "DHL", "account_number": "123456",
+   "address": {"recipient": "Demo Operator", "street": ["1 Backup Lane"], "city": "Amsterdam",
+               "postal_code": "1000 AA", "country": "NL", "phone": "+31 20 000 0000"}},
+ "drives": []}
+JOB
+echo "demo: creating the import job (the answer names the data centre's shipping address)"
+"$seedship" job create --credentials "$owner" --spec "$work/job.json" \
+    --journal "$work/drive1.jrn" --journal "$work/drive2.jrn"
+"$seedship" job ship laptop-first-backup --credentials "$owner" --carrier DHL \
+    --tracking-number "DEMO-$$-$(date +%s)" --ship-date "$(date -u +%F)" --drive-count 2
+
+# --- 4. the data centre ---
+echo "demo: the data centre receives both drives"
+"$seedship" import receive --credentials "$operator" --job laptop-first-backup \
+    --identity "$data/import-service.key" --drive "$work/drive1" --drive "$work/drive2"
+"$seedship" import ship-back --credentials "$operator" --job laptop-first-backup --tracking-number "RET-$$" > /dev/null
+state=$("$seedship" --json job show laptop-first-backup --credentials "$owner" | field state)
+[ "$state" = Completed ] || { echo "demo: FAILED: the import job is $state, not Completed" >&2; exit 1; }
+"$seedship" job custody laptop-first-backup --credentials "$owner" > /dev/null
+
+# --- 5. seed the vault, incremental over the network, restore from the vault ---
+echo "demo: seeding the vault from the imported repository"
+"$seedship" vault seed laptop --storage-account demostore --container seed --prefix repo --credentials "$owner"
+echo "demo: changing 3 files, then an incremental backup to the vault"
 printf 'changed\n' >> "$tree/docs/note-3.txt"
 head -c 1000000 /dev/urandom > "$tree/media/new-clip.bin"
 rm "$tree/docs/note-4.txt"
 touch -d "@1700000000" "$tree/docs/note-3.txt" "$tree/media/new-clip.bin" "$tree/docs" "$tree/media"
-"$seedship" backup "$tree" --repo "$repo"
-"$seedship" snapshots --repo "$repo"
+received() {
+    command -v curl > /dev/null || return 0
+    local token
+    token="$(sed -n 's/^id = "\(.*\)"$/\1/p' "$admin").$(sed -n 's/^secret = "\(.*\)"$/\1/p' "$admin")"
+    curl -fsS -H "Authorization: Bearer $token" "${agent_url%%/vaults/*}/api/v1/metrics" | field vault_bytes_received
+}
+before=$(received)
+"$seedship" --json backup "$tree" --repo "$vault_repo" --host laptop --cache-dir "$work/cache" > "$work/incremental.json"
+after=$(received)
+packed=$(field data_added_packed < "$work/incremental.json")
+parent=$(field parent_id < "$work/incremental.json")
+[ -n "$parent" ] || { echo "demo: FAILED: the backup to the vault was not incremental" >&2; exit 1; }
+"$seedship" snapshots --repo "$vault_repo" --cache-dir "$work/cache"
 restored="$work/restored"
-echo "demo: restoring the latest snapshot into $restored"
-"$seedship" restore latest --target "$restored" --repo "$repo"
-"$seedship" check --read-data --repo "$repo"
+echo "demo: restoring the latest snapshot from the vault into $restored"
+"$seedship" restore latest --target "$restored" --repo "$vault_repo" --cache-dir "$work/cache"
+"$seedship" check --read-data --repo "$vault_repo" --cache-dir "$work/cache"
 
 # --- compare: contents, then type/mode/mtime/symlink target of every entry ---
 copy="$restored$(cd "$tree" && pwd -P)"
@@ -81,6 +170,14 @@ if ! diff <(listing "$tree") <(listing "$copy") >/dev/null; then
 fi
 entries=$(listing "$tree" | wc -l)
 echo
-echo "demo: OK: $entries entries ($(du -sh --apparent-size "$tree" | cut -f1)) restored bit-exact" \
-     "(contents, types, symlink targets, permissions, mtimes); repository $(du -sh "$repo" | cut -f1);" \
-     "$(( $(date +%s) - started )) s after the build"
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+echo "demo: OK, offline seeding end to end in $(( $(date +%s) - started )) s after the build"
+echo "  data:                  $entries entries, $(mib "$(du -sb --apparent-size "$tree" | cut -f1)")"
+echo "  staged repository:     $(mib "$staged_bytes") (compressed, encrypted, deduplicated)"
+echo "  drives used:           2 ($(du -sh "$work/drive1" | cut -f1) + $(du -sh "$work/drive2" | cut -f1)), import job Completed"
+if [ -n "$before" ] && [ -n "$after" ]; then
+    echo "  incremental upload:    $(mib $((after - before))) crossed the network ($(mib "$packed") of new packs)"
+else
+    echo "  incremental upload:    $(mib "$packed") of new packs (curl not found: server byte count not read)"
+fi
+echo "  restore from vault:    bit-exact (contents, types, symlink targets, permissions, mtimes)"
