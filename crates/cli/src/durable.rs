@@ -12,11 +12,7 @@ pub fn write(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .with_context(|| format!("{} names no file", path.display()))?;
-    let temp = parent.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let temp = parent.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     let attempt = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(contents)?;

@@ -46,7 +46,10 @@ pub const TABLE: &[(u8, &str)] = &[
     (SERVER_UNREACHABLE, "server unreachable"),
     (VERIFY_FAILED, "drive verification failed"),
     (IMPORT_INCOMPLETE, "import finished with errors in some drives"),
-    (WAITING_FOR_IMPORT, "offline backup waiting for its import job; nothing changed"),
+    (
+        WAITING_FOR_IMPORT,
+        "offline backup waiting for its import job; nothing changed",
+    ),
     (INTERRUPTED, "interrupted"),
 ];
 

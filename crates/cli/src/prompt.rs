@@ -16,7 +16,9 @@ pub fn interactive(json: bool) -> bool {
 pub fn ask(json: bool, flag: &str, question: &str) -> anyhow::Result<String> {
     if !interactive(json) {
         let what = question.trim_end_matches([':', '?', ' ']);
-        return Err(exit::usage(format!("{what}: answer on a terminal or pass {flag}")));
+        return Err(exit::usage(format!(
+            "{what}: answer on a terminal or pass {flag}"
+        )));
     }
     eprint!("{question} ");
     std::io::stderr().flush().ok();
@@ -35,7 +37,9 @@ pub fn confirm(json: bool, yes: bool, what: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     if !interactive(json) {
-        return Err(exit::usage(format!("{what}: confirm on a terminal or pass --yes")));
+        return Err(exit::usage(format!(
+            "{what}: confirm on a terminal or pass --yes"
+        )));
     }
     let answer = ask(json, "--yes", &format!("{what}? Type 'yes' to continue:"))?;
     anyhow::ensure!(answer == "yes", "not confirmed ({what}); nothing done");

@@ -113,11 +113,7 @@ fn diskprep_asks_on_a_terminal() {
     let other = flow.staging.join("other-job");
     std::fs::create_dir_all(&other).expect("mkdir");
     let job_toml = std::fs::read_to_string(flow.job_dir().join("job.toml")).expect("job.toml");
-    std::fs::write(
-        other.join("job.toml"),
-        job_toml.replace(JOB, "other-job"),
-    )
-    .expect("write");
+    std::fs::write(other.join("job.toml"), job_toml.replace(JOB, "other-job")).expect("write");
 
     let capacity = flow.spanning_capacity().to_string();
     let (drive1, drive2) = (flow.drive(1), flow.drive(2));
@@ -155,10 +151,7 @@ fn diskprep_asks_on_a_terminal() {
         "--status",
     ]);
     assert_eq!(status[0]["summary"]["state"], "Creating");
-    assert_eq!(
-        status[0]["summary"]["drives"].as_array().map(Vec::len),
-        Some(2)
-    );
+    assert_eq!(status[0]["summary"]["drives"].as_array().map(Vec::len), Some(2));
 
     // Not confirming the shipment records nothing.
     let ship_args = [
@@ -194,10 +187,9 @@ fn diskprep_asks_on_a_terminal() {
     term.expect("Shipping");
     let (code, seen) = term.finish();
     assert_eq!(code, Some(0), "{seen}");
-    let shipping: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(flow.job_dir().join("shipping.json")).expect("shipping.json"),
-    )
-    .expect("JSON");
+    let shipping: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(flow.job_dir().join("shipping.json")).expect("shipping.json"))
+            .expect("JSON");
     assert_eq!(shipping["shipping"]["tracking_number"], "TRACK-PTY-1");
     assert_eq!(shipping["shipping"]["drive_count"], 2);
 }

@@ -87,11 +87,7 @@ fn offline_seeding_end_to_end() {
     );
     assert!(!drive1.join("old-content").exists(), "drive 1 was erased");
     for n in 1..=2 {
-        assert!(
-            flow.job_dir()
-                .join(format!("journals/drive-{n}.jrn"))
-                .is_file()
-        );
+        assert!(flow.job_dir().join(format!("journals/drive-{n}.jrn")).is_file());
     }
     // A missing answer without a terminal is a usage error naming the flag.
     let ship_without = run(&[
@@ -185,11 +181,7 @@ fn offline_seeding_end_to_end() {
 
     // Change a few files; the next run seeds the vault and uploads only the change.
     let changed = 3 * MIB;
-    std::fs::write(
-        flow.source.join("new.bin"),
-        Rng::new(7).random(changed),
-    )
-    .expect("write");
+    std::fs::write(flow.source.join("new.bin"), Rng::new(7).random(changed)).expect("write");
     std::fs::write(flow.source.join("with space.txt"), b"changed").expect("write");
     let received_before = flow.vault_bytes_received();
     let incremental = flow.backup();
@@ -200,10 +192,7 @@ fn offline_seeding_end_to_end() {
     );
     let lines = json_lines(&incremental);
     let seeded = message(&lines, "seeded");
-    assert_eq!(
-        seeded["seeded"]["objects"].as_u64(),
-        Some(imported.len() as u64)
-    );
+    assert_eq!(seeded["seeded"]["objects"].as_u64(), Some(imported.len() as u64));
     let summary = message(&lines, "summary");
     assert_eq!(summary["repository_id"].as_str(), Some(staged_id.as_str()));
     assert!(summary["parent_id"].is_string(), "incremental: {summary}");

@@ -14,6 +14,7 @@ const PASSWORD_ENV: &str = "SEEDSHIP_PASSWORD";
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Back up paths into a repository (created on first use); later runs are incremental.
+    /// Without paths: one backup as the registered agent's policy says (offline first backup).
     Backup(BackupArgs),
     /// List the snapshots of a repository.
     Snapshots(RepoArgs),

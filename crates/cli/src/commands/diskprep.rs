@@ -103,7 +103,11 @@ fn pick_job(args: &DiskprepArgs, ctx: &Context) -> anyhow::Result<JobDir> {
         (Some(job), _) => anyhow::bail!(
             "--job {job}: no initial backup staged for it in {} (staged: {})",
             args.staging.display(),
-            if jobs.is_empty() { "none".to_owned() } else { jobs.join(", ") }
+            if jobs.is_empty() {
+                "none".to_owned()
+            } else {
+                jobs.join(", ")
+            }
         ),
         (None, []) => anyhow::bail!(
             "no initial backup staged in {}: run `seedship backup` with the offline policy first",
@@ -198,9 +202,11 @@ fn copy_to_drives(
     staged: &StagedJob,
     dir: &JobDir,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let service_key = client.service_key().context("fetching the import service's key")?;
-    let service_key = seedship_drive::parse_recipient(&service_key)
-        .context("the import service's key from the server")?;
+    let service_key = client
+        .service_key()
+        .context("fetching the import service's key")?;
+    let service_key =
+        seedship_drive::parse_recipient(&service_key).context("the import service's key from the server")?;
     std::fs::create_dir_all(dir.journals_dir())
         .with_context(|| format!("creating {}", dir.journals_dir().display()))?;
     let mut drives = args.drive.clone();
@@ -266,7 +272,10 @@ fn copy_to_drives(
     prompt::confirm(
         ctx.json,
         args.yes,
-        &format!("Erase everything in {} and copy the backup onto it", used.join(", ")),
+        &format!(
+            "Erase everything in {} and copy the backup onto it",
+            used.join(", ")
+        ),
     )?;
     let summary = session
         .run(ctx.progress.as_ref())
@@ -325,7 +334,10 @@ fn ship(
         .shipping()
         .context("the server recorded no shipping information")?;
     let doc = serde_json::json!({ "job": staged.job, "account": staged.account, "shipping": shipping });
-    durable::write(&dir.shipping_file(), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    durable::write(
+        &dir.shipping_file(),
+        serde_json::to_string_pretty(&doc)?.as_bytes(),
+    )?;
     emit_detail(ctx, &detail)
 }
 

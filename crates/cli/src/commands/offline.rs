@@ -211,8 +211,7 @@ fn stage(
     std::fs::create_dir_all(dir.path())
         .with_context(|| format!("creating staging directory {}", dir.path().display()))?;
     let location = dir.repository().display().to_string();
-    let (repository_id, snapshot_id) =
-        run_backup(ctx, &run.access.config(location)?, sources, &run.options)?;
+    let (repository_id, snapshot_id) = run_backup(ctx, &run.access.config(location)?, sources, &run.options)?;
     let staged = StagedJob {
         job: offline.job.clone(),
         account: agent.account.clone(),
@@ -222,10 +221,7 @@ fn stage(
         repository_id,
         snapshot_id,
     };
-    durable::write(
-        &dir.staged_file(),
-        toml::to_string(&staged)?.as_bytes(),
-    )?;
+    durable::write(&dir.staged_file(), toml::to_string(&staged)?.as_bytes())?;
     let doc = serde_json::json!({
         "message_type": "staged", "job": staged.job, "staging": offline.staging.display().to_string(),
         "job_dir": dir.path().display().to_string(),

@@ -189,4 +189,3 @@ impl Flow {
             .expect("vault_bytes_received")
     }
 }
-
