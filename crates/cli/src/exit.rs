@@ -27,6 +27,8 @@ pub const SERVER_UNREACHABLE: u8 = 15;
 pub const VERIFY_FAILED: u8 = 20;
 /// An import finished, but some drives ended CompletedMoreInfo (see the job's error logs).
 pub const IMPORT_INCOMPLETE: u8 = 21;
+/// An offline backup is waiting for its import job to complete; nothing was changed.
+pub const WAITING_FOR_IMPORT: u8 = 22;
 /// Interrupted by Ctrl-C / SIGINT.
 pub const INTERRUPTED: u8 = 130;
 
@@ -44,6 +46,10 @@ pub const TABLE: &[(u8, &str)] = &[
     (SERVER_UNREACHABLE, "server unreachable"),
     (VERIFY_FAILED, "drive verification failed"),
     (IMPORT_INCOMPLETE, "import finished with errors in some drives"),
+    (
+        WAITING_FOR_IMPORT,
+        "offline backup waiting for its import job; nothing changed",
+    ),
     (INTERRUPTED, "interrupted"),
 ];
 
@@ -61,6 +67,28 @@ impl std::fmt::Display for Coded {
 }
 
 impl std::error::Error for Coded {}
+
+/// An outcome the command already reported on stdout that still ends with a non-zero code
+/// (e.g. `waiting for import job NAME (Shipping)`); nothing more is printed.
+#[derive(Debug)]
+pub struct Reported {
+    pub code: u8,
+    pub what: String,
+}
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for Reported {}
+
+/// A usage error found after parsing: a value the command needs is missing and there is no
+/// terminal to ask for it (`message` names the flag).
+pub fn usage(message: String) -> anyhow::Error {
+    Coded { code: USAGE, message }.into()
+}
 
 /// Classifies an error by the first cause in its chain that has a known code.
 pub fn code_of(err: &anyhow::Error) -> u8 {
@@ -99,6 +127,9 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
 
 /// Prints `err` on stderr (one line, or a JSON `exit_error` object) and returns its exit code.
 pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
+    if let Some(reported) = err.downcast_ref::<Reported>() {
+        return ExitCode::from(reported.code);
+    }
     let code = code_of(err);
     let message = format!("{err:#}");
     if json {

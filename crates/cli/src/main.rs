@@ -4,9 +4,11 @@
 //! `commands/`, and maps any error to a documented exit code in [`exit`].
 
 mod commands;
+mod durable;
 mod exit;
 mod output;
 mod progress;
+mod prompt;
 
 use clap::{Args, Parser};
 

@@ -684,7 +684,7 @@ fn bad_input_is_refused_before_writing() {
     let mut format = args.clone();
     format.push("--format".into());
     let out = run(&strs(&format));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a missing --yes is a usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("confirm on a terminal or pass --yes"));
     assert!(
         s.drives[0].join("keep.txt").exists(),

@@ -69,23 +69,6 @@ fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-fn metrics(admin: &Path) -> serde_json::Value {
-    let server: toml::Value = toml::from_str(&std::fs::read_to_string(admin).expect("admin")).expect("toml");
-    let url = server["server"].as_str().expect("server url");
-    let token = format!(
-        "{}.{}",
-        server["id"].as_str().expect("id"),
-        server["secret"].as_str().expect("secret")
-    );
-    reqwest::blocking::Client::new()
-        .get(format!("{url}/api/v1/metrics"))
-        .bearer_auth(token)
-        .send()
-        .expect("metrics")
-        .json()
-        .expect("metrics JSON")
-}
-
 #[test]
 fn seeded_vault_serves_restic_and_takes_incrementals() {
     let Some(_) = restic() else { return };

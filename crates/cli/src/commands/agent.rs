@@ -1,6 +1,7 @@
 //! The backup agent: `backup`, `snapshots`, `restore`, `check` on restic-format repositories.
 
-use crate::{Context, exit::Coded, exit::PARTIAL, output};
+use crate::exit::{self, Coded, PARTIAL};
+use crate::{Context, output};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use seedship_repo::{BackupOptions, Repo, RepoConfig, RestoreOptions, Sources};
@@ -13,6 +14,7 @@ const PASSWORD_ENV: &str = "SEEDSHIP_PASSWORD";
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
     /// Back up paths into a repository (created on first use); later runs are incremental.
+    /// Without paths: one backup as the registered agent's policy says (offline first backup).
     Backup(BackupArgs),
     /// List the snapshots of a repository.
     Snapshots(RepoArgs),
@@ -28,6 +30,13 @@ pub struct RepoArgs {
     /// Repository: a local directory or rest:http(s)://host:port/path.
     #[arg(long, env = "SEEDSHIP_REPO", value_name = "REPO")]
     repo: String,
+    #[command(flatten)]
+    access: AccessArgs,
+}
+
+/// The password and cache of a repository.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
     /// Read the password from the first line of this file (default: $SEEDSHIP_PASSWORD).
     #[arg(long, value_name = "FILE")]
     password_file: Option<PathBuf>,
@@ -38,17 +47,24 @@ pub struct RepoArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// Files or directories to back up.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files or directories to back up; none: back up as the agent's policy says
+    /// (`seedship policy set`), offline first backup included.
+    #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Repository (with PATHs): a local directory or rest:http(s)://host:port/path.
+    #[arg(long, env = "SEEDSHIP_REPO", value_name = "REPO")]
+    repo: Option<String>,
     #[command(flatten)]
-    repo: RepoArgs,
+    access: AccessArgs,
     /// Record this host name in the snapshot (parent detection matches host and paths).
     #[arg(long)]
     host: Option<String>,
     /// Read every file again instead of skipping files unchanged since the parent snapshot.
     #[arg(long)]
     no_parent: bool,
+    /// Agent configuration directory of a policy backup (default as `seedship agent register`).
+    #[arg(long, value_name = "DIR", conflicts_with = "paths")]
+    config_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -86,9 +102,10 @@ impl AgentCommand {
     }
 }
 
-impl RepoArgs {
-    /// The repository's configuration, with the password from the file or the environment.
-    fn config(&self) -> anyhow::Result<RepoConfig> {
+impl AccessArgs {
+    /// The configuration of the repository at `location`, with the password from the file or
+    /// the environment.
+    pub fn config(&self, location: String) -> anyhow::Result<RepoConfig> {
         let password = match &self.password_file {
             Some(file) => {
                 let text = std::fs::read_to_string(file)
@@ -99,11 +116,16 @@ impl RepoArgs {
                 .map_err(|_| anyhow::anyhow!("no password: set {PASSWORD_ENV} or pass --password-file"))?,
         };
         anyhow::ensure!(!password.is_empty(), "the repository password is empty");
-        Ok(RepoConfig::new(self.repo.clone(), password).with_cache_dir(self.cache_dir.clone()))
+        Ok(RepoConfig::new(location, password).with_cache_dir(self.cache_dir.clone()))
     }
+}
 
+impl RepoArgs {
     fn open(&self, ctx: &Context) -> anyhow::Result<Repo> {
-        Ok(Repo::open(&self.config()?, ctx.progress.clone())?)
+        Ok(Repo::open(
+            &self.access.config(self.repo.clone())?,
+            ctx.progress.clone(),
+        )?)
     }
 }
 
@@ -121,9 +143,47 @@ fn backup(ctx: &Context, args: BackupArgs) -> anyhow::Result<()> {
         hostname: args.host,
         no_parent: args.no_parent,
     };
-    let sources = Sources::new(&args.paths)?;
-    let (repo, created) = Repo::open_or_init(&args.repo.config()?, ctx.progress.clone())?;
-    let mut summary = repo.backup(&sources, &options)?;
+    if args.paths.is_empty() {
+        if args.repo.is_some() {
+            return Err(exit::usage(
+                "--repo (or SEEDSHIP_REPO) goes with PATHs; without PATHs the agent's policy says where"
+                    .to_owned(),
+            ));
+        }
+        return super::offline::backup(
+            ctx,
+            &super::offline::PolicyRun {
+                access: &args.access,
+                options,
+                config_dir: args.config_dir,
+            },
+        );
+    }
+    let Some(location) = args.repo else {
+        return Err(exit::usage(
+            "backing up PATHs needs --repo (or SEEDSHIP_REPO)".to_owned(),
+        ));
+    };
+    run_backup(
+        ctx,
+        &args.access.config(location)?,
+        &Sources::new(&args.paths)?,
+        &options,
+    )
+    .map(drop)
+}
+
+/// Backs `sources` up into the repository of `config` (created on first use), reports the
+/// snapshot and returns the repository and snapshot ids; an unreadable source entry ends
+/// with [`PARTIAL`].
+pub fn run_backup(
+    ctx: &Context,
+    config: &RepoConfig,
+    sources: &Sources,
+    options: &BackupOptions,
+) -> anyhow::Result<(String, String)> {
+    let (repo, created) = Repo::open_or_init(config, ctx.progress.clone())?;
+    let mut summary = repo.backup(sources, options)?;
     summary.repository_created = created;
     let doc = Tagged {
         message_type: "summary",
@@ -184,7 +244,7 @@ fn backup(ctx: &Context, args: BackupArgs) -> anyhow::Result<()> {
         }
         .into());
     }
-    Ok(())
+    Ok((repo.id(), summary.snapshot_id))
 }
 
 fn snapshots(ctx: &Context, args: &RepoArgs) -> anyhow::Result<()> {

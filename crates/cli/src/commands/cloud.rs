@@ -199,6 +199,20 @@ pub enum AgentCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Keep the policy's schedule: a policy backup (as `seedship backup`) at every cron time.
+    Run {
+        /// Run one policy backup now and exit with its code (for a systemd timer or cron).
+        #[arg(long)]
+        once: bool,
+        #[command(flatten)]
+        access: super::agent::AccessArgs,
+        /// Record this host name in the snapshots.
+        #[arg(long)]
+        host: Option<String>,
+        /// Agent configuration directory (default as `seedship agent register`).
+        #[arg(long, value_name = "DIR")]
+        config_dir: Option<PathBuf>,
+    },
 }
 
 impl CloudCommand {
@@ -339,6 +353,22 @@ impl CloudCommand {
                 config_dir,
                 force,
             }) => register_agent(ctx, &credentials, name, config_dir, force),
+            CloudCommand::Agent(AgentCommand::Run {
+                once,
+                access,
+                host,
+                config_dir,
+            }) => {
+                let run = super::offline::PolicyRun {
+                    access: &access,
+                    options: seedship_repo::BackupOptions {
+                        hostname: host,
+                        no_parent: false,
+                    },
+                    config_dir,
+                };
+                super::offline::run_schedule(ctx, &run, once)
+            }
         }
     }
 }

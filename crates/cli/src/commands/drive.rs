@@ -1,10 +1,9 @@
 //! `seedship drive prepare|resume|abort|verify`: the WAImportExport `PrepImport` equivalent.
 
-use crate::{Context, exit, output};
+use crate::{Context, exit, output, prompt};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use seedship_drive::{BlobType, Dataset, Disposition, DriveTarget, PrepareOptions, format};
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -143,7 +142,7 @@ impl DriveCmd {
     }
 }
 
-fn passphrase() -> anyhow::Result<Zeroizing<Vec<u8>>> {
+pub fn passphrase() -> anyhow::Result<Zeroizing<Vec<u8>>> {
     match std::env::var_os(PASSPHRASE_ENV) {
         Some(p) if !p.is_empty() => Ok(Zeroizing::new(
             std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec(),
@@ -255,20 +254,7 @@ fn confirm_format(drives: &[PathBuf], ctx: &Context) -> anyhow::Result<()> {
         .map(|d| d.display().to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    if ctx.json || !std::io::stdin().is_terminal() {
-        bail!("--format wipes {list}: confirm on a terminal or pass --yes");
-    }
-    eprint!("Format (erase everything in) {list}? Type 'yes' to continue: ");
-    std::io::stderr().flush().ok();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .context("reading the confirmation")?;
-    if answer.trim() != "yes" {
-        bail!("formatting not confirmed; nothing written");
-    }
-    Ok(())
+    prompt::confirm(ctx.json, false, &format!("Format (erase everything in) {list}"))
 }
 
 fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
@@ -315,7 +301,7 @@ fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
     emit_copy(ctx, &summary)
 }
 
-fn emit_copy(ctx: &Context, summary: &seedship_drive::CopySummary) -> anyhow::Result<()> {
+pub fn emit_copy(ctx: &Context, summary: &seedship_drive::CopySummary) -> anyhow::Result<()> {
     let doc = serde_json::json!({ "message_type": "summary", "summary": summary });
     output::emit(ctx.json, &doc, || {
         let mut lines = vec![format!(

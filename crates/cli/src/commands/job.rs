@@ -74,7 +74,7 @@ pub struct JobArg {
     account: Option<String>,
 }
 
-fn connect(path: &Path) -> anyhow::Result<(Client, Option<String>)> {
+pub fn connect(path: &Path) -> anyhow::Result<(Client, Option<String>)> {
     let credentials = Credentials::load(path)?;
     let account = match &credentials {
         Credentials::Account { account, .. } => Some(account.clone()),
@@ -96,6 +96,20 @@ impl JobArg {
     }
 }
 
+/// A JSON job specification file (`job create --spec`, `diskprep --details`).
+pub fn read_spec(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading job spec {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("job spec {}", path.display()))?;
+    anyhow::ensure!(
+        value.is_object(),
+        "job spec {} is not a JSON object",
+        path.display()
+    );
+    Ok(value)
+}
+
 /// The drives of an import job, read from their journals (one per drive).
 pub fn drive_specs(journals: &[PathBuf]) -> anyhow::Result<Vec<DriveSpec>> {
     journals
@@ -111,6 +125,21 @@ pub fn drive_specs(journals: &[PathBuf]) -> anyhow::Result<Vec<DriveSpec>> {
             })
         })
         .collect()
+}
+
+/// The ship action (`dry_run`: only review it).
+pub fn ship_action(
+    carrier: &str,
+    tracking_number: &str,
+    ship_date: &str,
+    drive_count: u32,
+    dry_run: bool,
+) -> anyhow::Result<JobAction> {
+    serde_json::from_value(serde_json::json!({
+        "action": "ship", "carrier": carrier, "tracking_number": tracking_number,
+        "ship_date": ship_date, "drive_count": drive_count, "dry_run": dry_run,
+    }))
+    .with_context(|| format!("ship date {ship_date} (expected YYYY-MM-DD)"))
 }
 
 fn summary_line(job: &JobSummary) -> String {
@@ -129,7 +158,7 @@ fn summary_line(job: &JobSummary) -> String {
     )
 }
 
-fn emit_detail(ctx: &Context, detail: &JobDetail) -> anyhow::Result<()> {
+pub fn emit_detail(ctx: &Context, detail: &JobDetail) -> anyhow::Result<()> {
     output::emit(ctx.json, detail, || {
         let address = &detail.data_centre.shipping_address;
         let mut text = summary_line(&detail.summary);
@@ -159,10 +188,7 @@ impl JobCmd {
                 spec,
                 journal,
             } => {
-                let text = std::fs::read_to_string(&spec)
-                    .with_context(|| format!("reading job spec {}", spec.display()))?;
-                let mut value: serde_json::Value =
-                    serde_json::from_str(&text).with_context(|| format!("job spec {}", spec.display()))?;
+                let mut value = read_spec(&spec)?;
                 if !journal.is_empty() {
                     value["drives"] = serde_json::to_value(drive_specs(&journal)?)?;
                 }
@@ -190,11 +216,7 @@ impl JobCmd {
                 drive_count,
                 dry_run,
             } => {
-                let action: JobAction = serde_json::from_value(serde_json::json!({
-                    "action": "ship", "carrier": carrier, "tracking_number": tracking_number,
-                    "ship_date": ship_date, "drive_count": drive_count, "dry_run": dry_run,
-                }))
-                .with_context(|| format!("ship date {ship_date} (expected YYYY-MM-DD)"))?;
+                let action = ship_action(&carrier, &tracking_number, &ship_date, drive_count, dry_run)?;
                 let (client, account) = job.open()?;
                 emit_detail(ctx, &client.job_action(&account, &job.name, &action)?)
             }

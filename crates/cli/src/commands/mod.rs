@@ -3,11 +3,13 @@
 
 mod agent;
 mod cloud;
+mod diskprep;
 mod drive;
 mod exit_codes;
 mod import;
 mod job;
 mod keygen;
+mod offline;
 mod policy;
 
 use crate::Context;
@@ -24,6 +26,9 @@ pub enum Command {
         #[command(subcommand)]
         cmd: drive::DriveCmd,
     },
+    /// Prepare drives from an offline backup's staging location, create its import job, record
+    /// its shipment and show it (AzureOfflineBackupDiskPrep).
+    Diskprep(Box<diskprep::DiskprepArgs>),
     /// Write an X25519 key pair for the import service (PREFIX.key, PREFIX.pub).
     Keygen(keygen::KeygenArgs),
     #[command(flatten)]
@@ -49,6 +54,7 @@ impl Command {
             Command::Agent(command) => command.run(ctx),
             Command::ExitCodes => exit_codes::run(ctx),
             Command::Drive { cmd } => cmd.run(ctx),
+            Command::Diskprep(args) => diskprep::run(*args, ctx),
             Command::Keygen(args) => keygen::run(args, ctx),
             Command::Cloud(command) => command.run(ctx),
             Command::Policy(command) => command.run(ctx),

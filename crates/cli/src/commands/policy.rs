@@ -2,14 +2,13 @@
 //! `policy.toml`. An offline policy sends the first backup to a staging directory that is
 //! shipped on drives (import job `<NAME>`) and seeds the vault.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
 
-use crate::{Context, output};
+use crate::{Context, durable, output};
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -43,7 +42,7 @@ pub struct SetArgs {
     /// Container the drives are imported into.
     #[arg(long, value_name = "CONTAINER")]
     container: Option<String>,
-    /// Schedule of `seedship agent run` (cron expression), stored as given.
+    /// Schedule of `seedship agent run`: a cron expression (`min hour day month weekday`).
     #[arg(long, value_name = "CRON")]
     schedule: Option<String>,
     /// Agent configuration directory (default as `seedship agent register`).
@@ -75,18 +74,36 @@ impl PolicyCommand {
         match self {
             PolicyCommand::Set(args) => set(ctx, args),
             PolicyCommand::Show { config_dir } => {
-                let path = policy_path(config_dir)?;
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading policy {}", path.display()))?;
-                let policy: Policy =
-                    toml::from_str(&text).with_context(|| format!("parsing policy {}", path.display()))?;
+                let (_, policy, text) = Policy::load(config_dir)?;
                 output::emit(ctx.json, &policy, || text.trim_end().to_owned())
             }
         }
     }
 }
 
-fn policy_path(config_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+impl Policy {
+    /// The policy in the agent configuration directory (default as `seedship agent register`):
+    /// the directory, the policy and its text.
+    pub fn load(config_dir: Option<PathBuf>) -> anyhow::Result<(PathBuf, Policy, String)> {
+        let dir = agent_dir(config_dir)?;
+        let path = dir.join(POLICY_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading policy {}: set one with `seedship policy set`",
+                path.display()
+            )
+        })?;
+        let policy = toml::from_str(&text).with_context(|| format!("parsing policy {}", path.display()))?;
+        Ok((dir, policy, text))
+    }
+}
+
+/// The policy's file name in the agent configuration directory.
+const POLICY_FILE: &str = "policy.toml";
+
+/// The agent configuration directory (default as `seedship agent register`), which must hold
+/// a registered agent's `agent.toml`.
+pub fn agent_dir(config_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let dir = match config_dir {
         Some(dir) => dir,
         None => super::cloud::default_config_dir()?,
@@ -97,7 +114,7 @@ fn policy_path(config_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         "no agent configuration at {}: run `seedship agent register` first",
         agent.display()
     );
-    Ok(dir.join("policy.toml"))
+    Ok(dir)
 }
 
 /// Total size of the regular files under `path` (the estimate of the initial backup: restic's
@@ -119,7 +136,7 @@ fn tree_size(path: &Path) -> anyhow::Result<u64> {
 }
 
 fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
-    let path = policy_path(args.config_dir)?;
+    let path = agent_dir(args.config_dir)?.join(POLICY_FILE);
     let offline = match (
         args.offline,
         args.staging,
@@ -159,25 +176,19 @@ fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
         .iter()
         .map(|p| std::path::absolute(p).with_context(|| format!("path {}", p.display())))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(schedule) = &args.schedule {
+        schedule
+            .parse::<croner::Cron>()
+            .with_context(|| format!("--schedule {schedule:?} is not a cron expression"))?;
+    }
     let policy = Policy {
         paths,
         schedule: args.schedule,
         offline,
     };
     let text = toml::to_string(&policy).context("encoding the policy")?;
-    write_durable(&path, text.as_bytes()).with_context(|| format!("writing policy {}", path.display()))?;
+    durable::write(&path, text.as_bytes())?;
     output::emit(ctx.json, &policy, || {
         format!("policy written to {}", path.display())
     })
-}
-
-/// Writes `contents` to `path`: temporary file, fsync, rename, fsync of the directory.
-fn write_durable(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let temp = parent.join(format!(".policy.toml.tmp-{}", std::process::id()));
-    let mut file = std::fs::File::create(&temp)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    std::fs::rename(&temp, path)?;
-    std::fs::File::open(parent)?.sync_all()
 }

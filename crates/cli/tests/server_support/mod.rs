@@ -364,3 +364,21 @@ pub fn write_storage_config(dir: &Path, storage: &seedship_store::StoreConfig) -
     std::fs::write(&file, toml::to_string(&Config { storage }).expect("TOML")).expect("write config");
     file
 }
+
+/// The server's counters (`GET /api/v1/metrics`, admin credentials).
+pub fn metrics(admin: &Path) -> serde_json::Value {
+    let server: toml::Value = toml::from_str(&std::fs::read_to_string(admin).expect("admin")).expect("toml");
+    let url = server["server"].as_str().expect("server url");
+    let token = format!(
+        "{}.{}",
+        server["id"].as_str().expect("id"),
+        server["secret"].as_str().expect("secret")
+    );
+    reqwest::blocking::Client::new()
+        .get(format!("{url}/api/v1/metrics"))
+        .bearer_auth(token)
+        .send()
+        .expect("metrics")
+        .json()
+        .expect("metrics JSON")
+}

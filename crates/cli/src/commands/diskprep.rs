@@ -1,0 +1,361 @@
+//! `seedship diskprep`: the AzureOfflineBackupDiskPrep equivalent for a staging location.
+//! Prepares drives from `<staging>/<job>/repository` (journals in `<staging>/<job>/journals/`),
+//! creates the import job, records the shipping details (`--ship`) and shows the job
+//! (`--status`). Every question has a flag; see [`crate::prompt`].
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use seedship_drive::{BlobType, Dataset, Disposition, DriveTarget, PrepareOptions};
+use seedship_jobs::JobSpec;
+use seedship_server::{Client, ClientError, JobDetail};
+
+use super::job::{connect, drive_specs, emit_detail, read_spec, ship_action};
+use super::offline::{JobDir, StagedJob};
+use crate::{Context, durable, output, prompt};
+
+#[derive(Debug, Args)]
+pub struct DiskprepArgs {
+    /// Staging location of the offline policy (`seedship policy set --staging`).
+    #[arg(long, value_name = "DIR")]
+    staging: PathBuf,
+    /// Import job of the staging location (asked for when there are several).
+    #[arg(long, value_name = "NAME")]
+    job: Option<String>,
+    /// Account owner credentials file (asked for when missing).
+    #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
+    credentials: Option<PathBuf>,
+    /// Drive directory to erase and fill, in order; repeat (asked for when missing, and when
+    /// the given drives are full).
+    #[arg(long, value_name = "DIR")]
+    drive: Vec<PathBuf>,
+    /// Capacity of each drive in bytes, instead of its file system's free space.
+    #[arg(long, value_name = "BYTES")]
+    capacity: Option<u64>,
+    /// JSON job details as for `seedship job create --spec`: region, contact,
+    /// return_shipping (name, destination and drives come from the staging; asked for when missing).
+    #[arg(long, value_name = "FILE")]
+    details: Option<PathBuf>,
+    /// Do not ask before erasing the drives or recording the shipment.
+    #[arg(long)]
+    yes: bool,
+    /// Record the shipping details of the prepared job (Creating -> Shipping).
+    #[arg(long, conflicts_with_all = ["drive", "capacity", "details", "status"])]
+    ship: bool,
+    /// With --ship: the carrier (asked for when missing).
+    #[arg(long, requires = "ship")]
+    carrier: Option<String>,
+    /// With --ship: the tracking number (asked for when missing).
+    #[arg(long, requires = "ship")]
+    tracking_number: Option<String>,
+    /// With --ship: the ship date, YYYY-MM-DD (asked for when missing).
+    #[arg(long, requires = "ship")]
+    ship_date: Option<String>,
+    /// With --ship: drives in the package (default: the prepared drives).
+    #[arg(long, requires = "ship")]
+    drive_count: Option<u32>,
+    /// Show the job's and its drives' states.
+    #[arg(long, conflicts_with_all = ["drive", "capacity", "details", "yes"])]
+    status: bool,
+}
+
+/// The copy session id on the drives.
+const SESSION: &str = "initial-backup";
+
+pub fn run(args: DiskprepArgs, ctx: &Context) -> anyhow::Result<()> {
+    let dir = pick_job(&args, ctx)?;
+    let staged = StagedJob::load(&dir)?
+        .with_context(|| format!("{} holds no completed initial backup", dir.path().display()))?;
+    let credentials = match &args.credentials {
+        Some(path) => path.clone(),
+        None => PathBuf::from(prompt::ask(
+            ctx.json,
+            "--credentials",
+            "Account owner credentials file:",
+        )?),
+    };
+    let (client, _) = connect(&credentials)?;
+    if args.status {
+        return status(ctx, &client, &staged, &dir);
+    }
+    if args.ship {
+        return ship(ctx, &args, &client, &staged, &dir);
+    }
+    prepare(ctx, &args, &client, &staged, &dir)
+}
+
+/// The job directory: `--job`, the only staged job, or the one the user picks.
+fn pick_job(args: &DiskprepArgs, ctx: &Context) -> anyhow::Result<JobDir> {
+    let listing = std::fs::read_dir(&args.staging)
+        .with_context(|| format!("listing staging location {}", args.staging.display()))?;
+    let mut jobs = Vec::new();
+    for entry in listing {
+        let entry = entry.with_context(|| format!("listing {}", args.staging.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if JobDir::new(&args.staging, &name).staged_file().exists() {
+            jobs.push(name);
+        }
+    }
+    jobs.sort();
+    let name = match (&args.job, jobs.as_slice()) {
+        (Some(job), _) if jobs.contains(job) => job.clone(),
+        (Some(job), _) => anyhow::bail!(
+            "--job {job}: no initial backup staged for it in {} (staged: {})",
+            args.staging.display(),
+            if jobs.is_empty() {
+                "none".to_owned()
+            } else {
+                jobs.join(", ")
+            }
+        ),
+        (None, []) => anyhow::bail!(
+            "no initial backup staged in {}: run `seedship backup` with the offline policy first",
+            args.staging.display()
+        ),
+        (None, [only]) => only.clone(),
+        (None, several) => {
+            let answer = prompt::ask(
+                ctx.json,
+                "--job",
+                &format!("Import jobs staged here: {}. Which one?", several.join(", ")),
+            )?;
+            anyhow::ensure!(
+                several.contains(&answer),
+                "{answer:?} is none of the staged jobs ({})",
+                several.join(", ")
+            );
+            answer
+        }
+    };
+    Ok(JobDir::new(&args.staging, &name))
+}
+
+/// The job on the server, `None` if it was not created yet.
+fn server_job(client: &Client, staged: &StagedJob) -> anyhow::Result<Option<JobDetail>> {
+    match client.job(&staged.account, &staged.job) {
+        Ok(detail) => Ok(Some(detail)),
+        Err(ClientError::Api { status: 404, .. }) => Ok(None),
+        Err(err) => Err(err).with_context(|| format!("looking up import job {}", staged.job)),
+    }
+}
+
+fn prepare(
+    ctx: &Context,
+    args: &DiskprepArgs,
+    client: &Client,
+    staged: &StagedJob,
+    dir: &JobDir,
+) -> anyhow::Result<()> {
+    if let Some(detail) = server_job(client, staged)? {
+        if !ctx.json {
+            println!("import job {} already exists; nothing prepared", staged.job);
+        }
+        return emit_detail(ctx, &detail);
+    }
+    let details = match &args.details {
+        Some(path) => path.clone(),
+        None => PathBuf::from(prompt::ask(
+            ctx.json,
+            "--details",
+            "Job details file (JSON: region, contact, return_shipping):",
+        )?),
+    };
+    let mut spec = read_spec(&details)?;
+    let mut journals = dir.journals();
+    if journals.is_empty() {
+        journals = copy_to_drives(ctx, args, client, staged, dir)?;
+    } else if !ctx.json {
+        println!(
+            "drives already prepared ({} journal(s) in {}); creating the job",
+            journals.len(),
+            dir.journals_dir().display()
+        );
+    }
+    let drives = drive_specs(&journals).with_context(|| {
+        format!(
+            "the drives of {} are not completely prepared: finish with `seedship drive resume` \
+             or roll back with `seedship drive abort` (--journal for each)",
+            dir.path().display()
+        )
+    })?;
+    spec["name"] = staged.job.clone().into();
+    spec["job_type"] = "Import".into();
+    spec["destination"] = serde_json::json!({
+        "storage_account": staged.storage_account, "container": staged.container,
+        "prefix": staged.prefix, "disposition": "rename",
+    });
+    spec["drives"] = serde_json::to_value(drives)?;
+    let spec: JobSpec =
+        serde_json::from_value(spec).with_context(|| format!("job details {}", details.display()))?;
+    let detail = client
+        .create_job(&spec)
+        .with_context(|| format!("creating import job {}", staged.job))?;
+    emit_detail(ctx, &detail)
+}
+
+/// Erases the drives and copies the staged repository onto them; returns their journals.
+fn copy_to_drives(
+    ctx: &Context,
+    args: &DiskprepArgs,
+    client: &Client,
+    staged: &StagedJob,
+    dir: &JobDir,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let service_key = client
+        .service_key()
+        .context("fetching the import service's key")?;
+    let service_key =
+        seedship_drive::parse_recipient(&service_key).context("the import service's key from the server")?;
+    std::fs::create_dir_all(dir.journals_dir())
+        .with_context(|| format!("creating {}", dir.journals_dir().display()))?;
+    let mut drives = args.drive.clone();
+    if drives.is_empty() {
+        drives.push(ask_drive(ctx, "Drive directory to erase and use:")?);
+    }
+    let session = loop {
+        let opts = PrepareOptions {
+            session_id: SESSION.to_owned(),
+            datasets: vec![Dataset {
+                base: dir.repository(),
+                dst: format!("{}/{}", staged.container, staged.prefix),
+                blob_type: BlobType::Block,
+                disposition: Disposition::Rename,
+                metadata: None,
+                properties: None,
+            }],
+            drives: drives
+                .iter()
+                .enumerate()
+                .map(|(index, drive)| DriveTarget {
+                    dir: drive.clone(),
+                    journal: dir.journal(index + 1),
+                    format: true,
+                    encrypt: true,
+                    existing_key: None,
+                })
+                .collect(),
+            capacity: args.capacity,
+            service_key: Some(service_key),
+            recovery_key: None,
+            passphrase: super::drive::passphrase()?,
+        };
+        match seedship_drive::plan(opts) {
+            Ok(session) => break session,
+            Err(seedship_drive::Error::NotEnoughDrives { needed, given, .. }) => {
+                if !ctx.json {
+                    eprintln!("the staged backup needs {needed} drive(s); {given} given");
+                }
+                drives.push(ask_drive(ctx, "The drives are full. Another drive directory:")?);
+            }
+            Err(err) => return Err(err).context("checking the drives; nothing written"),
+        }
+    };
+    let plan = session.summary();
+    let used: Vec<String> = drives
+        .iter()
+        .take(plan.drives_needed)
+        .map(|d| d.display().to_string())
+        .collect();
+    if ctx.json {
+        println!("{}", serde_json::json!({ "message_type": "plan", "plan": plan }));
+    } else {
+        println!(
+            "{} files, {} bytes of the staged backup; {} bytes on {} drive(s): {}",
+            plan.files,
+            plan.bytes,
+            plan.stored_bytes,
+            plan.drives_needed,
+            used.join(", ")
+        );
+    }
+    prompt::confirm(
+        ctx.json,
+        args.yes,
+        &format!(
+            "Erase everything in {} and copy the backup onto it",
+            used.join(", ")
+        ),
+    )?;
+    let summary = session
+        .run(ctx.progress.as_ref())
+        .context("copying; resume with `seedship drive resume`")?;
+    super::drive::emit_copy(ctx, &summary)?;
+    Ok(dir.journals())
+}
+
+fn ask_drive(ctx: &Context, question: &str) -> anyhow::Result<PathBuf> {
+    let answer = prompt::ask(ctx.json, "--drive", question)?;
+    anyhow::ensure!(!answer.is_empty(), "no drive given");
+    Ok(PathBuf::from(answer))
+}
+
+fn ship(
+    ctx: &Context,
+    args: &DiskprepArgs,
+    client: &Client,
+    staged: &StagedJob,
+    dir: &JobDir,
+) -> anyhow::Result<()> {
+    let value = |given: &Option<String>, flag: &str, question: &str| match given {
+        Some(value) => Ok(value.clone()),
+        None => prompt::ask(ctx.json, flag, question),
+    };
+    let carrier = value(&args.carrier, "--carrier", "Carrier:")?;
+    let tracking = value(&args.tracking_number, "--tracking-number", "Tracking number:")?;
+    let date = value(&args.ship_date, "--ship-date", "Ship date (YYYY-MM-DD):")?;
+    let prepared = u32::try_from(dir.journals().len()).context("too many journals")?;
+    let count = args.drive_count.unwrap_or(prepared);
+    if !args.yes {
+        let review = client
+            .job_action(
+                &staged.account,
+                &staged.job,
+                &ship_action(&carrier, &tracking, &date, count, true)?,
+            )
+            .with_context(|| format!("checking the shipment of import job {}", staged.job))?;
+        emit_detail(ctx, &review)?;
+        eprintln!("{count} drive(s) in the package");
+    }
+    prompt::confirm(
+        ctx.json,
+        args.yes,
+        &format!("Record this shipment of import job {}", staged.job),
+    )?;
+    let detail = client
+        .job_action(
+            &staged.account,
+            &staged.job,
+            &ship_action(&carrier, &tracking, &date, count, false)?,
+        )
+        .with_context(|| format!("recording the shipment of import job {}", staged.job))?;
+    let shipping = detail
+        .job
+        .shipping()
+        .context("the server recorded no shipping information")?;
+    let doc = serde_json::json!({ "job": staged.job, "account": staged.account, "shipping": shipping });
+    durable::write(
+        &dir.shipping_file(),
+        serde_json::to_string_pretty(&doc)?.as_bytes(),
+    )?;
+    emit_detail(ctx, &detail)
+}
+
+fn status(ctx: &Context, client: &Client, staged: &StagedJob, dir: &JobDir) -> anyhow::Result<()> {
+    match server_job(client, staged)? {
+        Some(detail) => emit_detail(ctx, &detail),
+        None => {
+            let journals = dir.journals().len();
+            let doc = serde_json::json!({
+                "message_type": "status", "job": staged.job, "created": false, "drives_prepared": journals,
+            });
+            output::emit(ctx.json, &doc, || {
+                format!(
+                    "import job {} not created yet; {journals} drive(s) prepared; run `seedship diskprep --staging {}`",
+                    staged.job,
+                    dir.path().parent().unwrap_or(dir.path()).display()
+                )
+            })
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Questions on the terminal. Every question has a flag; when stdin is not a terminal (or
+//! `--json` is set) a missing answer is a usage error naming that flag.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::Context as _;
+
+use crate::exit;
+
+/// Whether questions may be asked.
+pub fn interactive(json: bool) -> bool {
+    !json && std::io::stdin().is_terminal()
+}
+
+/// Asks `question` and returns the trimmed answer; `flag` is named when nothing can be asked.
+pub fn ask(json: bool, flag: &str, question: &str) -> anyhow::Result<String> {
+    if !interactive(json) {
+        let what = question.trim_end_matches([':', '?', ' ']);
+        return Err(exit::usage(format!(
+            "{what}: answer on a terminal or pass {flag}"
+        )));
+    }
+    eprint!("{question} ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    let read = std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer from the terminal")?;
+    anyhow::ensure!(read > 0, "no answer to {question:?}: the terminal was closed");
+    Ok(answer.trim().to_owned())
+}
+
+/// Asks for a typed `yes` before `what`, unless `yes` (the `--yes` flag) is set.
+pub fn confirm(json: bool, yes: bool, what: &str) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !interactive(json) {
+        return Err(exit::usage(format!(
+            "{what}: confirm on a terminal or pass --yes"
+        )));
+    }
+    let answer = ask(json, "--yes", &format!("{what}? Type 'yes' to continue:"))?;
+    anyhow::ensure!(answer == "yes", "not confirmed ({what}); nothing done");
+    Ok(())
+}

@@ -1,0 +1,195 @@
+//! `seedship diskprep` on a pseudo-terminal, as a person runs it: no answer flags; the test
+//! reads each prompt and types the answer (credentials, which job, job details, a drive,
+//! another drive when the first is full, "yes"); then `--ship` the same way.
+
+mod offline_support;
+mod server_support;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use offline_support::*;
+use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+use server_support::*;
+
+/// A child process whose stdin, stdout and stderr are a pseudo-terminal.
+struct Terminal {
+    child: Child,
+    master: File,
+    output: Receiver<Vec<u8>>,
+    /// Everything read so far.
+    seen: String,
+    /// How far `seen` has been matched by [`Terminal::expect`].
+    matched: usize,
+}
+
+impl Terminal {
+    fn spawn(args: &[&str]) -> Terminal {
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let name = ptsname(&master, Vec::new()).expect("ptsname");
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(Path::new(name.to_str().expect("UTF-8 pty name")))
+            .expect("open pty slave");
+        let child = command(args)
+            .stdin(Stdio::from(slave.try_clone().expect("dup")))
+            .stdout(Stdio::from(slave.try_clone().expect("dup")))
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .expect("spawn seedship");
+        let master = File::from(master);
+        let mut reader = master.try_clone().expect("dup master");
+        let (tx, output) = channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // EIO once the child closed the terminal: the end.
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                if tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Terminal {
+            child,
+            master,
+            output,
+            seen: String::new(),
+            matched: 0,
+        }
+    }
+
+    /// Waits until `text` appears after the last match.
+    fn expect(&mut self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(at) = self.seen[self.matched..].find(text) {
+                self.matched += at + text.len();
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => panic!("no {text:?} on the terminal; so far:\n{}", self.seen),
+            }
+        }
+    }
+
+    /// Types `line` and Enter.
+    fn answer(&mut self, line: &str) {
+        self.master
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("type");
+    }
+
+    /// Waits for the child; returns its exit code and everything it printed.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().expect("wait");
+        while let Ok(bytes) = self.output.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        (status.code(), self.seen)
+    }
+}
+
+#[test]
+fn diskprep_asks_on_a_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start(dir);
+    let staged = flow.backup();
+    assert!(
+        staged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&staged.stderr)
+    );
+    // A second staged job in the same location, so diskprep asks which one.
+    let other = flow.staging.join("other-job");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    let job_toml = std::fs::read_to_string(flow.job_dir().join("job.toml")).expect("job.toml");
+    std::fs::write(other.join("job.toml"), job_toml.replace(JOB, "other-job")).expect("write");
+
+    let capacity = flow.spanning_capacity().to_string();
+    let (drive1, drive2) = (flow.drive(1), flow.drive(2));
+    let mut term = Terminal::spawn(&[
+        "diskprep",
+        "--staging",
+        path(&flow.staging),
+        "--capacity",
+        &capacity,
+    ]);
+    term.expect("Which one?");
+    term.answer(JOB);
+    term.expect("credentials file:");
+    term.answer(path(&flow.account));
+    term.expect("Job details file");
+    term.answer(path(&flow.details()));
+    term.expect("Drive directory to erase and use:");
+    term.answer(path(&drive1));
+    term.expect("Another drive directory:");
+    term.answer(path(&drive2));
+    term.expect("Type 'yes' to continue:");
+    term.answer("yes");
+    term.expect("ship to:");
+    let (code, seen) = term.finish();
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(seen.contains("Creating"), "{seen}");
+    let status = json_ok(&[
+        "diskprep",
+        "--staging",
+        path(&flow.staging),
+        "--job",
+        JOB,
+        "--credentials",
+        path(&flow.account),
+        "--status",
+    ]);
+    assert_eq!(status[0]["summary"]["state"], "Creating");
+    assert_eq!(status[0]["summary"]["drives"].as_array().map(Vec::len), Some(2));
+
+    // Not confirming the shipment records nothing.
+    let ship_args = [
+        "diskprep",
+        "--staging",
+        path(&flow.staging),
+        "--job",
+        JOB,
+        "--ship",
+    ];
+    let answers = |term: &mut Terminal| {
+        term.expect("credentials file:");
+        term.answer(path(&flow.account));
+        term.expect("Carrier:");
+        term.answer("DHL");
+        term.expect("Tracking number:");
+        term.answer("TRACK-PTY-1");
+        term.expect("Ship date (YYYY-MM-DD):");
+        term.answer("2026-11-30");
+        term.expect("review (nothing recorded): DHL TRACK-PTY-1");
+        term.expect("Type 'yes' to continue:");
+    };
+    let mut term = Terminal::spawn(&ship_args);
+    answers(&mut term);
+    term.answer("no");
+    let (code, seen) = term.finish();
+    assert_eq!(code, Some(1), "{seen}");
+    assert!(!flow.job_dir().join("shipping.json").exists());
+
+    let mut term = Terminal::spawn(&ship_args);
+    answers(&mut term);
+    term.answer("yes");
+    term.expect("Shipping");
+    let (code, seen) = term.finish();
+    assert_eq!(code, Some(0), "{seen}");
+    let shipping: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(flow.job_dir().join("shipping.json")).expect("shipping.json"))
+            .expect("JSON");
+    assert_eq!(shipping["shipping"]["tracking_number"], "TRACK-PTY-1");
+    assert_eq!(shipping["shipping"]["drive_count"], 2);
+}

@@ -1,0 +1,277 @@
+//! The offline-seeding workflow end to end, on the real binary and a real server on loopback:
+//! an offline policy stages the first backup; `diskprep` spans it over two drives, creates the
+//! import job and records the shipment; a scheduled run while the job is Shipping only waits
+//! (exit code 22, staging unchanged); the operator receives the drives and ships them back;
+//! the next `backup` seeds the vault and uploads only the change; restic lists and restores
+//! both snapshots; an agent killed during an incremental completes on the next run and
+//! `check --read-data` passes.
+
+mod offline_support;
+mod server_support;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use offline_support::*;
+use seedship_treecmp::{Rng, compare_trees};
+use server_support::*;
+
+#[test]
+fn offline_seeding_end_to_end() {
+    let Some(_) = restic() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start(dir);
+
+    // First run: the initial backup goes to the staging location.
+    let first = flow.backup();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let lines = json_lines(&first);
+    let staged_id = message(&lines, "summary")["repository_id"]
+        .as_str()
+        .expect("repository id")
+        .to_owned();
+    assert_eq!(message(&lines, "staged")["job"], JOB);
+    let repository = flow.job_dir().join("repository");
+    assert!(repository.join("config").is_file(), "staged repository");
+    assert!(flow.job_dir().join("job.toml").is_file());
+    assert_eq!(
+        store_listing(&flow.data_vault()).len(),
+        0,
+        "nothing went to the vault"
+    );
+
+    // Before the job exists: waiting, "not created".
+    let waiting = flow.backup();
+    assert_eq!(waiting.status.code(), Some(WAITING), "{waiting:?}");
+    let lines = json_lines(&waiting);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["message_type"], "waiting");
+    assert!(lines[0]["state"].is_null(), "{lines:?}");
+
+    // diskprep onto two drives of limited capacity: the staged backup spans them.
+    let staged_bytes: u64 = store_listing(&repository).values().sum();
+    let capacity = flow.spanning_capacity().to_string();
+    let (drive1, drive2) = (flow.drive(1), flow.drive(2));
+    std::fs::write(drive1.join("old-content"), b"erased by diskprep").expect("write");
+    let created = json_ok(&[
+        "diskprep",
+        "--staging",
+        path(&flow.staging),
+        "--credentials",
+        path(&flow.account),
+        "--drive",
+        path(&drive1),
+        "--drive",
+        path(&drive2),
+        "--capacity",
+        &capacity,
+        "--details",
+        path(&flow.details()),
+        "--yes",
+    ]);
+    let job = created.last().expect("job detail");
+    assert_eq!(job["summary"]["state"], "Creating", "{job}");
+    assert_eq!(
+        job["summary"]["drives"].as_array().map(Vec::len),
+        Some(2),
+        "{job}"
+    );
+    assert!(
+        job["data_centre"]["shipping_address"]["city"].is_string(),
+        "{job}"
+    );
+    assert!(!drive1.join("old-content").exists(), "drive 1 was erased");
+    for n in 1..=2 {
+        assert!(flow.job_dir().join(format!("journals/drive-{n}.jrn")).is_file());
+    }
+    // A missing answer without a terminal is a usage error naming the flag.
+    let ship_without = run(&[
+        "diskprep",
+        "--staging",
+        path(&flow.staging),
+        "--credentials",
+        path(&flow.account),
+        "--ship",
+        "--carrier",
+        "DHL",
+    ]);
+    assert_eq!(ship_without.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&ship_without.stderr).contains("--tracking-number"));
+    let shipped = json_ok(&[
+        "diskprep",
+        "--staging",
+        path(&flow.staging),
+        "--credentials",
+        path(&flow.account),
+        "--ship",
+        "--carrier",
+        "DHL",
+        "--tracking-number",
+        "TRACK-OFFLINE-1",
+        "--ship-date",
+        "2026-11-30",
+        "--yes",
+    ]);
+    assert_eq!(shipped[0]["summary"]["state"], "Shipping");
+    let shipping: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(flow.job_dir().join("shipping.json")).expect("shipping.json"))
+            .expect("JSON");
+    assert_eq!(shipping["shipping"]["drive_count"], 2, "{shipping}");
+    let status = json_ok(&[
+        "diskprep",
+        "--staging",
+        path(&flow.staging),
+        "--credentials",
+        path(&flow.account),
+        "--status",
+    ]);
+    assert_eq!(status[0]["summary"]["state"], "Shipping");
+
+    // A scheduled run while the job is Shipping: the waiting line, code 22, nothing changed.
+    let before = tree_contents(&flow.staging);
+    let scheduled = run(&["agent", "run", "--once", "--config-dir", path(&flow.config_dir)]);
+    assert_eq!(scheduled.status.code(), Some(WAITING), "{scheduled:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&scheduled.stdout),
+        format!("waiting for import job {JOB} (Shipping)\n")
+    );
+    assert!(scheduled.stderr.is_empty(), "{scheduled:?}");
+    assert!(tree_contents(&flow.staging) == before, "staging changed");
+    assert_eq!(store_listing(&flow.data_vault()).len(), 0);
+
+    // The data centre receives both drives and ships them back: Completed.
+    let received = json_ok(&[
+        "import",
+        "receive",
+        "--credentials",
+        path(&flow.operator),
+        "--job",
+        JOB,
+        "--identity",
+        path(&flow.server.data_dir.join("import-service.key")),
+        "--drive",
+        path(&drive1),
+        "--drive",
+        path(&drive2),
+    ]);
+    assert_eq!(received[0]["job_state"], "Packaging", "{received:?}");
+    let back = json_ok(&[
+        "import",
+        "ship-back",
+        "--credentials",
+        path(&flow.operator),
+        "--job",
+        JOB,
+        "--tracking-number",
+        "RET-OFFLINE-1",
+    ]);
+    assert_eq!(back[0]["state"], "Completed", "{back:?}");
+    let container = object_dir(&flow.server.data_dir, "containers", "seed").join(JOB);
+    let imported = store_listing(&container);
+    assert_eq!(
+        imported,
+        store_listing(&repository),
+        "the container holds the staged repository"
+    );
+
+    // Change a few files; the next run seeds the vault and uploads only the change.
+    let changed = 3 * MIB;
+    std::fs::write(flow.source.join("new.bin"), Rng::new(7).random(changed)).expect("write");
+    std::fs::write(flow.source.join("with space.txt"), b"changed").expect("write");
+    let received_before = flow.vault_bytes_received();
+    let incremental = flow.backup();
+    assert!(
+        incremental.status.success(),
+        "{}",
+        String::from_utf8_lossy(&incremental.stderr)
+    );
+    let lines = json_lines(&incremental);
+    let seeded = message(&lines, "seeded");
+    assert_eq!(seeded["seeded"]["objects"].as_u64(), Some(imported.len() as u64));
+    let summary = message(&lines, "summary");
+    assert_eq!(summary["repository_id"].as_str(), Some(staged_id.as_str()));
+    assert!(summary["parent_id"].is_string(), "incremental: {summary}");
+    let uploaded = flow.vault_bytes_received() - received_before;
+    let packed = summary["data_added_packed"].as_u64().expect("packed");
+    eprintln!(
+        "staged {staged_bytes} bytes; incremental uploaded {uploaded} bytes for {packed} bytes packed ({changed} bytes changed)"
+    );
+    assert!(packed >= changed as u64, "random data does not compress");
+    assert!(
+        uploaded as f64 <= 1.1 * packed as f64,
+        "incremental uploaded {uploaded} bytes for {packed} bytes of compressed change"
+    );
+    // No seeded object was uploaded again: each is unchanged, and the bytes received are
+    // exactly the objects that are new.
+    let vault = store_listing(&flow.data_vault());
+    for (key, size) in &imported {
+        assert_eq!(vault.get(key), Some(size), "seeded object {key}");
+    }
+    let new_bytes: u64 = vault
+        .iter()
+        .filter(|(key, _)| !imported.contains_key(*key))
+        .map(|(_, size)| size)
+        .sum();
+    assert_eq!(new_bytes, uploaded, "received bytes are the new objects");
+    assert!(flow.job_dir().join("seeded.toml").is_file());
+
+    // restic lists both snapshots and restores the incremental bit-exact.
+    let repo = flow.agent.repository();
+    let cache = dir.join("restic-cache");
+    let snapshots: serde_json::Value =
+        serde_json::from_str(&restic_ok(&repo, &cache, &["snapshots", "--json"])).expect("JSON");
+    assert_eq!(snapshots.as_array().map(Vec::len), Some(2), "{snapshots}");
+    let target = dir.join("restored");
+    let latest = summary["snapshot_id"].as_str().expect("snapshot id");
+    restic_ok(&repo, &cache, &["restore", latest, "--target", path(&target)]);
+    let restored = target.join(flow.source.strip_prefix("/").expect("absolute"));
+    let differences = compare_trees(&flow.source, &restored).expect("compare");
+    assert!(differences.is_empty(), "restore differs: {differences:?}");
+
+    // Later runs go straight to the vault; killing one mid-upload and running again completes.
+    let mut rng = Rng::new(11);
+    for i in 0..12 {
+        std::fs::write(flow.source.join(format!("more-{i}.bin")), rng.random(8 * MIB)).expect("write");
+    }
+    let before_kill = flow.vault_bytes_received();
+    let mut child = command(&["backup", "--config-dir", path(&flow.config_dir)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn backup");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while flow.vault_bytes_received() == before_kill {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "backup ended before uploading"
+        );
+        assert!(Instant::now() < deadline, "no upload within 120 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the backup finished before it could be killed"
+    );
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let after_kill = flow.backup();
+    assert!(
+        after_kill.status.success(),
+        "{}",
+        String::from_utf8_lossy(&after_kill.stderr)
+    );
+    let lines = json_lines(&after_kill);
+    assert!(
+        lines.iter().all(|line| line["message_type"] != "seeded"),
+        "seeded once only"
+    );
+    json_ok(&["check", "--read-data", "--repo", &repo]);
+    let snapshots: serde_json::Value =
+        serde_json::from_str(&restic_ok(&repo, &cache, &["snapshots", "--json"])).expect("JSON");
+    assert_eq!(snapshots.as_array().map(Vec::len), Some(3), "{snapshots}");
+}

@@ -1,0 +1,191 @@
+//! Shared set-up of the offline-seeding tests: a server with account, storage account,
+//! container, operator, vault and registered agent, and an offline policy over a sample tree.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use seedship_treecmp::SampleTree;
+
+use crate::server_support::*;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const PASSPHRASE: &str = "drive passphrase of the offline flow";
+pub const JOB: &str = "seed-laptop";
+pub const WAITING: i32 = 22;
+pub const MIB: usize = 1 << 20;
+
+/// `seedship <args>` with the repository password and drive passphrase set.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(SEEDSHIP);
+    command
+        .args(args)
+        .env("SEEDSHIP_PASSWORD", PASSWORD)
+        .env("SEEDSHIP_DRIVE_PASSPHRASE", PASSPHRASE)
+        .env_remove("SEEDSHIP_REPO")
+        .env_remove("SEEDSHIP_CREDENTIALS");
+    command
+}
+
+pub fn run(args: &[&str]) -> Output {
+    command(args).output().expect("run seedship")
+}
+
+/// Runs `seedship --json <args>`, which must succeed; returns its JSON lines.
+pub fn json_ok(args: &[&str]) -> Vec<serde_json::Value> {
+    let output = run(&[&["--json"][..], args].concat());
+    assert!(
+        output.status.success(),
+        "seedship {args:?} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    json_lines(&output)
+}
+
+pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("JSON line {line:?}: {e}")))
+        .collect()
+}
+
+pub fn message<'a>(lines: &'a [serde_json::Value], kind: &str) -> &'a serde_json::Value {
+    lines
+        .iter()
+        .find(|line| line["message_type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} message in {lines:?}"))
+}
+
+/// Store directory of the row `name` of `table` (its id from the server's SQLite metadata).
+pub fn object_dir(data: &Path, table: &str, name: &str) -> PathBuf {
+    let output = Command::new("sqlite3")
+        .arg(data.join("metadata.db"))
+        .arg(format!("SELECT id FROM {table} WHERE name = '{name}'"))
+        .output()
+        .expect("run sqlite3");
+    let id = String::from_utf8(output.stdout).expect("UTF-8");
+    assert!(!id.trim().is_empty(), "no {table} row {name}");
+    data.join("objects").join(table).join(id.trim())
+}
+
+pub struct Flow {
+    pub dir: PathBuf,
+    pub server: Server,
+    pub agent: Agent,
+    pub config_dir: PathBuf,
+    pub account: PathBuf,
+    pub operator: PathBuf,
+    pub staging: PathBuf,
+    pub source: PathBuf,
+}
+
+impl Flow {
+    pub fn start(dir: &Path) -> Flow {
+        let server = Server::start(dir, "server", &dir.join("data"), None);
+        let agent = provision(&server, dir, "acme", "laptop", false);
+        let account = dir.join("acme.credentials");
+        let operator = dir.join("operator.credentials");
+        seedship(&[
+            "admin",
+            "operator",
+            "create",
+            "dc-staff",
+            "--admin-credentials",
+            path(&server.admin_credentials()),
+            "--out",
+            path(&operator),
+        ]);
+        seedship(&["storage", "create", "imports", "--credentials", path(&account)]);
+        seedship(&[
+            "container",
+            "create",
+            "seed",
+            "--storage-account",
+            "imports",
+            "--credentials",
+            path(&account),
+        ]);
+        let source = dir.join("source");
+        SampleTree::build(&source, 16 * MIB).expect("sample tree");
+        let flow = Flow {
+            dir: dir.to_owned(),
+            config_dir: dir.join("agent-acme-laptop"),
+            staging: dir.join("staging"),
+            server,
+            agent,
+            account,
+            operator,
+            source,
+        };
+        json_ok(&[
+            "policy",
+            "set",
+            path(&flow.source),
+            "--offline",
+            "--staging",
+            path(&flow.staging),
+            "--job",
+            JOB,
+            "--storage-account",
+            "imports",
+            "--container",
+            "seed",
+            "--schedule",
+            "0 2 * * *",
+            "--config-dir",
+            path(&flow.config_dir),
+        ]);
+        std::fs::write(
+            dir.join("details.json"),
+            serde_json::json!({
+                "region": "local",
+                "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
+                "return_shipping": {"carrier": "DHL", "account_number": "123", "address":
+                    {"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
+                     "postal_code": "3511", "country": "NL", "phone": ""}},
+            })
+            .to_string(),
+        )
+        .expect("write details");
+        flow
+    }
+
+    pub fn job_dir(&self) -> PathBuf {
+        self.staging.join(JOB)
+    }
+
+    /// The job details file (`diskprep --details`).
+    pub fn details(&self) -> PathBuf {
+        self.dir.join("details.json")
+    }
+
+    /// A drive capacity (`--capacity`) at which the staged repository needs two drives.
+    pub fn spanning_capacity(&self) -> u64 {
+        let staged: u64 = store_listing(&self.job_dir().join("repository")).values().sum();
+        staged * 2 / 3 + MIB as u64
+    }
+
+    pub fn backup(&self) -> Output {
+        run(&["--json", "backup", "--config-dir", path(&self.config_dir)])
+    }
+
+    pub fn drive(&self, n: usize) -> PathBuf {
+        let drive = self.dir.join(format!("drive{n}"));
+        std::fs::create_dir_all(&drive).expect("mkdir drive");
+        drive
+    }
+
+    /// The vault's store directory.
+    pub fn data_vault(&self) -> PathBuf {
+        object_dir(&self.server.data_dir, "vaults", "laptop")
+    }
+
+    /// Bytes the vault received over restic's REST protocol so far.
+    pub fn vault_bytes_received(&self) -> u64 {
+        metrics(&self.server.admin_credentials())["vault_bytes_received"]
+            .as_u64()
+            .expect("vault_bytes_received")
+    }
+}
