@@ -5,14 +5,14 @@
 #      object directory); create an account, a storage account, a container and a vault, an
 #      operator for the "data centre", and register an agent;
 #   2. generate a sample tree (text, binary, empty and large files, symlinks, odd names, modes,
-#      mtimes) and back it up into a local staging repository (the offline first backup);
-#   3. prepare it onto two drives (directories), encrypted to the import service's key, create
-#      the import job from the drives' journals and ship it;
+#      mtimes), set an offline policy and run the first backup: it goes to the staging location;
+#   3. `diskprep` it onto two drives (directories), encrypted to the import service's key, which
+#      creates the import job; record the shipment; a scheduled run now only waits (exit 22);
 #   4. at the "data centre": receive both drives into the job's container and ship them back
 #      (the job ends Completed);
-#   5. seed the vault from the container (server-side, nothing uploaded), change a few files,
-#      back up incrementally over the network to the vault, restore from the vault and prove the
-#      restore bit-exact; print a summary.
+#   5. change a few files; the next backup seeds the vault from the container (server-side,
+#      nothing uploaded) and backs up incrementally over the network; restore from the vault and
+#      prove the restore bit-exact; print a summary.
 #
 # Needs only cargo (plus coreutils, diff, find, and curl for the byte count, if present).
 # Environment: DEMO_DIR (work directory; default a new one under /tmp, removed at the end
@@ -90,53 +90,54 @@ while IFS= read -r -d '' entry; do
     n=$((n + 1)); touch -d "@$((1500000000 + n * 3607)).456789012" "$entry"
 done < <(find "$tree" -type d -print0 | sort -zr)
 
-# --- 2. the offline first backup, to staging ---
+# --- 2. the offline policy and the first backup, to staging ---
 export SEEDSHIP_PASSWORD
 SEEDSHIP_PASSWORD="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-staging="$work/staging/repo"
-echo "demo: first backup into the staging repository $staging"
-"$seedship" backup "$tree" --repo "$staging" --host laptop
-staged_bytes=$(du -sb "$staging" | cut -f1)
+job=laptop-first-backup
+staging="$work/staging"
+agent=(--config-dir "$work/agent" --host laptop --cache-dir "$work/cache")
+"$seedship" policy set "$tree" --offline --staging "$staging" --job "$job" \
+    --storage-account demostore --container seed --config-dir "$work/agent"
+echo "demo: first backup (offline policy): into the staging location $staging"
+"$seedship" backup "${agent[@]}"
+staged_bytes=$(du -sb "$staging/$job/repository" | cut -f1)
 
-# --- 3. drives, import job, shipping ---
+# --- 3. diskprep: two drives, the import job, shipping ---
 export SEEDSHIP_DRIVE_PASSPHRASE
 SEEDSHIP_DRIVE_PASSPHRASE="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-capacity=$(( staged_bytes * 6 / 10 + (64 << 20) ))   # two drives, each a little over half
+capacity=$(( staged_bytes * 6 / 10 + (64 << 20) ))   # each drive a little over half the backup
 mkdir -p "$work/drive1" "$work/drive2"
-echo "demo: preparing two drives of $((capacity >> 20)) MiB"
-"$seedship" drive prepare --session first --srcdir "$staging" --dstdir seed/repo \
-    --drive "$work/drive1" --journal "$work/drive1.jrn" --drive "$work/drive2" --journal "$work/drive2.jrn" \
-    --capacity "$capacity" --encrypt --service-key "$data/import-service.pub"
-"$seedship" drive verify --journal "$work/drive1.jrn" --drive "$work/drive1"
-"$seedship" drive verify --journal "$work/drive2.jrn" --drive "$work/drive2"
-cat > "$work/job.json" << 'JOB'
-{"name": "laptop-first-backup", "job_type": "Import",
- "destination": {"storage_account": "demostore", "container": "seed", "prefix": "", "disposition": "overwrite"},
- "region": "local", "contact": {"name": "Demo Operator", "email": "ops@example.com", "phone": "+31 20 000 0000"},
+cat > "$work/job-details.json" << 'JOB'
+{"region": "local", "contact": {"name": "Demo Operator", "email": "ops@example.com", "phone": "+31 20 000 0000"},
  "return_shipping": {"carrier": "DHL", "account_number": "123456",
    "address": {"recipient": "Demo Operator", "street": ["1 Backup Lane"], "city": "Amsterdam",
-               "postal_code": "1000 AA", "country": "NL", "phone": "+31 20 000 0000"}},
- "drives": []}
+               "postal_code": "1000 AA", "country": "NL", "phone": "+31 20 000 0000"}}}
 JOB
-echo "demo: creating the import job (the answer names the data centre's shipping address)"
-"$seedship" job create --credentials "$owner" --spec "$work/job.json" \
-    --journal "$work/drive1.jrn" --journal "$work/drive2.jrn"
-"$seedship" job ship laptop-first-backup --credentials "$owner" --carrier DHL \
-    --tracking-number "DEMO-$$-$(date +%s)" --ship-date "$(date -u +%F)" --drive-count 2
+echo "demo: diskprep onto two drives of $((capacity >> 20)) MiB, then the import job"
+"$seedship" diskprep --staging "$staging" --credentials "$owner" --drive "$work/drive1" --drive "$work/drive2" \
+    --capacity "$capacity" --details "$work/job-details.json" --yes
+for n in 1 2; do
+    "$seedship" drive verify --journal "$staging/$job/journals/drive-$n.jrn" --drive "$work/drive$n"
+done
+"$seedship" diskprep --staging "$staging" --ship --credentials "$owner" --carrier DHL \
+    --tracking-number "DEMO-$$-$(date +%s)" --ship-date "$(date -u +%F)" --drive-count 2 --yes > /dev/null
+echo "demo: a scheduled run while the drives travel only waits:"
+code=0
+"$seedship" agent run --once "${agent[@]}" || code=$?
+[ "$code" = 22 ] || { echo "demo: FAILED: expected exit 22 (waiting), got $code" >&2; exit 1; }
 
 # --- 4. the data centre ---
 echo "demo: the data centre receives both drives"
-"$seedship" import receive --credentials "$operator" --job laptop-first-backup \
+"$seedship" import receive --credentials "$operator" --job "$job" \
     --identity "$data/import-service.key" --drive "$work/drive1" --drive "$work/drive2"
-"$seedship" import ship-back --credentials "$operator" --job laptop-first-backup --tracking-number "RET-$$" > /dev/null
-state=$("$seedship" --json job show laptop-first-backup --credentials "$owner" | field state)
+"$seedship" import ship-back --credentials "$operator" --job "$job" --tracking-number "RET-$$" > /dev/null
+"$seedship" diskprep --staging "$staging" --status --credentials "$owner"
+state=$("$seedship" --json job show "$job" --credentials "$owner" | field state)
 [ "$state" = Completed ] || { echo "demo: FAILED: the import job is $state, not Completed" >&2; exit 1; }
-"$seedship" job custody laptop-first-backup --credentials "$owner" > /dev/null
+"$seedship" job custody "$job" --credentials "$owner" > /dev/null
 
-# --- 5. seed the vault, incremental over the network, restore from the vault ---
-echo "demo: seeding the vault from the imported repository"
-"$seedship" vault seed laptop --storage-account demostore --container seed --prefix repo --credentials "$owner"
-echo "demo: changing 3 files, then an incremental backup to the vault"
+# --- 5. the next backup seeds the vault, then goes incremental over the network ---
+echo "demo: changing 3 files; the next backup seeds the vault and backs up incrementally"
 printf 'changed\n' >> "$tree/docs/note-3.txt"
 head -c 1000000 /dev/urandom > "$tree/media/new-clip.bin"
 rm "$tree/docs/note-4.txt"
@@ -148,10 +149,11 @@ received() {
     curl -fsS -H "Authorization: Bearer $token" "${agent_url%%/vaults/*}/api/v1/metrics" | field vault_bytes_received
 }
 before=$(received)
-"$seedship" --json backup "$tree" --repo "$vault_repo" --host laptop --cache-dir "$work/cache" > "$work/incremental.json"
+"$seedship" --json backup "${agent[@]}" > "$work/incremental.json"
 after=$(received)
-packed=$(field data_added_packed < "$work/incremental.json")
-parent=$(field parent_id < "$work/incremental.json")
+grep -q '"message_type":"seeded"' "$work/incremental.json" || { echo "demo: FAILED: the vault was not seeded" >&2; exit 1; }
+packed=$(grep -v '"message_type":"seeded"' "$work/incremental.json" | field data_added_packed)
+parent=$(grep -v '"message_type":"seeded"' "$work/incremental.json" | field parent_id)
 [ -n "$parent" ] || { echo "demo: FAILED: the backup to the vault was not incremental" >&2; exit 1; }
 "$seedship" snapshots --repo "$vault_repo" --cache-dir "$work/cache"
 restored="$work/restored"
