@@ -406,7 +406,7 @@ fn page(title: &str, principal: Option<&Principal>, refresh: bool, body: &str) -
     let header = who
         .map(|who| {
             format!(
-                "<header><span>seedship jobs</span><span>Signed in as {}\
+                "<header><span>seedship jobs</span><span>Signed in as {} \
                  <form method=\"post\" action=\"/web/logout\"><button type=\"submit\">Sign out</button>\
                  </form></span></header>",
                 Esc(&who)
@@ -428,8 +428,7 @@ background:#24292f;color:#fff}header form{display:inline;margin-left:1em}\
 main{padding:1em 1.5em;max-width:70em}table{border-collapse:collapse;background:#fff;width:100%}\
 th,td{border:1px solid #d0d7de;padding:.35em .6em;text-align:left}th{background:#eaeef2}\
 dl{display:grid;grid-template-columns:max-content auto;gap:.3em 1em}dt{font-weight:600}dd{margin:0}\
-.bar{display:inline-block;width:8em;height:.8em;background:#d0d7de;margin-right:.5em}\
-.bar span{display:block;height:100%;background:#2da44e}.error{color:#cf222e}.ok{color:#1a7f37}\
+.bar{display:inline-block;width:8em;height:.8em;margin-right:.5em}.error{color:#cf222e}.ok{color:#1a7f37}\
 form.login{display:grid;gap:.8em;max-width:26em}form.login input{width:100%;padding:.3em}\
 .hint{color:#57606a}";
 
@@ -440,7 +439,8 @@ impl Display for Progress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "<span class=\"bar\"><span style=\"width:{0}%\"></span></span>{0}%",
+            "<span class=\"bar\" style=\"background:linear-gradient(to right,#2da44e {0}%,#d0d7de {0}%)\">\
+             </span>{0}%",
             self.0.min(100)
         )
     }
