@@ -141,14 +141,22 @@ impl Browser {
 
     fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css);
-        self.call(Method::POST, &format!("/element/{element}/clear"), Some(json!({})));
+        self.call(
+            Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        );
         let keys = json!({"text": text});
         self.call(Method::POST, &format!("/element/{element}/value"), Some(keys));
     }
 
     fn click(&self, css: &str) {
         let element = self.find(css);
-        self.call(Method::POST, &format!("/element/{element}/click"), Some(json!({})));
+        self.call(
+            Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        );
     }
 
     fn script(&self, script: &str) -> Value {
@@ -204,7 +212,9 @@ fn form(fields: &[(&str, &str)]) -> String {
     let encode = |text: &str| -> String {
         text.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(b).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect()
@@ -251,7 +261,11 @@ fn get(http: &Http, url: &str, cookie: Option<&str>) -> Response {
 /// Checks `png` is a PNG image of at least 800x600 pixels and some content.
 fn assert_png(png: &[u8]) {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "PNG signature");
-    assert!(png.len() > 10_000, "a screenshot of a page is more than {} bytes", png.len());
+    assert!(
+        png.len() > 10_000,
+        "a screenshot of a page is more than {} bytes",
+        png.len()
+    );
     assert_eq!(&png[12..16], b"IHDR");
     let dimension = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().expect("4 bytes"));
     assert!(
@@ -297,18 +311,18 @@ fn the_jobs_page_shows_drives_states_and_progress_in_chromium() {
     browser.go(&format!("{url}/web/jobs/acme/{JOB}"));
     assert_eq!(browser.url(), format!("{url}/web/login"));
     browser.sign_in(&url, &id, &"0".repeat(64));
-    assert!(browser.text().contains("Unknown id or wrong secret."), "{}", browser.text());
+    assert!(
+        browser.text().contains("Unknown id or wrong secret."),
+        "{}",
+        browser.text()
+    );
     assert!(browser.url().ends_with("/web/login"));
 
     // Signed in: the list names the job, its state, drive count and progress.
     browser.sign_in(&url, &id, &secret);
     assert_eq!(browser.url(), format!("{url}/web/jobs"));
     let list = browser.text();
-    let row = format!(
-        "{JOB}\t{}\t2\t{}%",
-        summary.state.as_str(),
-        summary.percent
-    );
+    let row = format!("{JOB}\t{}\t2\t{}%", summary.state.as_str(), summary.percent);
     assert!(list.contains(&row), "{row:?} in the jobs list:\n{list}");
     assert!(list.contains("Signed in as account acme"), "{list}");
 
@@ -371,7 +385,9 @@ fn the_jobs_page_shows_drives_states_and_progress_in_chromium() {
         json!({"action": "progress", "drive_id": second.drive_id, "bytes_done": second.bytes_total / 2}),
     ] {
         let action: JobAction = serde_json::from_value(action).expect("job action");
-        operator.job_action("acme", JOB, &action).expect("operator action");
+        operator
+            .job_action("acme", JOB, &action)
+            .expect("operator action");
     }
     let half = operator.job("acme", JOB).expect("job").summary.drives[1].clone();
     assert_eq!(half.state, DriveState::Transferring);
@@ -450,7 +466,10 @@ fn sessions_origins_tenants_and_escaping_over_http() {
     let owner = session_cookie(&http, &url, &site.owner_file);
     let page = get(&http, &job_page, Some(&owner));
     assert_eq!(page.status(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().expect("CSP").to_owned();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("CSP")
+        .to_owned();
     assert!(csp.contains("default-src 'none'"), "{csp}");
     let html = page.text().expect("HTML");
     assert!(
@@ -484,7 +503,10 @@ fn sessions_origins_tenants_and_escaping_over_http() {
     let list = get(&http, &format!("{url}/web/jobs"), Some(&operator))
         .text()
         .expect("list");
-    assert!(list.contains(JOB) && list.contains("Signed in as operator"), "{list}");
+    assert!(
+        list.contains(JOB) && list.contains("Signed in as operator"),
+        "{list}"
+    );
 
     // The admin cannot sign in to the jobs page.
     let (admin_id, admin_secret) = id_and_secret(&site.server.admin_credentials());

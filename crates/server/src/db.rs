@@ -172,7 +172,11 @@ impl Db {
     }
 
     /// The principal of the web session `token`, unless unknown or expired by `now`.
-    pub async fn session_principal(&self, token: &str, now: i64) -> Result<Option<PrincipalRow>, sqlx::Error> {
+    pub async fn session_principal(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<PrincipalRow>, sqlx::Error> {
         let id: Option<String> = sqlx::query_scalar(
             "SELECT principal_id FROM web_sessions WHERE token_hash = $1 AND expires_at > $2",
         )

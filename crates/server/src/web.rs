@@ -143,7 +143,11 @@ fn origin_of(url: &str) -> &str {
 /// Refuses a form post unless its `Origin` is this server: the public URL's origin, or the
 /// public URL's scheme with the request's `Host`.
 fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), WebError> {
-    let text = |name: header::HeaderName| headers.get(name).and_then(|value: &HeaderValue| value.to_str().ok());
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+    };
     let public = origin_of(&state.public_url);
     let scheme = public.split_once("://").map_or("http", |(scheme, _)| scheme);
     match (text(header::ORIGIN), text(header::HOST)) {
@@ -246,11 +250,7 @@ fn in_transfer(drives: &[DriveSummary]) -> bool {
 
 /// The link to job `account`/`name`'s page, or to a part of it.
 fn job_link(summary: &JobSummary, rest: &[&str]) -> String {
-    let mut link = format!(
-        "{JOBS}/{}/{}",
-        segment(&summary.account),
-        segment(&summary.name)
-    );
+    let mut link = format!("{JOBS}/{}/{}", segment(&summary.account), segment(&summary.name));
     for part in rest {
         link.push('/');
         link.push_str(&segment(part));
@@ -426,7 +426,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1b1f2
 header{display:flex;justify-content:space-between;align-items:center;padding:.6em 1.2em;\
 background:#24292f;color:#fff}header form{display:inline;margin-left:1em}\
 main{padding:1em 1.5em;max-width:70em}table{border-collapse:collapse;background:#fff;width:100%}\
-th,td{border:1px solid #d0d7de;padding:.35em .6em;text-align:left}th{background:#eaeef2}\
+th,td{border:1px solid #d0d7de;padding:.35em .6em;text-align:left;white-space:nowrap}th{background:#eaeef2}\
 dl{display:grid;grid-template-columns:max-content auto;gap:.3em 1em}dt{font-weight:600}dd{margin:0}\
 .bar{display:inline-block;width:8em;height:.8em;margin-right:.5em}.error{color:#cf222e}.ok{color:#1a7f37}\
 form.login{display:grid;gap:.8em;max-width:26em}form.login input{width:100%;padding:.3em}\

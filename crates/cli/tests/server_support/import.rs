@@ -269,4 +269,3 @@ pub fn stdout_json(output: &Output) -> serde_json::Value {
         )
     })
 }
-
