@@ -523,4 +523,11 @@ fn sessions_origins_tenants_and_escaping_over_http() {
         .expect("POST /web/logout");
     assert_eq!(out.status(), 303);
     assert_eq!(get(&http, &job_page, Some(&owner)).status(), 303);
+
+    // Sessions last eight hours.
+    let clock =
+        Client::new(&Credentials::load(&site.server.admin_credentials()).expect("admin")).expect("client");
+    assert_eq!(get(&http, &job_page, Some(&operator)).status(), 200);
+    clock.advance_clock(8 * 3600 + 1).expect("move the clock");
+    assert_eq!(get(&http, &job_page, Some(&operator)).status(), 303, "expired");
 }
