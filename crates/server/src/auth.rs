@@ -1,6 +1,7 @@
 //! Authentication: every request except `/healthz` carries a principal's id and secret, as
 //! HTTP basic auth (`id:secret`, what restic sends for `rest:http://id:secret@host/...`) or as
-//! a bearer token `id.secret`.
+//! a bearer token `id.secret`. The jobs web page checks its sign-in form with [`authenticate`] and
+//! then carries a session cookie instead (`crate::web`).
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -8,7 +9,7 @@ use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::db::Kind;
+use crate::db::{Kind, PrincipalRow};
 use crate::error::ApiError;
 use crate::secret;
 use crate::server::AppState;
@@ -39,6 +40,30 @@ impl Principal {
             _ => Err(ApiError::forbidden("this needs account owner credentials")),
         }
     }
+
+    /// The principal a stored row describes (its secret already checked, or a web session's).
+    pub(crate) fn from_row(row: PrincipalRow) -> Result<Self, ApiError> {
+        let broken = || ApiError::internal(format!("principal {} is incomplete", row.id));
+        let account_id = || row.account_id.clone().ok_or_else(broken);
+        let account_name = || row.account_name.clone().ok_or_else(broken);
+        let vault_id = || row.vault_id.clone().ok_or_else(broken);
+        Ok(match row.kind {
+            Kind::Admin => Principal::Admin,
+            Kind::Operator => Principal::Operator,
+            Kind::Account => Principal::Account {
+                account_id: account_id()?,
+                account_name: account_name()?,
+            },
+            Kind::VaultRegistration => Principal::VaultRegistration {
+                account_id: account_id()?,
+                vault_id: vault_id()?,
+            },
+            Kind::Agent => Principal::Agent {
+                account_name: account_name()?,
+                vault_id: vault_id()?,
+            },
+        })
+    }
 }
 
 /// Splits the `Authorization` header into (id, secret).
@@ -67,30 +92,17 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (id, secret) = credentials(parts)?;
-        let refused = || ApiError::unauthenticated("unknown principal or wrong secret");
-        let row = state.db.principal(&id).await?.ok_or_else(refused)?;
-        if !secret::verify(&secret, &row.secret_hash) {
-            return Err(refused());
-        }
-        let broken = || ApiError::internal(format!("principal {} is incomplete", row.id));
-        let account_id = || row.account_id.clone().ok_or_else(broken);
-        let account_name = || row.account_name.clone().ok_or_else(broken);
-        let vault_id = || row.vault_id.clone().ok_or_else(broken);
-        Ok(match row.kind {
-            Kind::Admin => Principal::Admin,
-            Kind::Operator => Principal::Operator,
-            Kind::Account => Principal::Account {
-                account_id: account_id()?,
-                account_name: account_name()?,
-            },
-            Kind::VaultRegistration => Principal::VaultRegistration {
-                account_id: account_id()?,
-                vault_id: vault_id()?,
-            },
-            Kind::Agent => Principal::Agent {
-                account_name: account_name()?,
-                vault_id: vault_id()?,
-            },
-        })
+        authenticate(state, &id, &secret).await
     }
+}
+
+/// The principal `id` if `secret` is its secret: the check of every API request and of the web
+/// page's login form.
+pub(crate) async fn authenticate(state: &AppState, id: &str, secret: &str) -> Result<Principal, ApiError> {
+    let refused = || ApiError::unauthenticated("unknown principal or wrong secret");
+    let row = state.db.principal(id).await?.ok_or_else(refused)?;
+    if !secret::verify(secret, &row.secret_hash) {
+        return Err(refused());
+    }
+    Principal::from_row(row)
 }

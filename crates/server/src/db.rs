@@ -145,6 +145,60 @@ impl Db {
         }))
     }
 
+    /// Stores a web session of `principal_id` under the digest of `token` until `expires_at`
+    /// (unix seconds), and drops every session that expired before `now`.
+    pub async fn create_session(
+        &self,
+        token: &str,
+        principal_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO web_sessions (token_hash, principal_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(secret::digest(token))
+        .bind(principal_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// The principal of the web session `token`, unless unknown or expired by `now`.
+    pub async fn session_principal(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<PrincipalRow>, sqlx::Error> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT principal_id FROM web_sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(secret::digest(token))
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => self.principal(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Ends the web session `token` (nothing if there is none).
+    pub async fn delete_session(&self, token: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1")
+            .bind(secret::digest(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Creates an account and its owner principal (same id); returns the id.
     pub async fn create_account(&self, name: &str, secret: &str) -> Result<String, CreateError> {
         let id = secret::new_id("acc");

@@ -367,8 +367,13 @@ async fn list_jobs(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<JobSummary>>, ApiError> {
-    run_deadlines(&state).await?;
-    let rows = match &principal {
+    Ok(Json(summaries(&state, &principal).await?))
+}
+
+/// The jobs `principal` may see: an owner's own, every job for an operator.
+pub(crate) async fn summaries(state: &AppState, principal: &Principal) -> Result<Vec<JobSummary>, ApiError> {
+    run_deadlines(state).await?;
+    let rows = match principal {
         Principal::Account { account_name, .. } => {
             sqlx::query("SELECT body FROM jobs WHERE account = $1 ORDER BY name")
                 .bind(account_name)
@@ -392,7 +397,7 @@ async fn list_jobs(
         let job: Job = serde_json::from_str(&body).map_err(internal)?;
         jobs.push(JobSummary::of(&job, &state.deadlines));
     }
-    Ok(Json(jobs))
+    Ok(jobs)
 }
 
 async fn show_job(
@@ -400,14 +405,24 @@ async fn show_job(
     principal: Principal,
     Path((account, name)): Path<(String, String)>,
 ) -> Result<Json<JobDetail>, ApiError> {
+    Ok(Json(job_detail(&state, &principal, &account, &name).await?))
+}
+
+/// Job `account`/`name` as `principal` may see it (404 for another account's owner).
+pub(crate) async fn job_detail(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    name: &str,
+) -> Result<JobDetail, ApiError> {
     // An agent may read (not change) the jobs of its own account: its backups wait for one.
-    if !matches!(&principal, Principal::Agent { account_name, .. } if *account_name == account) {
-        actor_for(&principal, &account)?;
+    if !matches!(principal, Principal::Agent { account_name, .. } if account_name == account) {
+        actor_for(principal, account)?;
     }
-    run_deadlines(&state).await?;
+    run_deadlines(state).await?;
     let mut tx = state.db.pool().begin().await?;
-    let (_, job) = load_or_404(&mut tx, &account, &name).await?;
-    Ok(Json(detail(&state, job, None)))
+    let (_, job) = load_or_404(&mut tx, account, name).await?;
+    Ok(detail(state, job, None))
 }
 
 async fn act(
@@ -476,9 +491,19 @@ async fn logs(
     principal: Principal,
     Path((account, name)): Path<(String, String)>,
 ) -> Result<Json<Vec<DriveLogs>>, ApiError> {
-    actor_for(&principal, &account)?;
+    Ok(Json(drive_logs(&state, &principal, &account, &name).await?))
+}
+
+/// The copy and error logs of every transferred drive of job `account`/`name`.
+pub(crate) async fn drive_logs(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    name: &str,
+) -> Result<Vec<DriveLogs>, ApiError> {
+    actor_for(principal, account)?;
     let mut tx = state.db.pool().begin().await?;
-    let (loaded, _) = load_or_404(&mut tx, &account, &name).await?;
+    let (loaded, _) = load_or_404(&mut tx, account, name).await?;
     let rows = sqlx::query("SELECT drive_id, body FROM drive_logs WHERE job_id = $1 ORDER BY drive_id")
         .bind(&loaded.id)
         .fetch_all(&mut *tx)
@@ -493,7 +518,7 @@ async fn logs(
             copy_log,
         });
     }
-    Ok(Json(logs))
+    Ok(logs)
 }
 
 async fn custody(
@@ -501,21 +526,31 @@ async fn custody(
     principal: Principal,
     Path((account, name)): Path<(String, String)>,
 ) -> Result<Json<CustodyReport>, ApiError> {
-    actor_for(&principal, &account)?;
+    Ok(Json(custody_report(&state, &principal, &account, &name).await?))
+}
+
+/// The custody log of job `account`/`name`, verified against the head stored beside it.
+pub(crate) async fn custody_report(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    name: &str,
+) -> Result<CustodyReport, ApiError> {
+    actor_for(principal, account)?;
     let mut tx = state.db.pool().begin().await?;
-    let (loaded, job) = load_or_404(&mut tx, &account, &name).await?;
+    let (loaded, job) = load_or_404(&mut tx, account, name).await?;
     let head: String = sqlx::query_scalar("SELECT custody_head FROM jobs WHERE id = $1")
         .bind(&loaded.id)
         .fetch_one(&mut *tx)
         .await?;
     let expected = ChainHash::from_hex(&head).map_err(internal)?;
-    let verdict = verify_chain(&account, &name, job.custody().entries(), Some(&expected));
-    Ok(Json(CustodyReport {
+    let verdict = verify_chain(account, name, job.custody().entries(), Some(&expected));
+    Ok(CustodyReport {
         entries: job.custody().entries().to_vec(),
         head,
         verified: verdict.is_ok(),
         error: verdict.err().map(|e| e.to_string()),
-    }))
+    })
 }
 
 async fn move_clock(

@@ -28,6 +28,7 @@ mod seed;
 mod server;
 mod tls;
 mod vault;
+mod web;
 
 pub use client::{
     AgentRegistered, Client, ClientError, CreatedAccount, Listed, Metrics, Seeded, VaultCreated,

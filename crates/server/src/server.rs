@@ -222,6 +222,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         .merge(crate::api::router())
         .merge(crate::jobs::router())
         .merge(crate::vault::router())
+        .merge(crate::web::router())
         .with_state(state);
     ready(Ready {
         address: bound,

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub use seedship_store::testing::{find_program, skips_disallowed};
 
+pub mod import;
+
 pub const SEEDSHIP: &str = env!("CARGO_BIN_EXE_seedship");
 
 /// A running `seedship server`, stopped on drop.

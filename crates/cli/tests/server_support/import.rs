@@ -1,0 +1,271 @@
+//! Import helpers shared by the tests of ingestion and of the jobs web page: a server with an
+//! account and an operator, source trees, drives prepared with `seedship drive prepare`, jobs
+//! created from their journals and shipped, and `seedship import receive`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use seedship_server::{Client, Credentials};
+
+use super::{SEEDSHIP, Server, path, seedship};
+
+const PASSPHRASE: &str = "drive passphrase for the tests";
+pub const MIB: usize = 1 << 20;
+
+/// Runs `seedship --json <args>` with the drive passphrase set.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(SEEDSHIP)
+        .arg("--json")
+        .args(args)
+        .env("SEEDSHIP_DRIVE_PASSPHRASE", PASSPHRASE)
+        .output()
+        .expect("run seedship")
+}
+
+pub fn ok(args: &[&str]) -> serde_json::Value {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "seedship {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+/// Deterministic bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A source tree: `files` small files in nested directories (one empty, names with spaces and
+/// UTF-8) and one file of `big` bytes.
+pub fn make_source(root: &Path, files: usize, big: usize) -> BTreeMap<String, Vec<u8>> {
+    let mut tree = BTreeMap::new();
+    for i in 0..files {
+        let dir = match i % 3 {
+            0 => "",
+            1 => "docs/année 2026/",
+            _ => "a/b/c/",
+        };
+        let len = if i == 0 { 0 } else { (i * 7919) % 150_000 };
+        tree.insert(format!("{dir}file {i}.bin"), noise(i as u64 + 1, len));
+    }
+    tree.insert("big.img".to_owned(), noise(99, big));
+    for (name, data) in &tree {
+        let file = root.join(name);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, data).expect("write source");
+    }
+    tree
+}
+
+/// A server with an account `acme` (storage account `acme`, container `seed`) and an operator.
+pub struct Site {
+    pub dir: PathBuf,
+    pub server: Server,
+    pub owner_file: PathBuf,
+    pub operator_file: PathBuf,
+}
+
+impl Site {
+    pub fn start(dir: &Path, config: Option<&Path>) -> Site {
+        let server = Server::start(dir, "server", &dir.join("data"), config);
+        let admin = server.admin_credentials();
+        let owner_file = dir.join("acme.credentials");
+        let operator_file = dir.join("operator.credentials");
+        for (kind, name, file) in [
+            ("account", "acme", &owner_file),
+            ("operator", "dc-staff", &operator_file),
+        ] {
+            seedship(&[
+                "admin",
+                kind,
+                "create",
+                name,
+                "--admin-credentials",
+                path(&admin),
+                "--out",
+                path(file),
+            ]);
+        }
+        seedship(&["storage", "create", "acme", "--credentials", path(&owner_file)]);
+        seedship(&[
+            "container",
+            "create",
+            "seed",
+            "--storage-account",
+            "acme",
+            "--credentials",
+            path(&owner_file),
+        ]);
+        Site {
+            dir: dir.to_owned(),
+            server,
+            owner_file,
+            operator_file,
+        }
+    }
+
+    pub fn owner(&self) -> Client {
+        Client::new(&Credentials::load(&self.owner_file).expect("credentials")).expect("client")
+    }
+
+    pub fn service_key(&self, ext: &str) -> PathBuf {
+        self.server.data_dir.join(format!("import-service.{ext}"))
+    }
+
+    /// Prepares `src` onto `drives` drives of `capacity` bytes (session `s1`, destination
+    /// `seed/host1`), creates job `name` from the journals and ships it. Returns the drive
+    /// directories and journals.
+    pub fn prepare_and_ship(
+        &self,
+        name: &str,
+        src: &Path,
+        drives: usize,
+        capacity: usize,
+    ) -> Vec<(PathBuf, PathBuf)> {
+        let set = self.prepare(name, src, drives, capacity);
+        self.create_job(name, &set, "Ann");
+        self.ship(name, drives);
+        set
+    }
+
+    /// Prepares `src` onto `drives` drives of `capacity` bytes (session `s1`, destination
+    /// `seed/host1`). Returns the drive directories and journals.
+    pub fn prepare(&self, name: &str, src: &Path, drives: usize, capacity: usize) -> Vec<(PathBuf, PathBuf)> {
+        let set: Vec<(PathBuf, PathBuf)> = (1..=drives)
+            .map(|i| {
+                let drive = self.dir.join(format!("{name}-drive{i}"));
+                std::fs::create_dir_all(&drive).expect("mkdir drive");
+                (drive, self.dir.join(format!("{name}-drive{i}.jrn")))
+            })
+            .collect();
+        let capacity = capacity.to_string();
+        let service_key = self.service_key("pub");
+        let mut args = vec![
+            "drive",
+            "prepare",
+            "--session",
+            "sess1",
+            "--srcdir",
+            path(src),
+            "--dstdir",
+            "seed/host1",
+            "--encrypt",
+            "--service-key",
+            path(&service_key),
+            "--capacity",
+            &capacity,
+        ];
+        for (drive, journal) in &set {
+            args.extend(["--drive", path(drive), "--journal", path(journal)]);
+        }
+        // Its JSON is a line per message (plan, summary), not one document.
+        let output = run(&args);
+        assert!(
+            output.status.success(),
+            "drive prepare failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        set
+    }
+
+    /// Creates job `name` (contact `contact`) from the journals of `set`.
+    pub fn create_job(&self, name: &str, set: &[(PathBuf, PathBuf)], contact: &str) {
+        let spec = self.dir.join(format!("{name}.json"));
+        let address = serde_json::json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
+                                         "postal_code": "3511", "country": "NL", "phone": ""});
+        let doc = serde_json::json!({
+            "name": name, "job_type": "Import",
+            "destination": {"storage_account": "acme", "container": "seed", "prefix": "host1",
+                            "disposition": "rename"},
+            "region": "local",
+            "contact": {"name": contact, "email": "ann@example.com", "phone": ""},
+            "return_shipping": {"carrier": "DHL", "account_number": "123", "address": address},
+            "drives": [],
+        });
+        std::fs::write(&spec, doc.to_string()).expect("write spec");
+        let mut args = vec![
+            "job",
+            "create",
+            "--credentials",
+            path(&self.owner_file),
+            "--spec",
+            path(&spec),
+        ];
+        for (_, journal) in set {
+            args.extend(["--journal", path(journal)]);
+        }
+        ok(&args);
+    }
+
+    /// Ships job `name` with its `drives` drives.
+    pub fn ship(&self, name: &str, drives: usize) {
+        let tracking = format!("TRACK-{name}");
+        let count = drives.to_string();
+        ok(&[
+            "job",
+            "ship",
+            name,
+            "--credentials",
+            path(&self.owner_file),
+            "--carrier",
+            "DHL",
+            "--tracking-number",
+            &tracking,
+            "--ship-date",
+            "2026-11-30",
+            "--drive-count",
+            &count,
+        ]);
+    }
+
+    pub fn receive(&self, job: &str, credentials: &Path, drives: &[&Path]) -> Output {
+        let key = self.service_key("key");
+        let mut args = vec![
+            "import",
+            "receive",
+            "--credentials",
+            path(credentials),
+            "--job",
+            job,
+            "--identity",
+            path(&key),
+        ];
+        for drive in drives {
+            args.extend(["--drive", path(drive)]);
+        }
+        run(&args)
+    }
+
+    /// Every file of `tree` must be in the container under `host1/`, bit-exact.
+    pub fn assert_container_holds(&self, job: &str, tree: &BTreeMap<String, Vec<u8>>) {
+        let owner = self.owner();
+        for (name, data) in tree {
+            let blob = owner
+                .get_blob("acme", job, &format!("host1/{name}"))
+                .unwrap_or_else(|e| panic!("blob host1/{name}: {e}"));
+            assert!(blob == *data, "blob host1/{name} differs from the source");
+        }
+    }
+}
+
+pub fn stdout_json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON on stdout ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
