@@ -85,7 +85,7 @@ for round in $(seq 1 "$rounds"); do
     # a fresh drive and job each round (a received drive cannot be received again)
     job="bench-$round"
     rm -rf "$work/drive" "$work"/drive.jrn* && mkdir -p "$work/drive"
-    "$bin" --json drive prepare --journal "$work/drive.jrn" --session "s$round" \
+    "$bin" --json drive prepare --journal "$work/drive.jrn" --session "round$round" \
         --srcdir "$work/src" --dstdir "seed/r$round" --drive "$work/drive" \
         --encrypt --service-key "$work/data/import-service.pub" > /dev/null
     sed "s/PLACEHOLDER/$job/" "$work/job.json" > "$work/job-$round.json"

@@ -105,7 +105,7 @@ staged_bytes=$(du -sb "$staging/$job/repository" | cut -f1)
 # --- 3. diskprep: two drives, the import job, shipping ---
 export SEEDSHIP_DRIVE_PASSPHRASE
 SEEDSHIP_DRIVE_PASSPHRASE="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-capacity=$(( staged_bytes * 6 / 10 + (64 << 20) ))   # each drive a little over half the backup
+capacity=$(( staged_bytes * 6 / 10 + (4 << 20) ))   # each drive a little over half the backup
 mkdir -p "$work/drive1" "$work/drive2"
 cat > "$work/job-details.json" << 'JOB'
 {"region": "local", "contact": {"name": "Demo Operator", "email": "ops@example.com", "phone": "+31 20 000 0000"},
