@@ -4,7 +4,8 @@
 //! (exit code 22, staging unchanged); the operator receives the drives and ships them back;
 //! the next `backup` seeds the vault and uploads only the change; restic lists and restores
 //! both snapshots; an agent killed during an incremental completes on the next run and
-//! `check --read-data` passes.
+//! `check --read-data` passes; a server killed while it seeds the vault finishes seeding when
+//! the next backup asks again.
 
 mod offline_support;
 mod server_support;
@@ -274,4 +275,78 @@ fn offline_seeding_end_to_end() {
     let snapshots: serde_json::Value =
         serde_json::from_str(&restic_ok(&repo, &cache, &["snapshots", "--json"])).expect("JSON");
     assert_eq!(snapshots.as_array().map(Vec::len), Some(3), "{snapshots}");
+}
+
+#[test]
+fn server_killed_while_seeding_resumes_on_the_next_backup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let mut flow = Flow::start(dir);
+    let first = flow.backup();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    flow.import_staged();
+    let staged = store_listing(&flow.job_dir().join("repository"));
+
+    // The seeding run: SIGKILL the server as soon as the first object lands in the vault.
+    let vault_dir = flow.data_vault();
+    let mut child = command(&["backup", "--config-dir", path(&flow.config_dir)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn backup");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while store_listing(&vault_dir).is_empty() {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "backup ended before seeding"
+        );
+        assert!(Instant::now() < deadline, "no seeding within 120 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    flow.server.kill();
+    let failed = child.wait().expect("wait");
+    assert!(!failed.success(), "the backup cannot succeed without its server");
+    let partial = store_listing(&vault_dir);
+    assert!(
+        !partial.contains_key("config") && partial.len() < staged.len(),
+        "the kill came after seeding finished: {} of {} objects",
+        partial.len(),
+        staged.len()
+    );
+    assert!(
+        !flow.job_dir().join("seeded.toml").exists(),
+        "not recorded as seeded"
+    );
+
+    // Restarted on the same address, the next backup seeds what is missing and goes on.
+    let listen = flow.server.url.trim_start_matches("http://").to_owned();
+    flow.server = Server::start_with(
+        dir,
+        "server-restarted",
+        &dir.join("data"),
+        None,
+        &["--listen", &listen],
+    );
+    let resumed = flow.backup();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let lines = json_lines(&resumed);
+    let seeded = &message(&lines, "seeded")["seeded"];
+    assert_eq!(seeded["objects"].as_u64(), Some(staged.len() as u64), "{seeded}");
+    assert!(
+        seeded["skipped"].as_u64() >= Some(1),
+        "objects copied before the kill are kept: {seeded}"
+    );
+    let vault = store_listing(&vault_dir);
+    for (key, size) in &staged {
+        assert_eq!(vault.get(key), Some(size), "seeded object {key}");
+    }
+    json_ok(&["check", "--read-data", "--repo", &flow.agent.repository()]);
 }

@@ -188,4 +188,50 @@ impl Flow {
             .as_u64()
             .expect("vault_bytes_received")
     }
+
+    /// Runs the staged job through diskprep (two drives), shipping, receipt and ship-back, to
+    /// Completed, without the checks `offline_flow`'s end-to-end test makes on the way.
+    pub fn import_staged(&self) {
+        let capacity = self.spanning_capacity().to_string();
+        let (drive1, drive2) = (self.drive(1), self.drive(2));
+        let owner = [
+            "--staging",
+            path(&self.staging),
+            "--credentials",
+            path(&self.account),
+        ];
+        let prepare = [
+            "--drive",
+            path(&drive1),
+            "--drive",
+            path(&drive2),
+            "--capacity",
+            &capacity,
+        ];
+        let details_file = self.details();
+        let details = ["--details", path(&details_file), "--yes"];
+        json_ok(&[&["diskprep"][..], &owner, &prepare, &details].concat());
+        let shipment = [
+            "--carrier",
+            "DHL",
+            "--tracking-number",
+            "TRACK-2",
+            "--ship-date",
+            "2026-11-30",
+        ];
+        json_ok(&[&["diskprep", "--ship", "--yes"][..], &owner, &shipment].concat());
+        let operator = ["--credentials", path(&self.operator), "--job", JOB];
+        let key = self.server.data_dir.join("import-service.key");
+        let drives = ["--drive", path(&drive1), "--drive", path(&drive2)];
+        let identity = ["--identity", path(&key)];
+        json_ok(&[&["import", "receive"][..], &operator, &identity, &drives].concat());
+        let back = json_ok(
+            &[
+                &["import", "ship-back", "--tracking-number", "RET-2"][..],
+                &operator,
+            ]
+            .concat(),
+        );
+        assert_eq!(back[0]["state"], "Completed", "{back:?}");
+    }
 }

@@ -26,12 +26,17 @@ pub struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
 impl Server {
+    /// SIGKILL, as a crash would; the process is reaped.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Starts the server on a free port, with logs `<dir>/<name>.stdout|stderr.log`, and waits
     /// until `/healthz` answers.
     pub fn start(dir: &Path, name: &str, data_dir: &Path, config: Option<&Path>) -> Server {
