@@ -3,9 +3,11 @@
 //! transfer; `import ship-back` returns the drives. `seedship drive repair` (the customer's
 //! side) re-sends the ranges an error log names.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,8 @@ const LOG_DIR: &str = "waimportexport";
 const PIPE_CHUNK: usize = 1 << 20;
 /// How often transfer progress is reported to the server.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+/// Files received at once.
+const COPY_WORKERS: usize = 3;
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCmd {
@@ -287,18 +291,16 @@ fn receive(args: &ReceiveArgs, ctx: &Context) -> anyhow::Result<()> {
         }
     }
     let set = ImportSet::join(opened);
-    let mut copier = Copier::new(&client, &account, &detail, ctx, &set);
-    for file in set.files() {
-        let blob = copier.copy(file)?;
-        copier
-            .logs
-            .entry(set.home_drive(file).drive_id())
+    let copier = Copier::new(&client, &account, &detail, ctx, &set);
+    let mut logs: BTreeMap<String, Vec<BlobLog>> = BTreeMap::new();
+    for (file, blob) in set.files().iter().zip(copier.copy_all()?) {
+        logs.entry(set.home_drive(file).drive_id())
             .or_default()
             .push(blob);
     }
     copier.task.finish();
     for drive in set.drives() {
-        let blobs = copier.logs.remove(&drive.drive_id()).unwrap_or_default();
+        let blobs = logs.remove(&drive.drive_id()).unwrap_or_default();
         let log = DriveLog {
             job: name.to_owned(),
             drive_id: drive.drive_id(),
@@ -416,9 +418,14 @@ struct Copier<'a> {
     job: &'a JobDetail,
     set: &'a ImportSet,
     task: Box<dyn seedship_progress::Task>,
-    /// Blob logs per drive id.
-    logs: BTreeMap<String, Vec<BlobLog>>,
-    /// Bytes done per drive id, and when progress was last sent.
+    /// Blob names chosen in this run; held while a name is chosen, so that two files copied
+    /// at once never pick the same one.
+    placed: Mutex<BTreeSet<String>>,
+    sent: Mutex<SentProgress>,
+}
+
+/// Bytes done per drive id, and when progress was last sent to the server.
+struct SentProgress {
     done: BTreeMap<String, u64>,
     reported: Instant,
 }
@@ -438,10 +445,46 @@ impl<'a> Copier<'a> {
             job,
             set,
             task: ctx.progress.task("receiving", Unit::Bytes, Some(total)),
-            logs: BTreeMap::new(),
-            done: BTreeMap::new(),
-            reported: Instant::now(),
+            placed: Mutex::new(BTreeSet::new()),
+            sent: Mutex::new(SentProgress {
+                done: BTreeMap::new(),
+                reported: Instant::now(),
+            }),
         }
+    }
+
+    /// Copies every file of the set, [`COPY_WORKERS`] at a time (a single pipeline leaves a core
+    /// idle and waits on each file's round trips and fsyncs); the logs come back in file order.
+    /// The first error stops the workers from starting more files.
+    fn copy_all(&self) -> anyhow::Result<Vec<BlobLog>> {
+        let files = self.set.files();
+        let next = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let mut results: Vec<(usize, anyhow::Result<BlobLog>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..COPY_WORKERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        while !failed.load(Ordering::Relaxed) {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(file) = files.get(index) else { break };
+                            let result = self.copy(file);
+                            if result.is_err() {
+                                failed.store(true, Ordering::Relaxed);
+                            }
+                            mine.push((index, result));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
     }
 
     fn name(&self) -> &str {
@@ -464,7 +507,7 @@ impl<'a> Copier<'a> {
         }
     }
 
-    fn copy(&mut self, file: &ImportFile) -> anyhow::Result<BlobLog> {
+    fn copy(&self, file: &ImportFile) -> anyhow::Result<BlobLog> {
         let mut log = BlobLog {
             file: file.path.to_string_lossy().into_owned(),
             requested_blob: file.dst.clone(),
@@ -535,6 +578,7 @@ impl<'a> Copier<'a> {
     /// Decides the blob name; recognises a blob with the file's hash as written by an
     /// earlier, interrupted run.
     fn place(&self, requested: &str, file: &ImportFile, hash: Option<&str>) -> anyhow::Result<Placement> {
+        let mut placed_here = self.placed.lock().expect("placement lock");
         let mut ours = None;
         let mut failure = None;
         let disposition = match file.disposition {
@@ -543,7 +587,7 @@ impl<'a> Copier<'a> {
             seedship_drive::Disposition::Overwrite => seedship_jobs::Disposition::Overwrite,
         };
         let placed = place_blob(requested, disposition, |name| {
-            if ours.is_some() || failure.is_some() {
+            if ours.is_some() || failure.is_some() || placed_here.contains(name) {
                 return true;
             }
             match self.client.blob_blake3(self.account, self.name(), name) {
@@ -564,6 +608,7 @@ impl<'a> Copier<'a> {
             return Err(err).with_context(|| format!("checking blob {requested}"));
         }
         if let Some(blob) = ours {
+            placed_here.insert(blob.clone());
             return Ok(Placement {
                 blob,
                 outcome: DispositionOutcome::Created,
@@ -571,6 +616,7 @@ impl<'a> Copier<'a> {
             });
         }
         let placed = placed.with_context(|| format!("placing blob {requested}"))?;
+        placed_here.insert(placed.blob.clone());
         Ok(Placement {
             blob: placed.blob,
             outcome: placed.outcome,
@@ -674,13 +720,14 @@ impl<'a> Copier<'a> {
         })
     }
 
-    fn advance(&mut self, file: &ImportFile) {
+    fn advance(&self, file: &ImportFile) {
         self.task.advance(file.size);
         let drive_id = self.set.home_drive(file).drive_id();
-        *self.done.entry(drive_id).or_default() += file.size;
-        if self.reported.elapsed() >= PROGRESS_EVERY {
-            self.reported = Instant::now();
-            for (drive_id, bytes_done) in &self.done {
+        let mut sent = self.sent.lock().expect("progress lock");
+        *sent.done.entry(drive_id).or_default() += file.size;
+        if sent.reported.elapsed() >= PROGRESS_EVERY {
+            sent.reported = Instant::now();
+            for (drive_id, bytes_done) in &sent.done {
                 let action = JobAction::Progress {
                     drive_id: drive_id.clone(),
                     bytes_done: *bytes_done,
