@@ -10,6 +10,7 @@ mod server_support;
 use std::path::Path;
 use std::process::Command;
 
+use seedship_treecmp::Rng;
 use server_support::*;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -56,19 +57,6 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 #[test]
 fn seeded_vault_serves_restic_and_takes_incrementals() {
     let Some(_) = restic() else { return };
@@ -91,7 +79,7 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
     // Initial backup to a local staging repository.
     let source = dir.join("source");
     make_tree(&source, 7, 30);
-    std::fs::write(source.join("big.bin"), random_bytes(1, 6_000_000)).expect("write");
+    std::fs::write(source.join("big.bin"), Rng::new(1).random(6_000_000)).expect("write");
     let staging = dir.join("staging");
     let first = seedship_pw(&[
         "backup",
@@ -205,7 +193,7 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
     // Incremental over the network: change a few files.
     let seeded_objects = store_listing(&vault_dir);
     let changed = 3_000_000usize;
-    std::fs::write(source.join("new.bin"), random_bytes(2, changed)).expect("write");
+    std::fs::write(source.join("new.bin"), Rng::new(2).random(changed)).expect("write");
     std::fs::write(source.join("file-1.bin"), b"changed").expect("write");
     let before = metrics(&server.admin_credentials());
     let incremental = seedship_pw(&[
@@ -320,7 +308,11 @@ fn seed_completes_after_server_killed_midway() {
     let source = dir.join("source");
     std::fs::create_dir_all(&source).expect("mkdir");
     for i in 0..12u64 {
-        std::fs::write(source.join(format!("f{i}.bin")), random_bytes(i + 10, 8_000_000)).expect("write");
+        std::fs::write(
+            source.join(format!("f{i}.bin")),
+            Rng::new(i + 10).random(8_000_000),
+        )
+        .expect("write");
     }
     let staging = dir.join("staging");
     seedship_pw(&["backup", path(&source), "--repo", path(&staging)]);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use seedship_server::{Client, Credentials};
+use seedship_treecmp::Rng;
 
 use super::{SEEDSHIP, Server, path, seedship};
 
@@ -33,20 +34,6 @@ pub fn ok(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
 
-/// Deterministic bytes.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// A source tree: `files` small files in nested directories (one empty, names with spaces and
 /// UTF-8) and one file of `big` bytes.
 pub fn make_source(root: &Path, files: usize, big: usize) -> BTreeMap<String, Vec<u8>> {
@@ -58,9 +45,9 @@ pub fn make_source(root: &Path, files: usize, big: usize) -> BTreeMap<String, Ve
             _ => "a/b/c/",
         };
         let len = if i == 0 { 0 } else { (i * 7919) % 150_000 };
-        tree.insert(format!("{dir}file {i}.bin"), noise(i as u64 + 1, len));
+        tree.insert(format!("{dir}file {i}.bin"), Rng::new(i as u64 + 1).random(len));
     }
-    tree.insert("big.img".to_owned(), noise(99, big));
+    tree.insert("big.img".to_owned(), Rng::new(99).random(big));
     for (name, data) in &tree {
         let file = root.join(name);
         std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
