@@ -150,13 +150,25 @@ impl Browser {
         self.call(Method::POST, &format!("/element/{element}/value"), Some(keys));
     }
 
+    /// Clicks `css`, which navigates (every click of these tests does), and waits until the
+    /// next page has loaded: a form post may still be on its way when the click returns.
     fn click(&self, css: &str) {
         let element = self.find(css);
+        self.script("window.seedshipOldPage = true; return null");
         self.call(
             Method::POST,
             &format!("/element/{element}/click"),
             Some(json!({})),
         );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let loaded = "return window.seedshipOldPage === undefined && document.readyState === 'complete'";
+        while self.script(loaded) != json!(true) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no new page 20 s after clicking {css}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     fn script(&self, script: &str) -> Value {
