@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use seedship_jobs::{DriveLog, DriveState, JobState, RangeStatus};
 use server_support::import::{MIB, Site, make_source, ok, run, stdout_json};
-use server_support::{path, write_storage_config};
+use server_support::{path, store_listing, write_storage_config};
 
 /// Three drives, a file spanning them, then ship-back, custody and erasure.
 fn full_import(dir: &Path, config: Option<&Path>) {
@@ -144,20 +144,12 @@ fn full_import_of_three_drives_into_azurite() {
 
 /// The largest data file under a drive: the stored segment of the biggest source file.
 fn largest_data_file(drive: &Path) -> PathBuf {
-    let mut best = (0, PathBuf::new());
-    let mut stack = vec![drive.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read_dir") {
-            let entry = entry.expect("entry");
-            let meta = entry.metadata().expect("metadata");
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else if entry.path().extension().is_some_and(|e| e == "dat") && meta.len() > best.0 {
-                best = (meta.len(), entry.path());
-            }
-        }
-    }
-    best.1
+    let (name, _) = store_listing(drive)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".dat"))
+        .max_by_key(|(_, size)| *size)
+        .expect("a data file on the drive");
+    drive.join(name)
 }
 
 #[test]
