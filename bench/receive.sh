@@ -14,8 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packs=${BENCH_PACKS:-120}
-small=${BENCH_SMALL:-2000}
+source bench/copy-common.sh
 rounds=${BENCH_ROUNDS:-2}
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/seedship-receive-bench.XXXXXX")}
 mkdir -p "$work"
@@ -29,18 +28,8 @@ trap cleanup EXIT
 cargo build --release --quiet -p seedship-cli
 bin=$PWD/target/release/seedship
 
-echo "# building the source tree in $work/src"
-rm -rf "$work/src" "$work/data"
-mkdir -p "$work/src/data" "$work/src/index"
-for i in $(seq 1 "$packs"); do
-    head -c $((16 << 20)) /dev/urandom > "$work/src/data/$(printf %04d "$i")"
-done
-for i in $(seq 1 "$small"); do
-    head -c $(((RANDOM % 64 + 1) << 10)) /dev/urandom > "$work/src/index/$(printf %05d "$i")"
-done
-bytes=$(du -sb "$work/src" | cut -f1)
-files=$(find "$work/src" -type f | wc -l)
-echo "# source: $files files, $bytes bytes"
+rm -rf "$work/data"
+make_source_tree
 
 "$bin" --json server --data-dir "$work/data" --listen 127.0.0.1:0 > "$work/server.out" 2> "$work/server.err" &
 server_pid=$!
@@ -64,23 +53,10 @@ cat > "$work/job.json" << 'EOF'
  "drives": []}
 EOF
 
-warm() {
-    sync
-    find "$1" -type f -exec cat {} + > /dev/null
-}
-
-now() { date +%s.%N; }
-
 cp_times=()
 rc_times=()
 for round in $(seq 1 "$rounds"); do
-    rm -rf "$work/cp" && mkdir -p "$work/cp"
-    warm "$work/src"
-    t0=$(now)
-    cp -a "$work/src" "$work/cp/" && sync
-    t1=$(now)
-    cp_times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')")
-    rm -rf "$work/cp"
+    time_cp
 
     # a fresh drive and job each round (a received drive cannot be received again)
     job="bench-$round"
@@ -99,17 +75,10 @@ for round in $(seq 1 "$rounds"); do
         --identity "$work/data/import-service.key" --drive "$work/drive" > "$work/receive.json"
     sync
     t1=$(now)
-    rc_times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')")
+    rc_times+=("$(elapsed "$t0" "$t1")")
     grep -q '"state":"Completed"' "$work/receive.json" || { echo "receive did not complete:"; cat "$work/receive.json"; exit 1; }
     echo "round $round: cp -a + sync ${cp_times[-1]} s, seedship import receive ${rc_times[-1]} s"
     rm -rf "$work/data/objects/containers"
 done
 
-mean() { printf '%s\n' "$@" | awk '{s += $1} END {printf "%.2f", s / NR}'; }
-cp_mean=$(mean "${cp_times[@]}")
-rc_mean=$(mean "${rc_times[@]}")
-awk -v b="$bytes" -v c="$cp_mean" -v s="$rc_mean" 'BEGIN {
-    printf "cp -a + sync:            %6.2f s  %7.1f MB/s\n", c, b / c / 1e6;
-    printf "seedship import receive: %6.2f s  %7.1f MB/s\n", s, b / s / 1e6;
-    printf "ratio (receive / cp throughput): %.2f\n", c / s;
-}'
+report "seedship import receive" "${rc_times[@]}"
