@@ -20,6 +20,12 @@ pub enum ClientError {
         #[source]
         source: reqwest::Error,
     },
+    /// The server's answer was not what the API documents.
+    #[error("{url}: unreadable answer: {message}")]
+    Answer { url: String, message: String },
+    /// The client's upload runtime could not start.
+    #[error("starting the upload runtime: {message}")]
+    Runtime { message: String },
     /// The certificate named by `SEEDSHIP_CA_CERT` could not be used.
     #[error("CA certificate {path}: {message}")]
     CaCertificate { path: String, message: String },
@@ -33,6 +39,49 @@ pub enum ClientError {
         /// For [`ErrorCode::JobRule`]: the job rule that refused, e.g. `TooManyDrives`.
         rule: Option<String>,
     },
+}
+
+/// The error of a refused request, from its status and body (an [`ErrorBody`] when the API
+/// answered, else the text as it came).
+fn api_error(url: &str, status: u16, text: String) -> ClientError {
+    let (code, message, rule) = match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => (Some(body.error.code), body.error.message, body.error.rule),
+        Err(_) => (None, text, None),
+    };
+    ClientError::Api {
+        url: url.to_owned(),
+        status,
+        code,
+        message,
+        rule,
+    }
+}
+
+/// Reads `data` to its end in chunks of [`UPLOAD_CHUNK`] into `tx`; a read error ends the
+/// stream with that error (the request then fails). Stops early if the request is gone.
+fn read_chunks(mut data: impl std::io::Read, tx: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>) {
+    loop {
+        let mut chunk = vec![0; UPLOAD_CHUNK];
+        let mut filled = 0;
+        while filled < chunk.len() {
+            match data.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+        if filled == 0 {
+            return;
+        }
+        chunk.truncate(filled);
+        if tx.blocking_send(Ok(chunk.into())).is_err() || filled < UPLOAD_CHUNK {
+            return;
+        }
+    }
 }
 
 /// The account just created, with its one-time secret.
@@ -95,9 +144,25 @@ pub struct Listed {
 #[derive(Debug)]
 pub struct Client {
     http: reqwest::blocking::Client,
+    /// Uploads go through the async client: the blocking one reads a streamed body 8 KiB at a
+    /// time, one thread hand-off each, which cost more CPU than the copy itself.
+    uploads: Uploads,
     server: String,
     token: String,
 }
+
+/// The async client and the runtime its connections run on.
+#[derive(Debug)]
+struct Uploads {
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// Bytes per chunk of a streamed upload body.
+const UPLOAD_CHUNK: usize = 1 << 20;
+
+/// Chunks read ahead of the connection.
+const UPLOAD_QUEUE: usize = 4;
 
 impl Client {
     /// A client for the server and principal named in `credentials`. If `SEEDSHIP_CA_CERT`
@@ -110,6 +175,7 @@ impl Client {
     pub fn new(credentials: &Credentials) -> Result<Self, ClientError> {
         let (server, id, secret) = credentials.principal();
         let mut builder = reqwest::blocking::Client::builder();
+        let mut upload_builder = reqwest::Client::builder();
         if let Some(path) = std::env::var_os("SEEDSHIP_CA_CERT").filter(|p| !p.is_empty()) {
             let path = path.to_string_lossy().into_owned();
             let fail = |message: String| ClientError::CaCertificate {
@@ -118,14 +184,29 @@ impl Client {
             };
             let pem = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
             let certificate = reqwest::Certificate::from_pem(&pem).map_err(|e| fail(e.to_string()))?;
-            builder = builder.add_root_certificate(certificate);
+            builder = builder.add_root_certificate(certificate.clone());
+            upload_builder = upload_builder.add_root_certificate(certificate);
         }
-        let http = builder.build().map_err(|source| ClientError::Transport {
+        let transport = |source| ClientError::Transport {
             url: server.to_owned(),
             source,
-        })?;
+        };
+        let http = builder.build().map_err(transport)?;
+        let upload_http = upload_builder.build().map_err(transport)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("seedship-upload")
+            .enable_all()
+            .build()
+            .map_err(|e| ClientError::Runtime {
+                message: e.to_string(),
+            })?;
         Ok(Self {
             http,
+            uploads: Uploads {
+                http: upload_http,
+                runtime,
+            },
             server: server.trim_end_matches('/').to_owned(),
             token: format!("{id}.{secret}"),
         })
@@ -462,17 +543,48 @@ impl Client {
             return Ok(response);
         }
         let status = response.status().as_u16();
-        let text = response.text().unwrap_or_default();
-        let (code, message, rule) = match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(body) => (Some(body.error.code), body.error.message, body.error.rule),
-            Err(_) => (None, text, None),
-        };
-        Err(ClientError::Api {
+        Err(api_error(url, status, response.text().unwrap_or_default()))
+    }
+
+    /// Sends `data` as the streamed body of a `method` request to `target` (`url` names it in
+    /// errors) and returns the body of a successful answer.
+    fn send_streamed(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        target: String,
+        data: impl std::io::Read + Send + 'static,
+    ) -> Result<bytes::Bytes, ClientError> {
+        let transport = |source| ClientError::Transport {
             url: url.to_owned(),
-            status,
-            code,
-            message,
-            rule,
+            source,
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_QUEUE);
+        self.uploads
+            .runtime
+            .spawn_blocking(move || read_chunks(data, &tx));
+        let body = reqwest::Body::wrap_stream(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        }));
+        let request = self
+            .uploads
+            .http
+            .request(method, target)
+            .bearer_auth(&self.token)
+            .body(body);
+        self.uploads.runtime.block_on(async {
+            let response = request.send().await.map_err(transport)?;
+            let status = response.status();
+            let answer = response.bytes().await.map_err(transport)?;
+            if status.is_success() {
+                Ok(answer)
+            } else {
+                Err(api_error(
+                    url,
+                    status.as_u16(),
+                    String::from_utf8_lossy(&answer).into_owned(),
+                ))
+            }
         })
     }
 
@@ -511,8 +623,8 @@ impl Client {
             Some(hash) => format!("{url}?blake3={}", percent_encode(hash)),
             None => url.clone(),
         };
-        let request = self.http.put(target).body(reqwest::blocking::Body::new(data));
-        self.send_raw(&url, request).map(drop)
+        self.send_streamed(reqwest::Method::PUT, &url, target, data)
+            .map(drop)
     }
 
     /// The BLAKE3 (hex) of blob `path` of the job's container, `None` if there is no such blob.
@@ -554,8 +666,8 @@ impl Client {
             percent_encode(blob),
             percent_encode(blake3)
         );
-        let request = self.http.put(target).body(reqwest::blocking::Body::new(data));
-        self.send_raw(&url, request).map(drop)
+        self.send_streamed(reqwest::Method::PUT, &url, target, data)
+            .map(drop)
     }
 
     /// Repairs held-back file `requested` (owner or operator): `data` carries the bytes of
@@ -575,11 +687,11 @@ impl Client {
         let url = self.job_object_url(account, name, "repair", requested);
         let ranges: Vec<String> = ranges.iter().map(|(o, l)| format!("{o}:{l}")).collect();
         let target = format!("{url}?ranges={}", percent_encode(&ranges.join(",")));
-        let request = self.http.post(target).body(reqwest::blocking::Body::new(data));
-        let response = self.send_raw(&url, request)?;
-        response
-            .json()
-            .map_err(|source| ClientError::Transport { url, source })
+        let answer = self.send_streamed(reqwest::Method::POST, &url, target, data)?;
+        serde_json::from_slice(&answer).map_err(|e| ClientError::Answer {
+            url,
+            message: e.to_string(),
+        })
     }
 
     /// Reads blob `path` of the job's container.

@@ -33,7 +33,7 @@ const PIPE_CHUNK: usize = 1 << 20;
 /// How often transfer progress is reported to the server.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// Files received at once.
-const COPY_WORKERS: usize = 3;
+const COPY_WORKERS: usize = 6;
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCmd {
