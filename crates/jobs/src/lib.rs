@@ -11,6 +11,7 @@
 //! - [`DriveLog`]: per-drive copy and error logs with Import/Export's drive, blob and range
 //!   codes; [`place_blob`] applies the disposition (rename, no-overwrite, overwrite).
 //! - [`JobSummary`]: the view model of the web page and the API.
+//! - [`decode_batch`]: the body of a batch upload of small blobs ([`BatchEntry`]).
 //!
 //! Everything serialises with serde (timestamps as `YYYY-MM-DDTHH:MM:SS.mmmZ`).
 //!
@@ -49,6 +50,7 @@
 //! ```
 
 mod actor;
+mod batch;
 mod canonical;
 mod custody;
 mod deadline;
@@ -62,6 +64,7 @@ mod summary;
 mod timefmt;
 
 pub use actor::{Actor, Role};
+pub use batch::{BatchEntry, BatchError, MAX_BATCH_BODY, MAX_BATCH_ENTRIES, MAX_BATCH_NAME, decode_batch};
 pub use custody::{
     ChainHash, CustodyEntry, CustodyError, CustodyEvent, CustodyLog, ErasureRecord, verify_chain,
 };

@@ -240,18 +240,7 @@ impl Client {
                 rule: None,
             });
         }
-        let text = response.text().unwrap_or_default();
-        let (code, message, rule) = match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(body) => (Some(body.error.code), body.error.message, body.error.rule),
-            Err(_) => (None, text, None),
-        };
-        Err(ClientError::Api {
-            url,
-            status: status.as_u16(),
-            code,
-            message,
-            rule,
-        })
+        Err(api_error(&url, status.as_u16(), response.text().unwrap_or_default()))
     }
 
     /// Creates an account (admin).
@@ -625,6 +614,32 @@ impl Client {
         };
         self.send_streamed(reqwest::Method::PUT, &url, target, data)
             .map(drop)
+    }
+
+    /// The names of every blob of the job's container, sorted.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn list_blobs(&self, account: &str, name: &str) -> Result<Vec<String>, ClientError> {
+        let list: crate::import::BlobList = self.call::<(), _>(None, &self.blobs_path(account, name))?;
+        Ok(list.blobs.into_iter().map(|blob| blob.name).collect())
+    }
+
+    /// Writes a batch of small blobs in one request (operator); `body` is encoded as
+    /// [`seedship_jobs::decode_batch`] reads it. If one blob does not hash to its BLAKE3 the
+    /// server writes none ([`ErrorCode::DigestMismatch`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn put_blob_batch(&self, account: &str, name: &str, body: Vec<u8>) -> Result<(), ClientError> {
+        let url = format!("{}{}", self.server, self.blobs_path(account, name));
+        self.send_raw(&url, self.http.post(&url).body(body)).map(drop)
+    }
+
+    fn blobs_path(&self, account: &str, name: &str) -> String {
+        format!("/api/v1/jobs/{}/{}/blobs", percent_encode(account), percent_encode(name))
     }
 
     /// The BLAKE3 (hex) of blob `path` of the job's container, `None` if there is no such blob.

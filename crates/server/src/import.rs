@@ -26,6 +26,10 @@ pub const BLAKE3_HEADER: &str = "x-seedship-blake3";
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(
+            "/api/v1/jobs/{account}/{name}/blobs",
+            axum::routing::get(list_blobs).post(put_blob_batch),
+        )
+        .route(
             "/api/v1/jobs/{account}/{name}/blobs/{*path}",
             axum::routing::put(put_blob).get(get_blob).head(head_blob),
         )
@@ -75,6 +79,12 @@ struct DamagedRecord {
 
 /// The store key of `path` in the job's destination container: `containers/<container id>/<path>`.
 async fn blob_key(state: &AppState, account: &str, name: &str, path: &str) -> Result<String, ApiError> {
+    let container = container_key(state, account, name).await?;
+    checked_key(format!("{container}/{path}"))
+}
+
+/// The store key prefix of the job's destination container: `containers/<container id>`.
+async fn container_key(state: &AppState, account: &str, name: &str) -> Result<String, ApiError> {
     let mut tx = state.db.pool().begin().await?;
     let (_, job) = load_or_404(&mut tx, account, name).await?;
     let destination = job.destination();
@@ -93,7 +103,7 @@ async fn blob_key(state: &AppState, account: &str, name: &str, path: &str) -> Re
             destination.storage_account, destination.container
         ))
     })?;
-    checked_key(format!("containers/{container}/{path}"))
+    Ok(format!("containers/{container}"))
 }
 
 /// The store keys of a damaged file of a job (data, record); outside every container.
@@ -255,6 +265,84 @@ async fn put_blob(
     let expected = query.blake3.as_deref().map(parse_blake3).transpose()?;
     let key = blob_key(&state, &account, &name, &path).await?;
     write_object(&state, &key, body_stream(body), expected).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Blobs written at once by a batch (each still fsynced and renamed on its own by the store).
+const BATCH_WRITES: usize = 16;
+
+/// The blobs of a job's container (names relative to it, sorted, with sizes).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlobList {
+    /// `{name, size}` of every blob.
+    pub blobs: Vec<BlobListEntry>,
+}
+
+/// One blob of a [`BlobList`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlobListEntry {
+    /// Name relative to the container.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Owner or operator: every blob of the job's container, so that an import decides its
+/// dispositions without asking about each name.
+async fn list_blobs(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name)): Path<(String, String)>,
+) -> Result<Json<BlobList>, ApiError> {
+    actor_for(&principal, &account)?;
+    let container = container_key(&state, &account, &name).await?;
+    let mut blobs: Vec<BlobListEntry> = state
+        .store
+        .list(&container)
+        .map_ok(|info| BlobListEntry {
+            name: info.key.strip_prefix(&format!("{container}/")).unwrap_or(&info.key).to_owned(),
+            size: info.size,
+        })
+        .try_collect()
+        .await?;
+    blobs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(BlobList { blobs }))
+}
+
+/// Operator: writes a batch of small blobs ([`seedship_jobs::decode_batch`]) into the job's
+/// container, replacing blobs of the same names. Every entry is checked against its BLAKE3
+/// before any is written: one mismatch refuses the whole batch and writes nothing.
+async fn put_blob_batch(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name)): Path<(String, String)>,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    operator_only(&principal)?;
+    let container = container_key(&state, &account, &name).await?;
+    let body = axum::body::to_bytes(body, seedship_jobs::MAX_BATCH_BODY)
+        .await
+        .map_err(|err| ApiError::invalid_request(format!("reading the batch: {err}")))?;
+    let entries = seedship_jobs::decode_batch(&body).map_err(|err| ApiError::invalid_request(err.to_string()))?;
+    let mut writes = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        if blake3::hash(entry.data).as_bytes() != &entry.blake3 {
+            return Err(digest_mismatch(&format!(
+                "blob {} of the batch does not hash to the BLAKE3 given; nothing written",
+                entry.name
+            )));
+        }
+        let key = checked_key(format!("{container}/{}", entry.name))?;
+        writes.push((key, body.slice_ref(entry.data)));
+    }
+    futures::stream::iter(writes)
+        .map(|(key, data)| {
+            let store = &state.store;
+            async move { store.put(&key, data, seedship_store::PutMode::Overwrite).await }
+        })
+        .buffer_unordered(BATCH_WRITES)
+        .try_collect::<Vec<()>>()
+        .await?;
     Ok(StatusCode::CREATED)
 }
 

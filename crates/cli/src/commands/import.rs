@@ -32,8 +32,12 @@ const LOG_DIR: &str = "waimportexport";
 const PIPE_CHUNK: usize = 1 << 20;
 /// How often transfer progress is reported to the server.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
-/// Files received at once.
+/// Files received at once (the server fsyncs each blob: more in flight overlap those waits).
 const COPY_WORKERS: usize = 6;
+/// Files up to this size go to the server in batches (one request for many small files).
+const BATCH_FILE_MAX: u64 = 256 << 10;
+/// A worker sends its batch once it holds this many bytes (well under the server's limit).
+const BATCH_FLUSH_BYTES: usize = 4 << 20;
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCmd {
@@ -291,7 +295,10 @@ fn receive(args: &ReceiveArgs, ctx: &Context) -> anyhow::Result<()> {
         }
     }
     let set = ImportSet::join(opened);
-    let copier = Copier::new(&client, &account, &detail, ctx, &set);
+    let existing = client
+        .list_blobs(&account, name)
+        .with_context(|| format!("listing the container of job {name}"))?;
+    let copier = Copier::new(&client, &account, &detail, ctx, &set, existing);
     let mut logs: BTreeMap<String, Vec<BlobLog>> = BTreeMap::new();
     for (file, blob) in set.files().iter().zip(copier.copy_all()?) {
         logs.entry(set.home_drive(file).drive_id())
@@ -418,6 +425,9 @@ struct Copier<'a> {
     job: &'a JobDetail,
     set: &'a ImportSet,
     task: Box<dyn seedship_progress::Task>,
+    /// Blob names in the container when the run started: a name not among them needs no
+    /// question to the server before it is placed.
+    existing: BTreeSet<String>,
     /// Blob names chosen in this run; held while a name is chosen, so that two files copied
     /// at once never pick the same one.
     placed: Mutex<BTreeSet<String>>,
@@ -437,6 +447,7 @@ impl<'a> Copier<'a> {
         job: &'a JobDetail,
         ctx: &Context,
         set: &'a ImportSet,
+        existing: Vec<String>,
     ) -> Self {
         let total = set.files().iter().map(|f| f.size).sum();
         Self {
@@ -445,6 +456,7 @@ impl<'a> Copier<'a> {
             job,
             set,
             task: ctx.progress.task("receiving", Unit::Bytes, Some(total)),
+            existing: existing.into_iter().collect(),
             placed: Mutex::new(BTreeSet::new()),
             sent: Mutex::new(SentProgress {
                 done: BTreeMap::new(),
@@ -465,14 +477,22 @@ impl<'a> Copier<'a> {
                 .map(|_| {
                     scope.spawn(|| {
                         let mut mine = Vec::new();
+                        let mut batch = Batch::default();
                         while !failed.load(Ordering::Relaxed) {
                             let index = next.fetch_add(1, Ordering::Relaxed);
                             let Some(file) = files.get(index) else { break };
-                            let result = self.copy(file);
+                            let mut result = self.copy(file, &mut batch);
+                            if result.is_ok() && batch.body.len() >= BATCH_FLUSH_BYTES {
+                                result = self.send_batch(&mut batch).and(result);
+                            }
                             if result.is_err() {
                                 failed.store(true, Ordering::Relaxed);
                             }
                             mine.push((index, result));
+                        }
+                        if let Err(err) = self.send_batch(&mut batch) {
+                            failed.store(true, Ordering::Relaxed);
+                            mine.push((files.len(), Err(err)));
                         }
                         mine
                     })
@@ -507,7 +527,7 @@ impl<'a> Copier<'a> {
         }
     }
 
-    fn copy(&self, file: &ImportFile) -> anyhow::Result<BlobLog> {
+    fn copy(&self, file: &'a ImportFile, batch: &mut Batch<'a>) -> anyhow::Result<BlobLog> {
         let mut log = BlobLog {
             file: file.path.to_string_lossy().into_owned(),
             requested_blob: file.dst.clone(),
@@ -526,10 +546,17 @@ impl<'a> Copier<'a> {
         let placement = self.place(&requested, file, hash.as_deref())?;
         log.blob = placement.blob.clone();
         log.disposition = placement.outcome;
+        // a batched file counts as done when its batch is written
+        let mut batched = false;
         let check = match (placement.outcome, hash.as_deref()) {
             // already in the container from an earlier run, or kept by no-overwrite
             (_, Some(_)) if placement.already_there => None,
             (DispositionOutcome::Skipped, _) => None,
+            (_, Some(hash)) if file.complete && file.size <= BATCH_FILE_MAX => {
+                let check = self.add_to_batch(batch, file, &placement.blob, hash)?;
+                batched = check.status == FileStatus::Ok;
+                Some(check)
+            }
             (_, Some(hash)) if file.complete => self.upload(file, &placement.blob, hash)?,
             _ => Some(self.hold_back(file, &requested, &placement.blob, hash.as_deref())?),
         };
@@ -571,8 +598,54 @@ impl<'a> Copier<'a> {
         if hash.is_none() {
             log.status = BlobStatus::Failed;
         }
-        self.advance(file);
+        if !batched {
+            self.advance(file);
+        }
         Ok(log)
+    }
+
+    /// Reads and verifies a small file; a good one joins `batch` (sent later by
+    /// [`Copier::send_batch`]), a damaged one is held back at once.
+    fn add_to_batch(
+        &self,
+        batch: &mut Batch<'a>,
+        file: &'a ImportFile,
+        blob: &str,
+        hash: &str,
+    ) -> anyhow::Result<seedship_drive::FileCheck> {
+        let mut data = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+        let check = self
+            .set
+            .read_file(file, &mut data)
+            .with_context(|| format!("reading {} from the drive", file.path.display()))?;
+        if check.status != FileStatus::Ok {
+            let requested = self.requested_blob(file).unwrap_or_else(|| blob.to_owned());
+            return self.hold_back(file, &requested, blob, Some(hash));
+        }
+        let blake3 = file.hash.expect("a file with a hash");
+        seedship_jobs::BatchEntry {
+            name: blob,
+            blake3,
+            data: &data,
+        }
+        .encode(&mut batch.body);
+        batch.files.push(file);
+        Ok(check)
+    }
+
+    /// Writes the batch's blobs (if any) and counts them as done.
+    fn send_batch(&self, batch: &mut Batch<'a>) -> anyhow::Result<()> {
+        if batch.files.is_empty() {
+            return Ok(());
+        }
+        let count = batch.files.len();
+        self.client
+            .put_blob_batch(self.account, self.name(), std::mem::take(&mut batch.body))
+            .with_context(|| format!("writing a batch of {count} small blobs"))?;
+        for file in batch.files.drain(..) {
+            self.advance(file);
+        }
+        Ok(())
     }
 
     /// Decides the blob name; recognises a blob with the file's hash as written by an
@@ -589,6 +662,9 @@ impl<'a> Copier<'a> {
         let placed = place_blob(requested, disposition, |name| {
             if ours.is_some() || failure.is_some() || placed_here.contains(name) {
                 return true;
+            }
+            if !self.existing.contains(name) {
+                return false;
             }
             match self.client.blob_blake3(self.account, self.name(), name) {
                 Ok(None) => false,
@@ -738,6 +814,14 @@ impl<'a> Copier<'a> {
             }
         }
     }
+}
+
+/// Small files verified and waiting to be written together.
+#[derive(Default)]
+struct Batch<'a> {
+    /// The request body, as [`seedship_jobs::decode_batch`] reads it.
+    body: Vec<u8>,
+    files: Vec<&'a ImportFile>,
 }
 
 /// Where a file's blob goes.
