@@ -136,6 +136,8 @@ pub(crate) fn check_segment(
         check.found_len = Some(f.metadata().map_err(Error::io(&path))?.len());
     }
     let mut buf = Vec::with_capacity(r.range_size as usize + RANGE_OVERHEAD as usize);
+    // stands in for a bad range; never written to, so it stays zeros
+    let mut zeros = Vec::new();
     for idx in 0..count {
         let len = spec.range_len(r.range_size, idx);
         let want = (len + RANGE_OVERHEAD) as usize;
@@ -144,31 +146,34 @@ pub(crate) fn check_segment(
             Some(f) => read_up_to(f, &mut buf).map_err(Error::io(&path))?,
             None => 0,
         };
-        let status = if got == 0 {
-            Some(RangeStatus::Missing)
+        let opened = if got == 0 {
+            Err(RangeStatus::Missing)
         } else if got < want {
-            Some(RangeStatus::Truncated)
+            Err(RangeStatus::Truncated)
         } else if blake3::hash(&buf).as_bytes() != &r.entry.ranges[idx as usize] {
-            Some(RangeStatus::Changed)
+            Err(RangeStatus::Changed)
         } else {
             let aad = format::range_aad(r.drive_id, r.session_id, spec.segment, idx, idx + 1 == count);
-            (!r.key.open_in_place(&aad, &mut buf)).then_some(RangeStatus::Changed)
+            r.key.open_in_place(&aad, &mut buf).ok_or(RangeStatus::Changed)
         };
-        if let Some(status) = status {
-            check.bad_ranges.push(RangeProblem {
-                index: idx,
-                file_offset: spec.offset + idx * u64::from(r.range_size),
-                len,
-                status,
-            });
-            buf.clear();
-            buf.resize(len as usize, 0);
-        }
+        let plain = match opened {
+            Ok(plain) => plain,
+            Err(status) => {
+                check.bad_ranges.push(RangeProblem {
+                    index: idx,
+                    file_offset: spec.offset + idx * u64::from(r.range_size),
+                    len,
+                    status,
+                });
+                zeros.resize(zeros.len().max(len as usize), 0);
+                &zeros[..len as usize]
+            }
+        };
         if let Some(h) = hasher.as_deref_mut() {
-            h.update(&buf);
+            h.update(plain);
         }
         if let Some(s) = sink.as_deref_mut() {
-            s.write_all(&buf).map_err(Error::io("<output>"))?;
+            s.write_all(plain).map_err(Error::io("<output>"))?;
         }
     }
     check.status = match check.found_len {

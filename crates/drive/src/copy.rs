@@ -303,7 +303,7 @@ fn adopt_unrecorded(
                 idx,
                 idx + 1 == count,
             );
-            if !job.key.open_in_place(&aad, &mut buf) {
+            if job.key.open_in_place(&aad, &mut buf).is_none() {
                 break;
             }
             adopted.push((spec.segment, idx, checksum));

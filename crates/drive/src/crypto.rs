@@ -55,25 +55,21 @@ impl DriveKey {
         Ok(())
     }
 
-    /// Decrypts a stored `nonce || ciphertext || tag` record in place, leaving the plaintext
-    /// in `record`. Returns `false` (and leaves garbage) when it does not authenticate.
-    pub(crate) fn open_in_place(&self, aad: &[u8], record: &mut Vec<u8>) -> bool {
+    /// Decrypts a stored `nonce || ciphertext || tag` record in place and returns its
+    /// plaintext, a slice of `record` (no bytes are moved); `None` (and garbage in `record`)
+    /// when it does not authenticate.
+    pub(crate) fn open_in_place<'r>(&self, aad: &[u8], record: &'r mut [u8]) -> Option<&'r [u8]> {
         if record.len() < NONCE_LEN + TAG_LEN {
-            return false;
+            return None;
         }
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(&record[..NONCE_LEN]);
-        let tag_at = record.len() - TAG_LEN;
-        let mut tag = [0u8; TAG_LEN];
-        tag.copy_from_slice(&record[tag_at..]);
-        record.truncate(tag_at);
-        record.drain(..NONCE_LEN);
+        let (nonce, rest) = record.split_at_mut(NONCE_LEN);
+        let (text, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
         self.cipher()
-            .decrypt_in_place_detached(XNonce::from_slice(&nonce), aad, record, (&tag).into())
-            .is_ok()
+            .decrypt_in_place_detached(XNonce::from_slice(nonce), aad, text, (&*tag).into())
+            .ok()?;
+        Some(text)
     }
 
-    /// Seals a small value.
     pub(crate) fn seal(&self, aad: &[u8], plain: &[u8]) -> Result<Sealed> {
         let mut buf = vec![0u8; NONCE_LEN];
         buf.extend_from_slice(plain);

@@ -228,7 +228,8 @@ pub struct FileCheck {
     pub dst: String,
     /// Overall status.
     pub status: FileStatus,
-    /// Whether the BLAKE3 of the bytes written matches the recorded file checksum.
+    /// Whether the BLAKE3 of the bytes written matches the recorded file checksum (`false`
+    /// when not computed, see [`ImportSet::read_file_ranges`]).
     pub hash_ok: bool,
     /// Per segment, in file order.
     pub segments: Vec<SegmentCheck>,
@@ -369,7 +370,21 @@ impl ImportSet {
     /// # Errors
     /// I/O errors reading the drive or writing `out`; mismatches are reported in the result.
     pub fn read_file(&self, file: &ImportFile, out: &mut dyn Write) -> Result<FileCheck> {
-        let mut hasher = blake3::Hasher::new();
+        self.read(file, out, true)
+    }
+
+    /// As [`ImportSet::read_file`], but leaves the whole-file BLAKE3 to whoever receives the
+    /// bytes (the server checks it on every verified upload): `hash_ok` stays `false`, and the
+    /// status is [`FileStatus::Ok`] when the file is complete and every range verifies.
+    ///
+    /// # Errors
+    /// As [`ImportSet::read_file`].
+    pub fn read_file_ranges(&self, file: &ImportFile, out: &mut dyn Write) -> Result<FileCheck> {
+        self.read(file, out, false)
+    }
+
+    fn read(&self, file: &ImportFile, out: &mut dyn Write, whole_file: bool) -> Result<FileCheck> {
+        let mut hasher = whole_file.then(blake3::Hasher::new);
         let mut segments = Vec::new();
         let mut recorded = None;
         let mut written = 0;
@@ -392,15 +407,15 @@ impl ImportSet {
                 key: &drive.key,
                 entry,
             };
-            segments.push(check_segment(&seg, Some(&mut hasher), Some(&mut *out))?);
+            segments.push(check_segment(&seg, hasher.as_mut(), Some(&mut *out))?);
         }
         if file.size > written {
             write_zeros(out, file.size - written)?;
         }
-        let hash_ok = file.complete && recorded == Some(*hasher.finalize().as_bytes());
+        let hash_ok = file.complete && hasher.is_some_and(|h| recorded == Some(*h.finalize().as_bytes()));
         let status = if !file.complete {
             FileStatus::Incomplete
-        } else if hash_ok && segments.iter().all(|s| s.status == SegmentStatus::Ok) {
+        } else if (hash_ok || !whole_file) && segments.iter().all(|s| s.status == SegmentStatus::Ok) {
             FileStatus::Ok
         } else {
             FileStatus::Corrupted

@@ -77,7 +77,9 @@ impl BatchEntry<'_> {
 /// [`BatchError`] naming the first entry that breaks the format or a limit.
 pub fn decode_batch(body: &[u8]) -> Result<Vec<BatchEntry<'_>>, BatchError> {
     if body.len() > MAX_BATCH_BODY {
-        return Err(BatchError::TooLarge { what: "body over 16 MiB" });
+        return Err(BatchError::TooLarge {
+            what: "body over 16 MiB",
+        });
     }
     let mut entries = Vec::new();
     let mut at = 0;
@@ -160,7 +162,10 @@ mod tests {
         assert_eq!(decode_batch(&[]), Err(BatchError::Empty));
         let mut body = Vec::new();
         body.extend_from_slice(&0u16.to_le_bytes());
-        assert!(matches!(decode_batch(&body), Err(BatchError::BadName { index: 0, .. })));
+        assert!(matches!(
+            decode_batch(&body),
+            Err(BatchError::BadName { index: 0, .. })
+        ));
         let mut body = Vec::new();
         body.extend_from_slice(&2u16.to_le_bytes());
         body.extend_from_slice(&[0xff, 0xfe]);
@@ -195,6 +200,9 @@ mod tests {
             body[3..11].copy_from_slice(&u64::MAX.to_le_bytes());
             body
         };
-        assert!(matches!(decode_batch(&huge_len), Err(BatchError::Truncated { index: 0, .. })));
+        assert!(matches!(
+            decode_batch(&huge_len),
+            Err(BatchError::Truncated { index: 0, .. })
+        ));
     }
 }

@@ -240,7 +240,11 @@ impl Client {
                 rule: None,
             });
         }
-        Err(api_error(&url, status.as_u16(), response.text().unwrap_or_default()))
+        Err(api_error(
+            &url,
+            status.as_u16(),
+            response.text().unwrap_or_default(),
+        ))
     }
 
     /// Creates an account (admin).
@@ -639,7 +643,11 @@ impl Client {
     }
 
     fn blobs_path(&self, account: &str, name: &str) -> String {
-        format!("/api/v1/jobs/{}/{}/blobs", percent_encode(account), percent_encode(name))
+        format!(
+            "/api/v1/jobs/{}/{}/blobs",
+            percent_encode(account),
+            percent_encode(name)
+        )
     }
 
     /// The BLAKE3 (hex) of blob `path` of the job's container, `None` if there is no such blob.

@@ -300,7 +300,11 @@ async fn list_blobs(
         .store
         .list(&container)
         .map_ok(|info| BlobListEntry {
-            name: info.key.strip_prefix(&format!("{container}/")).unwrap_or(&info.key).to_owned(),
+            name: info
+                .key
+                .strip_prefix(&format!("{container}/"))
+                .unwrap_or(&info.key)
+                .to_owned(),
             size: info.size,
         })
         .try_collect()
@@ -323,7 +327,8 @@ async fn put_blob_batch(
     let body = axum::body::to_bytes(body, seedship_jobs::MAX_BATCH_BODY)
         .await
         .map_err(|err| ApiError::invalid_request(format!("reading the batch: {err}")))?;
-    let entries = seedship_jobs::decode_batch(&body).map_err(|err| ApiError::invalid_request(err.to_string()))?;
+    let entries =
+        seedship_jobs::decode_batch(&body).map_err(|err| ApiError::invalid_request(err.to_string()))?;
     let mut writes = Vec::with_capacity(entries.len());
     for entry in &entries {
         if blake3::hash(entry.data).as_bytes() != &entry.blake3 {

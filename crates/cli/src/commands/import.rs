@@ -33,7 +33,7 @@ const PIPE_CHUNK: usize = 1 << 20;
 /// How often transfer progress is reported to the server.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// Files received at once (the server fsyncs each blob: more in flight overlap those waits).
-const COPY_WORKERS: usize = 6;
+const COPY_WORKERS: usize = 10;
 /// Files up to this size go to the server in batches (one request for many small files).
 const BATCH_FILE_MAX: u64 = 256 << 10;
 /// A worker sends its batch once it holds this many bytes (well under the server's limit).
@@ -708,7 +708,8 @@ impl<'a> Copier<'a> {
         blob: &str,
         hash: &str,
     ) -> anyhow::Result<Option<seedship_drive::FileCheck>> {
-        let (check, sent) = self.stream(file, |body| {
+        // the server checks the whole-file BLAKE3 as the bytes arrive
+        let (check, sent) = self.stream(file, ImportSet::read_file_ranges, |body| {
             self.client
                 .put_verified_blob(self.account, self.name(), blob, body, Some(hash))
         });
@@ -726,10 +727,21 @@ impl<'a> Copier<'a> {
         let check = check.with_context(|| format!("reading {} from the drive", file.path.display()))?;
         match sent {
             Ok(()) if check.status == FileStatus::Ok => Ok(Some(check)),
+            // a bad range, or good ranges that do not make the file: read again, checking all
             Err(ClientError::Api {
                 code: Some(ErrorCode::DigestMismatch),
                 ..
-            }) if check.status != FileStatus::Ok => {
+            }) => {
+                let full = self
+                    .set
+                    .read_file(file, &mut std::io::sink())
+                    .with_context(|| format!("reading {} from the drive", file.path.display()))?;
+                if full.status == FileStatus::Ok {
+                    bail!(
+                        "blob {blob} reached the server damaged although {} verifies on the drive; receive the drive again",
+                        file.path.display()
+                    );
+                }
                 let requested = self.requested_blob(file).unwrap_or_else(|| blob.to_owned());
                 self.hold_back(file, &requested, blob, Some(hash)).map(Some)
             }
@@ -752,14 +764,14 @@ impl<'a> Copier<'a> {
     ) -> anyhow::Result<seedship_drive::FileCheck> {
         let Some(hash) = hash else {
             // the segment carrying the file's checksum is on a drive not given: nothing to verify a repair against
-            let (check, ()) = self.stream(file, |mut body| {
+            let (check, ()) = self.stream(file, ImportSet::read_file, |mut body| {
                 std::io::copy(&mut body, &mut std::io::sink())
                     .map(drop)
                     .unwrap_or_default();
             });
             return Ok(check?);
         };
-        let (check, sent) = self.stream(file, |body| {
+        let (check, sent) = self.stream(file, ImportSet::read_file, |body| {
             self.client
                 .put_damaged(self.account, self.name(), requested, blob, hash, body)
         });
@@ -767,10 +779,16 @@ impl<'a> Copier<'a> {
         Ok(check?)
     }
 
-    /// Reads `file` from the drives on a second thread and hands `send` a reader of its bytes.
+    /// Reads `file` from the drives with `read` on a second thread and hands `send` a reader
+    /// of its bytes.
     fn stream<T>(
         &self,
         file: &ImportFile,
+        read: fn(
+            &ImportSet,
+            &ImportFile,
+            &mut dyn Write,
+        ) -> seedship_drive::Result<seedship_drive::FileCheck>,
         send: impl FnOnce(PipeReader) -> T,
     ) -> (seedship_drive::Result<seedship_drive::FileCheck>, T) {
         let (tx, rx) = sync_channel(4);
@@ -780,7 +798,7 @@ impl<'a> Copier<'a> {
                     tx,
                     buf: Vec::with_capacity(PIPE_CHUNK),
                 };
-                let check = self.set.read_file(file, &mut writer);
+                let check = read(self.set, file, &mut writer);
                 writer.flush_chunk();
                 check
             });
