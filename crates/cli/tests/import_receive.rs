@@ -270,6 +270,65 @@ fn flipped_byte_is_logged_held_back_and_repaired() {
     assert!(!again.status.success(), "a second repair has nothing to send");
 }
 
+/// Small files travel in batches: a damaged one is held back on its own, the rest of its batch
+/// is written, and the repair completes the container.
+#[test]
+fn a_damaged_small_file_is_held_back_and_its_batch_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::start(dir.path(), None);
+    let src = dir.path().join("src");
+    let tree = make_source(&src, 40, MIB);
+    let set = site.prepare_and_ship("seed-small", &src, 1, 64 * MIB);
+    let (drive, journal) = &set[0];
+    let (smallest, size) = store_listing(drive)
+        .into_iter()
+        .filter(|(name, size)| name.ends_with(".dat") && *size > 1000)
+        .min_by_key(|(_, size)| *size)
+        .expect("a small data file on the drive");
+    assert!(size < 256 * 1024, "the smallest file is batched ({size} bytes)");
+    let data = drive.join(smallest);
+    let mut bytes = std::fs::read(&data).expect("read data file");
+    bytes[500] ^= 0x80;
+    std::fs::write(&data, bytes).expect("write data file");
+
+    let output = site.receive("seed-small", &site.operator_file, &[drive]);
+    assert_eq!(
+        output.status.code(),
+        Some(21),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let owner = site.owner();
+    let logs = owner.job_logs("acme", "seed-small").expect("logs");
+    let errors = &logs[0].error_log;
+    assert_eq!(errors.blobs.len(), 1, "{errors:?}");
+    let damaged = errors.blobs[0].requested_blob.clone();
+    assert_eq!(errors.blobs[0].ranges.len(), 1, "{errors:?}");
+    assert_eq!(errors.blobs[0].ranges[0].status, RangeStatus::Corrupted);
+    assert!(
+        owner.get_blob("acme", "seed-small", &damaged).is_err(),
+        "the damaged file is no blob"
+    );
+    let mut rest = tree.clone();
+    rest.remove(damaged.strip_prefix("host1/").expect("under the prefix"));
+    assert_eq!(rest.len(), tree.len() - 1, "{damaged} is a file of the source");
+    site.assert_container_holds("seed-small", &rest);
+
+    ok(&[
+        "drive",
+        "repair",
+        "--credentials",
+        path(&site.owner_file),
+        "--job",
+        "seed-small",
+        "--journal",
+        path(journal),
+        "--srcdir",
+        path(&src),
+    ]);
+    site.assert_container_holds("seed-small", &tree);
+}
+
 #[test]
 fn a_drive_that_does_not_open_ends_with_its_drive_status() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -148,6 +148,13 @@ mod tests {
         }
 
         #[test]
+        fn arbitrary_bytes_never_panic_and_what_decodes_re_encodes(body in prop::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(entries) = decode_batch(&body) {
+                prop_assert_eq!(encode_all(&entries), body);
+            }
+        }
+
+        #[test]
         fn every_cut_is_refused(cut in 1usize..100) {
             let entry = BatchEntry { name: "index/00001", blake3: [7; 32], data: &[1; 40] };
             let body = encode_all(&[entry]);
