@@ -336,9 +336,15 @@ fn crash_at_random_moments_resume_and_verify() {
     let mut attempts = 0;
     let mut skipped_total = 0;
     let mut adopted_total = 0;
-    while kills < 20 {
+    // At least 20 kills, and on until both ways of keeping earlier work were exercised: ranges
+    // the journal recorded (skipped), and whole ranges written after the last checkpoint,
+    // adopted after authentication. Where a kill lands is up to the machine's speed.
+    while kills < 20 || skipped_total == 0 || adopted_total == 0 {
         attempts += 1;
-        assert!(attempts <= 100, "could not land 20 kills during copying");
+        assert!(
+            attempts <= 100,
+            "could not land 20 kills during copying, after a checkpoint (skipped {skipped_total}) and before one (adopted {adopted_total})"
+        );
         fresh(&s);
         let mut child = seedship(&strs(&args))
             .stdout(Stdio::null())
@@ -405,10 +411,6 @@ fn crash_at_random_moments_resume_and_verify() {
             assert_eq!(v["ok"], true);
         }
     }
-    // Both ways of keeping earlier work were exercised: ranges the journal recorded, and
-    // whole ranges written after the last checkpoint, adopted after authentication.
-    assert!(skipped_total > 0, "no kill came after a journal checkpoint");
-    assert!(adopted_total > 0, "no kill left unrecorded ranges to adopt");
     // The last resumed set still reads back bit-exact.
     let identity = seedship_drive::read_identity(&s.secret).expect("identity");
     let pairs: Vec<_> = s.journals.iter().cloned().zip(s.drives.iter().cloned()).collect();

@@ -144,7 +144,7 @@ mod tests {
             let body = encode_all(&entries);
             let expected: usize = entries.iter().map(|e| BatchEntry::encoded_len(e.name, e.data.len())).sum();
             prop_assert_eq!(body.len(), expected);
-            prop_assert_eq!(decode_batch(&body).unwrap(), entries);
+            prop_assert_eq!(decode_batch(&body).expect("decodes"), entries);
         }
 
         #[test]
