@@ -141,6 +141,27 @@ fn restic_reads_a_seedship_repository() {
         differences.is_empty(),
         "restic's restore differs: {differences:#?}"
     );
+
+    // restic chunking the same files (read again, `--force`) finds every data blob already
+    // there: seedship cuts chunks exactly where restic does (vendor/rustic_cdc caches the
+    // Rabin tables; they must stay the ones restic's polynomial gives).
+    let again = restic(
+        &sandbox,
+        &["backup", "--json", "--force", &source.display().to_string()],
+    );
+    let summary: serde_json::Value = again
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|message| message["message_type"] == "summary")
+        .unwrap_or_else(|| panic!("no summary from restic backup: {again}"));
+    assert!(
+        summary["total_bytes_processed"].as_u64().expect("processed") >= 3 * 1024 * 1024,
+        "{summary}"
+    );
+    assert!(
+        summary["data_added"].as_u64().expect("data_added") < 64 * 1024,
+        "restic added data blobs for files seedship already stored: {summary}"
+    );
 }
 
 /// Acceptance: with 1% of the bytes changed, the second backup is incremental against the
