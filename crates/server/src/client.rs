@@ -20,9 +20,6 @@ pub enum ClientError {
         #[source]
         source: reqwest::Error,
     },
-    /// The server's answer was not what the API documents.
-    #[error("{url}: unreadable answer: {message}")]
-    Answer { url: String, message: String },
     /// The client's upload runtime could not start.
     #[error("starting the upload runtime: {message}")]
     Runtime { message: String },
@@ -54,6 +51,17 @@ fn api_error(url: &str, status: u16, text: String) -> ClientError {
         code,
         message,
         rule,
+    }
+}
+
+/// A successful answer whose body is not the JSON the API documents.
+fn unexpected_answer(url: &str, status: u16, err: &serde_json::Error) -> ClientError {
+    ClientError::Api {
+        url: url.to_owned(),
+        status,
+        code: None,
+        message: format!("unexpected response: {err}"),
+        rule: None,
     }
 }
 
@@ -232,13 +240,7 @@ impl Client {
             let text = response.text().map_err(transport)?;
             // Creates without a body answer 201 with nothing: decode `null` then.
             let text = if text.is_empty() { "null".to_owned() } else { text };
-            return serde_json::from_str(&text).map_err(|e| ClientError::Api {
-                url: url.clone(),
-                status: status.as_u16(),
-                code: None,
-                message: format!("unexpected response: {e}"),
-                rule: None,
-            });
+            return serde_json::from_str(&text).map_err(|e| unexpected_answer(&url, status.as_u16(), &e));
         }
         Err(api_error(
             &url,
@@ -540,14 +542,14 @@ impl Client {
     }
 
     /// Sends `data` as the streamed body of a `method` request to `target` (`url` names it in
-    /// errors) and returns the body of a successful answer.
+    /// errors) and returns the status and body of a successful answer.
     fn send_streamed(
         &self,
         method: reqwest::Method,
         url: &str,
         target: String,
         data: impl std::io::Read + Send + 'static,
-    ) -> Result<bytes::Bytes, ClientError> {
+    ) -> Result<(u16, bytes::Bytes), ClientError> {
         let transport = |source| ClientError::Transport {
             url: url.to_owned(),
             source,
@@ -570,7 +572,7 @@ impl Client {
             let status = response.status();
             let answer = response.bytes().await.map_err(transport)?;
             if status.is_success() {
-                Ok(answer)
+                Ok((status.as_u16(), answer))
             } else {
                 Err(api_error(
                     url,
@@ -710,11 +712,8 @@ impl Client {
         let url = self.job_object_url(account, name, "repair", requested);
         let ranges: Vec<String> = ranges.iter().map(|(o, l)| format!("{o}:{l}")).collect();
         let target = format!("{url}?ranges={}", percent_encode(&ranges.join(",")));
-        let answer = self.send_streamed(reqwest::Method::POST, &url, target, data)?;
-        serde_json::from_slice(&answer).map_err(|e| ClientError::Answer {
-            url,
-            message: e.to_string(),
-        })
+        let (status, answer) = self.send_streamed(reqwest::Method::POST, &url, target, data)?;
+        serde_json::from_slice(&answer).map_err(|e| unexpected_answer(&url, status, &e))
     }
 
     /// Reads blob `path` of the job's container.
