@@ -111,6 +111,14 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 /// Data files of all drives with their lengths (safe to call while seedship is writing:
 /// entries that vanish meanwhile are skipped).
+/// Ranges the journal has recorded so far (0 while it cannot be read).
+fn recorded_ranges(journal: &Path) -> u64 {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    rusqlite::Connection::open_with_flags(journal, flags)
+        .and_then(|db| db.query_row("SELECT count(*) FROM ranges", [], |row| row.get(0)))
+        .unwrap_or(0)
+}
+
 fn data_files(drives: &[PathBuf]) -> Vec<(PathBuf, u64)> {
     fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64)>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -323,7 +331,7 @@ fn crash_at_random_moments_resume_and_verify() {
             }
         }
     };
-    // Calibrate: how long the copying takes without interruption.
+    // One uninterrupted run: how many bytes the set stores.
     let started = Instant::now();
     let full = ok(run(&strs(&args)));
     let total = full["summary"]["stored_bytes"].as_u64().expect("stored");
@@ -338,7 +346,7 @@ fn crash_at_random_moments_resume_and_verify() {
     let mut adopted_total = 0;
     // At least 20 kills, and on until both ways of keeping earlier work were exercised: ranges
     // the journal recorded (skipped), and whole ranges written after the last checkpoint,
-    // adopted after authentication. Where a kill lands is up to the machine's speed.
+    // adopted after authentication.
     while kills < 20 || skipped_total == 0 || adopted_total == 0 {
         attempts += 1;
         assert!(
@@ -351,17 +359,31 @@ fn crash_at_random_moments_resume_and_verify() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn");
-        // Wait until copying has begun (a data file exists), then a random delay within it.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while data_files(&s.drives).is_empty() && Instant::now() < deadline {
+        // Kill once the data files hold a random share of the set: where a kill lands then
+        // follows the copy's progress, however fast this machine runs it at the moment. Every
+        // other kill waits for a checkpoint in a journal first: when the syncer records one
+        // depends on how long syncing takes, which other work on the machine stretches.
+        let after_checkpoint = attempts % 2 == 0;
+        let target = rng.below(total);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut finished = false;
+        loop {
             if child.try_wait().expect("try_wait").is_some() {
+                finished = true;
                 break;
             }
-            std::thread::sleep(Duration::from_millis(2));
+            let stored: u64 = data_files(&s.drives).iter().map(|(_, len)| len).sum();
+            let ready = if after_checkpoint {
+                s.journals.iter().any(|j| recorded_ranges(j) > 0)
+            } else {
+                stored >= target
+            };
+            if ready || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
-        let delay = Duration::from_secs_f64(copy_secs * 0.7 * (rng.below(1000) as f64 / 1000.0));
-        std::thread::sleep(delay);
-        if child.try_wait().expect("try_wait").is_some() {
+        if finished {
             continue; // finished before the kill: not a kill during copying, try again
         }
         child.kill().expect("SIGKILL");
@@ -396,7 +418,7 @@ fn crash_at_random_moments_resume_and_verify() {
         let rewritten = (written + on_drive).saturating_sub(total);
         let bound = total / 100 + RANGE_STORED;
         eprintln!(
-            "kill {kills} after {delay:?}: on drive {on_drive}, written {written}, skipped {skipped}, adopted {adopted}, discarded {discarded}, rewritten {rewritten}"
+            "kill {kills} (after a checkpoint: {after_checkpoint}, else at {target} bytes): on drive {on_drive}, written {written}, skipped {skipped}, adopted {adopted}, discarded {discarded}, rewritten {rewritten}"
         );
         assert!(written + on_drive >= total, "resume wrote less than was missing");
         assert!(rewritten < bound, "copied again {rewritten} bytes, bound {bound}");

@@ -89,23 +89,32 @@ pub(crate) struct SegmentRef<'a> {
     pub(crate) entry: &'a ManifestEntry,
 }
 
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
+/// Replaces `buf`'s contents with up to `want` bytes of `file` (fewer at its end), reading
+/// into spare capacity without zeroing it first.
+fn read_up_to(file: &mut File, want: usize, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    buf.clear();
+    buf.reserve(want);
+    file.take(want as u64).read_to_end(buf)
+}
+
+/// How much of each range is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeChecks {
+    /// The manifest's BLAKE3 of the stored bytes, then authenticated decryption.
+    All,
+    /// Authenticated decryption only: for readers whose whole-file BLAKE3 is checked by
+    /// whoever receives the bytes, which catches the one thing the range checksum adds (a
+    /// stored range that authenticates but is not the one the manifest records).
+    Authentication,
 }
 
 /// Checks every range of a segment. Plaintext of good ranges goes to `hasher` and `sink`;
-/// a bad range sends zeros of its length instead, so offsets stay right.
+/// a bad range sends zeros of its length instead, so offsets stay right. `buf` is scratch
+/// space, kept by the caller so that it is allocated once for many segments.
 pub(crate) fn check_segment(
     r: &SegmentRef<'_>,
+    checks: RangeChecks,
+    buf: &mut Vec<u8>,
     mut hasher: Option<&mut blake3::Hasher>,
     mut sink: Option<&mut dyn Write>,
 ) -> Result<SegmentCheck> {
@@ -135,26 +144,25 @@ pub(crate) fn check_segment(
     if let Some(f) = &file {
         check.found_len = Some(f.metadata().map_err(Error::io(&path))?.len());
     }
-    let mut buf = Vec::with_capacity(r.range_size as usize + RANGE_OVERHEAD as usize);
     // stands in for a bad range; never written to, so it stays zeros
     let mut zeros = Vec::new();
     for idx in 0..count {
         let len = spec.range_len(r.range_size, idx);
         let want = (len + RANGE_OVERHEAD) as usize;
-        buf.resize(want, 0);
         let got = match &mut file {
-            Some(f) => read_up_to(f, &mut buf).map_err(Error::io(&path))?,
+            Some(f) => read_up_to(f, want, buf).map_err(Error::io(&path))?,
             None => 0,
         };
         let opened = if got == 0 {
             Err(RangeStatus::Missing)
         } else if got < want {
             Err(RangeStatus::Truncated)
-        } else if blake3::hash(&buf).as_bytes() != &r.entry.ranges[idx as usize] {
+        } else if checks == RangeChecks::All && blake3::hash(buf).as_bytes() != &r.entry.ranges[idx as usize]
+        {
             Err(RangeStatus::Changed)
         } else {
             let aad = format::range_aad(r.drive_id, r.session_id, spec.segment, idx, idx + 1 == count);
-            r.key.open_in_place(&aad, &mut buf).ok_or(RangeStatus::Changed)
+            r.key.open_in_place(&aad, buf).ok_or(RangeStatus::Changed)
         };
         let plain = match opened {
             Ok(plain) => plain,
@@ -184,4 +192,86 @@ pub(crate) fn check_segment(
         _ => SegmentStatus::Ok,
     };
     Ok(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{BlobType, Disposition, NONCE_LEN, SegmentSpec};
+
+    const RANGE: u32 = 1024;
+
+    /// Seals `plain` as range `index` of segment 0 (of two ranges) of session `s1`.
+    fn seal(key: &DriveKey, drive_id: &[u8; 16], index: u64, plain: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; NONCE_LEN];
+        buf.extend_from_slice(plain);
+        let aad = format::range_aad(drive_id, "s1", 0, index, index == 1);
+        key.seal_in_place(&aad, &mut buf).expect("seal");
+        buf
+    }
+
+    /// A range sealed twice at one position authenticates either way; only the manifest's
+    /// checksum tells which one it recorded. This is why a reader that checks the AEAD tag
+    /// alone (design rule 10) needs its receiver's whole-file check.
+    #[test]
+    fn a_range_sealed_twice_authenticates_and_only_the_checksum_tells() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = DriveKey::generate().expect("key");
+        let drive_id = [7u8; 16];
+        let first = vec![1u8; RANGE as usize];
+        let second = vec![2u8; RANGE as usize];
+        let recorded = [
+            seal(&key, &drive_id, 0, &first),
+            seal(&key, &drive_id, 1, &second),
+        ];
+        let entry = ManifestEntry {
+            spec: SegmentSpec {
+                segment: 0,
+                file_id: 0,
+                root: 0,
+                path: b"f".to_vec(),
+                dst: "c/f".to_owned(),
+                blob_type: BlobType::Block,
+                disposition: Disposition::Overwrite,
+                file_size: 2 * u64::from(RANGE),
+                mtime_ns: 0,
+                offset: 0,
+                len: 2 * u64::from(RANGE),
+                metadata: None,
+                properties: None,
+            },
+            file_hash: None,
+            ranges: recorded.iter().map(|r| *blake3::hash(r).as_bytes()).collect(),
+        };
+        // on the drive: range 0 sealed again, over other bytes
+        let path = copy::data_file(dir.path(), "s1", 0);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let resealed = seal(&key, &drive_id, 0, &[3u8; RANGE as usize]);
+        std::fs::write(&path, [resealed, recorded[1].clone()].concat()).expect("write");
+        let seg = SegmentRef {
+            drive: dir.path(),
+            drive_id: &drive_id,
+            session_id: "s1",
+            range_size: RANGE,
+            key: &key,
+            entry: &entry,
+        };
+        let read = |checks| {
+            let mut out = Vec::new();
+            let check = check_segment(&seg, checks, &mut Vec::new(), None, Some(&mut out)).expect("check");
+            (check, out)
+        };
+        let (all, zeroed) = read(RangeChecks::All);
+        assert_eq!(all.status, SegmentStatus::Changed);
+        assert_eq!(all.bad_ranges.len(), 1);
+        assert_eq!(all.bad_ranges[0].index, 0);
+        assert_eq!(zeroed, [vec![0u8; RANGE as usize], second.clone()].concat());
+        let (authenticated, plain) = read(RangeChecks::Authentication);
+        assert_eq!(authenticated.status, SegmentStatus::Ok);
+        assert_eq!(plain, [vec![3u8; RANGE as usize], second].concat());
+        assert_ne!(
+            blake3::hash(&plain),
+            blake3::hash(&[first, vec![2u8; RANGE as usize]].concat())
+        );
+    }
 }

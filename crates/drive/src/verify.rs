@@ -1,6 +1,6 @@
 //! `verify`: re-reads a drive and compares it with what its journal recorded.
 
-use crate::check::{SegmentCheck, SegmentRef, SegmentStatus, check_segment};
+use crate::check::{RangeChecks, SegmentCheck, SegmentRef, SegmentStatus, check_segment};
 use crate::copy;
 use crate::crypto::{self, Unlock};
 use crate::error::{Error, Result};
@@ -110,6 +110,7 @@ pub fn verify(journal: &Path, drive: &Path, unlock: &Unlock<'_>) -> Result<Verif
             stored_bytes: 0,
             problems: Vec::new(),
         };
+        let mut buf = Vec::new();
         for entry in &reference.entries {
             let whole = entry.spec.offset == 0 && entry.spec.is_last();
             let mut hasher = blake3::Hasher::new();
@@ -121,7 +122,13 @@ pub fn verify(journal: &Path, drive: &Path, unlock: &Unlock<'_>) -> Result<Verif
                 key: &key,
                 entry,
             };
-            let mut check = check_segment(&seg, whole.then_some(&mut hasher), None)?;
+            let mut check = check_segment(
+                &seg,
+                RangeChecks::All,
+                &mut buf,
+                whole.then_some(&mut hasher),
+                None,
+            )?;
             if whole
                 && check.status == SegmentStatus::Ok
                 && entry.file_hash != Some(*hasher.finalize().as_bytes())

@@ -1,5 +1,7 @@
 //! A blocking client of the management API, for the `seedship` command.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +9,7 @@ use crate::api::{AccountCreated, AgentInfo, NameList, NameRequest, VaultInfo, Va
 use crate::credentials::Credentials;
 use crate::error::{ErrorBody, ErrorCode};
 use crate::jobs::{ClockRequest, ClockState, CustodyReport, DriveLogs, JobAction, JobDetail};
+use crate::upload::{self, BodyWriter, ChunkPool, UploadBody};
 use seedship_jobs::{JobSpec, JobSummary};
 
 /// A failed API call.
@@ -65,30 +68,14 @@ fn unexpected_answer(url: &str, status: u16, err: &serde_json::Error) -> ClientE
     }
 }
 
-/// Reads `data` to its end in chunks of [`UPLOAD_CHUNK`] into `tx`; a read error ends the
-/// stream with that error (the request then fails). Stops early if the request is gone.
-fn read_chunks(mut data: impl std::io::Read, tx: &tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>) {
-    loop {
-        let mut chunk = vec![0; UPLOAD_CHUNK];
-        let mut filled = 0;
-        while filled < chunk.len() {
-            match data.read(&mut chunk[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return;
-                }
-            }
+/// Copies `data` to its end into `writer`; a read error fails the body with that error.
+fn copy_into(mut data: impl std::io::Read, mut writer: BodyWriter) {
+    match std::io::copy(&mut data, &mut writer) {
+        Ok(_) => {
+            // an error here means the request is gone and reports its own failure
+            let _ = writer.finish();
         }
-        if filled == 0 {
-            return;
-        }
-        chunk.truncate(filled);
-        if tx.blocking_send(Ok(chunk.into())).is_err() || filled < UPLOAD_CHUNK {
-            return;
-        }
+        Err(err) => writer.fail(err),
     }
 }
 
@@ -159,18 +146,13 @@ pub struct Client {
     token: String,
 }
 
-/// The async client and the runtime its connections run on.
+/// The async client, the runtime its connections run on, and the buffers of their bodies.
 #[derive(Debug)]
 struct Uploads {
     http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
+    chunks: Arc<ChunkPool>,
 }
-
-/// Bytes per chunk of a streamed upload body.
-const UPLOAD_CHUNK: usize = 1 << 20;
-
-/// Chunks read ahead of the connection.
-const UPLOAD_QUEUE: usize = 4;
 
 impl Client {
     /// A client for the server and principal named in `credentials`. If `SEEDSHIP_CA_CERT`
@@ -214,6 +196,7 @@ impl Client {
             uploads: Uploads {
                 http: upload_http,
                 runtime,
+                chunks: Arc::default(),
             },
             server: server.trim_end_matches('/').to_owned(),
             token: format!("{id}.{secret}"),
@@ -541,6 +524,21 @@ impl Client {
         Err(api_error(url, status, response.text().unwrap_or_default()))
     }
 
+    /// A streamed request body and the writer that feeds it, for the upload methods. The
+    /// writer belongs on a thread of its own: it blocks while the connection catches up.
+    pub fn upload_body(&self) -> (BodyWriter, UploadBody) {
+        upload::pipe(self.uploads.chunks.clone())
+    }
+
+    /// A streamed request body read from `data` on a thread of the client's.
+    pub fn upload_reader(&self, data: impl std::io::Read + Send + 'static) -> UploadBody {
+        let (writer, body) = self.upload_body();
+        self.uploads
+            .runtime
+            .spawn_blocking(move || copy_into(data, writer));
+        body
+    }
+
     /// Sends `data` as the streamed body of a `method` request to `target` (`url` names it in
     /// errors) and returns the status and body of a successful answer.
     fn send_streamed(
@@ -548,19 +546,13 @@ impl Client {
         method: reqwest::Method,
         url: &str,
         target: String,
-        data: impl std::io::Read + Send + 'static,
+        data: UploadBody,
     ) -> Result<(u16, bytes::Bytes), ClientError> {
         let transport = |source| ClientError::Transport {
             url: url.to_owned(),
             source,
         };
-        let (tx, rx) = tokio::sync::mpsc::channel(UPLOAD_QUEUE);
-        self.uploads
-            .runtime
-            .spawn_blocking(move || read_chunks(data, &tx));
-        let body = reqwest::Body::wrap_stream(futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|chunk| (chunk, rx))
-        }));
+        let body = reqwest::Body::wrap_stream(data.into_stream());
         let request = self
             .uploads
             .http
@@ -595,7 +587,7 @@ impl Client {
         path: &str,
         data: impl std::io::Read + Send + 'static,
     ) -> Result<(), ClientError> {
-        self.put_verified_blob(account, name, path, data, None)
+        self.put_verified_blob(account, name, path, self.upload_reader(data), None)
     }
 
     /// Streams `data` into blob `path` of the job's container (operator); with `blake3`
@@ -610,7 +602,7 @@ impl Client {
         account: &str,
         name: &str,
         path: &str,
-        data: impl std::io::Read + Send + 'static,
+        data: UploadBody,
         blake3: Option<&str>,
     ) -> Result<(), ClientError> {
         let url = self.blob_url(account, name, path);
@@ -683,7 +675,7 @@ impl Client {
         requested: &str,
         blob: &str,
         blake3: &str,
-        data: impl std::io::Read + Send + 'static,
+        data: UploadBody,
     ) -> Result<(), ClientError> {
         let url = self.job_object_url(account, name, "damaged", requested);
         let target = format!(
@@ -712,7 +704,8 @@ impl Client {
         let url = self.job_object_url(account, name, "repair", requested);
         let ranges: Vec<String> = ranges.iter().map(|(o, l)| format!("{o}:{l}")).collect();
         let target = format!("{url}?ranges={}", percent_encode(&ranges.join(",")));
-        let (status, answer) = self.send_streamed(reqwest::Method::POST, &url, target, data)?;
+        let (status, answer) =
+            self.send_streamed(reqwest::Method::POST, &url, target, self.upload_reader(data))?;
         serde_json::from_slice(&answer).map_err(|e| unexpected_answer(&url, status, &e))
     }
 

@@ -27,6 +27,7 @@ mod secret;
 mod seed;
 mod server;
 mod tls;
+mod upload;
 mod vault;
 mod web;
 
@@ -39,3 +40,4 @@ pub use error::{ApiError, ErrorCode};
 pub use jobs::{CustodyReport, DriveLogs, JobAction, JobDetail};
 pub use server::{Ready, ServeError, serve};
 pub use tls::TlsError;
+pub use upload::{BodyWriter, UploadBody};

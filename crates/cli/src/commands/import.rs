@@ -8,7 +8,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -19,7 +18,7 @@ use seedship_jobs::{
     RangeLog, RangeStatus, place_blob,
 };
 use seedship_progress::Unit;
-use seedship_server::{Client, ClientError, Credentials, ErrorCode, JobAction, JobDetail};
+use seedship_server::{Client, ClientError, Credentials, ErrorCode, JobAction, JobDetail, UploadBody};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -28,8 +27,6 @@ use crate::{Context, output};
 
 /// Where copy and error logs go in the job's container, as the Import/Export service does.
 const LOG_DIR: &str = "waimportexport";
-/// Bytes in flight between the drive reader and the upload, per chunk (four chunks queued).
-const PIPE_CHUNK: usize = 1 << 20;
 /// How often transfer progress is reported to the server.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// Files received at once (the server fsyncs each blob: more in flight overlap those waits).
@@ -764,12 +761,7 @@ impl<'a> Copier<'a> {
     ) -> anyhow::Result<seedship_drive::FileCheck> {
         let Some(hash) = hash else {
             // the segment carrying the file's checksum is on a drive not given: nothing to verify a repair against
-            let (check, ()) = self.stream(file, ImportSet::read_file, |mut body| {
-                std::io::copy(&mut body, &mut std::io::sink())
-                    .map(drop)
-                    .unwrap_or_default();
-            });
-            return Ok(check?);
+            return Ok(self.set.read_file(file, &mut std::io::sink())?);
         };
         let (check, sent) = self.stream(file, ImportSet::read_file, |body| {
             self.client
@@ -779,8 +771,8 @@ impl<'a> Copier<'a> {
         Ok(check?)
     }
 
-    /// Reads `file` from the drives with `read` on a second thread and hands `send` a reader
-    /// of its bytes.
+    /// Reads `file` from the drives with `read` on a second thread into the body it hands
+    /// `send`; a read error fails the request, so that no part of the file is taken for all of it.
     fn stream<T>(
         &self,
         file: &ImportFile,
@@ -789,24 +781,20 @@ impl<'a> Copier<'a> {
             &ImportFile,
             &mut dyn Write,
         ) -> seedship_drive::Result<seedship_drive::FileCheck>,
-        send: impl FnOnce(PipeReader) -> T,
+        send: impl FnOnce(UploadBody) -> T,
     ) -> (seedship_drive::Result<seedship_drive::FileCheck>, T) {
-        let (tx, rx) = sync_channel(4);
+        let (mut writer, body) = self.client.upload_body();
         std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
-                let mut writer = PipeWriter {
-                    tx,
-                    buf: Vec::with_capacity(PIPE_CHUNK),
-                };
                 let check = read(self.set, file, &mut writer);
-                writer.flush_chunk();
+                match &check {
+                    // a failed finish means the request is gone; it reports why itself
+                    Ok(_) => drop(writer.finish()),
+                    Err(err) => writer.fail(std::io::Error::other(err.to_string())),
+                }
                 check
             });
-            let sent = send(PipeReader {
-                rx,
-                chunk: Vec::new(),
-                at: 0,
-            });
+            let sent = send(body);
             let check = reader
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -848,65 +836,6 @@ struct Placement {
     outcome: DispositionOutcome,
     /// The blob already holds exactly this file.
     already_there: bool,
-}
-
-/// The writing end of a bounded pipe of chunks between two threads.
-struct PipeWriter {
-    tx: SyncSender<Vec<u8>>,
-    buf: Vec<u8>,
-}
-
-impl PipeWriter {
-    fn flush_chunk(&mut self) -> bool {
-        if self.buf.is_empty() {
-            return true;
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(PIPE_CHUNK));
-        self.tx.send(chunk).is_ok()
-    }
-}
-
-impl Write for PipeWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        let take = data.len().min(PIPE_CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..take]);
-        if self.buf.len() == PIPE_CHUNK && !self.flush_chunk() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "the upload stopped reading",
-            ));
-        }
-        Ok(take)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The reading end of the pipe; ends when the writer is dropped.
-struct PipeReader {
-    rx: Receiver<Vec<u8>>,
-    chunk: Vec<u8>,
-    at: usize,
-}
-
-impl Read for PipeReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(chunk) => {
-                    self.chunk = chunk;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.chunk.len() - self.at);
-        out[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
 }
 
 #[derive(Debug, Serialize)]
