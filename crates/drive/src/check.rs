@@ -4,9 +4,10 @@
 use crate::copy;
 use crate::crypto::DriveKey;
 use crate::error::{Error, Result};
-use crate::format::{self, ManifestEntry, RANGE_OVERHEAD};
+use crate::format::{self, ManifestEntry, NONCE_LEN, RANGE_OVERHEAD, TAG_LEN};
 use std::fs::File;
 use std::io::{Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// How a segment's data file compares with its manifest entry.
@@ -108,15 +109,61 @@ pub(crate) enum RangeChecks {
     Authentication,
 }
 
+/// Where a reader puts the plaintext of each range, handed over in the buffer it was read and
+/// decrypted in, so that a consumer that passes buffers on (an upload) copies nothing.
+pub trait RangeSink {
+    /// A buffer to read the next stored range into (its contents are replaced).
+    fn buffer(&mut self) -> Vec<u8>;
+    /// Takes the next range's plaintext: `buf[plain]`.
+    ///
+    /// # Errors
+    /// Whatever the consumer fails with; the read stops there.
+    fn put(&mut self, buf: Vec<u8>, plain: Range<usize>) -> std::io::Result<()>;
+}
+
+/// A [`RangeSink`] that writes each range to a [`Write`], reading every range into one buffer.
+pub struct WriteSink<'a> {
+    out: &'a mut dyn Write,
+    spare: Vec<u8>,
+}
+
+impl<'a> WriteSink<'a> {
+    /// Writes to `out`.
+    pub fn new(out: &'a mut dyn Write) -> Self {
+        Self::with_buffer(out, Vec::new())
+    }
+
+    /// Writes to `out`, reading ranges into `buf` (kept from an earlier sink, see
+    /// [`WriteSink::into_buffer`]).
+    pub(crate) fn with_buffer(out: &'a mut dyn Write, buf: Vec<u8>) -> Self {
+        WriteSink { out, spare: buf }
+    }
+
+    /// The buffer, for the next sink.
+    pub(crate) fn into_buffer(self) -> Vec<u8> {
+        self.spare
+    }
+}
+
+impl RangeSink for WriteSink<'_> {
+    fn buffer(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.spare)
+    }
+
+    fn put(&mut self, buf: Vec<u8>, plain: Range<usize>) -> std::io::Result<()> {
+        let written = self.out.write_all(&buf[plain]);
+        self.spare = buf;
+        written
+    }
+}
+
 /// Checks every range of a segment. Plaintext of good ranges goes to `hasher` and `sink`;
-/// a bad range sends zeros of its length instead, so offsets stay right. `buf` is scratch
-/// space, kept by the caller so that it is allocated once for many segments.
+/// a bad range sends zeros of its length instead, so offsets stay right.
 pub(crate) fn check_segment(
     r: &SegmentRef<'_>,
     checks: RangeChecks,
-    buf: &mut Vec<u8>,
     mut hasher: Option<&mut blake3::Hasher>,
-    mut sink: Option<&mut dyn Write>,
+    sink: &mut dyn RangeSink,
 ) -> Result<SegmentCheck> {
     let spec = &r.entry.spec;
     let path = copy::data_file(r.drive, r.session_id, spec.segment);
@@ -144,25 +191,27 @@ pub(crate) fn check_segment(
     if let Some(f) = &file {
         check.found_len = Some(f.metadata().map_err(Error::io(&path))?.len());
     }
-    // stands in for a bad range; never written to, so it stays zeros
-    let mut zeros = Vec::new();
     for idx in 0..count {
         let len = spec.range_len(r.range_size, idx);
         let want = (len + RANGE_OVERHEAD) as usize;
+        let mut buf = sink.buffer();
         let got = match &mut file {
-            Some(f) => read_up_to(f, want, buf).map_err(Error::io(&path))?,
+            Some(f) => read_up_to(f, want, &mut buf).map_err(Error::io(&path))?,
             None => 0,
         };
         let opened = if got == 0 {
             Err(RangeStatus::Missing)
         } else if got < want {
             Err(RangeStatus::Truncated)
-        } else if checks == RangeChecks::All && blake3::hash(buf).as_bytes() != &r.entry.ranges[idx as usize]
+        } else if checks == RangeChecks::All && blake3::hash(&buf).as_bytes() != &r.entry.ranges[idx as usize]
         {
             Err(RangeStatus::Changed)
         } else {
             let aad = format::range_aad(r.drive_id, r.session_id, spec.segment, idx, idx + 1 == count);
-            r.key.open_in_place(&aad, buf).ok_or(RangeStatus::Changed)
+            match r.key.open_in_place(&aad, &mut buf) {
+                Some(_) => Ok(NONCE_LEN..want - TAG_LEN),
+                None => Err(RangeStatus::Changed),
+            }
         };
         let plain = match opened {
             Ok(plain) => plain,
@@ -173,16 +222,15 @@ pub(crate) fn check_segment(
                     len,
                     status,
                 });
-                zeros.resize(zeros.len().max(len as usize), 0);
-                &zeros[..len as usize]
+                buf.clear();
+                buf.resize(len as usize, 0);
+                0..len as usize
             }
         };
         if let Some(h) = hasher.as_deref_mut() {
-            h.update(plain);
+            h.update(&buf[plain.clone()]);
         }
-        if let Some(s) = sink.as_deref_mut() {
-            s.write_all(plain).map_err(Error::io("<output>"))?;
-        }
+        sink.put(buf, plain).map_err(Error::io("<output>"))?;
     }
     check.status = match check.found_len {
         None => SegmentStatus::Missing,
@@ -197,7 +245,7 @@ pub(crate) fn check_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{BlobType, Disposition, NONCE_LEN, SegmentSpec};
+    use crate::format::{BlobType, Disposition, SegmentSpec};
 
     const RANGE: u32 = 1024;
 
@@ -258,7 +306,7 @@ mod tests {
         };
         let read = |checks| {
             let mut out = Vec::new();
-            let check = check_segment(&seg, checks, &mut Vec::new(), None, Some(&mut out)).expect("check");
+            let check = check_segment(&seg, checks, None, &mut WriteSink::new(&mut out)).expect("check");
             (check, out)
         };
         let (all, zeroed) = read(RangeChecks::All);

@@ -58,7 +58,7 @@ mod session;
 mod shipping;
 mod verify;
 
-pub use check::{RangeProblem, RangeStatus, SegmentCheck, SegmentStatus};
+pub use check::{RangeProblem, RangeSink, RangeStatus, SegmentCheck, SegmentStatus, WriteSink};
 pub use copy::Counters;
 pub use crypto::{Identity, Recipient, Unlock};
 pub use error::{Error, Result};

@@ -2,7 +2,9 @@
 //! private key, list the files of a drive set and stream each one out, verified range by
 //! range, with memory bounded by one range.
 
-use crate::check::{RangeChecks, SegmentCheck, SegmentRef, SegmentStatus, check_segment};
+use crate::check::{
+    RangeChecks, RangeSink, SegmentCheck, SegmentRef, SegmentStatus, WriteSink, check_segment,
+};
 use crate::copy;
 use crate::crypto::{self, DriveKey, Identity, Unlock};
 use crate::error::{Error, Result};
@@ -375,7 +377,7 @@ impl ImportSet {
     /// # Errors
     /// I/O errors reading the drive or writing `out`; mismatches are reported in the result.
     pub fn read_file(&self, file: &ImportFile, out: &mut dyn Write) -> Result<FileCheck> {
-        self.read(file, out, true)
+        self.read_to(file, out, true)
     }
 
     /// As [`ImportSet::read_file`], but leaves the whole-file BLAKE3 to whoever receives the
@@ -388,32 +390,27 @@ impl ImportSet {
     ///
     /// # Errors
     /// As [`ImportSet::read_file`].
-    pub fn read_file_ranges(&self, file: &ImportFile, out: &mut dyn Write) -> Result<FileCheck> {
-        self.read(file, out, false)
+    pub fn read_file_ranges(&self, file: &ImportFile, sink: &mut dyn RangeSink) -> Result<FileCheck> {
+        self.read(file, sink, false)
     }
 
-    fn read(&self, file: &ImportFile, out: &mut dyn Write, whole_file: bool) -> Result<FileCheck> {
-        let mut buf = self
+    fn read_to(&self, file: &ImportFile, out: &mut dyn Write, whole_file: bool) -> Result<FileCheck> {
+        let buf = self
             .buffers
             .lock()
             .map(|mut b| b.pop())
             .ok()
             .flatten()
             .unwrap_or_default();
-        let check = self.read_with(file, out, whole_file, &mut buf);
+        let mut sink = WriteSink::with_buffer(out, buf);
+        let check = self.read(file, &mut sink, whole_file);
         if let Ok(mut buffers) = self.buffers.lock() {
-            buffers.push(buf);
+            buffers.push(sink.into_buffer());
         }
         check
     }
 
-    fn read_with(
-        &self,
-        file: &ImportFile,
-        out: &mut dyn Write,
-        whole_file: bool,
-        buf: &mut Vec<u8>,
-    ) -> Result<FileCheck> {
+    fn read(&self, file: &ImportFile, sink: &mut dyn RangeSink, whole_file: bool) -> Result<FileCheck> {
         let checks = if whole_file {
             RangeChecks::All
         } else {
@@ -428,7 +425,7 @@ impl ImportSet {
             let manifest = &drive.manifests[m];
             let entry = &manifest.entries[e];
             if entry.spec.offset > written {
-                write_zeros(out, entry.spec.offset - written)?;
+                put_zeros(sink, entry.spec.offset - written)?;
             }
             written = written.max(entry.spec.offset + entry.spec.len);
             if entry.file_hash.is_some() {
@@ -442,16 +439,10 @@ impl ImportSet {
                 key: &drive.key,
                 entry,
             };
-            segments.push(check_segment(
-                &seg,
-                checks,
-                buf,
-                hasher.as_mut(),
-                Some(&mut *out),
-            )?);
+            segments.push(check_segment(&seg, checks, hasher.as_mut(), sink)?);
         }
         if file.size > written {
-            write_zeros(out, file.size - written)?;
+            put_zeros(sink, file.size - written)?;
         }
         let hash_ok = file.complete && hasher.is_some_and(|h| recorded == Some(*h.finalize().as_bytes()));
         let status = if !file.complete {
@@ -481,11 +472,14 @@ pub struct FileRange {
     pub checksum: Option<[u8; 32]>,
 }
 
-fn write_zeros(out: &mut dyn Write, mut len: u64) -> Result<()> {
-    let zeros = [0u8; 64 << 10];
+/// Puts `len` zero bytes, for a span whose segment is on a drive not given.
+fn put_zeros(sink: &mut dyn RangeSink, mut len: u64) -> Result<()> {
     while len > 0 {
-        let n = len.min(zeros.len() as u64) as usize;
-        out.write_all(&zeros[..n]).map_err(Error::io("<output>"))?;
+        let n = len.min(u64::from(format::RANGE_SIZE)) as usize;
+        let mut buf = sink.buffer();
+        buf.clear();
+        buf.resize(n, 0);
+        sink.put(buf, 0..n).map_err(Error::io("<output>"))?;
         len -= n as u64;
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! `verify`: re-reads a drive and compares it with what its journal recorded.
 
-use crate::check::{RangeChecks, SegmentCheck, SegmentRef, SegmentStatus, check_segment};
+use crate::check::{RangeChecks, SegmentCheck, SegmentRef, SegmentStatus, WriteSink, check_segment};
 use crate::copy;
 use crate::crypto::{self, Unlock};
 use crate::error::{Error, Result};
@@ -110,7 +110,8 @@ pub fn verify(journal: &Path, drive: &Path, unlock: &Unlock<'_>) -> Result<Verif
             stored_bytes: 0,
             problems: Vec::new(),
         };
-        let mut buf = Vec::new();
+        let mut discard = std::io::sink();
+        let mut sink = WriteSink::new(&mut discard);
         for entry in &reference.entries {
             let whole = entry.spec.offset == 0 && entry.spec.is_last();
             let mut hasher = blake3::Hasher::new();
@@ -122,13 +123,7 @@ pub fn verify(journal: &Path, drive: &Path, unlock: &Unlock<'_>) -> Result<Verif
                 key: &key,
                 entry,
             };
-            let mut check = check_segment(
-                &seg,
-                RangeChecks::All,
-                &mut buf,
-                whole.then_some(&mut hasher),
-                None,
-            )?;
+            let mut check = check_segment(&seg, RangeChecks::All, whole.then_some(&mut hasher), &mut sink)?;
             if whole
                 && check.status == SegmentStatus::Ok
                 && entry.file_hash != Some(*hasher.finalize().as_bytes())

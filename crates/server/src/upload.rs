@@ -3,24 +3,27 @@
 //! copy and whose buffers are reused.
 
 use std::io::{self, Write};
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::Stream;
+use seedship_drive::RangeSink;
 use tokio::sync::mpsc;
 
 /// Bytes per chunk of a streamed body.
 const CHUNK: usize = 1 << 20;
 
-/// Chunks written ahead of the connection, per body.
-const QUEUE: usize = 4;
+/// Chunks written ahead of the connection, per body: 1 MiB ones, or ranges (up to 4 MiB) from
+/// the drive reader.
+const QUEUE: usize = 2;
 
 /// Buffers kept for reuse (enough for ten bodies at full queue with some in the connection).
-const POOL_MAX: usize = 64;
+const POOL_MAX: usize = 40;
 
-/// Buffers of chunks the connection has sent, reused: a fresh 1 MiB allocation costs a page
-/// fault per 4 KiB, and zeroing it as much as the copy into it.
+/// Buffers of chunks the connection has sent, reused: a fresh allocation costs a page fault
+/// per 4 KiB, and zeroing it as much as the copy into it.
 #[derive(Debug, Default)]
 pub(crate) struct ChunkPool(Mutex<Vec<Vec<u8>>>);
 
@@ -100,6 +103,10 @@ impl BodyWriter {
             buf,
             pool: self.pool.clone(),
         });
+        self.send(chunk)
+    }
+
+    fn send(&self, chunk: Bytes) -> io::Result<()> {
         self.tx
             .blocking_send(Ok(chunk))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped reading"))
@@ -122,6 +129,26 @@ impl BodyWriter {
     pub fn fail(self, err: io::Error) {
         // if the request is already gone there is no one left to tell
         let _ = self.tx.blocking_send(Err(err));
+    }
+}
+
+/// Ranges from the drive reader go to the connection in the buffers they were decrypted in.
+impl RangeSink for BodyWriter {
+    fn buffer(&mut self) -> Vec<u8> {
+        self.pool.take()
+    }
+
+    fn put(&mut self, buf: Vec<u8>, plain: Range<usize>) -> io::Result<()> {
+        // bytes written before through `Write` go first
+        if !self.chunk.is_empty() {
+            self.send_chunk()?;
+        }
+        let chunk = Bytes::from_owner(PooledChunk {
+            buf,
+            pool: self.pool.clone(),
+        })
+        .slice(plain);
+        self.send(chunk)
     }
 }
 
@@ -194,6 +221,25 @@ mod tests {
             !pool.0.lock().expect("pool").is_empty(),
             "sent chunks return their buffers"
         );
+    }
+
+    #[test]
+    fn ranges_put_after_written_bytes_keep_their_order_and_only_their_plaintext() {
+        let (mut writer, body) = pipe(Arc::default());
+        let feeder = std::thread::spawn(move || {
+            writer.write_all(b"head ").expect("write");
+            let mut range = writer.buffer();
+            range.extend_from_slice(b"NONCErange oneTAG");
+            writer.put(range, 5..14).expect("put");
+            writer.finish().expect("finish");
+        });
+        let chunks = collect(body);
+        feeder.join().expect("feeder");
+        let got: Vec<u8> = chunks
+            .into_iter()
+            .flat_map(|c| c.expect("chunk").to_vec())
+            .collect();
+        assert_eq!(got, b"head range one");
     }
 
     #[test]

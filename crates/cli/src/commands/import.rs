@@ -18,7 +18,9 @@ use seedship_jobs::{
     RangeLog, RangeStatus, place_blob,
 };
 use seedship_progress::Unit;
-use seedship_server::{Client, ClientError, Credentials, ErrorCode, JobAction, JobDetail, UploadBody};
+use seedship_server::{
+    BodyWriter, Client, ClientError, Credentials, ErrorCode, JobAction, JobDetail, UploadBody,
+};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -706,10 +708,13 @@ impl<'a> Copier<'a> {
         hash: &str,
     ) -> anyhow::Result<Option<seedship_drive::FileCheck>> {
         // the server checks the whole-file BLAKE3 as the bytes arrive
-        let (check, sent) = self.stream(file, ImportSet::read_file_ranges, |body| {
-            self.client
-                .put_verified_blob(self.account, self.name(), blob, body, Some(hash))
-        });
+        let (check, sent) = self.stream(
+            |w| self.set.read_file_ranges(file, w),
+            |body| {
+                self.client
+                    .put_verified_blob(self.account, self.name(), blob, body, Some(hash))
+            },
+        );
         let mismatch = matches!(
             &sent,
             Err(ClientError::Api {
@@ -763,30 +768,28 @@ impl<'a> Copier<'a> {
             // the segment carrying the file's checksum is on a drive not given: nothing to verify a repair against
             return Ok(self.set.read_file(file, &mut std::io::sink())?);
         };
-        let (check, sent) = self.stream(file, ImportSet::read_file, |body| {
-            self.client
-                .put_damaged(self.account, self.name(), requested, blob, hash, body)
-        });
+        let (check, sent) = self.stream(
+            |w| self.set.read_file(file, w),
+            |body| {
+                self.client
+                    .put_damaged(self.account, self.name(), requested, blob, hash, body)
+            },
+        );
         sent.with_context(|| format!("holding back damaged file {requested}"))?;
         Ok(check?)
     }
 
-    /// Reads `file` from the drives with `read` on a second thread into the body it hands
-    /// `send`; a read error fails the request, so that no part of the file is taken for all of it.
+    /// Runs `read` (a file from the drives) on a second thread into the body it hands `send`;
+    /// a read error fails the request, so that no part of a file is taken for all of it.
     fn stream<T>(
         &self,
-        file: &ImportFile,
-        read: fn(
-            &ImportSet,
-            &ImportFile,
-            &mut dyn Write,
-        ) -> seedship_drive::Result<seedship_drive::FileCheck>,
+        read: impl FnOnce(&mut BodyWriter) -> seedship_drive::Result<seedship_drive::FileCheck> + Send,
         send: impl FnOnce(UploadBody) -> T,
     ) -> (seedship_drive::Result<seedship_drive::FileCheck>, T) {
         let (mut writer, body) = self.client.upload_body();
         std::thread::scope(|scope| {
             let reader = scope.spawn(move || {
-                let check = read(self.set, file, &mut writer);
+                let check = read(&mut writer);
                 match &check {
                     // a failed finish means the request is gone; it reports why itself
                     Ok(_) => drop(writer.finish()),
