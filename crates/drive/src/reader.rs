@@ -380,8 +380,9 @@ impl ImportSet {
         self.read_to(file, out, true)
     }
 
-    /// As [`ImportSet::read_file`], but leaves the whole-file BLAKE3 to whoever receives the
-    /// bytes (the server checks it on every verified upload), and checks each range by its
+    /// As [`ImportSet::read_file`], but hands each range to `sink` in the buffer it was
+    /// decrypted in, leaves the whole-file BLAKE3 to whoever receives the bytes (the server
+    /// checks it on every verified upload), and checks each range by its
     /// authenticated decryption alone: `hash_ok` stays `false`, and the status is
     /// [`FileStatus::Ok`] when the file is complete and every range authenticates. A stored
     /// range that authenticates but is not the one the manifest records (a range sealed twice)
