@@ -31,16 +31,18 @@ now() { date +%s.%N; }
 # Seconds between two `now` readings, two decimals.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b - a}'; }
 
-# One timed `cp -a` + `sync` of the source tree; appends to cp_times.
+# One timed `cp -a` + `sync` of the source tree into $1 (default: $work/cp, removed afterwards;
+# a directory given is kept, so that the next round does not allocate inodes right after
+# freeing thousands, which ext4 without a journal makes slow); appends to cp_times.
 time_cp() {
-    local t0 t1
-    rm -rf "$work/cp" && mkdir -p "$work/cp"
+    local t0 t1 dst=${1:-$work/cp}
+    rm -rf "$dst" && mkdir -p "$dst"
     warm "$work/src"
     t0=$(now)
-    cp -a "$work/src" "$work/cp/" && sync
+    cp -a "$work/src" "$dst/" && sync
     t1=$(now)
     cp_times+=("$(elapsed "$t0" "$t1")")
-    rm -rf "$work/cp"
+    [ -n "${1:-}" ] || rm -rf "$dst"
 }
 
 mean() { printf '%s\n' "$@" | awk '{s += $1} END {printf "%.2f", s / NR}'; }
