@@ -4,7 +4,7 @@
 use crate::copy;
 use crate::crypto::DriveKey;
 use crate::error::{Error, Result};
-use crate::format::{self, ManifestEntry, NONCE_LEN, RANGE_OVERHEAD, TAG_LEN};
+use crate::format::{self, ManifestEntry, RANGE_OVERHEAD};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::Range;
@@ -208,10 +208,7 @@ pub(crate) fn check_segment(
             Err(RangeStatus::Changed)
         } else {
             let aad = format::range_aad(r.drive_id, r.session_id, spec.segment, idx, idx + 1 == count);
-            match r.key.open_in_place(&aad, &mut buf) {
-                Some(_) => Ok(NONCE_LEN..want - TAG_LEN),
-                None => Err(RangeStatus::Changed),
-            }
+            r.key.open_in_place(&aad, &mut buf).ok_or(RangeStatus::Changed)
         };
         let plain = match opened {
             Ok(plain) => plain,
@@ -245,7 +242,7 @@ pub(crate) fn check_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{BlobType, Disposition, SegmentSpec};
+    use crate::format::{BlobType, Disposition, NONCE_LEN, SegmentSpec};
 
     const RANGE: u32 = 1024;
 

@@ -55,10 +55,10 @@ impl DriveKey {
         Ok(())
     }
 
-    /// Decrypts a stored `nonce || ciphertext || tag` record in place and returns its
-    /// plaintext, a slice of `record` (no bytes are moved); `None` (and garbage in `record`)
-    /// when it does not authenticate.
-    pub(crate) fn open_in_place<'r>(&self, aad: &[u8], record: &'r mut [u8]) -> Option<&'r [u8]> {
+    /// Decrypts a stored `nonce || ciphertext || tag` record in place and returns where its
+    /// plaintext is in `record` (no bytes are moved); `None` (and garbage in `record`) when it
+    /// does not authenticate.
+    pub(crate) fn open_in_place(&self, aad: &[u8], record: &mut [u8]) -> Option<std::ops::Range<usize>> {
         if record.len() < NONCE_LEN + TAG_LEN {
             return None;
         }
@@ -67,7 +67,7 @@ impl DriveKey {
         self.cipher()
             .decrypt_in_place_detached(XNonce::from_slice(nonce), aad, text, (&*tag).into())
             .ok()?;
-        Some(text)
+        Some(NONCE_LEN..NONCE_LEN + text.len())
     }
 
     pub(crate) fn seal(&self, aad: &[u8], plain: &[u8]) -> Result<Sealed> {
