@@ -84,11 +84,11 @@ pub struct UploadBody {
 pub(crate) fn pipe(pool: Arc<ChunkPool>) -> (BodyWriter, UploadBody) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let finished = Arc::new(AtomicBool::new(false));
-    let chunk = pool.take();
     (
         BodyWriter {
             tx,
-            chunk,
+            // taken from the pool at the first `write`: a body fed by ranges never needs one
+            chunk: Vec::new(),
             pool,
             finished: finished.clone(),
         },
@@ -98,15 +98,18 @@ pub(crate) fn pipe(pool: Arc<ChunkPool>) -> (BodyWriter, UploadBody) {
 
 impl BodyWriter {
     fn send_chunk(&mut self) -> io::Result<()> {
-        let buf = std::mem::replace(&mut self.chunk, self.pool.take());
+        let buf = std::mem::take(&mut self.chunk);
+        let len = buf.len();
+        self.send(buf, 0..len)
+    }
+
+    /// Sends `buf[part]`; `buf` goes back to the pool once the connection is done with it.
+    fn send(&self, buf: Vec<u8>, part: Range<usize>) -> io::Result<()> {
         let chunk = Bytes::from_owner(PooledChunk {
             buf,
             pool: self.pool.clone(),
-        });
-        self.send(chunk)
-    }
-
-    fn send(&self, chunk: Bytes) -> io::Result<()> {
+        })
+        .slice(part);
         self.tx
             .blocking_send(Ok(chunk))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped reading"))
@@ -132,6 +135,15 @@ impl BodyWriter {
     }
 }
 
+impl Drop for BodyWriter {
+    fn drop(&mut self) {
+        // a chunk taken but never sent
+        if self.chunk.capacity() > 0 {
+            self.pool.give(std::mem::take(&mut self.chunk));
+        }
+    }
+}
+
 /// Ranges from the drive reader go to the connection in the buffers they were decrypted in.
 impl RangeSink for BodyWriter {
     fn buffer(&mut self) -> Vec<u8> {
@@ -143,17 +155,15 @@ impl RangeSink for BodyWriter {
         if !self.chunk.is_empty() {
             self.send_chunk()?;
         }
-        let chunk = Bytes::from_owner(PooledChunk {
-            buf,
-            pool: self.pool.clone(),
-        })
-        .slice(plain);
-        self.send(chunk)
+        self.send(buf, plain)
     }
 }
 
 impl Write for BodyWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.chunk.capacity() == 0 {
+            self.chunk = self.pool.take();
+        }
         let take = data.len().min(CHUNK - self.chunk.len());
         self.chunk.extend_from_slice(&data[..take]);
         if self.chunk.len() == CHUNK {
