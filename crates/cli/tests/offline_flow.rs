@@ -5,7 +5,7 @@
 //! the next `backup` seeds the vault and uploads only the change; restic lists and restores
 //! both snapshots; an agent killed during an incremental completes on the next run and
 //! `check --read-data` passes; a server killed while it seeds the vault finishes seeding when
-//! the next backup asks again.
+//! the next backup asks again; a diskprep killed while it copies resumes on its next run.
 
 mod offline_support;
 mod server_support;
@@ -349,4 +349,85 @@ fn server_killed_while_seeding_resumes_on_the_next_backup() {
         assert_eq!(vault.get(key), Some(size), "seeded object {key}");
     }
     json_ok(&["check", "--read-data", "--repo", &flow.agent.repository()]);
+}
+
+/// Bytes under the drives' session directories (the encrypted data diskprep writes).
+fn session_bytes(drives: &[std::path::PathBuf]) -> u64 {
+    drives
+        .iter()
+        .map(|drive| store_listing(&drive.join("initial-backup")).values().sum::<u64>())
+        .sum()
+}
+
+#[test]
+fn diskprep_killed_while_copying_resumes_on_the_next_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    // Large enough that the copy is still running when the poll below sees its first bytes.
+    let flow = Flow::start_sized(dir, 64 * MIB);
+    let first = flow.backup();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let args = flow.diskprep_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let drives = [flow.drive(1), flow.drive(2)];
+
+    // SIGKILL diskprep as soon as the first encrypted bytes reach a drive.
+    let mut child = command(&[&["--json"][..], &args].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn diskprep");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while session_bytes(&drives) == 0 {
+        let exited = child.try_wait().expect("try_wait");
+        assert!(
+            exited.is_none(),
+            "diskprep ended ({exited:?}) before it copied anything"
+        );
+        assert!(Instant::now() < deadline, "diskprep copied nothing in 120 s");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    let status = json_ok(&[
+        "diskprep",
+        "--staging",
+        path(&flow.staging),
+        "--credentials",
+        path(&flow.account),
+        "--status",
+    ]);
+    assert_eq!(
+        status[0]["created"], false,
+        "no job before the copy finished: {status:?}"
+    );
+    assert_eq!(status[0]["drives_prepared"], 2, "{status:?}");
+
+    // The same diskprep again: resumes the copy from the journals and creates the job.
+    let resumed = json_ok(&args);
+    let summary = &message(&resumed, "summary")["summary"];
+    assert_eq!(summary["session_id"], "initial-backup", "{summary}");
+    assert!(
+        !summary["drives"].as_array().expect("drives").is_empty(),
+        "the resumed copy finished a drive: {summary}"
+    );
+    let job = resumed.last().expect("job detail");
+    assert_eq!(job["summary"]["state"], "Creating", "{job}");
+    assert_eq!(
+        job["summary"]["drives"].as_array().map(Vec::len),
+        Some(2),
+        "{job}"
+    );
+
+    // The drives import bit-exact.
+    flow.ship_receive_and_return();
+    let container = object_dir(&flow.server.data_dir, "containers", "seed").join(JOB);
+    assert!(
+        tree_contents(&container) == tree_contents(&flow.job_dir().join("repository")),
+        "the container holds the staged repository, bit-exact"
+    );
 }

@@ -68,5 +68,5 @@ pub use marker::{MARKER_NAME, read_drive_id};
 pub use plan::{Dataset, DriveTarget, MAX_DRIVES, PlanSummary, PrepareOptions, PreparedSession, plan};
 pub use reader::{FileCheck, FileRange, FileStatus, ImportDrive, ImportFile, ImportSet, ShippedDrive};
 pub use session::{AbortSummary, CopySummary, DriveSummary, abort, resume};
-pub use shipping::{ShippingRecord, shipping_record};
+pub use shipping::{ShippingRecord, session_complete, shipping_record};
 pub use verify::{ManifestStatus, SessionReport, VerifyReport, verify};

@@ -214,12 +214,20 @@ impl PreparedSession {
                 sealed,
                 stored: d.stored,
             };
-            // New journals are built first for every drive and renamed into place together
-            // below, so a crash here leaves either all of the set's journals or none.
+            // New journals are built first for every drive and renamed into place one after
+            // the other below, once every drive is marked: a crash before that leaves no
+            // journal, only drives that need formatting again.
             if let Some(keys) = wrapped {
                 stage.built = Some(Journal::build(&stage.journal, &drive_id, &keys, &stage.record())?);
             }
             staged.push(stage);
+        }
+        // Resume (and any later session) checks the marker against the journal: a journal
+        // installed before its drive was marked could not be resumed.
+        for stage in &staged {
+            if marker::read(&stage.drive)?.is_none() {
+                marker::write(&stage.drive, &stage.drive_id)?;
+            }
         }
         let mut work = Vec::new();
         for stage in staged {
@@ -232,9 +240,6 @@ impl PreparedSession {
                 }
             };
             let seq = last_session(&journal)?.seq;
-            if marker::read(&stage.drive)?.is_none() {
-                marker::write(&stage.drive, &stage.drive_id)?;
-            }
             work.push(Work {
                 journal,
                 seq,

@@ -21,6 +21,19 @@ pub struct ShippingRecord {
     pub stored_bytes: u64,
 }
 
+/// Whether the last session of `journal` is complete (its manifest is on the drive), so that
+/// the drive can be shipped; `false` means `resume` or `abort` first.
+///
+/// # Errors
+/// The journal cannot be read or holds no session.
+pub fn session_complete(journal: &Path) -> Result<bool> {
+    let journal = Journal::open(journal)?;
+    let last = journal
+        .last_session()?
+        .ok_or_else(|| Error::state(journal.path(), "holds no session"))?;
+    Ok(last.completed && last.manifest_hash.is_some())
+}
+
 /// Reads the shipping record of the drive whose journal is `journal`.
 ///
 /// # Errors

@@ -165,20 +165,10 @@ fn prepare(
     let mut journals = dir.journals();
     if journals.is_empty() {
         journals = copy_to_drives(ctx, args, client, staged, dir)?;
-    } else if !ctx.json {
-        println!(
-            "drives already prepared ({} journal(s) in {}); creating the job",
-            journals.len(),
-            dir.journals_dir().display()
-        );
+    } else {
+        finish_copy(ctx, dir, &journals)?;
     }
-    let drives = drive_specs(&journals).with_context(|| {
-        format!(
-            "the drives of {} are not completely prepared: finish with `seedship drive resume` \
-             or roll back with `seedship drive abort` (--journal for each)",
-            dir.path().display()
-        )
-    })?;
+    let drives = drive_specs(&journals)?;
     spec["name"] = staged.job.clone().into();
     spec["job_type"] = "Import".into();
     spec["destination"] = serde_json::json!({
@@ -282,6 +272,46 @@ fn copy_to_drives(
         .context("copying; resume with `seedship drive resume`")?;
     super::drive::emit_copy(ctx, &summary)?;
     Ok(dir.journals())
+}
+
+/// A copy onto the drives that stopped part-way (crash, power loss, full disk) is finished
+/// from its journals, where it stopped; nothing already on the drives is erased.
+fn finish_copy(ctx: &Context, dir: &JobDir, journals: &[PathBuf]) -> anyhow::Result<()> {
+    let mut unfinished = 0;
+    for journal in journals {
+        if !seedship_drive::session_complete(journal)
+            .with_context(|| format!("journal {}", journal.display()))?
+        {
+            unfinished += 1;
+        }
+    }
+    if unfinished == 0 {
+        if !ctx.json {
+            println!(
+                "drives already prepared ({} journal(s) in {}); creating the job",
+                journals.len(),
+                dir.journals_dir().display()
+            );
+        }
+        return Ok(());
+    }
+    if !ctx.json {
+        println!(
+            "the copy onto {unfinished} of {} drive(s) stopped before it finished; resuming it \
+             (journals in {})",
+            journals.len(),
+            dir.journals_dir().display()
+        );
+    }
+    let summary = seedship_drive::resume(journals, &super::drive::passphrase()?, ctx.progress.as_ref())
+        .with_context(|| {
+            format!(
+                "resuming the copy onto the drives (to start over instead: `seedship drive abort` \
+                 with --journal for each, remove {}, then diskprep again)",
+                dir.journals_dir().display()
+            )
+        })?;
+    super::drive::emit_copy(ctx, &summary)
 }
 
 fn ask_drive(ctx: &Context, question: &str) -> anyhow::Result<PathBuf> {

@@ -83,6 +83,11 @@ pub struct Flow {
 
 impl Flow {
     pub fn start(dir: &Path) -> Flow {
+        Flow::start_sized(dir, 16 * MIB)
+    }
+
+    /// As [`Flow::start`], with a sample tree of `bytes`.
+    pub fn start_sized(dir: &Path, bytes: usize) -> Flow {
         let server = Server::start(dir, "server", &dir.join("data"), None);
         let agent = provision(&server, dir, "acme", "laptop", false);
         let account = dir.join("acme.credentials");
@@ -108,7 +113,7 @@ impl Flow {
             path(&account),
         ]);
         let source = dir.join("source");
-        SampleTree::build(&source, 16 * MIB).expect("sample tree");
+        SampleTree::build(&source, bytes).expect("sample tree");
         let flow = Flow {
             dir: dir.to_owned(),
             config_dir: dir.join("agent-acme-laptop"),
@@ -189,28 +194,46 @@ impl Flow {
             .expect("vault_bytes_received")
     }
 
-    /// Runs the staged job through diskprep (two drives), shipping, receipt and ship-back, to
-    /// Completed, without the checks `offline_flow`'s end-to-end test makes on the way.
-    pub fn import_staged(&self) {
+    /// `diskprep` arguments that prepare the staged job on two drives and create the job.
+    pub fn diskprep_args(&self) -> Vec<String> {
         let capacity = self.spanning_capacity().to_string();
-        let (drive1, drive2) = (self.drive(1), self.drive(2));
-        let owner = [
+        let (drive1, drive2, details) = (self.drive(1), self.drive(2), self.details());
+        [
+            "diskprep",
             "--staging",
             path(&self.staging),
             "--credentials",
             path(&self.account),
-        ];
-        let prepare = [
             "--drive",
             path(&drive1),
             "--drive",
             path(&drive2),
             "--capacity",
             &capacity,
+            "--details",
+            path(&details),
+            "--yes",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    /// Runs the staged job through diskprep (two drives), shipping, receipt and ship-back, to
+    /// Completed, without the checks `offline_flow`'s end-to-end test makes on the way.
+    pub fn import_staged(&self) {
+        let args = self.diskprep_args();
+        json_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        self.ship_receive_and_return();
+    }
+
+    /// Ships the prepared drives, receives both at the data centre and ships them back.
+    pub fn ship_receive_and_return(&self) {
+        let owner = [
+            "--staging",
+            path(&self.staging),
+            "--credentials",
+            path(&self.account),
         ];
-        let details_file = self.details();
-        let details = ["--details", path(&details_file), "--yes"];
-        json_ok(&[&["diskprep"][..], &owner, &prepare, &details].concat());
         let shipment = [
             "--carrier",
             "DHL",
@@ -222,6 +245,7 @@ impl Flow {
         json_ok(&[&["diskprep", "--ship", "--yes"][..], &owner, &shipment].concat());
         let operator = ["--credentials", path(&self.operator), "--job", JOB];
         let key = self.server.data_dir.join("import-service.key");
+        let (drive1, drive2) = (self.drive(1), self.drive(2));
         let drives = ["--drive", path(&drive1), "--drive", path(&drive2)];
         let identity = ["--identity", path(&key)];
         json_ok(&[&["import", "receive"][..], &operator, &identity, &drives].concat());
