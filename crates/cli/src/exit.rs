@@ -29,6 +29,8 @@ pub const VERIFY_FAILED: u8 = 20;
 pub const IMPORT_INCOMPLETE: u8 = 21;
 /// An offline backup is waiting for its import job to complete; nothing was changed.
 pub const WAITING_FOR_IMPORT: u8 = 22;
+/// An offline backup's import job was cancelled: its drives will never seed the vault.
+pub const IMPORT_CANCELLED: u8 = 23;
 /// Interrupted by Ctrl-C / SIGINT.
 pub const INTERRUPTED: u8 = 130;
 
@@ -49,6 +51,10 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         WAITING_FOR_IMPORT,
         "offline backup waiting for its import job; nothing changed",
+    ),
+    (
+        IMPORT_CANCELLED,
+        "offline backup's import job was cancelled; nothing changed",
     ),
     (INTERRUPTED, "interrupted"),
 ];

@@ -53,6 +53,8 @@ fn offline_seeding_end_to_end() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["message_type"], "waiting");
     assert!(lines[0]["state"].is_null(), "{lines:?}");
+    let next = lines[0]["next"].as_str().expect("next step");
+    assert!(next.contains("seedship diskprep --staging"), "{next}");
 
     // diskprep onto two drives of limited capacity: the staged backup spans them.
     let staged_bytes: u64 = store_listing(&repository).values().sum();
@@ -430,4 +432,45 @@ fn diskprep_killed_while_copying_resumes_on_the_next_run() {
         tree_contents(&container) == tree_contents(&flow.job_dir().join("repository")),
         "the container holds the staged repository, bit-exact"
     );
+}
+
+#[test]
+fn cancelled_job_ends_waiting_with_its_own_code() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start(dir);
+    let first = flow.backup();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let args = flow.diskprep_args();
+    json_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Created, not shipped: waiting, and the owner's next step is named on stderr.
+    let creating = run(&["backup", "--config-dir", path(&flow.config_dir)]);
+    assert_eq!(creating.status.code(), Some(WAITING), "{creating:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&creating.stdout),
+        format!("waiting for import job {JOB} (Creating)\n")
+    );
+    let stderr = String::from_utf8_lossy(&creating.stderr);
+    assert!(
+        stderr.starts_with("next: ") && stderr.contains("--ship"),
+        "{stderr}"
+    );
+
+    // Cancelled: no more waiting; code 23 names the job, and the staging is left as it is.
+    json_ok(&["job", "cancel", JOB, "--credentials", path(&flow.account)]);
+    let before = tree_contents(&flow.staging);
+    let cancelled = run(&["backup", "--config-dir", path(&flow.config_dir)]);
+    assert_eq!(cancelled.status.code(), Some(23), "{cancelled:?}");
+    let stderr = String::from_utf8_lossy(&cancelled.stderr);
+    assert!(
+        stderr.contains(&format!("import job {JOB} was cancelled")) && stderr.contains("--job <NEW>"),
+        "{stderr}"
+    );
+    assert!(cancelled.stdout.is_empty(), "{cancelled:?}");
+    assert!(tree_contents(&flow.staging) == before, "staging changed");
 }

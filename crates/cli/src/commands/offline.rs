@@ -158,6 +158,30 @@ impl AgentIdentity {
     }
 }
 
+/// What the owner has to do for an import job in `state` (`None`: not on the server) to go
+/// on; `None` while it is the carrier's or the data centre's turn. A Closed job can still
+/// complete: a repair sends what its error logs name.
+fn next_step(state: Option<JobState>, job: &str, dir: &JobDir, staging: &Path) -> Option<String> {
+    match state {
+        None => Some(format!(
+            "prepare the drives and create the job: seedship diskprep --staging {}",
+            staging.display()
+        )),
+        Some(JobState::Creating) => Some(format!(
+            "ship the drives and record it: seedship diskprep --staging {} --ship",
+            staging.display()
+        )),
+        Some(JobState::Closed) => Some(format!(
+            "the import ended with drive problems: `seedship job logs {job}` names them; \
+             `seedship drive repair --credentials <FILE> --job {job} --journal {} --srcdir {}` \
+             re-sends them, for each drive with problems",
+            dir.journals_dir().join("drive-<n>.jrn").display(),
+            dir.repository().display()
+        )),
+        Some(_) => None,
+    }
+}
+
 /// One policy backup (`seedship backup` without paths).
 pub fn backup(ctx: &Context, run: &PolicyRun) -> anyhow::Result<()> {
     let (config_dir, policy, _) = Policy::load(run.config_dir.clone())?;
@@ -181,14 +205,31 @@ pub fn backup(ctx: &Context, run: &PolicyRun) -> anyhow::Result<()> {
             return Err(err).with_context(|| format!("asking the server about import job {}", staged.job));
         }
     };
+    if state == Some(JobState::Cancelled) {
+        return Err(exit::Coded {
+            code: exit::IMPORT_CANCELLED,
+            message: format!(
+                "import job {} was cancelled: its drives will not seed the vault; the staged \
+                 backup in {} stays as it is. Give the policy a new job \
+                 (`seedship policy set ... --offline --job <NEW>`) to stage and ship again.",
+                staged.job,
+                dir.path().display()
+            ),
+        }
+        .into());
+    }
     if state != Some(JobState::Completed) {
         let shown = state.map_or_else(|| "not created".to_owned(), |s| format!("{s:?}"));
         let line = format!("waiting for import job {} ({shown})", staged.job);
+        let next = next_step(state, &staged.job, &dir, &offline.staging);
         let doc = serde_json::json!({
             "message_type": "waiting", "job": staged.job, "state": state,
-            "staging": dir.path().display().to_string(),
+            "staging": dir.path().display().to_string(), "next": next,
         });
         output::emit(ctx.json, &doc, || line.clone())?;
+        if let (Some(next), false) = (&next, ctx.json) {
+            eprintln!("next: {next}");
+        }
         return Err(exit::Reported {
             code: exit::WAITING_FOR_IMPORT,
             what: line,
