@@ -25,12 +25,7 @@ fn offline_seeding_end_to_end() {
     let flow = Flow::start(dir);
 
     // First run: the initial backup goes to the staging location.
-    let first = flow.backup();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    let first = flow.backup_ok();
     let lines = json_lines(&first);
     let staged_id = message(&lines, "summary")["repository_id"]
         .as_str()
@@ -187,12 +182,7 @@ fn offline_seeding_end_to_end() {
     std::fs::write(flow.source.join("new.bin"), Rng::new(7).random(changed)).expect("write");
     std::fs::write(flow.source.join("with space.txt"), b"changed").expect("write");
     let received_before = flow.vault_bytes_received();
-    let incremental = flow.backup();
-    assert!(
-        incremental.status.success(),
-        "{}",
-        String::from_utf8_lossy(&incremental.stderr)
-    );
+    let incremental = flow.backup_ok();
     let lines = json_lines(&incremental);
     let seeded = message(&lines, "seeded");
     assert_eq!(seeded["seeded"]["objects"].as_u64(), Some(imported.len() as u64));
@@ -262,12 +252,7 @@ fn offline_seeding_end_to_end() {
     );
     child.kill().expect("kill");
     child.wait().expect("wait");
-    let after_kill = flow.backup();
-    assert!(
-        after_kill.status.success(),
-        "{}",
-        String::from_utf8_lossy(&after_kill.stderr)
-    );
+    let after_kill = flow.backup_ok();
     let lines = json_lines(&after_kill);
     assert!(
         lines.iter().all(|line| line["message_type"] != "seeded"),
@@ -284,12 +269,7 @@ fn server_killed_while_seeding_resumes_on_the_next_backup() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
     let mut flow = Flow::start(dir);
-    let first = flow.backup();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    flow.backup_ok();
     flow.import_staged();
     let staged = store_listing(&flow.job_dir().join("repository"));
 
@@ -333,12 +313,7 @@ fn server_killed_while_seeding_resumes_on_the_next_backup() {
         None,
         &["--listen", &listen],
     );
-    let resumed = flow.backup();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    let resumed = flow.backup_ok();
     let lines = json_lines(&resumed);
     let seeded = &message(&lines, "seeded")["seeded"];
     assert_eq!(seeded["objects"].as_u64(), Some(staged.len() as u64), "{seeded}");
@@ -367,12 +342,7 @@ fn diskprep_killed_while_copying_resumes_on_the_next_run() {
     let dir = dir.path();
     // Large enough that the copy is still running when the poll below sees its first bytes.
     let flow = Flow::start_sized(dir, 64 * MIB);
-    let first = flow.backup();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    flow.backup_ok();
     let args = flow.diskprep_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let drives = [flow.drive(1), flow.drive(2)];
@@ -439,14 +409,8 @@ fn cancelled_job_ends_waiting_with_its_own_code() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
     let flow = Flow::start(dir);
-    let first = flow.backup();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
-    let args = flow.diskprep_args();
-    json_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    flow.backup_ok();
+    flow.diskprep();
 
     // Created, not shipped: waiting, and the owner's next step is named on stderr.
     let creating = run(&["backup", "--config-dir", path(&flow.config_dir)]);

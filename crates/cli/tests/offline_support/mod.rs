@@ -176,6 +176,17 @@ impl Flow {
         run(&["--json", "backup", "--config-dir", path(&self.config_dir)])
     }
 
+    /// A policy backup that must succeed.
+    pub fn backup_ok(&self) -> Output {
+        let output = self.backup();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
     pub fn drive(&self, n: usize) -> PathBuf {
         let drive = self.dir.join(format!("drive{n}"));
         std::fs::create_dir_all(&drive).expect("mkdir drive");
@@ -218,11 +229,16 @@ impl Flow {
         .to_vec()
     }
 
+    /// Prepares the drives and creates the job ([`Flow::diskprep_args`]), which must succeed.
+    pub fn diskprep(&self) -> Vec<serde_json::Value> {
+        let args = self.diskprep_args();
+        json_ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
     /// Runs the staged job through diskprep (two drives), shipping, receipt and ship-back, to
     /// Completed, without the checks `offline_flow`'s end-to-end test makes on the way.
     pub fn import_staged(&self) {
-        let args = self.diskprep_args();
-        json_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        self.diskprep();
         self.ship_receive_and_return();
     }
 
