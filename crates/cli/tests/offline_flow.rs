@@ -5,7 +5,8 @@
 //! the next `backup` seeds the vault and uploads only the change; restic lists and restores
 //! both snapshots; an agent killed during an incremental completes on the next run and
 //! `check --read-data` passes; a server killed while it seeds the vault finishes seeding when
-//! the next backup asks again; a diskprep killed while it copies resumes on its next run.
+//! the next backup asks again; a diskprep killed while it copies resumes on its next run;
+//! `agent run` keeps its schedule through a waiting run; a cancelled job ends with code 23.
 
 mod offline_support;
 mod server_support;
@@ -437,4 +438,78 @@ fn cancelled_job_ends_waiting_with_its_own_code() {
     );
     assert!(cancelled.stdout.is_empty(), "{cancelled:?}");
     assert!(tree_contents(&flow.staging) == before, "staging changed");
+}
+
+#[test]
+fn agent_run_keeps_the_schedule() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start(dir);
+    // Every two seconds (cron with a leading seconds field).
+    flow.set_policy("*/2 * * * * *");
+    let mut child = command(&["--json", "agent", "run", "--config-dir", path(&flow.config_dir)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn agent run");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            let doc: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+            if lines_tx.send(doc).is_err() {
+                break;
+            }
+        }
+    });
+
+    // The first run stages the initial backup; the second waits for the job (code 22 is
+    // reported) and the loop goes on to a third.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    let wanted = ["next_run", "staged", "next_run", "waiting", "next_run"];
+    let kinds = |seen: &[serde_json::Value]| -> Vec<String> {
+        seen.iter()
+            .filter_map(|doc| doc["message_type"].as_str())
+            .filter(|kind| wanted.contains(kind))
+            .map(str::to_owned)
+            .collect()
+    };
+    while kinds(&seen).len() < wanted.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(doc) => seen.push(doc),
+            Err(err) => panic!("agent run: {err} after {:?}", kinds(&seen)),
+        }
+    }
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the loop still runs"
+    );
+    child.kill().expect("kill");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(kinds(&seen), wanted, "{seen:?}");
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> = seen
+        .iter()
+        .filter(|doc| doc["message_type"] == "next_run")
+        .map(|doc| chrono::DateTime::parse_from_rfc3339(doc["at"].as_str().expect("at")).expect("RFC 3339"))
+        .collect();
+    for pair in times.windows(2) {
+        assert!(pair[0] < pair[1], "run times go forward: {times:?}");
+    }
+    for time in &times {
+        assert_eq!(
+            chrono::Timelike::second(time) % 2,
+            0,
+            "on the schedule: {times:?}"
+        );
+    }
+    let waiting = message(&seen, "waiting");
+    assert_eq!(waiting["job"], JOB, "{waiting}");
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -42,7 +42,8 @@ pub struct SetArgs {
     /// Container the drives are imported into.
     #[arg(long, value_name = "CONTAINER")]
     container: Option<String>,
-    /// Schedule of `seedship agent run`: a cron expression (`min hour day month weekday`).
+    /// Schedule of `seedship agent run`: a cron expression (`min hour day month weekday`, or
+    /// `sec min hour day month weekday`).
     #[arg(long, value_name = "CRON")]
     schedule: Option<String>,
     /// Agent configuration directory (default as `seedship agent register`).

@@ -124,24 +124,7 @@ impl Flow {
             operator,
             source,
         };
-        json_ok(&[
-            "policy",
-            "set",
-            path(&flow.source),
-            "--offline",
-            "--staging",
-            path(&flow.staging),
-            "--job",
-            JOB,
-            "--storage-account",
-            "imports",
-            "--container",
-            "seed",
-            "--schedule",
-            "0 2 * * *",
-            "--config-dir",
-            path(&flow.config_dir),
-        ]);
+        flow.set_policy("0 2 * * *");
         std::fs::write(
             dir.join("details.json"),
             serde_json::json!({
@@ -155,6 +138,28 @@ impl Flow {
         )
         .expect("write details");
         flow
+    }
+
+    /// The offline policy over the sample tree, with `schedule` (cron) for `agent run`.
+    pub fn set_policy(&self, schedule: &str) {
+        json_ok(&[
+            "policy",
+            "set",
+            path(&self.source),
+            "--offline",
+            "--staging",
+            path(&self.staging),
+            "--job",
+            JOB,
+            "--storage-account",
+            "imports",
+            "--container",
+            "seed",
+            "--schedule",
+            schedule,
+            "--config-dir",
+            path(&self.config_dir),
+        ]);
     }
 
     pub fn job_dir(&self) -> PathBuf {
