@@ -62,38 +62,22 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
     let Some(_) = restic() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    let data = dir.join("data");
-    let server = Server::start(dir, "server", &data, None);
-    let agent = provision(&server, dir, "acme", "laptop", false);
-    let account = dir.join("acme.credentials");
+    let imported = Imported::new(dir, |source| {
+        make_tree(source, 7, 30);
+        std::fs::write(source.join("big.bin"), Rng::new(1).random(6_000_000)).expect("write");
+    });
+    let Imported {
+        server,
+        agent,
+        account,
+        data,
+        source,
+        staging,
+        vault_dir,
+        repository_id: repo_id,
+    } = imported;
     let creds = ["--credentials", path(&account)];
-    seedship(&[&["storage", "create", "imports"][..], &creds].concat());
-    seedship(
-        &[
-            &["container", "create", "import1", "--storage-account", "imports"][..],
-            &creds,
-        ]
-        .concat(),
-    );
-
-    // Initial backup to a local staging repository.
-    let source = dir.join("source");
-    make_tree(&source, 7, 30);
-    std::fs::write(source.join("big.bin"), Rng::new(1).random(6_000_000)).expect("write");
-    let staging = dir.join("staging");
-    let first = seedship_pw(&[
-        "backup",
-        path(&source),
-        "--repo",
-        path(&staging),
-        "--host",
-        "laptop",
-    ]);
-    let repo_id = first["repository_id"].as_str().expect("id").to_owned();
-
-    // "Import": the staged repository lands in the container under a prefix.
     let container = container_dir(&data, "import1");
-    copy_tree(&staging, &container.join("repo"));
 
     // Wrong prefix: not a repository.
     let missing = seedship_output(
@@ -120,20 +104,12 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("NotARepository"));
 
     // Interrupted seed: a third of the packs made it into the vault before the "crash".
-    let vault_dir = {
-        let listing = store_listing(&data.join("objects"));
-        assert!(
-            listing.keys().all(|k| !k.starts_with("vaults/")),
-            "vault empty before seeding"
-        );
-        let id = Command::new("sqlite3")
-            .arg(data.join("metadata.db"))
-            .arg("SELECT id FROM vaults WHERE name = 'laptop'")
-            .output()
-            .expect("sqlite3");
-        data.join("objects/vaults")
-            .join(String::from_utf8_lossy(&id.stdout).trim())
-    };
+    assert!(
+        store_listing(&data.join("objects"))
+            .keys()
+            .all(|k| !k.starts_with("vaults/")),
+        "vault empty before seeding"
+    );
     let packs: Vec<_> = store_listing(&container.join("repo/data")).into_keys().collect();
     assert!(packs.len() >= 2, "several packs staged");
     for pack in packs.iter().step_by(3) {
@@ -287,46 +263,92 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
 
 /// The server is killed (SIGKILL) while it copies packs into the vault; after a restart the
 /// same seed request completes, and restic's `check --read-data` passes on the vault.
+/// A server whose container `imports/import1` holds, under `repo/`, a repository written by
+/// `seedship backup --host laptop` into `staging`, and an agent's empty vault `laptop`.
+struct Imported {
+    server: Server,
+    agent: Agent,
+    account: std::path::PathBuf,
+    data: std::path::PathBuf,
+    source: std::path::PathBuf,
+    staging: std::path::PathBuf,
+    vault_dir: std::path::PathBuf,
+    repository_id: String,
+}
+
+impl Imported {
+    /// `fill` writes the source tree.
+    fn new(dir: &Path, fill: impl FnOnce(&Path)) -> Imported {
+        let data = dir.join("data");
+        let server = Server::start(dir, "server", &data, None);
+        let agent = provision(&server, dir, "acme", "laptop", false);
+        let account = dir.join("acme.credentials");
+        let creds = ["--credentials", path(&account)];
+        seedship(&[&["storage", "create", "imports"][..], &creds].concat());
+        seedship(
+            &[
+                &["container", "create", "import1", "--storage-account", "imports"][..],
+                &creds,
+            ]
+            .concat(),
+        );
+        let source = dir.join("source");
+        std::fs::create_dir_all(&source).expect("mkdir");
+        fill(&source);
+        let staging = dir.join("staging");
+        let first = seedship_pw(&[
+            "backup",
+            path(&source),
+            "--repo",
+            path(&staging),
+            "--host",
+            "laptop",
+        ]);
+        let repository_id = first["repository_id"].as_str().expect("id").to_owned();
+        let container = container_dir(&data, "import1");
+        copy_tree(&staging, &container.join("repo"));
+        let vault_id = Command::new("sqlite3")
+            .arg(data.join("metadata.db"))
+            .arg("SELECT id FROM vaults WHERE name = 'laptop'")
+            .output()
+            .expect("sqlite3");
+        let vault_dir = data
+            .join("objects/vaults")
+            .join(String::from_utf8_lossy(&vault_id.stdout).trim());
+        Imported {
+            server,
+            agent,
+            account,
+            data,
+            source,
+            staging,
+            vault_dir,
+            repository_id,
+        }
+    }
+
+    /// A source of twelve 8 MB files of random data (~96 MB).
+    fn large(dir: &Path) -> Imported {
+        Imported::new(dir, |source| {
+            for i in 0..12u64 {
+                std::fs::write(
+                    source.join(format!("f{i}.bin")),
+                    Rng::new(i + 10).random(8_000_000),
+                )
+                .expect("write");
+            }
+        })
+    }
+}
+
 #[test]
 fn seed_completes_after_server_killed_midway() {
     let Some(_) = restic() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    let data = dir.join("data");
-    let server = Server::start(dir, "server", &data, None);
-    let agent = provision(&server, dir, "acme", "laptop", false);
-    let account = dir.join("acme.credentials");
-    let creds = ["--credentials", path(&account)];
-    seedship(&[&["storage", "create", "imports"][..], &creds].concat());
-    seedship(
-        &[
-            &["container", "create", "import1", "--storage-account", "imports"][..],
-            &creds,
-        ]
-        .concat(),
-    );
-    let source = dir.join("source");
-    std::fs::create_dir_all(&source).expect("mkdir");
-    for i in 0..12u64 {
-        std::fs::write(
-            source.join(format!("f{i}.bin")),
-            Rng::new(i + 10).random(8_000_000),
-        )
-        .expect("write");
-    }
-    let staging = dir.join("staging");
-    seedship_pw(&["backup", path(&source), "--repo", path(&staging)]);
-    let container = container_dir(&data, "import1");
-    copy_tree(&staging, &container.join("repo"));
-    let vault_id = Command::new("sqlite3")
-        .arg(data.join("metadata.db"))
-        .arg("SELECT id FROM vaults WHERE name = 'laptop'")
-        .output()
-        .expect("sqlite3");
-    let vault_dir = data
-        .join("objects/vaults")
-        .join(String::from_utf8_lossy(&vault_id.stdout).trim());
-
+    let imported = Imported::large(dir);
+    let server = imported.server;
+    let creds = ["--credentials", path(&imported.account)];
     let seed = [
         &[
             "vault",
@@ -357,23 +379,23 @@ fn seed_completes_after_server_killed_midway() {
             .filter(|k| k.rsplit('/').next().is_some_and(|name| name.len() == 64))
             .count()
     };
-    while complete(&store_listing(&vault_dir.join("data"))) == 0 {
+    while complete(&store_listing(&imported.vault_dir.join("data"))) == 0 {
         assert!(std::time::Instant::now() < deadline, "seeding never started");
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
     let port = server.url.rsplit(':').next().expect("port").to_owned();
     drop(server); // SIGKILL mid-seed
     let _ = client.wait();
-    let partial = complete(&store_listing(&vault_dir));
+    let partial = complete(&store_listing(&imported.vault_dir));
     assert!(
-        !store_listing(&vault_dir).contains_key("config"),
+        !store_listing(&imported.vault_dir).contains_key("config"),
         "killed before the seed completed"
     );
-    let total = store_listing(&staging).len();
+    let total = store_listing(&imported.staging).len();
     assert!(partial < total, "killed mid-seed: {partial} of {total} objects");
 
     let listen = format!("127.0.0.1:{port}");
-    let _server = Server::start_with(dir, "server2", &data, None, &["--listen", &listen]);
+    let _server = Server::start_with(dir, "server2", &imported.data, None, &["--listen", &listen]);
     let seeded = seedship(&seed);
     assert_eq!(seeded["objects"].as_u64(), Some(total as u64), "{seeded}");
     assert_eq!(
@@ -382,15 +404,77 @@ fn seed_completes_after_server_killed_midway() {
         "objects copied before the kill are skipped: {seeded}"
     );
     eprintln!("killed after {partial} of {total} objects; resumed: {seeded}");
-    let repo = agent.repository();
+    let repo = imported.agent.repository();
     let cache = dir.join("cache");
     restic_ok(&repo, &cache, &["check", "--read-data"]);
     let target = dir.join("restore");
     restic_ok(&repo, &cache, &["restore", "latest", "--target", path(&target)]);
-    let restored = target.join(source.strip_prefix("/").expect("absolute"));
+    let restored = target.join(imported.source.strip_prefix("/").expect("absolute"));
     assert_eq!(
         tree_contents(&restored),
-        tree_contents(&source),
+        tree_contents(&imported.source),
         "restored tree differs"
+    );
+}
+
+/// The seed runs on the server: a request that does not wait gets `202` and the progress, a
+/// second source for the same vault is refused while it runs, and asking again collects the
+/// report once it is done.
+#[test]
+fn seed_answers_with_progress_while_it_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let imported = Imported::large(dir.path());
+    let (url, token) = bearer(&imported.account);
+    let http = imported.server.http();
+    let seed = |prefix: &str| {
+        let response = http
+            .post(format!("{url}/api/v1/vaults/laptop/seed?wait=0"))
+            .bearer_auth(&token)
+            .json(
+                &serde_json::json!({"storage_account": "imports", "container": "import1", "prefix": prefix}),
+            )
+            .send()
+            .expect("POST seed");
+        let status = response.status().as_u16();
+        (status, response.json::<serde_json::Value>().expect("JSON"))
+    };
+    let (status, first) = seed("repo");
+    assert_eq!(status, 202, "{first}");
+    let (status, other) = seed("elsewhere");
+    assert_eq!(status, 409, "{other}");
+    assert_eq!(other["error"]["code"], "SeedConflict", "{other}");
+    assert!(
+        other["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("\"repo\"")),
+        "names the running seed's source: {other}"
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut answers = vec![first];
+    let report = loop {
+        assert!(std::time::Instant::now() < deadline, "seed not done: {answers:?}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        match seed("repo") {
+            (202, progress) => answers.push(progress),
+            (200, report) => break report,
+            (status, body) => panic!("seed answered {status}: {body}"),
+        }
+    };
+    for pair in answers.windows(2) {
+        assert!(
+            pair[1]["bytes_done"].as_u64() >= pair[0]["bytes_done"].as_u64(),
+            "progress goes forward: {answers:?}"
+        );
+    }
+    let last = answers.last().expect("a progress answer");
+    assert!(last["bytes_done"].as_u64() <= last["bytes"].as_u64(), "{last}");
+    let staged = store_listing(&imported.staging);
+    assert_eq!(report["objects"].as_u64(), Some(staged.len() as u64), "{report}");
+    assert_eq!(report["copied"], report["objects"], "a fresh vault: {report}");
+    assert_eq!(
+        store_listing(&imported.vault_dir),
+        staged,
+        "the vault holds the repository"
     );
 }

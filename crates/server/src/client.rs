@@ -125,6 +125,9 @@ pub struct AgentRegistered {
 /// What a vault seed did (see `POST /api/v1/vaults/<vault>/seed`).
 pub type Seeded = crate::seed::SeedReport;
 
+/// How far a running vault seed is.
+pub type SeedProgress = crate::seed::SeedProgress;
+
 /// Server counters (see `GET /api/v1/metrics`).
 pub type Metrics = crate::server::MetricsSnapshot;
 
@@ -454,7 +457,8 @@ impl Client {
     }
 
     /// Seeds vault `vault` with the restic repository at `prefix` in container
-    /// `storage`/`container` (account owner, or the vault's agent).
+    /// `storage`/`container` (account owner, or the vault's agent). The seed runs on the
+    /// server; this asks again until it is done, passing each progress answer to `progress`.
     ///
     /// # Errors
     ///
@@ -465,13 +469,28 @@ impl Client {
         storage: &str,
         container: &str,
         prefix: &str,
+        progress: &mut dyn FnMut(&SeedProgress),
     ) -> Result<Seeded, ClientError> {
         let request = crate::seed::SeedRequest {
             storage_account: storage.to_owned(),
             container: container.to_owned(),
             prefix: prefix.to_owned(),
         };
-        self.call(Some(&request), &format!("/api/v1/vaults/{vault}/seed"))
+        let url = format!("{}/api/v1/vaults/{vault}/seed", self.server);
+        loop {
+            let response = self.send_raw(&url, self.http.post(&url).json(&request))?;
+            let status = response.status().as_u16();
+            let text = response.text().map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+            if status != 202 {
+                return serde_json::from_str(&text).map_err(|e| unexpected_answer(&url, status, &e));
+            }
+            let running: SeedProgress =
+                serde_json::from_str(&text).map_err(|e| unexpected_answer(&url, status, &e))?;
+            progress(&running);
+        }
     }
 
     /// The import service's public key file text, to wrap drive keys to (any principal).

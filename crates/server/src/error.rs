@@ -44,7 +44,7 @@ pub enum ErrorCode {
 }
 
 /// An error response: HTTP status, stable code and a one-line message.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
     /// HTTP status.

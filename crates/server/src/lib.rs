@@ -32,7 +32,7 @@ mod vault;
 mod web;
 
 pub use client::{
-    AgentRegistered, Client, ClientError, CreatedAccount, Listed, Metrics, Seeded, VaultCreated,
+    AgentRegistered, Client, ClientError, CreatedAccount, Listed, Metrics, SeedProgress, Seeded, VaultCreated,
 };
 pub use config::{MetadataConfig, ServerConfig, ServerOptions, default_data_centre};
 pub use credentials::{Credentials, CredentialsError};

@@ -8,17 +8,28 @@
 //! half-way is resumed by running it again (objects already in the vault with the right size
 //! are skipped; copies are atomic, so a present object is complete).
 //!
+//! A seed runs as a task of the server, not of the request that started it: a request waits
+//! at most [`MAX_WAIT`] for it and otherwise answers `202` with its progress, and asking again
+//! (the same source) joins the running seed. A seed of terabytes thus outlives any client
+//! timeout or dropped connection, and the client shows its progress.
+//!
 //! Verification on the server, which holds no repository key: every content-addressed source
 //! object is read and must hash (SHA-256) to its name before it is copied, and every copy must
 //! have the source's size. Decrypting the index and checking that every referenced pack is
 //! present is left to the agent (`seedship backup` runs a repository check after seeding).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 use crate::auth::Principal;
 use crate::db::VaultRow;
@@ -30,8 +41,12 @@ const ORDER: [&str; 4] = ["data", "index", "keys", "snapshots"];
 /// Copies in flight at once.
 const CONCURRENCY: usize = 8;
 
+/// The longest a seed request waits for the seed before it answers with its progress (below
+/// the 30 s a client commonly allows a request).
+pub const MAX_WAIT: Duration = Duration::from_secs(20);
+
 /// Body of `POST /api/v1/vaults/<vault>/seed`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SeedRequest {
     pub storage_account: String,
     pub container: String,
@@ -53,6 +68,88 @@ pub struct SeedReport {
     pub skipped: u64,
     /// Snapshots in the seeded repository.
     pub snapshots: u64,
+}
+
+/// Query of `POST /api/v1/vaults/<vault>/seed`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SeedQuery {
+    /// Seconds to wait for the seed to finish (at most, and by default, [`MAX_WAIT`]).
+    wait: Option<u64>,
+}
+
+/// A running seed's progress: the body of a `202` answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedProgress {
+    /// Objects of the repository found so far (all of them once listing is done).
+    pub objects: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// Objects copied or found already in the vault.
+    pub objects_done: u64,
+    /// Their total size.
+    pub bytes_done: u64,
+}
+
+#[derive(Debug, Clone)]
+enum SeedStatus {
+    Running(SeedProgress),
+    Done(Result<SeedReport, ApiError>),
+}
+
+/// A seed started by some request; later requests for the same vault and source join it.
+#[derive(Debug)]
+struct SeedTask {
+    source: SeedRequest,
+    status: watch::Receiver<SeedStatus>,
+}
+
+/// The seeds of this server, by vault id. A finished seed stays until one request has
+/// collected its outcome, so a client that asked again after a timeout still gets it.
+#[derive(Debug, Default)]
+pub(crate) struct Seeds(Mutex<HashMap<String, SeedTask>>);
+
+impl Seeds {
+    /// The running (or finished, uncollected) seed of `vault_id` from `source`, started with
+    /// `start` if there is none.
+    fn join(
+        &self,
+        vault_id: &str,
+        vault: &str,
+        source: &SeedRequest,
+        start: impl FnOnce(watch::Sender<SeedStatus>),
+    ) -> Result<watch::Receiver<SeedStatus>, ApiError> {
+        let mut seeds = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(task) = seeds.get(vault_id) {
+            if task.source != *source {
+                return Err(conflict(format!(
+                    "vault {vault} is being seeded from {}/{} (folder {:?}) already",
+                    task.source.storage_account, task.source.container, task.source.prefix
+                )));
+            }
+            return Ok(task.status.clone());
+        }
+        let (sender, status) = watch::channel(SeedStatus::Running(SeedProgress::default()));
+        seeds.insert(
+            vault_id.to_owned(),
+            SeedTask {
+                source: source.clone(),
+                status: status.clone(),
+            },
+        );
+        start(sender);
+        Ok(status)
+    }
+
+    /// Forgets the finished seed `status` of `vault_id` (its outcome was delivered).
+    fn collect(&self, vault_id: &str, status: &watch::Receiver<SeedStatus>) {
+        let mut seeds = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seeds
+            .get(vault_id)
+            .is_some_and(|task| task.status.same_channel(status))
+        {
+            seeds.remove(vault_id);
+        }
+    }
 }
 
 /// The vault `name` if `principal` may seed it: its owner, or its own agent.
@@ -115,14 +212,47 @@ async fn digest(state: &AppState, key: &str) -> Result<String, ApiError> {
 }
 
 /// `POST /api/v1/vaults/<vault>/seed`: adopts the repository at `prefix` in a container of the
-/// vault's account. Idempotent: a second call on a seeded vault copies nothing.
+/// vault's account. Idempotent: a second call on a seeded vault copies nothing. Answers `200`
+/// with the report once the seed is done, `202` with its progress while it runs.
 pub(crate) async fn seed_vault(
     State(state): State<AppState>,
     principal: Principal,
     Path(vault): Path<String>,
+    Query(query): Query<SeedQuery>,
     Json(request): Json<SeedRequest>,
-) -> Result<Json<SeedReport>, ApiError> {
+) -> Result<Response, ApiError> {
     let row = seedable_vault(&state, &principal, &vault).await?;
+    let mut status = state.seeds.join(&row.id, &vault, &request, |sender| {
+        let state = state.clone();
+        let (row, request) = (row.clone(), request.clone());
+        tokio::spawn(async move {
+            let outcome = seed(&state, &row, &request, &sender).await;
+            sender.send_replace(SeedStatus::Done(outcome));
+        });
+    })?;
+    let wait = query
+        .wait
+        .map_or(MAX_WAIT, |secs| Duration::from_secs(secs).min(MAX_WAIT));
+    // Only the wait may end early; the seed goes on either way.
+    let _ = tokio::time::timeout(wait, status.wait_for(|s| matches!(s, SeedStatus::Done(_)))).await;
+    let current = status.borrow().clone();
+    match current {
+        SeedStatus::Running(progress) => Ok((StatusCode::ACCEPTED, Json(progress)).into_response()),
+        SeedStatus::Done(outcome) => {
+            state.seeds.collect(&row.id, &status);
+            outcome.map(|report| Json(report).into_response())
+        }
+    }
+}
+
+/// The seed itself, reporting its progress to `progress`.
+async fn seed(
+    state: &AppState,
+    row: &VaultRow,
+    request: &SeedRequest,
+    progress: &watch::Sender<SeedStatus>,
+) -> Result<SeedReport, ApiError> {
+    let vault = &row.name;
     let container_id = state
         .db
         .container_of_vault_account(&row.id, &request.storage_account, &request.container)
@@ -206,6 +336,20 @@ pub(crate) async fn seed_vault(
         )));
     }
 
+    progress.send_modify(|status| {
+        if let SeedStatus::Running(p) = status {
+            p.objects = sources.len() as u64 + 1;
+            p.bytes = source_config.len() as u64 + sources.iter().map(|s| s.size).sum::<u64>();
+        }
+    });
+    let advance = |bytes: u64| {
+        progress.send_modify(|status| {
+            if let SeedStatus::Running(p) = status {
+                p.objects_done += 1;
+                p.bytes_done += bytes;
+            }
+        });
+    };
     let mut report = SeedReport {
         objects: sources.len() as u64 + 1,
         bytes: source_config.len() as u64 + sources.iter().map(|s| s.size).sum::<u64>(),
@@ -219,7 +363,12 @@ pub(crate) async fn seed_vault(
         let mut copies = Vec::new();
         for source in &sources {
             if object_id(kind, &source.relative).is_some() {
-                copies.push(copy_verified(&state, &root, &vault_root, kind, source, &existing));
+                let (root, vault_root, existing) = (&root, &vault_root, &existing);
+                copies.push(async move {
+                    let copied = copy_verified(state, root, vault_root, kind, source, existing).await?;
+                    advance(source.size);
+                    Ok::<_, ApiError>(copied)
+                });
             }
         }
         let outcomes: Vec<bool> = futures::stream::iter(copies)
@@ -247,7 +396,7 @@ pub(crate) async fn seed_vault(
         vault = %row.id, objects = report.objects, copied = report.copied,
         skipped = report.skipped, bytes = report.bytes, "vault seeded"
     );
-    Ok(Json(report))
+    Ok(report)
 }
 
 /// Copies one object into the vault unless it is there already; returns whether it copied.

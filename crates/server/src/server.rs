@@ -27,6 +27,8 @@ pub(crate) struct AppState {
     pub metrics: Arc<Metrics>,
     /// The import service's public key file text, published for drive preparation.
     pub service_key: Arc<str>,
+    /// Vault seeds running on this server.
+    pub seeds: Arc<crate::seed::Seeds>,
 }
 
 /// Counters the server keeps since it started.
@@ -203,6 +205,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         deadlines: DeadlinePolicy::default(),
         data_centres: options.config.data_centres(),
         service_key,
+        seeds: Arc::default(),
     };
     let deadlines = state.clone();
     tokio::spawn(async move {

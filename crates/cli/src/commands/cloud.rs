@@ -335,11 +335,12 @@ impl CloudCommand {
                 prefix,
                 credentials,
             }) => {
-                let seeded = account_client(&credentials)?
-                    .seed_vault(&name, &storage_account, &container, &prefix)
-                    .with_context(|| {
-                        format!("seeding vault {name} from container {storage_account}/{container}")
-                    })?;
+                let client = account_client(&credentials)?;
+                let seeded =
+                    super::offline::seed_vault(ctx, &client, &name, &storage_account, &container, &prefix)
+                        .with_context(|| {
+                            format!("seeding vault {name} from container {storage_account}/{container}")
+                        })?;
                 output::emit(ctx.json, &seeded, || {
                     format!(
                         "vault {name} seeded: {} objects ({} bytes), {} copied, {} already there, {} snapshots",

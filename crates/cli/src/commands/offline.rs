@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use seedship_jobs::JobState;
+use seedship_progress::Unit;
 use seedship_repo::{BackupOptions, Repo, Sources};
-use seedship_server::{Client, ClientError, Credentials};
+use seedship_server::{Client, ClientError, Credentials, Seeded};
 use serde::{Deserialize, Serialize};
 
 use super::agent::{AccessArgs, run_backup};
@@ -277,6 +278,27 @@ fn stage(
     })
 }
 
+/// Has the server seed `vault` from the repository at `prefix` of `storage`/`container`,
+/// showing the seed's progress (bytes verified and copied) while it runs.
+pub(super) fn seed_vault(
+    ctx: &Context,
+    client: &Client,
+    vault: &str,
+    storage: &str,
+    container: &str,
+    prefix: &str,
+) -> Result<Seeded, ClientError> {
+    let task = ctx
+        .progress
+        .task(&format!("seeding vault {vault}"), Unit::Bytes, None);
+    let seeded = client.seed_vault(vault, storage, container, prefix, &mut |running| {
+        task.set_total(running.bytes);
+        task.set_position(running.bytes_done);
+    });
+    task.finish();
+    seeded
+}
+
 /// Asks the server to adopt the imported repository into the vault, checks the vault is the
 /// staged repository and records it in `seeded.toml`.
 fn seed(
@@ -286,19 +308,21 @@ fn seed(
     staged: &StagedJob,
     dir: &JobDir,
 ) -> anyhow::Result<()> {
-    let report = Client::new(&agent.credentials)?
-        .seed_vault(
-            &agent.vault,
-            &staged.storage_account,
-            &staged.container,
-            &staged.prefix,
+    let client = Client::new(&agent.credentials)?;
+    let report = seed_vault(
+        ctx,
+        &client,
+        &agent.vault,
+        &staged.storage_account,
+        &staged.container,
+        &staged.prefix,
+    )
+    .with_context(|| {
+        format!(
+            "seeding vault {} from container {}/{} (folder {})",
+            agent.vault, staged.storage_account, staged.container, staged.prefix
         )
-        .with_context(|| {
-            format!(
-                "seeding vault {} from container {}/{} (folder {})",
-                agent.vault, staged.storage_account, staged.container, staged.prefix
-            )
-        })?;
+    })?;
     let vault = Repo::open(
         &run.access.config(agent.repository.clone())?,
         ctx.progress.clone(),

@@ -372,15 +372,21 @@ pub fn write_storage_config(dir: &Path, storage: &seedship_store::StoreConfig) -
     file
 }
 
-/// The server's counters (`GET /api/v1/metrics`, admin credentials).
-pub fn metrics(admin: &Path) -> serde_json::Value {
-    let server: toml::Value = toml::from_str(&std::fs::read_to_string(admin).expect("admin")).expect("toml");
-    let url = server["server"].as_str().expect("server url");
+/// The server URL and bearer token of a credentials file.
+pub fn bearer(credentials: &Path) -> (String, String) {
+    let file: toml::Value =
+        toml::from_str(&std::fs::read_to_string(credentials).expect("credentials")).expect("toml");
     let token = format!(
         "{}.{}",
-        server["id"].as_str().expect("id"),
-        server["secret"].as_str().expect("secret")
+        file["id"].as_str().expect("id"),
+        file["secret"].as_str().expect("secret")
     );
+    (file["server"].as_str().expect("server url").to_owned(), token)
+}
+
+/// The server's counters (`GET /api/v1/metrics`, admin credentials).
+pub fn metrics(admin: &Path) -> serde_json::Value {
+    let (url, token) = bearer(admin);
     reqwest::blocking::Client::new()
         .get(format!("{url}/api/v1/metrics"))
         .bearer_auth(token)
