@@ -122,6 +122,11 @@ pub struct AgentRegistered {
     pub secret: String,
 }
 
+/// How long a connection to the server may take to open.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a management request (not an upload) may take, answer included.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// What a vault seed did (see `POST /api/v1/vaults/<vault>/seed`).
 pub type Seeded = crate::seed::SeedReport;
 
@@ -167,8 +172,13 @@ impl Client {
     /// [`ClientError::CaCertificate`] if that file is unreadable or not a certificate.
     pub fn new(credentials: &Credentials) -> Result<Self, ClientError> {
         let (server, id, secret) = credentials.principal();
-        let mut builder = reqwest::blocking::Client::builder();
-        let mut upload_builder = reqwest::Client::builder();
+        // reqwest's blocking default gives a whole request 30 s: too short for listing the
+        // blobs of a large import from S3 or Azure. Long work answers in parts instead (a vault
+        // seed within 20 s); this bound is for a server that stopped answering.
+        let mut builder = reqwest::blocking::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT);
+        let mut upload_builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
         if let Some(path) = std::env::var_os("SEEDSHIP_CA_CERT").filter(|p| !p.is_empty()) {
             let path = path.to_string_lossy().into_owned();
             let fail = |message: String| ClientError::CaCertificate {
