@@ -13,6 +13,13 @@ use server_support::import::{MIB, Site, make_source, ok, run, stdout_json};
 use server_support::{path, store_listing, write_storage_config};
 
 /// Three drives, a file spanning them, then ship-back, custody and erasure.
+/// The blob names the owner lists under `prefix` of job `seed-one`'s container.
+fn owner_listing(site: &Site, prefix: &str) -> Vec<String> {
+    site.owner()
+        .list_blobs("acme", "seed-one", prefix)
+        .expect("list blobs")
+}
+
 fn full_import(dir: &Path, config: Option<&Path>) {
     let site = Site::start(dir, config);
     let src = dir.join("src");
@@ -35,6 +42,12 @@ fn full_import(dir: &Path, config: Option<&Path>) {
         assert_eq!(drive["blobs_failed"], 0, "{drive}");
     }
     site.assert_container_holds("seed-one", &tree);
+    // Listing under the job's prefix gives exactly its blobs; prefixes match whole segments.
+    let listed = owner_listing(&site, "host1");
+    let expected: Vec<String> = tree.keys().map(|name| format!("host1/{name}")).collect();
+    assert_eq!(listed, expected);
+    assert!(owner_listing(&site, "host").is_empty(), "not a segment prefix");
+    assert!(owner_listing(&site, "").len() > tree.len(), "the logs too");
 
     // The copy log is in the container, parses, and lists every blob of its drive.
     let owner = site.owner();

@@ -643,13 +643,19 @@ impl Client {
             .map(drop)
     }
 
-    /// The names of every blob of the job's container, sorted.
+    /// The names of the blobs of the job's container under `prefix` (`""`: all), relative to
+    /// the container, sorted.
     ///
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn list_blobs(&self, account: &str, name: &str) -> Result<Vec<String>, ClientError> {
-        let list: crate::import::BlobList = self.call::<(), _>(None, &self.blobs_path(account, name))?;
+    pub fn list_blobs(&self, account: &str, name: &str, prefix: &str) -> Result<Vec<String>, ClientError> {
+        let path = format!(
+            "{}?prefix={}",
+            self.blobs_path(account, name),
+            percent_encode(prefix)
+        );
+        let list: crate::import::BlobList = self.call::<(), _>(None, &path)?;
         Ok(list.blobs.into_iter().map(|blob| blob.name).collect())
     }
 

@@ -287,18 +287,34 @@ pub struct BlobListEntry {
     pub size: u64,
 }
 
-/// Owner or operator: every blob of the job's container, so that an import decides its
-/// dispositions without asking about each name.
+/// Query of a blob listing: only the blobs under `prefix` (whole path segments).
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    prefix: String,
+}
+
+/// Owner or operator: the blobs of the job's container (under `?prefix=`), so that an import
+/// decides its dispositions without asking about each name.
 async fn list_blobs(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, name)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
 ) -> Result<Json<BlobList>, ApiError> {
     actor_for(&principal, &account)?;
     let container = container_key(&state, &account, &name).await?;
+    let prefix = query.prefix.trim_matches('/');
+    let root = if prefix.is_empty() {
+        container.clone()
+    } else {
+        format!("{container}/{prefix}")
+    };
+    seedship_store::validate_key(&root)
+        .map_err(|e| ApiError::invalid_request(format!("prefix {prefix:?}: {e}")))?;
     let mut blobs: Vec<BlobListEntry> = state
         .store
-        .list(&container)
+        .list(&root)
         .map_ok(|info| BlobListEntry {
             name: info
                 .key

@@ -294,8 +294,9 @@ fn receive(args: &ReceiveArgs, ctx: &Context) -> anyhow::Result<()> {
         }
     }
     let set = ImportSet::join(opened);
+    // Every blob the job writes lies under its destination prefix.
     let existing = client
-        .list_blobs(&account, name)
+        .list_blobs(&account, name, &detail.job.destination().prefix)
         .with_context(|| format!("listing the container of job {name}"))?;
     let copier = Copier::new(&client, &account, &detail, ctx, &set, existing);
     let mut logs: BTreeMap<String, Vec<BlobLog>> = BTreeMap::new();
