@@ -543,3 +543,47 @@ fn sessions_origins_tenants_and_escaping_over_http() {
     clock.advance_clock(8 * 3600 + 1).expect("move the clock");
     assert_eq!(get(&http, &job_page, Some(&operator)).status(), 303, "expired");
 }
+
+#[test]
+fn the_sign_in_form_refuses_an_address_for_a_minute_after_twenty_failures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::start(dir.path(), None);
+    let url = site.server.url.clone();
+    let http = Http::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
+    let (id, secret) = id_and_secret(&site.owner_file);
+    for attempt in 1..=20 {
+        let wrong = post_login(&http, &url, &id, &"0".repeat(64));
+        assert_eq!(wrong.status(), 401, "attempt {attempt}");
+    }
+
+    // The 21st sign-in is refused even with the right secret, with the time to wait.
+    let refused = post_login(&http, &url, &id, &secret);
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().get(SET_COOKIE).is_none());
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .expect("Retry-After text")
+        .parse()
+        .expect("Retry-After seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+    let html = refused.text().expect("HTML");
+    assert!(
+        html.contains(&format!(
+            "Too many failed sign-ins from your address: try again in {wait} s."
+        )),
+        "{html}"
+    );
+
+    // The API is not throttled: the same address's clients keep working.
+    let owner = Client::new(&Credentials::load(&site.owner_file).expect("owner")).expect("client");
+    assert!(owner.jobs().expect("jobs over the API").is_empty());
+
+    // Once the window has passed, the right secret signs in again.
+    let admin =
+        Client::new(&Credentials::load(&site.server.admin_credentials()).expect("admin")).expect("client");
+    admin.advance_clock(61).expect("move the clock");
+    session_cookie(&http, &url, &site.owner_file);
+}

@@ -26,6 +26,7 @@ mod names;
 mod secret;
 mod seed;
 mod server;
+mod throttle;
 mod tls;
 mod upload;
 mod vault;

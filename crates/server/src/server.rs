@@ -1,5 +1,6 @@
 //! Startup: metadata, object store, admin bootstrap, and the HTTP server.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub(crate) struct AppState {
     pub service_key: Arc<str>,
     /// Vault seeds running on this server.
     pub seeds: Arc<crate::seed::Seeds>,
+    /// Failed web sign-ins per client address.
+    pub sign_in_throttle: Arc<crate::throttle::SignInThrottle>,
 }
 
 /// Counters the server keeps since it started.
@@ -206,6 +209,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         data_centres: options.config.data_centres(),
         service_key,
         seeds: Arc::default(),
+        sign_in_throttle: Arc::default(),
     };
     let deadlines = state.clone();
     tokio::spawn(async move {
@@ -226,7 +230,9 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         .merge(crate::jobs::router())
         .merge(crate::vault::router())
         .merge(crate::web::router())
-        .with_state(state);
+        .with_state(state)
+        // The client's address, for the web sign-in throttle.
+        .into_make_service_with_connect_info::<SocketAddr>();
     ready(Ready {
         address: bound,
         url: public_url,
@@ -261,7 +267,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
     axum_server::from_tcp_rustls(listener, config)
         .map_err(listen_error)?
         .handle(handle)
-        .serve(app.into_make_service())
+        .serve(app)
         .await
         .map_err(listen_error)
 }

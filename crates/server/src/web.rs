@@ -25,6 +25,7 @@ use crate::error::ApiError;
 use crate::jobs::{custody_report, drive_logs, internal, job_detail, summaries};
 use crate::secret;
 use crate::server::AppState;
+use crate::throttle::Peer;
 
 /// The session cookie's name.
 const COOKIE: &str = "seedship_session";
@@ -200,14 +201,24 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     same_origin(&state, &headers)?;
+    let now = state.clock.now().unix_timestamp();
+    if let Err(wait) = state.sign_in_throttle.check(peer, now) {
+        let message = format!("Too many failed sign-ins from your address: try again in {wait} s.");
+        let mut page = login_page(StatusCode::TOO_MANY_REQUESTS, Some(&message));
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return Ok(page);
+    }
     let id = form.id.trim();
     let principal = match authenticate(&state, id, form.secret.trim()).await {
         Ok(principal) => principal,
         Err(err) if err.status == StatusCode::UNAUTHORIZED => {
+            state.sign_in_throttle.failed(peer, now);
             return Ok(login_page(
                 StatusCode::UNAUTHORIZED,
                 Some("Unknown id or wrong secret."),
@@ -222,7 +233,6 @@ async fn login(
         ));
     }
     let token = secret::generate();
-    let now = state.clock.now().unix_timestamp();
     state
         .db
         .create_session(&token, id, now, now + SESSION_SECONDS)
