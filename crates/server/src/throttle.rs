@@ -18,9 +18,9 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
 /// Failures an address may have within one window.
-pub(crate) const LIMIT: u32 = 20;
+const LIMIT: u32 = 20;
 /// The window's length, from the address's first failure in it.
-pub(crate) const WINDOW_SECONDS: i64 = 60;
+const WINDOW_SECONDS: i64 = 60;
 /// Addresses tracked at most; beyond it, new addresses go untracked until windows expire.
 const MAX_TRACKED: usize = 100_000;
 
