@@ -41,6 +41,31 @@ pub enum Error {
         /// The field's path, e.g. `return_shipping.account_number`.
         field: String,
     },
+    /// A drive id is not [`crate::DRIVE_ID_LEN`] lowercase hex digits (what `drive prepare`
+    /// writes); anything else could name a place in a request path or an object key.
+    #[error("{field}: drive id {drive_id:?} is not {len} lowercase hex digits", len = crate::DRIVE_ID_LEN)]
+    DriveIdInvalid {
+        /// Where it was given, e.g. `drives[0].drive_id`.
+        field: String,
+        /// The text given.
+        drive_id: String,
+    },
+    /// The destination prefix is not a valid blob name folder.
+    #[error("destination.prefix: {reason}")]
+    PrefixInvalid {
+        /// The rule it breaks.
+        reason: crate::BlobNameError,
+    },
+    /// A number a request gives is larger than the rule allows (or would overflow a total).
+    #[error("{field} is {value}, more than the {max} allowed")]
+    ValueTooLarge {
+        /// The field, e.g. `drives[3].bytes` or `blobs[7].ranges[0].length`.
+        field: String,
+        /// The value given.
+        value: u64,
+        /// The largest value accepted there.
+        max: u64,
+    },
     /// A job needs at least one drive.
     #[error("a job needs at least one drive")]
     NoDrives,
@@ -189,6 +214,9 @@ impl Error {
             Self::ExportNotSupported => "ExportNotSupported",
             Self::UnknownRegion { .. } => "UnknownRegion",
             Self::MissingField { .. } => "MissingField",
+            Self::DriveIdInvalid { .. } => "DriveIdInvalid",
+            Self::PrefixInvalid { .. } => "PrefixInvalid",
+            Self::ValueTooLarge { .. } => "ValueTooLarge",
             Self::NoDrives => "NoDrives",
             Self::TooManyDrives { .. } => "TooManyDrives",
             Self::DuplicateDrive { .. } => "DuplicateDrive",

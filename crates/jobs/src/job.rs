@@ -17,6 +17,10 @@ use crate::timefmt;
 /// The most drives one job may hold.
 pub const MAX_DRIVES: usize = 10;
 
+/// The most bytes one drive may declare: 1 PiB, far above any disk, and small enough that
+/// the totals of a job ([`MAX_DRIVES`] drives) cannot overflow.
+pub const MAX_DRIVE_BYTES: u64 = 1 << 50;
+
 /// Import or export. Only import has behaviour; export is reserved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum JobType {
@@ -292,7 +296,21 @@ fn check_address(field: &str, address: &Address) -> Result<(), Error> {
 }
 
 fn check_drive_spec(index: usize, drive: &DriveSpec) -> Result<(), Error> {
-    required(format!("drives[{index}].drive_id"), &drive.drive_id)?;
+    let field = format!("drives[{index}].drive_id");
+    required(field.clone(), &drive.drive_id)?;
+    if !crate::names::is_drive_id(&drive.drive_id) {
+        return Err(Error::DriveIdInvalid {
+            field,
+            drive_id: drive.drive_id.clone(),
+        });
+    }
+    if drive.bytes > MAX_DRIVE_BYTES {
+        return Err(Error::ValueTooLarge {
+            field: format!("drives[{index}].bytes"),
+            value: drive.bytes,
+            max: MAX_DRIVE_BYTES,
+        });
+    }
     required(format!("drives[{index}].wrapped_key"), &drive.wrapped_key)?;
     required(format!("drives[{index}].manifest_hash"), &drive.manifest_hash)
 }
@@ -341,6 +359,10 @@ impl Job {
             })?;
         required("destination.storage_account", &spec.destination.storage_account)?;
         required("destination.container", &spec.destination.container)?;
+        let folder = spec.destination.folder();
+        if !folder.is_empty() {
+            crate::names::check_blob_name(folder).map_err(|reason| Error::PrefixInvalid { reason })?;
+        }
         required("contact.name", &spec.contact.name)?;
         required("contact.email", &spec.contact.email)?;
         required("return_shipping.carrier", &spec.return_shipping.carrier)?;
@@ -646,6 +668,7 @@ impl Job {
                     found_drive: log.drive_id.clone(),
                 });
             }
+            log.check_numbers()?;
             let index = job.drive_index(drive_id)?;
             let to = log.end_state();
             job.check_drive_move(index, to)?;

@@ -36,7 +36,7 @@
 //!     contact: Contact { name: "Ann".into(), email: "ann@example.com".into(), phone: "".into() },
 //!     return_shipping: ReturnShipping { carrier: "DHL".into(), account_number: "123".into(),
 //!                                       address: address() },
-//!     drives: vec![DriveSpec { drive_id: "WD-1".into(), wrapped_key: "k".into(),
+//!     drives: vec![DriveSpec { drive_id: "0123456789abcdef0123456789abcdef".into(), wrapped_key: "k".into(),
 //!                              manifest_hash: "h".into(), bytes: 100 }],
 //! };
 //! let mut job = Job::create(spec, &centres, |_| false, &owner, now)?;
@@ -59,6 +59,7 @@ mod error;
 mod job;
 mod log;
 mod name;
+mod names;
 mod state;
 mod summary;
 mod timefmt;
@@ -73,12 +74,15 @@ pub use disposition::{Disposition, MAX_RENAME_ATTEMPTS, Placement, numbered_name
 pub use error::Error;
 pub use job::{
     Address, Contact, DataCentre, DataCentres, Destination, Drive, DriveSpec, Job, JobSpec, JobType,
-    MAX_DRIVES, ReturnShipment, ReturnShipping, ShipRequest, ShippingInfo, StateTime, TransferOutcome,
-    normalise_tracking_number,
+    MAX_DRIVE_BYTES, MAX_DRIVES, ReturnShipment, ReturnShipping, ShipRequest, ShippingInfo, StateTime,
+    TransferOutcome, normalise_tracking_number,
 };
 pub use log::{
     BlobLog, BlobStatus, DispositionOutcome, DriveLog, DriveStatus, Problem, RangeLog, RangeStatus,
 };
 pub use name::{JOB_NAME_MAX_LEN, JOB_NAME_MIN_LEN, JobName, JobNameError};
+pub use names::{
+    BlobNameError, DRIVE_ID_LEN, LOG_FOLDER, MAX_BLOB_NAME, check_blob_name, is_drive_id, is_log_name,
+};
 pub use state::{DriveState, JobState, UnknownState};
 pub use summary::{DriveSummary, JobSummary};

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::canonical;
+use crate::error::Error;
+use crate::job::MAX_DRIVE_BYTES;
 use crate::state::DriveState;
 
 /// Drive-level status: how the drive as a whole went.
@@ -300,13 +302,37 @@ impl DriveLog {
         problems
     }
 
-    /// Total bytes of the blobs that completed.
+    /// Total bytes of the blobs that completed (saturating; [`DriveLog::check_numbers`] refuses
+    /// logs whose total does not fit).
     pub fn bytes_completed(&self) -> u64 {
         self.blobs
             .iter()
             .filter(|b| b.status == BlobStatus::Completed)
-            .map(|b| b.length)
-            .sum()
+            .fold(0u64, |total, b| total.saturating_add(b.length))
+    }
+
+    /// Checks the numbers a log sent with a request carries: all blobs together at
+    /// most [`MAX_DRIVE_BYTES`], every range inside its blob.
+    ///
+    /// # Errors
+    /// [`Error::ValueTooLarge`] naming the first field that breaks a bound.
+    pub fn check_numbers(&self) -> Result<(), Error> {
+        let too_large = |field: String, value: u64, max: u64| Err(Error::ValueTooLarge { field, value, max });
+        let mut total = 0u64;
+        for (index, blob) in self.blobs.iter().enumerate() {
+            total = total.saturating_add(blob.length);
+            if total > MAX_DRIVE_BYTES {
+                return too_large(format!("blobs[{index}].length"), blob.length, MAX_DRIVE_BYTES);
+            }
+            for (r, range) in blob.ranges.iter().enumerate() {
+                // an offset past the end leaves no room: any non-empty range is refused
+                let room = blob.length.saturating_sub(range.offset);
+                if range.length > room {
+                    return too_large(format!("blobs[{index}].ranges[{r}].length"), range.length, room);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The object name of this drive's copy log: `<job>_<drive>_<YYYYMMDDTHHMMSSZ>_copy.json`.

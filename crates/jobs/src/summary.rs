@@ -92,7 +92,11 @@ impl JobSummary {
             .iter()
             .filter(|d| d.state != DriveState::NeverReceived);
         let (bytes_done, bytes_total) = counted.fold((0u64, 0u64), |(done, total), d| {
-            (done + d.bytes_done.min(d.bytes), total + d.bytes)
+            // drive sizes are bounded at creation; saturating keeps a stored oddity from panicking
+            (
+                done.saturating_add(d.bytes_done.min(d.bytes)),
+                total.saturating_add(d.bytes),
+            )
         });
         let past_transfer = matches!(
             job.state(),

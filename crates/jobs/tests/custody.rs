@@ -9,7 +9,7 @@ use seedship_jobs::*;
 
 fn full_job() -> Job {
     let mut job = job_in(JobState::Closed);
-    job.record_repair("D1", &[corrupt_problem()], &owner(), at_day(9))
+    job.record_repair(&id("D1"), &[corrupt_problem()], &owner(), at_day(9))
         .unwrap();
     job
 }
@@ -189,7 +189,7 @@ fn the_canonical_form_is_stable() {
     let expected = format!(
         concat!(
             r#"{{"actor":{{"id":"acme","role":"Owner"}},"at":"2026-11-01T09:30:00.123Z","#,
-            r#""event":{{"drives":["D0"],"kind":"created","region":"eu-west"}},"#,
+            r#""event":{{"drives":["44300000000000000000000000000000"],"kind":"created","region":"eu-west"}},"#,
             r#""prev":"{}","seq":0}}"#
         ),
         genesis
@@ -209,14 +209,21 @@ fn the_canonical_form_is_stable() {
 #[test]
 fn strings_are_escaped_canonically() {
     let mut job = create(1);
-    job.add_drive(drive_spec("q\"\\\n\u{1}é"), &owner(), at_day(1))
-        .unwrap();
-    let entry = job.custody().entries().last().unwrap();
+    let request = ShipRequest {
+        carrier: "q\"\\\n\u{1}é".into(),
+        ..ship_request(1)
+    };
+    job.ship(&request, |_| false, &owner(), at_day(1)).unwrap();
+    // the shipping entry, before the state change it causes
+    let entries = job.custody().entries();
+    let entry = &entries[entries.len() - 2];
     assert!(
         entry
             .canonical_json()
             .unwrap()
-            .contains(r#""drive":"q\"\\\n\u0001é""#)
+            .contains(r#""carrier":"q\"\\\n\u0001é""#),
+        "{}",
+        entry.canonical_json().unwrap()
     );
     verify(&job).unwrap();
 }

@@ -53,14 +53,14 @@ fn a_shipped_job_is_not_deleted() {
 #[test]
 fn drives_not_received_14_days_after_shipping_become_never_received() {
     let mut job = shipped(3); // shipping recorded on day 1
-    job.receive_drive("D0", &operator(), at_day(5)).unwrap();
+    job.receive_drive(&id("D0"), &operator(), at_day(5)).unwrap();
     assert_eq!(
         tick(&job, at_day(14), &policy()),
         [],
         "13 days after the shipping information"
     );
     let effects = tick(&job, at_day(16), &policy());
-    let expected: Vec<Effect> = ["D1", "D2"]
+    let expected: Vec<Effect> = [&id("D1"), &id("D2")]
         .iter()
         .map(|d| Effect::DriveNeverReceived {
             account: ACCOUNT.into(),
@@ -83,11 +83,11 @@ fn drives_not_received_14_days_after_shipping_become_never_received() {
         [],
         "applied effects are not repeated"
     );
-    assert_eq!(job.drive("D1").unwrap().state, DriveState::NeverReceived);
+    assert_eq!(job.drive(&id("D1")).unwrap().state, DriveState::NeverReceived);
 
     // the drive comes later after all
-    job.receive_drive("D1", &operator(), at_day(20)).unwrap();
-    let d1 = job.drive("D1").unwrap();
+    job.receive_drive(&id("D1"), &operator(), at_day(20)).unwrap();
+    let d1 = job.drive(&id("D1")).unwrap();
     assert_eq!(d1.state, DriveState::Received);
     let states: Vec<_> = d1.history.iter().map(|h| h.state).collect();
     assert_eq!(
@@ -129,7 +129,7 @@ fn ended_jobs_are_purged_after_90_days() {
 fn jobs_in_progress_have_no_due_effects() {
     for state in [JobState::Received, JobState::Transferring, JobState::Packaging] {
         let mut job = job_in(state);
-        for drive in ["D0", "D1"] {
+        for drive in [&id("D0"), &id("D1")] {
             if job.drive(drive).unwrap().state == DriveState::Specified {
                 job.receive_drive(drive, &operator(), at_day(4)).unwrap();
             }

@@ -11,7 +11,7 @@ use seedship_jobs::*;
 
 #[test]
 fn a_clean_log_ends_completed_and_has_an_empty_error_log() {
-    let log = clean_log("D0");
+    let log = clean_log(&id("D0"));
     assert_eq!(log.status, DriveStatus::Completed);
     assert_eq!(log.end_state(), DriveState::Completed);
     assert_eq!(log.problems(), []);
@@ -21,7 +21,7 @@ fn a_clean_log_ends_completed_and_has_an_empty_error_log() {
 
 #[test]
 fn a_corrupt_range_names_the_blob_and_range_in_the_error_log() {
-    let log = corrupt_log("D1");
+    let log = corrupt_log(&id("D1"));
     assert_eq!(log.status, DriveStatus::CompletedWithErrors);
     assert_eq!(log.end_state(), DriveState::CompletedMoreInfo);
     let errors = log.error_log();
@@ -39,7 +39,7 @@ fn a_corrupt_range_names_the_blob_and_range_in_the_error_log() {
 
 #[test]
 fn a_log_claiming_completed_over_a_failed_range_is_not_trusted() {
-    let mut log = corrupt_log("D0");
+    let mut log = corrupt_log(&id("D0"));
     log.status = DriveStatus::Completed;
     log.blobs[0].status = BlobStatus::Completed;
     assert_eq!(log.end_state(), DriveState::CompletedMoreInfo);
@@ -51,11 +51,11 @@ fn a_log_is_clean_only_if_its_status_and_every_blob_say_so() {
     // status not Completed over clean blobs
     let log = DriveLog {
         status: DriveStatus::CompletedWithWarnings,
-        ..clean_log("D0")
+        ..clean_log(&id("D0"))
     };
     assert_eq!(log.end_state(), DriveState::CompletedMoreInfo);
     // status Completed over a renamed blob
-    let mut log = clean_log("D0");
+    let mut log = clean_log(&id("D0"));
     log.blobs[0].disposition = DispositionOutcome::Renamed;
     assert_eq!(log.end_state(), DriveState::CompletedMoreInfo);
     assert_eq!(log.problems(), [], "a warning is not a problem");
@@ -72,7 +72,7 @@ fn drive_level_failures_end_more_info_with_one_drive_problem() {
         let log = DriveLog {
             status,
             blobs: Vec::new(),
-            ..clean_log("D0")
+            ..clean_log(&id("D0"))
         };
         assert_eq!(log.end_state(), DriveState::CompletedMoreInfo, "{status:?}");
         assert_eq!(log.problems(), [Problem::Drive { status }]);
@@ -81,7 +81,7 @@ fn drive_level_failures_end_more_info_with_one_drive_problem() {
 
 #[test]
 fn blob_failures_without_ranges_are_problems_and_warnings_are_not() {
-    let mut log = clean_log("D0");
+    let mut log = clean_log(&id("D0"));
     log.blobs
         .push(blob("bad\u{0}name", BlobStatus::FileNameInvalid, Vec::new()));
     log.blobs[1].disposition = DispositionOutcome::Overwritten;
@@ -103,7 +103,7 @@ fn blob_failures_without_ranges_are_problems_and_warnings_are_not() {
 
 #[test]
 fn logs_round_trip_through_json_with_azure_style_codes() {
-    let mut log = corrupt_log("D1");
+    let mut log = corrupt_log(&id("D1"));
     log.blobs[1].disposition = DispositionOutcome::Renamed;
     let text = log.to_json().unwrap();
     assert_eq!(DriveLog::from_json(&text).unwrap(), log);
@@ -119,7 +119,7 @@ fn logs_round_trip_through_json_with_azure_style_codes() {
 
 #[test]
 fn sub_millisecond_times_are_truncated_and_the_content_hash_is_stable() {
-    let mut log = clean_log("D0");
+    let mut log = clean_log(&id("D0"));
     log.started_at = at_day(3); // .123456
     let back = DriveLog::from_json(&log.to_json().unwrap()).unwrap();
     assert_eq!(back.started_at, at_day(3).replace_millisecond(123).unwrap());
@@ -132,7 +132,7 @@ fn sub_millisecond_times_are_truncated_and_the_content_hash_is_stable() {
 #[test]
 fn the_custody_log_binds_the_copy_log() {
     let job = job_in(JobState::Closed);
-    let stored = DriveLog::from_json(&corrupt_log("D1").to_json().unwrap()).unwrap();
+    let stored = DriveLog::from_json(&corrupt_log(&id("D1")).to_json().unwrap()).unwrap();
     let recorded = job
         .custody()
         .entries()
@@ -140,13 +140,18 @@ fn the_custody_log_binds_the_copy_log() {
         .find_map(|e| match &e.event {
             CustodyEvent::TransferFinished {
                 drive, copy_log_hash, ..
-            } if drive == "D1" => Some(copy_log_hash.clone()),
+            } if drive == &id("D1") => Some(copy_log_hash.clone()),
             _ => None,
         })
         .unwrap();
     assert_eq!(recorded, stored.content_hash().unwrap());
     assert_eq!(
-        job.drive("D1").unwrap().transfer.as_ref().unwrap().copy_log_hash,
+        job.drive(&id("D1"))
+            .unwrap()
+            .transfer
+            .as_ref()
+            .unwrap()
+            .copy_log_hash,
         recorded
     );
 }
@@ -215,7 +220,7 @@ proptest! {
     fn any_log_round_trips_and_its_end_state_matches_its_contents(
         blobs in proptest::collection::vec(arb_blob(), 0..8)
     ) {
-        let log = DriveLog { status: DriveStatus::from_blobs(&blobs), blobs, ..clean_log("D0") };
+        let log = DriveLog { status: DriveStatus::from_blobs(&blobs), blobs, ..clean_log(&id("D0")) };
         prop_assert_eq!(DriveLog::from_json(&log.to_json().unwrap()).unwrap(), log.clone());
         let failed_ranges = log.blobs.iter().flat_map(|b| &b.ranges).filter(|r| r.status != RangeStatus::Completed).count();
         let failed_blobs = log.blobs.iter().filter(|b| b.status != BlobStatus::Completed).count();

@@ -10,10 +10,10 @@ use seedship_jobs::*;
 fn progress_is_bytes_done_over_total_per_drive_and_job() {
     let mut job = shipped(3);
     let op = operator();
-    transfer(&mut job, "D0", &clean_log("D0"), 3); // finished: every byte processed
-    job.receive_drive("D1", &op, at_day(3)).unwrap();
-    job.start_transfer("D1", &op, at_day(3)).unwrap();
-    job.record_progress("D1", 255, &op).unwrap();
+    transfer(&mut job, &id("D0"), &clean_log(&id("D0")), 3); // finished: every byte processed
+    job.receive_drive(&id("D1"), &op, at_day(3)).unwrap();
+    job.start_transfer(&id("D1"), &op, at_day(3)).unwrap();
+    job.record_progress(&id("D1"), 255, &op).unwrap();
 
     let summary = JobSummary::of(&job, &DeadlinePolicy::default());
     assert_eq!(summary.state, JobState::Transferring);
@@ -33,7 +33,7 @@ fn progress_is_bytes_done_over_total_per_drive_and_job() {
     assert_eq!(summary.deadline.unwrap().kind, DeadlineKind::DrivesNeverReceived);
 
     // a drive that never arrives leaves the totals
-    job.mark_never_received("D2", &op, at_day(16)).unwrap();
+    job.mark_never_received(&id("D2"), &op, at_day(16)).unwrap();
     let summary = JobSummary::of(&job, &DeadlinePolicy::default());
     assert_eq!(
         (summary.bytes_done, summary.bytes_total, summary.percent),

@@ -103,10 +103,10 @@ fn run(job: &mut Job, action: Action) -> Result<(), Error> {
         Action::AddDrive => job.add_drive(drive_spec("NEW"), &owner(), at_day(2)),
         Action::Ship => job.ship(&ship_request(2), |_| false, &owner(), at_day(2)),
         Action::Cancel => job.cancel(&owner(), at_day(2)),
-        Action::ReceiveD1 => job.receive_drive("D1", &op, at_day(6)),
-        Action::NeverReceivedD1 => job.mark_never_received("D1", &op, at_day(6)),
-        Action::StartD0 => job.start_transfer("D0", &op, at_day(6)),
-        Action::FinishD0 => job.finish_transfer("D0", &clean_log("D0"), &op, at_day(6)),
+        Action::ReceiveD1 => job.receive_drive(&id("D1"), &op, at_day(6)),
+        Action::NeverReceivedD1 => job.mark_never_received(&id("D1"), &op, at_day(6)),
+        Action::StartD0 => job.start_transfer(&id("D0"), &op, at_day(6)),
+        Action::FinishD0 => job.finish_transfer(&id("D0"), &clean_log(&id("D0")), &op, at_day(6)),
         Action::ShipBack => job.ship_back("RET-2", &op, at_day(6)),
     }
 }
@@ -175,30 +175,30 @@ fn every_legal_transition_is_reachable_and_logged() {
     let mut jobs = Vec::new();
     // happy path with a late drive: Packaging -> Transferring, NeverReceived -> Received
     let mut job = shipped(2);
-    job.mark_never_received("D1", &op, at_day(15)).unwrap();
-    transfer(&mut job, "D0", &clean_log("D0"), 16);
+    job.mark_never_received(&id("D1"), &op, at_day(15)).unwrap();
+    transfer(&mut job, &id("D0"), &clean_log(&id("D0")), 16);
     assert_eq!(job.state(), JobState::Packaging);
-    job.receive_drive("D1", &op, at_day(17)).unwrap();
+    job.receive_drive(&id("D1"), &op, at_day(17)).unwrap();
     assert_eq!(job.state(), JobState::Transferring);
-    job.start_transfer("D1", &op, at_day(17)).unwrap();
-    job.finish_transfer("D1", &clean_log("D1"), &op, at_day(17))
+    job.start_transfer(&id("D1"), &op, at_day(17)).unwrap();
+    job.finish_transfer(&id("D1"), &clean_log(&id("D1")), &op, at_day(17))
         .unwrap();
     job.ship_back("RET-3", &op, at_day(18)).unwrap();
     assert_eq!(job.state(), JobState::Completed);
     jobs.push(job);
     // errors, Closed, repaired to Completed
     let mut job = job_in(JobState::Closed);
-    job.record_repair("D1", &[corrupt_problem()], &owner(), at_day(20))
+    job.record_repair(&id("D1"), &[corrupt_problem()], &owner(), at_day(20))
         .unwrap();
     assert_eq!(job.state(), JobState::Completed);
     jobs.push(job);
     // repaired before return shipping: CompletedMoreInfo -> Completed
     let mut job = shipped(1);
-    transfer(&mut job, "D0", &corrupt_log("D0"), 3);
-    assert_eq!(job.drive("D0").unwrap().state, DriveState::CompletedMoreInfo);
-    job.record_repair("D0", &[corrupt_problem()], &owner(), at_day(4))
+    transfer(&mut job, &id("D0"), &corrupt_log(&id("D0")), 3);
+    assert_eq!(job.drive(&id("D0")).unwrap().state, DriveState::CompletedMoreInfo);
+    job.record_repair(&id("D0"), &[corrupt_problem()], &owner(), at_day(4))
         .unwrap();
-    assert_eq!(job.drive("D0").unwrap().state, DriveState::Completed);
+    assert_eq!(job.drive(&id("D0")).unwrap().state, DriveState::Completed);
     jobs.push(job);
     // cancels
     jobs.push(job_in(JobState::Cancelled));
@@ -249,12 +249,10 @@ fn creation_rules() {
     assert_eq!(create(spec_with(JOB, 0)).unwrap_err(), Error::NoDrives);
 
     let mut spec = spec_with(JOB, 2);
-    spec.drives[1].drive_id = "D0".into();
+    spec.drives[1].drive_id = id("D0");
     assert_eq!(
         create(spec).unwrap_err(),
-        Error::DuplicateDrive {
-            drive_id: "D0".into()
-        }
+        Error::DuplicateDrive { drive_id: id("D0") }
     );
 
     let mut spec = spec_with(JOB, 1);
@@ -328,7 +326,7 @@ fn only_owners_create_and_operators_receive() {
 
     let mut job = shipped(2);
     let before = job.clone();
-    let err = job.receive_drive("D0", &owner(), at_day(3)).unwrap_err();
+    let err = job.receive_drive(&id("D0"), &owner(), at_day(3)).unwrap_err();
     assert_eq!(
         err,
         Error::NotPermitted {
@@ -356,14 +354,14 @@ fn only_owners_create_and_operators_receive() {
     );
     // the system may only declare drives never received
     assert_eq!(
-        job.receive_drive("D0", &Actor::system(), at_day(3))
+        job.receive_drive(&id("D0"), &Actor::system(), at_day(3))
             .unwrap_err()
             .code(),
         "NotPermitted"
     );
-    job.mark_never_received("D0", &Actor::system(), at_day(15))
+    job.mark_never_received(&id("D0"), &Actor::system(), at_day(15))
         .unwrap();
-    assert_eq!(job.drive("D0").unwrap().state, DriveState::NeverReceived);
+    assert_eq!(job.drive(&id("D0")).unwrap().state, DriveState::NeverReceived);
     assert_eq!(job.custody().entries().last().unwrap().actor, Actor::system());
 }
 
@@ -486,21 +484,21 @@ fn cancel_after_receipt_is_refused() {
 fn job_state_follows_the_drives() {
     let op = operator();
     let mut job = shipped(3);
-    job.receive_drive("D0", &op, at_day(3)).unwrap();
+    job.receive_drive(&id("D0"), &op, at_day(3)).unwrap();
     assert_eq!(job.state(), JobState::Received, "first drive received");
-    job.receive_drive("D1", &op, at_day(3)).unwrap();
+    job.receive_drive(&id("D1"), &op, at_day(3)).unwrap();
     assert_eq!(job.state(), JobState::Received);
-    job.start_transfer("D0", &op, at_day(3)).unwrap();
+    job.start_transfer(&id("D0"), &op, at_day(3)).unwrap();
     assert_eq!(job.state(), JobState::Transferring, "first drive started");
-    job.finish_transfer("D0", &clean_log("D0"), &op, at_day(4))
+    job.finish_transfer(&id("D0"), &clean_log(&id("D0")), &op, at_day(4))
         .unwrap();
-    job.start_transfer("D1", &op, at_day(4)).unwrap();
-    job.finish_transfer("D1", &corrupt_log("D1"), &op, at_day(4))
+    job.start_transfer(&id("D1"), &op, at_day(4)).unwrap();
+    job.finish_transfer(&id("D1"), &corrupt_log(&id("D1")), &op, at_day(4))
         .unwrap();
     assert_eq!(job.state(), JobState::Transferring, "D2 still Specified");
-    job.mark_never_received("D2", &op, at_day(15)).unwrap();
+    job.mark_never_received(&id("D2"), &op, at_day(15)).unwrap();
     assert_eq!(job.state(), JobState::Packaging, "every drive done");
-    assert_eq!(job.drive("D1").unwrap().state, DriveState::CompletedMoreInfo);
+    assert_eq!(job.drive(&id("D1")).unwrap().state, DriveState::CompletedMoreInfo);
 
     job.ship_back("ret 77", &op, at_day(16)).unwrap();
     assert_eq!(job.state(), JobState::Closed);
@@ -526,8 +524,8 @@ fn job_state_follows_the_drives() {
 #[test]
 fn a_never_received_drive_makes_the_job_closed_even_if_the_rest_is_clean() {
     let mut job = shipped(2);
-    transfer(&mut job, "D0", &clean_log("D0"), 3);
-    job.mark_never_received("D1", &Actor::system(), at_day(15))
+    transfer(&mut job, &id("D0"), &clean_log(&id("D0")), 3);
+    job.mark_never_received(&id("D1"), &Actor::system(), at_day(15))
         .unwrap();
     job.ship_back("RET", &operator(), at_day(16)).unwrap();
     assert_eq!(job.state(), JobState::Closed);
@@ -536,23 +534,18 @@ fn a_never_received_drive_makes_the_job_closed_even_if_the_rest_is_clean() {
 #[test]
 fn warnings_end_the_drive_in_completed_more_info() {
     let mut job = shipped(1);
-    let mut log = clean_log("D0");
+    let mut log = clean_log(&id("D0"));
     log.blobs[1].disposition = DispositionOutcome::Renamed;
     log.blobs[1].blob = "host1/config (1)".into();
     log.status = DriveStatus::from_blobs(&log.blobs);
     assert_eq!(log.status, DriveStatus::CompletedWithWarnings);
-    transfer(&mut job, "D0", &log, 3);
-    assert_eq!(job.drive("D0").unwrap().state, DriveState::CompletedMoreInfo);
+    transfer(&mut job, &id("D0"), &log, 3);
+    assert_eq!(job.drive(&id("D0")).unwrap().state, DriveState::CompletedMoreInfo);
     // nothing to repair: a warning is not a problem
     let err = job
-        .record_repair("D0", &[corrupt_problem()], &owner(), at_day(4))
+        .record_repair(&id("D0"), &[corrupt_problem()], &owner(), at_day(4))
         .unwrap_err();
-    assert_eq!(
-        err,
-        Error::NothingToRepair {
-            drive_id: "D0".into()
-        }
-    );
+    assert_eq!(err, Error::NothingToRepair { drive_id: id("D0") });
     job.ship_back("RET", &operator(), at_day(5)).unwrap();
     assert_eq!(job.state(), JobState::Closed);
 }
@@ -562,33 +555,37 @@ fn a_log_for_another_drive_is_refused() {
     let mut job = job_in(JobState::Transferring);
     let before = job.clone();
     let err = job
-        .finish_transfer("D0", &clean_log("D1"), &operator(), at_day(4))
+        .finish_transfer(&id("D0"), &clean_log(&id("D1")), &operator(), at_day(4))
         .unwrap_err();
     assert_eq!(err.code(), "DriveLogMismatch");
     assert_eq!(job, before);
     assert_eq!(
-        job.receive_drive("D9", &operator(), at_day(4)).unwrap_err(),
-        Error::UnknownDrive {
-            drive_id: "D9".into()
-        }
+        job.receive_drive(&id("D9"), &operator(), at_day(4)).unwrap_err(),
+        Error::UnknownDrive { drive_id: id("D9") }
     );
 }
 
 #[test]
 fn partial_repair_keeps_the_job_closed() {
     let mut job = shipped(1);
-    let mut log = corrupt_log("D0");
+    let mut log = corrupt_log(&id("D0"));
     log.blobs[1].ranges[0].status = RangeStatus::Missing;
     log.blobs[1].status = BlobStatus::CompletedWithErrors;
-    transfer(&mut job, "D0", &log, 3);
+    transfer(&mut job, &id("D0"), &log, 3);
     job.ship_back("RET", &operator(), at_day(5)).unwrap();
     assert_eq!(job.state(), JobState::Closed);
     assert_eq!(
-        job.drive("D0").unwrap().transfer.as_ref().unwrap().problems.len(),
+        job.drive(&id("D0"))
+            .unwrap()
+            .transfer
+            .as_ref()
+            .unwrap()
+            .problems
+            .len(),
         2
     );
 
-    job.record_repair("D0", &[corrupt_problem()], &owner(), at_day(6))
+    job.record_repair(&id("D0"), &[corrupt_problem()], &owner(), at_day(6))
         .unwrap();
     assert_eq!(job.state(), JobState::Closed);
     let missing = Problem::Range {
@@ -599,12 +596,13 @@ fn partial_repair_keeps_the_job_closed() {
     };
     // repairing the same problem twice finds nothing
     let err = job
-        .record_repair("D0", &[corrupt_problem()], &owner(), at_day(6))
+        .record_repair(&id("D0"), &[corrupt_problem()], &owner(), at_day(6))
         .unwrap_err();
     assert_eq!(err.code(), "NothingToRepair");
-    job.record_repair("D0", &[missing], &owner(), at_day(7)).unwrap();
+    job.record_repair(&id("D0"), &[missing], &owner(), at_day(7))
+        .unwrap();
     assert_eq!(job.state(), JobState::Completed);
-    assert_eq!(job.drive("D0").unwrap().state, DriveState::ShippedBack);
+    assert_eq!(job.drive(&id("D0")).unwrap().state, DriveState::ShippedBack);
     verify(&job).unwrap();
 }
 
@@ -618,47 +616,47 @@ fn erasure_is_recorded_once_after_the_transfer_and_destroys_the_key() {
     };
     let mut job = job_in(JobState::Transferring);
     let err = job
-        .record_erasure("D0", record.clone(), &operator(), at_day(4))
+        .record_erasure(&id("D0"), record.clone(), &operator(), at_day(4))
         .unwrap_err();
     assert_eq!(
         err,
         Error::DriveNotInThisState {
             action: "erase",
-            drive_id: "D0".into(),
+            drive_id: id("D0"),
             state: DriveState::Transferring
         }
     );
     let mut job = job_in(JobState::Completed);
-    job.record_erasure("D0", record.clone(), &operator(), at_day(6))
+    job.record_erasure(&id("D0"), record.clone(), &operator(), at_day(6))
         .unwrap();
-    let drive = job.drive("D0").unwrap();
+    let drive = job.drive(&id("D0")).unwrap();
     assert_eq!(drive.erasure.as_ref(), Some(&record));
     assert!(drive.wrapped_key.is_empty());
-    assert_eq!(job.drive("D1").unwrap().wrapped_key, "wrapped-key-of-D1");
+    assert_eq!(job.drive(&id("D1")).unwrap().wrapped_key, "wrapped-key-of-D1");
     assert_eq!(
-        job.record_erasure("D0", record, &operator(), at_day(6))
+        job.record_erasure(&id("D0"), record, &operator(), at_day(6))
             .unwrap_err()
             .code(),
         "DriveNotInThisState"
     );
     let last = job.custody().entries().last().unwrap();
-    assert!(matches!(&last.event, CustodyEvent::Erased { drive, .. } if drive == "D0"));
+    assert!(matches!(&last.event, CustodyEvent::Erased { drive, .. } if drive == &id("D0")));
     assert_eq!(last.actor, operator());
 }
 
 #[test]
 fn progress_is_recorded_only_while_transferring_and_capped() {
     let mut job = job_in(JobState::Transferring);
-    job.record_progress("D0", 400, &operator()).unwrap();
-    assert_eq!(job.drive("D0").unwrap().bytes_done, 400);
-    job.record_progress("D0", 5000, &operator()).unwrap();
-    assert_eq!(job.drive("D0").unwrap().bytes_done, 1000);
+    job.record_progress(&id("D0"), 400, &operator()).unwrap();
+    assert_eq!(job.drive(&id("D0")).unwrap().bytes_done, 400);
+    job.record_progress(&id("D0"), 5000, &operator()).unwrap();
+    assert_eq!(job.drive(&id("D0")).unwrap().bytes_done, 1000);
     assert_eq!(
-        job.record_progress("D1", 1, &operator()).unwrap_err().code(),
+        job.record_progress(&id("D1"), 1, &operator()).unwrap_err().code(),
         "DriveNotInThisState"
     );
     assert_eq!(
-        job.record_progress("D0", 1, &owner()).unwrap_err().code(),
+        job.record_progress(&id("D0"), 1, &owner()).unwrap_err().code(),
         "NotPermitted"
     );
 }
@@ -670,4 +668,96 @@ fn a_job_survives_a_json_round_trip() {
     let back: Job = serde_json::from_str(&text).unwrap();
     assert_eq!(back, job);
     verify(&back).unwrap();
+}
+
+/// Names and numbers a customer or an operator's request carries are refused where they enter
+/// the job, naming the field, and leave the job unchanged: a drive id that is not 32 lowercase
+/// hex digits (it ends up in object keys), a prefix with dot segments, a drive or a log whose
+/// sizes would overflow the job's totals.
+#[test]
+fn hostile_names_and_numbers_are_refused_at_the_door() {
+    let centres = centres();
+    let create = |spec: JobSpec| Job::create(spec, &centres, |_| false, &owner(), t0());
+    for bad in [
+        "x/../../..",
+        "",
+        "D0",
+        "ABCDEF0123456789ABCDEF0123456789",
+        &format!("{}0", id("D0")),
+    ] {
+        let mut spec = spec_with(JOB, 2);
+        spec.drives[1].drive_id = bad.to_owned();
+        let err = create(spec).unwrap_err();
+        assert!(
+            matches!(&err, Error::DriveIdInvalid { field, .. } if field == "drives[1].drive_id")
+                || (bad.is_empty() && matches!(&err, Error::MissingField { .. })),
+            "{bad:?}: {err:?}"
+        );
+    }
+    let mut job = create(spec_with(JOB, 1)).unwrap();
+    let before = job.clone();
+    let err = job
+        .add_drive(drive_spec_with_id("a/../b"), &owner(), at_day(1))
+        .unwrap_err();
+    assert_eq!(err.code(), "DriveIdInvalid");
+    assert_eq!(job, before);
+
+    for bad in ["host1/../other", "a//b", "./a", "a\\b"] {
+        let mut spec = spec_with(JOB, 1);
+        spec.destination.prefix = bad.to_owned();
+        assert_eq!(create(spec).unwrap_err().code(), "PrefixInvalid", "{bad:?}");
+    }
+
+    let mut spec = spec_with(JOB, 10);
+    for drive in &mut spec.drives {
+        drive.bytes = u64::MAX;
+    }
+    assert_eq!(
+        create(spec).unwrap_err(),
+        Error::ValueTooLarge {
+            field: "drives[0].bytes".into(),
+            value: u64::MAX,
+            max: MAX_DRIVE_BYTES
+        }
+    );
+    let mut spec = spec_with(JOB, 10);
+    for drive in &mut spec.drives {
+        drive.bytes = MAX_DRIVE_BYTES;
+    }
+    let largest = create(spec).unwrap();
+    assert_eq!(
+        JobSummary::of(&largest, &DeadlinePolicy::default()).bytes_total,
+        10 * MAX_DRIVE_BYTES
+    );
+
+    // A copy log whose lengths overflow, or whose range lies outside its blob.
+    let mut job = job_in(JobState::Transferring);
+    let before = job.clone();
+    let mut huge = clean_log(&id("D0"));
+    huge.blobs[0].length = u64::MAX;
+    huge.blobs[1].length = u64::MAX;
+    let err = job
+        .finish_transfer(&id("D0"), &huge, &operator(), at_day(4))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ValueTooLarge { field, .. } if field == "blobs[0].length"),
+        "{err:?}"
+    );
+    let mut outside = clean_log(&id("D0"));
+    outside.blobs[0].ranges[1].offset = u64::MAX;
+    let err = job
+        .finish_transfer(&id("D0"), &outside, &operator(), at_day(4))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::ValueTooLarge { field, .. } if field == "blobs[0].ranges[1].length"),
+        "{err:?}"
+    );
+    assert_eq!(job, before);
+}
+
+fn drive_spec_with_id(drive_id: &str) -> DriveSpec {
+    DriveSpec {
+        drive_id: drive_id.into(),
+        ..drive_spec("X")
+    }
 }

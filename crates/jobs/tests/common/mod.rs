@@ -50,11 +50,18 @@ pub fn centres() -> DataCentres {
     ])
 }
 
-pub fn drive_spec(id: &str) -> DriveSpec {
+/// The drive id (32 lowercase hex digits, as `drive prepare` makes them) that stands for
+/// `label` (at most 16 bytes) in these tests.
+pub fn id(label: &str) -> String {
+    let hex: String = label.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{hex:0<32}")
+}
+
+pub fn drive_spec(label: &str) -> DriveSpec {
     DriveSpec {
-        drive_id: id.into(),
-        wrapped_key: format!("wrapped-key-of-{id}"),
-        manifest_hash: format!("manifest-hash-of-{id}"),
+        drive_id: id(label),
+        wrapped_key: format!("wrapped-key-of-{label}"),
+        manifest_hash: format!("manifest-hash-of-{label}"),
         bytes: 1000,
     }
 }
@@ -188,18 +195,18 @@ pub fn job_in(state: JobState) -> Job {
     match state {
         JobState::Creating | JobState::Shipping => {}
         JobState::Cancelled => job.cancel(&owner(), at_day(1)).unwrap(),
-        JobState::Received => job.receive_drive("D0", &op, at_day(3)).unwrap(),
+        JobState::Received => job.receive_drive(&id("D0"), &op, at_day(3)).unwrap(),
         JobState::Transferring => {
-            job.receive_drive("D0", &op, at_day(3)).unwrap();
-            job.start_transfer("D0", &op, at_day(3)).unwrap();
+            job.receive_drive(&id("D0"), &op, at_day(3)).unwrap();
+            job.start_transfer(&id("D0"), &op, at_day(3)).unwrap();
         }
         JobState::Packaging | JobState::Completed => {
-            transfer(&mut job, "D0", &clean_log("D0"), 3);
-            transfer(&mut job, "D1", &clean_log("D1"), 3);
+            transfer(&mut job, &id("D0"), &clean_log(&id("D0")), 3);
+            transfer(&mut job, &id("D1"), &clean_log(&id("D1")), 3);
         }
         JobState::Closed => {
-            transfer(&mut job, "D0", &clean_log("D0"), 3);
-            transfer(&mut job, "D1", &corrupt_log("D1"), 3);
+            transfer(&mut job, &id("D0"), &clean_log(&id("D0")), 3);
+            transfer(&mut job, &id("D1"), &corrupt_log(&id("D1")), 3);
         }
     }
     if matches!(state, JobState::Completed | JobState::Closed) {
