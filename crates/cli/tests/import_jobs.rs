@@ -7,14 +7,14 @@ mod server_support;
 use seedship_jobs::{DriveState, JobSpec, JobState};
 use seedship_server::{Client, ClientError, Credentials, JobAction};
 use serde_json::json;
-use server_support::{Server, path, seedship};
+use server_support::{Server, drive_id, path, seedship};
 
 fn spec(name: &str, drives: usize) -> JobSpec {
     let address = json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
                          "postal_code": "3511", "country": "NL", "phone": ""});
     let drives: Vec<_> = (0..drives)
         .map(|i| {
-            json!({"drive_id": format!("WD-{name}-{i}"), "wrapped_key": "age1wrapped",
+            json!({"drive_id": drive_id(&format!("{name}-{i}")), "wrapped_key": "age1wrapped",
                         "manifest_hash": "abc", "bytes": 1000})
         })
         .collect();
@@ -134,7 +134,7 @@ fn job_rules_are_enforced_and_deadlines_pass() {
     // Only operators receive; after receipt the owner can no longer cancel.
     assert_eq!(
         refused(
-            owner.job_action("acme", "seed-one", &receive("WD-seed-one-0")),
+            owner.job_action("acme", "seed-one", &receive(&drive_id("seed-one-0"))),
             403
         ),
         "NotPermitted"
@@ -144,7 +144,7 @@ fn job_rules_are_enforced_and_deadlines_pass() {
         JobState::Shipping
     );
     let received = operator
-        .job_action("acme", "seed-one", &receive("WD-seed-one-0"))
+        .job_action("acme", "seed-one", &receive(&drive_id("seed-one-0")))
         .expect("receive");
     assert_eq!(received.summary.drives[0].state, DriveState::Received);
     let cancel: JobAction = serde_json::from_value(json!({"action": "cancel"})).expect("cancel");

@@ -376,3 +376,144 @@ fn a_drive_that_does_not_open_ends_with_its_drive_status() {
     let listing = site.owner().get_blob("acme", "seed-three", "host1/big.img");
     assert!(listing.is_err(), "nothing of the drive was written");
 }
+
+/// Names a customer chooses never reach past the job's own destination: a drive id that is a
+/// path is refused at job creation; the operator's client refuses to send a path with a `..`
+/// segment; the server refuses an operator's write outside the job's prefix and log names;
+/// and a manifest name that is no valid blob name is refused for that file alone, the rest of
+/// the drive imported.
+#[test]
+fn customer_names_never_leave_the_jobs_destination() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::start(dir.path(), None);
+
+    // A drive id that is a path, as a hostile journal or hand-written spec would carry it.
+    let spec = dir.path().join("hostile.json");
+    let address = serde_json::json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
+                                     "postal_code": "3511", "country": "NL", "phone": ""});
+    std::fs::write(
+        &spec,
+        serde_json::json!({
+            "name": "hostile", "job_type": "Import",
+            "destination": {"storage_account": "acme", "container": "seed", "prefix": "host1",
+                            "disposition": "rename"},
+            "region": "local",
+            "contact": {"name": "Mallory", "email": "m@example.com", "phone": ""},
+            "return_shipping": {"carrier": "DHL", "account_number": "1", "address": address},
+            "drives": [{"drive_id": "x/../../..", "wrapped_key": "k", "manifest_hash": "h", "bytes": 1}],
+        })
+        .to_string(),
+    )
+    .expect("write spec");
+    let refused = run(&[
+        "job",
+        "create",
+        "--credentials",
+        path(&site.owner_file),
+        "--spec",
+        path(&spec),
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "a path as drive id was accepted");
+    assert!(
+        stderr.contains("32 lowercase hex") && stderr.contains("x/../../.."),
+        "{stderr}"
+    );
+
+    // A job with a file whose name is no valid blob name (a backslash) beside good ones.
+    let src = dir.path().join("src");
+    let tree = make_source(&src, 6, MIB);
+    std::fs::write(src.join("bad\\name.bin"), b"refused at the data centre").expect("write");
+    let set = site.prepare_and_ship("seed-names", &src, 1, 64 * MIB);
+
+    // The operator's client refuses dot segments instead of letting the URL parser resolve them
+    // into another account's job.
+    let operator = seedship_server::Client::new(
+        &seedship_server::Credentials::load(&site.operator_file).expect("credentials"),
+    )
+    .expect("client");
+    for name in [
+        "waimportexport/../../../other/job/blobs/x",
+        "host1/./x",
+        "host1//x",
+    ] {
+        let err = operator
+            .put_blob("acme", "seed-names", name, std::io::empty())
+            .expect_err(name);
+        assert!(
+            matches!(err, seedship_server::ClientError::BadPathSegment { .. }),
+            "{name}: {err}"
+        );
+    }
+    // The server, whatever a client sends, takes writes only under the prefix and the job's logs.
+    let (url, token) = server_support::bearer(&site.operator_file);
+    let http = reqwest::blocking::Client::new();
+    let put = |name: &str| {
+        http.put(format!("{url}/api/v1/jobs/acme/seed-names/blobs/{name}"))
+            .bearer_auth(&token)
+            .body("x")
+            .send()
+            .expect("PUT")
+            .status()
+            .as_u16()
+    };
+    let id = "0123456789abcdef0123456789abcdef";
+    assert_eq!(put("host2/x"), 403, "outside the prefix");
+    assert_eq!(
+        put(&format!(
+            "waimportexport/seed-one_{id}_20261206T000000Z_copy.json"
+        )),
+        403,
+        "another job's log"
+    );
+    assert_eq!(put("waimportexport/notes.txt"), 403, "not a log name");
+    assert_eq!(put("host1/operator-probe"), 201, "under the prefix");
+    assert_eq!(
+        put(&format!(
+            "waimportexport/seed-names_{id}_20261206T000000Z_copy.json"
+        )),
+        201,
+        "own log"
+    );
+    let mut batch = Vec::new();
+    seedship_jobs::BatchEntry {
+        name: "elsewhere/x",
+        blake3: *blake3::hash(b"x").as_bytes(),
+        data: b"x",
+    }
+    .encode(&mut batch);
+    let status = http
+        .post(format!("{url}/api/v1/jobs/acme/seed-names/blobs"))
+        .bearer_auth(&token)
+        .body(batch)
+        .send()
+        .expect("POST batch")
+        .status();
+    assert_eq!(status.as_u16(), 403, "a batch entry outside the prefix");
+
+    // The bad name is one file's error; every other file is imported.
+    let output = site.receive("seed-names", &site.operator_file, &[set[0].0.as_path()]);
+    let report = stdout_json(&output);
+    let drive = &report["drives"][0];
+    assert_eq!(drive["state"], "CompletedMoreInfo", "{report}");
+    assert_eq!(drive["blobs_failed"], 1, "{report}");
+    site.assert_container_holds("seed-names", &tree);
+    let error_log = site
+        .owner()
+        .get_blob(
+            "acme",
+            "seed-names",
+            &format!("waimportexport/{}", drive["error_log"].as_str().expect("name")),
+        )
+        .expect("error log");
+    let error_log = DriveLog::from_json(std::str::from_utf8(&error_log).expect("UTF-8")).expect("error log");
+    assert_eq!(error_log.blobs.len(), 1, "{error_log:?}");
+    assert_eq!(
+        error_log.blobs[0].status,
+        seedship_jobs::BlobStatus::FileNameInvalid
+    );
+    assert!(
+        error_log.blobs[0].file.ends_with("bad\\name.bin"),
+        "{error_log:?}"
+    );
+}

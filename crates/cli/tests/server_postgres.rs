@@ -121,7 +121,7 @@ const JOB_SPEC: &str = r#"{"name": "pg-job", "job_type": "Import",
   "region": "local", "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
   "return_shipping": {"carrier": "DHL", "account_number": "1", "address": {"recipient": "Ann",
     "street": ["2 Lane"], "city": "Utrecht", "postal_code": "3511", "country": "NL", "phone": ""}},
-  "drives": [{"drive_id": "WD-1", "wrapped_key": "k", "manifest_hash": "h", "bytes": 10}]}"#;
+  "drives": [{"drive_id": "0123456789abcdef0123456789abcdef", "wrapped_key": "k", "manifest_hash": "h", "bytes": 10}]}"#;
 
 fn via(credentials: &Path, from: &Server, to: &Server) -> PathBuf {
     let text = std::fs::read_to_string(credentials).expect("read credentials");

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Principal;
 use crate::db::CreateError;
 use crate::error::ApiError;
+use crate::extract::JsonBody;
 use crate::names;
 use crate::secret;
 use crate::server::AppState;
@@ -125,7 +126,7 @@ fn created_or(kind: &str, name: &str) -> impl FnOnce(CreateError) -> ApiError {
 async fn create_account(
     State(state): State<AppState>,
     principal: Principal,
-    Json(request): Json<NameRequest>,
+    JsonBody(request): JsonBody<NameRequest>,
 ) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
     if !matches!(principal, Principal::Admin) {
         return Err(ApiError::forbidden("only the admin creates accounts"));
@@ -151,7 +152,7 @@ async fn create_account(
 async fn create_operator(
     State(state): State<AppState>,
     principal: Principal,
-    Json(request): Json<NameRequest>,
+    JsonBody(request): JsonBody<NameRequest>,
 ) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
     if !matches!(principal, Principal::Admin) {
         return Err(ApiError::forbidden("only the admin creates operators"));
@@ -202,7 +203,7 @@ async fn whoami(principal: Principal) -> Json<WhoAmI> {
 async fn create_storage_account(
     State(state): State<AppState>,
     principal: Principal,
-    Json(request): Json<NameRequest>,
+    JsonBody(request): JsonBody<NameRequest>,
 ) -> Result<StatusCode, ApiError> {
     let account_id = principal.require_account()?;
     names::validate("storage account", &request.name)?;
@@ -228,7 +229,7 @@ async fn create_container(
     State(state): State<AppState>,
     principal: Principal,
     Path(storage): Path<String>,
-    Json(request): Json<NameRequest>,
+    JsonBody(request): JsonBody<NameRequest>,
 ) -> Result<StatusCode, ApiError> {
     let account_id = principal.require_account()?;
     names::validate("container", &request.name)?;
@@ -262,7 +263,7 @@ async fn list_containers(
 async fn create_vault(
     State(state): State<AppState>,
     principal: Principal,
-    Json(request): Json<VaultRequest>,
+    JsonBody(request): JsonBody<VaultRequest>,
 ) -> Result<(StatusCode, Json<VaultInfo>), ApiError> {
     let Principal::Account {
         account_id,
@@ -323,7 +324,7 @@ async fn list_vaults(
 async fn register_agent(
     State(state): State<AppState>,
     principal: Principal,
-    Json(request): Json<NameRequest>,
+    JsonBody(request): JsonBody<NameRequest>,
 ) -> Result<(StatusCode, Json<AgentInfo>), ApiError> {
     let Principal::VaultRegistration { account_id, vault_id } = principal else {
         return Err(ApiError::forbidden(

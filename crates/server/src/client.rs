@@ -29,6 +29,10 @@ pub enum ClientError {
     /// The certificate named by `SEEDSHIP_CA_CERT` could not be used.
     #[error("CA certificate {path}: {message}")]
     CaCertificate { path: String, message: String },
+    /// A name would not stay one segment of the request path: empty, `.` or `..` (URL
+    /// parsers resolve dot segments, percent-encoded or not, before the request is sent).
+    #[error("refusing to build a request path from segment {segment:?} of {name:?}")]
+    BadPathSegment { name: String, segment: String },
     /// The server refused the request.
     #[error("{url}: HTTP {status} {code:?}: {message}")]
     Api {
@@ -66,6 +70,26 @@ fn unexpected_answer(url: &str, status: u16, err: &serde_json::Error) -> ClientE
         message: format!("unexpected response: {err}"),
         rule: None,
     }
+}
+
+/// `/api/v1/<part>/...`: each part split at `/` into segments, every segment percent-encoded.
+/// A segment that is empty, `.` or `..` is refused rather than sent: an HTTP client would
+/// resolve it and the request would reach another resource (another account's job, say).
+fn api_path(parts: &[&str]) -> Result<String, ClientError> {
+    let mut path = String::from("/api/v1");
+    for part in parts {
+        for segment in part.split('/') {
+            if segment.is_empty() || segment == "." || segment == ".." {
+                return Err(ClientError::BadPathSegment {
+                    name: (*part).to_owned(),
+                    segment: segment.to_owned(),
+                });
+            }
+            path.push('/');
+            path.push_str(&percent_encode(segment));
+        }
+    }
+    Ok(path)
 }
 
 /// Copies `data` to its end into `writer`; a read error fails the body with that error.
@@ -313,7 +337,7 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered.
     pub fn create_container(&self, storage: &str, name: &str) -> Result<(), ClientError> {
-        let path = format!("/api/v1/storage-accounts/{storage}/containers");
+        let path = api_path(&["storage-accounts", storage, "containers"])?;
         self.call::<_, ()>(
             Some(&NameRequest {
                 name: name.to_owned(),
@@ -329,7 +353,7 @@ impl Client {
     /// [`ClientError`] as the server answered.
     pub fn containers(&self, storage: &str) -> Result<Listed, ClientError> {
         let list: NameList =
-            self.call::<(), _>(None, &format!("/api/v1/storage-accounts/{storage}/containers"))?;
+            self.call::<(), _>(None, &api_path(&["storage-accounts", storage, "containers"])?)?;
         Ok(Listed { names: list.names })
     }
 
@@ -416,7 +440,7 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered.
     pub fn job(&self, account: &str, name: &str) -> Result<JobDetail, ClientError> {
-        self.call::<(), _>(None, &format!("/api/v1/jobs/{account}/{name}"))
+        self.call::<(), _>(None, &api_path(&["jobs", account, name])?)
     }
 
     /// Applies an action to a job (one database transaction on the server).
@@ -430,7 +454,7 @@ impl Client {
         name: &str,
         action: &JobAction,
     ) -> Result<JobDetail, ClientError> {
-        self.call(Some(action), &format!("/api/v1/jobs/{account}/{name}/actions"))
+        self.call(Some(action), &api_path(&["jobs", account, name, "actions"])?)
     }
 
     /// The copy and error logs of a job's transferred drives.
@@ -439,7 +463,7 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered.
     pub fn job_logs(&self, account: &str, name: &str) -> Result<Vec<DriveLogs>, ClientError> {
-        self.call::<(), _>(None, &format!("/api/v1/jobs/{account}/{name}/logs"))
+        self.call::<(), _>(None, &api_path(&["jobs", account, name, "logs"])?)
     }
 
     /// A job's custody log, verified by the server.
@@ -448,7 +472,7 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered.
     pub fn job_custody(&self, account: &str, name: &str) -> Result<CustodyReport, ClientError> {
-        self.call::<(), _>(None, &format!("/api/v1/jobs/{account}/{name}/custody"))
+        self.call::<(), _>(None, &api_path(&["jobs", account, name, "custody"])?)
     }
 
     /// Moves the server's clock forward (admin; only with a test clock); returns the offset.
@@ -486,7 +510,7 @@ impl Client {
             container: container.to_owned(),
             prefix: prefix.to_owned(),
         };
-        let url = format!("{}/api/v1/vaults/{vault}/seed", self.server);
+        let url = format!("{}{}", self.server, api_path(&["vaults", vault, "seed"])?);
         loop {
             let response = self.send_raw(&url, self.http.post(&url).json(&request))?;
             let status = response.status().as_u16();
@@ -522,16 +546,24 @@ impl Client {
         self.call::<(), _>(None, "/api/v1/metrics")
     }
 
-    fn blob_url(&self, account: &str, name: &str, path: &str) -> String {
+    fn blob_url(&self, account: &str, name: &str, path: &str) -> Result<String, ClientError> {
         self.job_object_url(account, name, "blobs", path)
     }
 
-    /// `<server>/api/v1/jobs/<account>/<name>/<kind>/<path>`, every segment percent-encoded
-    /// (blob names may hold spaces, `%`, `?` or newlines).
-    fn job_object_url(&self, account: &str, name: &str, kind: &str, path: &str) -> String {
-        let segments = [account, name, kind].into_iter().chain(path.split('/'));
-        let encoded: Vec<String> = segments.map(percent_encode).collect();
-        format!("{}/api/v1/jobs/{}", self.server, encoded.join("/"))
+    /// `<server>/api/v1/jobs/<account>/<name>/<kind>/<path>` (see [`api_path`]; blob names
+    /// may hold spaces, `%`, `?` or newlines).
+    fn job_object_url(
+        &self,
+        account: &str,
+        name: &str,
+        kind: &str,
+        path: &str,
+    ) -> Result<String, ClientError> {
+        Ok(format!(
+            "{}{}",
+            self.server,
+            api_path(&["jobs", account, name, kind, path])?
+        ))
     }
 
     fn send_raw(
@@ -634,7 +666,7 @@ impl Client {
         data: UploadBody,
         blake3: Option<&str>,
     ) -> Result<(), ClientError> {
-        let url = self.blob_url(account, name, path);
+        let url = self.blob_url(account, name, path)?;
         let target = match blake3 {
             Some(hash) => format!("{url}?blake3={}", percent_encode(hash)),
             None => url.clone(),
@@ -652,7 +684,7 @@ impl Client {
     pub fn list_blobs(&self, account: &str, name: &str, prefix: &str) -> Result<Vec<String>, ClientError> {
         let path = format!(
             "{}?prefix={}",
-            self.blobs_path(account, name),
+            Self::blobs_path(account, name)?,
             percent_encode(prefix)
         );
         let list: crate::import::BlobList = self.call::<(), _>(None, &path)?;
@@ -667,16 +699,12 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered.
     pub fn put_blob_batch(&self, account: &str, name: &str, body: Vec<u8>) -> Result<(), ClientError> {
-        let url = format!("{}{}", self.server, self.blobs_path(account, name));
+        let url = format!("{}{}", self.server, Self::blobs_path(account, name)?);
         self.send_raw(&url, self.http.post(&url).body(body)).map(drop)
     }
 
-    fn blobs_path(&self, account: &str, name: &str) -> String {
-        format!(
-            "/api/v1/jobs/{}/{}/blobs",
-            percent_encode(account),
-            percent_encode(name)
-        )
+    fn blobs_path(account: &str, name: &str) -> Result<String, ClientError> {
+        api_path(&["jobs", account, name, "blobs"])
     }
 
     /// The BLAKE3 (hex) of blob `path` of the job's container, `None` if there is no such blob.
@@ -685,7 +713,7 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered (other than 404).
     pub fn blob_blake3(&self, account: &str, name: &str, path: &str) -> Result<Option<String>, ClientError> {
-        let url = self.blob_url(account, name, path);
+        let url = self.blob_url(account, name, path)?;
         match self.send_raw(&url, self.http.head(format!("{url}?hash=blake3"))) {
             Ok(response) => Ok(response
                 .headers()
@@ -712,7 +740,7 @@ impl Client {
         blake3: &str,
         data: UploadBody,
     ) -> Result<(), ClientError> {
-        let url = self.job_object_url(account, name, "damaged", requested);
+        let url = self.job_object_url(account, name, "damaged", requested)?;
         let target = format!(
             "{url}?blob={}&blake3={}",
             percent_encode(blob),
@@ -736,7 +764,7 @@ impl Client {
         ranges: &[(u64, u64)],
         data: impl std::io::Read + Send + 'static,
     ) -> Result<JobDetail, ClientError> {
-        let url = self.job_object_url(account, name, "repair", requested);
+        let url = self.job_object_url(account, name, "repair", requested)?;
         let ranges: Vec<String> = ranges.iter().map(|(o, l)| format!("{o}:{l}")).collect();
         let target = format!("{url}?ranges={}", percent_encode(&ranges.join(",")));
         let (status, answer) =
@@ -750,7 +778,7 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered.
     pub fn get_blob(&self, account: &str, name: &str, path: &str) -> Result<Vec<u8>, ClientError> {
-        let url = self.blob_url(account, name, path);
+        let url = self.blob_url(account, name, path)?;
         let response = self.send_raw(&url, self.http.get(&url))?;
         let bytes = response.bytes().map_err(|source| ClientError::Transport {
             url: url.clone(),
@@ -765,7 +793,7 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered (other than 404).
     pub fn blob_exists(&self, account: &str, name: &str, path: &str) -> Result<bool, ClientError> {
-        let url = self.blob_url(account, name, path);
+        let url = self.blob_url(account, name, path)?;
         match self.send_raw(&url, self.http.head(&url)) {
             Ok(_) => Ok(true),
             Err(ClientError::Api { status: 404, .. }) => Ok(false),
@@ -782,4 +810,40 @@ fn percent_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ClientError, api_path};
+
+    #[test]
+    fn request_paths_never_hold_dot_or_empty_segments() {
+        assert_eq!(
+            api_path(&["jobs", "acme", "seed-one", "blobs", "host1/a b/100%.bin"]).ok(),
+            Some("/api/v1/jobs/acme/seed-one/blobs/host1/a%20b/100%25.bin".to_owned())
+        );
+        // `%2e%2e` is sent encoded as `%252e%252e`: one segment, never resolved.
+        assert_eq!(
+            api_path(&["jobs", "%2e%2e"]).ok(),
+            Some("/api/v1/jobs/%252e%252e".to_owned())
+        );
+        for bad in [
+            "..",
+            ".",
+            "",
+            "x/../../..",
+            "a//b",
+            "a/",
+            "/a",
+            "waimportexport/./x",
+        ] {
+            assert!(
+                matches!(
+                    api_path(&["jobs", "acme", bad]),
+                    Err(ClientError::BadPathSegment { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
 }

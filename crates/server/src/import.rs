@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use seedship_jobs::Problem;
+use seedship_jobs::{BlobNameError, Job, Problem};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
@@ -79,12 +79,40 @@ struct DamagedRecord {
 
 /// The store key of `path` in the job's destination container: `containers/<container id>/<path>`.
 async fn blob_key(state: &AppState, account: &str, name: &str, path: &str) -> Result<String, ApiError> {
-    let container = container_key(state, account, name).await?;
+    let (container, _) = destination_of(state, account, name).await?;
     checked_key(format!("{container}/{path}"))
+}
+
+/// The store key of blob `path` that the job may write: under its destination prefix, or one
+/// of its own copy and error logs. The operator's client checks the manifest's names too; this
+/// is the server's own line, whatever a client sends.
+async fn writable_blob_key(
+    state: &AppState,
+    account: &str,
+    name: &str,
+    path: &str,
+) -> Result<String, ApiError> {
+    let (container, job) = destination_of(state, account, name).await?;
+    check_writable(&job, path)?;
+    checked_key(format!("{container}/{path}"))
+}
+
+fn check_writable(job: &Job, path: &str) -> Result<(), ApiError> {
+    job.destination()
+        .check_writable(job.name().as_str(), path)
+        .map_err(|err| match err {
+            BlobNameError::OutsideDestination { .. } => ApiError::forbidden(err.to_string()),
+            _ => ApiError::invalid_name(err.to_string()),
+        })
 }
 
 /// The store key prefix of the job's destination container: `containers/<container id>`.
 async fn container_key(state: &AppState, account: &str, name: &str) -> Result<String, ApiError> {
+    Ok(destination_of(state, account, name).await?.0)
+}
+
+/// The store key prefix of the job's destination container, and the job.
+async fn destination_of(state: &AppState, account: &str, name: &str) -> Result<(String, Job), ApiError> {
     let mut tx = state.db.pool().begin().await?;
     let (_, job) = load_or_404(&mut tx, account, name).await?;
     let destination = job.destination();
@@ -103,7 +131,7 @@ async fn container_key(state: &AppState, account: &str, name: &str) -> Result<St
             destination.storage_account, destination.container
         ))
     })?;
-    Ok(format!("containers/{container}"))
+    Ok((format!("containers/{container}"), job))
 }
 
 /// The store keys of a damaged file of a job (data, record); outside every container.
@@ -263,7 +291,7 @@ async fn put_blob(
 ) -> Result<StatusCode, ApiError> {
     operator_only(&principal)?;
     let expected = query.blake3.as_deref().map(parse_blake3).transpose()?;
-    let key = blob_key(&state, &account, &name, &path).await?;
+    let key = writable_blob_key(&state, &account, &name, &path).await?;
     write_object(&state, &key, body_stream(body), expected).await?;
     Ok(StatusCode::CREATED)
 }
@@ -339,7 +367,7 @@ async fn put_blob_batch(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     operator_only(&principal)?;
-    let container = container_key(&state, &account, &name).await?;
+    let (container, job) = destination_of(&state, &account, &name).await?;
     let body = axum::body::to_bytes(body, seedship_jobs::MAX_BATCH_BODY)
         .await
         .map_err(|err| ApiError::invalid_request(format!("reading the batch: {err}")))?;
@@ -353,6 +381,7 @@ async fn put_blob_batch(
                 entry.name
             )));
         }
+        check_writable(&job, entry.name)?;
         let key = checked_key(format!("{container}/{}", entry.name))?;
         writes.push((key, body.slice_ref(entry.data)));
     }
@@ -427,7 +456,7 @@ async fn put_damaged(
 ) -> Result<StatusCode, ApiError> {
     operator_only(&principal)?;
     parse_blake3(&query.blake3)?;
-    blob_key(&state, &account, &name, &query.blob).await?;
+    writable_blob_key(&state, &account, &name, &query.blob).await?;
     let (data_key, record_key) = damaged_keys(&state, &account, &name, &requested).await?;
     let size = write_object(&state, &data_key, body_stream(body), None).await?;
     let record = DamagedRecord {
@@ -477,7 +506,7 @@ fn fixes(problem: &Problem, blob: &str, ranges: &[(u64, u64)]) -> bool {
             b == blob
                 && ranges
                     .iter()
-                    .any(|&(o, l)| o <= *offset && offset + length <= o + l)
+                    .any(|&(o, l)| o <= *offset && offset.saturating_add(*length) <= o + l)
         }
         Problem::Drive { .. } => false,
     }
@@ -507,7 +536,7 @@ async fn repair(
     let record: DamagedRecord = serde_json::from_slice(&record?).map_err(internal)?;
     let ranges = parse_ranges(&query.ranges, record.size)?;
     let expected = parse_blake3(&record.blake3)?;
-    let target = blob_key(&state, &account, &name, &record.blob).await?;
+    let target = writable_blob_key(&state, &account, &name, &record.blob).await?;
     let damaged = state.store.get(&data_key, None).await?.stream;
     let mut old = Spans::new(
         damaged.map(|c| c.map_err(ApiError::from)).boxed(),

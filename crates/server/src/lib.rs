@@ -20,6 +20,7 @@ mod config;
 mod credentials;
 mod db;
 mod error;
+mod extract;
 mod import;
 mod jobs;
 mod names;

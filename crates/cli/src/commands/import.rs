@@ -28,7 +28,7 @@ use crate::exit::{Coded, IMPORT_INCOMPLETE};
 use crate::{Context, output};
 
 /// Where copy and error logs go in the job's container, as the Import/Export service does.
-const LOG_DIR: &str = "waimportexport";
+const LOG_DIR: &str = seedship_jobs::LOG_FOLDER;
 /// How often transfer progress is reported to the server.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// Files received at once (the server fsyncs each blob: more in flight overlap those waits).
@@ -512,19 +512,17 @@ impl<'a> Copier<'a> {
     }
 
     /// The blob name of `file` in the container: its destination without the container,
-    /// under the job's prefix. `None` if the file is meant for another container.
-    fn requested_blob(&self, file: &ImportFile) -> Option<String> {
-        let destination = self.job.job.destination();
-        let (container, path) = file.dst.split_once('/')?;
-        if container != destination.container || path.is_empty() {
-            return None;
-        }
-        let prefix = destination.prefix.trim_matches('/');
-        if prefix.is_empty() || path.starts_with(&format!("{prefix}/")) {
-            Some(path.to_owned())
-        } else {
-            Some(format!("{prefix}/{path}"))
-        }
+    /// under the job's prefix. A manifest naming another container or a name that could leave
+    /// the prefix (`..`, empty segments, ...) gets the blob status that refuses the file.
+    fn requested_blob(&self, file: &ImportFile) -> Result<String, BlobStatus> {
+        self.job
+            .job
+            .destination()
+            .blob_for(&file.dst)
+            .map_err(|err| match err {
+                seedship_jobs::BlobNameError::TooLong { .. } => BlobStatus::FileNameTooLong,
+                _ => BlobStatus::FileNameInvalid,
+            })
     }
 
     fn copy(&self, file: &'a ImportFile, batch: &mut Batch<'a>) -> anyhow::Result<BlobLog> {
@@ -537,9 +535,12 @@ impl<'a> Copier<'a> {
             disposition: DispositionOutcome::Cancelled,
             ranges: Vec::new(),
         };
-        let Some(requested) = self.requested_blob(file) else {
-            log.status = BlobStatus::FileNameInvalid;
-            return Ok(log);
+        let requested = match self.requested_blob(file) {
+            Ok(requested) => requested,
+            Err(status) => {
+                log.status = status;
+                return Ok(log);
+            }
         };
         log.requested_blob = requested.clone();
         let hash = file.hash.map(|h| seedship_drive::format::to_hex(&h));
@@ -619,7 +620,7 @@ impl<'a> Copier<'a> {
             .read_file(file, &mut data)
             .with_context(|| format!("reading {} from the drive", file.path.display()))?;
         if check.status != FileStatus::Ok {
-            let requested = self.requested_blob(file).unwrap_or_else(|| blob.to_owned());
+            let requested = self.requested_blob(file).unwrap_or_else(|_| blob.to_owned());
             return self.hold_back(file, &requested, blob, Some(hash));
         }
         let blake3 = file.hash.expect("a file with a hash");
@@ -745,7 +746,7 @@ impl<'a> Copier<'a> {
                         file.path.display()
                     );
                 }
-                let requested = self.requested_blob(file).unwrap_or_else(|| blob.to_owned());
+                let requested = self.requested_blob(file).unwrap_or_else(|_| blob.to_owned());
                 self.hold_back(file, &requested, blob, Some(hash)).map(Some)
             }
             Ok(()) => bail!(
