@@ -91,7 +91,7 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
                 "--container",
                 "import1",
                 "--prefix",
-                "nothing",
+                "repo/nothing",
             ][..],
             &creds,
         ]
@@ -277,8 +277,24 @@ struct Imported {
 }
 
 impl Imported {
-    /// `fill` writes the source tree.
+    /// `fill` writes the source tree; a Completed import job `import1-repo` accounts for it.
     fn new(dir: &Path, fill: impl FnOnce(&Path)) -> Imported {
+        let imported = Imported::staged(dir, fill);
+        let container = ["imports", "import1", "repo"];
+        complete_import(
+            &imported.server,
+            &imported.account,
+            "import1-repo",
+            container[0],
+            container[1],
+            container[2],
+        );
+        imported
+    }
+
+    /// As [`Imported::new`], but no import job wrote the container: the repository was put
+    /// there by other means.
+    fn staged(dir: &Path, fill: impl FnOnce(&Path)) -> Imported {
         let data = dir.join("data");
         let server = Server::start(dir, "server", &data, None);
         let agent = provision(&server, dir, "acme", "laptop", false);
@@ -440,7 +456,7 @@ fn seed_answers_with_progress_while_it_runs() {
     };
     let (status, first) = seed("repo");
     assert_eq!(status, 202, "{first}");
-    let (status, other) = seed("elsewhere");
+    let (status, other) = seed("repo/elsewhere");
     assert_eq!(status, 409, "{other}");
     assert_eq!(other["error"]["code"], "SeedConflict", "{other}");
     assert!(
@@ -477,4 +493,82 @@ fn seed_answers_with_progress_while_it_runs() {
         staged,
         "the vault holds the repository"
     );
+}
+
+/// An agent may seed only its own vault, and only from what a Completed import job of its
+/// account wrote: a repository put into a container by other means, or another folder of the
+/// container, is refused before anything is read.
+#[test]
+fn seeding_needs_a_completed_import_of_that_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let imported = Imported::staged(dir, |source| make_tree(source, 3, 5));
+    let agent_seed = |vault: &str, prefix: &str| {
+        let (url, _) = bearer(&imported.account);
+        reqwest::blocking::Client::new()
+            .post(format!("{url}/api/v1/vaults/{vault}/seed"))
+            .bearer_auth(format!("{}.{}", imported.agent.id, imported.agent.secret))
+            .json(
+                &serde_json::json!({"storage_account": "imports", "container": "import1", "prefix": prefix}),
+            )
+            .send()
+            .expect("seed request")
+    };
+    let refused = |response: reqwest::blocking::Response, why: &str| {
+        assert_eq!(response.status().as_u16(), 403, "{why}");
+        let body: serde_json::Value = response.json().expect("error body");
+        assert_eq!(body["error"]["code"], "Forbidden", "{why}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains("no Completed import job"),
+            "{why}: {body}"
+        );
+    };
+    refused(agent_seed("laptop", "repo"), "no import job wrote the container");
+    let vault_dir_is_empty = || {
+        !imported.vault_dir.exists()
+            || std::fs::read_dir(&imported.vault_dir)
+                .expect("vault dir")
+                .next()
+                .is_none()
+    };
+    assert!(vault_dir_is_empty(), "nothing was copied into the vault");
+
+    // Another folder of the same container, imported and Completed, does not open this one.
+    complete_import(
+        &imported.server,
+        &imported.account,
+        "other-folder",
+        "imports",
+        "import1",
+        "other",
+    );
+    refused(
+        agent_seed("laptop", "repo"),
+        "the Completed job wrote another folder",
+    );
+    assert!(vault_dir_is_empty(), "nothing was copied into the vault");
+
+    // An agent never seeds another vault of its account, whatever was imported.
+    provision(&imported.server, dir, "acme", "desktop", false);
+    complete_import(
+        &imported.server,
+        &imported.account,
+        "import1-repo",
+        "imports",
+        "import1",
+        "repo",
+    );
+    assert_eq!(
+        agent_seed("desktop", "repo").status().as_u16(),
+        403,
+        "another vault"
+    );
+
+    // Once a Completed job wrote that folder, the agent seeds its vault from it.
+    let response = agent_seed("laptop", "repo");
+    assert_eq!(response.status().as_u16(), 200, "{:?}", response.text());
+    assert!(!vault_dir_is_empty(), "the vault holds the seeded repository");
 }

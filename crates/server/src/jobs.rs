@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use seedship_jobs::{
     Actor, ChainHash, CustodyEntry, DataCentre, DeadlinePolicy, DriveLog, Effect, ErasureRecord, Job,
-    JobSpec, JobSummary, Problem, ShipRequest, ShippingInfo, next_deadline, normalise_tracking_number, tick,
-    verify_chain,
+    JobSpec, JobState, JobSummary, Problem, ShipRequest, ShippingInfo, next_deadline,
+    normalise_tracking_number, tick, verify_chain,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};
@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
+use crate::extract::JsonBody;
 use crate::secret;
 use crate::server::AppState;
 
@@ -319,7 +320,7 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
 async fn create_job(
     State(state): State<AppState>,
     principal: Principal,
-    Json(spec): Json<JobSpec>,
+    JsonBody(spec): JsonBody<JobSpec>,
 ) -> Result<(StatusCode, Json<JobDetail>), ApiError> {
     let Principal::Account { account_name, .. } = &principal else {
         return Err(ApiError::forbidden("only account owners create jobs"));
@@ -368,6 +369,22 @@ async fn list_jobs(
     principal: Principal,
 ) -> Result<Json<Vec<JobSummary>>, ApiError> {
     Ok(Json(summaries(&state, &principal).await?))
+}
+
+/// The jobs of `account` that are in `job_state`.
+pub(crate) async fn jobs_in_state(
+    state: &AppState,
+    account: &str,
+    job_state: JobState,
+) -> Result<Vec<Job>, ApiError> {
+    let rows = sqlx::query("SELECT body FROM jobs WHERE account = $1 AND state = $2")
+        .bind(account)
+        .bind(job_state.to_string())
+        .fetch_all(state.db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| serde_json::from_str(&row.try_get::<String, _>("body")?).map_err(internal))
+        .collect()
 }
 
 /// The jobs `principal` may see: an owner's own, every job for an operator.
@@ -429,7 +446,7 @@ async fn act(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, name)): Path<(String, String)>,
-    Json(action): Json<JobAction>,
+    JsonBody(action): JsonBody<JobAction>,
 ) -> Result<Json<JobDetail>, ApiError> {
     let actor = actor_for(&principal, &account)?;
     run_deadlines(&state).await?;
@@ -556,7 +573,7 @@ pub(crate) async fn custody_report(
 async fn move_clock(
     State(state): State<AppState>,
     principal: Principal,
-    Json(request): Json<ClockRequest>,
+    JsonBody(request): JsonBody<ClockRequest>,
 ) -> Result<Json<ClockState>, ApiError> {
     if !matches!(principal, Principal::Admin) {
         return Err(ApiError::forbidden("only the admin moves the clock"));
@@ -566,11 +583,25 @@ async fn move_clock(
             "the clock is fixed (start the server with SEEDSHIP_TEST_CLOCK=1 to move it)",
         ));
     }
+    // A test clock moves by years at most, so that `now` can never leave time's range.
+    const MAX_OFFSET: i64 = 100 * 366 * 24 * 3600;
+    let moved = |offset: i64| {
+        offset
+            .checked_add(request.advance_seconds)
+            .filter(|moved| moved.abs() <= MAX_OFFSET)
+    };
     let offset = state
         .clock
         .offset_seconds
-        .fetch_add(request.advance_seconds, Ordering::SeqCst)
-        + request.advance_seconds;
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, moved)
+        .ok()
+        .and_then(moved)
+        .ok_or_else(|| {
+            ApiError::invalid_request(format!(
+                "advance_seconds {} would move the clock more than {MAX_OFFSET} seconds from now",
+                request.advance_seconds
+            ))
+        })?;
     run_deadlines(&state).await?;
     Ok(Json(ClockState {
         offset_seconds: offset,

@@ -34,7 +34,9 @@ use tokio::sync::watch;
 use crate::auth::Principal;
 use crate::db::VaultRow;
 use crate::error::{ApiError, ErrorCode};
+use crate::extract::JsonBody;
 use crate::server::AppState;
+use seedship_jobs::{Job, JobState};
 
 /// Object kinds in copy order; `config` follows them, `locks` are never copied.
 const ORDER: [&str; 4] = ["data", "index", "keys", "snapshots"];
@@ -152,25 +154,59 @@ impl Seeds {
     }
 }
 
-/// The vault `name` if `principal` may seed it: its owner, or its own agent.
-async fn seedable_vault(state: &AppState, principal: &Principal, name: &str) -> Result<VaultRow, ApiError> {
+/// The vault `name` and its account's name if `principal` may seed it: its owner, or its own
+/// agent.
+async fn seedable_vault(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+) -> Result<(VaultRow, String), ApiError> {
     let forbidden = || ApiError::forbidden(format!("no access to vault {name}"));
     match principal {
-        Principal::Agent { vault_id, .. } => {
+        Principal::Agent {
+            vault_id,
+            account_name,
+        } => {
             let row = state.db.vault_by_id(vault_id).await?.ok_or_else(forbidden)?;
             if row.name == name {
-                Ok(row)
+                Ok((row, account_name.clone()))
             } else {
                 Err(forbidden())
             }
         }
-        Principal::Account { account_id, .. } => state
+        Principal::Account {
+            account_id,
+            account_name,
+        } => state
             .db
             .vault(account_id, name)
             .await?
+            .map(|row| (row, account_name.clone()))
             .ok_or_else(|| ApiError::not_found(format!("vault {name} not found"))),
         _ => Err(forbidden()),
     }
+}
+
+/// Checks that `source` is what a Completed import job of `account` wrote: its destination is
+/// that container and its prefix holds the requested one. Without this, an agent (which may
+/// seed its own vault) could adopt any container of the account into its vault and read it.
+async fn check_imported(state: &AppState, account: &str, source: &SeedRequest) -> Result<(), ApiError> {
+    let wanted = source.prefix.trim_matches('/');
+    let imported_there = |job: &Job| {
+        let destination = job.destination();
+        let folder = destination.folder();
+        destination.storage_account == source.storage_account
+            && destination.container == source.container
+            && (folder.is_empty() || wanted == folder || wanted.starts_with(&format!("{folder}/")))
+    };
+    let completed = crate::jobs::jobs_in_state(state, account, JobState::Completed).await?;
+    if completed.iter().any(imported_there) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "no Completed import job of account {account} wrote {}/{} folder {wanted:?}: a vault is seeded only from a finished import",
+        source.storage_account, source.container
+    )))
 }
 
 fn conflict(message: impl Into<String>) -> ApiError {
@@ -219,9 +255,10 @@ pub(crate) async fn seed_vault(
     principal: Principal,
     Path(vault): Path<String>,
     Query(query): Query<SeedQuery>,
-    Json(request): Json<SeedRequest>,
+    JsonBody(request): JsonBody<SeedRequest>,
 ) -> Result<Response, ApiError> {
-    let row = seedable_vault(&state, &principal, &vault).await?;
+    let (row, account) = seedable_vault(&state, &principal, &vault).await?;
+    check_imported(&state, &account, &request).await?;
     let mut status = state.seeds.join(&row.id, &vault, &request, |sender| {
         let state = state.clone();
         let (row, request) = (row.clone(), request.clone());

@@ -395,3 +395,88 @@ pub fn metrics(admin: &Path) -> serde_json::Value {
         .json()
         .expect("metrics JSON")
 }
+
+/// Takes job `job` of the account in `owner_file` through a whole import by API calls alone
+/// (one drive with an empty copy log, shipped back), so that it ends Completed with
+/// destination `storage`/`container`/`prefix`: what vault seeding requires of a container
+/// whose contents a test put there itself.
+pub fn complete_import(
+    server: &Server,
+    owner_file: &Path,
+    job: &str,
+    storage: &str,
+    container: &str,
+    prefix: &str,
+) {
+    use seedship_server::{Client, Credentials, JobAction};
+    let operator_file = owner_file.with_file_name("operator-for-imports.credentials");
+    if !operator_file.exists() {
+        let admin = server.admin_credentials();
+        seedship(&[
+            "admin",
+            "operator",
+            "create",
+            "imports-staff",
+            "--admin-credentials",
+            path(&admin),
+            "--out",
+            path(&operator_file),
+        ]);
+    }
+    let client = |file: &Path| Client::new(&Credentials::load(file).expect("credentials")).expect("client");
+    let (owner, operator) = (client(owner_file), client(&operator_file));
+    let drive_id = drive_id(job);
+    let address = serde_json::json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
+                                     "postal_code": "3511", "country": "NL", "phone": ""});
+    let spec = serde_json::json!({
+        "name": job, "job_type": "Import",
+        "destination": {"storage_account": storage, "container": container, "prefix": prefix,
+                        "disposition": "rename"},
+        "region": "local",
+        "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
+        "return_shipping": {"carrier": "DHL", "account_number": "123", "address": address},
+        "drives": [{"drive_id": drive_id, "wrapped_key": "k", "manifest_hash": "h", "bytes": 0}],
+    });
+    let created = owner
+        .create_job(&serde_json::from_value(spec).expect("job spec"))
+        .expect("create job");
+    let account = created.job.account().to_owned();
+    let now = "2026-12-01T00:00:00.000Z";
+    let actions = [
+        (
+            &owner,
+            serde_json::json!({"action": "ship", "carrier": "DHL", "tracking_number": format!("T-{job}"),
+                                    "ship_date": "2026-11-30", "drive_count": 1}),
+        ),
+        (
+            &operator,
+            serde_json::json!({"action": "receive", "drive_id": drive_id}),
+        ),
+        (
+            &operator,
+            serde_json::json!({"action": "start-transfer", "drive_id": drive_id}),
+        ),
+        (
+            &operator,
+            serde_json::json!({"action": "finish-transfer", "drive_id": drive_id,
+            "log": {"job": job, "drive_id": drive_id, "status": "Completed", "started_at": now,
+                    "finished_at": now, "blobs": []}}),
+        ),
+        (
+            &operator,
+            serde_json::json!({"action": "ship-back", "tracking_number": format!("B-{job}")}),
+        ),
+    ];
+    for (who, action) in actions {
+        let action: JobAction = serde_json::from_value(action).expect("job action");
+        who.job_action(&account, job, &action).expect("job action");
+    }
+    let state = owner.job(&account, job).expect("job").summary.state;
+    assert_eq!(state, seedship_jobs::JobState::Completed);
+}
+
+/// The drive id (32 lowercase hex digits, as `drive prepare` makes them) that stands for
+/// `label` in a job made by hand.
+pub fn drive_id(label: &str) -> String {
+    blake3::hash(label.as_bytes()).to_hex()[..32].to_owned()
+}
