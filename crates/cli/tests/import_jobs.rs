@@ -274,3 +274,118 @@ fn job_commands_create_ship_and_verify_custody() {
     assert_eq!(kinds.first().map(String::as_str), Some("created"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "shipped"), "{kinds:?}");
 }
+
+/// Numbers from requests are checked, not trusted: a drive of 2^64-1 bytes, a negative size, a
+/// copy log whose lengths overflow and a clock moved by 2^63 s are each refused with a 400 that
+/// names the field, and the (debug-built) server goes on serving.
+#[test]
+fn absurd_numbers_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
+    let owner = client(dir.path(), &server, "account", "acme");
+    let operator = client(dir.path(), &server, "operator", "dc-staff");
+    let http = server.http();
+    let post = |credentials: &std::path::Path, path: &str, body: &serde_json::Value| {
+        let (url, token) = server_support::bearer(credentials);
+        let response = http
+            .post(format!("{url}{path}"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .expect("POST");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json::<serde_json::Value>().expect("JSON error body"),
+        )
+    };
+
+    let mut huge = serde_json::to_value(spec("huge", 10)).expect("spec");
+    for drive in huge["drives"].as_array_mut().expect("drives") {
+        drive["bytes"] = json!(u64::MAX);
+    }
+    let (status, body) = post(&dir.path().join("acme.credentials"), "/api/v1/jobs", &huge);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["rule"], "ValueTooLarge", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("drives[0].bytes"),
+        "{body}"
+    );
+
+    let mut negative = serde_json::to_value(spec("negative", 1)).expect("spec");
+    negative["drives"][0]["bytes"] = json!(-1);
+    let (status, body) = post(&dir.path().join("acme.credentials"), "/api/v1/jobs", &negative);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "InvalidRequest", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("drives[0].bytes"),
+        "{body}"
+    );
+
+    // A finish-transfer log whose blob lengths overflow a u64 when added.
+    owner.create_job(&spec("seed-one", 1)).expect("create");
+    let drive = drive_id("seed-one-0");
+    owner
+        .job_action("acme", "seed-one", &ship("1Z1", 1, false))
+        .expect("ship");
+    operator
+        .job_action("acme", "seed-one", &receive(&drive))
+        .expect("receive");
+    let start: JobAction =
+        serde_json::from_value(json!({"action": "start-transfer", "drive_id": drive})).expect("start");
+    operator.job_action("acme", "seed-one", &start).expect("start");
+    let blob = |length: u64| {
+        json!({"file": "f", "requested_blob": "host1/f", "blob": "host1/f", "length": length,
+               "status": "Completed", "disposition": "Created", "ranges": []})
+    };
+    let now = "2026-12-01T00:00:00.000Z";
+    let finish = json!({"action": "finish-transfer", "drive_id": drive, "log": {"job": "seed-one",
+        "drive_id": drive, "status": "Completed", "started_at": now, "finished_at": now,
+        "blobs": [blob(1000), blob(u64::MAX)]}});
+    let (status, body) = post(
+        &dir.path().join("dc-staff.credentials"),
+        "/api/v1/jobs/acme/seed-one/actions",
+        &finish,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["rule"], "ValueTooLarge", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("blobs[1].length"),
+        "{body}"
+    );
+    assert_eq!(
+        owner
+            .job("acme", "seed-one")
+            .expect("show")
+            .job
+            .drive(&drive)
+            .expect("drive")
+            .state,
+        seedship_jobs::DriveState::Transferring,
+        "the refused log changed nothing"
+    );
+
+    let (status, body) = post(
+        &server.admin_credentials(),
+        "/api/v1/admin/clock",
+        &json!({"advance_seconds": i64::MAX}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("advance_seconds"),
+        "{body}"
+    );
+    assert!(owner.jobs().is_ok(), "the server still serves");
+}
