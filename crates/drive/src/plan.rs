@@ -586,3 +586,43 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
         bytes: files.iter().map(|f| f.size).sum(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(rel: &str, size: u64) -> SourceFile {
+        SourceFile {
+            root: 0,
+            rel: rel.as_bytes().to_vec(),
+            dst: format!("seed/{rel}"),
+            size,
+            mtime_ns: 0,
+            blob_type: BlobType::Block,
+            disposition: Disposition::Rename,
+            metadata: None,
+            properties: None,
+        }
+    }
+
+    /// Two files of 5 TiB need 40 MiB of range checksums each: on drives with room for both,
+    /// the second is still split, so that no manifest passes the format's limit.
+    #[test]
+    fn a_manifest_that_would_pass_the_limit_continues_on_the_next_drive() {
+        let tib = 1u64 << 40;
+        let files = [file("a", 5 * tib), file("b", 5 * tib)];
+        let layout = layout(&files, &[(100 * tib, 4096)]).expect("layout");
+        assert_eq!(layout.drives.len(), 2);
+        for (segments, _) in &layout.drives {
+            let listed: u64 = segments
+                .iter()
+                .map(|s| entry_len(&files[s.file_id as usize], s.len))
+                .sum();
+            assert!(listed <= MANIFEST_BUDGET, "{listed}");
+        }
+        let split = &layout.drives[0].0[1];
+        assert_eq!((split.file_id, split.offset), (1, 0));
+        assert_eq!(split.len % u64::from(RANGE_SIZE), 0);
+        assert_eq!(layout.drives[1].0[0].offset, split.len);
+    }
+}
