@@ -517,3 +517,75 @@ fn customer_names_never_leave_the_jobs_destination() {
         "{error_log:?}"
     );
 }
+
+/// Issue 15, item 2: every byte of a drive is hostile input. One drive's data file is a
+/// symbolic link to a copy of itself outside the drive (the same bytes: a reader following it
+/// would import them), the other drive's manifest is a FIFO (a reader opening it would wait
+/// for ever). Both end with a drive-level status in their copy logs, nothing of them reaches
+/// the container, and the receive finishes.
+#[test]
+fn hostile_drives_end_with_their_drive_status_and_the_receive_finishes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::start(dir.path(), None);
+    let src = dir.path().join("src");
+    make_source(&src, 5, 10 * MIB);
+    let set = site.prepare_and_ship("seed-hostile", &src, 2, 8 * MIB);
+    let (linked, fifo) = (&set[0].0, &set[1].0);
+
+    let data = largest_data_file(linked);
+    let outside = dir.path().join("outside.dat");
+    std::fs::copy(&data, &outside).expect("copy the data file out");
+    std::fs::remove_file(&data).expect("remove the data file");
+    std::os::unix::fs::symlink(&outside, &data).expect("symlink");
+    let manifest = fifo.join("sess1/manifest.ssm");
+    std::fs::remove_file(&manifest).expect("remove the manifest");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&manifest)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _ = tx.send(site.receive("seed-hostile", &site.operator_file, &[linked, fifo]));
+        });
+        let received = rx.recv_timeout(std::time::Duration::from_secs(120));
+        if received.is_err() {
+            // the receive waits on the FIFO: open and close its other end, so the test ends
+            drop(std::fs::OpenOptions::new().write(true).open(&manifest));
+        }
+        let output = received.expect("import receive finishes on hostile drives");
+        assert_eq!(
+            output.status.code(),
+            Some(21),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report = stdout_json(&output);
+        let owner = site.owner();
+        for (drive, needle) in [(linked, "is a symbolic link"), (fifo, "is a FIFO")] {
+            let outcome = report["drives"]
+                .as_array()
+                .expect("drives")
+                .iter()
+                .find(|d| d["dir"].as_str() == drive.to_str())
+                .unwrap_or_else(|| panic!("{} not reported: {report}", drive.display()));
+            assert_eq!(outcome["status"], "ReadManifestFailed", "{outcome}");
+            assert_eq!(outcome["state"], "CompletedMoreInfo", "{outcome}");
+            assert_eq!(outcome["blobs"], 0, "{outcome}");
+            let error = outcome["error"].as_str().expect("error");
+            assert!(error.contains(needle), "{error}");
+            let name = outcome["copy_log"].as_str().expect("copy log name");
+            let log = owner
+                .get_blob("acme", "seed-hostile", &format!("waimportexport/{name}"))
+                .expect("copy log blob");
+            let log = DriveLog::from_json(std::str::from_utf8(&log).expect("UTF-8")).expect("copy log");
+            assert_eq!(log.status, seedship_jobs::DriveStatus::ReadManifestFailed);
+        }
+        assert!(
+            owner.get_blob("acme", "seed-hostile", "host1/big.img").is_err(),
+            "nothing of the drives was written"
+        );
+    });
+}

@@ -5,6 +5,7 @@ use crate::copy;
 use crate::crypto::DriveKey;
 use crate::error::{Error, Result};
 use crate::format::{self, ManifestEntry, RANGE_OVERHEAD};
+use crate::fsutil;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::Range;
@@ -183,11 +184,7 @@ pub(crate) fn check_segment(
         status: SegmentStatus::Ok,
         bad_ranges: Vec::new(),
     };
-    let mut file = match File::open(&path) {
-        Ok(f) => Some(f),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(&path)(e)),
-    };
+    let mut file = fsutil::open_drive_file(r.drive, &path)?;
     if let Some(f) = &file {
         check.found_len = Some(f.metadata().map_err(Error::io(&path))?.len());
     }

@@ -243,7 +243,17 @@ pub(crate) fn copy_drive(
         &manifest.encode(),
     )?;
     let bytes = format::encode_manifest_file(&sealed);
-    fsutil::write_atomic(&manifest_path(job.drive, &plan.session_id), &bytes)?;
+    let path = manifest_path(job.drive, &plan.session_id);
+    // the plan keeps within the limit; a plan from an older version might not, and a drive
+    // whose manifest no reader accepts must not be shipped
+    if bytes.len() as u64 > format::MAX_MANIFEST_LEN {
+        return Err(Error::FileTooLarge {
+            path,
+            len: bytes.len() as u64,
+            limit: format::MAX_MANIFEST_LEN,
+        });
+    }
+    fsutil::write_atomic(&path, &bytes)?;
     let hash = *blake3::hash(&bytes).as_bytes();
     job.journal.complete(job.seq, &hash)?;
     task.finish();
@@ -278,7 +288,7 @@ fn adopt_unrecorded(
             continue;
         }
         let path = data_file(job.drive, &plan.session_id, spec.segment);
-        let Ok(mut file) = File::open(&path) else {
+        let Some(mut file) = fsutil::open_drive_file(job.drive, &path)? else {
             continue;
         };
         let len = file.metadata().map_err(Error::io(&path))?.len();

@@ -25,6 +25,37 @@ pub enum Error {
         #[source]
         source: FormatError,
     },
+    /// A drive file (or a directory on its way) is not what the format puts there: a
+    /// symbolic link, FIFO, device or socket is never read.
+    #[error("{path} is a {kind}; drive files are read only as regular files, without following links")]
+    NotRegularFile {
+        /// The entry on the drive.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// A drive file is larger than the format allows.
+    #[error("{path} is {len} bytes, more than the format's limit of {limit}")]
+    FileTooLarge {
+        /// The file on the drive.
+        path: PathBuf,
+        /// Its length (as far as read).
+        len: u64,
+        /// The format's limit.
+        limit: u64,
+    },
+    /// A manifest declares more stored bytes than the drive's data files hold.
+    #[error(
+        "manifest {path} declares {declared} stored bytes, but the drive's data files hold {held}; nothing of the drive is read"
+    )]
+    DeclaredBeyondDrive {
+        /// The manifest file.
+        path: PathBuf,
+        /// Stored bytes its segments declare (summed in 128 bits: no manifest overflows it).
+        declared: u128,
+        /// Bytes the data files hold.
+        held: u64,
+    },
     /// A bad session id, destination or similar input.
     #[error(transparent)]
     Input(#[from] FormatError),
@@ -139,6 +170,18 @@ pub enum Error {
         capacity: u64,
         /// The file (relative path).
         path: Vec<u8>,
+    },
+    /// One file's manifest entry (name, destination, metadata and properties) cannot fit a
+    /// manifest.
+    #[error(
+        "the manifest entry of {} (names, metadata and properties) does not fit a manifest of {limit} bytes",
+        String::from_utf8_lossy(path)
+    )]
+    EntryTooLarge {
+        /// The file (relative path).
+        path: Vec<u8>,
+        /// [`crate::format::MAX_MANIFEST_LEN`].
+        limit: u64,
     },
     /// More than 10 drives.
     #[error("a drive set holds at most 10 drives; {count} given or needed")]

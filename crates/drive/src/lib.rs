@@ -62,10 +62,10 @@ pub use check::{RangeProblem, RangeSink, RangeStatus, SegmentCheck, SegmentStatu
 pub use copy::Counters;
 pub use crypto::{Identity, Recipient, Unlock};
 pub use error::{Error, Result};
-pub use format::{BlobType, Disposition};
+pub use format::{BlobType, Disposition, MAX_DRIVES};
 pub use keys::{parse_recipient, read_identity, read_recipient, write_keypair};
 pub use marker::{MARKER_NAME, read_drive_id};
-pub use plan::{Dataset, DriveTarget, MAX_DRIVES, PlanSummary, PrepareOptions, PreparedSession, plan};
+pub use plan::{Dataset, DriveTarget, PlanSummary, PrepareOptions, PreparedSession, plan};
 pub use reader::{FileCheck, FileRange, FileStatus, ImportDrive, ImportFile, ImportSet, ShippedDrive};
 pub use session::{AbortSummary, CopySummary, DriveSummary, abort, resume};
 pub use shipping::{ShippingRecord, session_complete, shipping_record};

@@ -2,7 +2,7 @@
 
 use crate::crypto::{self, DriveKey, Recipient, Unlock};
 use crate::error::{Error, Result};
-use crate::format::{self, BlobType, Disposition, RANGE_OVERHEAD, RANGE_SIZE, SegmentSpec};
+use crate::format::{self, BlobType, Disposition, MAX_DRIVES, RANGE_OVERHEAD, RANGE_SIZE, SegmentSpec};
 use crate::fsutil;
 use crate::journal::Journal;
 use crate::marker;
@@ -11,8 +11,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-/// At most this many drives per set.
-pub const MAX_DRIVES: usize = 10;
 /// Space kept free on each drive for the marker, directories and manifest framing.
 const RESERVE: u64 = 1 << 20;
 /// Segments per data directory on a drive.
@@ -213,6 +211,13 @@ fn scan(datasets: &[Dataset]) -> Result<(Vec<Vec<u8>>, Vec<SourceFile>)> {
             } else {
                 format!("{dst}/{}", String::from_utf8_lossy(&rel))
             };
+            if file_meta.len() > format::MAX_FILE_SIZE {
+                return Err(Error::FileTooLarge {
+                    path: abs,
+                    len: file_meta.len(),
+                    limit: format::MAX_FILE_SIZE,
+                });
+            }
             if ds.blob_type == BlobType::Page && file_meta.len() % 512 != 0 {
                 return Err(Error::PageBlobLength {
                     path: abs,
@@ -266,24 +271,33 @@ fn round_up(n: u64, block: u64) -> u64 {
     n.div_ceil(block) * block
 }
 
-/// Space a segment takes on a drive: its data file rounded to blocks plus its manifest entry.
-fn segment_cost(file: &SourceFile, len: u64, block: u64) -> u64 {
-    let ranges = len.div_ceil(u64::from(RANGE_SIZE));
-    let entry = 128
-        + file.rel.len() as u64
+/// Bytes a segment's entry takes in the manifest (an upper bound: 128 covers the fixed fields
+/// and the file checksum).
+fn entry_len(file: &SourceFile, len: u64) -> u64 {
+    128 + file.rel.len() as u64
         + file.dst.len() as u64
         + file.metadata.as_ref().map_or(0, |m| m.len() as u64)
         + file.properties.as_ref().map_or(0, |p| p.len() as u64)
-        + 32 * ranges;
-    round_up(len + ranges * RANGE_OVERHEAD, block) + entry
+        + 32 * len.div_ceil(u64::from(RANGE_SIZE))
 }
+
+/// Space a segment takes on a drive: its data file rounded to blocks plus its manifest entry.
+fn segment_cost(file: &SourceFile, len: u64, block: u64) -> u64 {
+    let ranges = len.div_ceil(u64::from(RANGE_SIZE));
+    round_up(len + ranges * RANGE_OVERHEAD, block) + entry_len(file, len)
+}
+
+/// What the entries of one drive's manifest may take: the format's limit less the framing
+/// and header (magic, nonce, tag, version, session, ids, counts: under 200 bytes).
+const MANIFEST_BUDGET: u64 = format::MAX_MANIFEST_LEN - 1024;
 
 struct Layout {
     drives: Vec<(Vec<SegmentSpec>, u64)>,
     stored: u64,
 }
 
-/// Greedy layout in source order: a file that does not fit the room left is split at a
+/// Greedy layout in source order: a file that does not fit the room left (on the drive, or in
+/// its manifest, which readers refuse beyond [`format::MAX_MANIFEST_LEN`]) is split at a
 /// range boundary, its rest continuing on the next drive. Beyond the given drives, further
 /// drives of the smallest given capacity are assumed, to say how many would be needed.
 fn layout(files: &[SourceFile], capacities: &[(u64, u64)]) -> Result<Layout> {
@@ -291,8 +305,16 @@ fn layout(files: &[SourceFile], capacities: &[(u64, u64)]) -> Result<Layout> {
     let cap = |i: usize| capacities.get(i).copied().unwrap_or((min_cap, min_block));
     let range = u64::from(RANGE_SIZE);
     let mut drives: Vec<(Vec<SegmentSpec>, u64)> = vec![(Vec::new(), RESERVE)];
+    // manifest bytes of the last drive's entries
+    let mut listed = 0;
     let mut stored = 0;
     for (file_id, file) in files.iter().enumerate() {
+        if entry_len(file, range) > MANIFEST_BUDGET {
+            return Err(Error::EntryTooLarge {
+                path: file.rel.clone(),
+                limit: format::MAX_MANIFEST_LEN,
+            });
+        }
         let mut offset = 0;
         loop {
             let index = drives.len() - 1;
@@ -306,17 +328,19 @@ fn layout(files: &[SourceFile], capacities: &[(u64, u64)]) -> Result<Layout> {
             };
             let full = segment_cost(file, rest, block) + bucket;
             let mut take = None;
-            if *used + full <= capacity {
+            if *used + full <= capacity && listed + entry_len(file, rest) <= MANIFEST_BUDGET {
                 take = Some(rest);
             } else {
                 let room = capacity.saturating_sub(*used + segment_cost(file, 0, block) + bucket + block);
-                let whole = room / (range + RANGE_OVERHEAD) * range;
+                let listable = MANIFEST_BUDGET.saturating_sub(listed + entry_len(file, 0)) / 32;
+                let whole = (room / (range + RANGE_OVERHEAD)).min(listable) * range;
                 if whole > 0 && whole < rest {
                     take = Some(whole);
                 }
             }
             if let Some(len) = take {
                 let cost = segment_cost(file, len, block) + bucket;
+                listed += entry_len(file, len);
                 *used += cost;
                 stored += cost;
                 segments.push(SegmentSpec {
@@ -349,6 +373,7 @@ fn layout(files: &[SourceFile], capacities: &[(u64, u64)]) -> Result<Layout> {
                 return Err(Error::TooManyDrives { count: drives.len() });
             }
             drives.push((Vec::new(), RESERVE));
+            listed = 0;
         }
     }
     Ok(Layout { drives, stored })
@@ -560,4 +585,44 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
         files: files.len() as u64,
         bytes: files.iter().map(|f| f.size).sum(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(rel: &str, size: u64) -> SourceFile {
+        SourceFile {
+            root: 0,
+            rel: rel.as_bytes().to_vec(),
+            dst: format!("seed/{rel}"),
+            size,
+            mtime_ns: 0,
+            blob_type: BlobType::Block,
+            disposition: Disposition::Rename,
+            metadata: None,
+            properties: None,
+        }
+    }
+
+    /// Two files of 5 TiB need 40 MiB of range checksums each: on drives with room for both,
+    /// the second is still split, so that no manifest passes the format's limit.
+    #[test]
+    fn a_manifest_that_would_pass_the_limit_continues_on_the_next_drive() {
+        let tib = 1u64 << 40;
+        let files = [file("a", 5 * tib), file("b", 5 * tib)];
+        let layout = layout(&files, &[(100 * tib, 4096)]).expect("layout");
+        assert_eq!(layout.drives.len(), 2);
+        for (segments, _) in &layout.drives {
+            let listed: u64 = segments
+                .iter()
+                .map(|s| entry_len(&files[s.file_id as usize], s.len))
+                .sum();
+            assert!(listed <= MANIFEST_BUDGET, "{listed}");
+        }
+        let split = &layout.drives[0].0[1];
+        assert_eq!((split.file_id, split.offset), (1, 0));
+        assert_eq!(split.len % u64::from(RANGE_SIZE), 0);
+        assert_eq!(layout.drives[1].0[0].offset, split.len);
+    }
 }

@@ -9,6 +9,7 @@ use crate::copy;
 use crate::crypto::{self, DriveKey, Identity, Unlock};
 use crate::error::{Error, Result};
 use crate::format::{self, BlobType, Disposition, Manifest};
+use crate::fsutil;
 use crate::journal::Journal;
 use crate::marker;
 use std::collections::BTreeMap;
@@ -53,7 +54,8 @@ impl ImportDrive {
         let mut manifests = Vec::new();
         for row in journal.sessions()?.into_iter().filter(|r| r.completed) {
             let path = copy::manifest_path(dir, &row.session_id);
-            let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
+            let bytes = read_manifest(dir, &path)?
+                .ok_or_else(|| Error::io(&path)(std::io::ErrorKind::NotFound.into()))?;
             if row.manifest_hash != Some(*blake3::hash(&bytes).as_bytes()) {
                 return Err(bad_manifest(
                     dir,
@@ -61,7 +63,7 @@ impl ImportDrive {
                     "hash differs from the journal",
                 ));
             }
-            manifests.push(open_manifest(dir, &drive_id, &key, &row.session_id, &bytes)?);
+            manifests.push(open_manifest(dir, &drive_id, &key, &row.session_id, bytes)?);
         }
         Ok(ImportDrive {
             dir: dir.to_owned(),
@@ -72,32 +74,39 @@ impl ImportDrive {
     }
 
     /// Opens a shipped drive with the import service's key and no journal: checks the drive
-    /// marker against the job's drive id, unwraps the key, and finds the session whose
-    /// manifest has the job's hash.
+    /// marker against the job's drive id, unwraps the key, finds the session whose
+    /// manifest has the job's hash, and checks that the drive's data files hold what the
+    /// manifest declares.
+    ///
+    /// Everything on the drive is hostile input here: files are read only as regular files
+    /// without following links, within the format's limits, and a drive whose data files hold
+    /// less than its manifest declares is refused before anything is read from them (else a
+    /// few bytes of manifest could make the import stream terabytes of zeros for "missing"
+    /// ranges).
     ///
     /// # Errors
     /// [`Error::DriveNotDirectory`], [`Error::DriveMismatch`] (no marker or another drive's),
-    /// [`Error::Format`] for a malformed id, key or hash, [`Error::WrongKey`],
+    /// [`Error::Format`] for a malformed id, key, hash, marker or manifest, [`Error::WrongKey`],
     /// [`Error::ManifestNotFound`] (no manifest at all), [`Error::ManifestInvalid`] (a manifest
-    /// with another hash, or one that does not authenticate), [`Error::Io`].
+    /// with another hash, or one that does not authenticate), [`Error::NotRegularFile`],
+    /// [`Error::FileTooLarge`], [`Error::DeclaredBeyondDrive`], [`Error::Io`].
     pub fn open_shipped(shipped: &ShippedDrive<'_>, identity: &Identity) -> Result<Self> {
         let dir = shipped.dir;
         if !dir.is_dir() {
             return Err(Error::DriveNotDirectory { path: dir.to_owned() });
         }
+        let drive_id = format::parse_drive_id(shipped.drive_id).map_err(Error::format("<import job>"))?;
         let job_value = |text: &str, what: &'static str| {
             format::from_hex(text, what).map_err(Error::format("<import job>"))
         };
-        let drive_id: [u8; 16] = job_value(shipped.drive_id, "drive id")?
-            .try_into()
-            .map_err(|_| Error::format("<import job>")(format::FormatError::Invalid { what: "drive id" }))?;
         let hash = job_value(shipped.manifest_hash, "manifest hash")?;
         let wrapped = format::WrappedKey::decode(&job_value(shipped.wrapped_key, "wrapped key")?)
             .map_err(Error::format("<import job>"))?;
         marker::check(dir, &drive_id)?;
         let key = crypto::unwrap(&[wrapped], &drive_id, &Unlock::Identity(identity))?;
         let (session_id, bytes) = find_manifest(dir, &hash)?;
-        let manifest = open_manifest(dir, &drive_id, &key, &session_id, &bytes)?;
+        let manifest = open_manifest(dir, &drive_id, &key, &session_id, bytes)?;
+        check_held(dir, &manifest)?;
         Ok(ImportDrive {
             dir: dir.to_owned(),
             drive_id,
@@ -117,27 +126,31 @@ impl ImportDrive {
     }
 }
 
-/// The session directory of `drive` whose `manifest.ssm` hashes to `hash`, and the manifest's bytes.
+/// Reads a manifest file: a regular file within [`format::MAX_MANIFEST_LEN`], `None` if absent.
+fn read_manifest(drive: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
+    fsutil::read_drive_file(drive, path, format::MAX_MANIFEST_LEN)
+}
+
+/// The session directory of `drive` whose `manifest.ssm` hashes to `hash`, and the manifest's
+/// bytes. Only directories are looked into (the marker, stray files and links are passed by).
 fn find_manifest(drive: &Path, hash: &[u8]) -> Result<(String, Vec<u8>)> {
     let entries = std::fs::read_dir(drive).map_err(Error::io(drive))?;
     let mut other = None;
     for entry in entries {
         let entry = entry.map_err(Error::io(drive))?;
+        if !entry.file_type().map_err(Error::io(entry.path()))?.is_dir() {
+            continue;
+        }
         let Some(session_id) = entry.file_name().to_str().map(str::to_owned) else {
             continue;
         };
         let path = copy::manifest_path(drive, &session_id);
-        match std::fs::read(&path) {
-            Ok(bytes) if blake3::hash(&bytes).as_bytes().as_slice() == hash => {
+        match read_manifest(drive, &path)? {
+            Some(bytes) if blake3::hash(&bytes).as_bytes().as_slice() == hash => {
                 return Ok((session_id, bytes));
             }
-            Ok(_) => other = Some(path),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                ) => {}
-            Err(e) => return Err(Error::io(path)(e)),
+            Some(_) => other = Some(path),
+            None => {}
         }
     }
     Err(match other {
@@ -153,20 +166,48 @@ fn find_manifest(drive: &Path, hash: &[u8]) -> Result<(String, Vec<u8>)> {
     })
 }
 
+/// Refuses a manifest that declares more stored bytes than its data files on `drive` hold,
+/// and any data file that is not a regular file; reads none of their bytes.
+fn check_held(drive: &Path, manifest: &Manifest) -> Result<()> {
+    // 128 bits: no count of 64-bit lengths a manifest can hold overflows them
+    let mut declared = 0u128;
+    let mut held = 0u128;
+    for entry in &manifest.entries {
+        let spec = &entry.spec;
+        declared += u128::from(spec.len)
+            + u128::from(spec.range_count(manifest.range_size)) * u128::from(format::RANGE_OVERHEAD);
+        let path = copy::data_file(drive, &manifest.session_id, spec.segment);
+        if let Some(file) = fsutil::open_drive_file(drive, &path)? {
+            held += u128::from(file.metadata().map_err(Error::io(&path))?.len());
+        }
+    }
+    if declared > held {
+        return Err(Error::DeclaredBeyondDrive {
+            path: copy::manifest_path(drive, &manifest.session_id),
+            declared,
+            held: u64::try_from(held).unwrap_or(u64::MAX),
+        });
+    }
+    Ok(())
+}
+
 /// Authenticates, decrypts and decodes the manifest `bytes` of `session_id` on `drive`.
 fn open_manifest(
     drive: &Path,
     drive_id: &[u8; 16],
     key: &DriveKey,
     session_id: &str,
-    bytes: &[u8],
+    bytes: Vec<u8>,
 ) -> Result<Manifest> {
     let path = copy::manifest_path(drive, session_id);
-    let sealed = format::decode_manifest_file(bytes).map_err(Error::format(&path))?;
+    let sealed = format::decode_manifest_file(&bytes).map_err(Error::format(&path))?;
+    // at most two copies of a manifest are held at a time
+    drop(bytes);
     let aad = format::value_aad("manifest", drive_id, session_id, 0);
     let plain = key
         .open(&aad, &sealed)
         .ok_or_else(|| bad_manifest(drive, session_id, "does not authenticate"))?;
+    drop(sealed);
     let manifest = Manifest::decode(&plain).map_err(Error::format(&path))?;
     if manifest.drive_id != *drive_id || manifest.session_id != session_id {
         return Err(bad_manifest(
@@ -484,4 +525,175 @@ fn put_zeros(sink: &mut dyn RangeSink, mut len: u64) -> Result<()> {
         len -= n as u64;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsutil::testing::{mkfifo, within_seconds};
+    use crate::{Dataset, DriveTarget, PrepareOptions, ShippingRecord};
+    use std::os::unix::fs::symlink;
+
+    /// A drive prepared from one file of two ranges, as the data centre receives it.
+    struct Shipped {
+        tmp: tempfile::TempDir,
+        drive: PathBuf,
+        record: ShippingRecord,
+        identity: Identity,
+    }
+
+    impl Shipped {
+        fn new() -> Self {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let src = tmp.path().join("src");
+            let drive = tmp.path().join("drive");
+            let journal = tmp.path().join("drive.jrn");
+            for dir in [&src, &drive] {
+                std::fs::create_dir(dir).expect("mkdir");
+            }
+            std::fs::write(src.join("file.bin"), vec![7u8; 5 << 20]).expect("source");
+            let (secret, public) = crate::write_keypair(&tmp.path().join("service")).expect("keys");
+            let opts = PrepareOptions {
+                session_id: "sess1".into(),
+                datasets: vec![Dataset {
+                    base: src,
+                    dst: "seed/host1".into(),
+                    blob_type: BlobType::Block,
+                    disposition: Disposition::Rename,
+                    metadata: None,
+                    properties: None,
+                }],
+                drives: vec![DriveTarget {
+                    dir: drive.clone(),
+                    journal: journal.clone(),
+                    format: false,
+                    encrypt: true,
+                    existing_key: None,
+                }],
+                capacity: None,
+                service_key: Some(crate::read_recipient(&public).expect("public key")),
+                recovery_key: None,
+                passphrase: zeroize::Zeroizing::new(b"passphrase".to_vec()),
+            };
+            crate::plan(opts)
+                .expect("plan")
+                .run(&seedship_progress::NoProgress)
+                .expect("prepare");
+            Shipped {
+                drive,
+                record: crate::shipping_record(&journal).expect("shipping record"),
+                identity: crate::read_identity(&secret).expect("identity"),
+                tmp,
+            }
+        }
+
+        fn open(&self) -> Result<ImportDrive> {
+            let shipped = ShippedDrive {
+                dir: &self.drive,
+                drive_id: &self.record.drive_id,
+                wrapped_key: &self.record.wrapped_key,
+                manifest_hash: &self.record.manifest_hash,
+            };
+            ImportDrive::open_shipped(&shipped, &self.identity)
+        }
+
+        fn manifest(&self) -> PathBuf {
+            copy::manifest_path(&self.drive, "sess1")
+        }
+
+        fn data_file(&self) -> PathBuf {
+            copy::data_file(&self.drive, "sess1", 0)
+        }
+
+        /// Moves `path` out of the drive and leaves a symbolic link to it in its place: the
+        /// bytes behind the link are exactly the drive's, so only not following it refuses.
+        fn link_out(&self, path: &Path) {
+            let outside = self.tmp.path().join("outside");
+            std::fs::rename(path, &outside).expect("move out");
+            symlink(&outside, path).expect("symlink");
+        }
+    }
+
+    fn refused_as(result: Result<ImportDrive>, expected: &str) {
+        match result {
+            Err(Error::NotRegularFile { kind, .. }) => assert_eq!(kind, expected),
+            Err(other) => panic!("expected a refused {expected}, got {other}"),
+            Ok(_) => panic!("expected a refused {expected}, but the drive opened"),
+        }
+    }
+
+    #[test]
+    fn a_prepared_drive_opens() {
+        let shipped = Shipped::new();
+        let drive = shipped.open().expect("open");
+        assert_eq!(drive.drive_id(), shipped.record.drive_id);
+        assert_eq!(drive.manifests[0].entries.len(), 1);
+    }
+
+    #[test]
+    fn a_symlinked_manifest_is_refused() {
+        let shipped = Shipped::new();
+        shipped.link_out(&shipped.manifest());
+        refused_as(shipped.open(), "symbolic link");
+    }
+
+    #[test]
+    fn a_manifest_fifo_is_refused_without_blocking() {
+        let shipped = Shipped::new();
+        std::fs::remove_file(shipped.manifest()).expect("rm");
+        mkfifo(&shipped.manifest());
+        let refused = within_seconds(move || shipped.open().err().map(|e| e.to_string()));
+        assert!(
+            refused.as_deref().is_some_and(|m| m.contains("is a FIFO")),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_manifest_beyond_the_format_limit_is_refused_unread() {
+        let shipped = Shipped::new();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(shipped.manifest())
+            .and_then(|f| f.set_len(format::MAX_MANIFEST_LEN + 1))
+            .expect("grow the manifest (sparse)");
+        assert!(matches!(
+            shipped.open(),
+            Err(Error::FileTooLarge { len, limit, .. })
+                if len == format::MAX_MANIFEST_LEN + 1 && limit == format::MAX_MANIFEST_LEN
+        ));
+    }
+
+    #[test]
+    fn a_symlinked_data_file_or_data_directory_is_refused() {
+        let shipped = Shipped::new();
+        shipped.link_out(&shipped.data_file());
+        refused_as(shipped.open(), "symbolic link");
+        let shipped = Shipped::new();
+        shipped.link_out(&shipped.drive.join("sess1/data"));
+        refused_as(shipped.open(), "symbolic link");
+    }
+
+    #[test]
+    fn a_drive_holding_less_than_its_manifest_declares_is_refused() {
+        let shipped = Shipped::new();
+        let stored = (5 << 20) + 2 * format::RANGE_OVERHEAD;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(shipped.data_file())
+            .and_then(|f| f.set_len(stored - 1))
+            .expect("truncate");
+        match shipped.open() {
+            Err(Error::DeclaredBeyondDrive { declared, held, .. }) => {
+                assert_eq!((declared, held), (u128::from(stored), stored - 1));
+            }
+            Err(other) => panic!("expected DeclaredBeyondDrive, got {other}"),
+            Ok(_) => panic!("expected DeclaredBeyondDrive, but the drive opened"),
+        }
+        std::fs::remove_file(shipped.data_file()).expect("rm");
+        assert!(matches!(
+            shipped.open(),
+            Err(Error::DeclaredBeyondDrive { held: 0, .. })
+        ));
+    }
 }

@@ -5,6 +5,7 @@ use crate::copy;
 use crate::crypto::{self, Unlock};
 use crate::error::{Error, Result};
 use crate::format;
+use crate::fsutil;
 use crate::journal::Journal;
 use crate::marker;
 use crate::session::open_plan;
@@ -80,10 +81,10 @@ pub fn verify(journal: &Path, drive: &Path, unlock: &Unlock<'_>) -> Result<Verif
     for row in journal.sessions()?.into_iter().filter(|r| r.completed) {
         let plan = open_plan(&journal, &row, &drive_id, &key)?;
         let reference = copy::manifest_from_journal(&journal, row.seq, &drive_id, &key, &plan)?;
-        let manifest = match std::fs::read(copy::manifest_path(drive, &row.session_id)) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ManifestStatus::Missing,
-            Err(e) => return Err(Error::io(copy::manifest_path(drive, &row.session_id))(e)),
-            Ok(bytes) => {
+        let path = copy::manifest_path(drive, &row.session_id);
+        let manifest = match fsutil::read_drive_file(drive, &path, format::MAX_MANIFEST_LEN)? {
+            None => ManifestStatus::Missing,
+            Some(bytes) => {
                 let same_hash = row.manifest_hash == Some(*blake3::hash(&bytes).as_bytes());
                 let same_content = format::decode_manifest_file(&bytes)
                     .ok()

@@ -28,7 +28,7 @@ prop_compose! {
         dst in "[a-z0-9/._-]{0,40}",
         blob_type in blob_type(),
         disposition in disposition(),
-        file_size in 0u64..(1 << 40),
+        file_size in 0u64..(1 << 30),
         split in (0.0f64..=1.0, 0.0f64..=1.0),
         mtime_ns in any::<i64>(),
         metadata in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..20)),
@@ -55,8 +55,8 @@ prop_compose! {
     }
 }
 
-/// Range sizes small enough that the checksum lists stay short.
-const RANGE: u32 = 1 << 30;
+/// The one range size the format reads; files of up to 1 GiB keep the checksum lists short.
+const RANGE: u32 = format::RANGE_SIZE;
 
 fn entry() -> impl Strategy<Value = ManifestEntry> {
     (segment(), proptest::option::of(any::<[u8; 32]>())).prop_flat_map(|(spec, file_hash)| {
@@ -69,16 +69,33 @@ fn entry() -> impl Strategy<Value = ManifestEntry> {
     })
 }
 
+/// `entries` laid out as the planner lays out a drive at `position`: whole files, except
+/// that the first may continue a file from an earlier drive and the last may continue onto a
+/// later one.
+fn laid_out(position: &SetPosition, mut entries: Vec<ManifestEntry>) -> Vec<ManifestEntry> {
+    let last = entries.len().saturating_sub(1);
+    for (i, entry) in entries.iter_mut().enumerate() {
+        let spec = &mut entry.spec;
+        if i > 0 || position.drive_index == 1 {
+            spec.file_size -= spec.offset;
+            spec.offset = 0;
+        }
+        if i < last || position.drive_index == position.drive_count {
+            spec.file_size = spec.offset + spec.len;
+        }
+    }
+    entries
+}
+
 proptest! {
     #[test]
     fn plan_round_trips(
         session_id in "[A-Za-z0-9_#-]{3,30}",
         position in position(),
-        range_size in 1u32..,
         roots in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..30), 0..4),
         segments in proptest::collection::vec(segment(), 0..8),
     ) {
-        let plan = Plan { session_id, position, range_size, roots, segments };
+        let plan = Plan { session_id, position, range_size: RANGE, roots, segments };
         prop_assert_eq!(Plan::decode(&plan.encode()), Ok(plan));
     }
 
@@ -89,6 +106,7 @@ proptest! {
         position in position(),
         entries in proptest::collection::vec(entry(), 0..6),
     ) {
+        let entries = laid_out(&position, entries);
         let manifest = Manifest { session_id, drive_id, position, range_size: RANGE, entries };
         prop_assert_eq!(Manifest::decode(&manifest.encode()), Ok(manifest));
     }
@@ -229,4 +247,109 @@ fn destinations_follow_container_rules() {
     for bad in ["Seeds/x", "ab/x", "-ab/x", "a--b/x", "seeds//x", "seeds/../x"] {
         assert!(format::check_destination(bad).is_err(), "{bad}");
     }
+}
+
+/// A plan or manifest with another range size is refused: one range is what a reader
+/// allocates, so a manifest of 4 GiB ranges would make it allocate 4 GiB per range.
+#[test]
+fn another_range_size_is_refused() {
+    let manifest = Manifest {
+        session_id: "s1".into(),
+        drive_id: [1; 16],
+        position: SetPosition {
+            set_id: [2; 16],
+            drive_index: 1,
+            drive_count: 1,
+        },
+        range_size: u32::MAX,
+        entries: Vec::new(),
+    };
+    let refused = format::FormatError::RangeSize {
+        found: u32::MAX,
+        expected: format::RANGE_SIZE,
+    };
+    assert_eq!(Manifest::decode(&manifest.encode()), Err(refused.clone()));
+    let plan = Plan {
+        session_id: "s1".into(),
+        position: manifest.position.clone(),
+        range_size: u32::MAX,
+        roots: Vec::new(),
+        segments: Vec::new(),
+    };
+    assert_eq!(Plan::decode(&plan.encode()), Err(refused));
+    let manifest = Manifest {
+        range_size: format::RANGE_SIZE,
+        ..manifest
+    };
+    assert_eq!(Manifest::decode(&manifest.encode()), Ok(manifest));
+}
+
+/// Only a drive's first file may continue from an earlier drive and only its last onto a
+/// later one, and no file is larger than the format carries: a manifest cannot declare bytes
+/// beyond what its drive holds except for those two spans, and those stay bounded.
+#[test]
+fn a_manifest_laid_out_otherwise_is_refused() {
+    let spec = |offset: u64, len: u64, file_size: u64| ManifestEntry {
+        spec: SegmentSpec {
+            segment: 0,
+            file_id: 0,
+            root: 0,
+            path: b"f".to_vec(),
+            dst: "seed/f".into(),
+            blob_type: BlobType::Block,
+            disposition: Disposition::Rename,
+            file_size,
+            mtime_ns: 0,
+            offset,
+            len,
+            metadata: None,
+            properties: None,
+        },
+        file_hash: None,
+        ranges: vec![[0; 32]; len.div_ceil(u64::from(RANGE)) as usize],
+    };
+    let manifest = |drive_index: u8, drive_count: u8, entries: Vec<ManifestEntry>| {
+        Manifest {
+            session_id: "s1".into(),
+            drive_id: [1; 16],
+            position: SetPosition {
+                set_id: [2; 16],
+                drive_index,
+                drive_count,
+            },
+            range_size: RANGE,
+            entries,
+        }
+        .encode()
+    };
+    let layout = Err(format::FormatError::Invalid {
+        what: "segment layout (only a drive's first and last file may span drives)",
+    });
+    let whole = || spec(0, 10, 10);
+    // the middle drive of three: the first file comes from before, the last goes on after
+    let middle = vec![spec(5, 5, 10), whole(), spec(0, 5, 10)];
+    assert!(Manifest::decode(&manifest(2, 3, middle.clone())).is_ok());
+    // the first drive has no drive before it, the last none after it, a lone drive neither
+    assert_eq!(Manifest::decode(&manifest(1, 3, middle.clone())), layout);
+    assert_eq!(Manifest::decode(&manifest(3, 3, middle)), layout);
+    assert_eq!(
+        Manifest::decode(&manifest(1, 1, vec![spec(0, 5, 1 << 40)])),
+        layout
+    );
+    // a file in the middle spans nothing
+    assert_eq!(
+        Manifest::decode(&manifest(2, 3, vec![whole(), spec(0, 5, 10), whole()])),
+        layout
+    );
+    // a file larger than ten drives of full manifests
+    let huge = vec![spec(0, 5, format::MAX_FILE_SIZE + 1)];
+    assert_eq!(
+        Manifest::decode(&manifest(1, 2, huge)),
+        Err(format::FormatError::Invalid { what: "file size" })
+    );
+    // more drives than a set holds
+    assert_eq!(
+        Manifest::decode(&manifest(1, 11, vec![whole()])),
+        Err(format::FormatError::Invalid { what: "drive index" })
+    );
 }

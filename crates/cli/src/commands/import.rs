@@ -190,7 +190,8 @@ fn drive_status_of(err: &seedship_drive::Error) -> DriveStatus {
         E::WrongKey => DriveStatus::UnlockFailed,
         E::ManifestNotFound { .. } => DriveStatus::ManifestNotFound,
         E::ManifestInvalid { .. } => DriveStatus::ManifestCorrupted,
-        E::Format { .. } => DriveStatus::ManifestFormatInvalid,
+        E::Format { .. } | E::DeclaredBeyondDrive { .. } => DriveStatus::ManifestFormatInvalid,
+        E::NotRegularFile { .. } | E::FileTooLarge { .. } => DriveStatus::ReadManifestFailed,
         E::Io { .. } => DriveStatus::ReadManifestFailed,
         _ => DriveStatus::InternalError,
     }

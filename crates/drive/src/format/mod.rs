@@ -3,6 +3,7 @@
 mod codec;
 mod csv;
 mod envelope;
+mod marker;
 mod names;
 mod records;
 
@@ -11,10 +12,12 @@ pub use envelope::{
     KdfParams, NONCE_LEN, PUBLIC_KEY_LABEL, SECRET_KEY_LABEL, Sealed, TAG_LEN, WrappedKey, decode_key_file,
     encode_key_file,
 };
+pub use marker::{MARKER_LABEL, MARKER_LEN, encode_marker, parse_drive_id, parse_marker};
 pub use names::{check_destination, check_session_id};
 pub use records::{
-    BlobType, Disposition, FORMAT_VERSION, MANIFEST_MAGIC, Manifest, ManifestEntry, Plan, RANGE_OVERHEAD,
-    RANGE_SIZE, SegmentSpec, SetPosition, decode_manifest_file, encode_manifest_file, range_aad, value_aad,
+    BlobType, Disposition, FORMAT_VERSION, MANIFEST_MAGIC, MAX_DRIVES, MAX_FILE_SIZE, MAX_MANIFEST_LEN,
+    Manifest, ManifestEntry, Plan, RANGE_OVERHEAD, RANGE_SIZE, SegmentSpec, SetPosition,
+    decode_manifest_file, encode_manifest_file, range_aad, value_aad,
 };
 
 /// Lowercase hex of `bytes` (drive ids, checksums, wrapped keys in records meant for people
@@ -66,6 +69,14 @@ pub enum FormatError {
     UnsupportedVersion {
         /// The version found.
         version: u32,
+    },
+    /// A plan or manifest records a range size other than the format's.
+    #[error("range size {found}, but the format's range size is {expected}")]
+    RangeSize {
+        /// The range size recorded.
+        found: u32,
+        /// [`RANGE_SIZE`].
+        expected: u32,
     },
     /// Bytes after the end of `what`.
     #[error("trailing bytes after {what}")]

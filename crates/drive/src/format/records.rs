@@ -8,6 +8,16 @@ use super::envelope::Sealed;
 pub const RANGE_SIZE: u32 = 4 << 20;
 /// Bytes a stored range adds to its plaintext: a 24-byte nonce and a 16-byte tag.
 pub const RANGE_OVERHEAD: u64 = 24 + 16;
+/// Largest manifest file (framing included) a writer makes and a reader reads: enough for the
+/// checksums of 8 TiB of ranges, or about 150 000 files with their names, per drive. A
+/// reader holds the manifest decoded in memory, so this bounds what a drive can make it hold.
+pub const MAX_MANIFEST_LEN: u64 = 64 << 20;
+/// At most this many drives per set.
+pub const MAX_DRIVES: usize = 10;
+/// Largest file the format carries: one spanning every drive of a full set, each drive's
+/// manifest holding as many range checksums as fit it (80 TiB). Decoders refuse larger
+/// `file_size`s, so the sizes a manifest declares for spans on other drives stay bounded.
+pub const MAX_FILE_SIZE: u64 = MAX_DRIVES as u64 * (MAX_MANIFEST_LEN / 32) * RANGE_SIZE as u64;
 /// Magic at the start of a manifest file.
 pub const MANIFEST_MAGIC: [u8; 8] = *b"SSMANIF1";
 /// Version of the manifest and plan plaintext encodings.
@@ -161,6 +171,9 @@ impl SegmentSpec {
             metadata: d.opt_bytes("metadata")?,
             properties: d.opt_bytes("properties")?,
         };
+        if spec.file_size > MAX_FILE_SIZE {
+            return Err(FormatError::Invalid { what: "file size" });
+        }
         if spec
             .offset
             .checked_add(spec.len)
@@ -198,7 +211,10 @@ impl SetPosition {
             drive_index: d.u8("drive index")?,
             drive_count: d.u8("drive count")?,
         };
-        if pos.drive_index == 0 || pos.drive_index > pos.drive_count {
+        if pos.drive_index == 0
+            || pos.drive_index > pos.drive_count
+            || usize::from(pos.drive_count) > MAX_DRIVES
+        {
             return Err(FormatError::Invalid { what: "drive index" });
         }
         Ok(pos)
@@ -276,11 +292,16 @@ fn check_version(d: &mut Dec<'_>) -> Result<(), FormatError> {
     }
 }
 
+/// The range size is recorded so that a later format version can change it; this one reads
+/// [`RANGE_SIZE`] only, which also bounds what one range makes a reader allocate.
 fn check_range_size(size: u32) -> Result<u32, FormatError> {
-    if size == 0 {
-        Err(FormatError::Invalid { what: "range size" })
-    } else {
+    if size == RANGE_SIZE {
         Ok(size)
+    } else {
+        Err(FormatError::RangeSize {
+            found: size,
+            expected: RANGE_SIZE,
+        })
     }
 }
 
@@ -377,6 +398,7 @@ impl Manifest {
             });
         }
         d.finish("manifest")?;
+        check_layout(&position, &entries)?;
         Ok(Manifest {
             session_id,
             drive_id,
@@ -385,6 +407,24 @@ impl Manifest {
             entries,
         })
     }
+}
+
+/// Checks that the entries are laid out as the planner lays out a drive: files in order, the
+/// first of which may continue a file from the drive before and the last of which may continue
+/// on the drive after. Only those two can declare bytes that this drive does not hold.
+fn check_layout(position: &SetPosition, entries: &[ManifestEntry]) -> Result<(), FormatError> {
+    let last = entries.len().saturating_sub(1);
+    for (i, entry) in entries.iter().enumerate() {
+        let spec = &entry.spec;
+        let from_before = i == 0 && position.drive_index > 1;
+        let onto_after = i == last && position.drive_index < position.drive_count;
+        if (spec.offset > 0 && !from_before) || (!spec.is_last() && !onto_after) {
+            return Err(FormatError::Invalid {
+                what: "segment layout (only a drive's first and last file may span drives)",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Encodes a manifest file: `MANIFEST_MAGIC || sealed manifest`.
