@@ -478,3 +478,72 @@ fn seed_answers_with_progress_while_it_runs() {
         "the vault holds the repository"
     );
 }
+
+/// A container whose repository `config` is larger than any restic config (here a sparse 3 MB
+/// file; by hand, 2 GiB) is refused with 422 `NotARepository` before the config is read, and
+/// nothing reaches the vault; the vault's own `config` upload is refused above 64 KiB (413).
+#[test]
+fn an_oversized_config_is_refused_by_seed_and_upload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let imported = Imported::new(dir, |source| make_tree(source, 5, 3));
+    let container_config = container_dir(&imported.data, "import1").join("repo/config");
+    std::fs::File::options()
+        .write(true)
+        .open(&container_config)
+        .expect("open config")
+        .set_len(3_000_000)
+        .expect("grow config");
+    let creds = ["--credentials", path(&imported.account)];
+    let refused = seedship_output(
+        &[
+            &[
+                "vault",
+                "seed",
+                "laptop",
+                "--storage-account",
+                "imports",
+                "--container",
+                "import1",
+                "--prefix",
+                "repo",
+            ][..],
+            &creds,
+        ]
+        .concat(),
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "an oversized config was seeded");
+    assert!(
+        stderr.contains("NotARepository") && stderr.contains("3000000 bytes"),
+        "{stderr}"
+    );
+    assert!(
+        store_listing(&imported.vault_dir).is_empty(),
+        "nothing copied into the vault"
+    );
+
+    // Uploads of the vault's config: one byte over 64 KiB, and a few MB streamed, are refused
+    // with 413 and store nothing; 64 KiB is taken.
+    let http = imported.server.http();
+    let config_url = format!("{}config", imported.agent.url);
+    let post = |body: reqwest::blocking::Body| {
+        http.post(&config_url)
+            .basic_auth(&imported.agent.id, Some(&imported.agent.secret))
+            .body(body)
+            .send()
+            .expect("POST config")
+    };
+    for size in [64 * 1024 + 1, 8 * 1024 * 1024] {
+        let streamed = reqwest::blocking::Body::new(std::io::Read::take(std::io::repeat(b'c'), size));
+        let response = post(streamed);
+        assert_eq!(response.status(), 413, "config of {size} bytes");
+        let body: serde_json::Value = response.json().expect("error JSON");
+        assert_eq!(body["error"]["code"], "TooLarge", "{body}");
+    }
+    assert!(
+        store_listing(&imported.vault_dir).is_empty(),
+        "no config stored"
+    );
+    assert_eq!(post(vec![b'c'; 64 * 1024].into()).status(), 200);
+}
