@@ -35,6 +35,22 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Open files kept for everything but client connections (database, store files, logs).
 const RESERVED_FILES: u64 = 256;
 
+/// Connections the kernel completes and queues while the server is busy accepting: more than
+/// the usual 128, so that a burst (or many stalled clients) does not make new clients wait for
+/// their SYN to be sent again; the kernel lowers it to `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket on `address` with [`LISTEN_BACKLOG`].
+pub(crate) fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then lets open connections finish
 /// (at most [`SHUTDOWN_GRACE`]).
 pub(crate) async fn serve(

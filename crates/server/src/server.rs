@@ -170,9 +170,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         .await
         .map_err(ServeError::Storage)?;
     let address = options.listen.to_string();
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
+    let listener = crate::listen::bind(options.listen).map_err(|source| ServeError::Listen {
             address: address.clone(),
             source,
         })?;
