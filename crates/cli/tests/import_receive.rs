@@ -388,15 +388,14 @@ fn the_server_needs_only_the_public_service_key() {
     let prefix = operator_machine.join("import-service");
     ok(&["keygen", "--out", path(&prefix)]);
     let public = operator_machine.join("import-service.pub");
-    let site = Site::start_with(
-        dir.path(),
-        None,
-        &["--service-public-key", path(&public)],
-        prefix,
-    );
+    let site = Site::start_with(dir.path(), None, &["--service-public-key", path(&public)], prefix);
     for ext in ["key", "pub"] {
         assert!(
-            !site.server.data_dir.join(format!("import-service.{ext}")).exists(),
+            !site
+                .server
+                .data_dir
+                .join(format!("import-service.{ext}"))
+                .exists(),
             "the server made import-service.{ext}"
         );
     }

@@ -330,7 +330,10 @@ fn the_data_directory_is_private_whatever_the_umask() {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    for (object, body) in [("config".to_owned(), &b"a config"[..]), (format!("keys/{key_name}"), &key[..])] {
+    for (object, body) in [
+        ("config".to_owned(), &b"a config"[..]),
+        (format!("keys/{key_name}"), &key[..]),
+    ] {
         let response = http
             .post(format!("{}{object}", agent.url))
             .basic_auth(&agent.id, Some(&agent.secret))
@@ -340,7 +343,13 @@ fn the_data_directory_is_private_whatever_the_umask() {
         assert_eq!(response.status(), 200, "{object}");
     }
 
-    let mode = |path: &std::path::Path| std::fs::symlink_metadata(path).expect("metadata").permissions().mode() & 0o777;
+    let mode = |path: &std::path::Path| {
+        std::fs::symlink_metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
     assert_eq!(mode(&data), 0o700, "data directory");
     let mut seen = Vec::new();
     let mut open = Vec::new();

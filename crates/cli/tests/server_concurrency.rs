@@ -109,7 +109,11 @@ fn stalled_connections_are_closed_and_do_not_block_others() {
     allow_open_files(STALLED as u64 + 512);
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("server.toml");
-    std::fs::write(&config, "[connections]\nheader_read_timeout = 2\nidle_timeout = 6\n").expect("config");
+    std::fs::write(
+        &config,
+        "[connections]\nheader_read_timeout = 2\nidle_timeout = 6\n",
+    )
+    .expect("config");
     let server = Server::start(dir.path(), "server", &dir.path().join("data"), Some(&config));
     let agent = provision(&server, dir.path(), "acme", "laptop", false);
     let address = server.url.trim_start_matches("http://").to_owned();
@@ -117,14 +121,22 @@ fn stalled_connections_are_closed_and_do_not_block_others() {
     let mut stalled: Vec<(std::net::TcpStream, Instant)> = (0..STALLED)
         .map(|_| {
             let mut stream = std::net::TcpStream::connect(&address).expect("connect");
-            stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").expect("half a request");
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .expect("half a request");
             (stream, Instant::now())
         })
         .collect();
     // Not closed at once: the last one opened is still open.
     let (last, last_opened) = stalled.last_mut().expect("a connection");
-    assert!(last_opened.elapsed() < Duration::from_millis(1500), "opening took too long to tell");
-    assert!(!closed_within(last, Duration::from_millis(300)), "closed before the header-read timeout");
+    assert!(
+        last_opened.elapsed() < Duration::from_millis(1500),
+        "opening took too long to tell"
+    );
+    assert!(
+        !closed_within(last, Duration::from_millis(300)),
+        "closed before the header-read timeout"
+    );
     let started = Instant::now();
     let health = reqwest::blocking::Client::new()
         .get(format!("{}/healthz", server.url))
@@ -156,7 +168,9 @@ fn stalled_connections_are_closed_and_do_not_block_others() {
     // Each closed within the timeout (2 s) and a margin after it opened.
     for (i, (stream, opened)) in stalled.iter_mut().enumerate() {
         let deadline = *opened + Duration::from_millis(5500);
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         assert!(
             closed_within(stream, left),
             "stalled connection {i} still open {:?} after it opened",
@@ -173,5 +187,13 @@ fn stalled_connections_are_closed_and_do_not_block_others() {
         "closed {idle:?} after the body stalled, not after the 6 s idle timeout"
     );
     // The server still serves.
-    assert!(server.http().get(format!("{}/healthz", server.url)).send().expect("GET").status().is_success());
+    assert!(
+        server
+            .http()
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .expect("GET")
+            .status()
+            .is_success()
+    );
 }

@@ -184,7 +184,10 @@ fn seedship_backup_over_https_with_a_private_ca() {
         Some(&ca),
     );
     assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
-    assert!(!dir.join("data/tls").exists(), "no self-signed certificate is made");
+    assert!(
+        !dir.join("data/tls").exists(),
+        "no self-signed certificate is made"
+    );
     let agent = provision(&server, dir, "acme", "laptop", false);
     let source = dir.join("source");
     make_tree(&source, 3, 8);
@@ -219,6 +222,12 @@ fn seedship_backup_over_https_with_a_private_ca() {
     assert_eq!(report["repository_created"], true, "{report}");
 
     // Both or neither: a certificate without its key is refused before anything starts.
-    let half = seedship_output(&["server", "--data-dir", path(&dir.join("data2")), "--tls-cert", path(&cert)]);
+    let half = seedship_output(&[
+        "server",
+        "--data-dir",
+        path(&dir.join("data2")),
+        "--tls-cert",
+        path(&cert),
+    ]);
     assert!(!half.status.success(), "--tls-cert alone accepted");
 }

@@ -78,9 +78,7 @@ impl RepoConfig {
                     .options
                     .insert("cacert".to_owned(), ca.to_string_lossy().into_owned());
             }
-            options
-                .to_backends()
-                .map_err(on_error("choosing the backend"))?
+            options.to_backends().map_err(on_error("choosing the backend"))?
         } else {
             let path = self.location.strip_prefix("local:").unwrap_or(&self.location);
             let local = LocalBackend::new(path, Vec::new()).map_err(on_error("opening"))?;

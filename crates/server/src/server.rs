@@ -171,16 +171,18 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         .map_err(ServeError::Storage)?;
     let address = options.listen.to_string();
     let listener = crate::listen::bind(options.listen).map_err(|source| ServeError::Listen {
-            address: address.clone(),
-            source,
-        })?;
+        address: address.clone(),
+        source,
+    })?;
     let bound = listener.local_addr().map_err(|source| ServeError::Listen {
         address: address.clone(),
         source,
     })?;
     let tls = match &options.tls {
         TlsMode::Off => None,
-        TlsMode::SelfSigned => Some(crate::tls::ensure_self_signed(data_dir, bound.ip()).map_err(ServeError::Tls)?),
+        TlsMode::SelfSigned => {
+            Some(crate::tls::ensure_self_signed(data_dir, bound.ip()).map_err(ServeError::Tls)?)
+        }
         TlsMode::Files { cert, key } => Some(crate::tls::TlsFiles {
             cert: cert.clone(),
             key: key.clone(),

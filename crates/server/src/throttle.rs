@@ -114,12 +114,9 @@ impl FromRequestParts<AppState> for Peer {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| client_address(info.0.ip(), &parts.headers, &state.trusted_proxies)),
-        ))
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(
+            |info| client_address(info.0.ip(), &parts.headers, &state.trusted_proxies),
+        )))
     }
 }
 
@@ -212,20 +209,38 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_count_only_from_trusted_proxies() {
-        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net"), "::1/128".parse().expect("net")];
+        let proxies: Vec<IpNet> = vec![
+            "10.0.0.0/8".parse().expect("net"),
+            "::1/128".parse().expect("net"),
+        ];
         let headers = forwarded(&["198.51.100.1, 192.0.2.9"]);
         // an untrusted peer's header is ignored
-        assert_eq!(client_address(address("192.0.2.50"), &headers, &proxies), address("192.0.2.50"));
-        assert_eq!(client_address(address("10.1.2.3"), &headers, &[]), address("10.1.2.3"));
+        assert_eq!(
+            client_address(address("192.0.2.50"), &headers, &proxies),
+            address("192.0.2.50")
+        );
+        assert_eq!(
+            client_address(address("10.1.2.3"), &headers, &[]),
+            address("10.1.2.3")
+        );
         // the right-most address that is not a proxy; what the client wrote left of it is not
-        assert_eq!(client_address(address("10.1.2.3"), &headers, &proxies), address("192.0.2.9"));
+        assert_eq!(
+            client_address(address("10.1.2.3"), &headers, &proxies),
+            address("192.0.2.9")
+        );
         let chained = forwarded(&["198.51.100.1", "192.0.2.9, 10.9.9.9"]);
-        assert_eq!(client_address(address("10.1.2.3"), &chained, &proxies), address("192.0.2.9"));
+        assert_eq!(
+            client_address(address("10.1.2.3"), &chained, &proxies),
+            address("192.0.2.9")
+        );
         // an IPv4-mapped peer is the IPv4 proxy; ports are dropped
         let mapped = address("::ffff:10.1.2.3");
         let with_port = forwarded(&["192.0.2.9:4711"]);
         assert_eq!(client_address(mapped, &with_port, &proxies), address("192.0.2.9"));
-        assert_eq!(client_address(address("::1"), &forwarded(&["[2001:db8::1]:80"]), &proxies), address("2001:db8::1"));
+        assert_eq!(
+            client_address(address("::1"), &forwarded(&["[2001:db8::1]:80"]), &proxies),
+            address("2001:db8::1")
+        );
     }
 
     #[test]

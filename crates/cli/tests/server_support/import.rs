@@ -75,7 +75,12 @@ impl Site {
     }
 
     /// A site whose server runs with `extra` arguments, the service key pair being at `prefix`.
-    pub fn start_with(dir: &Path, config: Option<&Path>, extra: &[&str], service_key_prefix: PathBuf) -> Site {
+    pub fn start_with(
+        dir: &Path,
+        config: Option<&Path>,
+        extra: &[&str],
+        service_key_prefix: PathBuf,
+    ) -> Site {
         let server = Server::start_with(dir, "server", &dir.join("data"), config, extra);
         let admin = server.admin_credentials();
         let owner_file = dir.join("acme.credentials");
