@@ -24,7 +24,8 @@ const COMPRESSION_LEVEL: i32 = 3;
 #[derive(Clone)]
 pub struct RepoConfig {
     /// A local directory (optionally written `local:DIR`), or `rest:http(s)://host[:port]/path`
-    /// for restic's REST protocol (trusting `$SEEDSHIP_CA_CERT` too). Local writes are atomic (temporary file, fsync, rename).
+    /// for restic's REST protocol (trusting the certificate in `$SEEDSHIP_CA_CERT` too). Local
+    /// writes are atomic (temporary file, fsync, rename).
     pub location: String,
     password: String,
     /// Directory for the local cache of index and tree packs; `None` uses no cache

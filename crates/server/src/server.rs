@@ -110,7 +110,7 @@ pub enum ServeError {
     /// The certificate could not be made or read.
     #[error("preparing TLS")]
     Tls(#[source] crate::tls::TlsError),
-    /// The listen address could not be bound, or serving failed.
+    /// The listen address could not be bound.
     #[error("listening on {address}")]
     Listen {
         address: String,
