@@ -589,3 +589,44 @@ fn hostile_drives_end_with_their_drive_status_and_the_receive_finishes() {
         );
     });
 }
+
+/// `--service-public-key`: the server holds only the import service's public key (it makes no
+/// key pair and serves the given key); `import receive` unlocks the drives with the private key
+/// from the operator's machine.
+#[test]
+fn the_server_needs_only_the_public_service_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let operator_machine = dir.path().join("operator");
+    std::fs::create_dir(&operator_machine).expect("mkdir");
+    let prefix = operator_machine.join("import-service");
+    ok(&["keygen", "--out", path(&prefix)]);
+    let public = operator_machine.join("import-service.pub");
+    let site = Site::start_with(dir.path(), None, &["--service-public-key", path(&public)], prefix);
+    for ext in ["key", "pub"] {
+        assert!(
+            !site
+                .server
+                .data_dir
+                .join(format!("import-service.{ext}"))
+                .exists(),
+            "the server made import-service.{ext}"
+        );
+    }
+    let served = site.owner().service_key().expect("service key");
+    assert_eq!(
+        served.trim(),
+        std::fs::read_to_string(&public).expect("public key").trim(),
+        "the server serves the given public key"
+    );
+
+    let src = dir.path().join("src");
+    let tree = make_source(&src, 6, MIB);
+    let set = site.prepare_and_ship("seed-four", &src, 1, 64 * MIB);
+    let output = site.receive("seed-four", &site.operator_file, &[set[0].0.as_path()]);
+    assert!(
+        output.status.success(),
+        "receive: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    site.assert_container_holds("seed-four", &tree);
+}

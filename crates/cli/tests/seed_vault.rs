@@ -572,3 +572,104 @@ fn seeding_needs_a_completed_import_of_that_folder() {
     assert_eq!(response.status().as_u16(), 200, "{:?}", response.text());
     assert!(!vault_dir_is_empty(), "the vault holds the seeded repository");
 }
+
+/// A container whose repository `config` is larger than any restic config (here a sparse 3 MB
+/// file; by hand, 2 GiB) is refused with 422 `NotARepository` before the config is read, and
+/// nothing reaches the vault; the vault's own `config` upload is refused above 64 KiB (413).
+#[test]
+fn an_oversized_config_is_refused_by_seed_and_upload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let imported = Imported::new(dir, |source| make_tree(source, 5, 3));
+    let container_config = container_dir(&imported.data, "import1").join("repo/config");
+    std::fs::File::options()
+        .write(true)
+        .open(&container_config)
+        .expect("open config")
+        .set_len(3_000_000)
+        .expect("grow config");
+    let creds = ["--credentials", path(&imported.account)];
+    let refused = seedship_output(
+        &[
+            &[
+                "vault",
+                "seed",
+                "laptop",
+                "--storage-account",
+                "imports",
+                "--container",
+                "import1",
+                "--prefix",
+                "repo",
+            ][..],
+            &creds,
+        ]
+        .concat(),
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "an oversized config was seeded");
+    assert!(
+        stderr.contains("NotARepository") && stderr.contains("3000000 bytes"),
+        "{stderr}"
+    );
+    assert!(
+        store_listing(&imported.vault_dir).is_empty(),
+        "nothing copied into the vault"
+    );
+
+    // Uploads of the vault's config: one byte over 64 KiB, and a few MB, are refused with 413
+    // and store nothing; 64 KiB is taken. The body is sent by a thread while the answer is read,
+    // as the server answers (and closes) as soon as the limit is passed.
+    let agent = &imported.agent;
+    let (_, address_and_path) = agent.url.split_once("://").expect("URL");
+    let (address, vault_path) = address_and_path.split_once('/').expect("path");
+    let post_config = |size: usize| -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(address).expect("connect");
+        let credentials = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{}:{}", agent.id, agent.secret),
+        );
+        write!(
+            stream,
+            "POST /{vault_path}config HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {credentials}\r\n\
+             Content-Length: {size}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("request head");
+        let mut sender = stream.try_clone().expect("clone stream");
+        let feeder = std::thread::spawn(move || {
+            let chunk = vec![b'c'; 64 * 1024];
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if sender.write_all(&chunk[..n]).is_err() {
+                    break; // the server stopped reading
+                }
+                left -= n;
+            }
+        });
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+        feeder.join().expect("feeder");
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    for size in [64 * 1024 + 1, 8 * 1024 * 1024] {
+        let answer = post_config(size);
+        assert!(
+            answer.starts_with("HTTP/1.1 413 "),
+            "config of {size} bytes: {answer}"
+        );
+        assert!(answer.contains("\"code\":\"TooLarge\""), "{answer}");
+    }
+    assert!(store_listing(&imported.vault_dir).is_empty(), "no config stored");
+    assert!(
+        post_config(64 * 1024).starts_with("HTTP/1.1 200 "),
+        "a config of 64 KiB"
+    );
+}

@@ -309,3 +309,75 @@ fn append_only_vault_refuses_forget_prune_and_deletes_nothing() {
     );
     restic_ok(&repo, &cache, &["check"]);
 }
+
+/// Started with umask 022 on a data directory that exists with mode 0755, the server makes it
+/// 0700, and nothing it writes below (database, credentials, keys, certificate, objects) is
+/// open to group or others.
+#[test]
+fn the_data_directory_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    // children inherit it; the other tests of this binary do not care
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let server = Server::start_with(dir.path(), "server", &data, None, &["--tls"]);
+    let agent = provision(&server, dir.path(), "acme", "laptop", false);
+    let http = server.http();
+    let key = b"a key file";
+    let key_name: String = <sha2::Sha256 as sha2::Digest>::digest(key)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    for (object, body) in [
+        ("config".to_owned(), &b"a config"[..]),
+        (format!("keys/{key_name}"), &key[..]),
+    ] {
+        let response = http
+            .post(format!("{}{object}", agent.url))
+            .basic_auth(&agent.id, Some(&agent.secret))
+            .body(body.to_vec())
+            .send()
+            .expect("POST");
+        assert_eq!(response.status(), 200, "{object}");
+    }
+
+    let mode = |path: &std::path::Path| {
+        std::fs::symlink_metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&data), 0o700, "data directory");
+    let mut seen = Vec::new();
+    let mut open = Vec::new();
+    let mut stack = vec![data.clone()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path.clone());
+            }
+            if mode(&path) & 0o077 != 0 {
+                open.push(format!("{} {:o}", path.display(), mode(&path)));
+            }
+            seen.push(path.strip_prefix(&data).expect("relative").display().to_string());
+        }
+    }
+    for expected in [
+        "metadata.db",
+        "admin-credentials",
+        "import-service.key",
+        "tls/key.pem",
+        "objects",
+    ] {
+        assert!(seen.iter().any(|p| p == expected), "{expected} in {seen:?}");
+    }
+    assert!(
+        seen.iter().any(|p| p.ends_with(&key_name)),
+        "the key object in {seen:?}"
+    );
+    assert!(open.is_empty(), "open to group or others: {open:?}");
+}

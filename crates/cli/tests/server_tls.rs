@@ -4,6 +4,8 @@
 
 mod server_support;
 
+use std::path::{Path, PathBuf};
+
 use server_support::*;
 
 #[test]
@@ -137,4 +139,95 @@ fn restic_and_seedship_over_https_with_self_signed_certificate() {
         before,
         "certificate reused"
     );
+}
+
+/// A CA made for the test, and a certificate for `127.0.0.1` and `localhost` it signed; returns
+/// the CA's, the server certificate's and its key's PEM files.
+fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "seedship test CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().expect("server key");
+    let server_params =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).expect("server params");
+    let server_cert = server_params
+        .signed_by(&server_key, &issuer)
+        .expect("server certificate");
+    let files = (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&files.0, ca_cert.pem()).expect("write CA");
+    std::fs::write(&files.1, server_cert.pem()).expect("write certificate");
+    std::fs::write(&files.2, server_key.serialize_pem()).expect("write key");
+    (files.0, files.1, files.2)
+}
+
+/// `--tls-cert`/`--tls-key` with a certificate from a private CA: `seedship backup` to the
+/// vault trusts that CA through `SEEDSHIP_CA_CERT`, as the management commands do, and without
+/// it refuses the server's certificate.
+#[test]
+fn seedship_backup_over_https_with_a_private_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let (ca, cert, key) = private_ca(dir);
+    let server = Server::start_trusting(
+        dir,
+        "server",
+        &dir.join("data"),
+        None,
+        &["--tls-cert", path(&cert), "--tls-key", path(&key)],
+        Some(&ca),
+    );
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    assert!(
+        !dir.join("data/tls").exists(),
+        "no self-signed certificate is made"
+    );
+    let agent = provision(&server, dir, "acme", "laptop", false);
+    let source = dir.join("source");
+    make_tree(&source, 3, 8);
+    let backup = |trust: Option<&Path>| {
+        let mut command = std::process::Command::new(SEEDSHIP);
+        command
+            .args(["--json", "backup", path(&source), "--repo", &agent.repository()])
+            .env("SEEDSHIP_PASSWORD", "correct horse battery staple")
+            .env("SEEDSHIP_CACHE_DIR", dir.join("cache"))
+            .env_remove("SEEDSHIP_CA_CERT");
+        if let Some(ca) = trust {
+            command.env("SEEDSHIP_CA_CERT", ca);
+        }
+        command.output().expect("run seedship backup")
+    };
+
+    let untrusted = backup(None);
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(!untrusted.status.success(), "an unknown CA was trusted");
+    assert!(
+        stderr.contains("certificate") || stderr.contains("UnknownIssuer") || stderr.contains("TLS"),
+        "a TLS error: {stderr}"
+    );
+
+    let trusted = backup(Some(&ca));
+    assert!(
+        trusted.status.success(),
+        "backup trusting the CA: {}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&trusted.stdout).expect("JSON");
+    assert_eq!(report["repository_created"], true, "{report}");
+
+    // Both or neither: a certificate without its key is refused before anything starts.
+    let half = seedship_output(&[
+        "server",
+        "--data-dir",
+        path(&dir.join("data2")),
+        "--tls-cert",
+        path(&cert),
+    ]);
+    assert!(!half.status.success(), "--tls-cert alone accepted");
 }

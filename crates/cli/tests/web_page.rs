@@ -240,9 +240,19 @@ fn form(fields: &[(&str, &str)]) -> String {
 
 /// Posts the sign-in form as a browser on the server's page would.
 fn post_login(http: &Http, url: &str, id: &str, secret: &str) -> Response {
-    http.post(format!("{url}/web/login"))
+    post_login_via(http, url, id, secret, None)
+}
+
+/// [`post_login`] through a proxy that forwards the client's address `forwarded_for`.
+fn post_login_via(http: &Http, url: &str, id: &str, secret: &str, forwarded_for: Option<&str>) -> Response {
+    let mut request = http
+        .post(format!("{url}/web/login"))
         .header(ORIGIN, url)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(address) = forwarded_for {
+        request = request.header("X-Forwarded-For", address);
+    }
+    request
         .body(form(&[("id", id), ("secret", secret)]))
         .send()
         .expect("POST /web/login")
@@ -586,4 +596,41 @@ fn the_sign_in_form_refuses_an_address_for_a_minute_after_twenty_failures() {
         Client::new(&Credentials::load(&site.server.admin_credentials()).expect("admin")).expect("client");
     admin.advance_clock(61).expect("move the clock");
     session_cookie(&http, &url, &site.owner_file);
+}
+
+/// With `trusted_proxies` naming the peer, the throttle counts the forwarded client address:
+/// one client's failures do not refuse another behind the same proxy. Without it the header is
+/// ignored: every request from the peer counts for the peer.
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_address_is_throttled() {
+    let http = Http::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
+    let fail_twenty_times_then_sign_in = |config: Option<&Path>| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = Site::start(dir.path(), config);
+        let url = site.server.url.clone();
+        let (id, secret) = id_and_secret(&site.owner_file);
+        for attempt in 1..=20 {
+            let wrong = post_login_via(&http, &url, &id, &"0".repeat(64), Some("192.0.2.1"));
+            assert_eq!(wrong.status(), 401, "attempt {attempt}");
+        }
+        [Some("192.0.2.1"), Some("198.51.100.7, 192.0.2.2"), None]
+            .map(|forwarded| post_login_via(&http, &url, &id, &secret, forwarded).status())
+    };
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("server.toml");
+    std::fs::write(&config, "trusted_proxies = [\"127.0.0.1/32\", \"::1/128\"]\n").expect("config");
+    assert_eq!(
+        fail_twenty_times_then_sign_in(Some(&config)),
+        [429, 303, 303],
+        "behind a trusted proxy: the failing client only"
+    );
+    assert_eq!(
+        fail_twenty_times_then_sign_in(None),
+        [429, 429, 429],
+        "no trusted proxy: the peer, whatever the header says"
+    );
 }

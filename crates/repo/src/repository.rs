@@ -13,6 +13,10 @@ use rustic_core::{
 use seedship_progress::Progress;
 use std::{path::PathBuf, sync::Arc};
 
+/// Names a PEM file of certificates that `rest:` repositories are trusted to present, besides
+/// the system's roots (the same variable the server's management client reads).
+const CA_CERT_ENV: &str = "SEEDSHIP_CA_CERT";
+
 /// The zstd level new repositories use (restic's "auto" is comparable).
 const COMPRESSION_LEVEL: i32 = 3;
 
@@ -20,7 +24,8 @@ const COMPRESSION_LEVEL: i32 = 3;
 #[derive(Clone)]
 pub struct RepoConfig {
     /// A local directory (optionally written `local:DIR`), or `rest:http(s)://host[:port]/path`
-    /// for restic's REST protocol. Local writes are atomic (temporary file, fsync, rename).
+    /// for restic's REST protocol (trusting the certificate in `$SEEDSHIP_CA_CERT` too). Local
+    /// writes are atomic (temporary file, fsync, rename).
     pub location: String,
     password: String,
     /// Directory for the local cache of index and tree packs; `None` uses no cache
@@ -66,10 +71,15 @@ impl RepoConfig {
         let shown = self.display_location();
         let on_error = |operation| engine(&shown, operation);
         let backends = if self.location.starts_with("rest:") {
-            BackendOptions::default()
-                .repository(self.location.clone())
-                .to_backends()
-                .map_err(on_error("choosing the backend"))?
+            let mut options = BackendOptions::default().repository(self.location.clone());
+            // The CA the `seedship` commands trust for the server (a `--tls` server's
+            // certificate, or a private CA), trusted besides the system's.
+            if let Some(ca) = std::env::var_os(CA_CERT_ENV).filter(|path| !path.is_empty()) {
+                options
+                    .options
+                    .insert("cacert".to_owned(), ca.to_string_lossy().into_owned());
+            }
+            options.to_backends().map_err(on_error("choosing the backend"))?
         } else {
             let path = self.location.strip_prefix("local:").unwrap_or(&self.location);
             let local = LocalBackend::new(path, Vec::new()).map_err(on_error("opening"))?;

@@ -2,6 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
 
 use seedship_jobs::{Address, DataCentre, DataCentres};
 use seedship_store::StoreConfig;
@@ -15,12 +18,23 @@ pub struct ServerOptions {
     pub data_dir: PathBuf,
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Serve HTTPS with a self-signed certificate kept in `<data-dir>/tls/`.
-    pub tls: bool,
+    /// Plain HTTP or HTTPS, and with which certificate.
+    pub tls: TlsMode,
     /// Parsed configuration file, if one was given.
     pub config: ServerConfig,
     /// Let the admin move the server's clock (`POST /api/v1/admin/clock`), for deadline tests.
     pub test_clock: bool,
+}
+
+/// How the server speaks TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain HTTP.
+    Off,
+    /// HTTPS with a self-signed certificate made once and kept in `<data-dir>/tls/` (`--tls`).
+    SelfSigned,
+    /// HTTPS with this certificate chain and private key, PEM files (`--tls-cert`, `--tls-key`).
+    Files { cert: PathBuf, key: PathBuf },
 }
 
 /// The configuration file (TOML). Every table is optional; missing ones mean embedded defaults.
@@ -59,6 +73,54 @@ pub struct ServerConfig {
     /// start. Servers sharing one database must name the same pair.
     #[serde(default)]
     pub import_service_key: Option<PathBuf>,
+    /// Only the import service's public key file (`seedship keygen`'s `<prefix>.pub`): the
+    /// server then never makes or holds the private key, which stays with `import receive` on
+    /// the operator's machine. Excludes `import_service_key`.
+    #[serde(default)]
+    pub import_service_public_key: Option<PathBuf>,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed: for a
+    /// request from one of them, the web sign-in throttle counts the right-most forwarded
+    /// address that is not itself a trusted proxy. Default none: the peer's address counts.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Limits on client connections (`[connections]`).
+    #[serde(default)]
+    pub connections: ConnectionLimits,
+}
+
+/// The `[connections]` table: how long a client may take and how many may be connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionLimits {
+    /// Seconds a client has for the TLS handshake, and for a request's headers from the
+    /// connection's start or the end of the previous response; default 10.
+    pub header_read_timeout: u64,
+    /// Seconds without a byte read or written, while no request is being handled, after which
+    /// a connection is closed (a stalled body or a client not reading its response); default 60.
+    pub idle_timeout: u64,
+    /// Connections served at once; further ones wait in the listen queue; default 4096
+    /// (lowered to what the process's open-file limit allows).
+    pub max: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: 10,
+            idle_timeout: 60,
+            max: 4096,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    pub(crate) fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout)
+    }
+
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout)
+    }
 }
 
 /// The data centre of the embedded defaults, region `local`.
@@ -76,6 +138,24 @@ pub fn default_data_centre() -> DataCentre {
             phone: String::new(),
         },
     }
+}
+
+/// Where the import service's public key is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ServiceKeySource {
+    /// A key pair at this path prefix, made on first start if neither file exists.
+    Pair(PathBuf),
+    /// This public key file alone; it must exist.
+    PublicOnly(PathBuf),
+}
+
+/// A configuration the server cannot start with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Both a key pair and a lone public key were named for the import service.
+    #[error("import_service_key and import_service_public_key (--service-public-key) exclude each other")]
+    TwoServiceKeys,
 }
 
 /// The `[metadata]` table.
@@ -110,11 +190,15 @@ impl ServerConfig {
         }
     }
 
-    /// The path prefix of the import service's key pair.
-    pub(crate) fn import_service_key(&self, data_dir: &Path) -> PathBuf {
-        self.import_service_key
-            .clone()
-            .unwrap_or_else(|| data_dir.join("import-service"))
+    /// Where the import service's public key comes from.
+    pub(crate) fn service_key_source(&self, data_dir: &Path) -> Result<ServiceKeySource, ConfigError> {
+        match (&self.import_service_key, &self.import_service_public_key) {
+            (Some(_), Some(_)) => Err(ConfigError::TwoServiceKeys),
+            (None, Some(public)) => Ok(ServiceKeySource::PublicOnly(public.clone())),
+            (prefix, None) => Ok(ServiceKeySource::Pair(
+                prefix.clone().unwrap_or_else(|| data_dir.join("import-service")),
+            )),
+        }
     }
 
     pub(crate) fn store_config(&self, data_dir: &Path) -> StoreConfig {

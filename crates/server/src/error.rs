@@ -35,6 +35,8 @@ pub enum ErrorCode {
     NotARepository,
     /// The requested range lies outside the object (416).
     RangeNotSatisfiable,
+    /// The request body is larger than the server takes for it (413).
+    TooLarge,
     /// The object store failed (502).
     StorageFailed,
     /// An import/export job rule refused the request; `rule` names it (400, 403, 404, 409).

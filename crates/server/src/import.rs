@@ -69,6 +69,9 @@ struct RepairQuery {
     ranges: String,
 }
 
+/// The largest [`DamagedRecord`] read back (it holds a blob name of at most a few KiB).
+const MAX_RECORD: u64 = 64 * 1024;
+
 /// What is kept beside a damaged file until its repair.
 #[derive(Debug, Serialize, Deserialize)]
 struct DamagedRecord {
@@ -524,16 +527,12 @@ async fn repair(
 ) -> Result<Json<JobDetail>, ApiError> {
     let actor = actor_for(&principal, &account)?;
     let (data_key, record_key) = damaged_keys(&state, &account, &name, &requested).await?;
-    let record = match state.store.get(&record_key, None).await {
-        Ok(read) => read.stream.map_ok(|chunk| chunk.to_vec()).try_concat().await,
-        Err(seedship_store::Error::NotFound { .. }) => {
-            return Err(ApiError::not_found(format!(
-                "job {name} holds no damaged file {requested} to repair"
-            )));
-        }
-        Err(err) => return Err(err.into()),
-    };
-    let record: DamagedRecord = serde_json::from_slice(&record?).map_err(internal)?;
+    let record = crate::vault::read_bounded(&state, &record_key, MAX_RECORD, |size| {
+        internal(format!("the record of damaged file {requested} is {size} bytes"))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("job {name} holds no damaged file {requested} to repair")))?;
+    let record: DamagedRecord = serde_json::from_slice(&record).map_err(internal)?;
     let ranges = parse_ranges(&query.ranges, record.size)?;
     let expected = parse_blake3(&record.blake3)?;
     let target = writable_blob_key(&state, &account, &name, &record.blob).await?;

@@ -23,6 +23,7 @@ mod error;
 mod extract;
 mod import;
 mod jobs;
+mod listen;
 mod names;
 mod secret;
 mod seed;
@@ -36,7 +37,9 @@ mod web;
 pub use client::{
     AgentRegistered, Client, ClientError, CreatedAccount, Listed, Metrics, SeedProgress, Seeded, VaultCreated,
 };
-pub use config::{MetadataConfig, ServerConfig, ServerOptions, default_data_centre};
+pub use config::{
+    ConfigError, ConnectionLimits, MetadataConfig, ServerConfig, ServerOptions, TlsMode, default_data_centre,
+};
 pub use credentials::{Credentials, CredentialsError};
 pub use error::{ApiError, ErrorCode};
 pub use jobs::{CustodyReport, DriveLogs, JobAction, JobDetail};

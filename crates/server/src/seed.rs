@@ -309,25 +309,45 @@ async fn seed(
     seedship_store::validate_key(&root).map_err(|e| ApiError::invalid_request(e.to_string()))?;
     let vault_root = format!("vaults/{}", row.id);
 
-    let source_config = match state.store.get(&format!("{root}/config"), None).await {
-        Ok(read) => read.stream.try_collect::<Vec<_>>().await?.concat(),
-        Err(seedship_store::Error::NotFound { .. }) => {
-            return Err(ApiError::new(
+    let oversized = |what: String| {
+        move |size: u64| {
+            ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::NotARepository,
                 format!(
-                    "no restic repository at {}/{}/{prefix}: config missing",
-                    request.storage_account, request.container
+                    "{what} is {size} bytes, more than a restic repository's config may have ({} bytes)",
+                    crate::vault::MAX_CONFIG
                 ),
-            ));
+            )
         }
-        Err(e) => return Err(e.into()),
     };
-    let vault_config = match state.store.get(&format!("{vault_root}/config"), None).await {
-        Ok(read) => Some(read.stream.try_collect::<Vec<_>>().await?.concat()),
-        Err(seedship_store::Error::NotFound { .. }) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let source_config = crate::vault::read_bounded(
+        state,
+        &format!("{root}/config"),
+        crate::vault::MAX_CONFIG,
+        oversized(format!(
+            "the config at {}/{}/{prefix}",
+            request.storage_account, request.container
+        )),
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::NotARepository,
+            format!(
+                "no restic repository at {}/{}/{prefix}: config missing",
+                request.storage_account, request.container
+            ),
+        )
+    })?;
+    let vault_config = crate::vault::read_bounded(
+        state,
+        &format!("{vault_root}/config"),
+        crate::vault::MAX_CONFIG,
+        oversized(format!("the config of vault {vault}")),
+    )
+    .await?;
     if vault_config
         .as_ref()
         .is_some_and(|config| *config != source_config)

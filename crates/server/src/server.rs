@@ -1,6 +1,5 @@
 //! Startup: metadata, object store, admin bootstrap, and the HTTP server.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,7 +8,7 @@ use axum::Router;
 use axum::routing::get;
 use seedship_store::Store;
 
-use crate::config::ServerOptions;
+use crate::config::{ConfigError, ServerOptions, ServiceKeySource, TlsMode};
 use crate::credentials::{Credentials, CredentialsError};
 use crate::db::Db;
 use crate::jobs::Clock;
@@ -32,6 +31,8 @@ pub(crate) struct AppState {
     pub seeds: Arc<crate::seed::Seeds>,
     /// Failed web sign-ins per client address.
     pub sign_in_throttle: Arc<crate::throttle::SignInThrottle>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// Counters the server keeps since it started.
@@ -76,6 +77,9 @@ impl AppState {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
+    /// The configuration contradicts itself.
+    #[error("configuration")]
+    Config(#[source] ConfigError),
     /// The data directory could not be created.
     #[error("creating data directory {path}")]
     DataDir {
@@ -103,10 +107,10 @@ pub enum ServeError {
         #[source]
         source: seedship_drive::Error,
     },
-    /// The self-signed certificate could not be made.
+    /// The certificate could not be made or read.
     #[error("preparing TLS")]
     Tls(#[source] crate::tls::TlsError),
-    /// The listen address could not be bound, or serving failed.
+    /// The listen address could not be bound.
     #[error("listening on {address}")]
     Listen {
         address: String,
@@ -132,21 +136,31 @@ pub struct Ready {
     pub url: String,
     /// The admin credentials file, if this start created it.
     pub admin_credentials: Option<PathBuf>,
-    /// The certificate clients must trust, with `--tls`.
+    /// The certificate the server presents, with `--tls` (self-signed: clients must trust it)
+    /// or `--tls-cert`.
     pub certificate: Option<PathBuf>,
 }
 
 /// Runs the server until SIGINT or SIGTERM; calls `ready` once it accepts connections.
 ///
+/// The process's umask becomes 077 and the data directory is made (or corrected to) mode 0700:
+/// the database, keys, credentials and objects the server writes are its own user's alone,
+/// whatever umask it was started with.
+///
 /// # Errors
 ///
 /// [`ServeError`] naming the resource that failed.
 pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<(), ServeError> {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let data_dir = &options.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir {
+    seedship_store::private_dir(data_dir).map_err(|source| ServeError::DataDir {
         path: data_dir.clone(),
         source,
     })?;
+    let service_key_source = options
+        .config
+        .service_key_source(data_dir)
+        .map_err(ServeError::Config)?;
     let url = options.config.metadata_url(data_dir);
     let db = Db::connect(&url).await.map_err(|source| ServeError::Metadata {
         url: redacted(&url),
@@ -156,26 +170,35 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         .await
         .map_err(ServeError::Storage)?;
     let address = options.listen.to_string();
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            address: address.clone(),
-            source,
-        })?;
+    let listener = crate::listen::bind(options.listen).map_err(|source| ServeError::Listen {
+        address: address.clone(),
+        source,
+    })?;
     let bound = listener.local_addr().map_err(|source| ServeError::Listen {
         address: address.clone(),
         source,
     })?;
-    let scheme = if options.tls { "https" } else { "http" };
+    let tls = match &options.tls {
+        TlsMode::Off => None,
+        TlsMode::SelfSigned => {
+            Some(crate::tls::ensure_self_signed(data_dir, bound.ip()).map_err(ServeError::Tls)?)
+        }
+        TlsMode::Files { cert, key } => Some(crate::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+    };
+    let acceptor = tls
+        .as_ref()
+        .map(crate::tls::acceptor)
+        .transpose()
+        .map_err(ServeError::Tls)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = options
         .config
         .public_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{bound}"));
-    let tls = match options.tls {
-        true => Some(crate::tls::ensure_self_signed(data_dir, bound.ip()).map_err(ServeError::Tls)?),
-        false => None,
-    };
 
     let admin_secret = secret::generate();
     let created_admin = db
@@ -198,7 +221,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         None
     };
 
-    let service_key = load_service_key(&options.config.import_service_key(data_dir))?;
+    let service_key = load_service_key(&service_key_source)?;
     let state = AppState {
         db,
         store,
@@ -210,6 +233,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         service_key,
         seeds: Arc::default(),
         sign_in_throttle: Arc::default(),
+        trusted_proxies: options.config.trusted_proxies.clone().into(),
     };
     let deadlines = state.clone();
     tokio::spawn(async move {
@@ -230,62 +254,47 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         .merge(crate::jobs::router())
         .merge(crate::vault::router())
         .merge(crate::web::router())
-        .with_state(state)
-        // The client's address, for the web sign-in throttle.
-        .into_make_service_with_connect_info::<SocketAddr>();
+        .with_state(state);
     ready(Ready {
         address: bound,
         url: public_url,
         admin_credentials: admin_file,
-        certificate: tls.as_ref().map(|files| files.cert.clone()),
+        certificate: tls.map(|files| files.cert),
     });
-    let listen_error = |source| ServeError::Listen {
-        address: address.clone(),
-        source,
-    };
-    let Some(tls) = tls else {
-        return axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(listen_error);
-    };
-    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-        .await
-        .map_err(|source| {
-            ServeError::Tls(crate::tls::TlsError::Io {
-                path: tls.cert.clone(),
-                source,
-            })
-        })?;
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-    });
-    let listener = listener.into_std().map_err(listen_error)?;
-    axum_server::from_tcp_rustls(listener, config)
-        .map_err(listen_error)?
-        .handle(handle)
-        .serve(app)
-        .await
-        .map_err(listen_error)
+    crate::listen::serve(
+        listener,
+        app,
+        acceptor,
+        options.config.connections,
+        shutdown_signal(),
+    )
+    .await;
+    Ok(())
 }
 
-/// Reads the public half of the import service's key pair at `prefix`, making the pair first
-/// if neither file exists (the private key is written with mode 0600 and never served).
-fn load_service_key(prefix: &std::path::Path) -> Result<Arc<str>, ServeError> {
-    let mut public = prefix.as_os_str().to_owned();
-    public.push(".pub");
-    let public = PathBuf::from(public);
-    let error = |source| ServeError::ServiceKey {
-        path: prefix.to_owned(),
-        source,
+/// Reads the import service's public key: from a key pair at a path prefix, making the pair
+/// first if neither file exists (the private key is written with mode 0600 and never served),
+/// or from a lone public key file, the private key being kept elsewhere.
+fn load_service_key(source: &ServiceKeySource) -> Result<Arc<str>, ServeError> {
+    let public = match source {
+        ServiceKeySource::Pair(prefix) => {
+            let mut public = prefix.as_os_str().to_owned();
+            public.push(".pub");
+            let public = PathBuf::from(public);
+            if !public.exists() {
+                seedship_drive::write_keypair(prefix).map_err(|source| ServeError::ServiceKey {
+                    path: prefix.clone(),
+                    source,
+                })?;
+            }
+            public
+        }
+        ServiceKeySource::PublicOnly(public) => public.clone(),
     };
-    if !public.exists() {
-        seedship_drive::write_keypair(prefix).map_err(error)?;
-    }
-    let recipient = seedship_drive::read_recipient(&public).map_err(error)?;
+    let recipient = seedship_drive::read_recipient(&public).map_err(|source| ServeError::ServiceKey {
+        path: public.clone(),
+        source,
+    })?;
     Ok(seedship_drive::format::encode_key_file(
         seedship_drive::format::PUBLIC_KEY_LABEL,
         &recipient.to_bytes(),

@@ -8,6 +8,10 @@
 //! backups.
 //!
 //! IPv6 addresses count per /64, the block one host usually holds.
+//!
+//! Behind a reverse proxy every client would share the proxy's address. With `trusted_proxies`
+//! configured, a request from one of them counts for the address it forwarded
+//! ([`client_address`]); the header is ignored from anyone else, who could write any address.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -15,7 +19,11 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use ipnet::IpNet;
+
+use crate::server::AppState;
 
 /// Failures an address may have within one window.
 const LIMIT: u32 = 20;
@@ -99,20 +107,52 @@ fn key(peer: IpAddr) -> IpAddr {
 }
 
 /// The client's address, when the server was started with connection info (it always is; a
-/// router served without it is not throttled).
+/// router served without it is not throttled): the peer's, or the one a trusted proxy forwarded.
 pub(crate) struct Peer(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
+impl FromRequestParts<AppState> for Peer {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(
+            |info| client_address(info.0.ip(), &parts.headers, &state.trusted_proxies),
+        )))
     }
+}
+
+/// The address a request counts for: `peer`, unless `peer` is a trusted proxy; then the
+/// right-most address of `X-Forwarded-For` (all its headers, in order) that is not itself a
+/// trusted proxy, or the left-most if all are. An entry that is not an address ends the walk at
+/// the hop before it: what lies left of it cannot be told apart from what a client wrote.
+pub(crate) fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |address: IpAddr| {
+        let address = address.to_canonical();
+        trusted.iter().any(|net| net.contains(&address))
+    };
+    let mut client = peer;
+    if !is_trusted(peer) {
+        return client;
+    }
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or_default().split(','))
+        .collect();
+    for entry in forwarded.into_iter().rev() {
+        let entry = entry.trim();
+        let Some(address) = entry
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| entry.parse::<SocketAddr>().ok().map(|socket| socket.ip()))
+        else {
+            break;
+        };
+        client = address;
+        if !is_trusted(address) {
+            break;
+        }
+    }
+    client
 }
 
 #[cfg(test)]
@@ -153,6 +193,71 @@ mod tests {
         );
         let mapped = IpAddr::V6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0207));
         assert_eq!(key(mapped), HOST_ADDRESS);
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append("x-forwarded-for", value.parse().expect("header value"));
+        }
+        headers
+    }
+
+    fn address(text: &str) -> IpAddr {
+        text.parse().expect("address")
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let proxies: Vec<IpNet> = vec![
+            "10.0.0.0/8".parse().expect("net"),
+            "::1/128".parse().expect("net"),
+        ];
+        let headers = forwarded(&["198.51.100.1, 192.0.2.9"]);
+        // an untrusted peer's header is ignored
+        assert_eq!(
+            client_address(address("192.0.2.50"), &headers, &proxies),
+            address("192.0.2.50")
+        );
+        assert_eq!(
+            client_address(address("10.1.2.3"), &headers, &[]),
+            address("10.1.2.3")
+        );
+        // the right-most address that is not a proxy; what the client wrote left of it is not
+        assert_eq!(
+            client_address(address("10.1.2.3"), &headers, &proxies),
+            address("192.0.2.9")
+        );
+        let chained = forwarded(&["198.51.100.1", "192.0.2.9, 10.9.9.9"]);
+        assert_eq!(
+            client_address(address("10.1.2.3"), &chained, &proxies),
+            address("192.0.2.9")
+        );
+        // an IPv4-mapped peer is the IPv4 proxy; ports are dropped
+        let mapped = address("::ffff:10.1.2.3");
+        let with_port = forwarded(&["192.0.2.9:4711"]);
+        assert_eq!(client_address(mapped, &with_port, &proxies), address("192.0.2.9"));
+        assert_eq!(
+            client_address(address("::1"), &forwarded(&["[2001:db8::1]:80"]), &proxies),
+            address("2001:db8::1")
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_without_a_usable_header_counts_as_itself_or_its_last_hop() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net")];
+        let peer = address("10.1.2.3");
+        assert_eq!(client_address(peer, &HeaderMap::new(), &proxies), peer);
+        assert_eq!(client_address(peer, &forwarded(&["unknown"]), &proxies), peer);
+        assert_eq!(
+            client_address(peer, &forwarded(&["192.0.2.9, garbage, 10.7.7.7"]), &proxies),
+            address("10.7.7.7")
+        );
+        assert_eq!(
+            client_address(peer, &forwarded(&["10.5.5.5, 10.7.7.7"]), &proxies),
+            address("10.5.5.5"),
+            "all proxies: the left-most"
+        );
     }
 
     #[test]

@@ -1,7 +1,14 @@
-//! `--tls`: a self-signed certificate generated on first use and kept in `<data-dir>/tls/`.
+//! HTTPS: a certificate and key given by the operator (`--tls-cert`, `--tls-key`), or for
+//! `--tls` a self-signed certificate generated on first use and kept in `<data-dir>/tls/`.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::credentials::write_private;
 
@@ -25,6 +32,52 @@ pub enum TlsError {
         #[source]
         source: std::io::Error,
     },
+    /// A PEM file holds no usable certificate chain or private key.
+    #[error("TLS file {path}: {message}")]
+    Pem { path: PathBuf, message: String },
+    /// The certificate and key do not make a TLS configuration (e.g. they do not match).
+    #[error("TLS certificate {cert} with key {key}")]
+    Config {
+        cert: PathBuf,
+        key: PathBuf,
+        #[source]
+        source: rustls::Error,
+    },
+}
+
+/// The TLS side of accepting connections with `files`: HTTP/1.1 (ALPN), TLS 1.2 and 1.3.
+pub(crate) fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
+    let pem = |path: &Path| {
+        let path = path.to_owned();
+        move |err: rustls::pki_types::pem::Error| TlsError::Pem {
+            path,
+            message: err.to_string(),
+        }
+    };
+    let chain = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+        .map_err(pem(&files.cert))?;
+    if chain.is_empty() {
+        return Err(TlsError::Pem {
+            path: files.cert.clone(),
+            message: "no certificate in the file".to_owned(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(pem(&files.key))?;
+    let config_error = |source| TlsError::Config {
+        cert: files.cert.clone(),
+        key: files.key.clone(),
+        source,
+    };
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(config_error)?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(config_error)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Reuses `<data-dir>/tls/{cert,key}.pem`, or creates a self-signed certificate for

@@ -29,6 +29,8 @@ use crate::server::AppState;
 /// Uploads up to this size are buffered and stored with one create-if-absent write; larger
 /// ones (packs) stream into a multipart upload.
 const SMALL_OBJECT: usize = 4 * 1024 * 1024;
+/// The largest `config` a vault takes, and a seed reads (restic's is a few hundred bytes).
+pub(crate) const MAX_CONFIG: u64 = 64 * 1024;
 /// Media type of version 2 listings.
 const REST_V2: &str = "application/vnd.x.restic.rest.v2";
 /// Media type of version 1 listings.
@@ -170,7 +172,7 @@ async fn post_config(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let row = open_vault(&state, &principal, &account, &vault).await?;
-    upload(&state, &config_key(&row), None, body).await
+    upload(&state, &config_key(&row), None, Some(MAX_CONFIG), body).await
 }
 
 async fn head_object(
@@ -200,7 +202,7 @@ async fn post_object(
 ) -> Result<StatusCode, ApiError> {
     let row = open_vault(&state, &principal, &account, &vault).await?;
     let key = object_key(&row, &kind, &name)?;
-    upload(&state, &key, Some(&name), body).await
+    upload(&state, &key, Some(&name), None, body).await
 }
 
 async fn delete_object(
@@ -347,13 +349,50 @@ async fn read(state: &AppState, key: &str, headers: &HeaderMap) -> Result<Respon
     Ok(response)
 }
 
-/// Stores the request body under `key`, checking that it hashes to `expected_id` (if given).
+/// The object at `key`, or `None` if there is none; an object larger than `limit` is refused
+/// with `too_large(size)` before any of it is read, so that no stored object is collected into
+/// memory without a bound.
+pub(crate) async fn read_bounded(
+    state: &AppState,
+    key: &str,
+    limit: u64,
+    too_large: impl Fn(u64) -> ApiError,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let mut read = match state.store.get(key, None).await {
+        Ok(read) => read,
+        Err(seedship_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if read.size > limit {
+        return Err(too_large(read.size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(read.size).unwrap_or_default());
+    while let Some(chunk) = read.stream.next().await {
+        bytes.extend_from_slice(&chunk?);
+        // the store's size is the object's, but a stream longer than it is not read on
+        if bytes.len() as u64 > limit {
+            return Err(too_large(bytes.len() as u64));
+        }
+    }
+    Ok(Some(bytes))
+}
+
+/// Stores the request body under `key`, checking that it hashes to `expected_id` (if given)
+/// and, with `limit`, refusing it (413, nothing stored) once it is longer.
 async fn upload(
     state: &AppState,
     key: &str,
     expected_id: Option<&str>,
+    limit: Option<u64>,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
+    let too_large = |limit| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooLarge,
+            format!("the body is longer than the {limit} bytes this object may have"),
+        )
+    };
     let exists = || {
         ApiError::new(
             StatusCode::FORBIDDEN,
@@ -370,15 +409,20 @@ async fn upload(
     let mut hasher = Sha256::new();
     let mut small: Vec<Bytes> = Vec::new();
     let mut buffered = 0usize;
+    let mut received = 0u64;
     let mut writer: Option<Box<dyn ObjectWriter>> = None;
     let outcome: Result<(), ApiError> = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| ApiError::invalid_request(format!("upload interrupted: {e}")))?;
-            hasher.update(&chunk);
             state
                 .metrics
                 .vault_bytes_received
                 .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            received += chunk.len() as u64;
+            if let Some(limit) = limit.filter(|limit| received > *limit) {
+                return Err(too_large(limit));
+            }
+            hasher.update(&chunk);
             if let Some(writer) = writer.as_mut() {
                 writer.write(chunk).await?;
                 continue;

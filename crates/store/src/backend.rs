@@ -32,7 +32,7 @@ pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
     let suffix_ranges = !matches!(config, StoreConfig::Azure { .. });
     let inner: Arc<dyn ObjectStore> = match config {
         StoreConfig::Local { path } => {
-            std::fs::create_dir_all(path).map_err(|source| Error::LocalDir {
+            private_dir(path).map_err(|source| Error::LocalDir {
                 path: path.clone(),
                 source,
             })?;
@@ -113,6 +113,22 @@ pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
         }
     };
     Ok(Arc::new(ObjectStoreBackend { inner, suffix_ranges }))
+}
+
+/// Creates `dir` (and missing parents) with mode 0700, or sets an existing one to 0700: what is
+/// below is reachable by the owner alone, whatever modes its files get. A local store's root is
+/// made so; the server's data directory too.
+///
+/// # Errors
+///
+/// The I/O error of creating or changing the directory.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
 /// [`Store`] over any [`object_store::ObjectStore`].

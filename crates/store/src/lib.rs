@@ -38,7 +38,7 @@ pub mod conformance;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use backend::{ObjectStoreBackend, open};
+pub use backend::{ObjectStoreBackend, open, private_dir};
 pub use config::StoreConfig;
 pub use error::{Error, Result};
 pub use store::{ByteRange, ObjectInfo, ObjectRead, ObjectWriter, PutMode, Store, validate_key};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_server::{Client, Credentials, ServerConfig, ServerOptions};
+use seedship_server::{Client, Credentials, ServerConfig, ServerOptions, TlsMode};
 use serde::Serialize;
 
 use crate::{Context, output};
@@ -44,8 +44,19 @@ pub struct ServerArgs {
     #[arg(long)]
     config: Option<PathBuf>,
     /// Serve HTTPS with a self-signed certificate (made once, kept in <data-dir>/tls/).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls_cert")]
     tls: bool,
+    /// Serve HTTPS with this certificate chain (PEM, server certificate first); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The import service's public key file (from `seedship keygen`): the server holds no
+    /// private key; `import receive` takes it on the operator's machine. Default: a key pair in
+    /// the data directory (or the config file's import_service_key), made on first start.
+    #[arg(long)]
+    service_public_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -482,13 +493,21 @@ fn register_agent(
 }
 
 fn run_server(ctx: &Context, args: ServerArgs) -> anyhow::Result<()> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config file {}", path.display()))?;
             ServerConfig::parse(&text).with_context(|| format!("parsing config file {}", path.display()))?
         }
         None => ServerConfig::default(),
+    };
+    if let Some(public) = &args.service_public_key {
+        config.import_service_public_key = Some(public.clone());
+    }
+    let tls = match (args.tls, args.tls_cert, args.tls_key) {
+        (_, Some(cert), Some(key)) => TlsMode::Files { cert, key },
+        (true, _, _) => TlsMode::SelfSigned,
+        _ => TlsMode::Off,
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -500,7 +519,7 @@ fn run_server(ctx: &Context, args: ServerArgs) -> anyhow::Result<()> {
     let options = ServerOptions {
         data_dir: args.data_dir.clone(),
         listen: args.listen,
-        tls: args.tls,
+        tls,
         config,
         test_clock: std::env::var_os("SEEDSHIP_TEST_CLOCK").is_some_and(|v| v == "1"),
     };

@@ -62,11 +62,26 @@ pub struct Site {
     pub server: Server,
     pub owner_file: PathBuf,
     pub operator_file: PathBuf,
+    /// Path prefix of the import service's key pair (`.key` with the operator, `.pub`).
+    pub service_key_prefix: PathBuf,
 }
 
 impl Site {
+    /// A site whose server made the import service's key pair in its data directory.
     pub fn start(dir: &Path, config: Option<&Path>) -> Site {
-        let server = Server::start(dir, "server", &dir.join("data"), config);
+        let data = dir.join("data");
+        let prefix = data.join("import-service");
+        Site::start_with(dir, config, &[], prefix)
+    }
+
+    /// A site whose server runs with `extra` arguments, the service key pair being at `prefix`.
+    pub fn start_with(
+        dir: &Path,
+        config: Option<&Path>,
+        extra: &[&str],
+        service_key_prefix: PathBuf,
+    ) -> Site {
+        let server = Server::start_with(dir, "server", &dir.join("data"), config, extra);
         let admin = server.admin_credentials();
         let owner_file = dir.join("acme.credentials");
         let operator_file = dir.join("operator.credentials");
@@ -100,6 +115,7 @@ impl Site {
             server,
             owner_file,
             operator_file,
+            service_key_prefix,
         }
     }
 
@@ -108,7 +124,9 @@ impl Site {
     }
 
     pub fn service_key(&self, ext: &str) -> PathBuf {
-        self.server.data_dir.join(format!("import-service.{ext}"))
+        let mut file = self.service_key_prefix.clone().into_os_string();
+        file.push(format!(".{ext}"));
+        file.into()
     }
 
     /// Prepares `src` onto `drives` drives of `capacity` bytes (session `s1`, destination

@@ -22,6 +22,9 @@ pub struct Server {
     pub url: String,
     pub data_dir: PathBuf,
     pub stderr_log: PathBuf,
+    /// The certificate clients must trust: the self-signed one of `--tls`, or the CA given to
+    /// [`Server::start_trusting`].
+    pub ca: Option<PathBuf>,
 }
 
 impl Drop for Server {
@@ -52,6 +55,20 @@ impl Server {
         config: Option<&Path>,
         extra: &[&str],
     ) -> Server {
+        let self_signed = extra.contains(&"--tls").then(|| data_dir.join("tls/cert.pem"));
+        Self::start_trusting(dir, name, data_dir, config, extra, self_signed.as_deref())
+    }
+
+    /// [`Server::start_with`] for a server whose certificate `ca` (a CA or the certificate
+    /// itself) vouches for.
+    pub fn start_trusting(
+        dir: &Path,
+        name: &str,
+        data_dir: &Path,
+        config: Option<&Path>,
+        extra: &[&str],
+        ca: Option<&Path>,
+    ) -> Server {
         let stdout_log = dir.join(format!("{name}.stdout.log"));
         let stderr_log = dir.join(format!("{name}.stderr.log"));
         let mut command = Command::new(SEEDSHIP);
@@ -76,6 +93,7 @@ impl Server {
             url: String::new(),
             data_dir: data_dir.to_owned(),
             stderr_log,
+            ca: ca.map(Path::to_owned),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -113,11 +131,20 @@ impl Server {
     /// An HTTP client that trusts the server's certificate if it has one.
     pub fn http(&self) -> reqwest::blocking::Client {
         let mut builder = reqwest::blocking::Client::builder();
-        if let Ok(pem) = std::fs::read(self.certificate()) {
+        if let Some(ca) = &self.ca {
+            let pem = std::fs::read(ca).expect("CA certificate");
             builder =
                 builder.add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("certificate"));
         }
         builder.build().expect("HTTP client")
+    }
+
+    /// Runs `seedship --json <args>` trusting the server's certificate; panics on failure.
+    pub fn seedship(&self, args: &[&str]) -> serde_json::Value {
+        match &self.ca {
+            Some(ca) => seedship_trusting(ca, args),
+            None => seedship(args),
+        }
     }
 
     pub fn admin_credentials(&self) -> PathBuf {
@@ -168,7 +195,7 @@ pub fn provision(server: &Server, dir: &Path, account: &str, vault: &str, append
     let account_file = dir.join(format!("{account}.credentials"));
     if !account_file.exists() {
         let admin = server.admin_credentials();
-        seedship(&[
+        server.seedship(&[
             "admin",
             "account",
             "create",
@@ -192,9 +219,9 @@ pub fn provision(server: &Server, dir: &Path, account: &str, vault: &str, append
     if append_only {
         args.push("--append-only");
     }
-    seedship(&args);
+    server.seedship(&args);
     let config_dir = dir.join(format!("agent-{account}-{vault}"));
-    let registered = seedship(&[
+    let registered = server.seedship(&[
         "agent",
         "register",
         "--credentials",
