@@ -34,7 +34,7 @@ pub enum ClientError {
     #[error("refusing to build a request path from segment {segment:?} of {name:?}")]
     BadPathSegment { name: String, segment: String },
     /// The server refused the request.
-    #[error("{url}: HTTP {status} {code:?}: {message}")]
+    #[error("{message} (HTTP {status}{})", code_and_rule(code.as_ref(), rule.as_deref()))]
     Api {
         url: String,
         status: u16,
@@ -43,6 +43,19 @@ pub enum ClientError {
         /// For [`ErrorCode::JobRule`]: the job rule that refused, e.g. `TooManyDrives`.
         rule: Option<String>,
     },
+}
+
+/// ` <code>` and ` <rule>` for a refusal's message, e.g. ` JobRule DuplicateTrackingNumber`:
+/// the names the documentation uses, not the types' debug forms.
+fn code_and_rule(code: Option<&ErrorCode>, rule: Option<&str>) -> String {
+    let mut text = String::new();
+    if let Some(code) = code {
+        text.push_str(&format!(" {code:?}"));
+    }
+    if let Some(rule) = rule {
+        text.push_str(&format!(" {rule}"));
+    }
+    text
 }
 
 /// The error of a refused request, from its status and body (an [`ErrorBody`] when the API
