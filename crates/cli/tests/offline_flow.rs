@@ -617,6 +617,9 @@ fn diskprep_never_erases_what_it_must_not() {
     assert!(tree_contents(&flow.source) == source, "the source is intact");
 }
 
+/// A change to the job details file.
+type DetailsEdit = fn(&mut serde_json::Value);
+
 #[test]
 fn diskprep_checks_the_job_details_before_erasing() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -637,17 +640,17 @@ fn diskprep_checks_the_job_details_before_erasing() {
     let template = run(&["diskprep", "--details-template"]);
     assert!(template.status.success(), "{template:?}");
     let template: serde_json::Value = serde_json::from_slice(&template.stdout).expect("JSON template");
-    let with = |edit: &dyn Fn(&mut serde_json::Value)| {
+    let with = |edit: DetailsEdit| {
         let mut details = template.clone();
         edit(&mut details);
         std::fs::write(flow.details(), details.to_string()).expect("details");
     };
-    let mistakes: [(&str, &dyn Fn(&mut serde_json::Value)); 3] = [
-        ("lcoal", &|d| d["region"] = "lcoal".into()),
-        ("contact", &|d| {
+    let mistakes: [(&str, DetailsEdit); 3] = [
+        ("lcoal", |d| d["region"] = "lcoal".into()),
+        ("contact", |d| {
             d.as_object_mut().expect("object").remove("contact");
         }),
-        ("contact.email", &|d| d["contact"]["email"] = "".into()),
+        ("contact.email", |d| d["contact"]["email"] = "".into()),
     ];
     for (named, edit) in mistakes {
         with(edit);
@@ -667,7 +670,7 @@ fn diskprep_checks_the_job_details_before_erasing() {
     assert!(tree_contents(&drive) == before, "the drive was touched");
 
     // The template as it is: the drive is erased and the job created.
-    with(&|_| {});
+    with(|_| {});
     let created = run_strings(&diskprep_onto(&flow, &[&drive], &["--json"]));
     assert!(created.status.success(), "{created:?}");
     assert!(!drive.join("earlier-copy.dat").exists(), "the drive was used");
