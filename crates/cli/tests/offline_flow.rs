@@ -669,8 +669,28 @@ fn diskprep_checks_the_job_details_before_erasing() {
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     assert!(tree_contents(&drive) == before, "the drive was touched");
 
-    // The template as it is: the drive is erased and the job created.
+    // A staged job whose import container does not exist (staged before `policy set`
+    // checked it): found before erasing, not at the data centre.
     with(|_| {});
+    let job_toml = flow.job_dir().join("job.toml");
+    let staged = std::fs::read_to_string(&job_toml).expect("job.toml");
+    std::fs::write(
+        &job_toml,
+        staged.replace("container = \"seed\"", "container = \"sead\""),
+    )
+    .expect("job.toml");
+    let refused = run_strings(&diskprep_onto(&flow, &[&drive], &[]));
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("destination container imports/sead does not exist"),
+        "{stderr}"
+    );
+    assert!(tree_contents(&drive) == before, "the drive was touched");
+    assert_nothing_prepared(&flow);
+    std::fs::write(&job_toml, staged).expect("job.toml");
+
+    // The template as it is: the drive is erased and the job created.
     let created = run_strings(&diskprep_onto(&flow, &[&drive], &["--json"]));
     assert!(created.status.success(), "{created:?}");
     assert!(!drive.join("earlier-copy.dat").exists(), "the drive was used");
