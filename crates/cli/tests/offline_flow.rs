@@ -574,10 +574,19 @@ fn diskprep_never_erases_what_it_must_not() {
     // The policy's own source, a server's data directory, the staging location: never a
     // drive, whatever the flags.
     let nested = flow.source.join("nested");
+    // A directory holding (a copy of) a server's data directory deeper down.
+    let holder = dir.join("holder");
+    std::fs::create_dir_all(holder.join("srv")).expect("mkdir");
+    std::fs::copy(
+        flow.server.admin_credentials(),
+        holder.join("srv/admin-credentials"),
+    )
+    .expect("copy");
     for (drive, named) in [
         (&flow.source, "the policy's backup path"),
         (&nested, "the policy's backup path"),
         (&flow.server.data_dir, "seedship server's data directory"),
+        (&holder, "seedship server's data directory"),
         (&flow.staging, "the staging location"),
     ] {
         let refused = run_strings(&diskprep_onto(&flow, &[drive], &["--erase-existing-files"]));
@@ -587,6 +596,7 @@ fn diskprep_never_erases_what_it_must_not() {
     }
     assert!(tree_contents(&flow.source) == source, "the source is intact");
     assert!(tree_contents(&flow.job_dir()) == staged, "the staging is intact");
+    assert!(holder.join("srv/admin-credentials").is_file());
 
     // Someone's files: --yes is not enough; the refusal says what would be erased.
     let photos = dir.join("photos");

@@ -54,9 +54,9 @@ fn count(dir: &Path, contents: &mut Contents) -> anyhow::Result<()> {
         }
         anyhow::ensure!(
             entry.file_name() != SERVER_DATA_FILE,
-            "{} holds a seedship server's data directory ({}): it is never used as a drive",
-            dir.display(),
-            path.display()
+            "{} is a seedship server's data directory (it holds {SERVER_DATA_FILE}): it is never \
+             erased with a drive",
+            dir.display()
         );
         contents.files += 1;
         contents.bytes += entry
