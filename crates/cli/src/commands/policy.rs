@@ -222,8 +222,12 @@ fn check_destination(config_dir: &Path, offline: &Offline) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Creates the staging directory and checks it has room for the initial backup of `paths`.
+/// Creates the staging directory and checks it has room for the initial backup of `paths`,
+/// unless that backup is staged already (then it takes the room it needs).
 fn prepare_staging(offline: &Offline, paths: &[PathBuf]) -> anyhow::Result<()> {
+    if JobDir::new(&offline.staging, &offline.job).staged_file().exists() {
+        return Ok(());
+    }
     let staging = &offline.staging;
     let mut estimate = 0;
     for source in paths {
