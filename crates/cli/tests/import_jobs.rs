@@ -7,7 +7,7 @@ mod server_support;
 use seedship_jobs::{DriveState, JobSpec, JobState};
 use seedship_server::{Client, ClientError, Credentials, JobAction};
 use serde_json::json;
-use server_support::{Server, path, seedship, seedship_output};
+use server_support::{Server, create_container, path, seedship, seedship_output};
 
 fn spec(name: &str, drives: usize) -> JobSpec {
     let address = json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
@@ -238,14 +238,15 @@ fn job_commands_create_ship_and_verify_custody() {
     let spec_file = dir.path().join("job.json");
     std::fs::write(&spec_file, serde_json::to_vec(&spec("cli-job", 1)).expect("json")).expect("write spec");
     // The destination container does not exist yet: refused, naming it; nothing created.
-    let refused = seedship_output(&[
+    let create = [
         "job",
         "create",
         "--credentials",
         path(&creds),
         "--spec",
         path(&spec_file),
-    ]);
+    ];
+    let refused = seedship_output(&create);
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -256,24 +257,8 @@ fn job_commands_create_ship_and_verify_custody() {
         seedship(&["job", "list", "--credentials", path(&creds)]),
         json!([])
     );
-    seedship(&["storage", "create", "acme", "--credentials", path(&creds)]);
-    seedship(&[
-        "container",
-        "create",
-        "seed",
-        "--storage-account",
-        "acme",
-        "--credentials",
-        path(&creds),
-    ]);
-    let created = seedship(&[
-        "job",
-        "create",
-        "--credentials",
-        path(&creds),
-        "--spec",
-        path(&spec_file),
-    ]);
+    create_container(&creds, "acme", "seed");
+    let created = seedship(&create);
     assert_eq!(created["summary"]["state"], "Creating");
     assert_eq!(created["data_centre"]["region"], "local");
     let ship_args = |extra: &[&'static str]| {

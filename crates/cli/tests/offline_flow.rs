@@ -519,27 +519,6 @@ fn agent_run_keeps_the_schedule() {
     );
 }
 
-/// `diskprep` arguments for the staged job onto `drives` (with `--yes`), plus `extra`.
-fn diskprep_onto(flow: &Flow, drives: &[&std::path::Path], extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "diskprep",
-        "--staging",
-        path(&flow.staging),
-        "--credentials",
-        path(&flow.account),
-        "--details",
-        path(&flow.details()),
-        "--yes",
-    ]
-    .map(String::from)
-    .to_vec();
-    for drive in drives {
-        args.extend(["--drive".to_owned(), path(drive).to_owned()]);
-    }
-    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
-    args
-}
-
 fn run_strings(args: &[String]) -> std::process::Output {
     run(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
@@ -589,7 +568,7 @@ fn diskprep_never_erases_what_it_must_not() {
         (&holder, "seedship server's data directory"),
         (&flow.staging, "the staging location"),
     ] {
-        let refused = run_strings(&diskprep_onto(&flow, &[drive], &["--erase-existing-files"]));
+        let refused = run_strings(&flow.diskprep_onto(&[drive], &["--erase-existing-files"]));
         assert_eq!(refused.status.code(), Some(1), "{}: {refused:?}", drive.display());
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(stderr.contains(named) && stderr.contains(path(drive)), "{stderr}");
@@ -604,7 +583,7 @@ fn diskprep_never_erases_what_it_must_not() {
     std::fs::write(photos.join("a.jpg"), vec![1u8; 1000]).expect("write");
     std::fs::write(photos.join("2026/b.jpg"), vec![2u8; 234]).expect("write");
     let mine = tree_contents(&photos);
-    let refused = run_strings(&diskprep_onto(&flow, &[&photos], &[]));
+    let refused = run_strings(&flow.diskprep_onto(&[&photos], &[]));
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -621,7 +600,7 @@ fn diskprep_never_erases_what_it_must_not() {
     assert_nothing_prepared(&flow);
 
     // With the explicit flag the directory is used, and the job is created.
-    let created = run_strings(&diskprep_onto(&flow, &[&photos], &["--erase-existing-files"]));
+    let created = run_strings(&flow.diskprep_onto(&[&photos], &["--erase-existing-files"]));
     assert!(created.status.success(), "{created:?}");
     assert!(!photos.join("a.jpg").exists(), "erased with the flag");
     assert!(tree_contents(&flow.source) == source, "the source is intact");
@@ -664,7 +643,7 @@ fn diskprep_checks_the_job_details_before_erasing() {
     ];
     for (named, edit) in mistakes {
         with(edit);
-        let refused = run_strings(&diskprep_onto(&flow, &[&drive], &[]));
+        let refused = run_strings(&flow.diskprep_onto(&[&drive], &[]));
         assert_eq!(refused.status.code(), Some(1), "{named}: {refused:?}");
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert!(
@@ -675,7 +654,7 @@ fn diskprep_checks_the_job_details_before_erasing() {
         assert_nothing_prepared(&flow);
     }
     std::fs::write(flow.details(), "{\"region\": \"local\",").expect("details");
-    let refused = run_strings(&diskprep_onto(&flow, &[&drive], &[]));
+    let refused = run_strings(&flow.diskprep_onto(&[&drive], &[]));
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     assert!(tree_contents(&drive) == before, "the drive was touched");
 
@@ -689,7 +668,7 @@ fn diskprep_checks_the_job_details_before_erasing() {
         staged.replace("container = \"seed\"", "container = \"sead\""),
     )
     .expect("job.toml");
-    let refused = run_strings(&diskprep_onto(&flow, &[&drive], &[]));
+    let refused = run_strings(&flow.diskprep_onto(&[&drive], &[]));
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -701,7 +680,7 @@ fn diskprep_checks_the_job_details_before_erasing() {
     std::fs::write(&job_toml, staged).expect("job.toml");
 
     // The template as it is: the drive is erased and the job created.
-    let created = run_strings(&diskprep_onto(&flow, &[&drive], &["--json"]));
+    let created = run_strings(&flow.diskprep_onto(&[&drive], &["--json"]));
     assert!(created.status.success(), "{created:?}");
     assert!(!drive.join("earlier-copy.dat").exists(), "the drive was used");
     assert_eq!(
@@ -767,7 +746,7 @@ fn interrupted_backups_leave_nothing_on_disk_or_drives() {
 
     // diskprep copies no temporary file: while a writer lives it refuses, naming it.
     let drive = flow.drive(1);
-    let refused = run_strings(&diskprep_onto(&flow, &[&drive], &[]));
+    let refused = run_strings(&flow.diskprep_onto(&[&drive], &[]));
     assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains(&format!("process {}", live.id())),
@@ -781,7 +760,7 @@ fn interrupted_backups_leave_nothing_on_disk_or_drives() {
     live.kill().expect("kill");
     live.wait().expect("wait");
     std::fs::write(repository.join("data/ab").join(&stale), vec![0u8; 3 * MIB]).expect("stale");
-    let created = run_strings(&diskprep_onto(&flow, &[&drive], &["--json"]));
+    let created = run_strings(&flow.diskprep_onto(&[&drive], &["--json"]));
     assert!(created.status.success(), "{created:?}");
     assert_eq!(temporaries(&repository), Vec::<String>::new());
     let staged = store_listing(&repository);

@@ -174,16 +174,7 @@ fn two_servers_share_postgres_and_one_storage_directory() {
     ]);
     let account_b = via(&account, &a, &b);
     // The job's destination container must exist before the job.
-    seedship(&["storage", "create", "acme", "--credentials", path(&account)]);
-    seedship(&[
-        "container",
-        "create",
-        "seed",
-        "--storage-account",
-        "acme",
-        "--credentials",
-        path(&account),
-    ]);
+    create_container(&account, "acme", "seed");
 
     // Jobs live in PostgreSQL too: created through A, shipped through B, verified through A.
     let spec = dir.path().join("job.json");
