@@ -20,5 +20,10 @@ pub fn write(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         std::fs::rename(&temp, path)?;
         std::fs::File::open(parent)?.sync_all()
     };
-    attempt().with_context(|| format!("writing {}", path.display()))
+    attempt()
+        .inspect_err(|_| {
+            // Give a full disk its space back; the removal's own failure would hide the cause.
+            let _ = std::fs::remove_file(&temp);
+        })
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -33,15 +33,21 @@ pub fn ask(json: bool, flag: &str, question: &str) -> anyhow::Result<String> {
 
 /// Asks for a typed `yes` before `what`, unless `yes` (the `--yes` flag) is set.
 pub fn confirm(json: bool, yes: bool, what: &str) -> anyhow::Result<()> {
-    if yes {
+    confirm_or_flag(json, yes, "--yes", what)
+}
+
+/// Asks for a typed `yes` before `what`, unless `given` (the flag `flag`) is set; without a
+/// terminal the error names `flag`.
+pub fn confirm_or_flag(json: bool, given: bool, flag: &str, what: &str) -> anyhow::Result<()> {
+    if given {
         return Ok(());
     }
     if !interactive(json) {
         return Err(exit::usage(format!(
-            "{what}: confirm on a terminal or pass --yes"
+            "{what}: confirm on a terminal or pass {flag}"
         )));
     }
-    let answer = ask(json, "--yes", &format!("{what}? Type 'yes' to continue:"))?;
+    let answer = ask(json, flag, &format!("{what}? Type 'yes' to continue:"))?;
     anyhow::ensure!(answer == "yes", "not confirmed ({what}); nothing done");
     Ok(())
 }

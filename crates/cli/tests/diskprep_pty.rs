@@ -1,6 +1,7 @@
 //! `seedship diskprep` on a pseudo-terminal, as a person runs it: no answer flags; the test
 //! reads each prompt and types the answer (credentials, which job, job details, a drive,
-//! another drive when the first is full, "yes"); then `--ship` the same way.
+//! another drive when the first is full, "yes" to erasing someone's file on the first drive
+//! after seeing it, "yes"); then `--ship` the same way.
 
 mod offline_support;
 mod server_support;
@@ -112,6 +113,9 @@ fn diskprep_asks_on_a_terminal() {
 
     let capacity = flow.spanning_capacity().to_string();
     let (drive1, drive2) = (flow.drive(1), flow.drive(2));
+    // Drive 1 holds someone's file and no drive marker: the operator is shown what would be
+    // erased and confirms it on the terminal (no flag needed there).
+    std::fs::write(drive1.join("notes.txt"), b"old notes\n").expect("write");
     let mut term = Terminal::spawn(&[
         "diskprep",
         "--staging",
@@ -129,6 +133,13 @@ fn diskprep_asks_on_a_terminal() {
     term.answer(path(&drive1));
     term.expect("Another drive directory:");
     term.answer(path(&drive2));
+    term.expect(&format!(
+        "Erase 1 file(s), 10 bytes, in {}, which is no seedship drive",
+        path(&drive1)
+    ));
+    term.expect("Type 'yes' to continue:");
+    term.answer("yes");
+    term.expect("Erase everything in");
     term.expect("Type 'yes' to continue:");
     term.answer("yes");
     term.expect("ship to:");

@@ -714,8 +714,26 @@ fn bad_input_is_refused_before_writing() {
         s.drives[0].join("keep.txt").exists(),
         "drive wiped without confirmation"
     );
-    // And the good request, with --format --yes, wipes and succeeds.
+    // --yes is not enough for a directory that holds files but is no seedship drive: refused
+    // as a usage error naming the flag and what would be erased (1 file, 8 bytes).
     format.push("--yes".into());
+    let out = run(&strs(&format));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Erase 1 file(s), 8 bytes")
+            && stderr.contains("confirm on a terminal or pass --erase-existing-files"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(s.drives[0].join("keep.txt")).expect("keep.txt"),
+        b"precious"
+    );
+    for j in &s.journals {
+        assert!(!j.exists(), "journal {} was written", j.display());
+    }
+    // And the good request, with --format --yes --erase-existing-files, wipes and succeeds.
+    format.push("--erase-existing-files".into());
     ok(run(&strs(&format)));
     assert!(!s.drives[0].join("keep.txt").exists());
     assert_eq!(ok(s.verify(0))["ok"], true);
@@ -837,6 +855,7 @@ fn dataset_and_driveset_csv_and_existing_key() {
     for j in &s.journals {
         args.extend(["--journal".into(), j.display().to_string()]);
     }
+    args.push("--erase-existing-files".into());
     let summary = ok(run(&strs(&args)));
     assert_eq!(summary["summary"]["drives"].as_array().expect("drives").len(), 2);
     assert!(!s.drives[0].join("old-data").exists(), "Format wiped the drive");

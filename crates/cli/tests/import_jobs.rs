@@ -7,7 +7,7 @@ mod server_support;
 use seedship_jobs::{DriveState, JobSpec, JobState};
 use seedship_server::{Client, ClientError, Credentials, JobAction};
 use serde_json::json;
-use server_support::{Server, drive_id, path, seedship};
+use server_support::{Server, create_container, drive_id, path, seedship, seedship_output};
 
 fn spec(name: &str, drives: usize) -> JobSpec {
     let address = json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
@@ -81,6 +81,20 @@ fn job_rules_are_enforced_and_deadlines_pass() {
     let owner = client(dir.path(), &server, "account", "acme");
     let operator = client(dir.path(), &server, "operator", "dc-staff");
     let admin = Client::new(&Credentials::load(&server.admin_credentials()).expect("admin")).expect("client");
+
+    // A job whose destination container does not exist would fail only at the data centre,
+    // after shipping: refused, nothing created.
+    assert_eq!(
+        refused(owner.create_job(&spec("seed-one", 2)), 422),
+        "DestinationNotFound"
+    );
+    owner.create_storage_account("acme").expect("storage account");
+    assert_eq!(
+        refused(owner.create_job(&spec("seed-one", 2)), 422),
+        "DestinationNotFound"
+    );
+    assert!(owner.jobs().expect("list").is_empty(), "nothing created");
+    owner.create_container("acme", "seed").expect("container");
 
     let created = owner.create_job(&spec("seed-one", 2)).expect("create");
     assert_eq!(created.data_centre.region, "local");
@@ -158,15 +172,6 @@ fn job_rules_are_enforced_and_deadlines_pass() {
     );
 
     // Operators stream blobs into the job's container; owners read them but cannot write.
-    assert_eq!(
-        refused(
-            operator.put_blob("acme", "seed-one", "host1/a.bin", std::io::empty()),
-            404
-        ),
-        "container acme/seed of account acme not found"
-    );
-    owner.create_storage_account("acme").expect("storage account");
-    owner.create_container("acme", "seed").expect("container");
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     operator
         .put_blob(
@@ -232,14 +237,28 @@ fn job_commands_create_ship_and_verify_custody() {
     let creds = dir.path().join("acme.credentials");
     let spec_file = dir.path().join("job.json");
     std::fs::write(&spec_file, serde_json::to_vec(&spec("cli-job", 1)).expect("json")).expect("write spec");
-    let created = seedship(&[
+    // The destination container does not exist yet: refused, naming it; nothing created.
+    let create = [
         "job",
         "create",
         "--credentials",
         path(&creds),
         "--spec",
         path(&spec_file),
-    ]);
+    ];
+    let refused = seedship_output(&create);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("destination container acme/seed does not exist"),
+        "{stderr}"
+    );
+    assert_eq!(
+        seedship(&["job", "list", "--credentials", path(&creds)]),
+        json!([])
+    );
+    create_container(&creds, "acme", "seed");
+    let created = seedship(&create);
     assert_eq!(created["summary"]["state"], "Creating");
     assert_eq!(created["data_centre"]["region"], "local");
     let ship_args = |extra: &[&'static str]| {
@@ -284,6 +303,7 @@ fn absurd_numbers_are_refused_naming_the_field() {
     let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
     let owner = client(dir.path(), &server, "account", "acme");
     let operator = client(dir.path(), &server, "operator", "dc-staff");
+    create_container(&dir.path().join("acme.credentials"), "acme", "seed");
     let http = server.http();
     let post = |credentials: &std::path::Path, path: &str, body: &serde_json::Value| {
         let (url, token) = server_support::bearer(credentials);

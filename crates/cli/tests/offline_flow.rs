@@ -7,11 +7,15 @@
 //! `check --read-data` passes; a server killed while it seeds the vault finishes seeding when
 //! the next backup asks again; a diskprep killed while it copies resumes on its next run;
 //! `agent run` keeps its schedule through a waiting run; a cancelled job ends with code 23.
+//! An operator's mistake costs nothing: diskprep never erases a backup path, the staging
+//! location, a server's data directory or someone's files without the explicit flag, checks
+//! the job details and the destination before erasing, and never copies what an interrupted
+//! backup left half-written.
 
 mod offline_support;
 mod server_support;
 
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use offline_support::*;
@@ -72,6 +76,7 @@ fn offline_seeding_end_to_end() {
         "--details",
         path(&flow.details()),
         "--yes",
+        "--erase-existing-files",
     ]);
     let job = created.last().expect("job detail");
     assert_eq!(job["summary"]["state"], "Creating", "{job}");
@@ -512,4 +517,255 @@ fn agent_run_keeps_the_schedule() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+fn run_strings(args: &[String]) -> std::process::Output {
+    run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// No journal was written and no job created: nothing was prepared.
+fn assert_nothing_prepared(flow: &Flow) {
+    assert!(
+        !flow.job_dir().join("journals/drive-1.jrn").exists(),
+        "a journal was written"
+    );
+    let status = json_ok(&[
+        "diskprep",
+        "--staging",
+        path(&flow.staging),
+        "--credentials",
+        path(&flow.account),
+        "--status",
+    ]);
+    assert_eq!(status[0]["created"], false, "{status:?}");
+}
+
+#[test]
+fn diskprep_never_erases_what_it_must_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start_sized(dir, 2 * MIB);
+    flow.backup_ok();
+    let source = tree_contents(&flow.source);
+    let admin = std::fs::read(flow.server.admin_credentials()).expect("admin credentials");
+    let staged = tree_contents(&flow.job_dir());
+
+    // The policy's own source, a server's data directory, the staging location: never a
+    // drive, whatever the flags.
+    let nested = flow.source.join("nested");
+    // A directory holding (a copy of) a server's data directory deeper down.
+    let holder = dir.join("holder");
+    std::fs::create_dir_all(holder.join("srv")).expect("mkdir");
+    std::fs::copy(
+        flow.server.admin_credentials(),
+        holder.join("srv/admin-credentials"),
+    )
+    .expect("copy");
+    for (drive, named) in [
+        (&flow.source, "the policy's backup path"),
+        (&nested, "the policy's backup path"),
+        (&flow.server.data_dir, "seedship server's data directory"),
+        (&holder, "seedship server's data directory"),
+        (&flow.staging, "the staging location"),
+    ] {
+        let refused = run_strings(&flow.diskprep_onto(&[drive], &["--erase-existing-files"]));
+        assert_eq!(refused.status.code(), Some(1), "{}: {refused:?}", drive.display());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(named) && stderr.contains(path(drive)), "{stderr}");
+    }
+    assert!(tree_contents(&flow.source) == source, "the source is intact");
+    assert!(tree_contents(&flow.job_dir()) == staged, "the staging is intact");
+    assert!(holder.join("srv/admin-credentials").is_file());
+
+    // Someone's files: --yes is not enough; the refusal says what would be erased.
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(photos.join("2026")).expect("mkdir");
+    std::fs::write(photos.join("a.jpg"), vec![1u8; 1000]).expect("write");
+    std::fs::write(photos.join("2026/b.jpg"), vec![2u8; 234]).expect("write");
+    let mine = tree_contents(&photos);
+    let refused = run_strings(&flow.diskprep_onto(&[&photos], &[]));
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("Erase 2 file(s), 1234 bytes")
+            && stderr.contains("confirm on a terminal or pass --erase-existing-files"),
+        "{stderr}"
+    );
+    assert!(tree_contents(&photos) == mine, "the files are intact");
+    assert_eq!(
+        std::fs::read(flow.server.admin_credentials()).expect("admin credentials"),
+        admin,
+        "the server's data is intact"
+    );
+    assert_nothing_prepared(&flow);
+
+    // With the explicit flag the directory is used, and the job is created.
+    let created = run_strings(&flow.diskprep_onto(&[&photos], &["--erase-existing-files"]));
+    assert!(created.status.success(), "{created:?}");
+    assert!(!photos.join("a.jpg").exists(), "erased with the flag");
+    assert!(tree_contents(&flow.source) == source, "the source is intact");
+}
+
+/// A change to the job details file.
+type DetailsEdit = fn(&mut serde_json::Value);
+
+#[test]
+fn diskprep_checks_the_job_details_before_erasing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start_sized(dir, 2 * MIB);
+    flow.backup_ok();
+    // A drive that carries an earlier seedship copy: diskprep may erase it, but only once
+    // everything else was checked.
+    let drive = flow.drive(1);
+    std::fs::write(
+        drive.join(seedship_drive::MARKER_NAME),
+        "seedship-drive-1:00112233445566778899aabbccddeeff\n",
+    )
+    .expect("marker");
+    std::fs::write(drive.join("earlier-copy.dat"), b"an earlier shipment").expect("write");
+    let before = tree_contents(&drive);
+
+    let template = run(&["diskprep", "--details-template"]);
+    assert!(template.status.success(), "{template:?}");
+    let template: serde_json::Value = serde_json::from_slice(&template.stdout).expect("JSON template");
+    let with = |edit: DetailsEdit| {
+        let mut details = template.clone();
+        edit(&mut details);
+        std::fs::write(flow.details(), details.to_string()).expect("details");
+    };
+    let mistakes: [(&str, DetailsEdit); 3] = [
+        ("lcoal", |d| d["region"] = "lcoal".into()),
+        ("contact", |d| {
+            d.as_object_mut().expect("object").remove("contact");
+        }),
+        ("contact.email", |d| d["contact"]["email"] = "".into()),
+    ];
+    for (named, edit) in mistakes {
+        with(edit);
+        let refused = run_strings(&flow.diskprep_onto(&[&drive], &[]));
+        assert_eq!(refused.status.code(), Some(1), "{named}: {refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains(named) && stderr.contains(path(&flow.details())),
+            "{stderr}"
+        );
+        assert!(tree_contents(&drive) == before, "{named}: the drive was touched");
+        assert_nothing_prepared(&flow);
+    }
+    std::fs::write(flow.details(), "{\"region\": \"local\",").expect("details");
+    let refused = run_strings(&flow.diskprep_onto(&[&drive], &[]));
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(tree_contents(&drive) == before, "the drive was touched");
+
+    // A staged job whose import container does not exist (staged before `policy set`
+    // checked it): found before erasing, not at the data centre.
+    with(|_| {});
+    let job_toml = flow.job_dir().join("job.toml");
+    let staged = std::fs::read_to_string(&job_toml).expect("job.toml");
+    std::fs::write(
+        &job_toml,
+        staged.replace("container = \"seed\"", "container = \"sead\""),
+    )
+    .expect("job.toml");
+    let refused = run_strings(&flow.diskprep_onto(&[&drive], &[]));
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("destination container imports/sead does not exist"),
+        "{stderr}"
+    );
+    assert!(tree_contents(&drive) == before, "the drive was touched");
+    assert_nothing_prepared(&flow);
+    std::fs::write(&job_toml, staged).expect("job.toml");
+
+    // The template as it is: the drive is erased and the job created.
+    let created = run_strings(&flow.diskprep_onto(&[&drive], &["--json"]));
+    assert!(created.status.success(), "{created:?}");
+    assert!(!drive.join("earlier-copy.dat").exists(), "the drive was used");
+    assert_eq!(
+        json_lines(&created).last().expect("job")["summary"]["state"],
+        "Creating"
+    );
+}
+
+/// The files of a local repository that are temporary files (`.<name>.tmp-<pid>`).
+fn temporaries(repository: &std::path::Path) -> Vec<String> {
+    store_listing(repository)
+        .into_keys()
+        .filter(|key| key.contains(".tmp-"))
+        .collect()
+}
+
+#[test]
+fn interrupted_backups_leave_nothing_on_disk_or_drives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start_sized(dir, 4 * MIB);
+    let repository = flow.job_dir().join("repository");
+
+    // A full disk (here: a file size limit of 1 MiB, below the size of a data pack): the
+    // backup fails and gives the half-written pack's space back.
+    let limited = Command::new("bash")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 1024; exec \"$@\"",
+            "bash",
+            SEEDSHIP,
+        ])
+        .args(["--json", "backup", "--config-dir", path(&flow.config_dir)])
+        .env("SEEDSHIP_PASSWORD", PASSWORD)
+        .env_remove("SEEDSHIP_REPO")
+        .output()
+        .expect("run limited backup");
+    assert!(
+        !limited.status.success(),
+        "the limited backup failed: {limited:?}"
+    );
+    assert!(repository.join("config").exists(), "the backup had started");
+    assert_eq!(
+        temporaries(&repository),
+        Vec::<String>::new(),
+        "space given back: {limited:?}"
+    );
+    assert!(!flow.job_dir().join("job.toml").exists());
+
+    // What killed writers leave (Ctrl-C, power loss) is removed at the next start; a live
+    // writer's file is left alone.
+    let mut gone = Command::new("true").spawn().expect("spawn");
+    gone.wait().expect("wait");
+    let mut live = Command::new("sleep").arg("600").spawn().expect("spawn sleep");
+    let stale = format!(".{}.tmp-{}", "ab".repeat(32), gone.id());
+    let running = format!(".{}.tmp-{}", "cd".repeat(32), live.id());
+    std::fs::create_dir_all(repository.join("data/ab")).expect("mkdir");
+    std::fs::create_dir_all(repository.join("data/cd")).expect("mkdir");
+    std::fs::write(repository.join("data/ab").join(&stale), vec![0u8; 3 * MIB]).expect("stale");
+    std::fs::write(repository.join("data/cd").join(&running), vec![0u8; MIB]).expect("running");
+    flow.backup_ok();
+    assert_eq!(temporaries(&repository), vec![format!("data/cd/{running}")]);
+
+    // diskprep copies no temporary file: while a writer lives it refuses, naming it.
+    let drive = flow.drive(1);
+    let refused = run_strings(&flow.diskprep_onto(&[&drive], &[]));
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(&format!("process {}", live.id())),
+        "{refused:?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&drive).expect("drive").count(),
+        0,
+        "the drive is untouched"
+    );
+    live.kill().expect("kill");
+    live.wait().expect("wait");
+    std::fs::write(repository.join("data/ab").join(&stale), vec![0u8; 3 * MIB]).expect("stale");
+    let created = run_strings(&flow.diskprep_onto(&[&drive], &["--json"]));
+    assert!(created.status.success(), "{created:?}");
+    assert_eq!(temporaries(&repository), Vec::<String>::new());
+    let staged = store_listing(&repository);
+    let lines = json_lines(&created);
+    let plan = &message(&lines, "plan")["plan"];
+    assert_eq!(plan["files"], staged.len(), "{plan}");
+    assert_eq!(plan["bytes"], staged.values().sum::<u64>(), "{plan}");
 }

@@ -1,8 +1,12 @@
 //! `seedship policy set|show` on a registered agent: the import job name is validated at once
-//! (nothing stored when it is refused), an offline policy is stored and read back.
+//! (nothing stored when it is refused), an offline policy is stored and read back; a later
+//! `policy set` keeps what it was not asked to change, and abandons a staged initial backup
+//! only with `--abandon-offline-backup`.
 
+mod offline_support;
 mod server_support;
 
+use offline_support::*;
 use server_support::*;
 
 #[test]
@@ -15,6 +19,9 @@ fn offline_policy_is_validated_and_stored() {
     let source = dir.join("source");
     make_tree(&source, 3, 5);
     let staging = dir.join("staging");
+    let account = dir.join("acme.credentials");
+    let owner = ["--credentials", path(&account)];
+    seedship(&[&["storage", "create", "imports"][..], &owner].concat());
     let set = |job: &str| {
         seedship_output(&[
             "policy",
@@ -46,6 +53,21 @@ fn offline_policy_is_validated_and_stored() {
         "nothing stored on a refused name"
     );
 
+    // The import container does not exist yet: drives shipped to it would fail only at the
+    // data centre. Refused, naming it; nothing stored.
+    let missing = set("seed-job-1");
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("imports/import1"), "{stderr}");
+    assert!(!config.join("policy.toml").exists(), "nothing stored");
+    seedship(
+        &[
+            &["container", "create", "import1", "--storage-account", "imports"][..],
+            &owner,
+        ]
+        .concat(),
+    );
+
     let stored = set("seed-job-1");
     assert!(
         stored.status.success(),
@@ -62,4 +84,83 @@ fn offline_policy_is_validated_and_stored() {
     let unregistered = seedship_output(&["policy", "show", "--config-dir", path(&dir.join("nowhere"))]);
     assert!(!unregistered.status.success());
     assert!(String::from_utf8_lossy(&unregistered.stderr).contains("seedship agent register"));
+}
+
+#[test]
+fn policy_set_keeps_a_staged_offline_backup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start_sized(dir, 2 * MIB);
+    flow.backup_ok();
+    let staged = tree_contents(&flow.job_dir());
+    let config = ["--config-dir", path(&flow.config_dir)];
+
+    // Only the schedule changes: the offline settings stay, and the next backup still waits
+    // for the import job instead of backing up over the network into the vault.
+    json_ok(
+        &[
+            &["policy", "set", path(&flow.source), "--schedule", "0 3 * * *"][..],
+            &config,
+        ]
+        .concat(),
+    );
+    let shown = seedship(&[&["policy", "show"][..], &config].concat());
+    assert_eq!(shown["schedule"], "0 3 * * *", "{shown}");
+    assert_eq!(shown["offline"]["job"], JOB, "{shown}");
+    let waiting = flow.backup();
+    assert_eq!(waiting.status.code(), Some(WAITING), "{waiting:?}");
+    assert_eq!(
+        store_listing(&flow.data_vault()).len(),
+        0,
+        "nothing went to the vault"
+    );
+
+    // Another job, or no offline settings, would abandon the staged backup: refused as a
+    // usage error naming the flag and the staged backup; the policy stays as it was.
+    let policy_file = flow.config_dir.join("policy.toml");
+    let before = std::fs::read(&policy_file).expect("policy.toml");
+    let other_job = [
+        "--offline",
+        "--staging",
+        path(&flow.staging),
+        "--job",
+        "seed-laptop-2",
+        "--storage-account",
+        "imports",
+        "--container",
+        "seed",
+    ];
+    for change in [&other_job[..], &["--no-offline"][..]] {
+        let refused = run(&[&["policy", "set", path(&flow.source)][..], change, &config].concat());
+        assert_eq!(refused.status.code(), Some(2), "{change:?}: {refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("--abandon-offline-backup") && stderr.contains(path(&flow.job_dir())),
+            "{stderr}"
+        );
+        assert_eq!(
+            std::fs::read(&policy_file).expect("policy.toml"),
+            before,
+            "{change:?}"
+        );
+    }
+
+    // With the flag the change is made and says what it abandoned; the staged backup stays.
+    let abandoned = run(&[
+        &["policy", "set", path(&flow.source)][..],
+        &other_job,
+        &["--abandon-offline-backup"],
+        &config,
+    ]
+    .concat());
+    assert!(abandoned.status.success(), "{abandoned:?}");
+    let stderr = String::from_utf8_lossy(&abandoned.stderr);
+    assert!(stderr.contains("abandoned") && stderr.contains(JOB), "{stderr}");
+    let shown = seedship(&[&["policy", "show"][..], &config].concat());
+    assert_eq!(shown["offline"]["job"], "seed-laptop-2", "{shown}");
+    assert_eq!(shown["schedule"], "0 3 * * *", "the schedule is kept: {shown}");
+    assert!(
+        tree_contents(&flow.job_dir()) == staged,
+        "the staged backup is intact"
+    );
 }

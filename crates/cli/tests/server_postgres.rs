@@ -173,6 +173,8 @@ fn two_servers_share_postgres_and_one_storage_directory() {
         path(&account),
     ]);
     let account_b = via(&account, &a, &b);
+    // The job's destination container must exist before the job.
+    create_container(&account, "acme", "seed");
 
     // Jobs live in PostgreSQL too: created through A, shipped through B, verified through A.
     let spec = dir.path().join("job.json");

@@ -4,8 +4,11 @@
 //! name, so a crash can leave a torn index or snapshot file that breaks later reads. This
 //! wrapper writes to a temporary name in the same directory, fsyncs, renames into place and
 //! fsyncs the directory, as restic's own local backend does. A leftover temporary file has
-//! no valid id as its name, so rustic and restic both ignore it when listing.
+//! no valid id as its name, so rustic and restic both ignore it when listing; a write that
+//! fails (full disk) removes its temporary file, and [`sweep_temporaries`] removes those of
+//! killed writers, so that they neither fill the disk nor travel on drives.
 
+use crate::error::{Error, Result};
 use rustic_core::{BytesList, ErrorKind, FileType, Id, ReadBackend, RusticError, RusticResult, WriteBackend};
 use std::{
     fs,
@@ -37,18 +40,110 @@ impl AtomicLocal {
     }
 }
 
+/// What comes between a temporary file's name and its writer's process id.
+const TEMPORARY_MARK: &str = ".tmp-";
+
 fn write_atomically(path: &Path, content: &BytesList) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut file = fs::File::create(&temporary)?;
-    for chunk in content.slice() {
-        file.write_all(chunk)?;
-    }
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&temporary, path)?;
+    let temporary = dir.join(format!(".{name}{TEMPORARY_MARK}{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut file = fs::File::create(&temporary)?;
+        for chunk in content.slice() {
+            file.write_all(chunk)?;
+        }
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temporary, path)
+    };
+    write().inspect_err(|_| {
+        // A full disk must not stay full of a pack that will never be used: give the space
+        // back before reporting. The removal's own failure would hide the real cause.
+        let _ = fs::remove_file(&temporary);
+    })?;
     fs::File::open(dir)?.sync_all()
+}
+
+/// The temporary files found in a local repository by [`sweep_temporaries`].
+#[derive(Debug, Default)]
+pub struct Sweep {
+    /// Files of writers that are gone (killed, crashed), now removed.
+    pub removed: Vec<PathBuf>,
+    /// Their total size in bytes.
+    pub removed_bytes: u64,
+    /// Files of writers still running, with their process ids; left alone.
+    pub live: Vec<(PathBuf, u32)>,
+}
+
+/// The process id of the writer of a temporary file named `.<name>.tmp-<pid>`.
+fn temporary_owner(name: &str) -> Option<u32> {
+    let (stem, pid) = name.rsplit_once(TEMPORARY_MARK)?;
+    stem.strip_prefix('.').filter(|stem| !stem.is_empty())?;
+    pid.parse().ok()
+}
+
+/// Removes the temporary files that writers no longer running (killed by Ctrl-C, a crash or
+/// power loss) left in the local repository at `root`; a file of a running process (this one
+/// included) may still become a repository file and is left alone. A repository that does
+/// not exist yet holds none.
+///
+/// # Errors
+///
+/// [`Error::Io`] when a directory cannot be listed or a file cannot be removed.
+pub fn sweep_temporaries(root: &Path) -> Result<Sweep> {
+    let mut sweep = Sweep::default();
+    sweep_dir(root, &mut sweep, false)?;
+    Ok(sweep)
+}
+
+/// As [`sweep_temporaries`], and removes this process's own temporary files too: after a
+/// failed backup none of them will become a repository file, and writer threads still
+/// running would leave theirs behind when the process exits.
+pub(crate) fn discard_own_temporaries(root: &Path) -> Result<Sweep> {
+    let mut sweep = Sweep::default();
+    sweep_dir(root, &mut sweep, true)?;
+    Ok(sweep)
+}
+
+fn sweep_dir(dir: &Path, sweep: &mut Sweep, own_too: bool) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Io { path, source }
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(io(dir)(err)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io(dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io(&path))?;
+        if kind.is_dir() {
+            sweep_dir(&path, sweep, own_too)?;
+            continue;
+        }
+        let Some(pid) = temporary_owner(&entry.file_name().to_string_lossy()) else {
+            continue;
+        };
+        // A process id is reused eventually: a live process that is not the writer only
+        // keeps the file until the next sweep after it ends.
+        let discarded = own_too && pid == std::process::id();
+        if !discarded && Path::new("/proc").join(pid.to_string()).exists() {
+            sweep.live.push((path, pid));
+            continue;
+        }
+        let len = entry.metadata().map_err(io(&path))?.len();
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                sweep.removed_bytes += len;
+                sweep.removed.push(path);
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(io(&path)(err)),
+        }
+    }
+    Ok(())
 }
 
 impl ReadBackend for AtomicLocal {

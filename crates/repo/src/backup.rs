@@ -87,7 +87,14 @@ impl Repo {
             .map_err(self.fail("reading the index"))?;
         let snapshot = indexed
             .archive(&rustic_options, &source, snapshot, paths)
-            .map_err(self.fail("backup"))?;
+            .map_err(|err| {
+                if let Some(root) = &self.local_root {
+                    // Give the space of packs that will never be used back (a full disk).
+                    // A failure here must not hide the backup's own error.
+                    let _ = crate::atomic::discard_own_temporaries(root);
+                }
+                self.fail("backup")(err)
+            })?;
         let summary = snapshot.summary.unwrap_or_default();
         Ok(BackupSummary {
             snapshot_id: crate::report::hex(&snapshot.id),

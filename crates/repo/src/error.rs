@@ -31,6 +31,13 @@ pub enum Error {
     /// `check` found damage; `errors` is how many findings are errors (not just warnings).
     #[error("repository {location} check found {errors} error(s)")]
     CheckFailed { location: String, errors: usize },
+    /// A file or directory of a local repository could not be read or changed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// Any other failure of the repository engine, with its own message.
     #[error("repository {location}: {operation} failed: {message}")]
     Engine {

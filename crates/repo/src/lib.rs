@@ -39,6 +39,7 @@ mod snapshots;
 mod source;
 
 pub use crate::{
+    atomic::{Sweep, sweep_temporaries},
     backup::{BackupOptions, Sources},
     error::{Error, Result},
     report::{BackupSummary, CheckReport, RestoreSummary, SnapshotInfo, Unreadable},

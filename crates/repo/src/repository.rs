@@ -11,7 +11,10 @@ use rustic_core::{
     repofile::Chunker,
 };
 use seedship_progress::Progress;
-use std::{path::PathBuf, sync::Arc};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 /// Names a PEM file of certificates that `rest:` repositories are trusted to present, besides
 /// the system's roots (the same variable the server's management client reads).
@@ -66,11 +69,23 @@ impl RepoConfig {
         redact_url_password(&self.location)
     }
 
+    /// The directory of a local repository; `None` for a `rest:` one.
+    fn local_path(&self) -> Option<&str> {
+        if self.location.starts_with("rest:") {
+            return None;
+        }
+        Some(self.location.strip_prefix("local:").unwrap_or(&self.location))
+    }
+
     /// A rustic repository handle, not yet opened.
     fn unopened(&self, bridge: Bridge) -> Result<Repository<()>> {
         let shown = self.display_location();
         let on_error = |operation| engine(&shown, operation);
-        let backends = if self.location.starts_with("rest:") {
+        let backends = if let Some(path) = self.local_path() {
+            let local = LocalBackend::new(path, Vec::new()).map_err(on_error("opening"))?;
+            let atomic = AtomicLocal::new(Arc::new(local), PathBuf::from(path));
+            RepositoryBackends::new(Arc::new(atomic), None)
+        } else {
             let mut options = BackendOptions::default().repository(self.location.clone());
             // The CA the `seedship` commands trust for the server (a `--tls` server's
             // certificate, or a private CA), trusted besides the system's.
@@ -80,11 +95,6 @@ impl RepoConfig {
                     .insert("cacert".to_owned(), ca.to_string_lossy().into_owned());
             }
             options.to_backends().map_err(on_error("choosing the backend"))?
-        } else {
-            let path = self.location.strip_prefix("local:").unwrap_or(&self.location);
-            let local = LocalBackend::new(path, Vec::new()).map_err(on_error("opening"))?;
-            let atomic = AtomicLocal::new(Arc::new(local), PathBuf::from(path));
-            RepositoryBackends::new(Arc::new(atomic), None)
         };
         let options = match &self.cache_dir {
             Some(dir) => RepositoryOptions::default().cache_dir(dir.clone()),
@@ -102,6 +112,8 @@ pub struct Repo {
     unopened: Repository<()>,
     key: Credentials,
     pub(crate) location: String,
+    /// The directory of a local repository.
+    pub(crate) local_root: Option<PathBuf>,
     pub(crate) bridge: Bridge,
 }
 
@@ -146,6 +158,11 @@ impl Repo {
     ///
     /// As [`Repo::open`], plus [`Error::Engine`] when the repository cannot be created.
     pub fn open_or_init(config: &RepoConfig, progress: Arc<dyn Progress>) -> Result<(Self, bool)> {
+        if let Some(root) = config.local_path() {
+            // A backup killed part-way left its half-written pack behind; this run writes
+            // that data again, so the stale copy would only take space (and drive space).
+            crate::atomic::sweep_temporaries(Path::new(root))?;
+        }
         let bridge = Bridge::new(progress);
         let unopened = config.unopened(bridge.clone())?;
         let credentials = Credentials::password(&config.password);
@@ -178,6 +195,7 @@ impl Repo {
             inner,
             unopened,
             location: config.display_location(),
+            local_root: config.local_path().map(PathBuf::from),
             bridge,
         }
     }

@@ -251,10 +251,18 @@ async fn list_containers(
     principal: Principal,
     Path(storage): Path<String>,
 ) -> Result<Json<NameList>, ApiError> {
-    let account_id = principal.require_account()?;
+    let account_id = match &principal {
+        // An agent may check its offline policy's import container (`policy set --offline`).
+        Principal::Agent { vault_id, .. } => state
+            .db
+            .account_of_vault(vault_id)
+            .await?
+            .ok_or_else(|| ApiError::forbidden("the agent's vault no longer exists"))?,
+        _ => principal.require_account()?.to_owned(),
+    };
     let names = state
         .db
-        .containers(account_id, &storage)
+        .containers(&account_id, &storage)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("storage account {storage} not found")))?;
     Ok(Json(NameList { names }))

@@ -438,6 +438,16 @@ impl Client {
         self.call(Some(spec), "/api/v1/jobs")
     }
 
+    /// Checks an import job against every rule (its destination container must exist)
+    /// without creating it; a spec without drives (not prepared yet) checks all the rest.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered; job rules as [`ErrorCode::JobRule`].
+    pub fn check_job(&self, spec: &JobSpec) -> Result<(), ClientError> {
+        self.call(Some(spec), "/api/v1/jobs?dry_run=true")
+    }
+
     /// The account's jobs (owner), or every job (operator).
     ///
     /// # Errors

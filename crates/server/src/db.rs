@@ -412,6 +412,14 @@ impl Db {
         row.as_ref().map(Self::vault_row).transpose()
     }
 
+    /// The id of the account that owns vault `id`.
+    pub async fn account_of_vault(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT account_id FROM vaults WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
     /// Registers an agent of a vault; returns its id.
     pub async fn create_agent(
         &self,

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
 use axum::routing::{get, post};
 use seedship_jobs::{
     Actor, ChainHash, CustodyEntry, DataCentre, DeadlinePolicy, DriveLog, Effect, ErasureRecord, Job,
@@ -317,24 +318,71 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `POST /api/v1/jobs?dry_run=true` checks every rule and records nothing.
+#[derive(Debug, Default, Deserialize)]
+struct CreateQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Refuses a job whose destination container does not exist: its drives would be shipped,
+/// only to fail at the data centre.
+async fn require_destination(state: &AppState, account_id: &str, spec: &JobSpec) -> Result<(), ApiError> {
+    let destination = &spec.destination;
+    let containers = state
+        .db
+        .containers(account_id, &destination.storage_account)
+        .await?
+        .unwrap_or_default();
+    if containers.contains(&destination.container) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::JobRule,
+        format!(
+            "destination container {}/{} does not exist: create it (`seedship container create`) \
+             before the job",
+            destination.storage_account, destination.container
+        ),
+    )
+    .with_rule("DestinationNotFound"))
+}
+
 async fn create_job(
     State(state): State<AppState>,
     principal: Principal,
+    Query(query): Query<CreateQuery>,
     JsonBody(spec): JsonBody<JobSpec>,
-) -> Result<(StatusCode, Json<JobDetail>), ApiError> {
-    let Principal::Account { account_name, .. } = &principal else {
+) -> Result<axum::response::Response, ApiError> {
+    let Principal::Account {
+        account_id,
+        account_name,
+    } = &principal
+    else {
         return Err(ApiError::forbidden("only account owners create jobs"));
     };
     run_deadlines(&state).await?;
+    require_destination(&state, account_id, &spec).await?;
     let mut tx = state.db.pool().begin().await?;
     let taken = load(&mut tx, account_name, &spec.name).await?.is_some();
-    let job = Job::create(
+    let created = Job::create(
         spec,
         &state.data_centres,
         |_| taken,
         &Actor::owner(account_name),
         state.clock.now(),
-    )?;
+    );
+    if query.dry_run {
+        match created {
+            // A dry run before the drives are prepared has none: every other rule was
+            // checked (`Job::create` checks the drives last).
+            Ok(_) | Err(seedship_jobs::Error::NoDrives) => {}
+            Err(err) => return Err(err.into()),
+        }
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let job = created?;
     let (job_state, _, head, due) = columns(&job, &state.deadlines);
     let id = secret::new_id("job");
     sqlx::query(
@@ -361,7 +409,7 @@ async fn create_job(
     })?;
     tx.commit().await?;
     tracing::info!(account = %account_name, job = %job.name().as_str(), "job created");
-    Ok((StatusCode::CREATED, Json(detail(&state, job, None))))
+    Ok((StatusCode::CREATED, Json(detail(&state, job, None))).into_response())
 }
 
 async fn list_jobs(

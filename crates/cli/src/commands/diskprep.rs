@@ -3,7 +3,7 @@
 //! creates the import job, records the shipping details (`--ship`) and shows the job
 //! (`--status`). Every question has a flag; see [`crate::prompt`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -11,6 +11,7 @@ use seedship_drive::{BlobType, Dataset, Disposition, DriveTarget, PrepareOptions
 use seedship_jobs::JobSpec;
 use seedship_server::{Client, ClientError, JobDetail};
 
+use super::erase::{Protected, check_overlaps, confirm_erase};
 use super::job::{connect, drive_specs, emit_detail, read_spec, ship_action};
 use super::offline::{JobDir, StagedJob};
 use crate::{Context, durable, output, prompt};
@@ -18,8 +19,11 @@ use crate::{Context, durable, output, prompt};
 #[derive(Debug, Args)]
 pub struct DiskprepArgs {
     /// Staging location of the offline policy (`seedship policy set --staging`).
-    #[arg(long, value_name = "DIR")]
-    staging: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "details_template")]
+    staging: Option<PathBuf>,
+    /// Print a complete example of the job details file (`--details`) and exit.
+    #[arg(long, exclusive = true)]
+    details_template: bool,
     /// Import job of the staging location (asked for when there are several).
     #[arg(long, value_name = "NAME")]
     job: Option<String>,
@@ -40,8 +44,12 @@ pub struct DiskprepArgs {
     /// Do not ask before erasing the drives or recording the shipment.
     #[arg(long)]
     yes: bool,
+    /// Also erase a drive directory that holds files but no seedship drive marker (otherwise
+    /// asked on a terminal after showing what it holds; --yes is not enough).
+    #[arg(long)]
+    erase_existing_files: bool,
     /// Record the shipping details of the prepared job (Creating -> Shipping).
-    #[arg(long, conflicts_with_all = ["drive", "capacity", "details", "status"])]
+    #[arg(long, conflicts_with_all = ["drive", "capacity", "details", "erase_existing_files", "status"])]
     ship: bool,
     /// With --ship: the carrier (asked for when missing).
     #[arg(long, requires = "ship")]
@@ -56,15 +64,37 @@ pub struct DiskprepArgs {
     #[arg(long, requires = "ship")]
     drive_count: Option<u32>,
     /// Show the job's and its drives' states.
-    #[arg(long, conflicts_with_all = ["drive", "capacity", "details", "yes"])]
+    #[arg(long, conflicts_with_all = ["drive", "capacity", "details", "erase_existing_files", "yes"])]
     status: bool,
 }
 
 /// The copy session id on the drives.
 const SESSION: &str = "initial-backup";
 
+/// A complete job details file (`--details-template`); docs/cli.md shows the same.
+const DETAILS_TEMPLATE: &str = r#"{
+  "region": "local",
+  "contact": {"name": "Ann Operator", "email": "ann@example.com", "phone": "+31 20 000 0000"},
+  "return_shipping": {
+    "carrier": "DHL",
+    "account_number": "123456",
+    "address": {
+      "recipient": "Ann Operator",
+      "street": ["1 Backup Lane"],
+      "city": "Amsterdam",
+      "postal_code": "1000 AA",
+      "country": "NL",
+      "phone": "+31 20 000 0000"
+    }
+  }
+}"#;
+
 pub fn run(args: DiskprepArgs, ctx: &Context) -> anyhow::Result<()> {
-    let dir = pick_job(&args, ctx)?;
+    let Some(staging) = &args.staging else {
+        println!("{DETAILS_TEMPLATE}");
+        return Ok(());
+    };
+    let dir = pick_job(&args, staging, ctx)?;
     let staged = StagedJob::load(&dir)?
         .with_context(|| format!("{} holds no completed initial backup", dir.path().display()))?;
     let credentials = match &args.credentials {
@@ -86,14 +116,14 @@ pub fn run(args: DiskprepArgs, ctx: &Context) -> anyhow::Result<()> {
 }
 
 /// The job directory: `--job`, the only staged job, or the one the user picks.
-fn pick_job(args: &DiskprepArgs, ctx: &Context) -> anyhow::Result<JobDir> {
-    let listing = std::fs::read_dir(&args.staging)
-        .with_context(|| format!("listing staging location {}", args.staging.display()))?;
+fn pick_job(args: &DiskprepArgs, staging: &Path, ctx: &Context) -> anyhow::Result<JobDir> {
+    let listing = std::fs::read_dir(staging)
+        .with_context(|| format!("listing staging location {}", staging.display()))?;
     let mut jobs = Vec::new();
     for entry in listing {
-        let entry = entry.with_context(|| format!("listing {}", args.staging.display()))?;
+        let entry = entry.with_context(|| format!("listing {}", staging.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if JobDir::new(&args.staging, &name).staged_file().exists() {
+        if JobDir::new(staging, &name).staged_file().exists() {
             jobs.push(name);
         }
     }
@@ -102,7 +132,7 @@ fn pick_job(args: &DiskprepArgs, ctx: &Context) -> anyhow::Result<JobDir> {
         (Some(job), _) if jobs.contains(job) => job.clone(),
         (Some(job), _) => anyhow::bail!(
             "--job {job}: no initial backup staged for it in {} (staged: {})",
-            args.staging.display(),
+            staging.display(),
             if jobs.is_empty() {
                 "none".to_owned()
             } else {
@@ -111,7 +141,7 @@ fn pick_job(args: &DiskprepArgs, ctx: &Context) -> anyhow::Result<JobDir> {
         ),
         (None, []) => anyhow::bail!(
             "no initial backup staged in {}: run `seedship backup` with the offline policy first",
-            args.staging.display()
+            staging.display()
         ),
         (None, [only]) => only.clone(),
         (None, several) => {
@@ -128,7 +158,7 @@ fn pick_job(args: &DiskprepArgs, ctx: &Context) -> anyhow::Result<JobDir> {
             answer
         }
     };
-    Ok(JobDir::new(&args.staging, &name))
+    Ok(JobDir::new(staging, &name))
 }
 
 /// The job on the server, `None` if it was not created yet.
@@ -153,35 +183,86 @@ fn prepare(
         }
         return emit_detail(ctx, &detail);
     }
+    // Everything the job needs is checked before the first byte on a drive is erased: the
+    // details file, the credentials, the server, the destination container (a dry run of
+    // the job's creation, every rule but the drives, which are not prepared yet).
     let details = match &args.details {
         Some(path) => path.clone(),
         None => PathBuf::from(prompt::ask(
             ctx.json,
             "--details",
-            "Job details file (JSON: region, contact, return_shipping):",
+            "Job details file (JSON: region, contact, return_shipping; `seedship diskprep --details-template` prints one):",
         )?),
     };
     let mut spec = read_spec(&details)?;
-    let mut journals = dir.journals();
-    if journals.is_empty() {
-        journals = copy_to_drives(ctx, args, client, staged, dir)?;
-    } else {
-        finish_copy(ctx, dir, &journals)?;
-    }
-    let drives = drive_specs(&journals)?;
     spec["name"] = staged.job.clone().into();
     spec["job_type"] = "Import".into();
     spec["destination"] = serde_json::json!({
         "storage_account": staged.storage_account, "container": staged.container,
         "prefix": staged.prefix, "disposition": "rename",
     });
-    spec["drives"] = serde_json::to_value(drives)?;
-    let spec: JobSpec =
-        serde_json::from_value(spec).with_context(|| format!("job details {}", details.display()))?;
+    spec["drives"] = serde_json::json!([]);
+    let job_spec = |spec: serde_json::Value| -> anyhow::Result<JobSpec> {
+        serde_json::from_value(spec).with_context(|| {
+            format!(
+                "job details {} (`seedship diskprep --details-template` prints a complete example)",
+                details.display()
+            )
+        })
+    };
+    client.check_job(&job_spec(spec.clone())?).with_context(|| {
+        format!(
+            "checking import job {} with details {}",
+            staged.job,
+            details.display()
+        )
+    })?;
+    let mut journals = dir.journals();
+    if journals.is_empty() {
+        journals = copy_to_drives(ctx, args, client, staged, dir)?;
+    } else {
+        finish_copy(ctx, dir, &journals)?;
+    }
+    spec["drives"] = serde_json::to_value(drive_specs(&journals)?)?;
     let detail = client
-        .create_job(&spec)
+        .create_job(&job_spec(spec)?)
         .with_context(|| format!("creating import job {}", staged.job))?;
     emit_detail(ctx, &detail)
+}
+
+/// What no drive of `dir`'s job may overlap: the policy's backup paths, the staging location
+/// (the staged repository and the journals are in it).
+fn protected(staged: &StagedJob, dir: &JobDir) -> Vec<Protected> {
+    let staging = dir.path().parent().unwrap_or(dir.path());
+    staged
+        .paths
+        .iter()
+        .map(|path| Protected::new(path, "the policy's backup path"))
+        .chain([Protected::new(staging, "the staging location")])
+        .collect()
+}
+
+/// Removes what killed backups left half-written in the staged repository (never copied
+/// onto drives); a backup still writing it stops diskprep.
+fn sweep_staged(dir: &JobDir) -> anyhow::Result<()> {
+    let repository = dir.repository();
+    let sweep = seedship_repo::sweep_temporaries(&repository)
+        .with_context(|| format!("cleaning the staged repository {}", repository.display()))?;
+    if let Some((file, pid)) = sweep.live.first() {
+        anyhow::bail!(
+            "process {pid} is still writing the staged repository ({}): let it finish first",
+            file.display()
+        );
+    }
+    if !sweep.removed.is_empty() {
+        eprintln!(
+            "removed {} temporary file(s), {} bytes, that interrupted backups left in {}",
+            sweep.removed.len(),
+            sweep.removed_bytes,
+            repository.display()
+        );
+    }
+    Ok(())
 }
 
 /// Erases the drives and copies the staged repository onto them; returns their journals.
@@ -197,13 +278,18 @@ fn copy_to_drives(
         .context("fetching the import service's key")?;
     let service_key =
         seedship_drive::parse_recipient(&service_key).context("the import service's key from the server")?;
+    sweep_staged(dir)?;
+    let passphrase = super::drive::passphrase()?;
+    // The plan resolves the journals' directory to keep them off the drives.
     std::fs::create_dir_all(dir.journals_dir())
         .with_context(|| format!("creating {}", dir.journals_dir().display()))?;
     let mut drives = args.drive.clone();
     if drives.is_empty() {
         drives.push(ask_drive(ctx, "Drive directory to erase and use:")?);
     }
+    let protected = protected(staged, dir);
     let session = loop {
+        check_overlaps(&drives, &protected)?;
         let opts = PrepareOptions {
             session_id: SESSION.to_owned(),
             datasets: vec![Dataset {
@@ -228,7 +314,7 @@ fn copy_to_drives(
             capacity: args.capacity,
             service_key: Some(service_key),
             recovery_key: None,
-            passphrase: super::drive::passphrase()?,
+            passphrase: passphrase.clone(),
         };
         match seedship_drive::plan(opts) {
             Ok(session) => break session,
@@ -259,6 +345,7 @@ fn copy_to_drives(
             used.join(", ")
         );
     }
+    confirm_erase(ctx, &drives[..plan.drives_needed], args.erase_existing_files)?;
     prompt::confirm(
         ctx.json,
         args.yes,

@@ -71,6 +71,10 @@ pub struct PrepareArgs {
     /// Do not ask before formatting.
     #[arg(long)]
     yes: bool,
+    /// With --format: also erase a drive directory that holds files but no seedship drive
+    /// marker (otherwise asked on a terminal after showing what it holds; --yes is not enough).
+    #[arg(long)]
+    erase_existing_files: bool,
     /// Create a fresh drive key (a new journal).
     #[arg(long, conflicts_with = "driveset")]
     encrypt: bool,
@@ -273,6 +277,12 @@ fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
             })
             .transpose()
     };
+    let formatted: Vec<PathBuf> = targets
+        .iter()
+        .filter(|(t, _)| t.format)
+        .map(|(t, _)| t.dir.clone())
+        .collect();
+    super::erase::check_overlaps(&formatted, &[])?;
     let opts = PrepareOptions {
         session_id: args.session.clone(),
         datasets,
@@ -295,6 +305,7 @@ fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
     if !prompt_for.is_empty() && !plan.formats.is_empty() {
         confirm_format(&prompt_for, ctx)?;
     }
+    super::erase::confirm_erase(ctx, &plan.formats, args.erase_existing_files)?;
     let summary = session
         .run(ctx.progress.as_ref())
         .context("copying; resume with `seedship drive resume`")?;

@@ -5,6 +5,7 @@ mod agent;
 mod cloud;
 mod diskprep;
 mod drive;
+mod erase;
 mod exit_codes;
 mod import;
 mod job;

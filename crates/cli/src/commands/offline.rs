@@ -94,6 +94,10 @@ pub struct StagedJob {
     pub repository_id: String,
     /// The initial snapshot.
     pub snapshot_id: String,
+    /// The policy's backup paths (no drive may overlap them); empty in a `job.toml` written
+    /// before they were recorded.
+    #[serde(default)]
+    pub paths: Vec<PathBuf>,
 }
 
 impl StagedJob {
@@ -196,7 +200,7 @@ pub fn backup(ctx: &Context, run: &PolicyRun) -> anyhow::Result<()> {
         return to_vault(ctx, run, &agent, &sources);
     }
     let Some(staged) = StagedJob::load(&dir)? else {
-        return stage(ctx, run, &agent, offline, &dir, &sources);
+        return stage(ctx, run, &agent, offline, &policy.paths, &dir, &sources);
     };
     let client = Client::new(&agent.credentials)?;
     let state = match client.job(&staged.account, &staged.job) {
@@ -212,7 +216,8 @@ pub fn backup(ctx: &Context, run: &PolicyRun) -> anyhow::Result<()> {
             message: format!(
                 "import job {} was cancelled: its drives will not seed the vault; the staged \
                  backup in {} stays as it is. Give the policy a new job \
-                 (`seedship policy set ... --offline --job <NEW>`) to stage and ship again.",
+                 (`seedship policy set ... --offline --job <NEW> --abandon-offline-backup`) \
+                 to stage and ship again.",
                 staged.job,
                 dir.path().display()
             ),
@@ -247,6 +252,7 @@ fn stage(
     run: &PolicyRun,
     agent: &AgentIdentity,
     offline: &Offline,
+    paths: &[PathBuf],
     dir: &JobDir,
     sources: &Sources,
 ) -> anyhow::Result<()> {
@@ -262,6 +268,7 @@ fn stage(
         prefix: offline.job.clone(),
         repository_id,
         snapshot_id,
+        paths: paths.to_vec(),
     };
     durable::write(&dir.staged_file(), toml::to_string(&staged)?.as_bytes())?;
     let doc = serde_json::json!({

@@ -6,13 +6,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use seedship_server::{Client, Credentials};
 use serde::{Deserialize, Serialize};
 
-use crate::{Context, durable, output};
+use super::offline::JobDir;
+use crate::{Context, durable, exit, output};
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
-    /// Store the backup policy of this agent (checked at once: job name, staging room).
+    /// Store the backup policy of this agent (checked at once: job name, staging room); settings
+    /// not given are kept from the stored policy.
     Set(SetArgs),
     /// Print the stored policy.
     Show {
@@ -30,6 +33,13 @@ pub struct SetArgs {
     /// First backup offline: to `--staging`, shipped on drives, imported, seeded into the vault.
     #[arg(long, requires_all = ["staging", "job", "storage_account", "container"])]
     offline: bool,
+    /// Drop the stored offline settings: every backup goes over the network to the vault.
+    #[arg(long, conflicts_with = "offline")]
+    no_offline: bool,
+    /// Allow a change of the offline settings that abandons an initial backup already staged
+    /// or shipped (it stays where it is, but will not seed the vault).
+    #[arg(long)]
+    abandon_offline_backup: bool,
     /// Staging directory for the initial backup (a repository that becomes the vault's).
     #[arg(long, value_name = "DIR")]
     staging: Option<PathBuf>,
@@ -62,7 +72,7 @@ pub struct Policy {
 }
 
 /// The offline part of a policy.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Offline {
     pub staging: PathBuf,
     pub job: String,
@@ -88,14 +98,24 @@ impl Policy {
     pub fn load(config_dir: Option<PathBuf>) -> anyhow::Result<(PathBuf, Policy, String)> {
         let dir = agent_dir(config_dir)?;
         let path = dir.join(POLICY_FILE);
-        let text = std::fs::read_to_string(&path).with_context(|| {
+        let (policy, text) = Policy::read(&path)?.with_context(|| {
             format!(
-                "reading policy {}: set one with `seedship policy set`",
+                "no policy at {}: set one with `seedship policy set`",
                 path.display()
             )
         })?;
-        let policy = toml::from_str(&text).with_context(|| format!("parsing policy {}", path.display()))?;
         Ok((dir, policy, text))
+    }
+
+    /// The policy stored at `path` and its text, `None` if there is none.
+    fn read(path: &Path) -> anyhow::Result<Option<(Policy, String)>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err).with_context(|| format!("reading policy {}", path.display())),
+        };
+        let policy = toml::from_str(&text).with_context(|| format!("parsing policy {}", path.display()))?;
+        Ok(Some((policy, text)))
     }
 }
 
@@ -136,41 +156,109 @@ fn tree_size(path: &Path) -> anyhow::Result<u64> {
     Ok(total)
 }
 
-fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
-    let path = agent_dir(args.config_dir)?.join(POLICY_FILE);
-    let offline = match (
+/// An initial backup of `offline` that is staged (or shipped) but has not seeded the vault
+/// yet, described for the owner; `None` when there is nothing to lose.
+fn pending_backup(offline: &Offline) -> Option<String> {
+    let dir = JobDir::new(&offline.staging, &offline.job);
+    if !dir.staged_file().exists() || dir.seeded_file().exists() {
+        return None;
+    }
+    let progress = if dir.shipping_file().exists() {
+        ", its drives shipped"
+    } else if !dir.journals().is_empty() {
+        ", its drives prepared"
+    } else {
+        ""
+    };
+    Some(format!(
+        "the initial backup staged in {} for import job {} (container {}/{}{progress})",
+        dir.path().display(),
+        offline.job,
+        offline.storage_account,
+        offline.container
+    ))
+}
+
+/// The offline settings given on the command line (validated, nothing created yet).
+fn offline_args(args: &SetArgs) -> anyhow::Result<Option<Offline>> {
+    match (
         args.offline,
-        args.staging,
-        args.job,
-        args.storage_account,
-        args.container,
+        &args.staging,
+        &args.job,
+        &args.storage_account,
+        &args.container,
     ) {
         (true, Some(staging), Some(job), Some(storage_account), Some(container)) => {
-            seedship_jobs::JobName::parse(&job).with_context(|| format!("import job name {job:?}"))?;
-            std::fs::create_dir_all(&staging)
-                .with_context(|| format!("creating staging directory {}", staging.display()))?;
-            let mut estimate = 0;
-            for source in &args.paths {
-                estimate += tree_size(source)?;
-            }
-            let stat = rustix::fs::statvfs(&staging)
-                .with_context(|| format!("free space of staging directory {}", staging.display()))?;
-            let free = stat.f_bavail.saturating_mul(stat.f_frsize);
-            anyhow::ensure!(
-                free >= estimate,
-                "staging directory {} has {free} bytes free; the initial backup needs up to {estimate}",
-                staging.display()
-            );
-            Some(Offline {
-                staging: std::path::absolute(&staging)
+            seedship_jobs::JobName::parse(job).with_context(|| format!("import job name {job:?}"))?;
+            Ok(Some(Offline {
+                staging: std::path::absolute(staging)
                     .with_context(|| format!("staging directory {}", staging.display()))?,
-                job,
-                storage_account,
-                container,
-            })
+                job: job.clone(),
+                storage_account: storage_account.clone(),
+                container: container.clone(),
+            }))
         }
-        (false, None, None, None, None) => None,
+        (false, None, None, None, None) => Ok(None),
         _ => anyhow::bail!("--staging, --job, --storage-account and --container go with --offline"),
+    }
+}
+
+/// Asks the server (with the agent's credentials) whether the import container exists:
+/// drives shipped to one that does not would only fail at the data centre.
+fn check_destination(config_dir: &Path, offline: &Offline) -> anyhow::Result<()> {
+    let credentials = Credentials::load(&config_dir.join("agent.toml"))?;
+    let client = Client::new(&credentials)?;
+    let storage = &offline.storage_account;
+    let containers = client
+        .containers(storage)
+        .with_context(|| format!("checking the import destination: storage account {storage}"))?;
+    anyhow::ensure!(
+        containers.names.contains(&offline.container),
+        "import container {storage}/{} does not exist: create it \
+         (`seedship container create {} --storage-account {storage}`) first",
+        offline.container,
+        offline.container
+    );
+    Ok(())
+}
+
+/// Creates the staging directory and checks it has room for the initial backup of `paths`,
+/// unless that backup is staged already (then it takes the room it needs).
+fn prepare_staging(offline: &Offline, paths: &[PathBuf]) -> anyhow::Result<()> {
+    if JobDir::new(&offline.staging, &offline.job).staged_file().exists() {
+        return Ok(());
+    }
+    let staging = &offline.staging;
+    let mut estimate = 0;
+    for source in paths {
+        estimate += tree_size(source)?;
+    }
+    std::fs::create_dir_all(staging)
+        .with_context(|| format!("creating staging directory {}", staging.display()))?;
+    let stat = rustix::fs::statvfs(staging)
+        .with_context(|| format!("free space of staging directory {}", staging.display()))?;
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    anyhow::ensure!(
+        free >= estimate,
+        "staging directory {} has {free} bytes free; the initial backup needs up to {estimate}",
+        staging.display()
+    );
+    Ok(())
+}
+
+/// Stores the policy: the given paths, and the schedule and offline settings given, the
+/// stored ones kept where none are given (`--no-offline` drops them). A change that would
+/// abandon a staged or shipped initial backup needs `--abandon-offline-backup`.
+fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
+    let config_dir = agent_dir(args.config_dir.clone())?;
+    let path = config_dir.join(POLICY_FILE);
+    let stored = Policy::read(&path)?.map(|(policy, _)| policy);
+    let given = offline_args(&args)?;
+    let stored_offline = stored.as_ref().and_then(|policy| policy.offline.clone());
+    let offline = if args.offline || args.no_offline {
+        given
+    } else {
+        stored_offline.clone()
     };
     let paths = args
         .paths
@@ -182,13 +270,34 @@ fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
             .parse::<croner::Cron>()
             .with_context(|| format!("--schedule {schedule:?} is not a cron expression"))?;
     }
+    let abandoned = stored_offline
+        .as_ref()
+        .filter(|old| offline.as_ref() != Some(*old))
+        .and_then(pending_backup);
+    if let Some(abandoned) = &abandoned
+        && !args.abandon_offline_backup
+    {
+        return Err(exit::usage(format!(
+            "this change of the offline settings abandons {abandoned}: it would never seed the \
+             vault; nothing changed. To go on regardless, pass --abandon-offline-backup"
+        )));
+    }
+    if let (true, Some(offline)) = (args.offline, &offline) {
+        check_destination(&config_dir, offline)?;
+        prepare_staging(offline, &paths)?;
+    }
     let policy = Policy {
         paths,
-        schedule: args.schedule,
+        schedule: args
+            .schedule
+            .or_else(|| stored.and_then(|policy| policy.schedule)),
         offline,
     };
     let text = toml::to_string(&policy).context("encoding the policy")?;
     durable::write(&path, text.as_bytes())?;
+    if let Some(abandoned) = &abandoned {
+        eprintln!("abandoned {abandoned}; it stays on disk, but will not seed the vault");
+    }
     output::emit(ctx.json, &policy, || {
         format!("policy written to {}", path.display())
     })

@@ -102,16 +102,7 @@ impl Flow {
             "--out",
             path(&operator),
         ]);
-        seedship(&["storage", "create", "imports", "--credentials", path(&account)]);
-        seedship(&[
-            "container",
-            "create",
-            "seed",
-            "--storage-account",
-            "imports",
-            "--credentials",
-            path(&account),
-        ]);
+        create_container(&account, "imports", "seed");
         let source = dir.join("source");
         SampleTree::build(&source, bytes).expect("sample tree");
         let flow = Flow {
@@ -210,28 +201,32 @@ impl Flow {
             .expect("vault_bytes_received")
     }
 
-    /// `diskprep` arguments that prepare the staged job on two drives and create the job.
-    pub fn diskprep_args(&self) -> Vec<String> {
-        let capacity = self.spanning_capacity().to_string();
-        let (drive1, drive2, details) = (self.drive(1), self.drive(2), self.details());
-        [
+    /// `diskprep` arguments for the staged job onto `drives` (with `--yes`), plus `extra`.
+    pub fn diskprep_onto(&self, drives: &[&Path], extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
             "diskprep",
             "--staging",
             path(&self.staging),
             "--credentials",
             path(&self.account),
-            "--drive",
-            path(&drive1),
-            "--drive",
-            path(&drive2),
-            "--capacity",
-            &capacity,
             "--details",
-            path(&details),
+            path(&self.details()),
             "--yes",
         ]
         .map(String::from)
-        .to_vec()
+        .to_vec();
+        for drive in drives {
+            args.extend(["--drive".to_owned(), path(drive).to_owned()]);
+        }
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        args
+    }
+
+    /// `diskprep` arguments that prepare the staged job on two drives and create the job.
+    pub fn diskprep_args(&self) -> Vec<String> {
+        let capacity = self.spanning_capacity().to_string();
+        let (drive1, drive2) = (self.drive(1), self.drive(2));
+        self.diskprep_onto(&[&drive1, &drive2], &["--capacity", &capacity])
     }
 
     /// Prepares the drives and creates the job ([`Flow::diskprep_args`]), which must succeed.

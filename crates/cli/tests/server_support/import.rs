@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use seedship_server::{Client, Credentials};
 use seedship_treecmp::Rng;
 
-use super::{SEEDSHIP, Server, path, seedship};
+use super::{SEEDSHIP, Server, create_container, path, seedship};
 
 const PASSPHRASE: &str = "drive passphrase for the tests";
 pub const MIB: usize = 1 << 20;
@@ -100,16 +100,7 @@ impl Site {
                 path(file),
             ]);
         }
-        seedship(&["storage", "create", "acme", "--credentials", path(&owner_file)]);
-        seedship(&[
-            "container",
-            "create",
-            "seed",
-            "--storage-account",
-            "acme",
-            "--credentials",
-            path(&owner_file),
-        ]);
+        create_container(&owner_file, "acme", "seed");
         Site {
             dir: dir.to_owned(),
             server,

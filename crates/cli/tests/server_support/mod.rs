@@ -248,6 +248,21 @@ pub fn provision(server: &Server, dir: &Path, account: &str, vault: &str, append
     }
 }
 
+/// Creates storage account `storage` and its container `container` with the account owner
+/// credentials `owner` (an import job's destination must exist).
+pub fn create_container(owner: &Path, storage: &str, container: &str) {
+    seedship(&["storage", "create", storage, "--credentials", path(owner)]);
+    seedship(&[
+        "container",
+        "create",
+        container,
+        "--storage-account",
+        storage,
+        "--credentials",
+        path(owner),
+    ]);
+}
+
 pub fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
