@@ -630,3 +630,67 @@ fn the_server_needs_only_the_public_service_key() {
     );
     site.assert_container_holds("seed-four", &tree);
 }
+
+/// A file spanning from a drive that is not received is held back with only the bytes that
+/// arrived: the span on the missing drive is a hole the server records, not zeros streamed for
+/// however long a manifest says it is. The repair then sends that span, and only it. (The
+/// file's checksum travels with its last segment, so drive 2 alone is what can be held back.)
+#[test]
+fn a_span_on_a_drive_not_received_is_a_hole_the_repair_fills() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::start(dir.path(), None);
+    let src = dir.path().join("src");
+    let tree = make_source(&src, 3, 20 * MIB);
+    let set = site.prepare_and_ship("seed-span", &src, 2, 16 * MIB);
+    let (second, journal) = &set[1];
+
+    let output = site.receive("seed-span", &site.operator_file, &[second.as_path()]);
+    assert_eq!(
+        output.status.code(),
+        Some(21),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let owner = site.owner();
+    let logs = owner.job_logs("acme", "seed-span").expect("logs");
+    let errors = &logs[0].error_log;
+    let big = errors
+        .blobs
+        .iter()
+        .find(|b| b.requested_blob == "host1/big.img")
+        .unwrap_or_else(|| panic!("big.img spans onto the missing drive: {errors:?}"));
+    let missing: Vec<_> = big
+        .ranges
+        .iter()
+        .filter(|r| r.status == RangeStatus::Missing)
+        .collect();
+    assert_eq!(missing.len(), 1, "{big:?}");
+    let hole = missing[0].length;
+    assert!(hole > 0 && hole < 20 * MIB as u64, "{big:?}");
+
+    // What the server holds back is the bytes that arrived, without the hole.
+    let held: Vec<(String, u64)> = store_listing(&site.server.data_dir.join("objects"))
+        .into_iter()
+        .filter(|(key, _)| key.contains("/damaged/data/"))
+        .collect();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].1, 20 * MIB as u64 - hole, "{held:?}");
+
+    let repaired = ok(&[
+        "drive",
+        "repair",
+        "--credentials",
+        path(&site.owner_file),
+        "--job",
+        "seed-span",
+        "--journal",
+        path(journal),
+        "--srcdir",
+        path(&src),
+    ]);
+    assert_eq!(repaired["bytes_sent"], hole, "{repaired}");
+    let blob = owner
+        .get_blob("acme", "seed-span", "host1/big.img")
+        .expect("repaired blob");
+    assert!(blob == tree["big.img"], "the repaired blob is the source file");
+}

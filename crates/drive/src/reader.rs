@@ -412,8 +412,10 @@ impl ImportSet {
     }
 
     /// Streams `file` into `out`, verifying each range (BLAKE3 and authentication) and the
-    /// whole-file BLAKE3. A bad range, and a span on a drive not given, is written as zeros
-    /// of its length, so that `out` always receives `file.size` bytes.
+    /// whole-file BLAKE3. A bad range is written as zeros of its length; a span on a drive not
+    /// given (a range of [`ImportSet::ranges`] without checksum) is left out, so `out` receives
+    /// only what the drives given hold. The manifest alone says how long such a span is, so
+    /// filling it would let a few bytes of a hostile manifest make the import stream terabytes.
     ///
     /// # Errors
     /// I/O errors reading the drive or writing `out`; mismatches are reported in the result.
@@ -461,15 +463,10 @@ impl ImportSet {
         let mut hasher = whole_file.then(blake3::Hasher::new);
         let mut segments = Vec::new();
         let mut recorded = None;
-        let mut written = 0;
         for &(d, m, e) in &file.parts {
             let drive = &self.drives[d];
             let manifest = &drive.manifests[m];
             let entry = &manifest.entries[e];
-            if entry.spec.offset > written {
-                put_zeros(sink, entry.spec.offset - written)?;
-            }
-            written = written.max(entry.spec.offset + entry.spec.len);
             if entry.file_hash.is_some() {
                 recorded = entry.file_hash;
             }
@@ -482,9 +479,6 @@ impl ImportSet {
                 entry,
             };
             segments.push(check_segment(&seg, checks, hasher.as_mut(), sink)?);
-        }
-        if file.size > written {
-            put_zeros(sink, file.size - written)?;
         }
         let hash_ok = file.complete && hasher.is_some_and(|h| recorded == Some(*h.finalize().as_bytes()));
         let status = if !file.complete {
@@ -512,19 +506,6 @@ pub struct FileRange {
     pub len: u64,
     /// BLAKE3 of the stored (sealed) range, from the manifest; `None` for a span on a drive not given.
     pub checksum: Option<[u8; 32]>,
-}
-
-/// Puts `len` zero bytes, for a span whose segment is on a drive not given.
-fn put_zeros(sink: &mut dyn RangeSink, mut len: u64) -> Result<()> {
-    while len > 0 {
-        let n = len.min(u64::from(format::RANGE_SIZE)) as usize;
-        let mut buf = sink.buffer();
-        buf.clear();
-        buf.resize(n, 0);
-        sink.put(buf, 0..n).map_err(Error::io("<output>"))?;
-        len -= n as u64;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

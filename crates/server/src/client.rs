@@ -180,6 +180,20 @@ pub struct Listed {
     pub names: Vec<String>,
 }
 
+/// A damaged file to hold back until its repair.
+#[derive(Debug, Clone, Copy)]
+pub struct HeldBack<'a> {
+    /// The name the drive's manifest asked for (the repair names it so).
+    pub requested: &'a str,
+    /// The name the file was placed under.
+    pub blob: &'a str,
+    /// The BLAKE3 (hex) the whole file must have once repaired.
+    pub blake3: &'a str,
+    /// `(offset, length)` spans, in order, that are not sent (on drives not given): a repair
+    /// must fill them.
+    pub holes: &'a [(u64, u64)],
+}
+
 /// Calls the management API as the principal of a credentials file.
 #[derive(Debug)]
 pub struct Client {
@@ -748,8 +762,8 @@ impl Client {
         }
     }
 
-    /// Holds back a file that failed verification (operator): `data` is the whole file with
-    /// bad ranges as zeros, `blob` the name it was placed under, `blake3` the hash it must have.
+    /// Holds back a file that failed verification (operator): `data` is the file with bad
+    /// ranges as zeros and without the file's holes (see [`HeldBack`]).
     ///
     /// # Errors
     ///
@@ -758,17 +772,18 @@ impl Client {
         &self,
         account: &str,
         name: &str,
-        requested: &str,
-        blob: &str,
-        blake3: &str,
+        file: &HeldBack<'_>,
         data: UploadBody,
     ) -> Result<(), ClientError> {
-        let url = self.job_object_url(account, name, "damaged", requested)?;
-        let target = format!(
+        let url = self.job_object_url(account, name, "damaged", file.requested)?;
+        let mut target = format!(
             "{url}?blob={}&blake3={}",
-            percent_encode(blob),
-            percent_encode(blake3)
+            percent_encode(file.blob),
+            percent_encode(file.blake3)
         );
+        if !file.holes.is_empty() {
+            target.push_str(&format!("&holes={}", percent_encode(&ranges_text(file.holes))));
+        }
         self.send_streamed(reqwest::Method::PUT, &url, target, data)
             .map(drop)
     }
@@ -788,8 +803,7 @@ impl Client {
         data: impl std::io::Read + Send + 'static,
     ) -> Result<JobDetail, ClientError> {
         let url = self.job_object_url(account, name, "repair", requested)?;
-        let ranges: Vec<String> = ranges.iter().map(|(o, l)| format!("{o}:{l}")).collect();
-        let target = format!("{url}?ranges={}", percent_encode(&ranges.join(",")));
+        let target = format!("{url}?ranges={}", percent_encode(&ranges_text(ranges)));
         let (status, answer) =
             self.send_streamed(reqwest::Method::POST, &url, target, self.upload_reader(data))?;
         serde_json::from_slice(&answer).map_err(|e| unexpected_answer(&url, status, &e))
@@ -823,6 +837,12 @@ impl Client {
             Err(err) => Err(err),
         }
     }
+}
+
+/// `offset:length,...`, as the damaged-file and repair calls take ranges.
+fn ranges_text(ranges: &[(u64, u64)]) -> String {
+    let ranges: Vec<String> = ranges.iter().map(|(o, l)| format!("{o}:{l}")).collect();
+    ranges.join(",")
 }
 
 /// Percent-encodes every byte but RFC 3986's unreserved characters.

@@ -55,12 +55,14 @@ struct HeadQuery {
     hash: Option<String>,
 }
 
-/// Query of a damaged-file PUT: the blob name the file was placed under, and the BLAKE3 the
-/// whole file must have once repaired.
+/// Query of a damaged-file PUT: the blob name the file was placed under, the BLAKE3 the
+/// whole file must have once repaired, and the spans the body leaves out (`offset:length,...`,
+/// on drives not received).
 #[derive(Debug, Deserialize)]
 struct DamagedQuery {
     blob: String,
     blake3: String,
+    holes: Option<String>,
 }
 
 /// Query of a repair: the ranges the body carries, `offset:length` joined by commas, in order.
@@ -72,12 +74,15 @@ struct RepairQuery {
 /// The largest [`DamagedRecord`] read back (it holds a blob name of at most a few KiB).
 const MAX_RECORD: u64 = 64 * 1024;
 
-/// What is kept beside a damaged file until its repair.
+/// What is kept beside a damaged file until its repair: the kept data is the file without its
+/// holes, which only a repair can fill.
 #[derive(Debug, Serialize, Deserialize)]
 struct DamagedRecord {
     blob: String,
     blake3: String,
     size: u64,
+    #[serde(default)]
+    holes: Vec<(u64, u64)>,
 }
 
 /// The store key of `path` in the job's destination container: `containers/<container id>/<path>`.
@@ -459,13 +464,36 @@ async fn put_damaged(
 ) -> Result<StatusCode, ApiError> {
     operator_only(&principal)?;
     parse_blake3(&query.blake3)?;
+    let holes = match &query.holes {
+        Some(text) => parse_ranges(text, u64::MAX)?,
+        None => Vec::new(),
+    };
     writable_blob_key(&state, &account, &name, &query.blob).await?;
     let (data_key, record_key) = damaged_keys(&state, &account, &name, &requested).await?;
-    let size = write_object(&state, &data_key, body_stream(body), None).await?;
+    let kept = write_object(&state, &data_key, body_stream(body), None).await?;
+    // The file is what was sent plus its holes; every hole must lie inside it.
+    let size = holes
+        .iter()
+        .try_fold(kept, |size, &(_, length)| size.checked_add(length))
+        .filter(|&size| {
+            holes
+                .last()
+                .is_none_or(|&(offset, length)| offset + length <= size)
+        });
+    let Some(size) = size else {
+        if let Err(err) = state.store.delete(&data_key).await {
+            tracing::warn!("removing refused damaged file {data_key}: {err}");
+        }
+        return Err(ApiError::invalid_request(format!(
+            "holes {:?} do not fit a file of {kept} bytes sent plus its holes",
+            query.holes.unwrap_or_default()
+        )));
+    };
     let record = DamagedRecord {
         blob: query.blob,
         blake3: query.blake3.to_ascii_lowercase(),
         size,
+        holes,
     };
     let record = serde_json::to_vec(&record).map_err(internal)?;
     state
@@ -475,7 +503,8 @@ async fn put_damaged(
     Ok(StatusCode::CREATED)
 }
 
-/// Parses `offset:length,...`: ranges in increasing order, not overlapping, not empty.
+/// Parses `offset:length,...`: ranges in increasing order, not overlapping, not empty, inside
+/// a file of `size` bytes.
 fn parse_ranges(text: &str, size: u64) -> Result<Vec<(u64, u64)>, ApiError> {
     let bad = |why: &str| ApiError::invalid_request(format!("ranges {text:?}: {why}"));
     let mut ranges = Vec::new();
@@ -534,6 +563,25 @@ async fn repair(
     .ok_or_else(|| ApiError::not_found(format!("job {name} holds no damaged file {requested} to repair")))?;
     let record: DamagedRecord = serde_json::from_slice(&record).map_err(internal)?;
     let ranges = parse_ranges(&query.ranges, record.size)?;
+    // The server holds no byte of a hole: each must lie inside one repaired range (ranges do
+    // not overlap, so inside exactly one).
+    let holes_inside = |offset: u64, length: u64| -> u64 {
+        record
+            .holes
+            .iter()
+            .filter(|&&(h, l)| offset <= h && h + l <= offset + length)
+            .map(|&(_, l)| l)
+            .sum()
+    };
+    if let Some(&(h, l)) = record
+        .holes
+        .iter()
+        .find(|&&(h, l)| !ranges.iter().any(|&(o, n)| o <= h && h + l <= o + n))
+    {
+        return Err(ApiError::invalid_request(format!(
+            "the repair must send the span {h}:{l} of {requested}, which no drive received"
+        )));
+    }
     let expected = parse_blake3(&record.blake3)?;
     let target = writable_blob_key(&state, &account, &name, &record.blob).await?;
     let damaged = state.store.get(&data_key, None).await?.stream;
@@ -548,7 +596,7 @@ async fn repair(
         let mut at = 0;
         for &(offset, length) in &ranges {
             old.forward(offset - at, Some((&mut *writer, &mut hasher))).await?;
-            old.forward(length, None).await?;
+            old.forward(length - holes_inside(offset, length), None).await?;
             new.forward(length, Some((&mut *writer, &mut hasher))).await?;
             at = offset + length;
         }

@@ -35,7 +35,8 @@ mod vault;
 mod web;
 
 pub use client::{
-    AgentRegistered, Client, ClientError, CreatedAccount, Listed, Metrics, SeedProgress, Seeded, VaultCreated,
+    AgentRegistered, Client, ClientError, CreatedAccount, HeldBack, Listed, Metrics, SeedProgress, Seeded,
+    VaultCreated,
 };
 pub use config::{
     ConfigError, ConnectionLimits, MetadataConfig, ServerConfig, ServerOptions, TlsMode, default_data_centre,

@@ -771,11 +771,26 @@ impl<'a> Copier<'a> {
             // the segment carrying the file's checksum is on a drive not given: nothing to verify a repair against
             return Ok(self.set.read_file(file, &mut std::io::sink())?);
         };
+        // The spans on drives not given are not sent: the server keeps them as holes that a
+        // repair must fill.
+        let holes: Vec<(u64, u64)> = self
+            .set
+            .ranges(file)
+            .iter()
+            .filter(|range| range.checksum.is_none())
+            .map(|range| (range.offset, range.len))
+            .collect();
         let (check, sent) = self.stream(
             |w| self.set.read_file(file, w),
             |body| {
+                let held_back = seedship_server::HeldBack {
+                    requested,
+                    blob,
+                    blake3: hash,
+                    holes: &holes,
+                };
                 self.client
-                    .put_damaged(self.account, self.name(), requested, blob, hash, body)
+                    .put_damaged(self.account, self.name(), &held_back, body)
             },
         );
         sent.with_context(|| format!("holding back damaged file {requested}"))?;
