@@ -9,7 +9,7 @@ mod server_support;
 use std::path::{Path, PathBuf};
 
 use seedship_jobs::{DriveLog, DriveState, JobState, RangeStatus};
-use server_support::import::{MIB, Site, make_source, ok, run, stdout_json};
+use server_support::import::{MIB, Site, make_source, ok, run, stdout_json, succeeded};
 use server_support::{path, store_listing, write_storage_config};
 
 /// Three drives, a file spanning them, then ship-back, custody and erasure.
@@ -241,18 +241,7 @@ fn flipped_byte_is_logged_held_back_and_repaired() {
     );
 
     // Repair sends that range only; the job completes and the container matches the source.
-    let repaired = ok(&[
-        "drive",
-        "repair",
-        "--credentials",
-        path(&site.owner_file),
-        "--job",
-        "seed-two",
-        "--journal",
-        path(journal),
-        "--srcdir",
-        path(&src),
-    ]);
+    let repaired = succeeded(&site.repair("seed-two", journal, &src));
     assert_eq!(repaired["bytes_sent"], 4 * MIB as u64, "{repaired}");
     assert_eq!(repaired["job_state"], "Completed", "{repaired}");
     // The drive went home before the repair: it stays ShippedBack, its log holds the repair.
@@ -268,18 +257,7 @@ fn flipped_byte_is_logged_held_back_and_repaired() {
     assert_eq!(custody["verified"], true, "{custody}");
 
     // Nothing is left to repair.
-    let again = run(&[
-        "drive",
-        "repair",
-        "--credentials",
-        path(&site.owner_file),
-        "--job",
-        "seed-two",
-        "--journal",
-        path(journal),
-        "--srcdir",
-        path(&src),
-    ]);
+    let again = site.repair("seed-two", journal, &src);
     assert!(!again.status.success(), "a second repair has nothing to send");
 }
 
@@ -327,18 +305,7 @@ fn a_damaged_small_file_is_held_back_and_its_batch_written() {
     assert_eq!(rest.len(), tree.len() - 1, "{damaged} is a file of the source");
     site.assert_container_holds("seed-small", &rest);
 
-    ok(&[
-        "drive",
-        "repair",
-        "--credentials",
-        path(&site.owner_file),
-        "--job",
-        "seed-small",
-        "--journal",
-        path(journal),
-        "--srcdir",
-        path(&src),
-    ]);
+    succeeded(&site.repair("seed-small", journal, &src));
     site.assert_container_holds("seed-small", &tree);
 }
 
@@ -676,18 +643,7 @@ fn a_span_on_a_drive_not_received_is_a_hole_the_repair_fills() {
     assert_eq!(held.len(), 1, "{held:?}");
     assert_eq!(held[0].1, 20 * MIB as u64 - hole, "{held:?}");
 
-    let repaired = ok(&[
-        "drive",
-        "repair",
-        "--credentials",
-        path(&site.owner_file),
-        "--job",
-        "seed-span",
-        "--journal",
-        path(journal),
-        "--srcdir",
-        path(&src),
-    ]);
+    let repaired = succeeded(&site.repair("seed-span", journal, &src));
     assert_eq!(repaired["bytes_sent"], hole, "{repaired}");
     let blob = owner
         .get_blob("acme", "seed-span", "host1/big.img")

@@ -25,10 +25,14 @@ pub fn run(args: &[&str]) -> Output {
 }
 
 pub fn ok(args: &[&str]) -> serde_json::Value {
-    let output = run(args);
+    succeeded(&run(args))
+}
+
+/// The JSON on stdout of a run that must have succeeded.
+pub fn succeeded(output: &Output) -> serde_json::Value {
     assert!(
         output.status.success(),
-        "seedship {args:?} failed: {}",
+        "seedship failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
@@ -224,6 +228,22 @@ impl Site {
             "--drive-count",
             &count,
         ]);
+    }
+
+    /// `seedship drive repair` of job `job` by the owner, from `journal` and the source `src`.
+    pub fn repair(&self, job: &str, journal: &Path, src: &Path) -> Output {
+        run(&[
+            "drive",
+            "repair",
+            "--credentials",
+            path(&self.owner_file),
+            "--job",
+            job,
+            "--journal",
+            path(journal),
+            "--srcdir",
+            path(src),
+        ])
     }
 
     pub fn receive(&self, job: &str, credentials: &Path, drives: &[&Path]) -> Output {
