@@ -96,6 +96,16 @@ pub fn usage(message: String) -> anyhow::Error {
     Coded { code: USAGE, message }.into()
 }
 
+/// Something the command needs on this machine (a staging location, a staged backup) is not
+/// there; `message` names it.
+pub fn not_found(message: String) -> anyhow::Error {
+    Coded {
+        code: REPO_NOT_FOUND,
+        message,
+    }
+    .into()
+}
+
 /// Classifies an error by the first cause in its chain that has a known code.
 pub fn code_of(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
@@ -106,6 +116,9 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
             return match err {
                 seedship_repo::Error::RepoNotFound { .. } => REPO_NOT_FOUND,
                 seedship_repo::Error::WrongPassword { .. } => WRONG_KEY,
+                seedship_repo::Error::AccessDenied { .. } => ACCESS_DENIED,
+                seedship_repo::Error::Unreachable { .. } => SERVER_UNREACHABLE,
+                seedship_repo::Error::BadLocation { .. } => USAGE,
                 _ => FAILURE,
             };
         }
@@ -118,12 +131,24 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
             };
         }
         if let Some(client) = cause.downcast_ref::<seedship_server::ClientError>() {
+            use seedship_server::{ClientError, ErrorCode};
             return match client {
-                seedship_server::ClientError::Api {
-                    status: 401 | 403, ..
+                // By the server's code, not the HTTP status alone: a job rule may answer 403
+                // or 409 too (shipping a job twice is not a name already taken).
+                ClientError::Api {
+                    code: Some(ErrorCode::Unauthenticated | ErrorCode::Forbidden),
+                    ..
+                }
+                | ClientError::Api {
+                    code: None,
+                    status: 401 | 403,
+                    ..
                 } => ACCESS_DENIED,
-                seedship_server::ClientError::Api { status: 409, .. } => ALREADY_EXISTS,
-                seedship_server::ClientError::Transport { .. } => SERVER_UNREACHABLE,
+                ClientError::Api {
+                    code: Some(ErrorCode::AlreadyExists),
+                    ..
+                } => ALREADY_EXISTS,
+                ClientError::Transport { .. } => SERVER_UNREACHABLE,
                 _ => FAILURE,
             };
         }

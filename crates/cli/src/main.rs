@@ -9,6 +9,7 @@ mod exit;
 mod output;
 mod progress;
 mod prompt;
+mod warnings;
 
 use clap::{Args, Parser};
 
@@ -44,7 +45,11 @@ pub struct Context {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
+    warnings::install(cli.global.json);
     let ctx = Context {
         json: cli.global.json,
         progress: progress::reporter(cli.global.json || cli.global.no_progress),
@@ -53,4 +58,27 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => exit::report(&err, ctx.json),
     }
+}
+
+/// Reports a command line clap refused: as clap does, or as an `exit_error` object when the
+/// command line asked for `--json` (the rest of it could not be parsed, so it is looked for
+/// among the raw arguments).
+fn usage_error(err: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    let wants_json = std::env::args_os().skip(1).any(|arg| arg == "--json");
+    let is_help = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !wants_json || is_help {
+        err.exit();
+    }
+    // The first line, without clap's "error: " and styling; the usage lines after it are
+    // for a person.
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    exit::report(&exit::usage(message), true)
 }

@@ -66,6 +66,18 @@ impl Task for BarTask {
         self.0.set_message(message.to_owned());
     }
     fn finish(&self) {
-        self.0.finish();
+        // Cleared, not left drawn: the command prints its result next, and a bar left on the
+        // line would have that result glued to its end.
+        self.0.finish_and_clear();
+    }
+}
+
+impl Drop for BarTask {
+    /// A task ended by an error or an early return is cleared too, so that the error message
+    /// starts on a line of its own.
+    fn drop(&mut self) {
+        if !self.0.is_finished() {
+            self.0.finish_and_clear();
+        }
     }
 }

@@ -544,7 +544,7 @@ fn assert_nothing_prepared(flow: &Flow) {
 fn diskprep_never_erases_what_it_must_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    let flow = Flow::start_sized(dir, 2 * MIB);
+    let flow = Flow::start(dir);
     flow.backup_ok();
     let source = tree_contents(&flow.source);
     let admin = std::fs::read(flow.server.admin_credentials()).expect("admin credentials");
@@ -613,7 +613,7 @@ type DetailsEdit = fn(&mut serde_json::Value);
 fn diskprep_checks_the_job_details_before_erasing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dir = dir.path();
-    let flow = Flow::start_sized(dir, 2 * MIB);
+    let flow = Flow::start(dir);
     flow.backup_ok();
     // A drive that carries an earlier seedship copy: diskprep may erase it, but only once
     // everything else was checked.
@@ -768,4 +768,338 @@ fn interrupted_backups_leave_nothing_on_disk_or_drives() {
     let plan = &message(&lines, "plan")["plan"];
     assert_eq!(plan["files"], staged.len(), "{plan}");
     assert_eq!(plan["bytes"], staged.values().sum::<u64>(), "{plan}");
+}
+
+/// docs/cli.md's table of exit codes: code -> meaning.
+fn documented_exit_codes() -> std::collections::BTreeMap<i32, String> {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md"))
+        .expect("read docs/cli.md");
+    let table = docs
+        .split("\n## Exit codes\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("an \"Exit codes\" section in docs/cli.md");
+    table
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+            Some((cells.first()?.parse().ok()?, (*cells.get(1)?).to_owned()))
+        })
+        .collect()
+}
+
+/// Which case produced each exit code, checked as it runs.
+#[derive(Default)]
+struct ExitCases(std::collections::BTreeMap<i32, Vec<&'static str>>);
+
+impl ExitCases {
+    /// `output` must end with `code`, and a failure must say why in one line on stderr
+    /// (a JSON `exit_error` object with `--json`).
+    fn expect(&mut self, case: &'static str, output: &std::process::Output, code: i32) -> String {
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(code), "{case}: {stderr}");
+        if code != 0 && code != WAITING && code != 23 && code != 21 {
+            // seedship's own line, clap's usage error, or the JSON object.
+            let reported = stderr.lines().any(|line| {
+                line.starts_with("seedship: error: ")
+                    || line.starts_with("error: ")
+                    || serde_json::from_str::<serde_json::Value>(line)
+                        .is_ok_and(|doc| doc["message_type"] == "exit_error" && doc["code"] == code)
+            });
+            assert!(reported, "{case}: the error is not reported on stderr: {stderr}");
+        }
+        self.0.entry(code).or_default().push(case);
+        stderr
+    }
+}
+
+#[test]
+fn every_exit_code_in_the_docs_is_produced_as_documented() {
+    let Some(_) = restic() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start(dir);
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, PASSWORD).expect("write password");
+    let pw = path(&password_file);
+    let mut cases = ExitCases::default();
+
+    // A server that does not answer (a port nobody listens on): retried, visibly, then 15.
+    // Started first: the retries take about 31 s, while the other cases run.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let unreachable_repo = format!("rest:http://agent:s3cr3t-of-the-test@{closed}/vaults/a/v/");
+    let unreachable = command(&["snapshots", "--repo", &unreachable_repo])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn seedship");
+
+    // 0, and the binary's table is the documented one.
+    let documented = documented_exit_codes();
+    let printed = run(&["--json", "exit-codes"]);
+    cases.expect("exit-codes", &printed, 0);
+    let printed: Vec<serde_json::Value> = serde_json::from_slice(&printed.stdout).expect("JSON table");
+    let printed: Vec<i64> = printed.iter().filter_map(|row| row["code"].as_i64()).collect();
+    let documented_codes: Vec<i64> = documented.keys().map(|&code| i64::from(code)).collect();
+    assert_eq!(
+        printed, documented_codes,
+        "`seedship exit-codes` and docs/cli.md differ"
+    );
+
+    // 2: usage errors, as exit_error objects with --json, before anything is done.
+    let usage = run(&["--json", "backup", "--no-such-flag"]);
+    let stderr = cases.expect("unknown flag with --json", &usage, 2);
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
+    let usage = run(&[
+        "job",
+        "ship",
+        JOB,
+        "--credentials",
+        path(&flow.account),
+        "--carrier",
+        "DHL",
+        "--tracking-number",
+        "T-1",
+        "--ship-date",
+        "2026-02-30",
+        "--drive-count",
+        "1",
+    ]);
+    let stderr = cases.expect("ship date that is no date", &usage, 2);
+    assert!(stderr.contains("2026-02-30"), "{stderr}");
+    let usage = run(&[
+        "snapshots",
+        "--repo",
+        "http://127.0.0.1:1/vaults/a/v/",
+        "--password-file",
+        pw,
+    ]);
+    let stderr = cases.expect("a URL without rest:", &usage, 2);
+    assert!(stderr.contains("rest:http"), "{stderr}");
+
+    // 10, 12, 1 on a local repository.
+    let repo = dir.join("repo");
+    let local = ["--repo", path(&repo), "--password-file", pw];
+    let missing = run(&[&["--json", "snapshots"][..], &local].concat());
+    cases.expect("no repository at --repo", &missing, 10);
+    cases.expect(
+        "backup",
+        &run(&[&["--json", "backup"][..], &local, &[path(&flow.source)]].concat()),
+        0,
+    );
+    std::fs::write(dir.join("wrong"), "not the password").expect("write");
+    let wrong = run(&[
+        "--json",
+        "snapshots",
+        "--repo",
+        path(&repo),
+        "--password-file",
+        path(&dir.join("wrong")),
+    ]);
+    cases.expect("wrong password", &wrong, 12);
+    let unknown = run(&[
+        &["--json", "restore", "0123abcd"][..],
+        &local,
+        &["--target", path(&dir.join("t"))],
+    ]
+    .concat());
+    cases.expect("unknown snapshot", &unknown, 1);
+
+    // 13: the vault refuses a wrong secret; it is not "repository not found".
+    let forged = flow
+        .agent
+        .repository()
+        .replace(&flow.agent.secret, "not-the-secret");
+    let refused = run(&["snapshots", "--repo", &forged]);
+    let stderr = cases.expect("rest: repository with a wrong secret", &refused, 13);
+    assert!(stderr.contains("credentials"), "{stderr}");
+    assert!(
+        !stderr.contains("not-the-secret"),
+        "the secret is shown: {stderr}"
+    );
+
+    // 14: a name already taken.
+    let taken = run(&[
+        "container",
+        "create",
+        "seed",
+        "--storage-account",
+        "imports",
+        "--credentials",
+        path(&flow.account),
+    ]);
+    cases.expect("container created twice", &taken, 14);
+
+    // 10: a staging location that is not there (an unmounted disk).
+    let unmounted = run(&[
+        "diskprep",
+        "--staging",
+        path(&dir.join("unmounted")),
+        "--credentials",
+        path(&flow.account),
+    ]);
+    let stderr = cases.expect("diskprep of a missing staging location", &unmounted, 10);
+    assert!(stderr.contains("unmounted"), "{stderr}");
+
+    // 22: the job exists, the drives are not at the data centre.
+    flow.backup_ok();
+    flow.diskprep();
+    cases.expect("policy backup while the job is Creating", &flow.backup(), WAITING);
+
+    // 20: a drive checked against another drive's journal.
+    let journals = flow.job_dir().join("journals");
+    let swapped = run(&[
+        "drive",
+        "verify",
+        "--journal",
+        path(&journals.join("drive-1.jrn")),
+        "--drive",
+        path(&flow.drive(2)),
+    ]);
+    cases.expect("drive verified against another drive's journal", &swapped, 20);
+
+    // 1: a job rule (shipping twice) is no "name already taken".
+    let ship = [
+        "job",
+        "ship",
+        JOB,
+        "--credentials",
+        path(&flow.account),
+        "--carrier",
+        "DHL",
+        "--tracking-number",
+        "TRACK-9",
+        "--ship-date",
+        "2026-11-30",
+        "--drive-count",
+        "2",
+    ];
+    cases.expect("ship", &run(&ship), 0);
+    let again = run(&ship);
+    let stderr = cases.expect("ship twice", &again, 1);
+    assert!(!stderr.contains("Some("), "{stderr}");
+
+    // 23: the job cancelled while the drives travel.
+    cases.expect(
+        "cancel",
+        &run(&["job", "cancel", JOB, "--credentials", path(&flow.account)]),
+        0,
+    );
+    cases.expect("policy backup of a cancelled job", &flow.backup(), 23);
+
+    // 21: a drive with one flipped byte ends CompletedMoreInfo.
+    std::fs::create_dir(dir.join("site")).expect("mkdir site");
+    let site = server_support::import::Site::start(&dir.join("site"), None);
+    let src = dir.join("site-src");
+    server_support::import::make_source(&src, 4, 6 * MIB);
+    let set = site.prepare_and_ship("exit-21", &src, 1, 64 * MIB);
+    let (drive, _) = &set[0];
+    let (data, _) = store_listing(drive)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".dat"))
+        .max_by_key(|(_, size)| *size)
+        .expect("a data file");
+    let data = drive.join(data);
+    let mut bytes = std::fs::read(&data).expect("read data file");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&data, bytes).expect("write data file");
+    cases.expect(
+        "import of a damaged drive",
+        &site.receive("exit-21", &site.operator_file, &[drive]),
+        21,
+    );
+
+    // 3: a source file the backup cannot read (as an unprivileged user when run as root).
+    let shared = tempfile::Builder::new().tempdir_in("/tmp").expect("shared dir");
+    let shared_dir = shared.path();
+    std::fs::set_permissions(shared_dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+    let partial_src = shared_dir.join("src");
+    std::fs::create_dir(&partial_src).expect("mkdir");
+    std::fs::write(partial_src.join("readable"), b"fine").expect("write");
+    std::fs::write(partial_src.join("secret"), b"no").expect("write");
+    std::fs::set_permissions(
+        partial_src.join("secret"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .expect("chmod");
+    std::fs::set_permissions(
+        &password_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
+    let shared_password = shared_dir.join("password");
+    std::fs::copy(&password_file, &shared_password).expect("copy password");
+    let shared_repo = shared_dir.join("repo");
+    let partial_args = [
+        "--json",
+        "backup",
+        "--repo",
+        path(&shared_repo),
+        "--password-file",
+        path(&shared_password),
+        path(&partial_src),
+    ];
+    let mut partial = command(&partial_args);
+    if rustix::process::geteuid().is_root() {
+        partial = Command::new("setpriv");
+        partial
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", SEEDSHIP])
+            .args(partial_args);
+    }
+    cases.expect("backup of an unreadable file", &partial.output().expect("run"), 3);
+
+    // 130: Ctrl-C during a backup (the shell's status for a process ended by SIGINT).
+    let big = dir.join("big");
+    std::fs::create_dir(&big).expect("mkdir");
+    let mut rng = Rng::new(130);
+    for n in 0..8 {
+        std::fs::write(big.join(format!("f{n}")), rng.random(16 * MIB)).expect("write");
+    }
+    let interrupted_repo = dir.join("interrupted");
+    let mut child = command(&["--json", "backup", "--repo", path(&interrupted_repo), path(&big)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn backup");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !interrupted_repo.join("config").exists() {
+        assert!(Instant::now() < deadline, "the backup never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).expect("pid")).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let status = child.wait().expect("wait");
+    let shell_status = status
+        .code()
+        .or_else(|| std::os::unix::process::ExitStatusExt::signal(&status).map(|signal| 128 + signal));
+    assert_eq!(shell_status, Some(130), "{status:?}");
+    cases.0.entry(130).or_default().push("Ctrl-C during a backup");
+
+    // 15, with every retry shown and the secret never.
+    let unreachable = unreachable.wait_with_output().expect("wait");
+    let stderr = cases.expect("rest: server that does not answer", &unreachable, 15);
+    assert!(stderr.contains("retrying"), "retries are not shown: {stderr}");
+    assert!(
+        stderr.contains(&closed.to_string()),
+        "the server is not named: {stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cr3t-of-the-test"),
+        "the secret is shown: {stderr}"
+    );
+
+    // Every documented code was produced, but 11: seedship takes no locks yet, as the docs
+    // say beside the agent's table.
+    let produced: Vec<i32> = cases.0.keys().copied().collect();
+    let expected: Vec<i32> = documented.keys().copied().filter(|&code| code != 11).collect();
+    assert_eq!(produced, expected, "cases: {:?}", cases.0);
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md")).expect("docs");
+    assert!(
+        docs.contains("Code 11 (locked) is not produced yet"),
+        "docs/cli.md must say 11 is not produced"
+    );
 }

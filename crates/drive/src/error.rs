@@ -122,7 +122,9 @@ pub enum Error {
         len: u64,
     },
     /// A drive directory is missing or not a directory.
-    #[error("drive {path} is not a directory")]
+    #[error(
+        "drive {path} does not exist or is not a directory: check the path, and that the drive is mounted"
+    )]
     DriveNotDirectory {
         /// The drive path.
         path: PathBuf,

@@ -183,6 +183,65 @@ pub enum CustodyEvent {
     },
 }
 
+impl fmt::Display for CustodyEvent {
+    /// One line a person reads (`job custody`); the JSON form is the record.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Created { region, drives } => {
+                write!(f, "created in region {region} with {} drive(s)", drives.len())
+            }
+            Self::DriveAdded { drive } => write!(f, "drive {drive} added"),
+            Self::Shipped {
+                carrier,
+                tracking_number,
+                ship_date,
+                drive_count,
+            } => write!(
+                f,
+                "shipped {drive_count} drive(s) with {carrier}, tracking number {tracking_number}, on {ship_date}"
+            ),
+            Self::Cancelled => f.write_str("cancelled"),
+            Self::DriveReceived { drive } => write!(f, "drive {drive} received"),
+            Self::DriveNeverReceived { drive } => write!(f, "drive {drive} declared never received"),
+            Self::TransferStarted { drive } => write!(f, "drive {drive}: transfer started"),
+            Self::TransferFinished {
+                drive,
+                status,
+                blobs,
+                blobs_failed,
+                problems,
+                bytes,
+                ..
+            } => write!(
+                f,
+                "drive {drive}: transfer finished, {status:?}: {blobs} blob(s), {bytes} bytes, \
+                 {blobs_failed} failed, {problems} problem(s) to repair"
+            ),
+            Self::Repaired {
+                drive,
+                fixed,
+                remaining,
+            } => write!(f, "drive {drive}: repaired {fixed} problem(s), {remaining} left"),
+            Self::Erased { drive, record } => write!(
+                f,
+                "drive {drive} erased ({}, {} bytes; {})",
+                record.method, record.bytes_overwritten, record.verification
+            ),
+            Self::ShippedBack {
+                carrier,
+                tracking_number,
+                drives,
+            } => write!(
+                f,
+                "{} drive(s) shipped back with {carrier}, tracking number {tracking_number}",
+                drives.len()
+            ),
+            Self::JobStateChanged { from, to } => write!(f, "job {from} -> {to}"),
+            Self::DriveStateChanged { drive, from, to } => write!(f, "drive {drive} {from} -> {to}"),
+        }
+    }
+}
+
 /// One entry of a custody log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CustodyEntry {

@@ -12,6 +12,18 @@ pub enum Error {
     /// The password opens none of the repository's keys.
     #[error("wrong password for repository {location}")]
     WrongPassword { location: String },
+    /// A `rest:` server refused the credentials in the URL (HTTP 401 or 403).
+    #[error(
+        "the server refused the credentials for repository {location} (HTTP {status}): check the \
+         user and secret in the rest: URL"
+    )]
+    AccessDenied { location: String, status: u16 },
+    /// A `rest:` server could not be reached, after retries.
+    #[error("server of repository {location} unreachable: {message}")]
+    Unreachable { location: String, message: String },
+    /// The location cannot be a repository (for example a URL without the `rest:` prefix).
+    #[error("repository location {location}: {reason}")]
+    BadLocation { location: String, reason: &'static str },
     /// A path given to back up does not exist.
     #[error("source path {path} does not exist")]
     SourceNotFound { path: PathBuf },
@@ -87,15 +99,51 @@ pub(crate) fn engine<'a>(
 ) -> impl FnOnce(Box<rustic_core::RusticError>) -> Error + 'a {
     move |err| {
         if err.is_incorrect_password() {
-            Error::WrongPassword {
+            return Error::WrongPassword {
                 location: location.to_owned(),
-            }
-        } else {
-            Error::Engine {
+            };
+        }
+        let http = http_cause(&err);
+        match (http.and_then(reqwest::Error::status).map(|s| s.as_u16()), http) {
+            (Some(status @ (401 | 403)), _) => Error::AccessDenied {
+                location: location.to_owned(),
+                status,
+            },
+            (_, Some(cause)) if cause.is_connect() || cause.is_timeout() => Error::Unreachable {
+                location: location.to_owned(),
+                // The HTTP client's own chain ("error sending request for url (...): ...:
+                // Connection refused"), without rustic's "Backoff failed" wrapper.
+                message: crate::redact_passwords(&causes(cause)),
+            },
+            _ => Error::Engine {
                 location: location.to_owned(),
                 operation,
-                message: one_line(&err),
-            }
+                message: crate::redact_passwords(&one_line(&err)),
+            },
         }
     }
+}
+
+/// `err` and its causes on one line, separated by ": ".
+fn causes(err: &dyn std::error::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut cause = err.source();
+    while let Some(current) = cause {
+        parts.push(current.to_string());
+        cause = current.source();
+    }
+    parts.dedup();
+    parts.join(": ")
+}
+
+/// The HTTP error behind a failure of a `rest:` repository, if that is what it was.
+fn http_cause(err: &rustic_core::RusticError) -> Option<&reqwest::Error> {
+    let mut cause = std::error::Error::source(err);
+    while let Some(current) = cause {
+        if let Some(http) = current.downcast_ref::<reqwest::Error>() {
+            return Some(http);
+        }
+        cause = current.source();
+    }
+    None
 }

@@ -43,6 +43,6 @@ pub use crate::{
     backup::{BackupOptions, Sources},
     error::{Error, Result},
     report::{BackupSummary, CheckReport, RestoreSummary, SnapshotInfo, Unreadable},
-    repository::{Repo, RepoConfig},
+    repository::{Repo, RepoConfig, redact_passwords},
     restore::RestoreOptions,
 };

@@ -7,8 +7,8 @@ use crate::{
 };
 use rustic_backend::{BackendOptions, local::LocalBackend};
 use rustic_core::{
-    ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryBackends, RepositoryOptions,
-    repofile::Chunker,
+    ConfigOptions, Credentials, FileType, KeyOptions, OpenStatus, Repository, RepositoryBackends,
+    RepositoryOptions, WriteBackend, repofile::Chunker,
 };
 use seedship_progress::Progress;
 use std::{
@@ -66,7 +66,7 @@ impl RepoConfig {
     /// The location as it may be shown and logged: a password in a `rest:` URL
     /// (`rest:https://agent:SECRET@host/...`) is replaced by `***`.
     pub fn display_location(&self) -> String {
-        redact_url_password(&self.location)
+        redact_passwords(&self.location)
     }
 
     /// The directory of a local repository; `None` for a `rest:` one.
@@ -77,9 +77,18 @@ impl RepoConfig {
         Some(self.location.strip_prefix("local:").unwrap_or(&self.location))
     }
 
-    /// A rustic repository handle, not yet opened.
-    fn unopened(&self, bridge: Bridge) -> Result<Repository<()>> {
+    /// A rustic repository handle, not yet opened, and the backend it reads.
+    fn unopened(&self, bridge: Bridge) -> Result<(Repository<()>, Arc<dyn WriteBackend>)> {
         let shown = self.display_location();
+        if ["http://", "https://"]
+            .iter()
+            .any(|scheme| self.location.starts_with(scheme))
+        {
+            return Err(Error::BadLocation {
+                location: shown,
+                reason: "a URL is not a local directory; a REST server is written rest:http(s)://...",
+            });
+        }
         let on_error = |operation| engine(&shown, operation);
         let backends = if let Some(path) = self.local_path() {
             let local = LocalBackend::new(path, Vec::new()).map_err(on_error("opening"))?;
@@ -100,7 +109,8 @@ impl RepoConfig {
             Some(dir) => RepositoryOptions::default().cache_dir(dir.clone()),
             None => RepositoryOptions::default().no_cache(true),
         };
-        Repository::new_with_progress(&options, &backends, bridge).map_err(on_error("opening"))
+        let repo = Repository::new_with_progress(&options, &backends, bridge).map_err(on_error("opening"))?;
+        Ok((repo, backends.repository()))
     }
 }
 
@@ -135,8 +145,8 @@ impl Repo {
     /// [`Error::WrongPassword`] when the password opens no key, [`Error::Engine`] otherwise.
     pub fn open(config: &RepoConfig, progress: Arc<dyn Progress>) -> Result<Self> {
         let bridge = Bridge::new(progress);
-        let unopened = config.unopened(bridge.clone())?;
-        if !exists(config, &unopened)? {
+        let (unopened, backend) = config.unopened(bridge.clone())?;
+        if !exists(config, &unopened, backend.as_ref())? {
             return Err(Error::RepoNotFound {
                 location: config.display_location(),
             });
@@ -164,9 +174,9 @@ impl Repo {
             crate::atomic::sweep_temporaries(Path::new(root))?;
         }
         let bridge = Bridge::new(progress);
-        let unopened = config.unopened(bridge.clone())?;
+        let (unopened, backend) = config.unopened(bridge.clone())?;
         let credentials = Credentials::password(&config.password);
-        if exists(config, &unopened)? {
+        if exists(config, &unopened, backend.as_ref())? {
             let inner = unopened
                 .clone()
                 .open(&credentials)
@@ -228,43 +238,74 @@ impl Repo {
 }
 
 /// Whether the location holds a repository (a `config` file).
-fn exists(config: &RepoConfig, unopened: &Repository<()>) -> Result<bool> {
+///
+/// # Errors
+///
+/// [`Error::AccessDenied`] when a `rest:` server refuses the credentials, which restic's
+/// REST client would otherwise read as "no repository" (it only asks whether `HEAD /config`
+/// succeeded); [`Error::Unreachable`] when the server cannot be reached.
+fn exists(config: &RepoConfig, unopened: &Repository<()>, backend: &dyn WriteBackend) -> Result<bool> {
+    let shown = config.display_location();
     let found = unopened
         .config_id()
-        .map_err(engine(&config.display_location(), "looking for the repository"))?;
+        .map_err(engine(&shown, "looking for the repository"))?;
+    if found.is_none() && config.local_path().is_none() {
+        // Listing the keys answers 401/403 for refused credentials; any other failure (a
+        // vault that does not exist yet answers 404) still means "no repository here".
+        if let Err(err) = backend.list(FileType::Key) {
+            let err = engine(&shown, "looking for the repository")(err);
+            if matches!(err, Error::AccessDenied { .. } | Error::Unreachable { .. }) {
+                return Err(err);
+            }
+        }
+    }
     Ok(found.is_some())
 }
 
-/// `location` with the password of a URL's user information replaced by `***`.
-fn redact_url_password(location: &str) -> String {
-    let Some((scheme, rest)) = location.split_once("://") else {
-        return location.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}{path}")
+/// `text` with the password of every URL's user information replaced by `***`
+/// (`rest:https://agent:SECRET@host/...` becomes `rest:https://agent:***@host/...`), for
+/// locations and error messages that may be shown or logged.
+pub fn redact_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| c == '/' || c == ')' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let (authority, after) = tail.split_at(authority_end);
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+                out.push_str(&format!("{user}:***@{host}"));
+            }
+            None => out.push_str(authority),
         }
-        None => location.to_owned(),
+        rest = after;
     }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url_password;
+    use super::redact_passwords;
 
     #[test]
-    fn url_passwords_are_redacted_and_other_locations_kept() {
+    fn url_passwords_are_redacted_and_other_text_kept() {
         assert_eq!(
-            redact_url_password("rest:http://agent:s3cr3t@127.0.0.1:8420/vaults/a/v/"),
+            redact_passwords("rest:http://agent:s3cr3t@127.0.0.1:8420/vaults/a/v/"),
             "rest:http://agent:***@127.0.0.1:8420/vaults/a/v/"
         );
         assert_eq!(
-            redact_url_password("rest:https://127.0.0.1/vaults/a/v/"),
+            redact_passwords("rest:https://127.0.0.1/vaults/a/v/"),
             "rest:https://127.0.0.1/vaults/a/v/"
         );
-        assert_eq!(redact_url_password("/srv/repo@2"), "/srv/repo@2");
+        assert_eq!(redact_passwords("/srv/repo@2"), "/srv/repo@2");
+        assert_eq!(
+            redact_passwords("error sending request for url (http://a:b@h:1/config) and http://c:d@e"),
+            "error sending request for url (http://a:***@h:1/config) and http://c:***@e"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The cloud side: `seedship server` and the commands that manage accounts, storage accounts,
 //! containers, vaults and agent registration through the server's API.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -509,13 +510,18 @@ fn run_server(ctx: &Context, args: ServerArgs) -> anyhow::Result<()> {
         (true, _, _) => TlsMode::SelfSigned,
         _ => TlsMode::Off,
     };
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SEEDSHIP_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
-        .init();
+        // Colour codes only for a person watching, never in a log file or journald.
+        .with_ansi(std::io::stderr().is_terminal())
+        .finish();
+    // Not `init()`: that would also claim the `log` crate's logger, which `main` gave to
+    // the warnings of the repository libraries.
+    tracing::subscriber::set_global_default(log).context("installing the server's log")?;
     let options = ServerOptions {
         data_dir: args.data_dir.clone(),
         listen: args.listen,

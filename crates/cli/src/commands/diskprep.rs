@@ -14,7 +14,7 @@ use seedship_server::{Client, ClientError, JobDetail};
 use super::erase::{Protected, check_overlaps, confirm_erase};
 use super::job::{connect, drive_specs, emit_detail, read_spec, ship_action};
 use super::offline::{JobDir, StagedJob};
-use crate::{Context, durable, output, prompt};
+use crate::{Context, durable, exit, output, prompt};
 
 #[derive(Debug, Args)]
 pub struct DiskprepArgs {
@@ -58,7 +58,7 @@ pub struct DiskprepArgs {
     #[arg(long, requires = "ship")]
     tracking_number: Option<String>,
     /// With --ship: the ship date, YYYY-MM-DD (asked for when missing).
-    #[arg(long, requires = "ship")]
+    #[arg(long, requires = "ship", value_parser = super::job::parse_ship_date)]
     ship_date: Option<String>,
     /// With --ship: drives in the package (default: the prepared drives).
     #[arg(long, requires = "ship")]
@@ -117,8 +117,15 @@ pub fn run(args: DiskprepArgs, ctx: &Context) -> anyhow::Result<()> {
 
 /// The job directory: `--job`, the only staged job, or the one the user picks.
 fn pick_job(args: &DiskprepArgs, staging: &Path, ctx: &Context) -> anyhow::Result<JobDir> {
-    let listing = std::fs::read_dir(staging)
-        .with_context(|| format!("listing staging location {}", staging.display()))?;
+    let listing = match std::fs::read_dir(staging) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(exit::not_found(format!(
+                "staging location {} does not exist (a disk or share not mounted?)",
+                staging.display()
+            )));
+        }
+        listing => listing.with_context(|| format!("listing staging location {}", staging.display()))?,
+    };
     let mut jobs = Vec::new();
     for entry in listing {
         let entry = entry.with_context(|| format!("listing {}", staging.display()))?;
@@ -130,19 +137,23 @@ fn pick_job(args: &DiskprepArgs, staging: &Path, ctx: &Context) -> anyhow::Resul
     jobs.sort();
     let name = match (&args.job, jobs.as_slice()) {
         (Some(job), _) if jobs.contains(job) => job.clone(),
-        (Some(job), _) => anyhow::bail!(
-            "--job {job}: no initial backup staged for it in {} (staged: {})",
-            staging.display(),
-            if jobs.is_empty() {
-                "none".to_owned()
-            } else {
-                jobs.join(", ")
-            }
-        ),
-        (None, []) => anyhow::bail!(
-            "no initial backup staged in {}: run `seedship backup` with the offline policy first",
-            staging.display()
-        ),
+        (Some(job), _) => {
+            return Err(exit::not_found(format!(
+                "--job {job}: no initial backup staged for it in {} (staged: {})",
+                staging.display(),
+                if jobs.is_empty() {
+                    "none".to_owned()
+                } else {
+                    jobs.join(", ")
+                }
+            )));
+        }
+        (None, []) => {
+            return Err(exit::not_found(format!(
+                "no initial backup staged in {}: run `seedship backup` with the offline policy first",
+                staging.display()
+            )));
+        }
         (None, [only]) => only.clone(),
         (None, several) => {
             let answer = prompt::ask(
@@ -227,7 +238,17 @@ fn prepare(
     let detail = client
         .create_job(&job_spec(spec)?)
         .with_context(|| format!("creating import job {}", staged.job))?;
-    emit_detail(ctx, &detail)
+    emit_detail(ctx, &detail)?;
+    if !ctx.json {
+        println!(
+            "next: check each drive with `seedship drive verify --journal <JOURNAL> --drive <DIR>` \
+             (journals in {}), ship them, then record the shipment with `seedship diskprep \
+             --staging {} --ship`",
+            dir.journals_dir().display(),
+            dir.path().parent().unwrap_or(dir.path()).display()
+        );
+    }
+    Ok(())
 }
 
 /// What no drive of `dir`'s job may overlap: the policy's backup paths, the staging location
@@ -280,9 +301,29 @@ fn copy_to_drives(
         seedship_drive::parse_recipient(&service_key).context("the import service's key from the server")?;
     sweep_staged(dir)?;
     let passphrase = super::drive::passphrase()?;
-    // The plan resolves the journals' directory to keep them off the drives.
-    std::fs::create_dir_all(dir.journals_dir())
-        .with_context(|| format!("creating {}", dir.journals_dir().display()))?;
+    // The plan resolves the journals' directory to keep them off the drives; a run that
+    // stops before copying (refused, a drive that cannot be used) leaves no trace of it.
+    let journals = dir.journals_dir();
+    let created = !journals.exists();
+    std::fs::create_dir_all(&journals).with_context(|| format!("creating {}", journals.display()))?;
+    let copied = plan_and_copy(ctx, args, staged, dir, service_key, passphrase);
+    if created && dir.journals().is_empty() {
+        // Only an empty directory is removed: a journal is never lost.
+        let _ = std::fs::remove_dir(&journals);
+    }
+    copied
+}
+
+/// Plans the copy onto the drives (asking for more when they are full), confirms the erase
+/// and copies; returns the journals.
+fn plan_and_copy(
+    ctx: &Context,
+    args: &DiskprepArgs,
+    staged: &StagedJob,
+    dir: &JobDir,
+    service_key: seedship_drive::Recipient,
+    passphrase: zeroize::Zeroizing<Vec<u8>>,
+) -> anyhow::Result<Vec<PathBuf>> {
     let mut drives = args.drive.clone();
     if drives.is_empty() {
         drives.push(ask_drive(ctx, "Drive directory to erase and use:")?);
@@ -421,6 +462,7 @@ fn ship(
     let carrier = value(&args.carrier, "--carrier", "Carrier:")?;
     let tracking = value(&args.tracking_number, "--tracking-number", "Tracking number:")?;
     let date = value(&args.ship_date, "--ship-date", "Ship date (YYYY-MM-DD):")?;
+    let date = super::job::parse_ship_date(&date).map_err(exit::usage)?;
     let prepared = u32::try_from(dir.journals().len()).context("too many journals")?;
     let count = args.drive_count.unwrap_or(prepared);
     if !args.yes {

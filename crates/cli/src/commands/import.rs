@@ -169,6 +169,12 @@ struct Arrived {
 
 /// The drive id a mounted drive carries.
 fn drive_id_of(dir: &Path) -> anyhow::Result<String> {
+    if std::fs::symlink_metadata(dir).is_err_and(|err| err.kind() == std::io::ErrorKind::NotFound) {
+        bail!(
+            "drive {} does not exist: check the path, and that the drive is mounted",
+            dir.display()
+        );
+    }
     seedship_drive::read_drive_id(dir)
         .with_context(|| format!("drive {}", dir.display()))?
         .with_context(|| {
@@ -178,6 +184,26 @@ fn drive_id_of(dir: &Path) -> anyhow::Result<String> {
                 seedship_drive::MARKER_NAME
             )
         })
+}
+
+/// The error for a drive (`dir`, carrying drive id `id`) that is not one of job `name`'s,
+/// naming the job it belongs to when the credentials can see it.
+fn not_a_drive_of(client: &Client, dir: &Path, id: &str, name: &str) -> anyhow::Error {
+    let owner = client.jobs().ok().and_then(|jobs| {
+        jobs.into_iter()
+            .find(|job| job.drives.iter().any(|drive| drive.drive_id == id))
+            .map(|job| format!("{}/{}", job.account, job.name))
+    });
+    match owner {
+        Some(owner) => anyhow::anyhow!(
+            "drive {} (id {id}) is a drive of job {owner}, not of job {name}",
+            dir.display()
+        ),
+        None => anyhow::anyhow!(
+            "drive {} (id {id}) is not a drive of job {name}, nor of any job these credentials see",
+            dir.display()
+        ),
+    }
 }
 
 /// The Import/Export drive status for a drive that could not be opened.
@@ -236,7 +262,7 @@ fn receive(args: &ReceiveArgs, ctx: &Context) -> anyhow::Result<()> {
         let drive = detail
             .job
             .drive(&id)
-            .with_context(|| format!("drive {} (id {id}) is not a drive of job {name}", dir.display()))?;
+            .ok_or_else(|| not_a_drive_of(&client, dir, &id, name))?;
         arrived.push(Arrived {
             dir: dir.clone(),
             drive: drive.clone(),
@@ -876,12 +902,10 @@ fn erase(args: &EraseArgs, ctx: &Context) -> anyhow::Result<()> {
     let dir = &args.drive;
     let drive_id = drive_id_of(dir)?;
     let detail = client.job(&account, name)?;
-    let drive = detail.job.drive(&drive_id).with_context(|| {
-        format!(
-            "drive {} (id {drive_id}) is not a drive of job {name}",
-            dir.display()
-        )
-    })?;
+    let drive = detail
+        .job
+        .drive(&drive_id)
+        .ok_or_else(|| not_a_drive_of(&client, dir, &drive_id, name))?;
     if !matches!(
         drive.state,
         DriveState::Completed | DriveState::CompletedMoreInfo | DriveState::ShippedBack

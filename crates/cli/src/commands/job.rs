@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_jobs::{DriveSpec, JobSpec, JobSummary};
+use seedship_jobs::{DriveSpec, JobSpec, JobState, JobSummary};
 use seedship_server::{Client, Credentials, JobAction, JobDetail};
+use time::format_description::well_known::Rfc3339;
 
 use crate::{Context, output};
 
@@ -38,8 +39,8 @@ pub enum JobCmd {
         carrier: String,
         #[arg(long)]
         tracking_number: String,
-        /// `YYYY-MM-DD`.
-        #[arg(long)]
+        /// The day the package left, `YYYY-MM-DD`.
+        #[arg(long, value_parser = parse_ship_date)]
         ship_date: String,
         /// Drives in the package; must match the job.
         #[arg(long)]
@@ -127,6 +128,15 @@ pub fn drive_specs(journals: &[PathBuf]) -> anyhow::Result<Vec<DriveSpec>> {
         .collect()
 }
 
+/// A ship date as the server takes it (`YYYY-MM-DD`), checked before anything is sent so
+/// that a typo is a usage error naming the value.
+pub fn parse_ship_date(text: &str) -> Result<String, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text.trim(), &format)
+        .map(|date| date.to_string())
+        .map_err(|_| format!("ship date {text:?} is not a date written YYYY-MM-DD"))
+}
+
 /// The ship action (`dry_run`: only review it).
 pub fn ship_action(
     carrier: &str,
@@ -162,14 +172,17 @@ pub fn emit_detail(ctx: &Context, detail: &JobDetail) -> anyhow::Result<()> {
     output::emit(ctx.json, detail, || {
         let address = &detail.data_centre.shipping_address;
         let mut text = summary_line(&detail.summary);
-        text.push_str(&format!(
-            "\nship to: {}, {}, {} {}, {}",
-            address.recipient,
-            address.street.join(", "),
-            address.postal_code,
-            address.city,
-            address.country
-        ));
+        // Where to send the drives matters only until they are sent.
+        if matches!(detail.summary.state, JobState::Creating | JobState::Shipping) {
+            text.push_str(&format!(
+                "\nship to: {}, {}, {} {}, {}",
+                address.recipient,
+                address.street.join(", "),
+                address.postal_code,
+                address.city,
+                address.country
+            ));
+        }
         if let Some(review) = &detail.review {
             text.push_str(&format!(
                 "\nreview (nothing recorded): {} {} shipped {}",
@@ -246,12 +259,21 @@ impl JobCmd {
                 let (client, account) = job.open()?;
                 let report = client.job_custody(&account, &job.name)?;
                 output::emit(ctx.json, &report, || {
-                    format!(
+                    let mut lines: Vec<String> = report
+                        .entries
+                        .iter()
+                        .map(|entry| {
+                            let at = entry.at.format(&Rfc3339).unwrap_or_default();
+                            format!("{:>4}  {at}  {}: {}", entry.seq, entry.actor, entry.event)
+                        })
+                        .collect();
+                    lines.push(format!(
                         "{} entries, head {}: {}",
                         report.entries.len(),
                         report.head,
                         report.error.as_deref().unwrap_or("verified")
-                    )
+                    ));
+                    lines.join("\n")
                 })?;
                 anyhow::ensure!(report.verified, "custody log of job {} does not verify", job.name);
                 Ok(())

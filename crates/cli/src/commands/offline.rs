@@ -298,9 +298,14 @@ pub(super) fn seed_vault(
     let task = ctx
         .progress
         .task(&format!("seeding vault {vault}"), Unit::Bytes, None);
+    task.set_message("listing the imported repository");
     let seeded = client.seed_vault(vault, storage, container, prefix, &mut |running| {
-        task.set_total(running.bytes);
-        task.set_position(running.bytes_done);
+        // Until the listing found something, a total of 0 B would read as "nothing to do".
+        if running.bytes > 0 {
+            task.set_message("");
+            task.set_total(running.bytes);
+            task.set_position(running.bytes_done);
+        }
     });
     task.finish();
     seeded

@@ -222,8 +222,9 @@ fn check_destination(config_dir: &Path, offline: &Offline) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Creates the staging directory and checks it has room for the initial backup of `paths`,
-/// unless that backup is staged already (then it takes the room it needs).
+/// Checks the staging directory has room for the initial backup of `paths` and creates it,
+/// unless that backup is staged already (then it takes the room it needs). A refused check
+/// creates nothing.
 fn prepare_staging(offline: &Offline, paths: &[PathBuf]) -> anyhow::Result<()> {
     if JobDir::new(&offline.staging, &offline.job).staged_file().exists() {
         return Ok(());
@@ -233,17 +234,21 @@ fn prepare_staging(offline: &Offline, paths: &[PathBuf]) -> anyhow::Result<()> {
     for source in paths {
         estimate += tree_size(source)?;
     }
-    std::fs::create_dir_all(staging)
-        .with_context(|| format!("creating staging directory {}", staging.display()))?;
-    let stat = rustix::fs::statvfs(staging)
-        .with_context(|| format!("free space of staging directory {}", staging.display()))?;
+    // The file system it will be on: the nearest part of the path that exists.
+    let existing = staging
+        .ancestors()
+        .find(|dir| dir.exists())
+        .unwrap_or_else(|| Path::new("/"));
+    let stat = rustix::fs::statvfs(existing)
+        .with_context(|| format!("free space for staging directory {}", staging.display()))?;
     let free = stat.f_bavail.saturating_mul(stat.f_frsize);
     anyhow::ensure!(
         free >= estimate,
         "staging directory {} has {free} bytes free; the initial backup needs up to {estimate}",
         staging.display()
     );
-    Ok(())
+    std::fs::create_dir_all(staging)
+        .with_context(|| format!("creating staging directory {}", staging.display()))
 }
 
 /// Stores the policy: the given paths, and the schedule and offline settings given, the
