@@ -20,7 +20,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Admin => "admin",
             Kind::Operator => "operator",
@@ -143,6 +143,38 @@ impl Db {
             vault_id: row.try_get("vault_id")?,
             secret_hash: row.try_get("secret_hash")?,
         }))
+    }
+
+    /// The principal of `kind` named `name` (accounts and operators have unique names).
+    pub async fn principal_named(&self, kind: Kind, name: &str) -> Result<Option<PrincipalRow>, sqlx::Error> {
+        let id: Option<String> = sqlx::query_scalar("SELECT id FROM principals WHERE kind = $1 AND name = $2")
+            .bind(kind.as_str())
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        match id {
+            Some(id) => self.principal(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces the secret of principal `id` by `secret` (only its digest is stored), records
+    /// when, and ends the principal's web sessions, in one transaction: from its commit on the
+    /// old secret is refused everywhere. False if there is no such principal.
+    pub async fn rotate_secret(&self, id: &str, secret: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE principals SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3")
+            .bind(secret::digest(secret))
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM web_sessions WHERE principal_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(updated.rows_affected() == 1)
     }
 
     /// Stores a web session of `principal_id` under the digest of `token` until `expires_at`
