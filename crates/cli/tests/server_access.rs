@@ -382,17 +382,6 @@ fn the_data_directory_is_private_whatever_the_umask() {
     assert!(open.is_empty(), "open to group or others: {open:?}");
 }
 
-/// The status of `GET /api/v1/whoami` as the principal of credentials file `file`.
-fn whoami(file: &std::path::Path) -> StatusCode {
-    let (url, token) = bearer(file);
-    Client::new()
-        .get(format!("{url}/api/v1/whoami"))
-        .bearer_auth(token)
-        .send()
-        .expect("whoami")
-        .status()
-}
-
 /// The `secret` of a credentials file.
 fn secret_of(file: &std::path::Path) -> String {
     let text: toml::Value = toml::from_str(&std::fs::read_to_string(file).expect("read")).expect("TOML");
