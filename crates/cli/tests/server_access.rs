@@ -493,7 +493,11 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
         message.contains("already exists") && message.contains("--force") && message.contains(path(&old)),
         "{message}"
     );
-    assert_eq!(std::fs::read_to_string(&old).expect("read"), old_text, "file untouched");
+    assert_eq!(
+        std::fs::read_to_string(&old).expect("read"),
+        old_text,
+        "file untouched"
+    );
     assert_eq!(whoami(&old), StatusCode::OK, "nothing was rotated");
     // A place that cannot be written (its parent is a file) is found before anything is issued.
     let (code, message) = refused(&[
@@ -528,8 +532,16 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
     assert_eq!(mode, 0o600, "credentials file mode");
     let new_secret = secret_of(&new);
     assert_ne!(new_secret, old_secret);
-    assert_eq!(bearer(&new).1.split_once('.').map(|(i, _)| i), Some(id.as_str()), "same principal");
-    assert_eq!(whoami(&old), StatusCode::UNAUTHORIZED, "old secret after rotation");
+    assert_eq!(
+        bearer(&new).1.split_once('.').map(|(i, _)| i),
+        Some(id.as_str()),
+        "same principal"
+    );
+    assert_eq!(
+        whoami(&old),
+        StatusCode::UNAUTHORIZED,
+        "old secret after rotation"
+    );
     assert_eq!(whoami(&new), StatusCode::OK, "new secret");
     let (code, _) = refused(&["storage", "list", "--credentials", path(&old)]);
     assert_eq!(code, 13, "the old file is refused credentials");
@@ -553,13 +565,27 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
         path(&old),
         "--force",
     ]);
-    assert_eq!(whoami(&new), StatusCode::UNAUTHORIZED, "replaced by the second rotation");
-    assert_eq!(whoami(&old), StatusCode::OK, "the replaced file holds the newest secret");
+    assert_eq!(
+        whoami(&new),
+        StatusCode::UNAUTHORIZED,
+        "replaced by the second rotation"
+    );
+    assert_eq!(
+        whoami(&old),
+        StatusCode::OK,
+        "the replaced file holds the newest secret"
+    );
     let owner = seedship_server::Client::new(&seedship_server::Credentials::load(&old).expect("load"))
         .expect("client");
-    let own = owner.rotate_account_secret("acme").expect("the owner rotates its own secret");
+    let own = owner
+        .rotate_account_secret("acme")
+        .expect("the owner rotates its own secret");
     assert_eq!(own.id, id);
-    assert_eq!(whoami(&old), StatusCode::UNAUTHORIZED, "after the owner's rotation");
+    assert_eq!(
+        whoami(&old),
+        StatusCode::UNAUTHORIZED,
+        "after the owner's rotation"
+    );
     let evil = seedship_server::Client::new(
         &seedship_server::Credentials::load(&dir.path().join("evil.credentials")).expect("load"),
     )
@@ -570,7 +596,11 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
     }
     let current = dir.path().join("acme-current.credentials");
     std::fs::write(&current, old_text.replace(&old_secret, &own.secret)).expect("write");
-    assert_eq!(whoami(&current), StatusCode::OK, "the owner's new secret still works");
+    assert_eq!(
+        whoami(&current),
+        StatusCode::OK,
+        "the owner's new secret still works"
+    );
 
     // Only digests at rest, and no secret in the server's log.
     let mut database = std::fs::read(server.data_dir.join("metadata.db")).expect("database");
@@ -582,7 +612,10 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    assert!(database.contains(&digest(&own.secret)), "the new secret's digest is stored");
+    assert!(
+        database.contains(&digest(&own.secret)),
+        "the new secret's digest is stored"
+    );
     let log = std::fs::read_to_string(&server.stderr_log).expect("server log");
     assert!(log.contains("secret rotated"), "the rotations are logged");
     for secret in [&old_secret, &new_secret, &own.secret] {
@@ -624,7 +657,10 @@ fn operator_names_are_unique_and_their_secrets_rotate() {
     )));
     assert_eq!(code, 14, "{message}");
     assert!(message.contains("operator dc-staff already exists"), "{message}");
-    assert!(!dir.path().join("twin.credentials").exists(), "no file for a refused create");
+    assert!(
+        !dir.path().join("twin.credentials").exists(),
+        "no file for a refused create"
+    );
 
     let rotated = dir.path().join("staff-rotated.credentials");
     seedship(&args(&operator("rotate-secret", "dc-staff", &rotated)));
@@ -636,7 +672,10 @@ fn operator_names_are_unique_and_their_secrets_rotate() {
         &dir.path().join("nobody.credentials"),
     )));
     assert!(message.contains("operator nobody not found"), "{message}");
-    assert!(!dir.path().join("nobody.credentials").exists(), "no file left behind");
+    assert!(
+        !dir.path().join("nobody.credentials").exists(),
+        "no file left behind"
+    );
 
     let client = |file: &std::path::Path| {
         seedship_server::Client::new(&seedship_server::Credentials::load(file).expect("load"))
@@ -661,11 +700,19 @@ fn operator_names_are_unique_and_their_secrets_rotate() {
         Err(seedship_server::ClientError::Api { status: 403, .. }) => {}
         other => panic!("an account owner rotated an operator's secret: {other:?}"),
     }
-    assert_eq!(whoami(&rotated), StatusCode::OK, "refused rotations changed nothing");
+    assert_eq!(
+        whoami(&rotated),
+        StatusCode::OK,
+        "refused rotations changed nothing"
+    );
     let own = client(&rotated)
         .rotate_operator_secret("dc-staff")
         .expect("the operator rotates its own secret");
-    assert_eq!(whoami(&rotated), StatusCode::UNAUTHORIZED, "after its own rotation");
+    assert_eq!(
+        whoami(&rotated),
+        StatusCode::UNAUTHORIZED,
+        "after its own rotation"
+    );
     let (url, _) = bearer(&rotated);
     let status = Client::new()
         .get(format!("{url}/api/v1/metrics"))
@@ -710,7 +757,10 @@ fn agent_secrets_rotate_by_the_owner_or_the_agent_itself() {
         path(&dir.path().join("stolen.toml")),
     ]);
     assert_eq!(code, 1, "{foreign}");
-    assert!(foreign.contains(&format!("agent {} not found", agent.id)), "{foreign}");
+    assert!(
+        foreign.contains(&format!("agent {} not found", agent.id)),
+        "{foreign}"
+    );
     let (_, missing) = refused(&[
         "agent",
         "rotate-secret",
@@ -726,7 +776,11 @@ fn agent_secrets_rotate_by_the_owner_or_the_agent_itself() {
         "a foreign agent is indistinguishable from a missing one"
     );
     assert!(!dir.path().join("stolen.toml").exists());
-    assert_eq!(vault_status(&agent.id, &agent.secret), StatusCode::OK, "nothing changed");
+    assert_eq!(
+        vault_status(&agent.id, &agent.secret),
+        StatusCode::OK,
+        "nothing changed"
+    );
 
     // The owner rotates it: the new agent.toml opens the vault, the old secret does not.
     let by_owner = dir.path().join("laptop-agent.toml");
@@ -745,8 +799,16 @@ fn agent_secrets_rotate_by_the_owner_or_the_agent_itself() {
     assert_eq!(file["vault"].as_str(), Some("laptop"));
     assert_eq!(file["url"].as_str(), Some(agent.url.as_str()));
     let owners_secret = secret_of(&by_owner);
-    assert_eq!(vault_status(&agent.id, &agent.secret), StatusCode::UNAUTHORIZED, "old secret");
-    assert_eq!(vault_status(&agent.id, &owners_secret), StatusCode::OK, "new secret");
+    assert_eq!(
+        vault_status(&agent.id, &agent.secret),
+        StatusCode::UNAUTHORIZED,
+        "old secret"
+    );
+    assert_eq!(
+        vault_status(&agent.id, &owners_secret),
+        StatusCode::OK,
+        "new secret"
+    );
 
     // An agent rotates only its own secret; with it, agent.toml is replaced in place.
     std::fs::copy(&by_owner, config_dir.join("agent.toml")).expect("install agent.toml");
@@ -795,24 +857,56 @@ fn a_new_secret_is_never_shown_only_on_a_terminal() {
         .open(name.to_str().expect("UTF-8 pty name"))
         .expect("open pty");
     let output = std::process::Command::new(SEEDSHIP)
-        .args(["admin", "account", "create", "acme", "--admin-credentials", path(&admin)])
+        .args([
+            "admin",
+            "account",
+            "create",
+            "acme",
+            "--admin-credentials",
+            path(&admin),
+        ])
         .stdout(terminal)
         .output()
         .expect("run seedship");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--out") && stderr.contains("terminal"), "{stderr}");
+    assert!(
+        stderr.contains("--out") && stderr.contains("terminal"),
+        "{stderr}"
+    );
 
     // Nothing was created: the same name is free, and a pipe gets the credentials file.
     let output = std::process::Command::new(SEEDSHIP)
-        .args(["admin", "account", "create", "acme", "--admin-credentials", path(&admin)])
+        .args([
+            "admin",
+            "account",
+            "create",
+            "acme",
+            "--admin-credentials",
+            path(&admin),
+        ])
         .output()
         .expect("run seedship");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let piped = dir.path().join("piped.credentials");
     std::fs::write(&piped, &output.stdout).expect("write");
     assert_eq!(whoami(&piped), StatusCode::OK, "the printed credentials work");
-    let json = seedship(&["admin", "operator", "create", "dc", "--admin-credentials", path(&admin)]);
+    let json = seedship(&[
+        "admin",
+        "operator",
+        "create",
+        "dc",
+        "--admin-credentials",
+        path(&admin),
+    ]);
     assert_eq!(json["kind"], "operator");
-    assert_eq!(json["secret"].as_str().map(str::len), Some(64), "the secret is in the JSON");
+    assert_eq!(
+        json["secret"].as_str().map(str::len),
+        Some(64),
+        "the secret is in the JSON"
+    );
 }

@@ -103,7 +103,16 @@ impl Postgres {
     fn sql(&self, sql: &str) {
         let output = self
             .command("psql")
-            .args(["-h", "127.0.0.1", "-U", "seedship", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "seedship",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
             .args(["-p", &self.port.to_string(), "-c", sql])
             .output()
             .expect("psql");
@@ -377,7 +386,13 @@ fn duplicate_operator_names_in_an_existing_postgres_database_are_made_unique() {
     ));
     // on the same port: the credentials files name it
     let listen = server.url.trim_start_matches("http://").to_owned();
-    let server = Server::start_with(dir.path(), "server-again", &data, Some(&config), &["--listen", &listen]);
+    let server = Server::start_with(
+        dir.path(),
+        "server-again",
+        &data,
+        Some(&config),
+        &["--listen", &listen],
+    );
     let twin = dir.path().join("twin.credentials");
     std::fs::write(
         &twin,
@@ -387,16 +402,32 @@ fn duplicate_operator_names_in_an_existing_postgres_database_are_made_unique() {
         ),
     )
     .expect("write credentials");
-    assert_eq!(whoami(&first), reqwest::StatusCode::OK, "the older operator still works");
-    assert_eq!(whoami(&twin), reqwest::StatusCode::OK, "the renamed operator still works");
+    assert_eq!(
+        whoami(&first),
+        reqwest::StatusCode::OK,
+        "the older operator still works"
+    );
+    assert_eq!(
+        whoami(&twin),
+        reqwest::StatusCode::OK,
+        "the renamed operator still works"
+    );
 
     let id_of = |file: &Path| bearer(file).1.split_once('.').expect("id.secret").0.to_owned();
     let rotated = dir.path().join("dc-rotated.credentials");
     assert!(operator("rotate-secret", "dc", &rotated).status.success());
     assert_eq!(id_of(&rotated), id_of(&first), "the older operator kept the name");
     let twin_rotated = dir.path().join("twin-rotated.credentials");
-    assert!(operator("rotate-secret", "dc-op-twin", &twin_rotated).status.success());
-    assert_eq!(id_of(&twin_rotated), "op-twin", "the later one is named <name>-<id>");
+    assert!(
+        operator("rotate-secret", "dc-op-twin", &twin_rotated)
+            .status
+            .success()
+    );
+    assert_eq!(
+        id_of(&twin_rotated),
+        "op-twin",
+        "the later one is named <name>-<id>"
+    );
     assert_eq!(whoami(&twin), reqwest::StatusCode::UNAUTHORIZED);
     assert_eq!(whoami(&twin_rotated), reqwest::StatusCode::OK);
     let again = operator("create", "dc", &dir.path().join("third.credentials"));

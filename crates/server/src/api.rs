@@ -21,7 +21,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/accounts", post(create_account))
         .route("/api/v1/operators", post(create_operator))
         .route("/api/v1/accounts/{account}/secret", post(rotate_account_secret))
-        .route("/api/v1/operators/{operator}/secret", post(rotate_operator_secret))
+        .route(
+            "/api/v1/operators/{operator}/secret",
+            post(rotate_operator_secret),
+        )
         .route("/api/v1/agents/{agent}/secret", post(rotate_agent_secret))
         .route("/api/v1/whoami", get(whoami))
         .route(
@@ -181,7 +184,13 @@ async fn create_operator(
 /// Gives principal `row` (of `kind`, called `name` in messages) a new secret: only its digest is
 /// stored, the old one is refused from now on, and the principal's web sessions end. The log
 /// names who rotated whose secret, never the secret.
-async fn rotate(state: &AppState, caller: &Caller, kind: Kind, name: &str, row: &PrincipalRow) -> Result<String, ApiError> {
+async fn rotate(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    name: &str,
+    row: &PrincipalRow,
+) -> Result<String, ApiError> {
     let secret = secret::generate();
     if !state.db.rotate_secret(&row.id, &secret).await? {
         return Err(ApiError::not_found(format!("{} {name} not found", kind.as_str())));
@@ -226,7 +235,11 @@ async fn rotate_operator_secret(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<AccountCreated>, ApiError> {
-    let refused = || ApiError::forbidden(format!("only the admin or operator {name} itself may rotate its secret"));
+    let refused = || {
+        ApiError::forbidden(format!(
+            "only the admin or operator {name} itself may rotate its secret"
+        ))
+    };
     if !matches!(caller.principal, Principal::Admin | Principal::Operator) {
         return Err(refused());
     }

@@ -147,11 +147,12 @@ impl Db {
 
     /// The principal of `kind` named `name` (accounts and operators have unique names).
     pub async fn principal_named(&self, kind: Kind, name: &str) -> Result<Option<PrincipalRow>, sqlx::Error> {
-        let id: Option<String> = sqlx::query_scalar("SELECT id FROM principals WHERE kind = $1 AND name = $2")
-            .bind(kind.as_str())
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM principals WHERE kind = $1 AND name = $2")
+                .bind(kind.as_str())
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
         match id {
             Some(id) => self.principal(&id).await,
             None => Ok(None),
@@ -163,12 +164,13 @@ impl Db {
     /// old secret is refused everywhere. False if there is no such principal.
     pub async fn rotate_secret(&self, id: &str, secret: &str) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query("UPDATE principals SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3")
-            .bind(secret::digest(secret))
-            .bind(now())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE principals SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3")
+                .bind(secret::digest(secret))
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         sqlx::query("DELETE FROM web_sessions WHERE principal_id = $1")
             .bind(id)
             .execute(&mut *tx)

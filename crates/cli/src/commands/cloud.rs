@@ -505,8 +505,8 @@ fn register_agent(
         path.display()
     );
     // the place is made before the agent is: its secret is never issued into nowhere
-    let pending = seedship_server::Credentials::create_file(&path, force)
-        .context("nothing was registered")?;
+    let pending =
+        seedship_server::Credentials::create_file(&path, force).context("nothing was registered")?;
     let name = match name {
         Some(name) => name,
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")
