@@ -282,7 +282,7 @@ impl PendingCredentials {
 
 #[cfg(test)]
 mod tests {
-    use super::Credentials;
+    use super::{Credentials, CredentialsError};
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -301,5 +301,46 @@ mod tests {
         assert_eq!(mode, 0o600);
         std::fs::write(&path, "kind = \"nope\"").expect("write");
         assert!(Credentials::load(&path).is_err());
+    }
+
+    /// A new credentials file never replaces one that exists, not even one that appeared
+    /// between the check and the rename, unless asked; nothing is left behind either way.
+    #[test]
+    fn a_new_file_never_clobbers_an_existing_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("acme.toml");
+        let creds = Credentials::Operator {
+            server: "http://127.0.0.1:1".into(),
+            id: "op-1".into(),
+            secret: "s".into(),
+        };
+        std::fs::write(&path, "theirs").expect("write");
+        assert!(matches!(
+            Credentials::create_file(&path, false),
+            Err(CredentialsError::Exists { .. })
+        ));
+        std::fs::remove_file(&path).expect("rm");
+        let pending = Credentials::create_file(&path, false).expect("prepare");
+        std::fs::write(&path, "theirs").expect("a file appears meanwhile");
+        assert!(matches!(
+            pending.commit(&creds),
+            Err(CredentialsError::Exists { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "theirs");
+        Credentials::create_file(&path, true)
+            .expect("prepare")
+            .commit(&creds)
+            .expect("replace");
+        assert_eq!(Credentials::load(&path).expect("load"), creds);
+        drop(Credentials::create_file(&dir.path().join("unused.toml"), false).expect("prepare"));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(
+            names,
+            ["acme.toml"],
+            "no temporary file left, nothing unused written"
+        );
     }
 }
