@@ -381,3 +381,532 @@ fn the_data_directory_is_private_whatever_the_umask() {
     );
     assert!(open.is_empty(), "open to group or others: {open:?}");
 }
+
+/// The `secret` of a credentials file.
+fn secret_of(file: &std::path::Path) -> String {
+    let text: toml::Value = toml::from_str(&std::fs::read_to_string(file).expect("read")).expect("TOML");
+    text["secret"].as_str().expect("secret").to_owned()
+}
+
+/// `seedship --json <args>` that must fail: its exit code and the `exit_error` message.
+fn refused(args: &[&str]) -> (i32, String) {
+    let output = seedship_output(args);
+    let error: serde_json::Value = serde_json::from_slice(&output.stderr).unwrap_or_else(|_| {
+        panic!(
+            "seedship {args:?}: no exit_error on stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(output.status.code(), error["code"].as_i64().map(|c| c as i32));
+    (
+        output.status.code().expect("exit code"),
+        error["message"].as_str().expect("message").to_owned(),
+    )
+}
+
+/// An account owner who lost the secret gets access back from the admin by rotation, not by
+/// re-creating the account (refused: the name is taken). From the rotation on the old secret
+/// is refused (API, web session), the new one works; the server stores only the new secret's
+/// digest and logs no secret; an existing `--out` file is never overwritten without `--force`,
+/// and a refused call issues nothing.
+#[test]
+fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
+    let admin = server.admin_credentials();
+    let old = dir.path().join("acme.credentials");
+    let create = |name: &str, out: &std::path::Path| {
+        seedship(&[
+            "admin",
+            "account",
+            "create",
+            name,
+            "--admin-credentials",
+            path(&admin),
+            "--out",
+            path(out),
+        ])
+    };
+    create("acme", &old);
+    create("evil", &dir.path().join("evil.credentials"));
+    let old_text = std::fs::read_to_string(&old).expect("read");
+    // The owner signs in on the web page too.
+    let http = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let (id, old_secret) = {
+        let (_, token) = bearer(&old);
+        let (id, secret) = token.split_once('.').expect("id.secret");
+        (id.to_owned(), secret.to_owned())
+    };
+    let login = http
+        .post(format!("{}/web/login", server.url))
+        .header(reqwest::header::ORIGIN, &server.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("id={id}&secret={old_secret}"))
+        .send()
+        .expect("sign in");
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    let cookie = login.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("name=value")
+        .to_owned();
+    let jobs_page = || {
+        http.get(format!("{}/web/jobs", server.url))
+            .header(reqwest::header::COOKIE, &cookie)
+            .send()
+            .expect("jobs page")
+            .status()
+    };
+    assert_eq!(jobs_page(), StatusCode::OK, "signed in");
+
+    // Re-creating the name is refused (14), and so is an --out file that exists: nothing issued.
+    let (code, message) = refused(&[
+        "admin",
+        "account",
+        "create",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+        "--out",
+        path(&dir.path().join("again.credentials")),
+    ]);
+    assert_eq!(code, 14, "{message}");
+    assert!(message.contains("account acme already exists"), "{message}");
+    let (code, message) = refused(&[
+        "admin",
+        "account",
+        "rotate-secret",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+        "--out",
+        path(&old),
+    ]);
+    assert_eq!(code, 1, "{message}");
+    assert!(
+        message.contains("already exists") && message.contains("--force") && message.contains(path(&old)),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&old).expect("read"),
+        old_text,
+        "file untouched"
+    );
+    assert_eq!(whoami(&old), StatusCode::OK, "nothing was rotated");
+    // A place that cannot be written (its parent is a file) is found before anything is issued.
+    let (code, message) = refused(&[
+        "admin",
+        "account",
+        "rotate-secret",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+        "--out",
+        path(&old.join("new.credentials")),
+    ]);
+    assert_eq!(code, 1, "{message}");
+    assert!(message.contains("nothing was issued"), "{message}");
+    assert_eq!(whoami(&old), StatusCode::OK, "nothing was rotated");
+
+    // The admin rotates: the old secret is refused at once, everywhere; the new file works.
+    let new = dir.path().join("acme-new.credentials");
+    let written = seedship(&[
+        "admin",
+        "account",
+        "rotate-secret",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+        "--out",
+        path(&new),
+    ]);
+    assert_eq!(written["kind"], "account");
+    assert_eq!(written["written_to"], path(&new));
+    let mode = std::fs::metadata(&new).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "credentials file mode");
+    let new_secret = secret_of(&new);
+    assert_ne!(new_secret, old_secret);
+    assert_eq!(
+        bearer(&new).1.split_once('.').map(|(i, _)| i),
+        Some(id.as_str()),
+        "same principal"
+    );
+    assert_eq!(
+        whoami(&old),
+        StatusCode::UNAUTHORIZED,
+        "old secret after rotation"
+    );
+    assert_eq!(whoami(&new), StatusCode::OK, "new secret");
+    let (code, _) = refused(&["storage", "list", "--credentials", path(&old)]);
+    assert_eq!(code, 13, "the old file is refused credentials");
+    seedship(&["storage", "create", "imports", "--credentials", path(&new)]);
+    assert_eq!(
+        jobs_page(),
+        StatusCode::SEE_OTHER,
+        "the web session signed in with the old secret ended"
+    );
+
+    // --force replaces the old file; the owner rotates its own secret through the API; another
+    // account's owner may not rotate it (403, and nothing changes).
+    seedship(&[
+        "admin",
+        "account",
+        "rotate-secret",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+        "--out",
+        path(&old),
+        "--force",
+    ]);
+    assert_eq!(
+        whoami(&new),
+        StatusCode::UNAUTHORIZED,
+        "replaced by the second rotation"
+    );
+    assert_eq!(
+        whoami(&old),
+        StatusCode::OK,
+        "the replaced file holds the newest secret"
+    );
+    let owner = seedship_server::Client::new(&seedship_server::Credentials::load(&old).expect("load"))
+        .expect("client");
+    let own = owner
+        .rotate_account_secret("acme")
+        .expect("the owner rotates its own secret");
+    assert_eq!(own.id, id);
+    assert_eq!(
+        whoami(&old),
+        StatusCode::UNAUTHORIZED,
+        "after the owner's rotation"
+    );
+    let evil = seedship_server::Client::new(
+        &seedship_server::Credentials::load(&dir.path().join("evil.credentials")).expect("load"),
+    )
+    .expect("client");
+    match evil.rotate_account_secret("acme") {
+        Err(seedship_server::ClientError::Api { status: 403, .. }) => {}
+        other => panic!("another account's owner rotated acme: {other:?}"),
+    }
+    let current = dir.path().join("acme-current.credentials");
+    std::fs::write(&current, old_text.replace(&old_secret, &own.secret)).expect("write");
+    assert_eq!(
+        whoami(&current),
+        StatusCode::OK,
+        "the owner's new secret still works"
+    );
+
+    // Only digests at rest, and no secret in the server's log.
+    let mut database = std::fs::read(server.data_dir.join("metadata.db")).expect("database");
+    database.extend(std::fs::read(server.data_dir.join("metadata.db-wal")).unwrap_or_default());
+    let database = String::from_utf8_lossy(&database);
+    let digest = |secret: &str| {
+        <sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert!(
+        database.contains(&digest(&own.secret)),
+        "the new secret's digest is stored"
+    );
+    let log = std::fs::read_to_string(&server.stderr_log).expect("server log");
+    assert!(log.contains("secret rotated"), "the rotations are logged");
+    for secret in [&old_secret, &new_secret, &own.secret] {
+        assert!(!database.contains(secret.as_str()), "a secret in the database");
+        assert!(!log.contains(secret.as_str()), "a secret in the server log");
+    }
+}
+
+/// Operator names are unique (409, exit 14); the admin or the operator itself rotates an
+/// operator's secret, nobody else.
+#[test]
+fn operator_names_are_unique_and_their_secrets_rotate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
+    let admin = server.admin_credentials();
+    let operator = |command: &str, name: &str, out: &std::path::Path| {
+        vec![
+            "admin".to_owned(),
+            "operator".to_owned(),
+            command.to_owned(),
+            name.to_owned(),
+            "--admin-credentials".to_owned(),
+            path(&admin).to_owned(),
+            "--out".to_owned(),
+            path(out).to_owned(),
+        ]
+    };
+    fn args(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+    let staff = dir.path().join("staff.credentials");
+    let other = dir.path().join("other.credentials");
+    seedship(&args(&operator("create", "dc-staff", &staff)));
+    seedship(&args(&operator("create", "dc-other", &other)));
+    let (code, message) = refused(&args(&operator(
+        "create",
+        "dc-staff",
+        &dir.path().join("twin.credentials"),
+    )));
+    assert_eq!(code, 14, "{message}");
+    assert!(message.contains("operator dc-staff already exists"), "{message}");
+    assert!(
+        !dir.path().join("twin.credentials").exists(),
+        "no file for a refused create"
+    );
+
+    let rotated = dir.path().join("staff-rotated.credentials");
+    seedship(&args(&operator("rotate-secret", "dc-staff", &rotated)));
+    assert_eq!(whoami(&staff), StatusCode::UNAUTHORIZED, "old operator secret");
+    assert_eq!(whoami(&rotated), StatusCode::OK, "new operator secret");
+    let (_, message) = refused(&args(&operator(
+        "rotate-secret",
+        "nobody",
+        &dir.path().join("nobody.credentials"),
+    )));
+    assert!(message.contains("operator nobody not found"), "{message}");
+    assert!(
+        !dir.path().join("nobody.credentials").exists(),
+        "no file left behind"
+    );
+
+    let client = |file: &std::path::Path| {
+        seedship_server::Client::new(&seedship_server::Credentials::load(file).expect("load"))
+            .expect("client")
+    };
+    match client(&other).rotate_operator_secret("dc-staff") {
+        Err(seedship_server::ClientError::Api { status: 403, .. }) => {}
+        other => panic!("an operator rotated another's secret: {other:?}"),
+    }
+    let owner = dir.path().join("acme.credentials");
+    seedship(&[
+        "admin",
+        "account",
+        "create",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+        "--out",
+        path(&owner),
+    ]);
+    match client(&owner).rotate_operator_secret("dc-staff") {
+        Err(seedship_server::ClientError::Api { status: 403, .. }) => {}
+        other => panic!("an account owner rotated an operator's secret: {other:?}"),
+    }
+    assert_eq!(
+        whoami(&rotated),
+        StatusCode::OK,
+        "refused rotations changed nothing"
+    );
+    let own = client(&rotated)
+        .rotate_operator_secret("dc-staff")
+        .expect("the operator rotates its own secret");
+    assert_eq!(
+        whoami(&rotated),
+        StatusCode::UNAUTHORIZED,
+        "after its own rotation"
+    );
+    let (url, _) = bearer(&rotated);
+    let status = Client::new()
+        .get(format!("{url}/api/v1/metrics"))
+        .bearer_auth(format!("{}.{}", own.id, own.secret))
+        .send()
+        .expect("metrics")
+        .status();
+    assert_eq!(status, StatusCode::OK, "the operator's own new secret works");
+}
+
+/// The account owner rotates an agent's secret by its id (an agent of another account is
+/// "not found", as one that does not exist); an agent rotates its own, and its agent.toml is
+/// replaced. The old secret is refused by the vault at once.
+#[test]
+fn agent_secrets_rotate_by_the_owner_or_the_agent_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
+    let agent = provision(&server, dir.path(), "acme", "laptop", false);
+    let sibling = provision(&server, dir.path(), "acme", "desktop", false);
+    provision(&server, dir.path(), "evil", "loot", false);
+    let owner = dir.path().join("acme.credentials");
+    let config_dir = dir.path().join("agent-acme-laptop");
+    let vault_status_at = |url: &str, id: &str, secret: &str| {
+        Client::new()
+            .post(format!("{url}?create=true"))
+            .basic_auth(id, Some(secret))
+            .send()
+            .expect("POST ?create=true")
+            .status()
+    };
+    let vault_status = |id: &str, secret: &str| vault_status_at(&agent.url, id, secret);
+    assert_eq!(vault_status(&agent.id, &agent.secret), StatusCode::OK);
+
+    // Another account's owner: the same answer as for an agent that does not exist.
+    let (code, foreign) = refused(&[
+        "agent",
+        "rotate-secret",
+        &agent.id,
+        "--credentials",
+        path(&dir.path().join("evil.credentials")),
+        "--out",
+        path(&dir.path().join("stolen.toml")),
+    ]);
+    assert_eq!(code, 1, "{foreign}");
+    assert!(
+        foreign.contains(&format!("agent {} not found", agent.id)),
+        "{foreign}"
+    );
+    let (_, missing) = refused(&[
+        "agent",
+        "rotate-secret",
+        "agt-0000000000000000",
+        "--credentials",
+        path(&owner),
+        "--out",
+        path(&dir.path().join("missing.toml")),
+    ]);
+    assert_eq!(
+        foreign.replace(&agent.id, "ID"),
+        missing.replace("agt-0000000000000000", "ID"),
+        "a foreign agent is indistinguishable from a missing one"
+    );
+    assert!(!dir.path().join("stolen.toml").exists());
+    assert_eq!(
+        vault_status(&agent.id, &agent.secret),
+        StatusCode::OK,
+        "nothing changed"
+    );
+
+    // The owner rotates it: the new agent.toml opens the vault, the old secret does not.
+    let by_owner = dir.path().join("laptop-agent.toml");
+    seedship(&[
+        "agent",
+        "rotate-secret",
+        &agent.id,
+        "--credentials",
+        path(&owner),
+        "--out",
+        path(&by_owner),
+    ]);
+    let file: toml::Value = toml::from_str(&std::fs::read_to_string(&by_owner).expect("read")).expect("TOML");
+    assert_eq!(file["kind"].as_str(), Some("agent"));
+    assert_eq!(file["id"].as_str(), Some(agent.id.as_str()));
+    assert_eq!(file["vault"].as_str(), Some("laptop"));
+    assert_eq!(file["url"].as_str(), Some(agent.url.as_str()));
+    let owners_secret = secret_of(&by_owner);
+    assert_eq!(
+        vault_status(&agent.id, &agent.secret),
+        StatusCode::UNAUTHORIZED,
+        "old secret"
+    );
+    assert_eq!(
+        vault_status(&agent.id, &owners_secret),
+        StatusCode::OK,
+        "new secret"
+    );
+
+    // An agent rotates only its own secret; with it, agent.toml is replaced in place.
+    std::fs::copy(&by_owner, config_dir.join("agent.toml")).expect("install agent.toml");
+    let sibling_client = seedship_server::Client::new(&seedship_server::Credentials::Agent {
+        server: server.url.clone(),
+        account: "acme".into(),
+        vault: "desktop".into(),
+        url: sibling.url.clone(),
+        id: sibling.id.clone(),
+        secret: sibling.secret.clone(),
+    })
+    .expect("client");
+    match sibling_client.rotate_agent_secret(&agent.id) {
+        Err(seedship_server::ClientError::Api { status: 403, .. }) => {}
+        other => panic!("an agent rotated another agent's secret: {other:?}"),
+    }
+    let rotated = seedship(&["agent", "rotate-secret", "--config-dir", path(&config_dir)]);
+    assert_eq!(rotated["written_to"], path(&config_dir.join("agent.toml")));
+    let own_secret = secret_of(&config_dir.join("agent.toml"));
+    assert_ne!(own_secret, owners_secret);
+    assert_eq!(vault_status(&agent.id, &owners_secret), StatusCode::UNAUTHORIZED);
+    assert_eq!(vault_status(&agent.id, &own_secret), StatusCode::OK);
+    assert_eq!(
+        vault_status_at(&sibling.url, &sibling.id, &sibling.secret),
+        StatusCode::OK,
+        "the sibling is untouched"
+    );
+}
+
+/// Without `--out`, a new secret is never shown only on a terminal (refused, exit 2, nothing
+/// created, so the retry with `--out` is not refused); into a pipe it is printed as the
+/// credentials file, and with `--json` it is in the JSON.
+#[test]
+fn a_new_secret_is_never_shown_only_on_a_terminal() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
+    let admin = server.admin_credentials();
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname(&master, Vec::new()).expect("ptsname");
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().expect("UTF-8 pty name"))
+        .expect("open pty");
+    let output = std::process::Command::new(SEEDSHIP)
+        .args([
+            "admin",
+            "account",
+            "create",
+            "acme",
+            "--admin-credentials",
+            path(&admin),
+        ])
+        .stdout(terminal)
+        .output()
+        .expect("run seedship");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--out") && stderr.contains("terminal"),
+        "{stderr}"
+    );
+
+    // Nothing was created: the same name is free, and a pipe gets the credentials file.
+    let output = std::process::Command::new(SEEDSHIP)
+        .args([
+            "admin",
+            "account",
+            "create",
+            "acme",
+            "--admin-credentials",
+            path(&admin),
+        ])
+        .output()
+        .expect("run seedship");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let piped = dir.path().join("piped.credentials");
+    std::fs::write(&piped, &output.stdout).expect("write");
+    assert_eq!(whoami(&piped), StatusCode::OK, "the printed credentials work");
+    let json = seedship(&[
+        "admin",
+        "operator",
+        "create",
+        "dc",
+        "--admin-credentials",
+        path(&admin),
+    ]);
+    assert_eq!(json["kind"], "operator");
+    assert_eq!(
+        json["secret"].as_str().map(str::len),
+        Some(64),
+        "the secret is in the JSON"
+    );
+}

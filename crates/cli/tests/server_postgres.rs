@@ -99,6 +99,30 @@ impl Postgres {
         Some(pg)
     }
 
+    /// Runs `sql` in the cluster's database with `psql`; panics on an error.
+    fn sql(&self, sql: &str) {
+        let output = self
+            .command("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "seedship",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .args(["-p", &self.port.to_string(), "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            output.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     fn url(&self) -> String {
         format!("postgres://seedship@127.0.0.1:{}/postgres", self.port)
     }
@@ -306,4 +330,106 @@ fn two_servers_share_postgres_and_one_storage_directory() {
         !dir.path().join("data-a/metadata.db").exists(),
         "no SQLite used when PostgreSQL is configured"
     );
+}
+
+/// A PostgreSQL database made before operator names were unique may hold two operators of one
+/// name: the server's migration keeps the older one's name, renames the other `<name>-<id>`,
+/// both keep working, the admin rotates each by its name, and the name is refused from then on.
+#[test]
+fn duplicate_operator_names_in_an_existing_postgres_database_are_made_unique() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(pg) = Postgres::start(dir.path()) else {
+        return;
+    };
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metadata]\nurl = \"{}\"\n\n[storage]\nbackend = \"local\"\npath = \"{}\"\n",
+            pg.url(),
+            dir.path().join("objects").display()
+        ),
+    )
+    .expect("write config");
+    let data = dir.path().join("data");
+    let mut server = Server::start(dir.path(), "server", &data, Some(&config));
+    let admin = server.admin_credentials();
+    let first = dir.path().join("dc.credentials");
+    let operator = |command: &str, name: &str, out: &Path| {
+        seedship_output(&[
+            "admin",
+            "operator",
+            command,
+            name,
+            "--admin-credentials",
+            path(&admin),
+            "--out",
+            path(out),
+        ])
+    };
+    assert!(operator("create", "dc", &first).status.success());
+    server.kill();
+
+    // The schema before operator names were unique, with a second operator "dc", made later.
+    let twin_secret = "7".repeat(64);
+    let digest: String = <sha2::Sha256 as sha2::Digest>::digest(twin_secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    pg.sql(
+        "DROP INDEX principals_operator_name; ALTER TABLE principals DROP COLUMN secret_rotated_at; \
+         DELETE FROM _sqlx_migrations WHERE version = 4",
+    );
+    pg.sql(&format!(
+        "INSERT INTO principals (id, kind, name, secret_hash, created_at) VALUES \
+         ('op-twin', 'operator', 'dc', '{digest}', CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) + 100)"
+    ));
+    // on the same port: the credentials files name it
+    let listen = server.url.trim_start_matches("http://").to_owned();
+    let server = Server::start_with(
+        dir.path(),
+        "server-again",
+        &data,
+        Some(&config),
+        &["--listen", &listen],
+    );
+    let twin = dir.path().join("twin.credentials");
+    std::fs::write(
+        &twin,
+        format!(
+            "kind = \"operator\"\nserver = \"{}\"\nid = \"op-twin\"\nsecret = \"{twin_secret}\"\n",
+            server.url
+        ),
+    )
+    .expect("write credentials");
+    assert_eq!(
+        whoami(&first),
+        reqwest::StatusCode::OK,
+        "the older operator still works"
+    );
+    assert_eq!(
+        whoami(&twin),
+        reqwest::StatusCode::OK,
+        "the renamed operator still works"
+    );
+
+    let id_of = |file: &Path| bearer(file).1.split_once('.').expect("id.secret").0.to_owned();
+    let rotated = dir.path().join("dc-rotated.credentials");
+    assert!(operator("rotate-secret", "dc", &rotated).status.success());
+    assert_eq!(id_of(&rotated), id_of(&first), "the older operator kept the name");
+    let twin_rotated = dir.path().join("twin-rotated.credentials");
+    assert!(
+        operator("rotate-secret", "dc-op-twin", &twin_rotated)
+            .status
+            .success()
+    );
+    assert_eq!(
+        id_of(&twin_rotated),
+        "op-twin",
+        "the later one is named <name>-<id>"
+    );
+    assert_eq!(whoami(&twin), reqwest::StatusCode::UNAUTHORIZED);
+    assert_eq!(whoami(&twin_rotated), reqwest::StatusCode::OK);
+    let again = operator("create", "dc", &dir.path().join("third.credentials"));
+    assert_eq!(again.status.code(), Some(14), "the name is taken");
 }

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Principal;
-use crate::db::CreateError;
+use crate::auth::{Caller, Principal};
+use crate::db::{CreateError, Kind, PrincipalRow};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::names;
@@ -20,6 +20,12 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/accounts", post(create_account))
         .route("/api/v1/operators", post(create_operator))
+        .route("/api/v1/accounts/{account}/secret", post(rotate_account_secret))
+        .route(
+            "/api/v1/operators/{operator}/secret",
+            post(rotate_operator_secret),
+        )
+        .route("/api/v1/agents/{agent}/secret", post(rotate_agent_secret))
         .route("/api/v1/whoami", get(whoami))
         .route(
             "/api/v1/storage-accounts",
@@ -71,7 +77,7 @@ pub(crate) struct IssuedSecret {
     pub secret: String,
 }
 
-/// Response of `POST /api/v1/accounts` and `/operators`.
+/// Response of `POST /api/v1/accounts` and `/operators`, and of rotating their secrets.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct AccountCreated {
     pub name: String,
@@ -90,7 +96,7 @@ pub(crate) struct VaultInfo {
     pub registration: Option<IssuedSecret>,
 }
 
-/// Response of `POST /api/v1/agents`.
+/// Response of `POST /api/v1/agents` and of rotating an agent's secret.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct AgentInfo {
     pub account: String,
@@ -173,6 +179,123 @@ async fn create_operator(
             secret,
         }),
     ))
+}
+
+/// Gives principal `row` (of `kind`, called `name` in messages) a new secret: only its digest is
+/// stored, the old one is refused from now on, and the principal's web sessions end. The log
+/// names who rotated whose secret, never the secret.
+async fn rotate(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    name: &str,
+    row: &PrincipalRow,
+) -> Result<String, ApiError> {
+    let secret = secret::generate();
+    if !state.db.rotate_secret(&row.id, &secret).await? {
+        return Err(ApiError::not_found(format!("{} {name} not found", kind.as_str())));
+    }
+    tracing::info!(kind = kind.as_str(), %name, id = %row.id, by = %caller.id, "secret rotated");
+    Ok(secret)
+}
+
+/// `POST /api/v1/accounts/<account>/secret`: the admin (for an owner who lost the secret) or
+/// the account's own owner.
+async fn rotate_account_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<AccountCreated>, ApiError> {
+    match &caller.principal {
+        Principal::Admin => {}
+        // another account's name is refused before any lookup: its existence is not revealed
+        Principal::Account { account_name, .. } if *account_name == name => {}
+        _ => {
+            return Err(ApiError::forbidden(format!(
+                "only the admin or the owner of account {name} may rotate its secret"
+            )));
+        }
+    }
+    let row = state
+        .db
+        .principal_named(Kind::Account, &name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("account {name} not found")))?;
+    let secret = rotate(&state, &caller, Kind::Account, &name, &row).await?;
+    Ok(Json(AccountCreated {
+        name,
+        id: row.id,
+        secret,
+    }))
+}
+
+/// `POST /api/v1/operators/<operator>/secret`: the admin, or the operator itself.
+async fn rotate_operator_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<AccountCreated>, ApiError> {
+    let refused = || {
+        ApiError::forbidden(format!(
+            "only the admin or operator {name} itself may rotate its secret"
+        ))
+    };
+    if !matches!(caller.principal, Principal::Admin | Principal::Operator) {
+        return Err(refused());
+    }
+    let row = state
+        .db
+        .principal_named(Kind::Operator, &name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("operator {name} not found")))?;
+    if matches!(caller.principal, Principal::Operator) && caller.id != row.id {
+        return Err(refused());
+    }
+    let secret = rotate(&state, &caller, Kind::Operator, &name, &row).await?;
+    Ok(Json(AccountCreated {
+        name,
+        id: row.id,
+        secret,
+    }))
+}
+
+/// `POST /api/v1/agents/<agent id>/secret`: the owner of the agent's account, or the agent
+/// itself. Agents are named by id (their names need not be unique); an agent of another
+/// account answers 404, as one that does not exist.
+async fn rotate_agent_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(agent): Path<String>,
+) -> Result<Json<AgentInfo>, ApiError> {
+    let owner = match &caller.principal {
+        Principal::Account { account_id, .. } => Some(account_id.clone()),
+        Principal::Agent { .. } if caller.id == agent => None,
+        _ => {
+            return Err(ApiError::forbidden(format!(
+                "only the owner of agent {agent}'s account or the agent itself may rotate its secret"
+            )));
+        }
+    };
+    let not_found = || ApiError::not_found(format!("agent {agent} not found"));
+    let row = state
+        .db
+        .principal(&agent)
+        .await?
+        .filter(|row| row.kind == Kind::Agent)
+        .filter(|row| owner.is_none() || row.account_id == owner)
+        .ok_or_else(not_found)?;
+    let (Some(account), Some(vault_id)) = (row.account_name.clone(), row.vault_id.clone()) else {
+        return Err(ApiError::internal(format!("principal {agent} is incomplete")));
+    };
+    let vault = state.db.vault_by_id(&vault_id).await?.ok_or_else(not_found)?;
+    let secret = rotate(&state, &caller, Kind::Agent, &agent, &row).await?;
+    Ok(Json(AgentInfo {
+        url: state.vault_url(&account, &vault.name),
+        account,
+        vault: vault.name,
+        id: row.id,
+        secret,
+    }))
 }
 
 /// `GET /api/v1/metrics` (admin or operator): counters since the server started.

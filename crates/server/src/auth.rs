@@ -87,12 +87,30 @@ fn credentials(parts: &Parts) -> Result<(String, String), ApiError> {
     }
 }
 
-impl FromRequestParts<AppState> for Principal {
+/// The authenticated principal with its id, for calls that act on the caller's own credentials.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub id: String,
+    pub principal: Principal,
+}
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (id, secret) = credentials(parts)?;
-        authenticate(state, &id, &secret).await
+        let principal = authenticate(state, &id, &secret).await?;
+        Ok(Caller { id, principal })
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Caller::from_request_parts(parts, state)
+            .await
+            .map(|caller| caller.principal)
     }
 }
 

@@ -116,15 +116,37 @@ fn copy_into(mut data: impl std::io::Read, mut writer: BodyWriter) {
     }
 }
 
-/// The account just created, with its one-time secret.
+/// An account or operator just created, or given a new secret, with its one-time secret.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreatedAccount {
-    /// Account name.
+    /// Account (or operator) name.
     pub name: String,
     /// Principal id.
     pub id: String,
     /// Secret (shown once).
     pub secret: String,
+}
+
+impl From<AccountCreated> for CreatedAccount {
+    fn from(created: AccountCreated) -> Self {
+        Self {
+            name: created.name,
+            id: created.id,
+            secret: created.secret,
+        }
+    }
+}
+
+impl From<AgentInfo> for AgentRegistered {
+    fn from(info: AgentInfo) -> Self {
+        Self {
+            account: info.account,
+            vault: info.vault,
+            url: info.url,
+            id: info.id,
+            secret: info.secret,
+        }
+    }
 }
 
 /// A vault just created, with its registration credential.
@@ -308,11 +330,46 @@ impl Client {
             }),
             "/api/v1/accounts",
         )?;
-        Ok(CreatedAccount {
-            name: created.name,
-            id: created.id,
-            secret: created.secret,
-        })
+        Ok(created.into())
+    }
+
+    /// Gives account `name` a new secret (admin, or the account's owner): from the answer on,
+    /// the old secret is refused.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn rotate_account_secret(&self, name: &str) -> Result<CreatedAccount, ClientError> {
+        let rotated: AccountCreated = self.rotate(&["accounts", name])?;
+        Ok(rotated.into())
+    }
+
+    /// Gives operator `name` a new secret (admin, or the operator itself).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn rotate_operator_secret(&self, name: &str) -> Result<CreatedAccount, ClientError> {
+        let rotated: AccountCreated = self.rotate(&["operators", name])?;
+        Ok(rotated.into())
+    }
+
+    /// Gives the agent with principal id `id` a new secret (the owner of its account, or the
+    /// agent itself).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn rotate_agent_secret(&self, id: &str) -> Result<AgentRegistered, ClientError> {
+        let rotated: AgentInfo = self.rotate(&["agents", id])?;
+        Ok(rotated.into())
+    }
+
+    /// `POST /api/v1/<principal>/secret`.
+    fn rotate<R: DeserializeOwned>(&self, principal: &[&str]) -> Result<R, ClientError> {
+        let mut parts = principal.to_vec();
+        parts.push("secret");
+        self.call(Some(&serde_json::json!({})), &api_path(&parts)?)
     }
 
     /// Creates an operator (admin).
@@ -327,11 +384,7 @@ impl Client {
             }),
             "/api/v1/operators",
         )?;
-        Ok(CreatedAccount {
-            name: created.name,
-            id: created.id,
-            secret: created.secret,
-        })
+        Ok(created.into())
     }
 
     /// Creates a storage account (account owner).
@@ -434,13 +487,7 @@ impl Client {
             }),
             "/api/v1/agents",
         )?;
-        Ok(AgentRegistered {
-            account: info.account,
-            vault: info.vault,
-            url: info.url,
-            id: info.id,
-            secret: info.secret,
-        })
+        Ok(info.into())
     }
 
     /// Creates an import job (account owner); the answer carries the shipping address.

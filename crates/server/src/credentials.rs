@@ -68,9 +68,28 @@ pub enum CredentialsError {
         #[source]
         source: std::io::Error,
     },
+    /// The file exists and may not be replaced.
+    #[error("credentials file {path} already exists")]
+    Exists { path: PathBuf },
     /// The file is not a credentials document.
     #[error("credentials file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
+}
+
+impl CredentialsError {
+    /// The error of an I/O failure on `path` ([`CredentialsError::Exists`] for an existing file).
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            CredentialsError::Exists {
+                path: path.to_owned(),
+            }
+        } else {
+            CredentialsError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    }
 }
 
 impl Credentials {
@@ -135,48 +154,135 @@ impl Credentials {
     ///
     /// [`CredentialsError::Io`] naming `path`.
     pub fn save(&self, path: &Path) -> Result<(), CredentialsError> {
-        write_private(path, self.to_toml().as_bytes()).map_err(|source| CredentialsError::Io {
-            path: path.to_owned(),
-            source,
-        })
+        write_private(path, self.to_toml().as_bytes()).map_err(|source| CredentialsError::io(path, source))
+    }
+
+    /// Prepares a credentials file at `path` for a secret not issued yet: refuses an existing
+    /// file unless `replace`, creates the directory and the temporary file (mode 0600), so that
+    /// the secret is asked for only once it has a place to go. Then
+    /// [`PendingCredentials::commit`].
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialsError::Exists`] if `path` exists and not `replace`; [`CredentialsError::Io`]
+    /// if the place cannot be written.
+    pub fn create_file(path: &Path, replace: bool) -> Result<PendingCredentials, CredentialsError> {
+        PrivateFile::open(path, replace)
+            .map(|file| PendingCredentials { file })
+            .map_err(|source| CredentialsError::io(path, source))
     }
 }
 
 /// Writes `contents` to `path` with mode 0600: temporary file, fsync, rename, fsync of the
 /// directory (created 0700 if missing).
 pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(parent)?;
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("credentials");
-    let temp = parent.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
+    PrivateFile::open(path, true)?.commit(contents)
+}
+
+/// A private file (mode 0600) being written: the temporary file next to `path` is made first,
+/// so that a place that cannot be written is found before anything else happens (before a
+/// server issues a secret that would go there); [`PrivateFile::commit`] fills it and puts it
+/// in place atomically. Dropped uncommitted, it leaves nothing behind.
+#[derive(Debug)]
+struct PrivateFile {
+    path: PathBuf,
+    parent: PathBuf,
+    temp: PathBuf,
+    file: Option<std::fs::File>,
+    /// Replace an existing `path`; otherwise the file is only ever created.
+    replace: bool,
+}
+
+impl PrivateFile {
+    fn open(path: &Path, replace: bool) -> std::io::Result<Self> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !replace && std::fs::symlink_metadata(path).is_ok() {
+            return Err(std::io::ErrorKind::AlreadyExists.into());
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("credentials");
+        let temp = parent.join(format!(".{file_name}.tmp-{}", std::process::id()));
+        // one left by a dead process that had this process id: no live process owns it
+        let _ = std::fs::remove_file(&temp);
+        let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&temp)?;
+        Ok(Self {
+            path: path.to_owned(),
+            parent: parent.to_owned(),
+            temp,
+            file: Some(file),
+            replace,
+        })
+    }
+
+    /// Writes `contents`, fsyncs, renames into place (without `replace`: only if nothing is
+    /// there by then) and fsyncs the directory.
+    fn commit(mut self, contents: &[u8]) -> std::io::Result<()> {
+        let mut file = self.file.take().ok_or(std::io::ErrorKind::NotFound)?;
         file.write_all(contents)?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        std::fs::File::open(parent)?.sync_all()
-    })();
-    if result.is_err() {
-        // Leave no half-written temporary file behind; the original (if any) is untouched.
-        let _ = std::fs::remove_file(&temp);
+        drop(file);
+        if self.replace {
+            std::fs::rename(&self.temp, &self.path)?;
+        } else {
+            use rustix::fs::{CWD, RenameFlags, renameat_with};
+            renameat_with(CWD, &self.temp, CWD, &self.path, RenameFlags::NOREPLACE)?;
+        }
+        // in place: nothing left for `drop` to remove
+        self.temp = PathBuf::new();
+        std::fs::File::open(&self.parent)?.sync_all()
     }
-    result
+}
+
+impl Drop for PrivateFile {
+    fn drop(&mut self) {
+        if !self.temp.as_os_str().is_empty() {
+            // Leave no half-written temporary file behind; the original (if any) is untouched.
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// A new credentials file whose place is checked before the secret exists (see
+/// [`Credentials::create_file`]).
+#[derive(Debug)]
+pub struct PendingCredentials {
+    file: PrivateFile,
+}
+
+impl PendingCredentials {
+    /// Writes `credentials` into the file and puts it in place.
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialsError::Io`] naming the file, or [`CredentialsError::Exists`] if a file
+    /// appeared there meanwhile and it may not be replaced.
+    pub fn commit(self, credentials: &Credentials) -> Result<(), CredentialsError> {
+        let path = self.file.path.clone();
+        self.file
+            .commit(credentials.to_toml().as_bytes())
+            .map_err(|source| CredentialsError::io(&path, source))
+    }
+
+    /// Where the file goes.
+    pub fn path(&self) -> &Path {
+        &self.file.path
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Credentials;
+    use super::{Credentials, CredentialsError};
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -195,5 +301,46 @@ mod tests {
         assert_eq!(mode, 0o600);
         std::fs::write(&path, "kind = \"nope\"").expect("write");
         assert!(Credentials::load(&path).is_err());
+    }
+
+    /// A new credentials file never replaces one that exists, not even one that appeared
+    /// between the check and the rename, unless asked; nothing is left behind either way.
+    #[test]
+    fn a_new_file_never_clobbers_an_existing_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("acme.toml");
+        let creds = Credentials::Operator {
+            server: "http://127.0.0.1:1".into(),
+            id: "op-1".into(),
+            secret: "s".into(),
+        };
+        std::fs::write(&path, "theirs").expect("write");
+        assert!(matches!(
+            Credentials::create_file(&path, false),
+            Err(CredentialsError::Exists { .. })
+        ));
+        std::fs::remove_file(&path).expect("rm");
+        let pending = Credentials::create_file(&path, false).expect("prepare");
+        std::fs::write(&path, "theirs").expect("a file appears meanwhile");
+        assert!(matches!(
+            pending.commit(&creds),
+            Err(CredentialsError::Exists { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "theirs");
+        Credentials::create_file(&path, true)
+            .expect("prepare")
+            .commit(&creds)
+            .expect("replace");
+        assert_eq!(Credentials::load(&path).expect("load"), creds);
+        drop(Credentials::create_file(&dir.path().join("unused.toml"), false).expect("prepare"));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(
+            names,
+            ["acme.toml"],
+            "no temporary file left, nothing unused written"
+        );
     }
 }

@@ -20,7 +20,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Admin => "admin",
             Kind::Operator => "operator",
@@ -143,6 +143,40 @@ impl Db {
             vault_id: row.try_get("vault_id")?,
             secret_hash: row.try_get("secret_hash")?,
         }))
+    }
+
+    /// The principal of `kind` named `name` (accounts and operators have unique names).
+    pub async fn principal_named(&self, kind: Kind, name: &str) -> Result<Option<PrincipalRow>, sqlx::Error> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM principals WHERE kind = $1 AND name = $2")
+                .bind(kind.as_str())
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        match id {
+            Some(id) => self.principal(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Replaces the secret of principal `id` by `secret` (only its digest is stored), records
+    /// when, and ends the principal's web sessions, in one transaction: from its commit on the
+    /// old secret is refused everywhere. False if there is no such principal.
+    pub async fn rotate_secret(&self, id: &str, secret: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let updated =
+            sqlx::query("UPDATE principals SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3")
+                .bind(secret::digest(secret))
+                .bind(now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        sqlx::query("DELETE FROM web_sessions WHERE principal_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(updated.rows_affected() == 1)
     }
 
     /// Stores a web session of `principal_id` under the digest of `token` until `expires_at`
@@ -442,5 +476,87 @@ impl Db {
         .await?;
         tx.commit().await?;
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CreateError, Db, Kind};
+    use crate::secret;
+    use sqlx::any::AnyPoolOptions;
+
+    /// A database made before operator names were unique may hold several operators of one
+    /// name: migration 0004 leaves the oldest its name, renames the others `<name>-<id>`, keeps
+    /// every secret working, and from then on a taken operator name is refused. Agents may
+    /// still share names.
+    #[test]
+    fn duplicate_operator_names_are_renamed_by_the_migration_then_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("metadata.db").display());
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            sqlx::any::install_default_drivers();
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .expect("connect");
+            sqlx::migrate!("./migrations")
+                .run_to(3, &pool)
+                .await
+                .expect("the schema before 0004");
+            for (id, name, created_at) in [
+                ("op-b", "dc", 5),
+                ("op-a", "dc", 5),
+                ("op-c", "dc", 1),
+                ("op-d", "ams", 9),
+            ] {
+                sqlx::query(
+                    "INSERT INTO principals (id, kind, name, secret_hash, created_at) VALUES ($1, 'operator', $2, $3, $4)",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(secret::digest(id))
+                .bind(created_at)
+                .execute(&pool)
+                .await
+                .expect("insert operator");
+            }
+            pool.close().await;
+
+            let db = Db::connect(&url).await.expect("migrate to the current schema");
+            for (id, name) in [("op-c", "dc"), ("op-a", "dc-op-a"), ("op-b", "dc-op-b"), ("op-d", "ams")] {
+                let row = db
+                    .principal_named(Kind::Operator, name)
+                    .await
+                    .expect("query")
+                    .unwrap_or_else(|| panic!("operator {name}"));
+                assert_eq!(row.id, id, "operator named {name}");
+                assert!(secret::verify(id, &row.secret_hash), "{id}'s secret still works");
+            }
+            for taken in ["dc", "ams", "dc-op-a"] {
+                assert!(
+                    matches!(db.create_operator(taken, "s").await, Err(CreateError::Exists)),
+                    "operator name {taken} taken"
+                );
+            }
+            db.create_operator("fresh", "s").await.expect("a free name");
+            db.create_account("acme", "s").await.expect("account");
+            let account = db
+                .principal_named(Kind::Account, "acme")
+                .await
+                .expect("query")
+                .expect("account principal");
+            let account_id = account.account_id.expect("account id");
+            let (vault, _) = db
+                .create_vault(&account_id, "laptop", false, "r")
+                .await
+                .expect("vault");
+            for _ in 0..2 {
+                db.create_agent(&account_id, &vault, "host", "s")
+                    .await
+                    .expect("agents may share a name");
+            }
+        });
     }
 }

@@ -41,7 +41,7 @@ pub use client::{
 pub use config::{
     ConfigError, ConnectionLimits, MetadataConfig, ServerConfig, ServerOptions, TlsMode, default_data_centre,
 };
-pub use credentials::{Credentials, CredentialsError};
+pub use credentials::{Credentials, CredentialsError, PendingCredentials};
 pub use error::{ApiError, ErrorCode};
 pub use jobs::{CustodyReport, DriveLogs, JobAction, JobDetail};
 pub use server::{Ready, ServeError, serve};

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use seedship_server::{Client, Credentials, ServerConfig, ServerOptions, TlsMode};
-use serde::Serialize;
 
-use crate::{Context, output};
+use super::issue::{Destination, OutArg, commit_or_print};
+use crate::{Context, exit, output};
 
 #[derive(Debug, Subcommand)]
 pub enum CloudCommand {
@@ -74,13 +74,6 @@ pub struct AccountCredentialsArg {
     credentials: PathBuf,
 }
 
-#[derive(Debug, Args)]
-pub struct OutArg {
-    /// Write the new credentials to this file (mode 0600) instead of printing them.
-    #[arg(long)]
-    out: Option<PathBuf>,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Accounts (tenants).
@@ -93,9 +86,19 @@ pub enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminAccountCommand {
-    /// Create an account and print its credentials file.
+    /// Create an account and write (or print) its credentials file.
     Create {
         /// Account name (lowercase letters, digits, '-', '_'; starts with a letter).
+        name: String,
+        #[command(flatten)]
+        admin: AdminCredentialsArg,
+        #[command(flatten)]
+        out: OutArg,
+    },
+    /// Give an account a new secret (the old one stops working at once) and write (or print)
+    /// its new credentials file: how an owner who lost the secret gets access back.
+    RotateSecret {
+        /// Account name.
         name: String,
         #[command(flatten)]
         admin: AdminCredentialsArg,
@@ -106,8 +109,18 @@ pub enum AdminAccountCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AdminOperatorCommand {
-    /// Create an operator and print its credentials file.
+    /// Create an operator and write (or print) its credentials file.
     Create {
+        /// Operator name (unique; lowercase letters, digits, '-', '_'; starts with a letter).
+        name: String,
+        #[command(flatten)]
+        admin: AdminCredentialsArg,
+        #[command(flatten)]
+        out: OutArg,
+    },
+    /// Give an operator a new secret (the old one stops working at once) and write (or print)
+    /// its new credentials file.
+    RotateSecret {
         /// Operator name.
         name: String,
         #[command(flatten)]
@@ -211,6 +224,24 @@ pub enum AgentCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Give an agent a new secret (the old one stops working at once). The account owner names
+    /// the agent by id (--credentials) and gets its new agent.toml (--out); without AGENT-ID
+    /// the agent of this machine rotates its own secret and agent.toml is replaced.
+    RotateSecret {
+        /// The agent's id (`id` in its agent.toml, `agt-...`); needs the account owner's
+        /// --credentials.
+        #[arg(value_name = "AGENT-ID", requires = "credentials")]
+        agent_id: Option<String>,
+        /// Account owner credentials file (with AGENT-ID).
+        #[arg(long, env = "SEEDSHIP_CREDENTIALS")]
+        credentials: Option<PathBuf>,
+        /// Without AGENT-ID: the agent configuration directory (default as `seedship agent
+        /// register`).
+        #[arg(long, value_name = "DIR", conflicts_with = "agent_id")]
+        config_dir: Option<PathBuf>,
+        #[command(flatten)]
+        out: OutArg,
+    },
     /// Keep the policy's schedule: a policy backup (as `seedship backup`) at every cron time.
     Run {
         /// Run one policy backup now and exit with its code (for a systemd timer or cron).
@@ -231,36 +262,56 @@ impl CloudCommand {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
             CloudCommand::Server(args) => run_server(ctx, args),
-            CloudCommand::Admin(AdminCommand::Account(AdminAccountCommand::Create { name, admin, out })) => {
+            CloudCommand::Admin(AdminCommand::Account(command)) => {
+                let (name, admin, out, rotate) = match command {
+                    AdminAccountCommand::Create { name, admin, out } => (name, admin, out, false),
+                    AdminAccountCommand::RotateSecret { name, admin, out } => (name, admin, out, true),
+                };
                 let admin_credentials = load(&admin.admin_credentials, "admin")?;
-                let created = Client::new(&admin_credentials)?
-                    .create_account(&name)
-                    .with_context(|| format!("creating account {name}"))?;
+                let destination = Destination::of(ctx, &out)?;
+                let client = Client::new(&admin_credentials)?;
+                let issued = if rotate {
+                    client
+                        .rotate_account_secret(&name)
+                        .with_context(|| format!("rotating the secret of account {name}"))?
+                } else {
+                    client
+                        .create_account(&name)
+                        .with_context(|| format!("creating account {name}"))?
+                };
                 let (server, _, _) = admin_credentials.principal();
                 let credentials = Credentials::Account {
                     server: server.to_owned(),
-                    account: created.name,
-                    id: created.id,
-                    secret: created.secret,
+                    account: issued.name,
+                    id: issued.id,
+                    secret: issued.secret,
                 };
-                emit_credentials(ctx, &credentials, out.out.as_deref())
+                destination.deliver(ctx, &credentials)
             }
-            CloudCommand::Admin(AdminCommand::Operator(AdminOperatorCommand::Create {
-                name,
-                admin,
-                out,
-            })) => {
+            CloudCommand::Admin(AdminCommand::Operator(command)) => {
+                let (name, admin, out, rotate) = match command {
+                    AdminOperatorCommand::Create { name, admin, out } => (name, admin, out, false),
+                    AdminOperatorCommand::RotateSecret { name, admin, out } => (name, admin, out, true),
+                };
                 let admin_credentials = load(&admin.admin_credentials, "admin")?;
-                let created = Client::new(&admin_credentials)?
-                    .create_operator(&name)
-                    .with_context(|| format!("creating operator {name}"))?;
+                let destination = Destination::of(ctx, &out)?;
+                let client = Client::new(&admin_credentials)?;
+                let issued = if rotate {
+                    client
+                        .rotate_operator_secret(&name)
+                        .with_context(|| format!("rotating the secret of operator {name}"))?
+                } else {
+                    client
+                        .create_operator(&name)
+                        .with_context(|| format!("creating operator {name}"))?
+                };
                 let (server, _, _) = admin_credentials.principal();
                 let credentials = Credentials::Operator {
                     server: server.to_owned(),
-                    id: created.id,
-                    secret: created.secret,
+                    id: issued.id,
+                    secret: issued.secret,
                 };
-                emit_credentials(ctx, &credentials, out.out.as_deref())
+                destination.deliver(ctx, &credentials)
             }
             CloudCommand::Storage(StorageCommand::Create { name, credentials }) => {
                 account_client(&credentials)?
@@ -307,6 +358,7 @@ impl CloudCommand {
                 out,
             }) => {
                 let account_credentials = load(&credentials.credentials, "account")?;
+                let destination = Destination::of(ctx, &out)?;
                 let created = Client::new(&account_credentials)?
                     .create_vault(&name, append_only)
                     .with_context(|| format!("creating vault {name}"))?;
@@ -319,7 +371,7 @@ impl CloudCommand {
                     id: created.registration_id,
                     secret: created.registration_secret,
                 };
-                emit_credentials(ctx, &registration, out.out.as_deref())
+                destination.deliver(ctx, &registration)
             }
             CloudCommand::Vault(VaultCommand::List { credentials }) => {
                 let vaults = account_client(&credentials)?.vaults().context("listing vaults")?;
@@ -366,6 +418,23 @@ impl CloudCommand {
                 config_dir,
                 force,
             }) => register_agent(ctx, &credentials, name, config_dir, force),
+            CloudCommand::Agent(AgentCommand::RotateSecret {
+                agent_id,
+                credentials,
+                config_dir,
+                out,
+            }) => match (agent_id, credentials) {
+                (Some(id), Some(credentials)) => {
+                    let owner = load(&credentials, "account")?;
+                    let destination = Destination::of(ctx, &out)?;
+                    let rotated = Client::new(&owner)?
+                        .rotate_agent_secret(&id)
+                        .with_context(|| format!("rotating the secret of agent {id}"))?;
+                    let (server, _, _) = owner.principal();
+                    destination.deliver(ctx, &agent_credentials(server, rotated))
+                }
+                _ => rotate_own_agent_secret(ctx, config_dir, &out),
+            },
             CloudCommand::Agent(AgentCommand::Run {
                 once,
                 access,
@@ -399,30 +468,6 @@ fn load(path: &Path, expected_kind: &str) -> anyhow::Result<Credentials> {
 
 fn account_client(arg: &AccountCredentialsArg) -> anyhow::Result<Client> {
     Ok(Client::new(&load(&arg.credentials, "account")?)?)
-}
-
-/// Prints new credentials (TOML on stdout, or JSON with `--json`), or writes them to `out`.
-fn emit_credentials(ctx: &Context, credentials: &Credentials, out: Option<&Path>) -> anyhow::Result<()> {
-    #[derive(Serialize)]
-    struct Written<'a> {
-        kind: &'a str,
-        written_to: String,
-    }
-    match out {
-        Some(path) => {
-            credentials.save(path)?;
-            let doc = Written {
-                kind: credentials.kind(),
-                written_to: path.display().to_string(),
-            };
-            output::emit(ctx.json, &doc, || {
-                format!("{} credentials written to {}", doc.kind, doc.written_to)
-            })
-        }
-        None => output::emit(ctx.json, credentials, || {
-            credentials.to_toml().trim_end().to_owned()
-        }),
-    }
 }
 
 /// `$SEEDSHIP_CONFIG_DIR`, else `$XDG_CONFIG_HOME/seedship`, else `~/.config/seedship`.
@@ -460,6 +505,9 @@ fn register_agent(
         "agent configuration {} exists; pass --force to replace it",
         path.display()
     );
+    // the place is made before the agent is: its secret is never issued into nowhere
+    let pending =
+        seedship_server::Credentials::create_file(&path, force).context("nothing was registered")?;
     let name = match name {
         Some(name) => name,
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -481,16 +529,42 @@ fn register_agent(
         agent.vault,
         path.display()
     );
-    let config = Credentials::Agent {
+    commit_or_print(ctx, pending, &agent_credentials(server, agent))?;
+    output::emit(ctx.json, &doc, || summary)
+}
+
+/// The agent.toml of an agent of `server`.
+fn agent_credentials(server: &str, agent: seedship_server::AgentRegistered) -> Credentials {
+    Credentials::Agent {
         server: server.to_owned(),
         account: agent.account,
         vault: agent.vault,
         url: agent.url,
         id: agent.id,
         secret: agent.secret,
+    }
+}
+
+/// `agent rotate-secret` without an agent id: this machine's agent rotates its own secret and
+/// its agent.toml is replaced (the replacement is made ready before the server is asked).
+fn rotate_own_agent_secret(ctx: &Context, config_dir: Option<PathBuf>, out: &OutArg) -> anyhow::Result<()> {
+    if out.out.is_some() {
+        return Err(exit::usage(
+            "--out needs an AGENT-ID: an agent rotating its own secret replaces its agent.toml".to_owned(),
+        ));
+    }
+    let config_dir = match config_dir {
+        Some(dir) => dir,
+        None => default_config_dir()?,
     };
-    config.save(&path)?;
-    output::emit(ctx.json, &doc, || summary)
+    let path = config_dir.join("agent.toml");
+    let own = load(&path, "agent")?;
+    let (server, id, _) = own.principal();
+    let destination = Destination::file(&path, true)?;
+    let rotated = Client::new(&own)?
+        .rotate_agent_secret(id)
+        .with_context(|| format!("rotating the secret of agent {id}"))?;
+    destination.deliver(ctx, &agent_credentials(server, rotated))
 }
 
 fn run_server(ctx: &Context, args: ServerArgs) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ mod drive;
 mod erase;
 mod exit_codes;
 mod import;
+mod issue;
 mod job;
 mod keygen;
 mod offline;

@@ -426,6 +426,17 @@ pub fn bearer(credentials: &Path) -> (String, String) {
     (file["server"].as_str().expect("server url").to_owned(), token)
 }
 
+/// The status of `GET /api/v1/whoami` as the principal of credentials file `file`.
+pub fn whoami(file: &Path) -> reqwest::StatusCode {
+    let (url, token) = bearer(file);
+    reqwest::blocking::Client::new()
+        .get(format!("{url}/api/v1/whoami"))
+        .bearer_auth(token)
+        .send()
+        .expect("whoami")
+        .status()
+}
+
 /// The server's counters (`GET /api/v1/metrics`, admin credentials).
 pub fn metrics(admin: &Path) -> serde_json::Value {
     let (url, token) = bearer(admin);
