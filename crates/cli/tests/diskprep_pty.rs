@@ -143,6 +143,7 @@ fn diskprep_asks_on_a_terminal() {
     term.expect("Type 'yes' to continue:");
     term.answer("yes");
     term.expect("ship to:");
+    term.expect("next: check each drive with `seedship drive verify");
     let (code, seen) = term.finish();
     assert_eq!(code, Some(0), "{seen}");
     assert!(seen.contains("Creating"), "{seen}");
@@ -198,4 +199,69 @@ fn diskprep_asks_on_a_terminal() {
             .expect("JSON");
     assert_eq!(shipping["shipping"]["tracking_number"], "TRACK-PTY-1");
     assert_eq!(shipping["shipping"]["drive_count"], 2);
+}
+
+/// The lines a terminal shows for `raw` output: `\r` returns to the line's start, `ESC [ 2 K`
+/// clears the line, other escape sequences (colours, cursor moves) are dropped.
+fn shown_lines(raw: &str) -> Vec<String> {
+    raw.split('\n')
+        .map(|line| {
+            let mut shown: Vec<char> = Vec::new();
+            let mut cursor = 0;
+            let mut chars = line.chars().peekable();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\r' => cursor = 0,
+                    '\u{1b}' if chars.peek() == Some(&'[') => {
+                        chars.next();
+                        let mut sequence = String::new();
+                        for c in chars.by_ref() {
+                            sequence.push(c);
+                            if c.is_ascii_alphabetic() {
+                                break;
+                            }
+                        }
+                        if sequence == "2K" {
+                            shown.clear();
+                        }
+                    }
+                    c => {
+                        if cursor < shown.len() {
+                            shown[cursor] = c;
+                        } else {
+                            shown.push(c);
+                        }
+                        cursor += 1;
+                    }
+                }
+            }
+            shown.into_iter().collect::<String>().trim_end().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn progress_bars_are_cleared_before_results_are_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let source = dir.join("source");
+    seedship_treecmp::SampleTree::build(&source, 64 * MIB).expect("sample tree");
+    let repo = dir.join("repo");
+    let term = Terminal::spawn(&["backup", "--repo", path(&repo), path(&source)]);
+    let (code, seen) = term.finish();
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(seen.contains("ETA"), "no progress bar was drawn: {seen:?}");
+    let lines = shown_lines(&seen);
+    let result = lines
+        .iter()
+        .find(|line| line.contains(" saved"))
+        .unwrap_or_else(|| panic!("no result line in {lines:?}"));
+    assert!(
+        result.starts_with("snapshot "),
+        "the result shares its line with a progress bar: {result:?}"
+    );
+    assert!(
+        lines.iter().all(|line| !line.contains("ETA")),
+        "a progress bar was left on the terminal: {lines:?}"
+    );
 }

@@ -7,7 +7,8 @@ mod server_support;
 use seedship_jobs::{DriveState, JobSpec, JobState};
 use seedship_server::{Client, ClientError, Credentials, JobAction};
 use serde_json::json;
-use server_support::{Server, create_container, drive_id, path, seedship, seedship_output};
+use server_support::{SEEDSHIP, Server, create_container, drive_id, path, seedship, seedship_output};
+use std::process::Command;
 
 fn spec(name: &str, drives: usize) -> JobSpec {
     let address = json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
@@ -292,6 +293,38 @@ fn job_commands_create_ship_and_verify_custody() {
         .collect();
     assert_eq!(kinds.first().map(String::as_str), Some("created"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "shipped"), "{kinds:?}");
+
+    // What a person reads: the custody log itself, and the shipping address only while the
+    // drives are still to be sent.
+    let human = |args: &[&str]| {
+        let output = Command::new(SEEDSHIP).args(args).output().expect("run seedship");
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).expect("UTF-8")
+    };
+    let custody_text = human(&["job", "custody", "cli-job", "--credentials", path(&creds)]);
+    let lines: Vec<&str> = custody_text.lines().collect();
+    assert_eq!(lines.len(), kinds.len() + 1, "{custody_text}");
+    assert!(
+        lines[0].contains("account acme: created in region local with 1 drive(s)"),
+        "{custody_text}"
+    );
+    assert!(
+        custody_text.contains("shipped 1 drive(s) with DHL, tracking number JD0001, on 2026-01-02"),
+        "{custody_text}"
+    );
+    assert!(lines[kinds.len()].ends_with(": verified"), "{custody_text}");
+    let show = ["job", "show", "cli-job", "--credentials", path(&creds)];
+    assert!(
+        human(&show).contains("ship to: "),
+        "Shipping: the address is needed"
+    );
+    human(&["job", "cancel", "cli-job", "--credentials", path(&creds)]);
+    let ended = human(&show);
+    assert!(ended.contains("Cancelled"), "{ended}");
+    assert!(
+        !ended.contains("ship to"),
+        "an ended job shows no address to ship to: {ended}"
+    );
 }
 
 /// Numbers from requests are checked, not trusted: a drive of 2^64-1 bytes, a negative size, a

@@ -317,6 +317,23 @@ fn a_drive_that_does_not_open_ends_with_its_drive_status() {
     make_source(&src, 5, MIB);
     let set = site.prepare_and_ship("seed-three", &src, 1, 64 * MIB);
     let (drive, _) = &set[0];
+    // A drive path that is not there says so; a drive of another job names that job. Nothing
+    // is received either way.
+    let refused = |drive: &Path| {
+        let output = site.receive("seed-three", &site.operator_file, &[drive]);
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = refused(&dir.path().join("not-mounted"));
+    assert!(stderr.contains("not-mounted does not exist"), "{stderr}");
+    let other_set = site.prepare_and_ship("seed-other", &src, 1, 64 * MIB);
+    let stderr = refused(&other_set[0].0);
+    assert!(
+        stderr.contains("is a drive of job acme/seed-other, not of job seed-three"),
+        "{stderr}"
+    );
+    let untouched = site.owner().job("acme", "seed-three").expect("job");
+    assert_eq!(untouched.job.drives()[0].state, DriveState::Specified);
     // Another import service's key cannot unwrap the drive key.
     let other = dir.path().join("other-service");
     ok(&["keygen", "--out", path(&other)]);

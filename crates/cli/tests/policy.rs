@@ -68,6 +68,26 @@ fn offline_policy_is_validated_and_stored() {
         .concat(),
     );
 
+    // A staging location without room for the initial backup (a sparse 15 TiB file in the
+    // source): refused, naming both sizes, and nothing is created, not even the directory.
+    let huge = source.join("disk.img");
+    std::fs::File::create(&huge)
+        .and_then(|file| file.set_len(15 << 40))
+        .expect("sparse file");
+    let no_room = set("seed-job-1");
+    assert_eq!(no_room.status.code(), Some(1), "{no_room:?}");
+    let stderr = String::from_utf8_lossy(&no_room.stderr);
+    assert!(
+        stderr.contains("bytes free; the initial backup needs up to"),
+        "{stderr}"
+    );
+    assert!(
+        !staging.exists(),
+        "a refused policy set created the staging directory"
+    );
+    assert!(!config.join("policy.toml").exists(), "nothing stored");
+    std::fs::remove_file(&huge).expect("remove sparse file");
+
     let stored = set("seed-job-1");
     assert!(
         stored.status.success(),
