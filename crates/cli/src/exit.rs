@@ -144,6 +144,9 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
                     status: 401 | 403,
                     ..
                 } => ACCESS_DENIED,
+                // A job rule that refuses these credentials this action (an owner receiving
+                // a drive) is a refusal of the credentials too.
+                ClientError::Api { rule: Some(rule), .. } if rule == "NotPermitted" => ACCESS_DENIED,
                 ClientError::Api {
                     code: Some(ErrorCode::AlreadyExists),
                     ..

@@ -305,7 +305,7 @@ fn job_commands_create_ship_and_verify_custody() {
     let lines: Vec<&str> = custody_text.lines().collect();
     assert_eq!(lines.len(), kinds.len() + 1, "{custody_text}");
     assert!(
-        lines[0].contains("account acme: created in region local with 1 drive(s)"),
+        lines[0].contains("owner acme: created in region local with 1 drive(s)"),
         "{custody_text}"
     );
     assert!(

@@ -81,6 +81,23 @@ pub enum JobAction {
     ShipBack { tracking_number: String },
 }
 
+impl JobAction {
+    /// The action's name as the API spells it (`ship`, `start-transfer`, ...), for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobAction::Ship { .. } => "ship",
+            JobAction::Cancel => "cancel",
+            JobAction::Receive { .. } => "receive",
+            JobAction::StartTransfer { .. } => "start-transfer",
+            JobAction::Progress { .. } => "progress",
+            JobAction::FinishTransfer { .. } => "finish-transfer",
+            JobAction::Repair { .. } => "repair",
+            JobAction::Erase { .. } => "erase",
+            JobAction::ShipBack { .. } => "ship-back",
+        }
+    }
+}
+
 /// A job as the API returns it: the view model and the full document.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobDetail {
@@ -546,7 +563,7 @@ async fn act(
     if review.is_none() {
         save(&mut tx, &loaded, &job, &state).await?;
         tx.commit().await?;
-        tracing::info!(%account, job = %name, actor = %actor, action = ?std::mem::discriminant(&action), "job updated");
+        tracing::info!(%account, job = %name, actor = %actor, action = action.name(), "job updated");
     }
     Ok(Json(detail(&state, job, review)))
 }
