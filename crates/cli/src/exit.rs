@@ -130,8 +130,8 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
                 _ => FAILURE,
             };
         }
-        if let Some(client) = cause.downcast_ref::<seedship_server::ClientError>() {
-            use seedship_server::{ClientError, ErrorCode};
+        if let Some(client) = cause.downcast_ref::<seedship_api::ClientError>() {
+            use seedship_api::{ClientError, ErrorCode};
             return match client {
                 // By the server's code, not the HTTP status alone: a job rule may answer 403
                 // or 409 too (shipping a job twice is not a name already taken).

@@ -4,8 +4,8 @@
 
 mod server_support;
 
+use seedship_api::{Client, ClientError, Credentials, JobAction};
 use seedship_jobs::{DriveState, JobSpec, JobState};
-use seedship_server::{Client, ClientError, Credentials, JobAction};
 use serde_json::json;
 use server_support::{SEEDSHIP, Server, create_container, drive_id, path, seedship, seedship_output};
 use std::process::Command;

@@ -412,8 +412,8 @@ fn customer_names_never_leave_the_jobs_destination() {
 
     // The operator's client refuses dot segments instead of letting the URL parser resolve them
     // into another account's job.
-    let operator = seedship_server::Client::new(
-        &seedship_server::Credentials::load(&site.operator_file).expect("credentials"),
+    let operator = seedship_api::Client::new(
+        &seedship_api::Credentials::load(&site.operator_file).expect("credentials"),
     )
     .expect("client");
     for name in [
@@ -425,7 +425,7 @@ fn customer_names_never_leave_the_jobs_destination() {
             .put_blob("acme", "seed-names", name, std::io::empty())
             .expect_err(name);
         assert!(
-            matches!(err, seedship_server::ClientError::BadPathSegment { .. }),
+            matches!(err, seedship_api::ClientError::BadPathSegment { .. }),
             "{name}: {err}"
         );
     }

@@ -575,8 +575,8 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
         StatusCode::OK,
         "the replaced file holds the newest secret"
     );
-    let owner = seedship_server::Client::new(&seedship_server::Credentials::load(&old).expect("load"))
-        .expect("client");
+    let owner =
+        seedship_api::Client::new(&seedship_api::Credentials::load(&old).expect("load")).expect("client");
     let own = owner
         .rotate_account_secret("acme")
         .expect("the owner rotates its own secret");
@@ -586,12 +586,12 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
         StatusCode::UNAUTHORIZED,
         "after the owner's rotation"
     );
-    let evil = seedship_server::Client::new(
-        &seedship_server::Credentials::load(&dir.path().join("evil.credentials")).expect("load"),
+    let evil = seedship_api::Client::new(
+        &seedship_api::Credentials::load(&dir.path().join("evil.credentials")).expect("load"),
     )
     .expect("client");
     match evil.rotate_account_secret("acme") {
-        Err(seedship_server::ClientError::Api { status: 403, .. }) => {}
+        Err(seedship_api::ClientError::Api { status: 403, .. }) => {}
         other => panic!("another account's owner rotated acme: {other:?}"),
     }
     let current = dir.path().join("acme-current.credentials");
@@ -678,11 +678,10 @@ fn operator_names_are_unique_and_their_secrets_rotate() {
     );
 
     let client = |file: &std::path::Path| {
-        seedship_server::Client::new(&seedship_server::Credentials::load(file).expect("load"))
-            .expect("client")
+        seedship_api::Client::new(&seedship_api::Credentials::load(file).expect("load")).expect("client")
     };
     match client(&other).rotate_operator_secret("dc-staff") {
-        Err(seedship_server::ClientError::Api { status: 403, .. }) => {}
+        Err(seedship_api::ClientError::Api { status: 403, .. }) => {}
         other => panic!("an operator rotated another's secret: {other:?}"),
     }
     let owner = dir.path().join("acme.credentials");
@@ -697,7 +696,7 @@ fn operator_names_are_unique_and_their_secrets_rotate() {
         path(&owner),
     ]);
     match client(&owner).rotate_operator_secret("dc-staff") {
-        Err(seedship_server::ClientError::Api { status: 403, .. }) => {}
+        Err(seedship_api::ClientError::Api { status: 403, .. }) => {}
         other => panic!("an account owner rotated an operator's secret: {other:?}"),
     }
     assert_eq!(
@@ -812,7 +811,7 @@ fn agent_secrets_rotate_by_the_owner_or_the_agent_itself() {
 
     // An agent rotates only its own secret; with it, agent.toml is replaced in place.
     std::fs::copy(&by_owner, config_dir.join("agent.toml")).expect("install agent.toml");
-    let sibling_client = seedship_server::Client::new(&seedship_server::Credentials::Agent {
+    let sibling_client = seedship_api::Client::new(&seedship_api::Credentials::Agent {
         server: server.url.clone(),
         account: "acme".into(),
         vault: "desktop".into(),
@@ -822,7 +821,7 @@ fn agent_secrets_rotate_by_the_owner_or_the_agent_itself() {
     })
     .expect("client");
     match sibling_client.rotate_agent_secret(&agent.id) {
-        Err(seedship_server::ClientError::Api { status: 403, .. }) => {}
+        Err(seedship_api::ClientError::Api { status: 403, .. }) => {}
         other => panic!("an agent rotated another agent's secret: {other:?}"),
     }
     let rotated = seedship(&["agent", "rotate-secret", "--config-dir", path(&config_dir)]);

@@ -5,7 +5,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use seedship_api::{
+    AccountCreated, AgentInfo, IssuedSecret, MetricsSnapshot, NameList, NameRequest, ServiceKey, VaultInfo,
+    VaultRequest, WhoAmI,
+};
 
 use crate::auth::{Caller, Principal};
 use crate::db::{CreateError, Kind, PrincipalRow};
@@ -13,7 +16,7 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::names;
 use crate::secret;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Routes of the management API.
 pub(crate) fn router() -> Router<AppState> {
@@ -37,16 +40,8 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/api/v1/vaults", post(create_vault).get(list_vaults))
         .route("/api/v1/agents", post(register_agent))
-        .route("/api/v1/vaults/{vault}/seed", post(crate::seed::seed_vault))
         .route("/api/v1/metrics", get(metrics))
         .route("/api/v1/import/service-key", get(service_key))
-}
-
-/// Response of `GET /api/v1/import/service-key`.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct ServiceKey {
-    /// The public key file text (`seedship-x25519-public-1:<hex>`).
-    pub public_key: String,
 }
 
 /// The import service's public key, for wrapping drive keys (any authenticated principal).
@@ -54,70 +49,6 @@ async fn service_key(State(state): State<AppState>, _principal: Principal) -> Js
     Json(ServiceKey {
         public_key: state.service_key.to_string(),
     })
-}
-
-/// Body of every create request.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct NameRequest {
-    pub name: String,
-}
-
-/// Body of `POST /api/v1/vaults`.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct VaultRequest {
-    pub name: String,
-    #[serde(default)]
-    pub append_only: bool,
-}
-
-/// A newly issued principal: shown once, never again.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct IssuedSecret {
-    pub id: String,
-    pub secret: String,
-}
-
-/// Response of `POST /api/v1/accounts` and `/operators`, and of rotating their secrets.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct AccountCreated {
-    pub name: String,
-    pub id: String,
-    pub secret: String,
-}
-
-/// Response of `POST /api/v1/vaults` and an item of `GET /api/v1/vaults`.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct VaultInfo {
-    pub name: String,
-    pub account: String,
-    pub url: String,
-    pub append_only: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registration: Option<IssuedSecret>,
-}
-
-/// Response of `POST /api/v1/agents` and of rotating an agent's secret.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct AgentInfo {
-    pub account: String,
-    pub vault: String,
-    pub url: String,
-    pub id: String,
-    pub secret: String,
-}
-
-/// Response of the list endpoints.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct NameList {
-    pub names: Vec<String>,
-}
-
-/// Response of `GET /api/v1/whoami`.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct WhoAmI {
-    pub kind: String,
-    #[serde(default)]
-    pub account: Option<String>,
 }
 
 fn created_or(kind: &str, name: &str) -> impl FnOnce(CreateError) -> ApiError {
@@ -302,7 +233,7 @@ async fn rotate_agent_secret(
 async fn metrics(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<crate::server::MetricsSnapshot>, ApiError> {
+) -> Result<Json<MetricsSnapshot>, ApiError> {
     if !matches!(principal, Principal::Admin | Principal::Operator) {
         return Err(ApiError::forbidden("metrics are for the admin and operators"));
     }

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::db::{Kind, PrincipalRow};
 use crate::error::ApiError;
 use crate::secret;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Who is calling, once their secret checked out.
 #[derive(Debug, Clone)]

@@ -3,47 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-
-/// Stable error codes of the HTTP API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// No credentials, unknown principal or wrong secret (401).
-    Unauthenticated,
-    /// Authenticated, but not allowed to touch this resource (403).
-    Forbidden,
-    /// A name breaks the naming rules (400).
-    InvalidName,
-    /// Malformed request: bad JSON, bad object type or name, bad Range (400).
-    InvalidRequest,
-    /// The account, storage account, container or vault does not exist (404).
-    NotFound,
-    /// An object of a vault does not exist (404).
-    ObjectNotFound,
-    /// The name is already taken in its scope (409).
-    AlreadyExists,
-    /// The vault object exists; restic objects are never overwritten (403, as rest-server).
-    ObjectExists,
-    /// The vault is append-only: deleting anything but locks is refused (403).
-    AppendOnly,
-    /// The uploaded bytes do not hash to the object's name (400).
-    DigestMismatch,
-    /// Seeding refused: the vault already holds a different repository (409).
-    SeedConflict,
-    /// Seeding refused: the container prefix holds no complete restic repository (422).
-    NotARepository,
-    /// The requested range lies outside the object (416).
-    RangeNotSatisfiable,
-    /// The request body is larger than the server takes for it (413).
-    TooLarge,
-    /// The object store failed (502).
-    StorageFailed,
-    /// An import/export job rule refused the request; `rule` names it (400, 403, 404, 409).
-    JobRule,
-    /// The metadata database failed, or another server-side fault (500).
-    Internal,
-}
+use seedship_api::{ErrorBody, ErrorCode, ErrorDetail};
 
 /// An error response: HTTP status, stable code and a one-line message.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,21 +16,6 @@ pub struct ApiError {
     /// Human-readable message (never contains secrets).
     pub message: String,
     /// For [`ErrorCode::JobRule`]: the rule's code, e.g. `DuplicateTrackingNumber`.
-    pub rule: Option<String>,
-}
-
-/// The JSON body of an error response.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-/// `error` member of [`ErrorBody`].
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct ErrorDetail {
-    pub code: ErrorCode,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
 }
 

@@ -4,7 +4,9 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::error::{ApiError, ErrorCode};
+use seedship_api::ErrorCode;
+
+use crate::error::ApiError;
 
 /// A JSON request body (at most axum's default body limit, 2 MiB) whose refusal is an API error
 /// naming what was wrong, with the field's path (`drives[0].bytes: invalid value: integer

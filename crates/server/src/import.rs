@@ -12,16 +12,14 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use seedship_api::{BLAKE3_HEADER, BlobList, BlobListEntry, ErrorCode, JobDetail};
 use seedship_jobs::{BlobNameError, Job, Problem};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ErrorCode};
-use crate::jobs::{JobDetail, actor_for, detail, internal, load_or_404, save};
-use crate::server::AppState;
-
-/// Header of a `HEAD ...?hash=blake3` answer: the blob's BLAKE3, hex.
-pub const BLAKE3_HEADER: &str = "x-seedship-blake3";
+use crate::error::ApiError;
+use crate::jobs::{actor_for, detail, internal, load_or_404, save};
+use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -306,22 +304,6 @@ async fn put_blob(
 
 /// Blobs written at once by a batch (each still fsynced and renamed on its own by the store).
 const BATCH_WRITES: usize = 16;
-
-/// The blobs of a job's container (names relative to it, sorted, with sizes).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct BlobList {
-    /// `{name, size}` of every blob.
-    pub blobs: Vec<BlobListEntry>,
-}
-
-/// One blob of a [`BlobList`].
-#[derive(Debug, Serialize, Deserialize)]
-pub struct BlobListEntry {
-    /// Name relative to the container.
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-}
 
 /// Query of a blob listing: only the blobs under `prefix` (whole path segments).
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,7 @@
 //! The import/export job service: jobs of seedship-jobs persisted one JSON document per row,
 //! every call one database transaction, deadlines applied on each request and periodically.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
@@ -10,145 +9,22 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse as _;
 use axum::routing::{get, post};
+use seedship_api::{ClockRequest, ClockState, CustodyReport, DriveLogs, ErrorCode, JobAction, JobDetail};
 use seedship_jobs::{
-    Actor, ChainHash, CustodyEntry, DataCentre, DeadlinePolicy, DriveLog, Effect, ErasureRecord, Job,
-    JobSpec, JobState, JobSummary, Problem, ShipRequest, ShippingInfo, next_deadline,
-    normalise_tracking_number, tick, verify_chain,
+    Actor, ChainHash, DeadlinePolicy, DriveLog, Effect, Job, JobSpec, JobState, JobSummary, ShippingInfo,
+    next_deadline, normalise_tracking_number, tick, verify_chain,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::{Any, Row, Transaction};
-use time::OffsetDateTime;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::secret;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// Operators act under this login (operator principals carry no name of their own).
 const OPERATOR: &str = "operator";
-
-/// The server's clock: the system time plus an offset that only an admin may move, and only
-/// when the server was started with the test clock enabled.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Clock {
-    offset_seconds: Arc<AtomicI64>,
-    adjustable: bool,
-}
-
-impl Clock {
-    pub fn new(adjustable: bool) -> Self {
-        Self {
-            offset_seconds: Arc::default(),
-            adjustable,
-        }
-    }
-
-    pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::seconds(self.offset_seconds.load(Ordering::SeqCst))
-    }
-}
-
-/// An action on an existing job, `POST /api/v1/jobs/{account}/{name}/actions`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum JobAction {
-    /// Owner: record shipping information (with `dry_run`, only review it).
-    Ship {
-        /// The shipping information.
-        #[serde(flatten)]
-        request: ShipRequest,
-        /// Review only: check every rule and answer what would be recorded.
-        #[serde(default)]
-        dry_run: bool,
-    },
-    /// Owner: cancel before any drive is received.
-    Cancel,
-    /// Operator: a drive arrived at the data centre.
-    Receive { drive_id: String },
-    /// Operator: the copy of a drive starts.
-    StartTransfer { drive_id: String },
-    /// Operator: bytes copied so far.
-    Progress { drive_id: String, bytes_done: u64 },
-    /// Operator: the copy ended with this copy log.
-    FinishTransfer { drive_id: String, log: DriveLog },
-    /// Owner or operator: these problems were repaired over the network.
-    Repair { drive_id: String, fixed: Vec<Problem> },
-    /// Operator: the drive was erased.
-    Erase { drive_id: String, record: ErasureRecord },
-    /// Operator: the drives went back to the customer.
-    ShipBack { tracking_number: String },
-}
-
-impl JobAction {
-    /// The action's name as the API spells it (`ship`, `start-transfer`, ...), for logs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            JobAction::Ship { .. } => "ship",
-            JobAction::Cancel => "cancel",
-            JobAction::Receive { .. } => "receive",
-            JobAction::StartTransfer { .. } => "start-transfer",
-            JobAction::Progress { .. } => "progress",
-            JobAction::FinishTransfer { .. } => "finish-transfer",
-            JobAction::Repair { .. } => "repair",
-            JobAction::Erase { .. } => "erase",
-            JobAction::ShipBack { .. } => "ship-back",
-        }
-    }
-}
-
-/// A job as the API returns it: the view model and the full document.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct JobDetail {
-    /// States, progress, deadline.
-    pub summary: JobSummary,
-    /// Where the drives go (the data centre's shipping address).
-    pub data_centre: DataCentre,
-    /// The whole job (drives, history, custody log).
-    pub job: Job,
-    /// For a dry-run ship: what would be recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub review: Option<ShippingInfo>,
-}
-
-/// One drive's logs, `GET /api/v1/jobs/{account}/{name}/logs`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DriveLogs {
-    /// The drive.
-    pub drive_id: String,
-    /// Every blob and range.
-    pub copy_log: DriveLog,
-    /// Only what went wrong.
-    pub error_log: DriveLog,
-}
-
-/// The custody log and its verification, `GET /api/v1/jobs/{account}/{name}/custody`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CustodyReport {
-    /// The entries, oldest first.
-    pub entries: Vec<CustodyEntry>,
-    /// The chain head recorded beside the job.
-    pub head: String,
-    /// Whether the chain verifies against that head.
-    pub verified: bool,
-    /// The first broken entry, if it does not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Body of `POST /api/v1/admin/clock`.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct ClockRequest {
-    pub advance_seconds: i64,
-}
-
-/// Response of `POST /api/v1/admin/clock`.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct ClockState {
-    pub offset_seconds: i64,
-    pub now: String,
-}
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -158,7 +34,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/jobs/{account}/{name}/logs", get(logs))
         .route("/api/v1/jobs/{account}/{name}/custody", get(custody))
         .route("/api/v1/admin/clock", post(move_clock))
-        .merge(crate::import::router())
 }
 
 impl From<seedship_jobs::Error> for ApiError {

@@ -8,42 +8,41 @@
 //!
 //! On first start the server creates the admin credential and writes it to
 //! `<data-dir>/admin-credentials` (mode 0600); only its SHA-256 digest is kept in the database.
-//! Every other credential ([`Credentials`]) is issued through the API: accounts by the admin,
-//! vault registration credentials by account owners, agent credentials by registration.
+//! Every other credential (`seedship_api::Credentials`) is issued through the API: accounts by
+//! the admin, vault registration credentials by account owners, agent credentials by
+//! registration.
 //!
-//! [`Client`] is the blocking client the `seedship` command uses for the management API.
+//! The protocol itself (wire types, error codes, the blocking client, credentials files) is the
+//! `seedship-api` crate; this crate only answers it. Its modules form no cycle: `state` (what
+//! every handler shares) is at the bottom, `routes` merges the handler modules' routers, and
+//! `server` starts it all (checked by the `module_graph` test).
 
 mod api;
 mod auth;
-mod client;
 mod config;
-mod credentials;
 mod db;
 mod error;
 mod extract;
 mod import;
 mod jobs;
 mod listen;
+#[cfg(test)]
+mod module_graph;
 mod names;
+mod routes;
 mod secret;
 mod seed;
+mod seeds;
 mod server;
+mod state;
 mod throttle;
 mod tls;
-mod upload;
 mod vault;
 mod web;
 
-pub use client::{
-    AgentRegistered, Client, ClientError, CreatedAccount, HeldBack, Listed, Metrics, SeedProgress, Seeded,
-    VaultCreated,
-};
 pub use config::{
     ConfigError, ConnectionLimits, MetadataConfig, ServerConfig, ServerOptions, TlsMode, default_data_centre,
 };
-pub use credentials::{Credentials, CredentialsError, PendingCredentials};
-pub use error::{ApiError, ErrorCode};
-pub use jobs::{CustodyReport, DriveLogs, JobAction, JobDetail};
+pub use error::ApiError;
 pub use server::{Ready, ServeError, serve};
 pub use tls::TlsError;
-pub use upload::{BodyWriter, UploadBody};

@@ -18,25 +18,32 @@
 //! have the source's size. Decrypting the index and checking that every referenced pack is
 //! present is left to the agent (`seedship backup` runs a repository check after seeding).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
 use futures::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+use seedship_api::{ErrorCode, SeedReport, SeedRequest};
+use seedship_jobs::{Job, JobState};
+
 use crate::auth::Principal;
 use crate::db::VaultRow;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::server::AppState;
-use seedship_jobs::{Job, JobState};
+use crate::seeds::{SeedStatus, conflict};
+use crate::state::AppState;
+
+/// The route of vault seeding.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/vaults/{vault}/seed", post(seed_vault))
+}
 
 /// Object kinds in copy order; `config` follows them, `locks` are never copied.
 const ORDER: [&str; 4] = ["data", "index", "keys", "snapshots"];
@@ -47,111 +54,11 @@ const CONCURRENCY: usize = 8;
 /// the 30 s a client commonly allows a request).
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
 
-/// Body of `POST /api/v1/vaults/<vault>/seed`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct SeedRequest {
-    pub storage_account: String,
-    pub container: String,
-    /// Folder of the repository inside the container (empty: the container's root).
-    #[serde(default)]
-    pub prefix: String,
-}
-
-/// What a seed did (the response of `POST /api/v1/vaults/<vault>/seed`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SeedReport {
-    /// Objects of the repository, `config` included.
-    pub objects: u64,
-    /// Their total size.
-    pub bytes: u64,
-    /// Objects copied by this request.
-    pub copied: u64,
-    /// Objects already in the vault (an earlier, interrupted or completed seed).
-    pub skipped: u64,
-    /// Snapshots in the seeded repository.
-    pub snapshots: u64,
-}
-
 /// Query of `POST /api/v1/vaults/<vault>/seed`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct SeedQuery {
     /// Seconds to wait for the seed to finish (at most, and by default, [`MAX_WAIT`]).
     wait: Option<u64>,
-}
-
-/// A running seed's progress: the body of a `202` answer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeedProgress {
-    /// Objects of the repository found so far (all of them once listing is done).
-    pub objects: u64,
-    /// Their total size.
-    pub bytes: u64,
-    /// Objects copied or found already in the vault.
-    pub objects_done: u64,
-    /// Their total size.
-    pub bytes_done: u64,
-}
-
-#[derive(Debug, Clone)]
-enum SeedStatus {
-    Running(SeedProgress),
-    Done(Result<SeedReport, ApiError>),
-}
-
-/// A seed started by some request; later requests for the same vault and source join it.
-#[derive(Debug)]
-struct SeedTask {
-    source: SeedRequest,
-    status: watch::Receiver<SeedStatus>,
-}
-
-/// The seeds of this server, by vault id. A finished seed stays until one request has
-/// collected its outcome, so a client that asked again after a timeout still gets it.
-#[derive(Debug, Default)]
-pub(crate) struct Seeds(Mutex<HashMap<String, SeedTask>>);
-
-impl Seeds {
-    /// The running (or finished, uncollected) seed of `vault_id` from `source`, started with
-    /// `start` if there is none.
-    fn join(
-        &self,
-        vault_id: &str,
-        vault: &str,
-        source: &SeedRequest,
-        start: impl FnOnce(watch::Sender<SeedStatus>),
-    ) -> Result<watch::Receiver<SeedStatus>, ApiError> {
-        let mut seeds = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(task) = seeds.get(vault_id) {
-            if task.source != *source {
-                return Err(conflict(format!(
-                    "vault {vault} is being seeded from {}/{} (folder {:?}) already",
-                    task.source.storage_account, task.source.container, task.source.prefix
-                )));
-            }
-            return Ok(task.status.clone());
-        }
-        let (sender, status) = watch::channel(SeedStatus::Running(SeedProgress::default()));
-        seeds.insert(
-            vault_id.to_owned(),
-            SeedTask {
-                source: source.clone(),
-                status: status.clone(),
-            },
-        );
-        start(sender);
-        Ok(status)
-    }
-
-    /// Forgets the finished seed `status` of `vault_id` (its outcome was delivered).
-    fn collect(&self, vault_id: &str, status: &watch::Receiver<SeedStatus>) {
-        let mut seeds = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seeds
-            .get(vault_id)
-            .is_some_and(|task| task.status.same_channel(status))
-        {
-            seeds.remove(vault_id);
-        }
-    }
 }
 
 /// The vault `name` and its account's name if `principal` may seed it: its owner, or its own
@@ -209,10 +116,6 @@ async fn check_imported(state: &AppState, account: &str, source: &SeedRequest) -
     )))
 }
 
-fn conflict(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, ErrorCode::SeedConflict, message)
-}
-
 /// An object of the source repository: its path below the repository root and size.
 struct Source {
     relative: String,
@@ -250,7 +153,7 @@ async fn digest(state: &AppState, key: &str) -> Result<String, ApiError> {
 /// `POST /api/v1/vaults/<vault>/seed`: adopts the repository at `prefix` in a container of the
 /// vault's account. Idempotent: a second call on a seeded vault copies nothing. Answers `200`
 /// with the report once the seed is done, `202` with its progress while it runs.
-pub(crate) async fn seed_vault(
+async fn seed_vault(
     State(state): State<AppState>,
     principal: Principal,
     Path(vault): Path<String>,

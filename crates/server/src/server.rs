@@ -3,75 +3,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Json;
-use axum::Router;
-use axum::routing::get;
-use seedship_store::Store;
+use seedship_api::{Credentials, CredentialsError};
+use seedship_jobs::DeadlinePolicy;
 
 use crate::config::{ConfigError, ServerOptions, ServiceKeySource, TlsMode};
-use crate::credentials::{Credentials, CredentialsError};
 use crate::db::Db;
-use crate::jobs::Clock;
 use crate::secret;
-use seedship_jobs::{DataCentres, DeadlinePolicy};
-
-/// What every handler shares.
-#[derive(Debug, Clone)]
-pub(crate) struct AppState {
-    pub db: Db,
-    pub store: Arc<dyn Store>,
-    pub public_url: String,
-    pub clock: Clock,
-    pub deadlines: DeadlinePolicy,
-    pub data_centres: DataCentres,
-    pub metrics: Arc<Metrics>,
-    /// The import service's public key file text, published for drive preparation.
-    pub service_key: Arc<str>,
-    /// Vault seeds running on this server.
-    pub seeds: Arc<crate::seed::Seeds>,
-    /// Failed web sign-ins per client address.
-    pub sign_in_throttle: Arc<crate::throttle::SignInThrottle>,
-    /// Proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Arc<[ipnet::IpNet]>,
-}
-
-/// Counters the server keeps since it started.
-#[derive(Debug, Default)]
-pub(crate) struct Metrics {
-    /// Request body bytes received by vault object and config uploads (accepted or not).
-    pub vault_bytes_received: std::sync::atomic::AtomicU64,
-    /// Vault object and config uploads stored.
-    pub vault_objects_stored: std::sync::atomic::AtomicU64,
-}
-
-/// The body of `GET /api/v1/metrics`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct MetricsSnapshot {
-    /// Request body bytes received by vault uploads (accepted or refused).
-    pub vault_bytes_received: u64,
-    /// Vault uploads stored.
-    pub vault_objects_stored: u64,
-}
-
-impl Metrics {
-    pub fn snapshot(&self) -> MetricsSnapshot {
-        use std::sync::atomic::Ordering::Relaxed;
-        MetricsSnapshot {
-            vault_bytes_received: self.vault_bytes_received.load(Relaxed),
-            vault_objects_stored: self.vault_objects_stored.load(Relaxed),
-        }
-    }
-}
-
-impl AppState {
-    /// The restic REST URL of a vault.
-    pub fn vault_url(&self, account: &str, vault: &str) -> String {
-        format!(
-            "{}/vaults/{account}/{vault}/",
-            self.public_url.trim_end_matches('/')
-        )
-    }
-}
+use crate::state::{AppState, Clock};
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -245,16 +183,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
             }
         }
     });
-    let app = Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
-        .merge(crate::api::router())
-        .merge(crate::jobs::router())
-        .merge(crate::vault::router())
-        .merge(crate::web::router())
-        .with_state(state);
+    let app = crate::routes::app(state);
     ready(Ready {
         address: bound,
         url: public_url,

@@ -14,16 +14,11 @@
 //! ([`client_address`]); the header is ignored from anyone else, who could write any address.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
-use axum::http::request::Parts;
 use ipnet::IpNet;
-
-use crate::server::AppState;
 
 /// Failures an address may have within one window.
 const LIMIT: u32 = 20;
@@ -103,20 +98,6 @@ fn key(peer: IpAddr) -> IpAddr {
             None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
         },
         v4 @ IpAddr::V4(_) => v4,
-    }
-}
-
-/// The client's address, when the server was started with connection info (it always is; a
-/// router served without it is not throttled): the peer's, or the one a trusted proxy forwarded.
-pub(crate) struct Peer(pub Option<IpAddr>);
-
-impl FromRequestParts<AppState> for Peer {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(
-            |info| client_address(info.0.ip(), &parts.headers, &state.trusted_proxies),
-        )))
     }
 }
 

@@ -10,7 +10,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::credentials::write_private;
+use seedship_api::write_private;
 
 /// Certificate and private key files of a TLS server.
 #[derive(Debug, Clone)]

@@ -23,8 +23,9 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
 use crate::db::VaultRow;
-use crate::error::{ApiError, ErrorCode};
-use crate::server::AppState;
+use crate::error::ApiError;
+use crate::state::AppState;
+use seedship_api::ErrorCode;
 
 /// Uploads up to this size are buffered and stored with one create-if-absent write; larger
 /// ones (packs) stream into a multipart upload.

@@ -8,10 +8,12 @@
 //! only the SHA-256 digest is stored. Form posts must come from the server's own origin. A page
 //! refreshes itself every few seconds while a drive it shows is Received or Transferring.
 
+use std::convert::Infallible;
 use std::fmt::{self, Display, Write};
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Router;
-use axum::extract::{Form, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -24,8 +26,21 @@ use crate::auth::{Principal, authenticate};
 use crate::error::ApiError;
 use crate::jobs::{custody_report, drive_logs, internal, job_detail, summaries};
 use crate::secret;
-use crate::server::AppState;
-use crate::throttle::Peer;
+use crate::state::AppState;
+
+/// The client's address, when the server was started with connection info (it always is; a
+/// router served without it is not throttled): the peer's, or the one a trusted proxy forwarded.
+pub(crate) struct Peer(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for Peer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(
+            |info| crate::throttle::client_address(info.0.ip(), &parts.headers, &state.trusted_proxies),
+        )))
+    }
+}
 
 /// The session cookie's name.
 const COOKIE: &str = "seedship_session";

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_server::{Client, Credentials, ServerConfig, ServerOptions, TlsMode};
+use seedship_api::{Client, Credentials};
+use seedship_server::{ServerConfig, ServerOptions, TlsMode};
 
 use super::issue::{Destination, OutArg, commit_or_print};
 use crate::{Context, exit, output};
@@ -506,8 +507,7 @@ fn register_agent(
         path.display()
     );
     // the place is made before the agent is: its secret is never issued into nowhere
-    let pending =
-        seedship_server::Credentials::create_file(&path, force).context("nothing was registered")?;
+    let pending = seedship_api::Credentials::create_file(&path, force).context("nothing was registered")?;
     let name = match name {
         Some(name) => name,
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -534,7 +534,7 @@ fn register_agent(
 }
 
 /// The agent.toml of an agent of `server`.
-fn agent_credentials(server: &str, agent: seedship_server::AgentRegistered) -> Credentials {
+fn agent_credentials(server: &str, agent: seedship_api::AgentRegistered) -> Credentials {
     Credentials::Agent {
         server: server.to_owned(),
         account: agent.account,

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
+use seedship_api::{Client, ClientError, JobDetail};
 use seedship_drive::{BlobType, Dataset, Disposition, DriveTarget, PrepareOptions};
 use seedship_jobs::JobSpec;
-use seedship_server::{Client, ClientError, JobDetail};
 
 use super::erase::{Protected, check_overlaps, confirm_erase};
 use super::job::{connect, drive_specs, emit_detail, read_spec, ship_action};

@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
+use seedship_api::{
+    BodyWriter, Client, ClientError, Credentials, ErrorCode, JobAction, JobDetail, UploadBody,
+};
 use seedship_drive::{FileStatus, ImportDrive, ImportFile, ImportSet, ShippedDrive};
 use seedship_jobs::{
     BlobLog, BlobStatus, DispositionOutcome, Drive, DriveLog, DriveState, DriveStatus, ErasureRecord,
     RangeLog, RangeStatus, place_blob,
 };
 use seedship_progress::Unit;
-use seedship_server::{
-    BodyWriter, Client, ClientError, Credentials, ErrorCode, JobAction, JobDetail, UploadBody,
-};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -809,7 +809,7 @@ impl<'a> Copier<'a> {
         let (check, sent) = self.stream(
             |w| self.set.read_file(file, w),
             |body| {
-                let held_back = seedship_server::HeldBack {
+                let held_back = seedship_api::HeldBack {
                     requested,
                     blob,
                     blake3: hash,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
-use seedship_server::{Credentials, CredentialsError, PendingCredentials};
+use seedship_api::{Credentials, CredentialsError, PendingCredentials};
 use serde::Serialize;
 
 use crate::{Context, exit, output};

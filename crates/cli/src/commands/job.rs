@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use seedship_api::{Client, Credentials, JobAction, JobDetail};
 use seedship_jobs::{DriveSpec, JobSpec, JobState, JobSummary};
-use seedship_server::{Client, Credentials, JobAction, JobDetail};
 use time::format_description::well_known::Rfc3339;
 
 use crate::{Context, output};

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use seedship_api::{Client, ClientError, Credentials, Seeded};
 use seedship_jobs::JobState;
 use seedship_progress::Unit;
 use seedship_repo::{BackupOptions, Repo, Sources};
-use seedship_server::{Client, ClientError, Credentials, Seeded};
 use serde::{Deserialize, Serialize};
 
 use super::agent::{AccessArgs, run_backup};
@@ -120,7 +120,7 @@ struct SeededRecord {
     vault: String,
     repository_id: String,
     #[serde(flatten)]
-    report: seedship_server::Seeded,
+    report: seedship_api::Seeded,
 }
 
 /// The agent's identity from `agent.toml`.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_server::{Client, Credentials};
+use seedship_api::{Client, Credentials};
 use serde::{Deserialize, Serialize};
 
 use super::offline::JobDir;

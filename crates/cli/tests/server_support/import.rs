@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use seedship_server::{Client, Credentials};
+use seedship_api::{Client, Credentials};
 use seedship_treecmp::Rng;
 
 use super::{SEEDSHIP, Server, create_container, path, seedship};

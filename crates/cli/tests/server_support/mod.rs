@@ -461,7 +461,7 @@ pub fn complete_import(
     container: &str,
     prefix: &str,
 ) {
-    use seedship_server::{Client, Credentials, JobAction};
+    use seedship_api::{Client, Credentials, JobAction};
     let operator_file = owner_file.with_file_name("operator-for-imports.credentials");
     if !operator_file.exists() {
         let admin = server.admin_credentials();

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AccountCreated, AgentInfo, NameList, NameRequest, VaultInfo, VaultRequest};
 use crate::credentials::Credentials;
-use crate::error::{ErrorBody, ErrorCode};
-use crate::jobs::{ClockRequest, ClockState, CustodyReport, DriveLogs, JobAction, JobDetail};
 use crate::upload::{self, BodyWriter, ChunkPool, UploadBody};
+use crate::wire::{
+    AccountCreated, AgentInfo, BLAKE3_HEADER, BlobList, ClockRequest, ClockState, CustodyReport, DriveLogs,
+    ErrorBody, ErrorCode, JobAction, JobDetail, MetricsSnapshot, NameList, NameRequest, SeedProgress,
+    SeedReport, SeedRequest, ServiceKey, VaultInfo, VaultRequest,
+};
 use seedship_jobs::{JobSpec, JobSummary};
 
 /// A failed API call.
@@ -187,13 +189,10 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// What a vault seed did (see `POST /api/v1/vaults/<vault>/seed`).
-pub type Seeded = crate::seed::SeedReport;
-
-/// How far a running vault seed is.
-pub type SeedProgress = crate::seed::SeedProgress;
+pub type Seeded = SeedReport;
 
 /// Server counters (see `GET /api/v1/metrics`).
-pub type Metrics = crate::server::MetricsSnapshot;
+pub type Metrics = MetricsSnapshot;
 
 /// A listing of names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -589,7 +588,7 @@ impl Client {
         prefix: &str,
         progress: &mut dyn FnMut(&SeedProgress),
     ) -> Result<Seeded, ClientError> {
-        let request = crate::seed::SeedRequest {
+        let request = SeedRequest {
             storage_account: storage.to_owned(),
             container: container.to_owned(),
             prefix: prefix.to_owned(),
@@ -617,7 +616,7 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered.
     pub fn service_key(&self) -> Result<String, ClientError> {
-        self.call::<(), crate::api::ServiceKey>(None, "/api/v1/import/service-key")
+        self.call::<(), ServiceKey>(None, "/api/v1/import/service-key")
             .map(|key| key.public_key)
     }
 
@@ -771,7 +770,7 @@ impl Client {
             Self::blobs_path(account, name)?,
             percent_encode(prefix)
         );
-        let list: crate::import::BlobList = self.call::<(), _>(None, &path)?;
+        let list: BlobList = self.call::<(), _>(None, &path)?;
         Ok(list.blobs.into_iter().map(|blob| blob.name).collect())
     }
 
@@ -801,7 +800,7 @@ impl Client {
         match self.send_raw(&url, self.http.head(format!("{url}?hash=blake3"))) {
             Ok(response) => Ok(response
                 .headers()
-                .get(crate::import::BLAKE3_HEADER)
+                .get(BLAKE3_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)),
             Err(ClientError::Api { status: 404, .. }) => Ok(None),

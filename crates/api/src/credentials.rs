@@ -175,7 +175,7 @@ impl Credentials {
 
 /// Writes `contents` to `path` with mode 0600: temporary file, fsync, rename, fsync of the
 /// directory (created 0700 if missing).
-pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     PrivateFile::open(path, true)?.commit(contents)
 }
 
