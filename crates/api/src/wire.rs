@@ -313,3 +313,47 @@ pub struct MetricsSnapshot {
     /// Vault uploads stored.
     pub vault_objects_stored: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_action_is_tagged_by_the_name_it_logs_under() {
+        let drive_id = "WD-1".to_owned();
+        for action in [
+            JobAction::Cancel,
+            JobAction::Receive {
+                drive_id: drive_id.clone(),
+            },
+            JobAction::StartTransfer {
+                drive_id: drive_id.clone(),
+            },
+            JobAction::Progress {
+                drive_id,
+                bytes_done: 7,
+            },
+            JobAction::ShipBack {
+                tracking_number: "1Z999".to_owned(),
+            },
+        ] {
+            let json = serde_json::to_value(&action).expect("serialize");
+            assert_eq!(json["action"], action.name(), "{json}");
+        }
+    }
+
+    #[test]
+    fn an_error_body_without_a_rule_leaves_it_out() {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: ErrorCode::NotFound,
+                message: "vault v not found".to_owned(),
+                rule: None,
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&body).expect("serialize"),
+            r#"{"error":{"code":"NotFound","message":"vault v not found"}}"#
+        );
+    }
+}
