@@ -30,8 +30,8 @@ fn backup_then_restore_is_bit_exact() {
             &snapshot[..8],
             "--target",
             "restored",
-            "--group-mib",
-            "8",
+            "--group-size",
+            "8M",
         ])
         .success();
     assert!(

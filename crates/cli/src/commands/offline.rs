@@ -259,7 +259,8 @@ fn stage(
     std::fs::create_dir_all(dir.path())
         .with_context(|| format!("creating staging directory {}", dir.path().display()))?;
     let location = dir.repository().display().to_string();
-    let (repository_id, snapshot_id) = run_backup(ctx, &run.access.config(location)?, sources, &run.options)?;
+    let (repository_id, snapshot_id) =
+        run_backup(ctx, &run.access.config(ctx, location)?, sources, &run.options)?;
     let staged = StagedJob {
         job: offline.job.clone(),
         account: agent.account.clone(),
@@ -331,7 +332,7 @@ fn seed(
         )
     })?;
     let vault = Repo::open(
-        &run.access.config(agent.repository.clone())?,
+        &run.access.config(ctx, agent.repository.clone())?,
         ctx.progress.clone(),
     )?;
     anyhow::ensure!(
@@ -366,7 +367,7 @@ fn seed(
 fn to_vault(ctx: &Context, run: &PolicyRun, agent: &AgentIdentity, sources: &Sources) -> anyhow::Result<()> {
     run_backup(
         ctx,
-        &run.access.config(agent.repository.clone())?,
+        &run.access.config(ctx, agent.repository.clone())?,
         sources,
         &run.options,
     )
