@@ -106,6 +106,7 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
             return match err {
                 seedship_repo::Error::RepoNotFound { .. } => REPO_NOT_FOUND,
                 seedship_repo::Error::WrongPassword { .. } => WRONG_KEY,
+                seedship_repo::Error::BadExclude { .. } => USAGE,
                 _ => FAILURE,
             };
         }

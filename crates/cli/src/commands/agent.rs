@@ -4,7 +4,7 @@ use crate::exit::{self, Coded, PARTIAL};
 use crate::{Context, output, prompt};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_repo::{BackupOptions, Repo, RepoConfig, RestoreOptions, Sources};
+use seedship_repo::{BackupOptions, Excludes, Repo, RepoConfig, RestoreOptions, Sources};
 use serde::Serialize;
 use std::path::PathBuf;
 use zeroize::Zeroizing;
@@ -56,8 +56,8 @@ pub struct AccessArgs {
     /// ~/.cache/seedship).
     #[arg(long, env = "SEEDSHIP_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// Use no cache directory.
-    #[arg(long, conflicts_with = "cache_dir")]
+    /// Use no cache directory (also when SEEDSHIP_CACHE_DIR is set).
+    #[arg(long)]
     no_cache: bool,
     /// The password once found (a scheduled run asks only once).
     #[arg(skip)]
@@ -94,6 +94,36 @@ pub struct BackupArgs {
     /// Agent configuration directory of a policy backup (default as `seedship agent register`).
     #[arg(long, value_name = "DIR", conflicts_with = "paths")]
     config_dir: Option<PathBuf>,
+    #[command(flatten)]
+    excludes: ExcludeArgs,
+}
+
+/// What a backup leaves out (restic's `--exclude` and `--exclude-file`).
+#[derive(Debug, Args)]
+pub struct ExcludeArgs {
+    /// Leave out files and directories matching this pattern, as restic does: `*`, `?`, `[...]`,
+    /// `**`; a pattern starting with / matches from the root, any other one the end of a path
+    /// (`*.tmp`, `cache`, `a/b/*.log`). Repeat for more.
+    #[arg(long, value_name = "PATTERN")]
+    exclude: Vec<String>,
+    /// Read exclude patterns from this file: one a line; blank lines and lines starting with #
+    /// are skipped. Repeat for more.
+    #[arg(long, value_name = "FILE")]
+    exclude_file: Vec<PathBuf>,
+}
+
+impl ExcludeArgs {
+    /// The patterns given, `--exclude`s first, checked; `None` when none were given.
+    pub fn given(&self) -> anyhow::Result<Option<Excludes>> {
+        if self.exclude.is_empty() && self.exclude_file.is_empty() {
+            return Ok(None);
+        }
+        let mut patterns = self.exclude.clone();
+        for file in &self.exclude_file {
+            patterns.extend(Excludes::read_file(file)?);
+        }
+        Ok(Some(Excludes::new(patterns)?))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +249,7 @@ fn backup(ctx: &Context, args: BackupArgs) -> anyhow::Result<()> {
     let options = BackupOptions {
         hostname: args.host,
         no_parent: args.no_parent,
+        excludes: args.excludes.given()?.unwrap_or_default(),
     };
     if args.paths.is_empty() {
         if args.repo.is_some() {

@@ -375,7 +375,7 @@ impl CloudCommand {
                     access: &access,
                     options: seedship_repo::BackupOptions {
                         hostname: host,
-                        no_parent: false,
+                        ..Default::default()
                     },
                     config_dir,
                 };

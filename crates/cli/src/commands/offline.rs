@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use seedship_jobs::JobState;
 use seedship_progress::Unit;
-use seedship_repo::{BackupOptions, Repo, Sources};
+use seedship_repo::{BackupOptions, Excludes, Repo, Sources};
 use seedship_server::{Client, ClientError, Credentials, Seeded};
 use serde::{Deserialize, Serialize};
 
@@ -190,6 +190,16 @@ fn next_step(state: Option<JobState>, job: &str, dir: &JobDir, staging: &Path) -
 /// One policy backup (`seedship backup` without paths).
 pub fn backup(ctx: &Context, run: &PolicyRun) -> anyhow::Result<()> {
     let (config_dir, policy, _) = Policy::load(run.config_dir.clone())?;
+    let stored = Excludes::new(policy.excludes.clone())
+        .with_context(|| format!("the policy in {}", config_dir.display()))?;
+    let run = &PolicyRun {
+        access: run.access,
+        options: BackupOptions {
+            excludes: stored.and(&run.options.excludes),
+            ..run.options.clone()
+        },
+        config_dir: run.config_dir.clone(),
+    };
     let agent = AgentIdentity::load(&config_dir)?;
     let sources = Sources::new(&policy.paths)?;
     let Some(offline) = &policy.offline else {
