@@ -47,13 +47,15 @@ pub fn secret(json: bool, flags: &str, question: &str) -> anyhow::Result<Zeroizi
     let mut quiet = saved.clone();
     quiet.local_modes.remove(termios::LocalModes::ECHO);
     quiet.local_modes.insert(termios::LocalModes::ECHONL);
+    // Echo goes off before the question shows, so that nothing typed after it is echoed;
+    // `Now`, not `Flush`: what was typed ahead is kept.
+    termios::tcsetattr(&stdin, termios::OptionalActions::Now, &quiet)
+        .context("turning the terminal's echo off")?;
     eprint!("{question} ");
     std::io::stderr().flush().ok();
-    termios::tcsetattr(&stdin, termios::OptionalActions::Flush, &quiet)
-        .context("turning the terminal's echo off")?;
     let mut answer = Zeroizing::new(String::new());
     let read = stdin.lock().read_line(&mut answer);
-    let restored = termios::tcsetattr(&stdin, termios::OptionalActions::Flush, &saved);
+    let restored = termios::tcsetattr(&stdin, termios::OptionalActions::Now, &saved);
     let read = read.context("reading the answer from the terminal")?;
     restored.context("turning the terminal's echo back on")?;
     anyhow::ensure!(read > 0, "no answer to {question:?}: the terminal was closed");
