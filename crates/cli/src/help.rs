@@ -51,6 +51,11 @@ const ENVIRONMENT: &[(&str, &str, &[&str])] = &[
         "the server's log filter (default info)",
         &["server"],
     ),
+    (
+        "SEEDSHIP_TEST_CLOCK",
+        "1 lets the admin move the server's clock (for tests of deadlines)",
+        &["server"],
+    ),
 ];
 
 /// The environment variables `seedship <path>` reads besides its flags' own.
