@@ -119,6 +119,7 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
                 seedship_repo::Error::AccessDenied { .. } => ACCESS_DENIED,
                 seedship_repo::Error::Unreachable { .. } => SERVER_UNREACHABLE,
                 seedship_repo::Error::BadLocation { .. } => USAGE,
+                seedship_repo::Error::BadExclude { .. } => USAGE,
                 _ => FAILURE,
             };
         }

@@ -6,12 +6,13 @@
 mod commands;
 mod durable;
 mod exit;
+mod help;
 mod output;
 mod progress;
 mod prompt;
 mod warnings;
 
-use clap::{Args, Parser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
 
 /// Options every command takes.
 #[derive(Debug, Args, Clone)]
@@ -45,7 +46,10 @@ pub struct Context {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = help::with_environment(Cli::command())
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
@@ -81,4 +85,123 @@ fn usage_error(err: &clap::Error) -> std::process::ExitCode {
     let first = rendered.lines().next().unwrap_or_default();
     let message = first.strip_prefix("error: ").unwrap_or(first).to_owned();
     exit::report(&exit::usage(message), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every command under `command` with its path (`seedship job show`).
+    fn commands(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
+        let path = format!("{path} {}", command.get_name()).trim().to_owned();
+        out.push((path.clone(), command.clone()));
+        for sub in command.get_subcommands() {
+            commands(sub, &path, out);
+        }
+    }
+
+    fn all() -> Vec<(String, clap::Command)> {
+        let mut root = crate::help::with_environment(Cli::command());
+        root.build();
+        let mut out = Vec::new();
+        commands(&root, "", &mut out);
+        out
+    }
+
+    #[test]
+    fn every_argument_and_command_has_help() {
+        let mut missing = Vec::new();
+        for (path, command) in all() {
+            if command.get_about().is_none() && path != "seedship" && path != "seedship help" {
+                missing.push(format!("{path} (the command)"));
+            }
+            for arg in command.get_arguments() {
+                if arg.is_hide_set() || ["help", "version"].contains(&arg.get_id().as_str()) {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "arguments without help text: {missing:#?}");
+    }
+
+    #[test]
+    fn help_names_the_environment_variables_read() {
+        let help = |wanted: &str| {
+            let (_, mut command) = all()
+                .into_iter()
+                .find(|(path, _)| path == wanted)
+                .unwrap_or_else(|| panic!("no command {wanted}"));
+            command.render_long_help().to_string()
+        };
+        for (path, variables) in [
+            (
+                "seedship diskprep",
+                &[
+                    "SEEDSHIP_DRIVE_PASSPHRASE",
+                    "SEEDSHIP_CREDENTIALS",
+                    "SEEDSHIP_CA_CERT",
+                ][..],
+            ),
+            (
+                "seedship backup",
+                &[
+                    "SEEDSHIP_PASSWORD",
+                    "SEEDSHIP_PASSWORD_FILE",
+                    "SEEDSHIP_PASSWORD_COMMAND",
+                    "SEEDSHIP_REPO",
+                    "SEEDSHIP_CACHE_DIR",
+                    "XDG_CACHE_HOME",
+                    "SEEDSHIP_CONFIG_DIR",
+                ],
+            ),
+            (
+                "seedship agent run",
+                &[
+                    "SEEDSHIP_PASSWORD",
+                    "SEEDSHIP_PASSWORD_FILE",
+                    "SEEDSHIP_CONFIG_DIR",
+                ],
+            ),
+            ("seedship drive resume", &["SEEDSHIP_DRIVE_PASSPHRASE"]),
+            (
+                "seedship drive repair",
+                &["SEEDSHIP_CREDENTIALS", "SEEDSHIP_CA_CERT"],
+            ),
+            ("seedship job show", &["SEEDSHIP_CREDENTIALS", "SEEDSHIP_CA_CERT"]),
+            ("seedship import receive", &["SEEDSHIP_CREDENTIALS"]),
+            (
+                "seedship agent register",
+                &["SEEDSHIP_CREDENTIALS", "SEEDSHIP_CONFIG_DIR"],
+            ),
+            ("seedship admin account create", &["SEEDSHIP_ADMIN_CREDENTIALS"]),
+            ("seedship server", &["SEEDSHIP_LOG"]),
+        ] {
+            let text = help(path);
+            for variable in variables {
+                assert!(
+                    text.contains(variable),
+                    "`{path} --help` does not name {variable}:\n{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_credentials_flag_reads_the_environment() {
+        for (path, command) in all() {
+            for arg in command.get_arguments() {
+                if arg.get_id() == "credentials" {
+                    assert_eq!(
+                        arg.get_env().and_then(|env| env.to_str()),
+                        Some("SEEDSHIP_CREDENTIALS"),
+                        "{path} --credentials"
+                    );
+                }
+            }
+        }
+    }
 }

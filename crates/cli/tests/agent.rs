@@ -2,8 +2,10 @@
 //! against real directories, and Debian's `restic` as an outside reader.
 
 mod agent_support;
+mod pty_support;
 
 use agent_support::{Run, Sandbox, restic};
+use pty_support::Terminal;
 use seedship_treecmp::{Rng, SampleTree, compare_trees, write_file};
 use std::{fs, path::Path};
 
@@ -30,8 +32,8 @@ fn backup_then_restore_is_bit_exact() {
             &snapshot[..8],
             "--target",
             "restored",
-            "--group-mib",
-            "8",
+            "--group-size",
+            "8M",
         ])
         .success();
     assert!(
@@ -427,12 +429,276 @@ fn password_file_and_missing_password() {
     sandbox
         .seedship(&["snapshots", "--password-file", "bad"])
         .fails_with(12);
-    let none = sandbox.seedship_without_password(&["snapshots"]).fails_with(1);
+    // No password source and no terminal to ask on: a usage error naming every source.
+    let none = sandbox.seedship_without_password(&["snapshots"]).fails_with(2);
+    let line = none.one_line_error();
+    for source in [
+        "--password-file",
+        "--password-command",
+        "SEEDSHIP_PASSWORD_FILE",
+        "SEEDSHIP_PASSWORD_COMMAND",
+        "SEEDSHIP_PASSWORD",
+    ] {
+        assert!(line.contains(source), "{source} not named: {line}");
+    }
+}
+
+/// The password sources restic has, in its order: a password file (`-p`, `--password-file`,
+/// `SEEDSHIP_PASSWORD_FILE`) or command (`--password-command`, `SEEDSHIP_PASSWORD_COMMAND`),
+/// else `SEEDSHIP_PASSWORD`, else a question on the terminal, answered without echo. The
+/// password is never printed.
+#[test]
+fn password_sources_and_the_terminal_prompt() {
+    let sandbox = Sandbox::new();
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    sandbox.seedship(&["backup", "source"]).success();
+    fs::write(sandbox.path("pw"), format!("{}\n", agent_support::PASSWORD)).expect("pw");
+    let wrong = [("SEEDSHIP_PASSWORD", "wrong")];
+    let one_snapshot = |run: Run| {
+        let run = run.success();
+        assert_eq!(
+            run.json["snapshots"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            !run.stdout.contains(agent_support::PASSWORD) && !run.stderr.contains(agent_support::PASSWORD),
+            "the password was printed"
+        );
+    };
+    // A password file from the environment, or as -p, wins over SEEDSHIP_PASSWORD.
+    one_snapshot(sandbox.seedship_with(&["snapshots"], &[wrong[0], ("SEEDSHIP_PASSWORD_FILE", "pw")]));
+    one_snapshot(sandbox.seedship_with(&["snapshots", "-p", "pw"], &wrong));
+    // A password command: its first line of output opens the repository.
+    let command = format!("printf '%s\\nsecond line\\n' '{}'", agent_support::PASSWORD);
+    one_snapshot(sandbox.seedship_with(&["snapshots", "--password-command", &command], &wrong));
+    one_snapshot(sandbox.seedship_with(
+        &["snapshots"],
+        &[wrong[0], ("SEEDSHIP_PASSWORD_COMMAND", &command)],
+    ));
+    // A command printing the wrong password is a wrong password; a failing one is named.
+    sandbox
+        .seedship(&["snapshots", "--password-command", "echo nope"])
+        .fails_with(12);
+    let failed = sandbox
+        .seedship(&["snapshots", "--password-command", "exit 3"])
+        .fails_with(1);
     assert!(
-        none.one_line_error().contains("SEEDSHIP_PASSWORD"),
+        failed.one_line_error().contains("--password-command"),
         "{}",
-        none.stderr
+        failed.stderr
     );
+    // File and command together are refused (as restic does).
+    sandbox
+        .seedship(&["snapshots", "-p", "pw", "--password-command", "echo x"])
+        .fails_with(2);
+
+    // On a terminal, without any source: asked, typed without echo, and it opens the repository.
+    let mut command = sandbox.command(&["snapshots"], &[], false);
+    command.env_remove("SEEDSHIP_PASSWORD");
+    let mut term = Terminal::spawn(command);
+    term.expect("Repository password:");
+    term.answer(agent_support::PASSWORD);
+    term.expect("1 snapshot(s)");
+    let (code, seen) = term.finish();
+    assert_eq!(code, Some(0), "{seen}");
+    assert!(
+        !seen.contains(agent_support::PASSWORD),
+        "the typed password was echoed: {seen}"
+    );
+    // A wrong answer is a wrong password.
+    let mut command = sandbox.command(&["snapshots"], &[], false);
+    command.env_remove("SEEDSHIP_PASSWORD");
+    let mut term = Terminal::spawn(command);
+    term.expect("Repository password:");
+    term.answer("not the password");
+    let (code, seen) = term.finish();
+    assert_eq!(code, Some(12), "{seen}");
+}
+
+/// `--exclude` and `--exclude-file` leave out what restic would: a pattern without a leading
+/// `/` matches the end of the path (a name at any depth, or `dir/name`), one with it matches
+/// from the root; a matching directory is left out with its contents; the file's `#` lines
+/// and blank lines are skipped. What is left out is in neither the snapshot nor the restore.
+#[test]
+fn excludes_leave_files_out_of_the_snapshot_and_the_restore() {
+    let sandbox = Sandbox::new();
+    let source = sandbox.path("source");
+    let files = [
+        "keep.txt",
+        "scratch.tmp",
+        "deep/er/scratch.tmp",
+        "deep/er/keep.tmpl",
+        "cache/blob",
+        "deep/cache/blob",
+        "deep/mycache/kept",
+        "logs/app.log",
+        "logs/old/app.log",
+        "skipme/inside",
+        "deep/skipme/kept",
+    ];
+    for file in files {
+        let path = source.join(file);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(&path, file).expect("write");
+    }
+    let root = fs::canonicalize(&source).expect("canonical");
+    fs::write(
+        sandbox.path("excludes"),
+        format!(
+            "# caches, at any depth\n\ncache\n  logs/*.log  \n{}/skipme\n",
+            root.display()
+        ),
+    )
+    .expect("exclude file");
+    let backup = sandbox
+        .seedship(&[
+            "backup",
+            "source",
+            "--exclude",
+            "*.tmp",
+            "--exclude-file",
+            "excludes",
+        ])
+        .success();
+    assert_eq!(backup.json["files_new"], 5, "{}", backup.stdout);
+    sandbox
+        .seedship(&["restore", "latest", "--target", "out"])
+        .success();
+    let restored = sandbox.path("out").join(sandbox.source_in_snapshot(&source));
+    let mut present: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|f| restored.join(f).exists())
+        .collect();
+    present.sort_unstable();
+    assert_eq!(
+        present,
+        [
+            "deep/er/keep.tmpl",
+            "deep/mycache/kept",
+            "deep/skipme/kept",
+            "keep.txt",
+            "logs/old/app.log"
+        ]
+    );
+    assert!(!restored.join("cache").exists() && !restored.join("skipme").exists());
+    // restic sees the same snapshot.
+    let listed = restic(&sandbox, &["ls", "latest"]);
+    assert!(
+        !listed.contains("scratch.tmp") && !listed.contains("/cache"),
+        "{listed}"
+    );
+    assert!(listed.contains("keep.tmpl"), "{listed}");
+
+    // A bad pattern or a missing file is refused before the repository is touched.
+    let bad = sandbox
+        .seedship(&["backup", "source", "--repo", "fresh", "--exclude", "!keep.txt"])
+        .fails_with(2);
+    assert!(bad.one_line_error().contains("\"!keep.txt\""), "{}", bad.stderr);
+    let missing = sandbox
+        .seedship(&["backup", "source", "--repo", "fresh", "--exclude-file", "nope"])
+        .fails_with(1);
+    assert!(
+        missing.one_line_error().contains("exclude file nope"),
+        "{}",
+        missing.stderr
+    );
+    assert!(!sandbox.path("fresh").exists());
+}
+
+/// Like restic, the repository cache is on by default, in $XDG_CACHE_HOME/seedship (else
+/// ~/.cache/seedship), one directory per repository id; `--cache-dir`/`SEEDSHIP_CACHE_DIR`
+/// move it and `--no-cache` turns it off.
+#[test]
+fn the_cache_directory_is_on_by_default() {
+    let sandbox = Sandbox::new();
+    SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
+    let xdg = sandbox.path("xdg-cache");
+    let home = sandbox.path("home");
+    let backup = sandbox
+        .seedship_with(
+            &["backup", "source"],
+            &[("XDG_CACHE_HOME", xdg.to_str().expect("utf8"))],
+        )
+        .success();
+    let id = backup.json["repository_id"].as_str().expect("id").to_owned();
+    let holds_cache = |dir: &Path| dir.join(&id).is_dir();
+    assert!(
+        holds_cache(&xdg.join("seedship")),
+        "no cache under XDG_CACHE_HOME"
+    );
+    sandbox
+        .seedship_with(&["snapshots"], &[("HOME", home.to_str().expect("utf8"))])
+        .success();
+    assert!(
+        holds_cache(&home.join(".cache/seedship")),
+        "no cache under ~/.cache"
+    );
+    let elsewhere = sandbox.path("elsewhere");
+    sandbox
+        .seedship_with(
+            &["snapshots"],
+            &[("SEEDSHIP_CACHE_DIR", elsewhere.to_str().expect("utf8"))],
+        )
+        .success();
+    assert!(holds_cache(&elsewhere), "no cache in SEEDSHIP_CACHE_DIR");
+    let other_home = sandbox.path("home2");
+    sandbox
+        .seedship_with(
+            &["snapshots", "--no-cache"],
+            &[
+                ("HOME", other_home.to_str().expect("utf8")),
+                (
+                    "SEEDSHIP_CACHE_DIR",
+                    sandbox.path("elsewhere2").to_str().expect("utf8"),
+                ),
+            ],
+        )
+        .success();
+    assert!(
+        !other_home.exists() && !sandbox.path("elsewhere2").exists(),
+        "--no-cache wrote a cache"
+    );
+}
+
+/// Every command's --help names the environment variables it reads, and sizes take suffixes.
+#[test]
+fn help_names_the_environment_and_sizes_take_suffixes() {
+    let sandbox = Sandbox::new();
+    let help = |args: &[&str]| {
+        let run = sandbox.command(args, &[], false).output().expect("help");
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    let diskprep = help(&["diskprep", "--help"]);
+    for variable in [
+        "SEEDSHIP_DRIVE_PASSPHRASE",
+        "SEEDSHIP_CREDENTIALS",
+        "SEEDSHIP_CA_CERT",
+    ] {
+        assert!(diskprep.contains(variable), "{variable}: {diskprep}");
+    }
+    let backup = help(&["backup", "--help"]);
+    for variable in [
+        "SEEDSHIP_PASSWORD_FILE",
+        "SEEDSHIP_PASSWORD_COMMAND",
+        "SEEDSHIP_PASSWORD:",
+        "SEEDSHIP_REPO",
+        "SEEDSHIP_CACHE_DIR",
+        "XDG_CACHE_HOME",
+    ] {
+        assert!(backup.contains(variable), "{variable}: {backup}");
+    }
+    assert!(
+        backup.contains("-r, --repo") && backup.contains("-p, --password-file"),
+        "{backup}"
+    );
+    // A size that does not parse is a usage error naming it.
+    let bad = sandbox
+        .seedship(&["restore", "latest", "--target", "out", "--group-size", "12Q"])
+        .fails_with(2);
+    assert!(bad.stderr.contains("\"12Q\""), "{}", bad.stderr);
 }
 
 /// Damage inside the repository is reported as one line naming the file and the cause,

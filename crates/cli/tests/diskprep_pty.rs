@@ -4,100 +4,12 @@
 //! after seeing it, "yes"); then `--ship` the same way.
 
 mod offline_support;
+mod pty_support;
 mod server_support;
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
-
 use offline_support::*;
-use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+use pty_support::Terminal;
 use server_support::*;
-
-/// A child process whose stdin, stdout and stderr are a pseudo-terminal.
-struct Terminal {
-    child: Child,
-    master: File,
-    output: Receiver<Vec<u8>>,
-    /// Everything read so far.
-    seen: String,
-    /// How far `seen` has been matched by [`Terminal::expect`].
-    matched: usize,
-}
-
-impl Terminal {
-    fn spawn(args: &[&str]) -> Terminal {
-        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
-        grantpt(&master).expect("grantpt");
-        unlockpt(&master).expect("unlockpt");
-        let name = ptsname(&master, Vec::new()).expect("ptsname");
-        let slave = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(Path::new(name.to_str().expect("UTF-8 pty name")))
-            .expect("open pty slave");
-        let child = command(args)
-            .stdin(Stdio::from(slave.try_clone().expect("dup")))
-            .stdout(Stdio::from(slave.try_clone().expect("dup")))
-            .stderr(Stdio::from(slave))
-            .spawn()
-            .expect("spawn seedship");
-        let master = File::from(master);
-        let mut reader = master.try_clone().expect("dup master");
-        let (tx, output) = channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            // EIO once the child closed the terminal: the end.
-            while let Ok(n @ 1..) = reader.read(&mut buf) {
-                if tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        Terminal {
-            child,
-            master,
-            output,
-            seen: String::new(),
-            matched: 0,
-        }
-    }
-
-    /// Waits until `text` appears after the last match.
-    fn expect(&mut self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(at) = self.seen[self.matched..].find(text) {
-                self.matched += at + text.len();
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(bytes) => self.seen.push_str(&String::from_utf8_lossy(&bytes)),
-                Err(_) => panic!("no {text:?} on the terminal; so far:\n{}", self.seen),
-            }
-        }
-    }
-
-    /// Types `line` and Enter.
-    fn answer(&mut self, line: &str) {
-        self.master
-            .write_all(format!("{line}\n").as_bytes())
-            .expect("type");
-    }
-
-    /// Waits for the child; returns its exit code and everything it printed.
-    fn finish(mut self) -> (Option<i32>, String) {
-        let status = self.child.wait().expect("wait");
-        while let Ok(bytes) = self.output.recv_timeout(Duration::from_millis(500)) {
-            self.seen.push_str(&String::from_utf8_lossy(&bytes));
-        }
-        (status.code(), self.seen)
-    }
-}
 
 #[test]
 fn diskprep_asks_on_a_terminal() {
@@ -116,13 +28,13 @@ fn diskprep_asks_on_a_terminal() {
     // Drive 1 holds someone's file and no drive marker: the operator is shown what would be
     // erased and confirms it on the terminal (no flag needed there).
     std::fs::write(drive1.join("notes.txt"), b"old notes\n").expect("write");
-    let mut term = Terminal::spawn(&[
+    let mut term = Terminal::spawn(command(&[
         "diskprep",
         "--staging",
         path(&flow.staging),
         "--capacity",
         &capacity,
-    ]);
+    ]));
     term.expect("Which one?");
     term.answer(JOB);
     term.expect("credentials file:");
@@ -181,14 +93,14 @@ fn diskprep_asks_on_a_terminal() {
         term.expect("review (nothing recorded): DHL TRACK-PTY-1");
         term.expect("Type 'yes' to continue:");
     };
-    let mut term = Terminal::spawn(&ship_args);
+    let mut term = Terminal::spawn(command(&ship_args));
     answers(&mut term);
     term.answer("no");
     let (code, seen) = term.finish();
     assert_eq!(code, Some(1), "{seen}");
     assert!(!flow.job_dir().join("shipping.json").exists());
 
-    let mut term = Terminal::spawn(&ship_args);
+    let mut term = Terminal::spawn(command(&ship_args));
     answers(&mut term);
     term.answer("yes");
     term.expect("Shipping");
@@ -247,7 +159,7 @@ fn progress_bars_are_cleared_before_results_are_printed() {
     let source = dir.join("source");
     seedship_treecmp::SampleTree::build(&source, 64 * MIB).expect("sample tree");
     let repo = dir.join("repo");
-    let term = Terminal::spawn(&["backup", "--repo", path(&repo), path(&source)]);
+    let term = Terminal::spawn(command(&["backup", "--repo", path(&repo), path(&source)]));
     let (code, seen) = term.finish();
     assert_eq!(code, Some(0), "{seen}");
     assert!(seen.contains("ETA"), "no progress bar was drawn: {seen:?}");

@@ -662,8 +662,25 @@ fn bad_input_is_refused_before_writing() {
     );
     // Too little total capacity.
     let mut small = args.clone();
-    small.extend(["--capacity".into(), (6 << 20).to_string()]);
+    // A size with a suffix: M is 2^20, whatever the spelling.
+    small.extend(["--capacity".into(), "6M".into()]);
     refused(&s, &small, 1, "the source needs 2 drive(s) of 6291456 bytes");
+    refused(
+        &s,
+        &replace(&small, "--capacity", "6MB"),
+        1,
+        "the source needs 2 drive(s) of 6291456 bytes",
+    );
+    // A size that does not parse is a usage error naming it; nothing is written.
+    let out = run(&strs(&replace(&small, "--capacity", "6X")));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("size \"6X\" has an unknown unit"), "{stderr}");
+    for d in &s.drives {
+        if d.is_dir() && d.starts_with(s._tmp.path()) {
+            assert_eq!(std::fs::read_dir(d).expect("drive").count(), 0);
+        }
+    }
     // A malformed CSV line, named.
     let csv = s._tmp.path().join("dataset.csv");
     std::fs::write(

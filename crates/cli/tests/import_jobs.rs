@@ -263,7 +263,7 @@ fn job_commands_create_ship_and_verify_custody() {
     assert_eq!(created["summary"]["state"], "Creating");
     assert_eq!(created["data_centre"]["region"], "local");
     let ship_args = |extra: &[&'static str]| {
-        let mut args = vec!["job", "ship", "cli-job", "--credentials", path(&creds)];
+        let mut args = vec!["job", "ship", "--job", "cli-job", "--credentials", path(&creds)];
         args.extend([
             "--carrier",
             "DHL",
@@ -283,6 +283,20 @@ fn job_commands_create_ship_and_verify_custody() {
     let listed = seedship(&["job", "list", "--credentials", path(&creds)]);
     assert_eq!(listed[0]["name"], "cli-job");
     assert_eq!(listed[0]["state"], "Shipping");
+    // The job is named with --job in every command; the earlier positional name still works.
+    // The credentials may come from SEEDSHIP_CREDENTIALS.
+    let shown = std::process::Command::new(server_support::SEEDSHIP)
+        .args(["--json", "job", "show", "--job", "cli-job"])
+        .env("SEEDSHIP_CREDENTIALS", &creds)
+        .output()
+        .expect("run seedship");
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+    assert_eq!(shown["summary"]["state"], "Shipping", "{shown}");
     let custody = seedship(&["job", "custody", "cli-job", "--credentials", path(&creds)]);
     assert_eq!(custody["verified"], true);
     let kinds: Vec<_> = custody["entries"]

@@ -184,3 +184,121 @@ fn policy_set_keeps_a_staged_offline_backup() {
         "the staged backup is intact"
     );
 }
+
+/// A policy stores its exclude patterns (`policy set --exclude/--exclude-file`, restic's
+/// semantics); a later `policy set` without them keeps them, `--no-exclude` drops them; the
+/// policy backup leaves out what they match, and `backup --exclude` adds to them for one run.
+#[test]
+fn policy_excludes_are_stored_and_applied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let flow = Flow::start_sized(dir, MIB);
+    let config = ["--config-dir", path(&flow.config_dir)];
+    for (file, text) in [
+        ("scratch.tmp", "t"),
+        ("nested/scratch.tmp", "t"),
+        ("build/out.o", "o"),
+        ("nested/build/out.o", "o"),
+        ("kept.txt", "k"),
+        ("run-only.bak", "b"),
+    ] {
+        let file = flow.source.join(file);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(file, text).expect("write");
+    }
+    let exclude_file = dir.join("excludes");
+    std::fs::write(&exclude_file, "# build output\n\nbuild\n").expect("write");
+    json_ok(
+        &[
+            &[
+                "policy",
+                "set",
+                path(&flow.source),
+                "--exclude",
+                "*.tmp",
+                "--exclude-file",
+            ][..],
+            &[path(&exclude_file)],
+            &config,
+        ]
+        .concat(),
+    );
+    let shown = seedship(&[&["policy", "show"][..], &config].concat());
+    assert_eq!(
+        shown["excludes"],
+        serde_json::json!(["*.tmp", "build"]),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["offline"]["job"], JOB,
+        "the offline settings are kept: {shown}"
+    );
+    // A later change of the schedule keeps them; a bad pattern is refused and changes nothing.
+    json_ok(
+        &[
+            &["policy", "set", path(&flow.source), "--schedule", "0 4 * * *"][..],
+            &config,
+        ]
+        .concat(),
+    );
+    let shown = seedship(&[&["policy", "show"][..], &config].concat());
+    assert_eq!(
+        shown["excludes"],
+        serde_json::json!(["*.tmp", "build"]),
+        "{shown}"
+    );
+    let refused = run(&[
+        &["policy", "set", path(&flow.source), "--exclude", "[oops"][..],
+        &config,
+    ]
+    .concat());
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("\"[oops\""),
+        "{refused:?}"
+    );
+
+    // The staged initial backup leaves them out, and this run's --exclude too.
+    let staged = run(&[&["--json", "backup", "--exclude", "*.bak"][..], &config].concat());
+    assert!(
+        staged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&staged.stderr)
+    );
+    let target = dir.join("restored");
+    let repository = flow.job_dir().join("repository");
+    json_ok(&[
+        "restore",
+        "latest",
+        "--target",
+        path(&target),
+        "-r",
+        path(&repository),
+    ]);
+    let restored = target.join(
+        std::fs::canonicalize(&flow.source)
+            .expect("canonical")
+            .strip_prefix("/")
+            .expect("absolute"),
+    );
+    assert!(restored.join("kept.txt").is_file(), "the rest is backed up");
+    for left_out in [
+        "scratch.tmp",
+        "nested/scratch.tmp",
+        "build",
+        "nested/build",
+        "run-only.bak",
+    ] {
+        assert!(!restored.join(left_out).exists(), "{left_out} was backed up");
+    }
+
+    json_ok(
+        &[
+            &["policy", "set", path(&flow.source), "--no-exclude"][..],
+            &config,
+        ]
+        .concat(),
+    );
+    let shown = seedship(&[&["policy", "show"][..], &config].concat());
+    assert!(shown.get("excludes").is_none(), "{shown}");
+}

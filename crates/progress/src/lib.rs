@@ -3,6 +3,13 @@
 //! Libraries never draw progress bars themselves: they take a `&dyn Progress` and open one
 //! [`Task`] per phase (for example "backup", "drive 2 of 3"). The `seedship` binary implements
 //! the trait with terminal progress bars; tests and `--json` runs use [`NoProgress`].
+//!
+//! Sizes given by people (`--capacity 10G`) are parsed by [`parse_size`], one rule for every
+//! command.
+
+mod size;
+
+pub use size::{SizeError, parse_size};
 
 /// A source of progress tasks, one per phase of a long operation.
 pub trait Progress: Send + Sync {

@@ -2,6 +2,7 @@
 
 use crate::{
     error::{Error, Result},
+    exclude::Excludes,
     report::BackupSummary,
     repository::Repo,
     source::{Failures, Watched},
@@ -16,6 +17,8 @@ pub struct BackupOptions {
     pub hostname: Option<String>,
     /// Read every file again instead of trusting unchanged metadata from the parent.
     pub no_parent: bool,
+    /// What to leave out (restic's exclude patterns).
+    pub excludes: Excludes,
 }
 
 /// The paths of a backup, checked and made canonical before any repository is touched.
@@ -75,7 +78,7 @@ impl Repo {
         let failures = Failures::default();
         let local = LocalSource::new(
             rustic_options.ignore_save_opts,
-            &rustic_options.excludes,
+            &options.excludes.to_rustic(),
             &rustic_options.ignore_filter_opts,
             paths,
         )

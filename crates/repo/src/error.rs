@@ -37,6 +37,16 @@ pub enum Error {
     /// No snapshot matches the given id (or the repository has no snapshot for `latest`).
     #[error("snapshot {id} not found in repository {location}")]
     SnapshotNotFound { id: String, location: String },
+    /// An exclude pattern that cannot be used.
+    #[error("exclude pattern {pattern:?} {reason}")]
+    BadExclude { pattern: String, reason: String },
+    /// An exclude file that cannot be read.
+    #[error("exclude file {path}: {source}")]
+    ExcludeFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// A restore target cannot be used.
     #[error("restore target {path}: {reason}")]
     BadTarget { path: PathBuf, reason: String },

@@ -31,6 +31,7 @@ mod atomic;
 mod backup;
 mod check;
 mod error;
+mod exclude;
 mod progress;
 mod report;
 mod repository;
@@ -42,6 +43,7 @@ pub use crate::{
     atomic::{Sweep, sweep_temporaries},
     backup::{BackupOptions, Sources},
     error::{Error, Result},
+    exclude::Excludes,
     report::{BackupSummary, CheckReport, RestoreSummary, SnapshotInfo, Unreadable},
     repository::{Repo, RepoConfig, redact_passwords},
     restore::RestoreOptions,

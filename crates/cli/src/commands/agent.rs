@@ -1,12 +1,13 @@
 //! The backup agent: `backup`, `snapshots`, `restore`, `check` on restic-format repositories.
 
 use crate::exit::{self, Coded, PARTIAL};
-use crate::{Context, output};
+use crate::{Context, output, prompt};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_repo::{BackupOptions, Repo, RepoConfig, RestoreOptions, Sources};
+use seedship_repo::{BackupOptions, Excludes, Repo, RepoConfig, RestoreOptions, Sources};
 use serde::Serialize;
 use std::path::PathBuf;
+use zeroize::Zeroizing;
 
 /// Environment variable holding the repository password.
 const PASSWORD_ENV: &str = "SEEDSHIP_PASSWORD";
@@ -28,7 +29,7 @@ pub enum AgentCommand {
 #[derive(Debug, Args)]
 pub struct RepoArgs {
     /// Repository: a local directory or rest:http(s)://host:port/path.
-    #[arg(long, env = "SEEDSHIP_REPO", value_name = "REPO")]
+    #[arg(short = 'r', long, env = "SEEDSHIP_REPO", value_name = "REPO")]
     repo: String,
     #[command(flatten)]
     access: AccessArgs,
@@ -37,12 +38,40 @@ pub struct RepoArgs {
 /// The password and cache of a repository.
 #[derive(Debug, Args)]
 pub struct AccessArgs {
-    /// Read the password from the first line of this file (default: $SEEDSHIP_PASSWORD).
-    #[arg(long, value_name = "FILE")]
+    /// Read the repository password from the first line of this file. Without a password file
+    /// or command: $SEEDSHIP_PASSWORD, else asked on the terminal.
+    #[arg(
+        short = 'p',
+        long,
+        env = "SEEDSHIP_PASSWORD_FILE",
+        value_name = "FILE",
+        conflicts_with = "password_command"
+    )]
     password_file: Option<PathBuf>,
-    /// Cache directory for index and tree data (useful for rest: repositories); no cache if unset.
+    /// Run this shell command (sh -c) and take the first line of its output as the repository
+    /// password.
+    #[arg(long, env = "SEEDSHIP_PASSWORD_COMMAND", value_name = "COMMAND")]
+    password_command: Option<String>,
+    /// Cache index and tree data in this directory (default: $XDG_CACHE_HOME/seedship, else
+    /// ~/.cache/seedship).
     #[arg(long, env = "SEEDSHIP_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Use no cache directory (also when SEEDSHIP_CACHE_DIR is set).
+    #[arg(long)]
+    no_cache: bool,
+    /// The password once found (a scheduled run asks only once).
+    #[arg(skip)]
+    resolved: Resolved,
+}
+
+/// A password found once and kept for the process; never shown by `Debug`.
+#[derive(Default)]
+pub struct Resolved(std::sync::OnceLock<Zeroizing<String>>);
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 #[derive(Debug, Args)]
@@ -52,7 +81,7 @@ pub struct BackupArgs {
     #[arg(value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Repository (with PATHs): a local directory or rest:http(s)://host:port/path.
-    #[arg(long, env = "SEEDSHIP_REPO", value_name = "REPO")]
+    #[arg(short = 'r', long, env = "SEEDSHIP_REPO", value_name = "REPO")]
     repo: Option<String>,
     #[command(flatten)]
     access: AccessArgs,
@@ -65,6 +94,36 @@ pub struct BackupArgs {
     /// Agent configuration directory of a policy backup (default as `seedship agent register`).
     #[arg(long, value_name = "DIR", conflicts_with = "paths")]
     config_dir: Option<PathBuf>,
+    #[command(flatten)]
+    excludes: ExcludeArgs,
+}
+
+/// What a backup leaves out (restic's `--exclude` and `--exclude-file`).
+#[derive(Debug, Args)]
+pub struct ExcludeArgs {
+    /// Leave out files and directories matching this pattern, as restic does: `*`, `?`, `[...]`,
+    /// `**`; a pattern starting with / matches from the root, any other one the end of a path
+    /// (`*.tmp`, `cache`, `a/b/*.log`). Repeat for more.
+    #[arg(long, value_name = "PATTERN")]
+    exclude: Vec<String>,
+    /// Read exclude patterns from this file: one a line; blank lines and lines starting with #
+    /// are skipped. Repeat for more.
+    #[arg(long, value_name = "FILE")]
+    exclude_file: Vec<PathBuf>,
+}
+
+impl ExcludeArgs {
+    /// The patterns given, `--exclude`s first, checked; `None` when none were given.
+    pub fn given(&self) -> anyhow::Result<Option<Excludes>> {
+        if self.exclude.is_empty() && self.exclude_file.is_empty() {
+            return Ok(None);
+        }
+        let mut patterns = self.exclude.clone();
+        for file in &self.exclude_file {
+            patterns.extend(Excludes::read_file(file)?);
+        }
+        Ok(Some(Excludes::new(patterns)?))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -77,9 +136,13 @@ pub struct RestoreArgs {
     target: PathBuf,
     #[command(flatten)]
     repo: RepoArgs,
-    /// Restore file contents in groups of at most this many MiB (bounds memory); 0: one group.
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
-    group_mib: u64,
+    /// Restore file contents in groups of at most this size (bounds memory; suffixes K, M, G,
+    /// T as powers of 1024); 0: one group.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = seedship_progress::parse_size)]
+    group_size: u64,
+    /// Old spelling of --group-size, in MiB.
+    #[arg(long, value_name = "MIB", hide = true, conflicts_with = "group_size")]
+    group_mib: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -103,27 +166,71 @@ impl AgentCommand {
 }
 
 impl AccessArgs {
-    /// The configuration of the repository at `location`, with the password from the file or
-    /// the environment.
-    pub fn config(&self, location: String) -> anyhow::Result<RepoConfig> {
-        let password = match &self.password_file {
-            Some(file) => {
-                let text = std::fs::read_to_string(file)
-                    .with_context(|| format!("reading password file {}", file.display()))?;
-                text.lines().next().unwrap_or_default().to_owned()
+    /// The configuration of the repository at `location`: the password from the first source
+    /// that gives one (password file, password command, `$SEEDSHIP_PASSWORD`, the terminal)
+    /// and the cache directory.
+    pub fn config(&self, ctx: &Context, location: String) -> anyhow::Result<RepoConfig> {
+        let password = match self.resolved.0.get() {
+            Some(password) => password,
+            None => {
+                let found = self.password(ctx)?;
+                anyhow::ensure!(!found.is_empty(), "the repository password is empty");
+                self.resolved.0.get_or_init(|| found)
             }
-            None => std::env::var(PASSWORD_ENV)
-                .map_err(|_| anyhow::anyhow!("no password: set {PASSWORD_ENV} or pass --password-file"))?,
         };
-        anyhow::ensure!(!password.is_empty(), "the repository password is empty");
-        Ok(RepoConfig::new(location, password).with_cache_dir(self.cache_dir.clone()))
+        let cache = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(super::cloud::default_cache_dir)
+        };
+        Ok(RepoConfig::new(location, password.to_string()).with_cache_dir(cache))
     }
+
+    fn password(&self, ctx: &Context) -> anyhow::Result<Zeroizing<String>> {
+        if let Some(file) = &self.password_file {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading password file {}", file.display()))?,
+            );
+            return Ok(first_line(&text));
+        }
+        if let Some(command) = &self.password_command {
+            let output = std::process::Command::new("sh")
+                .args(["-c", command])
+                .stdin(std::process::Stdio::inherit())
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .context("running the password command (--password-command)")?;
+            let text = Zeroizing::new(String::from_utf8(output.stdout).map_err(|_| {
+                anyhow::anyhow!("the password command (--password-command) printed no UTF-8 text")
+            })?);
+            anyhow::ensure!(
+                output.status.success(),
+                "the password command (--password-command) failed: {}",
+                output.status
+            );
+            return Ok(first_line(&text));
+        }
+        if let Ok(password) = std::env::var(PASSWORD_ENV) {
+            return Ok(Zeroizing::new(password));
+        }
+        prompt::secret(
+            ctx.json,
+            "--password-file, --password-command, SEEDSHIP_PASSWORD_FILE, SEEDSHIP_PASSWORD_COMMAND or SEEDSHIP_PASSWORD",
+            "Repository password:",
+        )
+    }
+}
+
+/// The first line of a password file or command output, without its line ending.
+fn first_line(text: &str) -> Zeroizing<String> {
+    Zeroizing::new(text.lines().next().unwrap_or_default().to_owned())
 }
 
 impl RepoArgs {
     fn open(&self, ctx: &Context) -> anyhow::Result<Repo> {
         Ok(Repo::open(
-            &self.access.config(self.repo.clone())?,
+            &self.access.config(ctx, self.repo.clone())?,
             ctx.progress.clone(),
         )?)
     }
@@ -142,6 +249,7 @@ fn backup(ctx: &Context, args: BackupArgs) -> anyhow::Result<()> {
     let options = BackupOptions {
         hostname: args.host,
         no_parent: args.no_parent,
+        excludes: args.excludes.given()?.unwrap_or_default(),
     };
     if args.paths.is_empty() {
         if args.repo.is_some() {
@@ -166,7 +274,7 @@ fn backup(ctx: &Context, args: BackupArgs) -> anyhow::Result<()> {
     };
     run_backup(
         ctx,
-        &args.access.config(location)?,
+        &args.access.config(ctx, location)?,
         &Sources::new(&args.paths)?,
         &options,
     )
@@ -312,7 +420,11 @@ fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
     }
     let repo = args.repo.open(ctx)?;
     let options = RestoreOptions {
-        group_bytes: (args.group_mib > 0).then(|| args.group_mib.saturating_mul(1024 * 1024)),
+        group_bytes: Some(
+            args.group_mib
+                .map_or(args.group_size, |mib| mib.saturating_mul(1024 * 1024)),
+        )
+        .filter(|&bytes| bytes > 0),
     };
     let summary = repo.restore(&args.snapshot, &args.target, &options)?;
     let doc = Tagged {

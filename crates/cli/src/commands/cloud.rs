@@ -71,7 +71,7 @@ pub struct AdminCredentialsArg {
 #[derive(Debug, Args)]
 pub struct AccountCredentialsArg {
     /// Account credentials file (from `seedship admin account create`).
-    #[arg(long, env = "SEEDSHIP_CREDENTIALS")]
+    #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
     credentials: PathBuf,
 }
 
@@ -212,7 +212,7 @@ pub enum AgentCommand {
     /// Register this machine as an agent of a vault and store its configuration.
     Register {
         /// Vault registration credentials file (from `seedship vault create`).
-        #[arg(long)]
+        #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
         credentials: PathBuf,
         /// Agent name; default: the host name.
         #[arg(long)]
@@ -446,7 +446,7 @@ impl CloudCommand {
                     access: &access,
                     options: seedship_repo::BackupOptions {
                         hostname: host,
-                        no_parent: false,
+                        ..Default::default()
                     },
                     config_dir,
                 };
@@ -473,19 +473,30 @@ fn account_client(arg: &AccountCredentialsArg) -> anyhow::Result<Client> {
 
 /// `$SEEDSHIP_CONFIG_DIR`, else `$XDG_CONFIG_HOME/seedship`, else `~/.config/seedship`.
 pub(super) fn default_config_dir() -> anyhow::Result<PathBuf> {
-    let from_env = |name| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(dir) = from_env("SEEDSHIP_CONFIG_DIR") {
+    if let Some(dir) = env_dir("SEEDSHIP_CONFIG_DIR") {
         return Ok(dir);
     }
-    if let Some(dir) = from_env("XDG_CONFIG_HOME") {
-        return Ok(dir.join("seedship"));
-    }
-    let home = from_env("HOME").context("cannot find the configuration directory: HOME is not set")?;
-    Ok(home.join(".config").join("seedship"))
+    xdg_dir("XDG_CONFIG_HOME", ".config").context("cannot find the configuration directory: HOME is not set")
+}
+
+/// The repository cache's default, as restic's: `$XDG_CACHE_HOME/seedship`, else
+/// `~/.cache/seedship`; `None` without HOME.
+pub(super) fn default_cache_dir() -> Option<PathBuf> {
+    xdg_dir("XDG_CACHE_HOME", ".cache")
+}
+
+/// `$<variable>/seedship` (the XDG base directory), else `~/<fallback>/seedship`.
+fn xdg_dir(variable: &str, fallback: &str) -> Option<PathBuf> {
+    env_dir(variable)
+        .or_else(|| env_dir("HOME").map(|home| home.join(fallback)))
+        .map(|dir| dir.join("seedship"))
+}
+
+/// A directory named by an environment variable; unset and empty are the same.
+fn env_dir(variable: &str) -> Option<PathBuf> {
+    std::env::var_os(variable)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 fn register_agent(

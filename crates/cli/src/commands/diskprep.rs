@@ -34,8 +34,9 @@ pub struct DiskprepArgs {
     /// the given drives are full).
     #[arg(long, value_name = "DIR")]
     drive: Vec<PathBuf>,
-    /// Capacity of each drive in bytes, instead of its file system's free space.
-    #[arg(long, value_name = "BYTES")]
+    /// Capacity of each drive, instead of its file system's free space: bytes, or with a
+    /// suffix K, M, G, T (powers of 1024; 10G = 10GiB = 10GB).
+    #[arg(long, value_name = "SIZE", value_parser = seedship_progress::parse_size)]
     capacity: Option<u64>,
     /// JSON job details as for `seedship job create --spec`: region, contact,
     /// return_shipping (name, destination and drives come from the staging; asked for when missing).

@@ -93,8 +93,9 @@ pub struct PrepareArgs {
     /// Also wrap the drive key to this recovery public key file.
     #[arg(long, value_name = "FILE")]
     recovery_key: Option<PathBuf>,
-    /// Capacity of each drive in bytes, instead of the file system's free space.
-    #[arg(long, value_name = "BYTES")]
+    /// Capacity of each drive, instead of its file system's free space: bytes, or with a
+    /// suffix K, M, G, T (powers of 1024; 10G = 10GiB = 10GB).
+    #[arg(long, value_name = "SIZE", value_parser = seedship_progress::parse_size)]
     capacity: Option<u64>,
 }
 

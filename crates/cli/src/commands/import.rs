@@ -57,10 +57,10 @@ pub enum ImportCmd {
 #[derive(Debug, Args)]
 pub struct OperatorJob {
     /// Operator credentials file.
-    #[arg(long)]
+    #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
     credentials: PathBuf,
-    /// The import job.
-    #[arg(long)]
+    /// The import job's name.
+    #[arg(long, value_name = "NAME")]
     job: String,
     /// The job's account (default: found among all jobs by name).
     #[arg(long)]
@@ -91,10 +91,10 @@ pub struct EraseArgs {
 #[derive(Debug, Args)]
 pub struct RepairArgs {
     /// Account owner (or operator) credentials file.
-    #[arg(long)]
+    #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
     credentials: PathBuf,
-    /// The import job.
-    #[arg(long)]
+    /// The import job's name.
+    #[arg(long, value_name = "NAME")]
     job: String,
     /// The job's account (default: the account of the credentials).
     #[arg(long)]

@@ -35,8 +35,10 @@ pub enum JobCmd {
     Ship {
         #[command(flatten)]
         job: JobArg,
+        /// The carrier that takes the package.
         #[arg(long)]
         carrier: String,
+        /// The package's tracking number with that carrier.
         #[arg(long)]
         tracking_number: String,
         /// The day the package left, `YYYY-MM-DD`.
@@ -60,14 +62,18 @@ pub enum JobCmd {
 #[derive(Debug, Args)]
 pub struct CredentialsArg {
     /// Account owner or operator credentials file.
-    #[arg(long)]
+    #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
     credentials: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct JobArg {
-    /// Job name.
-    name: String,
+    /// The import job's name.
+    #[arg(long = "job", value_name = "NAME", required_unless_present = "name")]
+    job: Option<String>,
+    /// The job's name without --job (the earlier spelling, still accepted).
+    #[arg(value_name = "NAME", hide = true, conflicts_with = "job")]
+    name: Option<String>,
     #[command(flatten)]
     target: CredentialsArg,
     /// The job's account (default: the account of the credentials).
@@ -86,6 +92,11 @@ pub fn connect(path: &Path) -> anyhow::Result<(Client, Option<String>)> {
 }
 
 impl JobArg {
+    /// The job's name, from `--job` or the earlier positional spelling.
+    fn name(&self) -> &str {
+        self.job.as_deref().or(self.name.as_deref()).unwrap_or_default()
+    }
+
     fn open(&self) -> anyhow::Result<(Client, String)> {
         let (client, own) = connect(&self.target.credentials)?;
         let account = self
@@ -212,7 +223,7 @@ impl JobCmd {
             }
             JobCmd::Show(job) => {
                 let (client, account) = job.open()?;
-                emit_detail(ctx, &client.job(&account, &job.name)?)
+                emit_detail(ctx, &client.job(&account, job.name())?)
             }
             JobCmd::List { target } => {
                 let (client, _) = connect(&target.credentials)?;
@@ -231,16 +242,16 @@ impl JobCmd {
             } => {
                 let action = ship_action(&carrier, &tracking_number, &ship_date, drive_count, dry_run)?;
                 let (client, account) = job.open()?;
-                emit_detail(ctx, &client.job_action(&account, &job.name, &action)?)
+                emit_detail(ctx, &client.job_action(&account, job.name(), &action)?)
             }
             JobCmd::Cancel(job) => {
                 let (client, account) = job.open()?;
                 let action: JobAction = serde_json::from_value(serde_json::json!({"action": "cancel"}))?;
-                emit_detail(ctx, &client.job_action(&account, &job.name, &action)?)
+                emit_detail(ctx, &client.job_action(&account, job.name(), &action)?)
             }
             JobCmd::Logs(job) => {
                 let (client, account) = job.open()?;
-                let logs = client.job_logs(&account, &job.name)?;
+                let logs = client.job_logs(&account, job.name())?;
                 output::emit(ctx.json, &logs, || {
                     logs.iter()
                         .map(|l| {
@@ -257,7 +268,7 @@ impl JobCmd {
             }
             JobCmd::Custody(job) => {
                 let (client, account) = job.open()?;
-                let report = client.job_custody(&account, &job.name)?;
+                let report = client.job_custody(&account, job.name())?;
                 output::emit(ctx.json, &report, || {
                     let mut lines: Vec<String> = report
                         .entries
@@ -275,7 +286,11 @@ impl JobCmd {
                     ));
                     lines.join("\n")
                 })?;
-                anyhow::ensure!(report.verified, "custody log of job {} does not verify", job.name);
+                anyhow::ensure!(
+                    report.verified,
+                    "custody log of job {} does not verify",
+                    job.name()
+                );
                 Ok(())
             }
         }

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use seedship_api::{Client, ClientError, Credentials, Seeded};
 use seedship_jobs::JobState;
 use seedship_progress::Unit;
-use seedship_repo::{BackupOptions, Repo, Sources};
+use seedship_repo::{BackupOptions, Excludes, Repo, Sources};
 use serde::{Deserialize, Serialize};
 
 use super::agent::{AccessArgs, run_backup};
@@ -190,6 +190,16 @@ fn next_step(state: Option<JobState>, job: &str, dir: &JobDir, staging: &Path) -
 /// One policy backup (`seedship backup` without paths).
 pub fn backup(ctx: &Context, run: &PolicyRun) -> anyhow::Result<()> {
     let (config_dir, policy, _) = Policy::load(run.config_dir.clone())?;
+    let stored = Excludes::new(policy.excludes.clone())
+        .with_context(|| format!("the policy in {}", config_dir.display()))?;
+    let run = &PolicyRun {
+        access: run.access,
+        options: BackupOptions {
+            excludes: stored.and(&run.options.excludes),
+            ..run.options.clone()
+        },
+        config_dir: run.config_dir.clone(),
+    };
     let agent = AgentIdentity::load(&config_dir)?;
     let sources = Sources::new(&policy.paths)?;
     let Some(offline) = &policy.offline else {
@@ -259,7 +269,8 @@ fn stage(
     std::fs::create_dir_all(dir.path())
         .with_context(|| format!("creating staging directory {}", dir.path().display()))?;
     let location = dir.repository().display().to_string();
-    let (repository_id, snapshot_id) = run_backup(ctx, &run.access.config(location)?, sources, &run.options)?;
+    let (repository_id, snapshot_id) =
+        run_backup(ctx, &run.access.config(ctx, location)?, sources, &run.options)?;
     let staged = StagedJob {
         job: offline.job.clone(),
         account: agent.account.clone(),
@@ -336,7 +347,7 @@ fn seed(
         )
     })?;
     let vault = Repo::open(
-        &run.access.config(agent.repository.clone())?,
+        &run.access.config(ctx, agent.repository.clone())?,
         ctx.progress.clone(),
     )?;
     anyhow::ensure!(
@@ -371,7 +382,7 @@ fn seed(
 fn to_vault(ctx: &Context, run: &PolicyRun, agent: &AgentIdentity, sources: &Sources) -> anyhow::Result<()> {
     run_backup(
         ctx,
-        &run.access.config(agent.repository.clone())?,
+        &run.access.config(ctx, agent.repository.clone())?,
         sources,
         &run.options,
     )

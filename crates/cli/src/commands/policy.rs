@@ -59,6 +59,12 @@ pub struct SetArgs {
     /// Agent configuration directory (default as `seedship agent register`).
     #[arg(long, value_name = "DIR")]
     config_dir: Option<PathBuf>,
+    #[command(flatten)]
+    excludes: super::agent::ExcludeArgs,
+    /// Drop the stored exclude patterns (--exclude and --exclude-file replace them; an exclude
+    /// file is read now and its patterns stored).
+    #[arg(long, conflicts_with_all = ["exclude", "exclude_file"])]
+    no_exclude: bool,
 }
 
 /// The stored policy (`policy.toml`).
@@ -67,6 +73,9 @@ pub struct Policy {
     pub paths: Vec<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// restic exclude patterns every backup of the policy applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offline: Option<Offline>,
 }
@@ -270,6 +279,7 @@ fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
         .iter()
         .map(|p| std::path::absolute(p).with_context(|| format!("path {}", p.display())))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let given_excludes = args.excludes.given()?;
     if let Some(schedule) = &args.schedule {
         schedule
             .parse::<croner::Cron>()
@@ -293,6 +303,14 @@ fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
     }
     let policy = Policy {
         paths,
+        excludes: match (given_excludes, args.no_exclude) {
+            (Some(excludes), _) => excludes.patterns().to_vec(),
+            (None, true) => Vec::new(),
+            (None, false) => stored
+                .as_ref()
+                .map(|policy| policy.excludes.clone())
+                .unwrap_or_default(),
+        },
         schedule: args
             .schedule
             .or_else(|| stored.and_then(|policy| policy.schedule)),

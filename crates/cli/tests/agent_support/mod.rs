@@ -86,7 +86,9 @@ impl Sandbox {
         self.root().join(relative)
     }
 
-    fn command(&self, args: &[&str], env: &[(&str, &str)], json: bool) -> Command {
+    /// `seedship ARGS` (with `--json` if `json`) in the sandbox: a clean environment with
+    /// only PATH, the sandbox's repository and password, and `env`.
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)], json: bool) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_seedship"));
         command.current_dir(self.root());
         command.env_clear();

@@ -23,6 +23,8 @@ pub fn command(args: &[&str]) -> Command {
         .args(args)
         .env("SEEDSHIP_PASSWORD", PASSWORD)
         .env("SEEDSHIP_DRIVE_PASSPHRASE", PASSPHRASE)
+        // The repository cache (on by default) stays in the build's temporary directory.
+        .env("XDG_CACHE_HOME", concat!(env!("CARGO_TARGET_TMPDIR"), "/cache"))
         .env_remove("SEEDSHIP_REPO")
         .env_remove("SEEDSHIP_CREDENTIALS");
     command
