@@ -5,13 +5,12 @@
 //! counted; seeding is idempotent, resumes after an interruption and refuses a vault holding
 //! another repository.
 
-mod server_support;
 
 use std::path::Path;
 use std::process::Command;
 
 use seedship_treecmp::Rng;
-use server_support::*;
+use crate::server_support::*;
 
 const PASSWORD: &str = "correct horse battery staple";
 

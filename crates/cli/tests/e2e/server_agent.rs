@@ -2,12 +2,11 @@
 //! an incremental second run, `check --read-data`, `restore` bit-exact, and restic reading what
 //! the agent wrote. The agent's secret never appears in anything the agent prints.
 
-mod server_support;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use server_support::*;
+use crate::server_support::*;
 
 /// The password restic uses in the harness, so restic can open what the agent wrote.
 const PASSWORD: &str = "correct horse battery staple";

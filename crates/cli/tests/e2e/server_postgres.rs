@@ -4,13 +4,12 @@
 //! The test starts its own PostgreSQL 15 cluster from Debian's binaries (or
 //! `SEEDSHIP_TEST_PG_BIN`); as root it runs them as the `postgres` user.
 
-mod server_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use server_support::*;
+use crate::server_support::*;
 
 /// A PostgreSQL cluster in a temporary directory, stopped on drop.
 struct Postgres {

@@ -3,12 +3,11 @@
 //! object directory), on Azure Blob (Azurite) and on S3 (moto). An interrupted upload stores
 //! nothing.
 
-mod server_support;
 
 use std::io::{Read, Write};
 use std::path::Path;
 
-use server_support::*;
+use crate::server_support::*;
 
 /// Backs up, checks and restores through a server whose storage `config` selects (embedded
 /// defaults if `None`); returns the server so callers can inspect it.

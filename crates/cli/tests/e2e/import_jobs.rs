@@ -2,12 +2,11 @@
 //! and changes nothing; with the clock moved 15 days the unshipped job is gone and the
 //! missing drive is NeverReceived.
 
-mod server_support;
 
 use seedship_api::{Client, ClientError, Credentials, JobAction};
 use seedship_jobs::{DriveState, JobSpec, JobState};
 use serde_json::json;
-use server_support::{SEEDSHIP, Server, create_container, drive_id, path, seedship, seedship_output};
+use crate::server_support::{SEEDSHIP, Server, create_container, drive_id, path, seedship, seedship_output};
 use std::process::Command;
 
 fn spec(name: &str, drives: usize) -> JobSpec {
@@ -285,7 +284,7 @@ fn job_commands_create_ship_and_verify_custody() {
     assert_eq!(listed[0]["state"], "Shipping");
     // The job is named with --job in every command; the earlier positional name still works.
     // The credentials may come from SEEDSHIP_CREDENTIALS.
-    let shown = std::process::Command::new(server_support::SEEDSHIP)
+    let shown = std::process::Command::new(crate::server_support::SEEDSHIP)
         .args(["--json", "job", "show", "--job", "cli-job"])
         .env("SEEDSHIP_CREDENTIALS", &creds)
         .output()
@@ -353,7 +352,7 @@ fn absurd_numbers_are_refused_naming_the_field() {
     create_container(&dir.path().join("acme.credentials"), "acme", "seed");
     let http = server.http();
     let post = |credentials: &std::path::Path, path: &str, body: &serde_json::Value| {
-        let (url, token) = server_support::bearer(credentials);
+        let (url, token) = crate::server_support::bearer(credentials);
         let response = http
             .post(format!("{url}{path}"))
             .bearer_auth(token)

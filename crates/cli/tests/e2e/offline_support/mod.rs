@@ -1,7 +1,6 @@
 //! Shared set-up of the offline-seeding tests: a server with account, storage account,
 //! container, operator, vault and registered agent, and an offline policy over a sample tree.
 
-#![allow(dead_code)] // each test binary uses a different part
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -4,13 +4,12 @@
 //! its blob out of the container, and `drive repair` re-sends only that range; an account
 //! owner cannot receive; erasure empties the drive and enters the custody log.
 
-mod server_support;
 
 use std::path::{Path, PathBuf};
 
 use seedship_jobs::{DriveLog, DriveState, JobState, RangeStatus};
-use server_support::import::{MIB, Site, make_source, ok, run, stdout_json, succeeded};
-use server_support::{path, store_listing, write_storage_config};
+use crate::server_support::import::{MIB, Site, make_source, ok, run, stdout_json, succeeded};
+use crate::server_support::{path, store_listing, write_storage_config};
 
 /// Three drives, a file spanning them, then ship-back, custody and erasure.
 /// The blob names the owner lists under `prefix` of job `seed-one`'s container.
@@ -430,7 +429,7 @@ fn customer_names_never_leave_the_jobs_destination() {
         );
     }
     // The server, whatever a client sends, takes writes only under the prefix and the job's logs.
-    let (url, token) = server_support::bearer(&site.operator_file);
+    let (url, token) = crate::server_support::bearer(&site.operator_file);
     let http = reqwest::blocking::Client::new();
     let put = |name: &str| {
         http.put(format!("{url}/api/v1/jobs/acme/seed-names/blobs/{name}"))

@@ -2,11 +2,10 @@
 //! (trusting it through `SEEDSHIP_CA_CERT`) and restic (`--cacert`) work over HTTPS, and a
 //! client that does not trust it is refused by TLS.
 
-mod server_support;
 
 use std::path::{Path, PathBuf};
 
-use server_support::*;
+use crate::server_support::*;
 
 #[test]
 fn restic_and_seedship_over_https_with_self_signed_certificate() {

@@ -1,13 +1,12 @@
 //! Access control and append-only vaults, against the real server: refused requests change
 //! nothing in the store.
 
-mod server_support;
 
 use std::collections::BTreeMap;
 
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{Method, StatusCode};
-use server_support::*;
+use crate::server_support::*;
 
 fn error_code(response: reqwest::blocking::Response) -> (StatusCode, String) {
     let status = response.status();

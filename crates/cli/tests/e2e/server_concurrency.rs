@@ -2,12 +2,11 @@
 //! finish and every vault passes `restic check`. Stalled connections neither hold the server
 //! nor stay open.
 
-mod server_support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
-use server_support::*;
+use crate::server_support::*;
 
 #[test]
 fn twenty_concurrent_restic_clients_on_twenty_vaults() {

@@ -12,15 +12,13 @@
 //! the job details and the destination before erasing, and never copies what an interrupted
 //! backup left half-written.
 
-mod offline_support;
-mod server_support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use offline_support::*;
+use crate::offline_support::*;
 use seedship_treecmp::{Rng, compare_trees};
-use server_support::*;
+use crate::server_support::*;
 
 #[test]
 fn offline_seeding_end_to_end() {
@@ -992,9 +990,9 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
 
     // 21: a drive with one flipped byte ends CompletedMoreInfo.
     std::fs::create_dir(dir.join("site")).expect("mkdir site");
-    let site = server_support::import::Site::start(&dir.join("site"), None);
+    let site = crate::server_support::import::Site::start(&dir.join("site"), None);
     let src = dir.join("site-src");
-    server_support::import::make_source(&src, 4, 6 * MIB);
+    crate::server_support::import::make_source(&src, 4, 6 * MIB);
     let set = site.prepare_and_ship("exit-21", &src, 1, 64 * MIB);
     let (drive, _) = &set[0];
     let (data, _) = store_listing(drive)

@@ -3,13 +3,10 @@
 //! another drive when the first is full, "yes" to erasing someone's file on the first drive
 //! after seeing it, "yes"); then `--ship` the same way.
 
-mod offline_support;
-mod pty_support;
-mod server_support;
 
-use offline_support::*;
-use pty_support::Terminal;
-use server_support::*;
+use crate::offline_support::*;
+use crate::pty_support::Terminal;
+use crate::server_support::*;
 
 #[test]
 fn diskprep_asks_on_a_terminal() {

@@ -5,7 +5,6 @@
 //! wrong secrets and foreign form posts are refused, another account sees nothing of the job,
 //! free-text fields are escaped, and the page refreshes while a drive is at the data centre.
 
-mod server_support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -19,8 +18,8 @@ use seedship_api::{Client, Credentials, JobAction};
 use seedship_jobs::DriveState;
 use seedship_store::testing::free_port;
 use serde_json::{Value, json};
-use server_support::import::{MIB, Site, make_source};
-use server_support::{find_program, path, seedship, skips_disallowed};
+use crate::server_support::import::{MIB, Site, make_source};
+use crate::server_support::{find_program, path, seedship, skips_disallowed};
 
 const JOB: &str = "web-one";
 /// A contact with every character HTML treats specially.

@@ -3,11 +3,9 @@
 //! `policy set` keeps what it was not asked to change, and abandons a staged initial backup
 //! only with `--abandon-offline-backup`.
 
-mod offline_support;
-mod server_support;
 
-use offline_support::*;
-use server_support::*;
+use crate::offline_support::*;
+use crate::server_support::*;
 
 #[test]
 fn offline_policy_is_validated_and_stored() {

@@ -1,7 +1,6 @@
 //! Shared harness of the server tests: the real `seedship` binary as server and client, the
 //! real `restic`, real trees on disk. Logs stay in each test's temporary directory.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

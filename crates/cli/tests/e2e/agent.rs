@@ -1,11 +1,9 @@
 //! End-to-end tests of `seedship backup/snapshots/restore/check`, running the real binary
 //! against real directories, and Debian's `restic` as an outside reader.
 
-mod agent_support;
-mod pty_support;
 
-use agent_support::{Run, Sandbox, restic};
-use pty_support::Terminal;
+use crate::agent_support::{Run, Sandbox, restic};
+use crate::pty_support::Terminal;
 use seedship_treecmp::{Rng, SampleTree, compare_trees, write_file};
 use std::{fs, path::Path};
 
@@ -365,7 +363,7 @@ fn human_output_and_no_password_leak() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("created repository"), "{}", run.stdout);
     assert!(run.stdout.contains("snapshot "), "{}", run.stdout);
-    assert!(!run.stdout.contains(agent_support::PASSWORD) && !run.stderr.contains(agent_support::PASSWORD));
+    assert!(!run.stdout.contains(crate::agent_support::PASSWORD) && !run.stderr.contains(crate::agent_support::PASSWORD));
     let missing = sandbox.seedship_human(&["snapshots", "--repo", "/nonexistent/repo"]);
     assert_eq!(missing.code, 10);
     assert_eq!(
@@ -415,7 +413,7 @@ fn password_file_and_missing_password() {
     sandbox.seedship(&["backup", "source"]).success();
     fs::write(
         sandbox.path("pw"),
-        format!("{}\nignored second line\n", agent_support::PASSWORD),
+        format!("{}\nignored second line\n", crate::agent_support::PASSWORD),
     )
     .expect("pw");
     let listed = sandbox
@@ -452,7 +450,7 @@ fn password_sources_and_the_terminal_prompt() {
     let sandbox = Sandbox::new();
     SampleTree::build(&sandbox.path("source"), 1024).expect("tree");
     sandbox.seedship(&["backup", "source"]).success();
-    fs::write(sandbox.path("pw"), format!("{}\n", agent_support::PASSWORD)).expect("pw");
+    fs::write(sandbox.path("pw"), format!("{}\n", crate::agent_support::PASSWORD)).expect("pw");
     let wrong = [("SEEDSHIP_PASSWORD", "wrong")];
     let one_snapshot = |run: Run| {
         let run = run.success();
@@ -463,7 +461,7 @@ fn password_sources_and_the_terminal_prompt() {
             run.stdout
         );
         assert!(
-            !run.stdout.contains(agent_support::PASSWORD) && !run.stderr.contains(agent_support::PASSWORD),
+            !run.stdout.contains(crate::agent_support::PASSWORD) && !run.stderr.contains(crate::agent_support::PASSWORD),
             "the password was printed"
         );
     };
@@ -471,7 +469,7 @@ fn password_sources_and_the_terminal_prompt() {
     one_snapshot(sandbox.seedship_with(&["snapshots"], &[wrong[0], ("SEEDSHIP_PASSWORD_FILE", "pw")]));
     one_snapshot(sandbox.seedship_with(&["snapshots", "-p", "pw"], &wrong));
     // A password command: its first line of output opens the repository.
-    let command = format!("printf '%s\\nsecond line\\n' '{}'", agent_support::PASSWORD);
+    let command = format!("printf '%s\\nsecond line\\n' '{}'", crate::agent_support::PASSWORD);
     one_snapshot(sandbox.seedship_with(&["snapshots", "--password-command", &command], &wrong));
     one_snapshot(sandbox.seedship_with(
         &["snapshots"],
@@ -499,12 +497,12 @@ fn password_sources_and_the_terminal_prompt() {
     command.env_remove("SEEDSHIP_PASSWORD");
     let mut term = Terminal::spawn(command);
     term.expect("Repository password:");
-    term.answer(agent_support::PASSWORD);
+    term.answer(crate::agent_support::PASSWORD);
     term.expect("1 snapshot(s)");
     let (code, seen) = term.finish();
     assert_eq!(code, Some(0), "{seen}");
     assert!(
-        !seen.contains(agent_support::PASSWORD),
+        !seen.contains(crate::agent_support::PASSWORD),
         "the typed password was echoed: {seen}"
     );
     // A wrong answer is a wrong password.

@@ -1,0 +1,25 @@
+//! The end-to-end tests of the `seedship` binary, in one test binary (linking the whole
+//! program once, not once per file): each module starts the real binary, and where it needs
+//! one, a real server on loopback, real restic, PostgreSQL, Azurite and moto. The shared
+//! set-up lives in the `*_support` modules.
+
+mod agent_support;
+mod offline_support;
+mod pty_support;
+mod server_support;
+
+mod agent;
+mod diskprep_pty;
+mod drive;
+mod import_jobs;
+mod import_receive;
+mod offline_flow;
+mod policy;
+mod seed_vault;
+mod server_access;
+mod server_agent;
+mod server_concurrency;
+mod server_postgres;
+mod server_restic;
+mod server_tls;
+mod web_page;
