@@ -65,25 +65,7 @@ async fn create_account(
     principal: Principal,
     JsonBody(request): JsonBody<NameRequest>,
 ) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
-    if !matches!(principal, Principal::Admin) {
-        return Err(ApiError::forbidden("only the admin creates accounts"));
-    }
-    names::validate("account", &request.name)?;
-    let secret = secret::generate();
-    let id = state
-        .db
-        .create_account(&request.name, &secret)
-        .await
-        .map_err(created_or("account", &request.name))?;
-    tracing::info!(account = %request.name, %id, "account created");
-    Ok((
-        StatusCode::CREATED,
-        Json(AccountCreated {
-            name: request.name,
-            id,
-            secret,
-        }),
-    ))
+    create_by_admin(&state, &principal, request.name, AdminCreated::Account).await
 }
 
 async fn create_operator(
@@ -91,25 +73,40 @@ async fn create_operator(
     principal: Principal,
     JsonBody(request): JsonBody<NameRequest>,
 ) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
+    create_by_admin(&state, &principal, request.name, AdminCreated::Operator).await
+}
+
+/// The principals only the admin creates, each with a unique name.
+#[derive(Debug, Clone, Copy)]
+enum AdminCreated {
+    Account,
+    Operator,
+}
+
+/// Creates principal `name` of kind `what` for the admin and answers its new secret (only
+/// the digest is stored).
+async fn create_by_admin(
+    state: &AppState,
+    principal: &Principal,
+    name: String,
+    what: AdminCreated,
+) -> Result<(StatusCode, Json<AccountCreated>), ApiError> {
+    let kind = match what {
+        AdminCreated::Account => "account",
+        AdminCreated::Operator => "operator",
+    };
     if !matches!(principal, Principal::Admin) {
-        return Err(ApiError::forbidden("only the admin creates operators"));
+        return Err(ApiError::forbidden(format!("only the admin creates {kind}s")));
     }
-    names::validate("operator", &request.name)?;
+    names::validate(kind, &name)?;
     let secret = secret::generate();
-    let id = state
-        .db
-        .create_operator(&request.name, &secret)
-        .await
-        .map_err(created_or("operator", &request.name))?;
-    tracing::info!(operator = %request.name, %id, "operator created");
-    Ok((
-        StatusCode::CREATED,
-        Json(AccountCreated {
-            name: request.name,
-            id,
-            secret,
-        }),
-    ))
+    let created = match what {
+        AdminCreated::Account => state.db.create_account(&name, &secret).await,
+        AdminCreated::Operator => state.db.create_operator(&name, &secret).await,
+    };
+    let id = created.map_err(created_or(kind, &name))?;
+    tracing::info!(%kind, %name, %id, "{kind} created");
+    Ok((StatusCode::CREATED, Json(AccountCreated { name, id, secret })))
 }
 
 /// Gives principal `row` (of `kind`, called `name` in messages) a new secret: only its digest is

@@ -3,7 +3,6 @@
 //! another drive when the first is full, "yes" to erasing someone's file on the first drive
 //! after seeing it, "yes"); then `--ship` the same way.
 
-
 use crate::offline_support::*;
 use crate::pty_support::Terminal;
 use crate::server_support::*;
@@ -56,16 +55,7 @@ fn diskprep_asks_on_a_terminal() {
     let (code, seen) = term.finish();
     assert_eq!(code, Some(0), "{seen}");
     assert!(seen.contains("Creating"), "{seen}");
-    let status = json_ok(&[
-        "diskprep",
-        "--staging",
-        path(&flow.staging),
-        "--job",
-        JOB,
-        "--credentials",
-        path(&flow.account),
-        "--status",
-    ]);
+    let status = flow.diskprep_status();
     assert_eq!(status[0]["summary"]["state"], "Creating");
     assert_eq!(status[0]["summary"]["drives"].as_array().map(Vec::len), Some(2));
 

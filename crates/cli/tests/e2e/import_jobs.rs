@@ -2,11 +2,10 @@
 //! and changes nothing; with the clock moved 15 days the unshipped job is gone and the
 //! missing drive is NeverReceived.
 
-
+use crate::server_support::{SEEDSHIP, Server, create_container, drive_id, path, seedship, seedship_output};
 use seedship_api::{Client, ClientError, Credentials, JobAction};
 use seedship_jobs::{DriveState, JobSpec, JobState};
 use serde_json::json;
-use crate::server_support::{SEEDSHIP, Server, create_container, drive_id, path, seedship, seedship_output};
 use std::process::Command;
 
 fn spec(name: &str, drives: usize) -> JobSpec {

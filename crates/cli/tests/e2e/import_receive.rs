@@ -4,12 +4,11 @@
 //! its blob out of the container, and `drive repair` re-sends only that range; an account
 //! owner cannot receive; erasure empties the drive and enters the custody log.
 
-
 use std::path::{Path, PathBuf};
 
-use seedship_jobs::{DriveLog, DriveState, JobState, RangeStatus};
 use crate::server_support::import::{MIB, Site, make_source, ok, run, stdout_json, succeeded};
-use crate::server_support::{path, store_listing, write_storage_config};
+use crate::server_support::{assert_exit, path, store_listing, write_storage_config};
+use seedship_jobs::{DriveLog, DriveState, JobState, RangeStatus};
 
 /// Three drives, a file spanning them, then ship-back, custody and erasure.
 /// The blob names the owner lists under `prefix` of job `seed-one`'s container.
@@ -175,12 +174,7 @@ fn flipped_byte_is_logged_held_back_and_repaired() {
 
     // An account owner is no operator: refused, and nothing changes.
     let by_owner = site.receive("seed-two", &site.owner_file, &[drive]);
-    assert_eq!(
-        by_owner.status.code(),
-        Some(13),
-        "{}",
-        String::from_utf8_lossy(&by_owner.stderr)
-    );
+    assert_exit(&by_owner, 13);
     let owner = site.owner();
     let before = owner.job("acme", "seed-two").expect("job");
     assert_eq!(before.summary.state, JobState::Shipping);
@@ -193,12 +187,7 @@ fn flipped_byte_is_logged_held_back_and_repaired() {
     std::fs::write(&data, bytes).expect("write data file");
 
     let output = site.receive("seed-two", &site.operator_file, &[drive]);
-    assert_eq!(
-        output.status.code(),
-        Some(21),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 21);
     let report = stdout_json(&output);
     assert_eq!(report["drives"][0]["state"], "CompletedMoreInfo", "{report}");
 
@@ -282,12 +271,7 @@ fn a_damaged_small_file_is_held_back_and_its_batch_written() {
     std::fs::write(&data, bytes).expect("write data file");
 
     let output = site.receive("seed-small", &site.operator_file, &[drive]);
-    assert_eq!(
-        output.status.code(),
-        Some(21),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 21);
     let owner = site.owner();
     let logs = owner.job_logs("acme", "seed-small").expect("logs");
     let errors = &logs[0].error_log;
@@ -347,12 +331,7 @@ fn a_drive_that_does_not_open_ends_with_its_drive_status() {
     let key = dir.path().join("other-service.key");
     args.extend(["--identity", path(&key), "--drive", path(drive)]);
     let output = run(&args);
-    assert_eq!(
-        output.status.code(),
-        Some(21),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 21);
     let report = stdout_json(&output);
     assert_eq!(report["drives"][0]["status"], "UnlockFailed", "{report}");
     assert_eq!(report["drives"][0]["state"], "CompletedMoreInfo", "{report}");
@@ -539,12 +518,7 @@ fn hostile_drives_end_with_their_drive_status_and_the_receive_finishes() {
             drop(std::fs::OpenOptions::new().write(true).open(&manifest));
         }
         let output = received.expect("import receive finishes on hostile drives");
-        assert_eq!(
-            output.status.code(),
-            Some(21),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_exit(&output, 21);
         let report = stdout_json(&output);
         let owner = site.owner();
         for (drive, needle) in [(linked, "is a symbolic link"), (fifo, "is a FIFO")] {
@@ -628,12 +602,7 @@ fn a_span_on_a_drive_not_received_is_a_hole_the_repair_fills() {
     let (second, journal) = &set[1];
 
     let output = site.receive("seed-span", &site.operator_file, &[second.as_path()]);
-    assert_eq!(
-        output.status.code(),
-        Some(21),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 21);
     let owner = site.owner();
     let logs = owner.job_logs("acme", "seed-span").expect("logs");
     let errors = &logs[0].error_log;

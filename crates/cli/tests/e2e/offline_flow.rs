@@ -12,13 +12,12 @@
 //! the job details and the destination before erasing, and never copies what an interrupted
 //! backup left half-written.
 
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::offline_support::*;
-use seedship_treecmp::{Rng, compare_trees};
 use crate::server_support::*;
+use seedship_treecmp::{Rng, compare_trees};
 
 #[test]
 fn offline_seeding_end_to_end() {
@@ -59,12 +58,7 @@ fn offline_seeding_end_to_end() {
     let capacity = flow.spanning_capacity().to_string();
     let (drive1, drive2) = (flow.drive(1), flow.drive(2));
     std::fs::write(drive1.join("old-content"), b"erased by diskprep").expect("write");
-    let created = json_ok(&[
-        "diskprep",
-        "--staging",
-        path(&flow.staging),
-        "--credentials",
-        path(&flow.account),
+    let created = json_ok(&flow.owner_diskprep(&[
         "--drive",
         path(&drive1),
         "--drive",
@@ -75,7 +69,7 @@ fn offline_seeding_end_to_end() {
         path(&flow.details()),
         "--yes",
         "--erase-existing-files",
-    ]);
+    ]));
     let job = created.last().expect("job detail");
     assert_eq!(job["summary"]["state"], "Creating", "{job}");
     assert_eq!(
@@ -92,24 +86,10 @@ fn offline_seeding_end_to_end() {
         assert!(flow.job_dir().join(format!("journals/drive-{n}.jrn")).is_file());
     }
     // A missing answer without a terminal is a usage error naming the flag.
-    let ship_without = run(&[
-        "diskprep",
-        "--staging",
-        path(&flow.staging),
-        "--credentials",
-        path(&flow.account),
-        "--ship",
-        "--carrier",
-        "DHL",
-    ]);
+    let ship_without = run(&flow.owner_diskprep(&["--ship", "--carrier", "DHL"]));
     assert_eq!(ship_without.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&ship_without.stderr).contains("--tracking-number"));
-    let shipped = json_ok(&[
-        "diskprep",
-        "--staging",
-        path(&flow.staging),
-        "--credentials",
-        path(&flow.account),
+    let shipped = json_ok(&flow.owner_diskprep(&[
         "--ship",
         "--carrier",
         "DHL",
@@ -118,20 +98,13 @@ fn offline_seeding_end_to_end() {
         "--ship-date",
         "2026-11-30",
         "--yes",
-    ]);
+    ]));
     assert_eq!(shipped[0]["summary"]["state"], "Shipping");
     let shipping: serde_json::Value =
         serde_json::from_slice(&std::fs::read(flow.job_dir().join("shipping.json")).expect("shipping.json"))
             .expect("JSON");
     assert_eq!(shipping["shipping"]["drive_count"], 2, "{shipping}");
-    let status = json_ok(&[
-        "diskprep",
-        "--staging",
-        path(&flow.staging),
-        "--credentials",
-        path(&flow.account),
-        "--status",
-    ]);
+    let status = flow.diskprep_status();
     assert_eq!(status[0]["summary"]["state"], "Shipping");
 
     // A scheduled run while the job is Shipping: the waiting line, code 22, nothing changed.
@@ -369,14 +342,7 @@ fn diskprep_killed_while_copying_resumes_on_the_next_run() {
     }
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
-    let status = json_ok(&[
-        "diskprep",
-        "--staging",
-        path(&flow.staging),
-        "--credentials",
-        path(&flow.account),
-        "--status",
-    ]);
+    let status = flow.diskprep_status();
     assert_eq!(
         status[0]["created"], false,
         "no job before the copy finished: {status:?}"
@@ -528,14 +494,7 @@ fn assert_nothing_prepared(flow: &Flow) {
         !flow.job_dir().join("journals").exists(),
         "a refused diskprep left a journals directory"
     );
-    let status = json_ok(&[
-        "diskprep",
-        "--staging",
-        path(&flow.staging),
-        "--credentials",
-        path(&flow.account),
-        "--status",
-    ]);
+    let status = flow.diskprep_status();
     assert_eq!(status[0]["created"], false, "{status:?}");
 }
 

@@ -3,7 +3,6 @@
 //! `policy set` keeps what it was not asked to change, and abandons a staged initial backup
 //! only with `--abandon-offline-backup`.
 
-
 use crate::offline_support::*;
 use crate::server_support::*;
 

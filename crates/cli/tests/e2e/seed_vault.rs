@@ -5,12 +5,11 @@
 //! counted; seeding is idempotent, resumes after an interruption and refuses a vault holding
 //! another repository.
 
-
 use std::path::Path;
 use std::process::Command;
 
-use seedship_treecmp::Rng;
 use crate::server_support::*;
+use seedship_treecmp::Rng;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -79,23 +78,7 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
     let container = container_dir(&data, "import1");
 
     // Wrong prefix: not a repository.
-    let missing = seedship_output(
-        &[
-            &[
-                "vault",
-                "seed",
-                "laptop",
-                "--storage-account",
-                "imports",
-                "--container",
-                "import1",
-                "--prefix",
-                "repo/nothing",
-            ][..],
-            &creds,
-        ]
-        .concat(),
-    );
+    let missing = seedship_output(&seed_args("laptop", "repo/nothing", &creds));
     assert!(
         !missing.status.success(),
         "seeding from an empty prefix must fail"
@@ -117,21 +100,7 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
         std::fs::copy(container.join("repo/data").join(pack), to).expect("copy");
     }
 
-    let seed = [
-        &[
-            "vault",
-            "seed",
-            "laptop",
-            "--storage-account",
-            "imports",
-            "--container",
-            "import1",
-            "--prefix",
-            "repo",
-        ][..],
-        &creds,
-    ]
-    .concat();
+    let seed = seed_args("laptop", "repo", &creds);
     let before_seed = metrics(&server.admin_credentials());
     let seeded = seedship(&seed);
     let staged_objects = store_listing(&staging).len() as u64;
@@ -232,23 +201,7 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
     // A vault holding another repository refuses the seed.
     let other = provision(&server, dir, "acme", "desktop", false);
     restic_ok(&other.repository(), &dir.join("cache2"), &["init"]);
-    let refused = seedship_output(
-        &[
-            &[
-                "vault",
-                "seed",
-                "desktop",
-                "--storage-account",
-                "imports",
-                "--container",
-                "import1",
-                "--prefix",
-                "repo",
-            ][..],
-            &creds,
-        ]
-        .concat(),
-    );
+    let refused = seedship_output(&seed_args("desktop", "repo", &creds));
     assert!(
         !refused.status.success(),
         "seeding over another repository must fail"
@@ -364,21 +317,7 @@ fn seed_completes_after_server_killed_midway() {
     let imported = Imported::large(dir);
     let server = imported.server;
     let creds = ["--credentials", path(&imported.account)];
-    let seed = [
-        &[
-            "vault",
-            "seed",
-            "laptop",
-            "--storage-account",
-            "imports",
-            "--container",
-            "import1",
-            "--prefix",
-            "repo",
-        ][..],
-        &creds,
-    ]
-    .concat();
+    let seed = seed_args("laptop", "repo", &creds);
     let mut client = Command::new(SEEDSHIP)
         .arg("--json")
         .args(&seed)
@@ -588,23 +527,7 @@ fn an_oversized_config_is_refused_by_seed_and_upload() {
         .set_len(3_000_000)
         .expect("grow config");
     let creds = ["--credentials", path(&imported.account)];
-    let refused = seedship_output(
-        &[
-            &[
-                "vault",
-                "seed",
-                "laptop",
-                "--storage-account",
-                "imports",
-                "--container",
-                "import1",
-                "--prefix",
-                "repo",
-            ][..],
-            &creds,
-        ]
-        .concat(),
-    );
+    let refused = seedship_output(&seed_args("laptop", "repo", &creds));
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "an oversized config was seeded");
     assert!(
@@ -671,4 +594,21 @@ fn an_oversized_config_is_refused_by_seed_and_upload() {
         post_config(64 * 1024).starts_with("HTTP/1.1 200 "),
         "a config of 64 KiB"
     );
+}
+
+/// `vault seed VAULT` from `--prefix PREFIX` of container imports/import1, with `creds`.
+fn seed_args<'a>(vault: &'a str, prefix: &'a str, creds: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "vault",
+        "seed",
+        vault,
+        "--storage-account",
+        "imports",
+        "--container",
+        "import1",
+        "--prefix",
+        prefix,
+    ];
+    args.extend_from_slice(creds);
+    args
 }

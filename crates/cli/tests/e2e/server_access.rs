@@ -1,12 +1,11 @@
 //! Access control and append-only vaults, against the real server: refused requests change
 //! nothing in the store.
 
-
 use std::collections::BTreeMap;
 
+use crate::server_support::*;
 use reqwest::blocking::{Client, RequestBuilder};
 use reqwest::{Method, StatusCode};
-use crate::server_support::*;
 
 fn error_code(response: reqwest::blocking::Response) -> (StatusCode, String) {
     let status = response.status();

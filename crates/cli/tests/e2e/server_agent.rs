@@ -2,7 +2,6 @@
 //! an incremental second run, `check --read-data`, `restore` bit-exact, and restic reading what
 //! the agent wrote. The agent's secret never appears in anything the agent prints.
 
-
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -2,7 +2,6 @@
 //! finish and every vault passes `restic check`. Stalled connections neither hold the server
 //! nor stay open.
 
-
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,6 @@
 //! The test starts its own PostgreSQL 15 cluster from Debian's binaries (or
 //! `SEEDSHIP_TEST_PG_BIN`); as root it runs them as the `postgres` user.
 
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,7 +3,6 @@
 //! object directory), on Azure Blob (Azurite) and on S3 (moto). An interrupted upload stores
 //! nothing.
 
-
 use std::io::{Read, Write};
 use std::path::Path;
 

@@ -2,7 +2,6 @@
 //! (trusting it through `SEEDSHIP_CA_CERT`) and restic (`--cacert`) work over HTTPS, and a
 //! client that does not trust it is refused by TLS.
 
-
 use std::path::{Path, PathBuf};
 
 use crate::server_support::*;

@@ -5,11 +5,12 @@
 //! wrong secrets and foreign form posts are refused, another account sees nothing of the job,
 //! free-text fields are escaped, and the page refreshes while a drive is at the data centre.
 
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::server_support::import::{MIB, Site, make_source};
+use crate::server_support::{find_program, path, seedship, skips_disallowed};
 use base64::Engine;
 use reqwest::Method;
 use reqwest::blocking::{Client as Http, Response};
@@ -18,8 +19,6 @@ use seedship_api::{Client, Credentials, JobAction};
 use seedship_jobs::DriveState;
 use seedship_store::testing::free_port;
 use serde_json::{Value, json};
-use crate::server_support::import::{MIB, Site, make_source};
-use crate::server_support::{find_program, path, seedship, skips_disallowed};
 
 const JOB: &str = "web-one";
 /// A contact with every character HTML treats specially.

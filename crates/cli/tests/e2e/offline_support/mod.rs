@@ -1,7 +1,6 @@
 //! Shared set-up of the offline-seeding tests: a server with account, storage account,
 //! container, operator, vault and registered agent, and an offline policy over a sample tree.
 
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -202,20 +201,32 @@ impl Flow {
             .expect("vault_bytes_received")
     }
 
-    /// `diskprep` arguments for the staged job onto `drives` (with `--yes`), plus `extra`.
-    pub fn diskprep_onto(&self, drives: &[&Path], extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
+    /// `diskprep` of the staging location with the owner's credentials, plus `extra`.
+    pub fn owner_diskprep<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
             "diskprep",
             "--staging",
             path(&self.staging),
             "--credentials",
             path(&self.account),
-            "--details",
-            path(&self.details()),
-            "--yes",
-        ]
-        .map(String::from)
-        .to_vec();
+        ];
+        args.extend_from_slice(extra);
+        args
+    }
+
+    /// `diskprep --status`, which must succeed.
+    pub fn diskprep_status(&self) -> Vec<serde_json::Value> {
+        json_ok(&self.owner_diskprep(&["--status"]))
+    }
+
+    /// `diskprep` arguments for the staged job onto `drives` (with `--yes`), plus `extra`.
+    pub fn diskprep_onto(&self, drives: &[&Path], extra: &[&str]) -> Vec<String> {
+        let details = self.details();
+        let mut args: Vec<String> = self
+            .owner_diskprep(&["--details", path(&details), "--yes"])
+            .into_iter()
+            .map(String::from)
+            .collect();
         for drive in drives {
             args.extend(["--drive".to_owned(), path(drive).to_owned()]);
         }
@@ -245,21 +256,16 @@ impl Flow {
 
     /// Ships the prepared drives, receives both at the data centre and ships them back.
     pub fn ship_receive_and_return(&self) {
-        let owner = [
-            "--staging",
-            path(&self.staging),
-            "--credentials",
-            path(&self.account),
-        ];
-        let shipment = [
+        json_ok(&self.owner_diskprep(&[
+            "--ship",
+            "--yes",
             "--carrier",
             "DHL",
             "--tracking-number",
             "TRACK-2",
             "--ship-date",
             "2026-11-30",
-        ];
-        json_ok(&[&["diskprep", "--ship", "--yes"][..], &owner, &shipment].concat());
+        ]));
         let operator = ["--credentials", path(&self.operator), "--job", JOB];
         let key = self.server.data_dir.join("import-service.key");
         let (drive1, drive2) = (self.drive(1), self.drive(2));

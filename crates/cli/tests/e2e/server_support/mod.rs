@@ -1,7 +1,6 @@
 //! Shared harness of the server tests: the real `seedship` binary as server and client, the
 //! real `restic`, real trees on disk. Logs stay in each test's temporary directory.
 
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -160,6 +159,16 @@ pub fn seedship(args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+/// `output` ended with exit code `code` (its stderr shown otherwise).
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Runs `seedship --json <args>`.
