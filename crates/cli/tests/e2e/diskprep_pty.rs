@@ -55,7 +55,7 @@ fn diskprep_asks_on_a_terminal() {
     let (code, seen) = term.finish();
     assert_eq!(code, Some(0), "{seen}");
     assert!(seen.contains("Creating"), "{seen}");
-    let status = flow.diskprep_status();
+    let status = json_ok(&flow.owner_diskprep(&["--job", JOB, "--status"]));
     assert_eq!(status[0]["summary"]["state"], "Creating");
     assert_eq!(status[0]["summary"]["drives"].as_array().map(Vec::len), Some(2));
 
