@@ -12,9 +12,10 @@ use seedship_drive::{BlobType, Dataset, Disposition, DriveTarget, PrepareOptions
 use seedship_jobs::JobSpec;
 
 use super::erase::{Protected, check_overlaps, confirm_erase};
-use super::job::{connect, drive_specs, emit_detail, read_spec, ship_action};
-use super::offline::{JobDir, StagedJob};
-use crate::{Context, durable, exit, output, prompt};
+use super::job::{drive_specs, emit_detail, read_spec, ship_action};
+use crate::shared::{connect, passphrase};
+use crate::{Context, exit, output, prompt};
+use seedship_agent::{JobDir, ShippingRecord, StagedJob};
 
 #[derive(Debug, Args)]
 pub struct DiskprepArgs {
@@ -96,7 +97,8 @@ pub fn run(args: DiskprepArgs, ctx: &Context) -> anyhow::Result<()> {
         return Ok(());
     };
     let dir = pick_job(&args, staging, ctx)?;
-    let staged = StagedJob::load(&dir)?
+    let staged = dir
+        .staged()?
         .with_context(|| format!("{} holds no completed initial backup", dir.path().display()))?;
     let credentials = match &args.credentials {
         Some(path) => path.clone(),
@@ -301,7 +303,7 @@ fn copy_to_drives(
     let service_key =
         seedship_drive::parse_recipient(&service_key).context("the import service's key from the server")?;
     sweep_staged(dir)?;
-    let passphrase = super::drive::passphrase()?;
+    let passphrase = passphrase()?;
     // The plan resolves the journals' directory to keep them off the drives; a run that
     // stops before copying (refused, a drive that cannot be used) leaves no trace of it.
     let journals = dir.journals_dir();
@@ -432,8 +434,8 @@ fn finish_copy(ctx: &Context, dir: &JobDir, journals: &[PathBuf]) -> anyhow::Res
             dir.journals_dir().display()
         );
     }
-    let summary = seedship_drive::resume(journals, &super::drive::passphrase()?, ctx.progress.as_ref())
-        .with_context(|| {
+    let summary =
+        seedship_drive::resume(journals, &passphrase()?, ctx.progress.as_ref()).with_context(|| {
             format!(
                 "resuming the copy onto the drives (to start over instead: `seedship drive abort` \
                  with --journal for each, remove {}, then diskprep again)",
@@ -493,11 +495,11 @@ fn ship(
         .job
         .shipping()
         .context("the server recorded no shipping information")?;
-    let doc = serde_json::json!({ "job": staged.job, "account": staged.account, "shipping": shipping });
-    durable::write(
-        &dir.shipping_file(),
-        serde_json::to_string_pretty(&doc)?.as_bytes(),
-    )?;
+    dir.record_shipping(&ShippingRecord {
+        account: staged.account.clone(),
+        job: staged.job.clone(),
+        shipping: shipping.clone(),
+    })?;
     emit_detail(ctx, &detail)
 }
 

@@ -5,10 +5,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use seedship_drive::{BlobType, Dataset, Disposition, DriveTarget, PrepareOptions, format};
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
 /// Environment variable holding the preparer's passphrase (never a command-line argument).
-const PASSPHRASE_ENV: &str = "SEEDSHIP_DRIVE_PASSPHRASE";
 
 #[derive(Debug, Subcommand)]
 pub enum DriveCmd {
@@ -126,7 +124,7 @@ impl DriveCmd {
             DriveCmd::Prepare(args) => prepare(*args, ctx),
             DriveCmd::Repair(args) => super::import::repair(&args, ctx),
             DriveCmd::Resume(args) => {
-                let passphrase = passphrase()?;
+                let passphrase = crate::shared::passphrase()?;
                 let summary = seedship_drive::resume(&args.journal, &passphrase, ctx.progress.as_ref())
                     .context("resuming the session")?;
                 emit_copy(ctx, &summary)
@@ -144,17 +142,6 @@ impl DriveCmd {
             }
             DriveCmd::Verify(args) => verify(args, ctx),
         }
-    }
-}
-
-pub fn passphrase() -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    match std::env::var_os(PASSPHRASE_ENV) {
-        Some(p) if !p.is_empty() => Ok(Zeroizing::new(
-            std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec(),
-        )),
-        _ => bail!(
-            "set {PASSPHRASE_ENV}: the passphrase wraps the drive key so that resume and verify can unwrap it"
-        ),
     }
 }
 
@@ -263,7 +250,7 @@ fn confirm_format(drives: &[PathBuf], ctx: &Context) -> anyhow::Result<()> {
 }
 
 fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
-    let passphrase = passphrase()?;
+    let passphrase = crate::shared::passphrase()?;
     let datasets = datasets(&args)?;
     let targets = targets(&args)?;
     let prompt_for: Vec<PathBuf> = targets
@@ -349,7 +336,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
             seedship_drive::Unlock::Identity(&identity)
         }
         None => {
-            passphrase = self::passphrase()?;
+            passphrase = crate::shared::passphrase()?;
             seedship_drive::Unlock::Passphrase(&passphrase)
         }
     };

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_api::{Client, Credentials, JobAction, JobDetail};
+use seedship_api::{Client, JobAction, JobDetail};
 use seedship_jobs::{DriveSpec, JobSpec, JobState, JobSummary};
 use time::format_description::well_known::Rfc3339;
 
+use crate::shared::connect;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
@@ -79,16 +80,6 @@ pub struct JobArg {
     /// The job's account (default: the account of the credentials).
     #[arg(long)]
     account: Option<String>,
-}
-
-pub fn connect(path: &Path) -> anyhow::Result<(Client, Option<String>)> {
-    let credentials = Credentials::load(path)?;
-    let account = match &credentials {
-        Credentials::Account { account, .. } => Some(account.clone()),
-        _ => None,
-    };
-    let client = Client::new(&credentials).with_context(|| format!("credentials {}", path.display()))?;
-    Ok((client, account))
 }
 
 impl JobArg {
