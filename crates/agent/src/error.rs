@@ -142,6 +142,64 @@ pub enum Error {
         staged: String,
         job: String,
     },
+    /// A drive overlaps a protected path.
+    #[error(
+        "drive {} overlaps {what} {}: formatting it would erase it; choose another directory",
+        .drive.display(), .path.display()
+    )]
+    Overlap {
+        drive: PathBuf,
+        what: &'static str,
+        path: PathBuf,
+    },
+    /// A drive lies in a seedship server's data directory.
+    #[error(
+        "drive {} lies in a seedship server's data directory {}: it is never used as a drive",
+        .drive.display(), .data.display()
+    )]
+    InServerDataDir { drive: PathBuf, data: PathBuf },
+    /// A seedship server's data directory is inside a drive.
+    #[error(
+        "{} is a seedship server's data directory (it holds {file}): it is never erased with a drive",
+        .dir.display()
+    )]
+    ServerDataDir { dir: PathBuf, file: &'static str },
+    /// A drive's marker could not be read.
+    #[error("drive {}", .drive.display())]
+    Drive {
+        drive: PathBuf,
+        #[source]
+        source: seedship_drive::Error,
+    },
+    /// A drive's journal could not be read.
+    #[error("journal {}", .journal.display())]
+    Journal {
+        journal: PathBuf,
+        #[source]
+        source: seedship_drive::Error,
+    },
+    /// The staged repository could not be cleaned of interrupted backups' files.
+    #[error("cleaning the staged repository {}", .repository.display())]
+    Sweep {
+        repository: PathBuf,
+        #[source]
+        source: seedship_repo::Error,
+    },
+    /// A backup is still writing the staged repository.
+    #[error("process {pid} is still writing the staged repository ({}): let it finish first", .file.display())]
+    StagedInUse { pid: u32, file: PathBuf },
+    /// The copy onto the drives could not be planned.
+    #[error("checking the drives; nothing written")]
+    Plan {
+        #[source]
+        source: seedship_drive::Error,
+    },
+    /// The copy onto the drives stopped.
+    #[error("copying; resume with `seedship drive resume`")]
+    Copy {
+        #[source]
+        source: seedship_drive::Error,
+    },
     /// Credentials files (`agent.toml`).
     #[error(transparent)]
     Credentials(#[from] seedship_api::CredentialsError),

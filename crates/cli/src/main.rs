@@ -6,8 +6,10 @@
 mod args;
 mod backups;
 mod commands;
+mod drives;
 mod exit;
 mod help;
+mod jobs;
 mod output;
 mod progress;
 mod prompt;

@@ -5,7 +5,6 @@ mod admin;
 mod agent;
 mod diskprep;
 mod drive;
-mod erase;
 mod exit_codes;
 mod import;
 mod issue;
