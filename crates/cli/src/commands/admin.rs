@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use seedship_api::{Client, Credentials};
 
-use super::issue::{Destination, OutArg};
+use crate::issue::{Destination, OutArg};
 use crate::{Context, shared};
 
 #[derive(Debug, Args)]

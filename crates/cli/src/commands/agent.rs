@@ -7,9 +7,9 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use seedship_api::{Client, Credentials};
 
-use super::issue::{Destination, OutArg, commit_or_print};
 use crate::args::AccessArgs;
 use crate::backups::{PolicyRun, run_schedule};
+use crate::issue::{Destination, OutArg, commit_or_print};
 use crate::{Context, exit, output, shared};
 
 #[derive(Debug, Subcommand)]

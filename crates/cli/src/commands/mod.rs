@@ -7,7 +7,6 @@ mod diskprep;
 mod drive;
 mod exit_codes;
 mod import;
-mod issue;
 mod job;
 mod keygen;
 mod policy;

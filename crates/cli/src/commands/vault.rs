@@ -5,8 +5,8 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use seedship_api::{Client, Credentials};
 
-use super::issue::{Destination, OutArg};
 use crate::args::AccountCredentialsArg;
+use crate::issue::{Destination, OutArg};
 use crate::{Context, output, shared};
 
 #[derive(Debug, Subcommand)]
