@@ -296,6 +296,121 @@ pub fn seed_vault(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::Offline;
+
+    /// Backups that only record where they went.
+    #[derive(Default)]
+    struct Recorded {
+        locations: Vec<String>,
+        excludes: Vec<Excludes>,
+    }
+
+    impl Backups for Recorded {
+        type Error = Error;
+
+        fn backup(
+            &mut self,
+            location: &str,
+            _: &Sources,
+            options: &BackupOptions,
+        ) -> Result<(String, String)> {
+            self.locations.push(location.to_owned());
+            self.excludes.push(options.excludes.clone());
+            Ok(("repo-id".into(), "snap-id".into()))
+        }
+
+        fn repository_id(&mut self, _: &str) -> Result<String> {
+            Ok("repo-id".into())
+        }
+    }
+
+    /// A registered agent (of a server nobody listens at) with `policy`, in `tmp`.
+    fn agent(tmp: &Path, offline: Option<Offline>) -> PolicyBackup {
+        let config = tmp.join("config");
+        Credentials::Agent {
+            server: "http://127.0.0.1:1".into(),
+            account: "acme".into(),
+            vault: "v".into(),
+            url: "http://127.0.0.1:1/vaults/acme/v".into(),
+            id: "agt-1".into(),
+            secret: "s3cret".into(),
+        }
+        .save(&config.join("agent.toml"))
+        .expect("agent.toml");
+        let source = tmp.join("data");
+        std::fs::create_dir_all(&source).expect("mkdir");
+        let policy = Policy {
+            paths: vec![source],
+            schedule: None,
+            excludes: vec!["*.tmp".into()],
+            offline,
+        };
+        write_toml(&config.join("policy.toml"), &policy, "the policy").expect("policy.toml");
+        PolicyBackup::load(AgentDir::open(config).expect("registered")).expect("policy")
+    }
+
+    const VAULT: &str = "rest:http://agt-1:s3cret@127.0.0.1:1/vaults/acme/v";
+
+    fn offline(tmp: &Path) -> Offline {
+        Offline {
+            staging: tmp.join("staging"),
+            job: "job-1".into(),
+            storage_account: "sa".into(),
+            container: "c".into(),
+        }
+    }
+
+    fn run(policy: &PolicyBackup, backups: &mut Recorded) -> Result<Outcome> {
+        policy.run(&BackupOptions::default(), &seedship_progress::NoProgress, backups)
+    }
+
+    #[test]
+    fn an_online_policy_backs_up_to_the_vault_with_its_excludes() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let policy = agent(tmp.path(), None);
+        let mut backups = Recorded::default();
+        assert!(matches!(run(&policy, &mut backups), Ok(Outcome::BackedUp)));
+        assert_eq!(backups.locations, [VAULT]);
+        assert_eq!(backups.excludes[0].patterns(), ["*.tmp"]);
+    }
+
+    #[test]
+    fn the_first_offline_backup_is_staged_then_waits_for_the_server() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let policy = agent(tmp.path(), Some(offline(tmp.path())));
+        let mut backups = Recorded::default();
+        let Ok(Outcome::Staged { staged, dir }) = run(&policy, &mut backups) else {
+            panic!("not staged");
+        };
+        let repository = tmp.path().join("staging/job-1/repository");
+        assert_eq!(backups.locations, [repository.display().to_string()]);
+        assert_eq!(
+            (staged.repository_id.as_str(), staged.snapshot_id.as_str()),
+            ("repo-id", "snap-id")
+        );
+        assert_eq!(staged.account, "acme");
+        assert_eq!(
+            dir.staged().expect("job.toml").map(|s| s.prefix),
+            Some("job-1".to_owned())
+        );
+        // Staged: the next run asks the server about the job (nobody listens) and backs up
+        // nothing.
+        let err = run(&policy, &mut backups).expect_err("no server");
+        assert!(matches!(err, Error::Job { .. }), "{err:?}");
+        assert_eq!(backups.locations.len(), 1);
+    }
+
+    #[test]
+    fn once_seeded_backups_go_to_the_vault() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let policy = agent(tmp.path(), Some(offline(tmp.path())));
+        let dir = JobDir::new(&tmp.path().join("staging"), "job-1");
+        std::fs::create_dir_all(dir.path()).expect("mkdir");
+        std::fs::write(dir.seeded_file(), "").expect("seeded.toml");
+        let mut backups = Recorded::default();
+        assert!(matches!(run(&policy, &mut backups), Ok(Outcome::BackedUp)));
+        assert_eq!(backups.locations, [VAULT]);
+    }
 
     #[test]
     fn the_next_step_is_the_owners_only_when_it_is_their_turn() {
