@@ -112,16 +112,17 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
         if let Some(coded) = cause.downcast_ref::<Coded>() {
             return coded.code;
         }
+        if let Some(err) = cause.downcast_ref::<seedship_agent::Error>() {
+            // The agent passes some causes on as they are (its message is theirs).
+            match err {
+                seedship_agent::Error::WouldAbandon { .. } => return USAGE,
+                seedship_agent::Error::Repo(err) => return repo_code(err),
+                seedship_agent::Error::Client(err) => return client_code(err),
+                _ => {}
+            }
+        }
         if let Some(err) = cause.downcast_ref::<seedship_repo::Error>() {
-            return match err {
-                seedship_repo::Error::RepoNotFound { .. } => REPO_NOT_FOUND,
-                seedship_repo::Error::WrongPassword { .. } => WRONG_KEY,
-                seedship_repo::Error::AccessDenied { .. } => ACCESS_DENIED,
-                seedship_repo::Error::Unreachable { .. } => SERVER_UNREACHABLE,
-                seedship_repo::Error::BadLocation { .. } => USAGE,
-                seedship_repo::Error::BadExclude { .. } => USAGE,
-                _ => FAILURE,
-            };
+            return repo_code(err);
         }
         if let Some(err) = cause.downcast_ref::<seedship_drive::Error>() {
             return match err {
@@ -132,32 +133,50 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
             };
         }
         if let Some(client) = cause.downcast_ref::<seedship_api::ClientError>() {
-            use seedship_api::{ClientError, ErrorCode};
-            return match client {
-                // By the server's code, not the HTTP status alone: a job rule may answer 403
-                // or 409 too (shipping a job twice is not a name already taken).
-                ClientError::Api {
-                    code: Some(ErrorCode::Unauthenticated | ErrorCode::Forbidden),
-                    ..
-                }
-                | ClientError::Api {
-                    code: None,
-                    status: 401 | 403,
-                    ..
-                } => ACCESS_DENIED,
-                // A job rule that refuses these credentials this action (an owner receiving
-                // a drive) is a refusal of the credentials too.
-                ClientError::Api { rule: Some(rule), .. } if rule == "NotPermitted" => ACCESS_DENIED,
-                ClientError::Api {
-                    code: Some(ErrorCode::AlreadyExists),
-                    ..
-                } => ALREADY_EXISTS,
-                ClientError::Transport { .. } => SERVER_UNREACHABLE,
-                _ => FAILURE,
-            };
+            return client_code(client);
         }
     }
     FAILURE
+}
+
+/// The exit code of a repository error.
+fn repo_code(err: &seedship_repo::Error) -> u8 {
+    match err {
+        seedship_repo::Error::RepoNotFound { .. } => REPO_NOT_FOUND,
+        seedship_repo::Error::WrongPassword { .. } => WRONG_KEY,
+        seedship_repo::Error::AccessDenied { .. } => ACCESS_DENIED,
+        seedship_repo::Error::Unreachable { .. } => SERVER_UNREACHABLE,
+        seedship_repo::Error::BadLocation { .. } => USAGE,
+        seedship_repo::Error::BadExclude { .. } => USAGE,
+        _ => FAILURE,
+    }
+}
+
+/// The exit code of an API client error.
+fn client_code(client: &seedship_api::ClientError) -> u8 {
+    use seedship_api::{ClientError, ErrorCode};
+    match client {
+        // By the server's code, not the HTTP status alone: a job rule may answer 403
+        // or 409 too (shipping a job twice is not a name already taken).
+        ClientError::Api {
+            code: Some(ErrorCode::Unauthenticated | ErrorCode::Forbidden),
+            ..
+        }
+        | ClientError::Api {
+            code: None,
+            status: 401 | 403,
+            ..
+        } => ACCESS_DENIED,
+        // A job rule that refuses these credentials this action (an owner receiving
+        // a drive) is a refusal of the credentials too.
+        ClientError::Api { rule: Some(rule), .. } if rule == "NotPermitted" => ACCESS_DENIED,
+        ClientError::Api {
+            code: Some(ErrorCode::AlreadyExists),
+            ..
+        } => ALREADY_EXISTS,
+        ClientError::Transport { .. } => SERVER_UNREACHABLE,
+        _ => FAILURE,
+    }
 }
 
 /// Prints `err` on stderr (one line, or a JSON `exit_error` object) and returns its exit code.

@@ -3,13 +3,18 @@
 //! The binary is thin: it parses arguments, builds a [`Context`], runs one command from
 //! `commands/`, and maps any error to a documented exit code in [`exit`].
 
+mod args;
+mod backups;
 mod commands;
-mod durable;
+mod drives;
 mod exit;
 mod help;
+mod issue;
+mod jobs;
 mod output;
 mod progress;
 mod prompt;
+mod shared;
 mod warnings;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser};

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Args;
+use seedship_agent::{CopyOptions, JobDetails, JobDir, Operator, ShippingRecord, StagedJob};
 use seedship_api::{Client, ClientError, JobDetail};
-use seedship_drive::{BlobType, Dataset, Disposition, DriveTarget, PrepareOptions};
-use seedship_jobs::JobSpec;
+use seedship_drive::PlanSummary;
 
-use super::erase::{Protected, check_overlaps, confirm_erase};
-use super::job::{connect, drive_specs, emit_detail, read_spec, ship_action};
-use super::offline::{JobDir, StagedJob};
-use crate::{Context, durable, exit, output, prompt};
+use crate::drives::{confirm_erase, emit_copy};
+use crate::jobs::{emit_detail, parse_ship_date, read_spec, ship_action};
+use crate::shared::{connect, passphrase};
+use crate::{Context, exit, output, prompt};
 
 #[derive(Debug, Args)]
 pub struct DiskprepArgs {
@@ -59,7 +59,7 @@ pub struct DiskprepArgs {
     #[arg(long, requires = "ship")]
     tracking_number: Option<String>,
     /// With --ship: the ship date, YYYY-MM-DD (asked for when missing).
-    #[arg(long, requires = "ship", value_parser = super::job::parse_ship_date)]
+    #[arg(long, requires = "ship", value_parser = parse_ship_date)]
     ship_date: Option<String>,
     /// With --ship: drives in the package (default: the prepared drives).
     #[arg(long, requires = "ship")]
@@ -68,9 +68,6 @@ pub struct DiskprepArgs {
     #[arg(long, conflicts_with_all = ["drive", "capacity", "details", "erase_existing_files", "yes"])]
     status: bool,
 }
-
-/// The copy session id on the drives.
-const SESSION: &str = "initial-backup";
 
 /// A complete job details file (`--details-template`); docs/cli.md shows the same.
 const DETAILS_TEMPLATE: &str = r#"{
@@ -96,7 +93,8 @@ pub fn run(args: DiskprepArgs, ctx: &Context) -> anyhow::Result<()> {
         return Ok(());
     };
     let dir = pick_job(&args, staging, ctx)?;
-    let staged = StagedJob::load(&dir)?
+    let staged = dir
+        .staged()?
         .with_context(|| format!("{} holds no completed initial backup", dir.path().display()))?;
     let credentials = match &args.credentials {
         Some(path) => path.clone(),
@@ -118,24 +116,12 @@ pub fn run(args: DiskprepArgs, ctx: &Context) -> anyhow::Result<()> {
 
 /// The job directory: `--job`, the only staged job, or the one the user picks.
 fn pick_job(args: &DiskprepArgs, staging: &Path, ctx: &Context) -> anyhow::Result<JobDir> {
-    let listing = match std::fs::read_dir(staging) {
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            return Err(exit::not_found(format!(
-                "staging location {} does not exist (a disk or share not mounted?)",
-                staging.display()
-            )));
-        }
-        listing => listing.with_context(|| format!("listing staging location {}", staging.display()))?,
+    let Some(jobs) = seedship_agent::staged_jobs(staging)? else {
+        return Err(exit::not_found(format!(
+            "staging location {} does not exist (a disk or share not mounted?)",
+            staging.display()
+        )));
     };
-    let mut jobs = Vec::new();
-    for entry in listing {
-        let entry = entry.with_context(|| format!("listing {}", staging.display()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if JobDir::new(staging, &name).staged_file().exists() {
-            jobs.push(name);
-        }
-    }
-    jobs.sort();
     let name = match (&args.job, jobs.as_slice()) {
         (Some(job), _) if jobs.contains(job) => job.clone(),
         (Some(job), _) => {
@@ -206,38 +192,31 @@ fn prepare(
             "Job details file (JSON: region, contact, return_shipping; `seedship diskprep --details-template` prints one):",
         )?),
     };
-    let mut spec = read_spec(&details)?;
-    spec["name"] = staged.job.clone().into();
-    spec["job_type"] = "Import".into();
-    spec["destination"] = serde_json::json!({
-        "storage_account": staged.storage_account, "container": staged.container,
-        "prefix": staged.prefix, "disposition": "rename",
-    });
-    spec["drives"] = serde_json::json!([]);
-    let job_spec = |spec: serde_json::Value| -> anyhow::Result<JobSpec> {
-        serde_json::from_value(spec).with_context(|| {
-            format!(
-                "job details {} (`seedship diskprep --details-template` prints a complete example)",
-                details.display()
-            )
-        })
-    };
-    client.check_job(&job_spec(spec.clone())?).with_context(|| {
+    let details_file = details;
+    let details: JobDetails = serde_json::from_value(read_spec(&details_file)?).with_context(|| {
         format!(
-            "checking import job {} with details {}",
-            staged.job,
-            details.display()
+            "job details {} (`seedship diskprep --details-template` prints a complete example)",
+            details_file.display()
         )
     })?;
+    client
+        .check_job(&details.job_spec(staged, Vec::new()))
+        .with_context(|| {
+            format!(
+                "checking import job {} with details {}",
+                staged.job,
+                details_file.display()
+            )
+        })?;
     let mut journals = dir.journals();
     if journals.is_empty() {
         journals = copy_to_drives(ctx, args, client, staged, dir)?;
     } else {
         finish_copy(ctx, dir, &journals)?;
     }
-    spec["drives"] = serde_json::to_value(drive_specs(&journals)?)?;
+    let spec = details.job_spec(staged, seedship_agent::drive_specs(&journals)?);
     let detail = client
-        .create_job(&job_spec(spec)?)
+        .create_job(&spec)
         .with_context(|| format!("creating import job {}", staged.job))?;
     emit_detail(ctx, &detail)?;
     if !ctx.json {
@@ -247,41 +226,6 @@ fn prepare(
              --staging {} --ship`",
             dir.journals_dir().display(),
             dir.path().parent().unwrap_or(dir.path()).display()
-        );
-    }
-    Ok(())
-}
-
-/// What no drive of `dir`'s job may overlap: the policy's backup paths, the staging location
-/// (the staged repository and the journals are in it).
-fn protected(staged: &StagedJob, dir: &JobDir) -> Vec<Protected> {
-    let staging = dir.path().parent().unwrap_or(dir.path());
-    staged
-        .paths
-        .iter()
-        .map(|path| Protected::new(path, "the policy's backup path"))
-        .chain([Protected::new(staging, "the staging location")])
-        .collect()
-}
-
-/// Removes what killed backups left half-written in the staged repository (never copied
-/// onto drives); a backup still writing it stops diskprep.
-fn sweep_staged(dir: &JobDir) -> anyhow::Result<()> {
-    let repository = dir.repository();
-    let sweep = seedship_repo::sweep_temporaries(&repository)
-        .with_context(|| format!("cleaning the staged repository {}", repository.display()))?;
-    if let Some((file, pid)) = sweep.live.first() {
-        anyhow::bail!(
-            "process {pid} is still writing the staged repository ({}): let it finish first",
-            file.display()
-        );
-    }
-    if !sweep.removed.is_empty() {
-        eprintln!(
-            "removed {} temporary file(s), {} bytes, that interrupted backups left in {}",
-            sweep.removed.len(),
-            sweep.removed_bytes,
-            repository.display()
         );
     }
     Ok(())
@@ -300,120 +244,80 @@ fn copy_to_drives(
         .context("fetching the import service's key")?;
     let service_key =
         seedship_drive::parse_recipient(&service_key).context("the import service's key from the server")?;
-    sweep_staged(dir)?;
-    let passphrase = super::drive::passphrase()?;
-    // The plan resolves the journals' directory to keep them off the drives; a run that
-    // stops before copying (refused, a drive that cannot be used) leaves no trace of it.
-    let journals = dir.journals_dir();
-    let created = !journals.exists();
-    std::fs::create_dir_all(&journals).with_context(|| format!("creating {}", journals.display()))?;
-    let copied = plan_and_copy(ctx, args, staged, dir, service_key, passphrase);
-    if created && dir.journals().is_empty() {
-        // Only an empty directory is removed: a journal is never lost.
-        let _ = std::fs::remove_dir(&journals);
+    let sweep = seedship_agent::sweep_staged(dir)?;
+    if !sweep.removed.is_empty() {
+        eprintln!(
+            "removed {} temporary file(s), {} bytes, that interrupted backups left in {}",
+            sweep.removed.len(),
+            sweep.removed_bytes,
+            dir.repository().display()
+        );
     }
-    copied
-}
-
-/// Plans the copy onto the drives (asking for more when they are full), confirms the erase
-/// and copies; returns the journals.
-fn plan_and_copy(
-    ctx: &Context,
-    args: &DiskprepArgs,
-    staged: &StagedJob,
-    dir: &JobDir,
-    service_key: seedship_drive::Recipient,
-    passphrase: zeroize::Zeroizing<Vec<u8>>,
-) -> anyhow::Result<Vec<PathBuf>> {
+    let passphrase = passphrase()?;
     let mut drives = args.drive.clone();
     if drives.is_empty() {
         drives.push(ask_drive(ctx, "Drive directory to erase and use:")?);
     }
-    let protected = protected(staged, dir);
-    let session = loop {
-        check_overlaps(&drives, &protected)?;
-        let opts = PrepareOptions {
-            session_id: SESSION.to_owned(),
-            datasets: vec![Dataset {
-                base: dir.repository(),
-                dst: format!("{}/{}", staged.container, staged.prefix),
-                blob_type: BlobType::Block,
-                disposition: Disposition::Rename,
-                metadata: None,
-                properties: None,
-            }],
-            drives: drives
-                .iter()
-                .enumerate()
-                .map(|(index, drive)| DriveTarget {
-                    dir: drive.clone(),
-                    journal: dir.journal(index + 1),
-                    format: true,
-                    encrypt: true,
-                    existing_key: None,
-                })
-                .collect(),
-            capacity: args.capacity,
-            service_key: Some(service_key),
-            recovery_key: None,
-            passphrase: passphrase.clone(),
-        };
-        match seedship_drive::plan(opts) {
-            Ok(session) => break session,
-            Err(seedship_drive::Error::NotEnoughDrives { needed, given, .. }) => {
-                if !ctx.json {
-                    eprintln!("the staged backup needs {needed} drive(s); {given} given");
-                }
-                drives.push(ask_drive(ctx, "The drives are full. Another drive directory:")?);
-            }
-            Err(err) => return Err(err).context("checking the drives; nothing written"),
-        }
+    let options = CopyOptions {
+        drives,
+        capacity: args.capacity,
+        service_key,
+        passphrase,
     };
-    let plan = session.summary();
-    let used: Vec<String> = drives
-        .iter()
-        .take(plan.drives_needed)
-        .map(|d| d.display().to_string())
-        .collect();
-    if ctx.json {
-        println!("{}", serde_json::json!({ "message_type": "plan", "plan": plan }));
-    } else {
-        println!(
-            "{} files, {} bytes of the staged backup; {} bytes on {} drive(s): {}",
-            plan.files,
-            plan.bytes,
-            plan.stored_bytes,
-            plan.drives_needed,
-            used.join(", ")
-        );
+    let mut operator = Asking { ctx, args };
+    let (summary, journals) =
+        seedship_agent::copy_to_drives(staged, dir, options, ctx.progress.as_ref(), &mut operator)?;
+    emit_copy(ctx, &summary)?;
+    Ok(journals)
+}
+
+/// The questions of a copy onto drives, asked on the terminal (or answered by flags).
+struct Asking<'a> {
+    ctx: &'a Context,
+    args: &'a DiskprepArgs,
+}
+
+impl Operator for Asking<'_> {
+    type Error = anyhow::Error;
+
+    fn another_drive(&mut self, needed: usize, given: usize) -> anyhow::Result<PathBuf> {
+        if !self.ctx.json {
+            eprintln!("the staged backup needs {needed} drive(s); {given} given");
+        }
+        ask_drive(self.ctx, "The drives are full. Another drive directory:")
     }
-    confirm_erase(ctx, &drives[..plan.drives_needed], args.erase_existing_files)?;
-    prompt::confirm(
-        ctx.json,
-        args.yes,
-        &format!(
-            "Erase everything in {} and copy the backup onto it",
-            used.join(", ")
-        ),
-    )?;
-    let summary = session
-        .run(ctx.progress.as_ref())
-        .context("copying; resume with `seedship drive resume`")?;
-    super::drive::emit_copy(ctx, &summary)?;
-    Ok(dir.journals())
+
+    fn confirm_copy(&mut self, plan: &PlanSummary, used: &[PathBuf]) -> anyhow::Result<()> {
+        let ctx = self.ctx;
+        let shown: Vec<String> = used.iter().map(|d| d.display().to_string()).collect();
+        if ctx.json {
+            println!("{}", serde_json::json!({ "message_type": "plan", "plan": plan }));
+        } else {
+            println!(
+                "{} files, {} bytes of the staged backup; {} bytes on {} drive(s): {}",
+                plan.files,
+                plan.bytes,
+                plan.stored_bytes,
+                plan.drives_needed,
+                shown.join(", ")
+            );
+        }
+        confirm_erase(ctx, used, self.args.erase_existing_files)?;
+        prompt::confirm(
+            ctx.json,
+            self.args.yes,
+            &format!(
+                "Erase everything in {} and copy the backup onto it",
+                shown.join(", ")
+            ),
+        )
+    }
 }
 
 /// A copy onto the drives that stopped part-way (crash, power loss, full disk) is finished
 /// from its journals, where it stopped; nothing already on the drives is erased.
 fn finish_copy(ctx: &Context, dir: &JobDir, journals: &[PathBuf]) -> anyhow::Result<()> {
-    let mut unfinished = 0;
-    for journal in journals {
-        if !seedship_drive::session_complete(journal)
-            .with_context(|| format!("journal {}", journal.display()))?
-        {
-            unfinished += 1;
-        }
-    }
+    let unfinished = seedship_agent::unfinished(journals)?;
     if unfinished == 0 {
         if !ctx.json {
             println!(
@@ -432,15 +336,15 @@ fn finish_copy(ctx: &Context, dir: &JobDir, journals: &[PathBuf]) -> anyhow::Res
             dir.journals_dir().display()
         );
     }
-    let summary = seedship_drive::resume(journals, &super::drive::passphrase()?, ctx.progress.as_ref())
-        .with_context(|| {
+    let summary =
+        seedship_drive::resume(journals, &passphrase()?, ctx.progress.as_ref()).with_context(|| {
             format!(
                 "resuming the copy onto the drives (to start over instead: `seedship drive abort` \
                  with --journal for each, remove {}, then diskprep again)",
                 dir.journals_dir().display()
             )
         })?;
-    super::drive::emit_copy(ctx, &summary)
+    emit_copy(ctx, &summary)
 }
 
 fn ask_drive(ctx: &Context, question: &str) -> anyhow::Result<PathBuf> {
@@ -463,7 +367,7 @@ fn ship(
     let carrier = value(&args.carrier, "--carrier", "Carrier:")?;
     let tracking = value(&args.tracking_number, "--tracking-number", "Tracking number:")?;
     let date = value(&args.ship_date, "--ship-date", "Ship date (YYYY-MM-DD):")?;
-    let date = super::job::parse_ship_date(&date).map_err(exit::usage)?;
+    let date = parse_ship_date(&date).map_err(exit::usage)?;
     let prepared = u32::try_from(dir.journals().len()).context("too many journals")?;
     let count = args.drive_count.unwrap_or(prepared);
     if !args.yes {
@@ -493,11 +397,11 @@ fn ship(
         .job
         .shipping()
         .context("the server recorded no shipping information")?;
-    let doc = serde_json::json!({ "job": staged.job, "account": staged.account, "shipping": shipping });
-    durable::write(
-        &dir.shipping_file(),
-        serde_json::to_string_pretty(&doc)?.as_bytes(),
-    )?;
+    dir.record_shipping(&ShippingRecord {
+        account: staged.account.clone(),
+        job: staged.job.clone(),
+        shipping: shipping.clone(),
+    })?;
     emit_detail(ctx, &detail)
 }
 

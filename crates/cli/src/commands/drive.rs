@@ -1,14 +1,12 @@
 //! `seedship drive prepare|resume|abort|verify`: the WAImportExport `PrepImport` equivalent.
 
-use crate::{Context, exit, output, prompt};
+use crate::{Context, drives, exit, output, prompt};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use seedship_drive::{BlobType, Dataset, Disposition, DriveTarget, PrepareOptions, format};
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
 /// Environment variable holding the preparer's passphrase (never a command-line argument).
-const PASSPHRASE_ENV: &str = "SEEDSHIP_DRIVE_PASSPHRASE";
 
 #[derive(Debug, Subcommand)]
 pub enum DriveCmd {
@@ -126,10 +124,10 @@ impl DriveCmd {
             DriveCmd::Prepare(args) => prepare(*args, ctx),
             DriveCmd::Repair(args) => super::import::repair(&args, ctx),
             DriveCmd::Resume(args) => {
-                let passphrase = passphrase()?;
+                let passphrase = crate::shared::passphrase()?;
                 let summary = seedship_drive::resume(&args.journal, &passphrase, ctx.progress.as_ref())
                     .context("resuming the session")?;
-                emit_copy(ctx, &summary)
+                drives::emit_copy(ctx, &summary)
             }
             DriveCmd::Abort(args) => {
                 let summary = seedship_drive::abort(&args.journal).context("aborting the session")?;
@@ -144,17 +142,6 @@ impl DriveCmd {
             }
             DriveCmd::Verify(args) => verify(args, ctx),
         }
-    }
-}
-
-pub fn passphrase() -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    match std::env::var_os(PASSPHRASE_ENV) {
-        Some(p) if !p.is_empty() => Ok(Zeroizing::new(
-            std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec(),
-        )),
-        _ => bail!(
-            "set {PASSPHRASE_ENV}: the passphrase wraps the drive key so that resume and verify can unwrap it"
-        ),
     }
 }
 
@@ -263,7 +250,7 @@ fn confirm_format(drives: &[PathBuf], ctx: &Context) -> anyhow::Result<()> {
 }
 
 fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
-    let passphrase = passphrase()?;
+    let passphrase = crate::shared::passphrase()?;
     let datasets = datasets(&args)?;
     let targets = targets(&args)?;
     let prompt_for: Vec<PathBuf> = targets
@@ -283,7 +270,7 @@ fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
         .filter(|(t, _)| t.format)
         .map(|(t, _)| t.dir.clone())
         .collect();
-    super::erase::check_overlaps(&formatted, &[])?;
+    seedship_agent::check_overlaps(&formatted, &[])?;
     let opts = PrepareOptions {
         session_id: args.session.clone(),
         datasets,
@@ -306,37 +293,11 @@ fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
     if !prompt_for.is_empty() && !plan.formats.is_empty() {
         confirm_format(&prompt_for, ctx)?;
     }
-    super::erase::confirm_erase(ctx, &plan.formats, args.erase_existing_files)?;
+    drives::confirm_erase(ctx, &plan.formats, args.erase_existing_files)?;
     let summary = session
         .run(ctx.progress.as_ref())
         .context("copying; resume with `seedship drive resume`")?;
-    emit_copy(ctx, &summary)
-}
-
-pub fn emit_copy(ctx: &Context, summary: &seedship_drive::CopySummary) -> anyhow::Result<()> {
-    let doc = serde_json::json!({ "message_type": "summary", "summary": summary });
-    output::emit(ctx.json, &doc, || {
-        let mut lines = vec![format!(
-            "session {}: wrote {} bytes, skipped {} already copied, in {:.1} s ({:.1} MB/s)",
-            summary.session_id,
-            summary.counters.bytes_written,
-            summary.counters.bytes_skipped,
-            summary.seconds,
-            summary.bytes_per_second / 1e6
-        )];
-        for d in &summary.drives {
-            lines.push(format!(
-                "drive {} of {}: {} ({} segments, {} bytes), manifest {}",
-                d.index,
-                d.count,
-                d.drive.display(),
-                d.segments,
-                d.stored_bytes,
-                d.manifest_hash
-            ));
-        }
-        lines.join("\n")
-    })
+    drives::emit_copy(ctx, &summary)
 }
 
 fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
@@ -349,7 +310,7 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
             seedship_drive::Unlock::Identity(&identity)
         }
         None => {
-            passphrase = self::passphrase()?;
+            passphrase = crate::shared::passphrase()?;
             seedship_drive::Unlock::Passphrase(&passphrase)
         }
     };

@@ -1,13 +1,15 @@
 //! `seedship job ...`: the import/export jobs of an account on the server.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_api::{Client, Credentials, JobAction, JobDetail};
-use seedship_jobs::{DriveSpec, JobSpec, JobState, JobSummary};
+use seedship_api::{Client, JobAction};
+use seedship_jobs::JobSpec;
 use time::format_description::well_known::Rfc3339;
 
+use crate::jobs::{self, emit_detail, parse_ship_date, read_spec, ship_action};
+use crate::shared::connect;
 use crate::{Context, output};
 
 #[derive(Debug, Subcommand)]
@@ -81,16 +83,6 @@ pub struct JobArg {
     account: Option<String>,
 }
 
-pub fn connect(path: &Path) -> anyhow::Result<(Client, Option<String>)> {
-    let credentials = Credentials::load(path)?;
-    let account = match &credentials {
-        Credentials::Account { account, .. } => Some(account.clone()),
-        _ => None,
-    };
-    let client = Client::new(&credentials).with_context(|| format!("credentials {}", path.display()))?;
-    Ok((client, account))
-}
-
 impl JobArg {
     /// The job's name, from `--job` or the earlier positional spelling.
     fn name(&self) -> &str {
@@ -108,102 +100,6 @@ impl JobArg {
     }
 }
 
-/// A JSON job specification file (`job create --spec`, `diskprep --details`).
-pub fn read_spec(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading job spec {}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("job spec {}", path.display()))?;
-    anyhow::ensure!(
-        value.is_object(),
-        "job spec {} is not a JSON object",
-        path.display()
-    );
-    Ok(value)
-}
-
-/// The drives of an import job, read from their journals (one per drive).
-pub fn drive_specs(journals: &[PathBuf]) -> anyhow::Result<Vec<DriveSpec>> {
-    journals
-        .iter()
-        .map(|journal| {
-            let record = seedship_drive::shipping_record(journal)
-                .with_context(|| format!("journal {}", journal.display()))?;
-            Ok(DriveSpec {
-                drive_id: record.drive_id,
-                wrapped_key: record.wrapped_key,
-                manifest_hash: record.manifest_hash,
-                bytes: record.stored_bytes,
-            })
-        })
-        .collect()
-}
-
-/// A ship date as the server takes it (`YYYY-MM-DD`), checked before anything is sent so
-/// that a typo is a usage error naming the value.
-pub fn parse_ship_date(text: &str) -> Result<String, String> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text.trim(), &format)
-        .map(|date| date.to_string())
-        .map_err(|_| format!("ship date {text:?} is not a date written YYYY-MM-DD"))
-}
-
-/// The ship action (`dry_run`: only review it).
-pub fn ship_action(
-    carrier: &str,
-    tracking_number: &str,
-    ship_date: &str,
-    drive_count: u32,
-    dry_run: bool,
-) -> anyhow::Result<JobAction> {
-    serde_json::from_value(serde_json::json!({
-        "action": "ship", "carrier": carrier, "tracking_number": tracking_number,
-        "ship_date": ship_date, "drive_count": drive_count, "dry_run": dry_run,
-    }))
-    .with_context(|| format!("ship date {ship_date} (expected YYYY-MM-DD)"))
-}
-
-fn summary_line(job: &JobSummary) -> String {
-    let drives: Vec<String> = job
-        .drives
-        .iter()
-        .map(|d| format!("{} {:?} {}%", d.drive_id, d.state, d.percent))
-        .collect();
-    format!(
-        "{}/{}: {:?} {}% [{}]",
-        job.account,
-        job.name,
-        job.state,
-        job.percent,
-        drives.join(", ")
-    )
-}
-
-pub fn emit_detail(ctx: &Context, detail: &JobDetail) -> anyhow::Result<()> {
-    output::emit(ctx.json, detail, || {
-        let address = &detail.data_centre.shipping_address;
-        let mut text = summary_line(&detail.summary);
-        // Where to send the drives matters only until they are sent.
-        if matches!(detail.summary.state, JobState::Creating | JobState::Shipping) {
-            text.push_str(&format!(
-                "\nship to: {}, {}, {} {}, {}",
-                address.recipient,
-                address.street.join(", "),
-                address.postal_code,
-                address.city,
-                address.country
-            ));
-        }
-        if let Some(review) = &detail.review {
-            text.push_str(&format!(
-                "\nreview (nothing recorded): {} {} shipped {}",
-                review.carrier, review.tracking_number, review.ship_date
-            ));
-        }
-        text
-    })
-}
-
 impl JobCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
@@ -214,7 +110,7 @@ impl JobCmd {
             } => {
                 let mut value = read_spec(&spec)?;
                 if !journal.is_empty() {
-                    value["drives"] = serde_json::to_value(drive_specs(&journal)?)?;
+                    value["drives"] = serde_json::to_value(seedship_agent::drive_specs(&journal)?)?;
                 }
                 let spec: JobSpec =
                     serde_json::from_value(value).with_context(|| format!("job spec {}", spec.display()))?;
@@ -229,7 +125,7 @@ impl JobCmd {
                 let (client, _) = connect(&target.credentials)?;
                 let jobs = client.jobs()?;
                 output::emit(ctx.json, &jobs, || {
-                    jobs.iter().map(summary_line).collect::<Vec<_>>().join("\n")
+                    jobs.iter().map(jobs::summary_line).collect::<Vec<_>>().join("\n")
                 })
             }
             JobCmd::Ship {

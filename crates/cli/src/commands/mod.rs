@@ -1,18 +1,19 @@
 //! One module per command family; each owns its clap structs and converts them into the
 //! options of a library crate before doing any I/O.
 
+mod admin;
 mod agent;
-mod cloud;
 mod diskprep;
 mod drive;
-mod erase;
 mod exit_codes;
 mod import;
-mod issue;
 mod job;
 mod keygen;
-mod offline;
 mod policy;
+mod repo;
+mod server;
+mod storage;
+mod vault;
 
 use crate::Context;
 use clap::Subcommand;
@@ -20,7 +21,7 @@ use clap::Subcommand;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     #[command(flatten)]
-    Agent(agent::AgentCommand),
+    Repo(repo::RepoCommand),
     /// Print the table of exit codes this binary uses.
     ExitCodes,
     /// Drive preparation: copy a source tree onto drives for shipping (WAImportExport PrepImport).
@@ -33,8 +34,23 @@ pub enum Command {
     Diskprep(Box<diskprep::DiskprepArgs>),
     /// Write an X25519 key pair for the import service (PREFIX.key, PREFIX.pub).
     Keygen(keygen::KeygenArgs),
-    #[command(flatten)]
-    Cloud(cloud::CloudCommand),
+    /// Run the seedship server (vaults over restic's REST protocol, accounts, storage).
+    Server(server::ServerArgs),
+    /// Administration: accounts and operators (needs the admin credentials).
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Storage accounts of your account.
+    #[command(subcommand)]
+    Storage(storage::StorageCommand),
+    /// Containers of a storage account.
+    #[command(subcommand)]
+    Container(storage::ContainerCommand),
+    /// Vaults of your account (restic REST repositories).
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
+    /// This machine's agent identity.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
     /// The agent's backup policy (offline first backup through drives).
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -53,12 +69,17 @@ pub enum Command {
 impl Command {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
-            Command::Agent(command) => command.run(ctx),
+            Command::Repo(command) => command.run(ctx),
             Command::ExitCodes => exit_codes::run(ctx),
             Command::Drive { cmd } => cmd.run(ctx),
             Command::Diskprep(args) => diskprep::run(*args, ctx),
             Command::Keygen(args) => keygen::run(args, ctx),
-            Command::Cloud(command) => command.run(ctx),
+            Command::Server(args) => server::run(ctx, args),
+            Command::Admin(command) => command.run(ctx),
+            Command::Storage(command) => command.run(ctx),
+            Command::Container(command) => command.run(ctx),
+            Command::Vault(command) => command.run(ctx),
+            Command::Agent(command) => command.run(ctx),
             Command::Policy(command) => command.run(ctx),
             Command::Job { cmd } => cmd.run(ctx),
             Command::Import { cmd } => cmd.run(ctx),

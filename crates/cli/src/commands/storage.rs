@@ -1,0 +1,101 @@
+//! `seedship storage` and `seedship container`: storage accounts and their containers.
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use crate::args::AccountCredentialsArg;
+use crate::{Context, output};
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Create a storage account.
+    Create {
+        /// Storage account name.
+        name: String,
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
+    /// List storage accounts.
+    List {
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Create a container in a storage account.
+    Create {
+        /// Container name.
+        name: String,
+        /// The storage account.
+        #[arg(long)]
+        storage_account: String,
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
+    /// List the containers of a storage account.
+    List {
+        /// The storage account.
+        #[arg(long)]
+        storage_account: String,
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
+}
+
+impl StorageCommand {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        match self {
+            StorageCommand::Create { name, credentials } => {
+                credentials
+                    .client()?
+                    .create_storage_account(&name)
+                    .with_context(|| format!("creating storage account {name}"))?;
+                output::emit(ctx.json, &serde_json::json!({"storage_account": name}), || {
+                    format!("created storage account {name}")
+                })
+            }
+            StorageCommand::List { credentials } => {
+                let listed = credentials
+                    .client()?
+                    .storage_accounts()
+                    .context("listing storage accounts")?;
+                output::emit(ctx.json, &listed, || listed.names.join("\n"))
+            }
+        }
+    }
+}
+
+impl ContainerCommand {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        match self {
+            ContainerCommand::Create {
+                name,
+                storage_account,
+                credentials,
+            } => {
+                credentials
+                    .client()?
+                    .create_container(&storage_account, &name)
+                    .with_context(|| {
+                        format!("creating container {name} in storage account {storage_account}")
+                    })?;
+                let doc = serde_json::json!({"storage_account": storage_account, "container": name});
+                output::emit(ctx.json, &doc, || {
+                    format!("created container {name} in storage account {storage_account}")
+                })
+            }
+            ContainerCommand::List {
+                storage_account,
+                credentials,
+            } => {
+                let listed = credentials
+                    .client()?
+                    .containers(&storage_account)
+                    .with_context(|| format!("listing containers of storage account {storage_account}"))?;
+                output::emit(ctx.json, &listed, || listed.names.join("\n"))
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `seedship vault`: the vaults of an account (restic REST repositories) and their seeding
+//! from an import.
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use seedship_api::{Client, Credentials};
+
+use crate::args::AccountCredentialsArg;
+use crate::issue::{Destination, OutArg};
+use crate::{Context, output, shared};
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Create a vault and print its registration credentials (for `seedship agent register`).
+    Create {
+        /// Vault name.
+        name: String,
+        /// Refuse deletion of anything but locks (no forget/prune through the vault).
+        #[arg(long)]
+        append_only: bool,
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+        #[command(flatten)]
+        out: OutArg,
+    },
+    /// List vaults and their URLs.
+    List {
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
+    /// Adopt a restic repository imported into a container as the vault's repository
+    /// (server-side copy; resumable; refused if the vault holds another repository).
+    Seed {
+        /// Vault name.
+        name: String,
+        /// Storage account of the container.
+        #[arg(long)]
+        storage_account: String,
+        /// Container the repository was imported into.
+        #[arg(long)]
+        container: String,
+        /// Folder of the repository inside the container (default: its root).
+        #[arg(long, default_value = "")]
+        prefix: String,
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
+}
+
+impl VaultCommand {
+    pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        match self {
+            VaultCommand::Create {
+                name,
+                append_only,
+                credentials,
+                out,
+            } => {
+                let account_credentials = shared::load_credentials(&credentials.credentials, "account")?;
+                let destination = Destination::of(ctx, &out)?;
+                let created = Client::new(&account_credentials)?
+                    .create_vault(&name, append_only)
+                    .with_context(|| format!("creating vault {name}"))?;
+                let (server, _, _) = account_credentials.principal();
+                let registration = Credentials::VaultRegistration {
+                    server: server.to_owned(),
+                    account: created.account,
+                    vault: created.name,
+                    url: created.url,
+                    id: created.registration_id,
+                    secret: created.registration_secret,
+                };
+                destination.deliver(ctx, &registration)
+            }
+            VaultCommand::List { credentials } => {
+                let vaults = credentials.client()?.vaults().context("listing vaults")?;
+                let doc: Vec<_> = vaults
+                    .iter()
+                    .map(|(name, url, append_only)| serde_json::json!({"name": name, "url": url, "append_only": append_only}))
+                    .collect();
+                output::emit(ctx.json, &doc, || {
+                    vaults
+                        .iter()
+                        .map(|(name, url, append_only)| {
+                            format!(
+                                "{name}\t{url}{}",
+                                if *append_only { "\t(append-only)" } else { "" }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            }
+            VaultCommand::Seed {
+                name,
+                storage_account,
+                container,
+                prefix,
+                credentials,
+            } => {
+                let client = credentials.client()?;
+                let seeded = seedship_agent::seed_vault(
+                    &client,
+                    ctx.progress.as_ref(),
+                    &name,
+                    &storage_account,
+                    &container,
+                    &prefix,
+                )
+                .with_context(|| {
+                    format!("seeding vault {name} from container {storage_account}/{container}")
+                })?;
+                output::emit(ctx.json, &seeded, || {
+                    format!(
+                        "vault {name} seeded: {} objects ({} bytes), {} copied, {} already there, {} snapshots",
+                        seeded.objects, seeded.bytes, seeded.copied, seeded.skipped, seeded.snapshots
+                    )
+                })
+            }
+        }
+    }
+}
