@@ -23,6 +23,19 @@ pub struct Tagged<'a, T: Serialize> {
     pub body: T,
 }
 
+impl<'a, T: Serialize> Tagged<'a, T> {
+    /// The `message_type` document about `repo`, with `body`'s fields beside its location
+    /// and id.
+    pub fn about(message_type: &'static str, repo: &'a seedship_repo::Repo, body: T) -> Self {
+        Self {
+            message_type,
+            repository: repo.location(),
+            repository_id: repo.id(),
+            body,
+        }
+    }
+}
+
 /// Backs `sources` up into the repository of `config` (created on first use), reports the
 /// snapshot and returns the repository and snapshot ids; an unreadable source entry ends
 /// with [`PARTIAL`].
@@ -35,12 +48,7 @@ pub fn run_backup(
     let (repo, created) = Repo::open_or_init(config, ctx.progress.clone())?;
     let mut summary = repo.backup(sources, options)?;
     summary.repository_created = created;
-    let doc = Tagged {
-        message_type: "summary",
-        repository: repo.location(),
-        repository_id: repo.id(),
-        body: &summary,
-    };
+    let doc = Tagged::about("summary", &repo, &summary);
     output::emit(ctx.json, &doc, || {
         let mut lines = Vec::new();
         if created {

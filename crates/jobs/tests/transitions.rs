@@ -40,42 +40,45 @@ const LEGAL_DRIVE: [(DriveState, DriveState); 9] = {
     ]
 };
 
+/// Every pair of states of `$ty` may follow each other exactly when `$legal` lists it.
+macro_rules! assert_transition_table {
+    ($ty:ty, $legal:expr) => {
+        for from in <$ty>::ALL {
+            for to in <$ty>::ALL {
+                assert_eq!(
+                    from.can_move_to(to),
+                    $legal.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+    };
+}
+
+/// Every state of `$ty` reads back from its name, which is also its JSON form.
+macro_rules! assert_names_round_trip {
+    ($ty:ty) => {
+        for state in <$ty>::ALL {
+            assert_eq!(state.to_string().parse::<$ty>().unwrap(), state);
+            assert_eq!(serde_json::to_string(&state).unwrap(), format!("\"{state}\""));
+        }
+    };
+}
+
 #[test]
 fn job_transition_table_allows_exactly_the_legal_pairs() {
-    for from in JobState::ALL {
-        for to in JobState::ALL {
-            assert_eq!(
-                from.can_move_to(to),
-                LEGAL_JOB.contains(&(from, to)),
-                "{from} -> {to}"
-            );
-        }
-    }
+    assert_transition_table!(JobState, LEGAL_JOB);
 }
 
 #[test]
 fn drive_transition_table_allows_exactly_the_legal_pairs() {
-    for from in DriveState::ALL {
-        for to in DriveState::ALL {
-            assert_eq!(
-                from.can_move_to(to),
-                LEGAL_DRIVE.contains(&(from, to)),
-                "{from} -> {to}"
-            );
-        }
-    }
+    assert_transition_table!(DriveState, LEGAL_DRIVE);
 }
 
 #[test]
 fn state_names_round_trip_through_text_and_json() {
-    for state in JobState::ALL {
-        assert_eq!(state.to_string().parse::<JobState>().unwrap(), state);
-        assert_eq!(serde_json::to_string(&state).unwrap(), format!("\"{state}\""));
-    }
-    for state in DriveState::ALL {
-        assert_eq!(state.to_string().parse::<DriveState>().unwrap(), state);
-        assert_eq!(serde_json::to_string(&state).unwrap(), format!("\"{state}\""));
-    }
+    assert_names_round_trip!(JobState);
+    assert_names_round_trip!(DriveState);
     assert_eq!(
         "Canceled".parse::<JobState>().unwrap_err(),
         UnknownState {

@@ -134,27 +134,14 @@ async fn rotate_account_secret(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<AccountCreated>, ApiError> {
-    match &caller.principal {
-        Principal::Admin => {}
-        // another account's name is refused before any lookup: its existence is not revealed
-        Principal::Account { account_name, .. } if *account_name == name => {}
-        _ => {
-            return Err(ApiError::forbidden(format!(
-                "only the admin or the owner of account {name} may rotate its secret"
-            )));
-        }
-    }
-    let row = state
-        .db
-        .principal_named(Kind::Account, &name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("account {name} not found")))?;
-    let secret = rotate(&state, &caller, Kind::Account, &name, &row).await?;
-    Ok(Json(AccountCreated {
-        name,
-        id: row.id,
-        secret,
-    }))
+    // Another account's name is refused before any lookup: its existence is not revealed.
+    let allowed = match &caller.principal {
+        Principal::Admin => true,
+        Principal::Account { account_name, .. } => *account_name == name,
+        _ => false,
+    };
+    let refused = format!("only the admin or the owner of account {name} may rotate its secret");
+    rotate_named(&state, &caller, Kind::Account, name, allowed, refused).await
 }
 
 /// `POST /api/v1/operators/<operator>/secret`: the admin, or the operator itself.
@@ -163,23 +150,34 @@ async fn rotate_operator_secret(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<AccountCreated>, ApiError> {
-    let refused = || {
-        ApiError::forbidden(format!(
-            "only the admin or operator {name} itself may rotate its secret"
-        ))
-    };
-    if !matches!(caller.principal, Principal::Admin | Principal::Operator) {
-        return Err(refused());
+    // Whether an operator names itself is known from the row; others are refused at once.
+    let allowed = matches!(caller.principal, Principal::Admin | Principal::Operator);
+    let refused = format!("only the admin or operator {name} itself may rotate its secret");
+    rotate_named(&state, &caller, Kind::Operator, name, allowed, refused).await
+}
+
+/// Rotates the secret of the account or operator `name` for `caller`: refused with `refused`
+/// unless `allowed`, and, for an operator, unless it is the admin or that operator itself.
+async fn rotate_named(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    name: String,
+    allowed: bool,
+    refused: String,
+) -> Result<Json<AccountCreated>, ApiError> {
+    if !allowed {
+        return Err(ApiError::forbidden(refused));
     }
     let row = state
         .db
-        .principal_named(Kind::Operator, &name)
+        .principal_named(kind, &name)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("operator {name} not found")))?;
+        .ok_or_else(|| ApiError::not_found(format!("{} {name} not found", kind.as_str())))?;
     if matches!(caller.principal, Principal::Operator) && caller.id != row.id {
-        return Err(refused());
+        return Err(ApiError::forbidden(refused));
     }
-    let secret = rotate(&state, &caller, Kind::Operator, &name, &row).await?;
+    let secret = rotate(state, caller, kind, &name, &row).await?;
     Ok(Json(AccountCreated {
         name,
         id: row.id,

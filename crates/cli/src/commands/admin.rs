@@ -72,60 +72,64 @@ pub enum AdminOperatorCommand {
     },
 }
 
+/// The principals the admin issues secrets to.
+#[derive(Debug, Clone, Copy)]
+enum Principal {
+    Account,
+    Operator,
+}
+
 impl AdminCommand {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        match self {
-            AdminCommand::Account(command) => {
-                let (name, admin, out, rotate) = match command {
-                    AdminAccountCommand::Create { name, admin, out } => (name, admin, out, false),
-                    AdminAccountCommand::RotateSecret { name, admin, out } => (name, admin, out, true),
-                };
-                let admin_credentials = shared::load_credentials(&admin.admin_credentials, "admin")?;
-                let destination = Destination::of(ctx, &out)?;
-                let client = Client::new(&admin_credentials)?;
-                let issued = if rotate {
-                    client
-                        .rotate_account_secret(&name)
-                        .with_context(|| format!("rotating the secret of account {name}"))?
-                } else {
-                    client
-                        .create_account(&name)
-                        .with_context(|| format!("creating account {name}"))?
-                };
-                let (server, _, _) = admin_credentials.principal();
-                let credentials = Credentials::Account {
-                    server: server.to_owned(),
-                    account: issued.name,
-                    id: issued.id,
-                    secret: issued.secret,
-                };
-                destination.deliver(ctx, &credentials)
+        let (principal, name, admin, out, rotate) = match self {
+            AdminCommand::Account(AdminAccountCommand::Create { name, admin, out }) => {
+                (Principal::Account, name, admin, out, false)
             }
-            AdminCommand::Operator(command) => {
-                let (name, admin, out, rotate) = match command {
-                    AdminOperatorCommand::Create { name, admin, out } => (name, admin, out, false),
-                    AdminOperatorCommand::RotateSecret { name, admin, out } => (name, admin, out, true),
-                };
-                let admin_credentials = shared::load_credentials(&admin.admin_credentials, "admin")?;
-                let destination = Destination::of(ctx, &out)?;
-                let client = Client::new(&admin_credentials)?;
-                let issued = if rotate {
-                    client
-                        .rotate_operator_secret(&name)
-                        .with_context(|| format!("rotating the secret of operator {name}"))?
-                } else {
-                    client
-                        .create_operator(&name)
-                        .with_context(|| format!("creating operator {name}"))?
-                };
-                let (server, _, _) = admin_credentials.principal();
-                let credentials = Credentials::Operator {
-                    server: server.to_owned(),
-                    id: issued.id,
-                    secret: issued.secret,
-                };
-                destination.deliver(ctx, &credentials)
+            AdminCommand::Account(AdminAccountCommand::RotateSecret { name, admin, out }) => {
+                (Principal::Account, name, admin, out, true)
             }
+            AdminCommand::Operator(AdminOperatorCommand::Create { name, admin, out }) => {
+                (Principal::Operator, name, admin, out, false)
+            }
+            AdminCommand::Operator(AdminOperatorCommand::RotateSecret { name, admin, out }) => {
+                (Principal::Operator, name, admin, out, true)
+            }
+        };
+        let admin_credentials = shared::load_credentials(&admin.admin_credentials, "admin")?;
+        // Where the secret goes is settled before the server issues it.
+        let destination = Destination::of(ctx, &out)?;
+        let client = Client::new(&admin_credentials)?;
+        let kind = match principal {
+            Principal::Account => "account",
+            Principal::Operator => "operator",
+        };
+        let issued = match (principal, rotate) {
+            (Principal::Account, false) => client.create_account(&name),
+            (Principal::Account, true) => client.rotate_account_secret(&name),
+            (Principal::Operator, false) => client.create_operator(&name),
+            (Principal::Operator, true) => client.rotate_operator_secret(&name),
         }
+        .with_context(|| {
+            if rotate {
+                format!("rotating the secret of {kind} {name}")
+            } else {
+                format!("creating {kind} {name}")
+            }
+        })?;
+        let server = admin_credentials.principal().0.to_owned();
+        let credentials = match principal {
+            Principal::Account => Credentials::Account {
+                server,
+                account: issued.name,
+                id: issued.id,
+                secret: issued.secret,
+            },
+            Principal::Operator => Credentials::Operator {
+                server,
+                id: issued.id,
+                secret: issued.secret,
+            },
+        };
+        destination.deliver(ctx, &credentials)
     }
 }

@@ -370,14 +370,14 @@ fn ship(
     let date = parse_ship_date(&date).map_err(exit::usage)?;
     let prepared = u32::try_from(dir.journals().len()).context("too many journals")?;
     let count = args.drive_count.unwrap_or(prepared);
+    // The same action twice: reviewed (dry run, nothing recorded), then recorded.
+    let ship = |dry_run: bool| -> anyhow::Result<JobDetail> {
+        let action = ship_action(&carrier, &tracking, &date, count, dry_run)?;
+        Ok(client.job_action(&staged.account, &staged.job, &action)?)
+    };
     if !args.yes {
-        let review = client
-            .job_action(
-                &staged.account,
-                &staged.job,
-                &ship_action(&carrier, &tracking, &date, count, true)?,
-            )
-            .with_context(|| format!("checking the shipment of import job {}", staged.job))?;
+        let review =
+            ship(true).with_context(|| format!("checking the shipment of import job {}", staged.job))?;
         emit_detail(ctx, &review)?;
         eprintln!("{count} drive(s) in the package");
     }
@@ -386,13 +386,8 @@ fn ship(
         args.yes,
         &format!("Record this shipment of import job {}", staged.job),
     )?;
-    let detail = client
-        .job_action(
-            &staged.account,
-            &staged.job,
-            &ship_action(&carrier, &tracking, &date, count, false)?,
-        )
-        .with_context(|| format!("recording the shipment of import job {}", staged.job))?;
+    let detail =
+        ship(false).with_context(|| format!("recording the shipment of import job {}", staged.job))?;
     let shipping = detail
         .job
         .shipping()

@@ -142,12 +142,7 @@ fn backup(ctx: &Context, args: BackupArgs) -> anyhow::Result<()> {
 fn snapshots(ctx: &Context, args: &RepoArgs) -> anyhow::Result<()> {
     let repo = args.open(ctx)?;
     let list = repo.snapshots()?;
-    let doc = Tagged {
-        message_type: "snapshots",
-        repository: repo.location(),
-        repository_id: repo.id(),
-        body: serde_json::json!({ "snapshots": &list }),
-    };
+    let doc = Tagged::about("snapshots", &repo, serde_json::json!({ "snapshots": &list }));
     output::emit(ctx.json, &doc, || {
         let mut lines = vec![format!(
             "{:<8}  {:<25}  {:<16}  {:>10}  paths",
@@ -211,12 +206,7 @@ fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
         .filter(|&bytes| bytes > 0),
     };
     let summary = repo.restore(&args.snapshot, &args.target, &options)?;
-    let doc = Tagged {
-        message_type: "summary",
-        repository: repo.location(),
-        repository_id: repo.id(),
-        body: &summary,
-    };
+    let doc = Tagged::about("summary", &repo, &summary);
     output::emit(ctx.json, &doc, || {
         format!(
             "restored snapshot {} into {}: {} files ({}) written, {} unchanged, {} directories created",
@@ -233,12 +223,7 @@ fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
 fn check(ctx: &Context, args: &CheckArgs) -> anyhow::Result<()> {
     let repo = args.repo.open(ctx)?;
     let report = repo.check(args.read_data)?;
-    let doc = Tagged {
-        message_type: "check",
-        repository: repo.location(),
-        repository_id: repo.id(),
-        body: &report,
-    };
+    let doc = Tagged::about("check", &repo, &report);
     output::emit(ctx.json, &doc, || {
         let mut lines: Vec<String> = report.warnings.iter().map(|w| format!("warning: {w}")).collect();
         lines.extend(report.errors.iter().map(|e| format!("error: {e}")));

@@ -9,9 +9,7 @@ use crate::server_support::*;
 
 #[test]
 fn diskprep_asks_on_a_terminal() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start(dir);
+    let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
     flow.backup_ok();
     // A second staged job in the same location, so diskprep asks which one.
     let other = flow.staging.join("other-job");

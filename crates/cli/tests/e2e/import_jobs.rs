@@ -2,7 +2,9 @@
 //! and changes nothing; with the clock moved 15 days the unshipped job is gone and the
 //! missing drive is NeverReceived.
 
-use crate::server_support::{SEEDSHIP, Server, create_container, drive_id, path, seedship, seedship_output};
+use crate::server_support::{
+    SEEDSHIP, Server, admin_create, create_container, drive_id, path, seedship, seedship_output,
+};
 use seedship_api::{Client, ClientError, Credentials, JobAction};
 use seedship_jobs::{DriveState, JobSpec, JobState};
 use serde_json::json;
@@ -60,16 +62,12 @@ fn refused<T: std::fmt::Debug>(result: Result<T, ClientError>, status: u16) -> S
 
 fn client(dir: &std::path::Path, server: &Server, kind: &str, name: &str) -> Client {
     let file = dir.join(format!("{name}.credentials"));
-    seedship(&[
-        "admin",
+    seedship(&admin_create(
         kind,
-        "create",
         name,
-        "--admin-credentials",
-        path(&server.admin_credentials()),
-        "--out",
-        path(&file),
-    ]);
+        &server.admin_credentials(),
+        Some(&file),
+    ));
     Client::new(&Credentials::load(&file).expect("credentials")).expect("client")
 }
 
@@ -370,28 +368,12 @@ fn absurd_numbers_are_refused_naming_the_field() {
         drive["bytes"] = json!(u64::MAX);
     }
     let (status, body) = post(&dir.path().join("acme.credentials"), "/api/v1/jobs", &huge);
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["rule"], "ValueTooLarge", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("drives[0].bytes"),
-        "{body}"
-    );
+    assert_bad_request(status, &body, "rule", "ValueTooLarge", "drives[0].bytes");
 
     let mut negative = serde_json::to_value(spec("negative", 1)).expect("spec");
     negative["drives"][0]["bytes"] = json!(-1);
     let (status, body) = post(&dir.path().join("acme.credentials"), "/api/v1/jobs", &negative);
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["code"], "InvalidRequest", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("drives[0].bytes"),
-        "{body}"
-    );
+    assert_bad_request(status, &body, "code", "InvalidRequest", "drives[0].bytes");
 
     // A finish-transfer log whose blob lengths overflow a u64 when added.
     owner.create_job(&spec("seed-one", 1)).expect("create");
@@ -418,15 +400,7 @@ fn absurd_numbers_are_refused_naming_the_field() {
         "/api/v1/jobs/acme/seed-one/actions",
         &finish,
     );
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"]["rule"], "ValueTooLarge", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("blobs[1].length"),
-        "{body}"
-    );
+    assert_bad_request(status, &body, "rule", "ValueTooLarge", "blobs[1].length");
     assert_eq!(
         owner
             .job("acme", "seed-one")
@@ -453,4 +427,12 @@ fn absurd_numbers_are_refused_naming_the_field() {
         "{body}"
     );
     assert!(owner.jobs().is_ok(), "the server still serves");
+}
+
+/// A 400 answer whose error has `key` (`rule` or `code`) `value` and a message naming `field`.
+fn assert_bad_request(status: u16, body: &serde_json::Value, key: &str, value: &str, field: &str) {
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"][key], value, "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains(field), "{body}");
 }

@@ -22,9 +22,8 @@ use seedship_treecmp::{Rng, compare_trees};
 #[test]
 fn offline_seeding_end_to_end() {
     let Some(_) = restic() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start(dir);
+    let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
+    let dir = flow.dir.as_path();
 
     // First run: the initial backup goes to the staging location.
     let first = flow.backup_ok();
@@ -315,10 +314,8 @@ fn session_bytes(drives: &[std::path::PathBuf]) -> u64 {
 
 #[test]
 fn diskprep_killed_while_copying_resumes_on_the_next_run() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
     // Large enough that the copy is still running when the poll below sees its first bytes.
-    let flow = Flow::start_sized(dir, 64 * MIB);
+    let (_tempdir, flow) = Flow::in_tempdir(64 * MIB);
     flow.backup_ok();
     let args = flow.diskprep_args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -376,9 +373,7 @@ fn diskprep_killed_while_copying_resumes_on_the_next_run() {
 
 #[test]
 fn cancelled_job_ends_waiting_with_its_own_code() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start(dir);
+    let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
     flow.backup_ok();
     flow.diskprep();
 
@@ -411,9 +406,7 @@ fn cancelled_job_ends_waiting_with_its_own_code() {
 
 #[test]
 fn agent_run_keeps_the_schedule() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start(dir);
+    let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
     // Every two seconds (cron with a leading seconds field).
     flow.set_policy("*/2 * * * * *");
     let mut child = command(&["--json", "agent", "run", "--config-dir", path(&flow.config_dir)])
@@ -500,9 +493,8 @@ fn assert_nothing_prepared(flow: &Flow) {
 
 #[test]
 fn diskprep_never_erases_what_it_must_not() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start(dir);
+    let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
+    let dir = flow.dir.as_path();
     flow.backup_ok();
     let source = tree_contents(&flow.source);
     let admin = std::fs::read(flow.server.admin_credentials()).expect("admin credentials");
@@ -569,9 +561,7 @@ type DetailsEdit = fn(&mut serde_json::Value);
 
 #[test]
 fn diskprep_checks_the_job_details_before_erasing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start(dir);
+    let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
     flow.backup_ok();
     // A drive that carries an earlier seedship copy: diskprep may erase it, but only once
     // everything else was checked.
@@ -657,9 +647,7 @@ fn temporaries(repository: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn interrupted_backups_leave_nothing_on_disk_or_drives() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start_sized(dir, 4 * MIB);
+    let (_tempdir, flow) = Flow::in_tempdir(4 * MIB);
     let repository = flow.job_dir().join("repository");
 
     // A full disk (here: a file size limit of 1 MiB, below the size of a data pack): the
@@ -774,9 +762,8 @@ impl ExitCases {
 #[test]
 fn every_exit_code_in_the_docs_is_produced_as_documented() {
     let Some(_) = restic() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start(dir);
+    let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
+    let dir = flow.dir.as_path();
     let password_file = dir.join("password");
     std::fs::write(&password_file, PASSWORD).expect("write password");
     let pw = path(&password_file);
@@ -810,21 +797,27 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
     let usage = run(&["--json", "backup", "--no-such-flag"]);
     let stderr = cases.expect("unknown flag with --json", &usage, 2);
     assert!(stderr.contains("--no-such-flag"), "{stderr}");
-    let usage = run(&[
-        "job",
-        "ship",
-        JOB,
-        "--credentials",
-        path(&flow.account),
-        "--carrier",
-        "DHL",
-        "--tracking-number",
-        "T-1",
-        "--ship-date",
-        "2026-02-30",
-        "--drive-count",
-        "1",
-    ]);
+    // `job ship` of the flow's job with this tracking number, date and drive count.
+    let ship_args = |tracking: &'static str, date: &'static str, drives: &'static str| {
+        let credentials = path(&flow.account);
+        vec![
+            "job",
+            "ship",
+            "--job",
+            JOB,
+            "--credentials",
+            credentials,
+            "--carrier",
+            "DHL",
+            "--tracking-number",
+            tracking,
+            "--ship-date",
+            date,
+            "--drive-count",
+            drives,
+        ]
+    };
+    let usage = run(&ship_args("T-1", "2026-02-30", "1"));
     let stderr = cases.expect("ship date that is no date", &usage, 2);
     assert!(stderr.contains("2026-02-30"), "{stderr}");
     let usage = run(&[
@@ -919,21 +912,7 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
     cases.expect("drive verified against another drive's journal", &swapped, 20);
 
     // 1: a job rule (shipping twice) is no "name already taken".
-    let ship = [
-        "job",
-        "ship",
-        JOB,
-        "--credentials",
-        path(&flow.account),
-        "--carrier",
-        "DHL",
-        "--tracking-number",
-        "TRACK-9",
-        "--ship-date",
-        "2026-11-30",
-        "--drive-count",
-        "2",
-    ];
+    let ship = ship_args("TRACK-9", "2026-11-30", "2");
     cases.expect("ship", &run(&ship), 0);
     let again = run(&ship);
     let stderr = cases.expect("ship twice", &again, 1);

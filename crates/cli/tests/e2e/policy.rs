@@ -105,9 +105,7 @@ fn offline_policy_is_validated_and_stored() {
 
 #[test]
 fn policy_set_keeps_a_staged_offline_backup() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start_sized(dir, 2 * MIB);
+    let (_tempdir, flow) = Flow::in_tempdir(2 * MIB);
     flow.backup_ok();
     let staged = tree_contents(&flow.job_dir());
     let config = ["--config-dir", path(&flow.config_dir)];
@@ -187,9 +185,8 @@ fn policy_set_keeps_a_staged_offline_backup() {
 /// policy backup leaves out what they match, and `backup --exclude` adds to them for one run.
 #[test]
 fn policy_excludes_are_stored_and_applied() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let dir = dir.path();
-    let flow = Flow::start_sized(dir, MIB);
+    let (_tempdir, flow) = Flow::in_tempdir(MIB);
+    let dir = flow.dir.as_path();
     let config = ["--config-dir", path(&flow.config_dir)];
     for (file, text) in [
         ("scratch.tmp", "t"),

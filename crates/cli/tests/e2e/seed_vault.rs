@@ -15,18 +15,7 @@ const PASSWORD: &str = "correct horse battery staple";
 
 /// Runs `seedship --json <args>` with the repository password in the environment.
 fn seedship_pw(args: &[&str]) -> serde_json::Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_seedship"))
-        .arg("--json")
-        .args(args)
-        .env("SEEDSHIP_PASSWORD", PASSWORD)
-        .output()
-        .expect("run seedship");
-    assert!(
-        output.status.success(),
-        "seedship {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+    seedship_env(args, &[("SEEDSHIP_PASSWORD", PASSWORD)])
 }
 
 /// The store directory of container `name` (its id read from the server's SQLite metadata).

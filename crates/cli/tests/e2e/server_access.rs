@@ -180,14 +180,7 @@ fn refuses_missing_foreign_and_wrong_credentials_and_changes_nothing() {
         .collect();
     assert_eq!(names, ["loot"], "an account sees only its own vaults");
     let acme = dir.path().join("acme.credentials");
-    let refused = seedship_output(&[
-        "admin",
-        "account",
-        "create",
-        "mallory",
-        "--admin-credentials",
-        path(&acme),
-    ]);
+    let refused = seedship_output(&admin_create("account", "mallory", &acme, None));
     assert!(
         !refused.status.success(),
         "an account owner's credentials are not admin credentials"
@@ -257,14 +250,7 @@ fn append_only_vault_refuses_forget_prune_and_deletes_nothing() {
     // Direct requests: deleting a pack is refused, overwriting a snapshot is refused, an upload
     // whose bytes do not hash to its name is refused and stores nothing; locks can go.
     let http = Client::new();
-    let pack = before
-        .keys()
-        .find(|k| k.contains("/data/"))
-        .expect("a pack")
-        .rsplit('/')
-        .next()
-        .expect("id")
-        .to_owned();
+    let pack = object_name(&before, "/data/");
     let response = http
         .delete(format!("{}data/{pack}", agent.url))
         .basic_auth(&agent.id, Some(&agent.secret))
@@ -273,14 +259,7 @@ fn append_only_vault_refuses_forget_prune_and_deletes_nothing() {
         error_code(response.expect("delete")),
         (StatusCode::FORBIDDEN, "AppendOnly".to_owned())
     );
-    let snapshot = before
-        .keys()
-        .find(|k| k.contains("/snapshots/"))
-        .expect("snapshot")
-        .rsplit('/')
-        .next()
-        .expect("id")
-        .to_owned();
+    let snapshot = object_name(&before, "/snapshots/");
     let response = http
         .post(format!("{}snapshots/{snapshot}", agent.url))
         .basic_auth(&agent.id, Some(&agent.secret))
@@ -414,18 +393,8 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
     let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
     let admin = server.admin_credentials();
     let old = dir.path().join("acme.credentials");
-    let create = |name: &str, out: &std::path::Path| {
-        seedship(&[
-            "admin",
-            "account",
-            "create",
-            name,
-            "--admin-credentials",
-            path(&admin),
-            "--out",
-            path(out),
-        ])
-    };
+    let create =
+        |name: &str, out: &std::path::Path| seedship(&admin_create("account", name, &admin, Some(out)));
     create("acme", &old);
     create("evil", &dir.path().join("evil.credentials"));
     let old_text = std::fs::read_to_string(&old).expect("read");
@@ -464,28 +433,15 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
     assert_eq!(jobs_page(), StatusCode::OK, "signed in");
 
     // Re-creating the name is refused (14), and so is an --out file that exists: nothing issued.
-    let (code, message) = refused(&[
-        "admin",
+    let (code, message) = refused(&admin_create(
         "account",
-        "create",
         "acme",
-        "--admin-credentials",
-        path(&admin),
-        "--out",
-        path(&dir.path().join("again.credentials")),
-    ]);
+        &admin,
+        Some(&dir.path().join("again.credentials")),
+    ));
     assert_eq!(code, 14, "{message}");
     assert!(message.contains("account acme already exists"), "{message}");
-    let (code, message) = refused(&[
-        "admin",
-        "account",
-        "rotate-secret",
-        "acme",
-        "--admin-credentials",
-        path(&admin),
-        "--out",
-        path(&old),
-    ]);
+    let (code, message) = refused(&admin_rotate("account", "acme", &admin, Some(&old)));
     assert_eq!(code, 1, "{message}");
     assert!(
         message.contains("already exists") && message.contains("--force") && message.contains(path(&old)),
@@ -498,32 +454,19 @@ fn a_lost_account_secret_is_recovered_by_rotation_and_the_old_one_stops_at_once(
     );
     assert_eq!(whoami(&old), StatusCode::OK, "nothing was rotated");
     // A place that cannot be written (its parent is a file) is found before anything is issued.
-    let (code, message) = refused(&[
-        "admin",
+    let (code, message) = refused(&admin_rotate(
         "account",
-        "rotate-secret",
         "acme",
-        "--admin-credentials",
-        path(&admin),
-        "--out",
-        path(&old.join("new.credentials")),
-    ]);
+        &admin,
+        Some(&old.join("new.credentials")),
+    ));
     assert_eq!(code, 1, "{message}");
     assert!(message.contains("nothing was issued"), "{message}");
     assert_eq!(whoami(&old), StatusCode::OK, "nothing was rotated");
 
     // The admin rotates: the old secret is refused at once, everywhere; the new file works.
     let new = dir.path().join("acme-new.credentials");
-    let written = seedship(&[
-        "admin",
-        "account",
-        "rotate-secret",
-        "acme",
-        "--admin-credentials",
-        path(&admin),
-        "--out",
-        path(&new),
-    ]);
+    let written = seedship(&admin_rotate("account", "acme", &admin, Some(&new)));
     assert_eq!(written["kind"], "account");
     assert_eq!(written["written_to"], path(&new));
     let mode = std::fs::metadata(&new).expect("stat").permissions().mode() & 0o777;
@@ -683,16 +626,7 @@ fn operator_names_are_unique_and_their_secrets_rotate() {
         other => panic!("an operator rotated another's secret: {other:?}"),
     }
     let owner = dir.path().join("acme.credentials");
-    seedship(&[
-        "admin",
-        "account",
-        "create",
-        "acme",
-        "--admin-credentials",
-        path(&admin),
-        "--out",
-        path(&owner),
-    ]);
+    seedship(&admin_create("account", "acme", &admin, Some(&owner)));
     match client(&owner).rotate_operator_secret("dc-staff") {
         Err(seedship_api::ClientError::Api { status: 403, .. }) => {}
         other => panic!("an account owner rotated an operator's secret: {other:?}"),
@@ -892,18 +826,20 @@ fn a_new_secret_is_never_shown_only_on_a_terminal() {
     let piped = dir.path().join("piped.credentials");
     std::fs::write(&piped, &output.stdout).expect("write");
     assert_eq!(whoami(&piped), StatusCode::OK, "the printed credentials work");
-    let json = seedship(&[
-        "admin",
-        "operator",
-        "create",
-        "dc",
-        "--admin-credentials",
-        path(&admin),
-    ]);
+    let json = seedship(&admin_create("operator", "dc", &admin, None));
     assert_eq!(json["kind"], "operator");
     assert_eq!(
         json["secret"].as_str().map(str::len),
         Some(64),
         "the secret is in the JSON"
     );
+}
+
+/// The name of the first object of `listing` under `dir` (such as `/data/`).
+fn object_name(listing: &BTreeMap<String, u64>, dir: &str) -> String {
+    let key = listing
+        .keys()
+        .find(|key| key.contains(dir))
+        .unwrap_or_else(|| panic!("no object under {dir}"));
+    key.rsplit('/').next().expect("a name").to_owned()
 }

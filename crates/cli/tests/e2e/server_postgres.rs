@@ -184,16 +184,7 @@ fn two_servers_share_postgres_and_one_storage_directory() {
     // Account through A; vault through B; agent registered through A.
     let admin = a.admin_credentials();
     let account = dir.path().join("acme.credentials");
-    seedship(&[
-        "admin",
-        "account",
-        "create",
-        "acme",
-        "--admin-credentials",
-        path(&admin),
-        "--out",
-        path(&account),
-    ]);
+    seedship(&admin_create("account", "acme", &admin, Some(&account)));
     let account_b = via(&account, &a, &b);
     // The job's destination container must exist before the job.
     create_container(&account, "acme", "seed");

@@ -27,14 +27,12 @@ fn restic_and_seedship_over_https_with_self_signed_certificate() {
 
     // Without trusting the certificate the client fails (exit 15: server unreachable).
     let account = dir.path().join("acme.credentials");
-    let untrusted = seedship_output(&[
-        "admin",
+    let untrusted = seedship_output(&admin_create(
         "account",
-        "create",
         "acme",
-        "--admin-credentials",
-        path(&server.admin_credentials()),
-    ]);
+        &server.admin_credentials(),
+        None,
+    ));
     assert_eq!(
         untrusted.status.code(),
         Some(15),
@@ -43,16 +41,7 @@ fn restic_and_seedship_over_https_with_self_signed_certificate() {
 
     seedship_trusting(
         &ca,
-        &[
-            "admin",
-            "account",
-            "create",
-            "acme",
-            "--admin-credentials",
-            path(&server.admin_credentials()),
-            "--out",
-            path(&account),
-        ],
+        &admin_create("account", "acme", &server.admin_credentials(), Some(&account)),
     );
     let vault = dir.path().join("vault.credentials");
     seedship_trusting(

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::server_support::import::{MIB, Site, make_source};
-use crate::server_support::{find_program, path, seedship, skips_disallowed};
+use crate::server_support::{admin_create, find_program, path, seedship, skips_disallowed};
 use base64::Engine;
 use reqwest::Method;
 use reqwest::blocking::{Client as Http, Response};
@@ -501,16 +501,12 @@ fn sessions_origins_tenants_and_escaping_over_http() {
 
     // Another account sees neither the job nor its logs; an operator sees it.
     let other_file = dir.path().join("other.credentials");
-    seedship(&[
-        "admin",
+    seedship(&admin_create(
         "account",
-        "create",
         "other",
-        "--admin-credentials",
-        path(&site.server.admin_credentials()),
-        "--out",
-        path(&other_file),
-    ]);
+        &site.server.admin_credentials(),
+        Some(&other_file),
+    ));
     let other = session_cookie(&http, &url, &other_file);
     assert_eq!(get(&http, &job_page, Some(&other)).status(), 404);
     let logs = format!("{job_page}/logs/WD-1/copy");

@@ -86,22 +86,26 @@ impl Flow {
         Flow::start_sized(dir, 16 * MIB)
     }
 
+    /// As [`Flow::start_sized`], in a new temporary directory that lives as long as the
+    /// returned guard.
+    pub fn in_tempdir(bytes: usize) -> (tempfile::TempDir, Flow) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let flow = Flow::start_sized(dir.path(), bytes);
+        (dir, flow)
+    }
+
     /// As [`Flow::start`], with a sample tree of `bytes`.
     pub fn start_sized(dir: &Path, bytes: usize) -> Flow {
         let server = Server::start(dir, "server", &dir.join("data"), None);
         let agent = provision(&server, dir, "acme", "laptop", false);
         let account = dir.join("acme.credentials");
         let operator = dir.join("operator.credentials");
-        seedship(&[
-            "admin",
+        seedship(&admin_create(
             "operator",
-            "create",
             "dc-staff",
-            "--admin-credentials",
-            path(&server.admin_credentials()),
-            "--out",
-            path(&operator),
-        ]);
+            &server.admin_credentials(),
+            Some(&operator),
+        ));
         create_container(&account, "imports", "seed");
         let source = dir.join("source");
         SampleTree::build(&source, bytes).expect("sample tree");

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use seedship_api::{Client, Credentials};
 use seedship_treecmp::Rng;
 
-use super::{SEEDSHIP, Server, create_container, path, seedship};
+use super::{SEEDSHIP, Server, admin_create, create_container, path, seedship};
 
 const PASSPHRASE: &str = "drive passphrase for the tests";
 pub const MIB: usize = 1 << 20;
@@ -93,16 +93,7 @@ impl Site {
             ("account", "acme", &owner_file),
             ("operator", "dc-staff", &operator_file),
         ] {
-            seedship(&[
-                "admin",
-                kind,
-                "create",
-                name,
-                "--admin-credentials",
-                path(&admin),
-                "--out",
-                path(file),
-            ]);
+            seedship(&admin_create(kind, name, &admin, Some(file)));
         }
         create_container(&owner_file, "acme", "seed");
         Site {

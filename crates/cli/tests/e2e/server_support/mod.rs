@@ -150,15 +150,44 @@ impl Server {
     }
 }
 
+/// The arguments of `admin <kind> create <name>` with the admin credentials `admin`, writing
+/// the new credentials to `out` when given.
+pub fn admin_create<'a>(
+    kind: &'a str,
+    name: &'a str,
+    admin: &'a Path,
+    out: Option<&'a Path>,
+) -> Vec<&'a str> {
+    admin_args(kind, "create", name, admin, out)
+}
+
+/// As [`admin_create`], for `admin <kind> rotate-secret <name>`.
+pub fn admin_rotate<'a>(
+    kind: &'a str,
+    name: &'a str,
+    admin: &'a Path,
+    out: Option<&'a Path>,
+) -> Vec<&'a str> {
+    admin_args(kind, "rotate-secret", name, admin, out)
+}
+
+fn admin_args<'a>(
+    kind: &'a str,
+    verb: &'a str,
+    name: &'a str,
+    admin: &'a Path,
+    out: Option<&'a Path>,
+) -> Vec<&'a str> {
+    let mut args = vec!["admin", kind, verb, name, "--admin-credentials", path(admin)];
+    if let Some(out) = out {
+        args.extend(["--out", path(out)]);
+    }
+    args
+}
+
 /// Runs `seedship --json <args>` and returns its stdout as JSON; panics on failure.
 pub fn seedship(args: &[&str]) -> serde_json::Value {
-    let output = seedship_output(args);
-    assert!(
-        output.status.success(),
-        "seedship {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+    seedship_env(args, &[])
 }
 
 /// `output` ended with exit code `code` (its stderr shown otherwise).
@@ -397,10 +426,15 @@ pub fn store_listing(objects: &Path) -> BTreeMap<String, u64> {
 
 /// Runs `seedship --json <args>` with `SEEDSHIP_CA_CERT=<ca>`; panics on failure.
 pub fn seedship_trusting(ca: &Path, args: &[&str]) -> serde_json::Value {
+    seedship_env(args, &[("SEEDSHIP_CA_CERT", path(ca))])
+}
+
+/// Runs `seedship --json <args>` with `env` set; panics on failure.
+pub fn seedship_env(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
     let output = Command::new(SEEDSHIP)
         .arg("--json")
         .args(args)
-        .env("SEEDSHIP_CA_CERT", ca)
+        .envs(env.iter().copied())
         .output()
         .expect("run seedship");
     assert!(
