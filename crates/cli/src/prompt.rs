@@ -14,6 +14,19 @@ pub fn interactive(json: bool) -> bool {
     !json && std::io::stdin().is_terminal()
 }
 
+/// `given`, else the path the person types after `question` (see [`ask`]).
+pub fn path_or_ask(
+    json: bool,
+    given: Option<&std::path::Path>,
+    flag: &str,
+    question: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    match given {
+        Some(path) => Ok(path.to_owned()),
+        None => ask(json, flag, question).map(std::path::PathBuf::from),
+    }
+}
+
 /// Asks `question` and returns the trimmed answer; `flag` is named when nothing can be asked.
 pub fn ask(json: bool, flag: &str, question: &str) -> anyhow::Result<String> {
     if !interactive(json) {

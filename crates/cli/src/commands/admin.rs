@@ -20,56 +20,31 @@ pub struct AdminCredentialsArg {
 pub enum AdminCommand {
     /// Accounts (tenants).
     #[command(subcommand)]
-    Account(AdminAccountCommand),
+    Account(IssueCommand),
     /// Operators (data-centre staff).
     #[command(subcommand)]
-    Operator(AdminOperatorCommand),
+    Operator(IssueCommand),
 }
 
+/// What the admin does for an account or an operator: the same two commands.
 #[derive(Debug, Subcommand)]
-pub enum AdminAccountCommand {
-    /// Create an account and write (or print) its credentials file.
-    Create {
-        /// Account name (lowercase letters, digits, '-', '_'; starts with a letter).
-        name: String,
-        #[command(flatten)]
-        admin: AdminCredentialsArg,
-        #[command(flatten)]
-        out: OutArg,
-    },
-    /// Give an account a new secret (the old one stops working at once) and write (or print)
-    /// its new credentials file: how an owner who lost the secret gets access back.
-    RotateSecret {
-        /// Account name.
-        name: String,
-        #[command(flatten)]
-        admin: AdminCredentialsArg,
-        #[command(flatten)]
-        out: OutArg,
-    },
+pub enum IssueCommand {
+    /// Create it and write (or print) its credentials file.
+    Create(IssueArgs),
+    /// Give it a new secret (the old one stops working at once) and write (or print) its new
+    /// credentials file: how one who lost the secret gets access back.
+    RotateSecret(IssueArgs),
 }
 
-#[derive(Debug, Subcommand)]
-pub enum AdminOperatorCommand {
-    /// Create an operator and write (or print) its credentials file.
-    Create {
-        /// Operator name (unique; lowercase letters, digits, '-', '_'; starts with a letter).
-        name: String,
-        #[command(flatten)]
-        admin: AdminCredentialsArg,
-        #[command(flatten)]
-        out: OutArg,
-    },
-    /// Give an operator a new secret (the old one stops working at once) and write (or print)
-    /// its new credentials file.
-    RotateSecret {
-        /// Operator name.
-        name: String,
-        #[command(flatten)]
-        admin: AdminCredentialsArg,
-        #[command(flatten)]
-        out: OutArg,
-    },
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The account's or operator's name (unique; lowercase letters, digits, '-', '_'; starts
+    /// with a letter).
+    name: String,
+    #[command(flatten)]
+    admin: AdminCredentialsArg,
+    #[command(flatten)]
+    out: OutArg,
 }
 
 /// The principals the admin issues secrets to.
@@ -81,19 +56,13 @@ enum Principal {
 
 impl AdminCommand {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
-        let (principal, name, admin, out, rotate) = match self {
-            AdminCommand::Account(AdminAccountCommand::Create { name, admin, out }) => {
-                (Principal::Account, name, admin, out, false)
-            }
-            AdminCommand::Account(AdminAccountCommand::RotateSecret { name, admin, out }) => {
-                (Principal::Account, name, admin, out, true)
-            }
-            AdminCommand::Operator(AdminOperatorCommand::Create { name, admin, out }) => {
-                (Principal::Operator, name, admin, out, false)
-            }
-            AdminCommand::Operator(AdminOperatorCommand::RotateSecret { name, admin, out }) => {
-                (Principal::Operator, name, admin, out, true)
-            }
+        let (principal, command) = match self {
+            AdminCommand::Account(command) => (Principal::Account, command),
+            AdminCommand::Operator(command) => (Principal::Operator, command),
+        };
+        let (rotate, IssueArgs { name, admin, out }) = match command {
+            IssueCommand::Create(args) => (false, args),
+            IssueCommand::RotateSecret(args) => (true, args),
         };
         let admin_credentials = shared::load_credentials(&admin.admin_credentials, "admin")?;
         // Where the secret goes is settled before the server issues it.

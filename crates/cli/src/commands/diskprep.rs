@@ -96,14 +96,12 @@ pub fn run(args: DiskprepArgs, ctx: &Context) -> anyhow::Result<()> {
     let staged = dir
         .staged()?
         .with_context(|| format!("{} holds no completed initial backup", dir.path().display()))?;
-    let credentials = match &args.credentials {
-        Some(path) => path.clone(),
-        None => PathBuf::from(prompt::ask(
-            ctx.json,
-            "--credentials",
-            "Account owner credentials file:",
-        )?),
-    };
+    let credentials = prompt::path_or_ask(
+        ctx.json,
+        args.credentials.as_deref(),
+        "--credentials",
+        "Account owner credentials file:",
+    )?;
     let (client, _) = connect(&credentials)?;
     if args.status {
         return status(ctx, &client, &staged, &dir);
@@ -184,15 +182,12 @@ fn prepare(
     // Everything the job needs is checked before the first byte on a drive is erased: the
     // details file, the credentials, the server, the destination container (a dry run of
     // the job's creation, every rule but the drives, which are not prepared yet).
-    let details = match &args.details {
-        Some(path) => path.clone(),
-        None => PathBuf::from(prompt::ask(
-            ctx.json,
-            "--details",
-            "Job details file (JSON: region, contact, return_shipping; `seedship diskprep --details-template` prints one):",
-        )?),
-    };
-    let details_file = details;
+    let details_file = prompt::path_or_ask(
+        ctx.json,
+        args.details.as_deref(),
+        "--details",
+        "Job details file (JSON: region, contact, return_shipping; `seedship diskprep --details-template` prints one):",
+    )?;
     let details: JobDetails = serde_json::from_value(read_spec(&details_file)?).with_context(|| {
         format!(
             "job details {} (`seedship diskprep --details-template` prints a complete example)",

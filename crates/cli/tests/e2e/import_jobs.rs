@@ -3,7 +3,7 @@
 //! missing drive is NeverReceived.
 
 use crate::server_support::{
-    SEEDSHIP, Server, admin_create, create_container, drive_id, path, seedship, seedship_output,
+    SEEDSHIP, Server, admin_create, assert_exit, create_container, drive_id, path, seedship, seedship_output,
 };
 use seedship_api::{Client, ClientError, Credentials, JobAction};
 use seedship_jobs::{DriveState, JobSpec, JobState};
@@ -286,11 +286,7 @@ fn job_commands_create_ship_and_verify_custody() {
         .env("SEEDSHIP_CREDENTIALS", &creds)
         .output()
         .expect("run seedship");
-    assert!(
-        shown.status.success(),
-        "{}",
-        String::from_utf8_lossy(&shown.stderr)
-    );
+    assert_exit(&shown, 0);
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("JSON");
     assert_eq!(shown["summary"]["state"], "Shipping", "{shown}");
     let custody = seedship(&["job", "custody", "cli-job", "--credentials", path(&creds)]);

@@ -86,11 +86,7 @@ fn offline_policy_is_validated_and_stored() {
     std::fs::remove_file(&huge).expect("remove sparse file");
 
     let stored = set("seed-job-1");
-    assert!(
-        stored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&stored.stderr)
-    );
+    assert_exit(&stored, 0);
     let shown = seedship(&["policy", "show", "--config-dir", path(&config)]);
     assert_eq!(shown["offline"]["job"], "seed-job-1");
     assert_eq!(shown["offline"]["container"], "import1");
@@ -254,11 +250,7 @@ fn policy_excludes_are_stored_and_applied() {
 
     // The staged initial backup leaves them out, and this run's --exclude too.
     let staged = run(&[&["--json", "backup", "--exclude", "*.bak"][..], &config].concat());
-    assert!(
-        staged.status.success(),
-        "{}",
-        String::from_utf8_lossy(&staged.stderr)
-    );
+    assert_exit(&staged, 0);
     let target = dir.join("restored");
     let repository = flow.job_dir().join("repository");
     json_ok(&[

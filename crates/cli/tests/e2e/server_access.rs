@@ -818,11 +818,7 @@ fn a_new_secret_is_never_shown_only_on_a_terminal() {
         ])
         .output()
         .expect("run seedship");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let piped = dir.path().join("piped.credentials");
     std::fs::write(&piped, &output.stdout).expect("write");
     assert_eq!(whoami(&piped), StatusCode::OK, "the printed credentials work");

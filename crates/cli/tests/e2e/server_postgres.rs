@@ -64,60 +64,45 @@ impl Postgres {
             as_postgres,
             port: seedship_store::testing::free_port(),
         };
-        let output = pg
-            .command("initdb")
-            .args(["-A", "trust", "-U", "seedship", "--no-sync", "-D"])
-            .arg(&pg.data)
-            .output()
-            .expect("initdb");
-        assert!(
-            output.status.success(),
-            "initdb: {}",
-            String::from_utf8_lossy(&output.stderr)
+        run_ok(
+            pg.command("initdb")
+                .args(["-A", "trust", "-U", "seedship", "--no-sync", "-D"])
+                .arg(&pg.data),
+            "initdb",
         );
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             pg.port,
             root.display()
         );
-        let output = pg
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(&pg.data)
-            .arg("-l")
-            .arg(root.join("postgres.log"))
-            .args(["-o", &options, "-w", "start"])
-            .output()
-            .expect("pg_ctl start");
-        assert!(
-            output.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&output.stderr)
+        run_ok(
+            pg.command("pg_ctl")
+                .arg("-D")
+                .arg(&pg.data)
+                .arg("-l")
+                .arg(root.join("postgres.log"))
+                .args(["-o", &options, "-w", "start"]),
+            "pg_ctl start",
         );
         Some(pg)
     }
 
     /// Runs `sql` in the cluster's database with `psql`; panics on an error.
     fn sql(&self, sql: &str) {
-        let output = self
-            .command("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "seedship",
-                "-d",
-                "postgres",
-                "-v",
-                "ON_ERROR_STOP=1",
-            ])
-            .args(["-p", &self.port.to_string(), "-c", sql])
-            .output()
-            .expect("psql");
-        assert!(
-            output.status.success(),
-            "psql {sql}: {}",
-            String::from_utf8_lossy(&output.stderr)
+        run_ok(
+            self.command("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "seedship",
+                    "-d",
+                    "postgres",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                ])
+                .args(["-p", &self.port.to_string(), "-c", sql]),
+            &format!("psql {sql}"),
         );
     }
 
@@ -421,4 +406,14 @@ fn duplicate_operator_names_in_an_existing_postgres_database_are_made_unique() {
     assert_eq!(whoami(&twin_rotated), reqwest::StatusCode::OK);
     let again = operator("create", "dc", &dir.path().join("third.credentials"));
     assert_eq!(again.status.code(), Some(14), "the name is taken");
+}
+
+/// Runs `command`, which must succeed; `what` names it in the failure with its stderr.
+fn run_ok(command: &mut Command, what: &str) {
+    let output = command.output().unwrap_or_else(|err| panic!("{what}: {err}"));
+    assert!(
+        output.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

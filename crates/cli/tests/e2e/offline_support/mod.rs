@@ -179,11 +179,7 @@ impl Flow {
     /// A policy backup that must succeed.
     pub fn backup_ok(&self) -> Output {
         let output = self.backup();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_exit(&output, 0);
         output
     }
 
