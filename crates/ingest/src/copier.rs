@@ -275,12 +275,7 @@ impl<'a> Copier<'a> {
         let mut placed_here = self.placed.lock().expect("placement lock");
         let mut ours = None;
         let mut failure = None;
-        let disposition = match file.disposition {
-            seedship_drive::Disposition::Rename => seedship_jobs::Disposition::Rename,
-            seedship_drive::Disposition::NoOverwrite => seedship_jobs::Disposition::NoOverwrite,
-            seedship_drive::Disposition::Overwrite => seedship_jobs::Disposition::Overwrite,
-        };
-        let placed = place_blob(requested, disposition, |name| {
+        let placed = place_blob(requested, file.disposition, |name| {
             if ours.is_some() || failure.is_some() || placed_here.contains(name) {
                 return true;
             }

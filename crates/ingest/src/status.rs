@@ -28,3 +28,24 @@ pub(crate) fn range_status_of(status: seedship_drive::RangeStatus) -> RangeStatu
         seedship_drive::RangeStatus::Missing => RangeStatus::Missing,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_drive_that_does_not_unlock_is_unlock_failed() {
+        assert_eq!(
+            drive_status_of(&seedship_drive::Error::WrongKey),
+            DriveStatus::UnlockFailed
+        );
+    }
+
+    #[test]
+    fn every_bad_range_has_an_error_log_status() {
+        use seedship_drive::RangeStatus as Drive;
+        assert_eq!(range_status_of(Drive::Changed), RangeStatus::Corrupted);
+        assert_eq!(range_status_of(Drive::Truncated), RangeStatus::FileUnexpectedEnd);
+        assert_eq!(range_status_of(Drive::Missing), RangeStatus::Missing);
+    }
+}
