@@ -6,9 +6,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use seedship_api::{BodyWriter, ClientError, ErrorCode, JobAction, JobDetail, UploadBody};
+use seedship_api::{BlobPlaced, BodyWriter, ClientError, ErrorCode, JobAction, JobDetail, UploadBody};
 use seedship_drive::{FileCheck, FileStatus, ImportFile, ImportSet};
-use seedship_jobs::{BlobLog, BlobStatus, DispositionOutcome, RangeLog, RangeStatus, place_blob};
+use seedship_jobs::{
+    BlobLog, BlobStatus, Disposition, DispositionOutcome, RangeLog, RangeStatus, place_blob,
+};
 use seedship_progress::{Progress, Task, Unit};
 
 use crate::error::Context as _;
@@ -34,8 +36,9 @@ pub(crate) struct Copier<'a> {
     /// Blob names in the container when the run started: a name not among them needs no
     /// question to the server before it is placed.
     existing: BTreeSet<String>,
-    /// Blob names chosen in this run; held while a name is chosen, so that two files copied
-    /// at once never pick the same one.
+    /// Blob names chosen in this run for files held back; held while a name is chosen, so that
+    /// two files copied at once never pick the same one. (Complete files are placed by the
+    /// server, atomically, under the name it answers.)
     placed: Mutex<BTreeSet<String>>,
     sent: Mutex<SentProgress>,
 }
@@ -46,13 +49,29 @@ struct SentProgress {
     reported: Instant,
 }
 
-/// Small files verified and waiting to be written together.
+/// Small files verified and waiting to be written together: one request per disposition.
 #[derive(Default)]
 struct Batch<'a> {
+    parts: Vec<BatchPart<'a>>,
+}
+
+/// The files of a batch with one disposition.
+struct BatchPart<'a> {
+    disposition: Disposition,
     /// The request body, as [`seedship_jobs::decode_batch`] reads it.
     body: Vec<u8>,
-    files: Vec<&'a ImportFile>,
+    /// Each file and the index of its log.
+    files: Vec<(&'a ImportFile, usize)>,
 }
+
+impl Batch<'_> {
+    fn bytes(&self) -> usize {
+        self.parts.iter().map(|p| p.body.len()).sum()
+    }
+}
+
+/// The logs a worker made, by file index (ascending).
+type Logs = Vec<(usize, Result<BlobLog, Error>)>;
 
 /// Where a file's blob goes.
 struct Placement {
@@ -103,21 +122,28 @@ impl<'a> Copier<'a> {
             let workers: Vec<_> = (0..COPY_WORKERS)
                 .map(|_| {
                     scope.spawn(|| {
-                        let mut mine = Vec::new();
+                        let mut mine: Logs = Vec::new();
                         let mut batch = Batch::default();
                         while !failed.load(Ordering::Relaxed) {
                             let index = next.fetch_add(1, Ordering::Relaxed);
                             let Some(file) = files.get(index) else { break };
-                            let mut result = self.copy(file, &mut batch);
-                            if result.is_ok() && batch.body.len() >= BATCH_FLUSH_BYTES {
-                                result = self.send_batch(&mut batch).and(result);
+                            let result = self.copy(index, file, &mut batch);
+                            let copied = result.is_ok();
+                            mine.push((index, result));
+                            let full = copied && batch.bytes() >= BATCH_FLUSH_BYTES;
+                            let flushed = if full {
+                                self.send_batch(&mut batch, &mut mine)
+                            } else {
+                                Ok(())
+                            };
+                            if let Err(err) = flushed {
+                                mine.last_mut().expect("this file's log").1 = Err(err);
                             }
-                            if result.is_err() {
+                            if mine.last().is_some_and(|(_, r)| r.is_err()) {
                                 failed.store(true, Ordering::Relaxed);
                             }
-                            mine.push((index, result));
                         }
-                        if let Err(err) = self.send_batch(&mut batch) {
+                        if let Err(err) = self.send_batch(&mut batch, &mut mine) {
                             failed.store(true, Ordering::Relaxed);
                             mine.push((files.len(), Err(err)));
                         }
@@ -152,7 +178,9 @@ impl<'a> Copier<'a> {
             })
     }
 
-    fn copy(&self, file: &'a ImportFile, batch: &mut Batch<'a>) -> Result<BlobLog, Error> {
+    /// Copies file `index` of the set; a small file joins `batch`, and its log gets the name
+    /// the server placed it under once the batch is sent.
+    fn copy(&self, index: usize, file: &'a ImportFile, batch: &mut Batch<'a>) -> Result<BlobLog, Error> {
         let mut log = BlobLog {
             file: file.path.to_string_lossy().into_owned(),
             requested_blob: file.dst.clone(),
@@ -171,6 +199,8 @@ impl<'a> Copier<'a> {
         };
         log.requested_blob = requested.clone();
         let hash = file.hash.map(|h| seedship_drive::format::to_hex(&h));
+        // already there (an earlier run), kept by no-overwrite, or the name to hold a damaged
+        // file back under; a complete file is placed by the server
         let placement = self.place(&requested, file, hash.as_deref())?;
         log.blob = placement.blob.clone();
         log.disposition = placement.outcome;
@@ -181,11 +211,18 @@ impl<'a> Copier<'a> {
             (_, Some(_)) if placement.already_there => None,
             (DispositionOutcome::Skipped, _) => None,
             (_, Some(hash)) if file.complete && file.size <= BATCH_FILE_MAX => {
-                let check = self.add_to_batch(batch, file, &placement.blob, hash)?;
+                let check = self.add_to_batch(batch, index, file, &requested, &placement.blob, hash)?;
                 batched = check.status == FileStatus::Ok;
                 Some(check)
             }
-            (_, Some(hash)) if file.complete => self.upload(file, &placement.blob, hash)?,
+            (_, Some(hash)) if file.complete => {
+                let (check, placed) = self.upload(file, &requested, &placement.blob, hash)?;
+                if let Some(placed) = placed {
+                    log.blob = placed.blob;
+                    log.disposition = placed.disposition;
+                }
+                check
+            }
             _ => Some(self.hold_back(file, &requested, &placement.blob, hash.as_deref())?),
         };
         let bad: BTreeMap<u64, RangeStatus> = check
@@ -225,12 +262,14 @@ impl<'a> Copier<'a> {
         Ok(log)
     }
 
-    /// Reads and verifies a small file; a good one joins `batch` (sent later by
-    /// [`Copier::send_batch`]), a damaged one is held back at once.
+    /// Reads and verifies a small file; a good one joins `batch` under its requested name
+    /// (sent later by [`Copier::send_batch`]), a damaged one is held back at once (as `blob`).
     fn add_to_batch(
         &self,
         batch: &mut Batch<'a>,
+        index: usize,
         file: &'a ImportFile,
+        requested: &str,
         blob: &str,
         hash: &str,
     ) -> Result<FileCheck, Error> {
@@ -240,37 +279,54 @@ impl<'a> Copier<'a> {
             .read_file(file, &mut data)
             .context(|| format!("reading {} from the drive", file.path.display()))?;
         let Some(blake3) = file.hash.filter(|_| check.status == FileStatus::Ok) else {
-            let requested = self.requested_blob(file).unwrap_or_else(|_| blob.to_owned());
-            return self.hold_back(file, &requested, blob, Some(hash));
+            return self.hold_back(file, requested, blob, Some(hash));
+        };
+        let part = match batch.parts.iter().position(|p| p.disposition == file.disposition) {
+            Some(at) => &mut batch.parts[at],
+            None => {
+                batch.parts.push(BatchPart {
+                    disposition: file.disposition,
+                    body: Vec::new(),
+                    files: Vec::new(),
+                });
+                batch.parts.last_mut().expect("just pushed")
+            }
         };
         seedship_jobs::BatchEntry {
-            name: blob,
+            name: requested,
             blake3,
             data: &data,
         }
-        .encode(&mut batch.body);
-        batch.files.push(file);
+        .encode(&mut part.body);
+        part.files.push((file, index));
         Ok(check)
     }
 
-    /// Writes the batch's blobs (if any) and counts them as done.
-    fn send_batch(&self, batch: &mut Batch<'a>) -> Result<(), Error> {
-        if batch.files.is_empty() {
-            return Ok(());
-        }
-        let count = batch.files.len();
-        self.job
-            .client
-            .put_blob_batch(self.job.account, self.name(), std::mem::take(&mut batch.body))
-            .context(|| format!("writing a batch of {count} small blobs"))?;
-        for file in batch.files.drain(..) {
-            self.advance(file);
+    /// Writes the batch's blobs (if any), records in their logs (in `logs`) where the server
+    /// placed them, and counts them as done.
+    fn send_batch(&self, batch: &mut Batch<'a>, logs: &mut Logs) -> Result<(), Error> {
+        for part in std::mem::take(&mut batch.parts) {
+            let count = part.files.len();
+            let placed = self
+                .job
+                .client
+                .put_blob_batch(self.job.account, self.name(), part.disposition, part.body)
+                .context(|| format!("writing a batch of {count} small blobs"))?;
+            for ((file, index), placed) in part.files.into_iter().zip(placed) {
+                let at = logs.binary_search_by_key(&index, |(i, _)| *i);
+                if let Some((_, Ok(log))) = at.ok().map(|at| &mut logs[at]) {
+                    log.blob = placed.blob;
+                    log.disposition = placed.disposition;
+                }
+                self.advance(file);
+            }
         }
         Ok(())
     }
 
-    /// Decides the blob name; recognises a blob with the file's hash as written by an
-    /// earlier, interrupted run.
+    /// Recognises a blob with the file's hash among the names taken when the run started (an
+    /// earlier, interrupted run wrote it), and a name no-overwrite keeps; decides the name a
+    /// damaged file is held back under.
     fn place(&self, requested: &str, file: &ImportFile, hash: Option<&str>) -> Result<Placement, Error> {
         let mut placed_here = self.placed.lock().expect("placement lock");
         let mut ours = None;
@@ -316,16 +372,28 @@ impl<'a> Copier<'a> {
         })
     }
 
-    /// Streams a complete file into its blob, which the server writes only if the bytes hash
-    /// to the manifest's BLAKE3; a file that fails verification is held back instead.
-    fn upload(&self, file: &ImportFile, blob: &str, hash: &str) -> Result<Option<FileCheck>, Error> {
+    /// Streams a complete file to the server under its requested name; the server places it
+    /// by the file's disposition (and answers where) and writes it only if the bytes hash to
+    /// the manifest's BLAKE3; a file that fails verification is held back (as `blob`) instead.
+    fn upload(
+        &self,
+        file: &ImportFile,
+        requested: &str,
+        blob: &str,
+        hash: &str,
+    ) -> Result<(Option<FileCheck>, Option<BlobPlaced>), Error> {
         // the server checks the whole-file BLAKE3 as the bytes arrive
         let (check, sent) = self.stream(
             |w| self.set.read_file_ranges(file, w),
             |body| {
-                self.job
-                    .client
-                    .put_verified_blob(self.job.account, self.name(), blob, body, Some(hash))
+                self.job.client.put_placed_blob(
+                    self.job.account,
+                    self.name(),
+                    requested,
+                    file.disposition,
+                    body,
+                    hash,
+                )
             },
         );
         let mismatch = matches!(
@@ -338,13 +406,13 @@ impl<'a> Copier<'a> {
         if let (Err(err), false) = (&sent, mismatch) {
             // the upload failed on its own; the reader then only saw the pipe close
             return Err(Error::Upload {
-                blob: blob.to_owned(),
+                blob: requested.to_owned(),
                 message: err.to_string(),
             });
         }
         let check = check.context(|| format!("reading {} from the drive", file.path.display()))?;
         match sent {
-            Ok(()) if check.status == FileStatus::Ok => Ok(Some(check)),
+            Ok(placed) if check.status == FileStatus::Ok => Ok((Some(check), Some(placed))),
             // a bad range, or good ranges that do not make the file: read again, checking all
             Err(ClientError::Api {
                 code: Some(ErrorCode::DigestMismatch),
@@ -356,18 +424,18 @@ impl<'a> Copier<'a> {
                     .context(|| format!("reading {} from the drive", file.path.display()))?;
                 if full.status == FileStatus::Ok {
                     return Err(Error::DamagedInTransit {
-                        blob: blob.to_owned(),
+                        blob: requested.to_owned(),
                         file: file.path.clone(),
                     });
                 }
-                let requested = self.requested_blob(file).unwrap_or_else(|_| blob.to_owned());
-                self.hold_back(file, &requested, blob, Some(hash)).map(Some)
+                let check = self.hold_back(file, requested, blob, Some(hash))?;
+                Ok((Some(check), None))
             }
-            Ok(()) => Err(Error::WroteUnverified {
-                blob: blob.to_owned(),
+            Ok(placed) => Err(Error::WroteUnverified {
+                blob: placed.blob,
                 file: file.path.clone(),
             }),
-            Err(err) => Err(err).context(|| format!("writing blob {blob}")),
+            Err(err) => Err(err).context(|| format!("writing blob {requested}")),
         }
     }
 
