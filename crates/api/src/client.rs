@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::credentials::Credentials;
 use crate::upload::{self, BodyWriter, ChunkPool, UploadBody};
 use crate::wire::{
-    AccountCreated, AgentInfo, BLAKE3_HEADER, BlobList, ClockRequest, ClockState, CustodyReport, DriveLogs,
-    ErrorBody, ErrorCode, JobAction, JobDetail, MetricsSnapshot, NameList, NameRequest, SeedProgress,
-    SeedReport, SeedRequest, ServiceKey, VaultInfo, VaultRequest,
+    AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobList, BlobPlaced, ClockRequest, ClockState,
+    CustodyReport, DriveLogs, ErrorBody, ErrorCode, JobAction, JobDetail, MetricsSnapshot, NameList,
+    NameRequest, SeedProgress, SeedReport, SeedRequest, ServiceKey, VaultInfo, VaultRequest,
 };
 use seedship_jobs::{JobSpec, JobSummary};
 
@@ -758,6 +758,34 @@ impl Client {
             .map(drop)
     }
 
+    /// Streams `data` into the job's container under the name `requested` (operator); the
+    /// server places it by `disposition` (rename and no-overwrite never replace a blob, even
+    /// against another receiver of the same job) and answers the name it used and what the
+    /// disposition did. The server writes the blob only if the bytes hash to `blake3` (hex;
+    /// else [`ErrorCode::DigestMismatch`] and nothing is written).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn put_placed_blob(
+        &self,
+        account: &str,
+        name: &str,
+        requested: &str,
+        disposition: seedship_jobs::Disposition,
+        data: UploadBody,
+        blake3: &str,
+    ) -> Result<BlobPlaced, ClientError> {
+        let url = self.blob_url(account, name, requested)?;
+        let target = format!(
+            "{url}?blake3={}&disposition={}",
+            percent_encode(blake3),
+            disposition.as_str()
+        );
+        let (status, answer) = self.send_streamed(reqwest::Method::PUT, &url, target, data)?;
+        serde_json::from_slice(&answer).map_err(|e| unexpected_answer(&url, status, &e))
+    }
+
     /// The names of the blobs of the job's container under `prefix` (`""`: all), relative to
     /// the container, sorted.
     ///
@@ -775,15 +803,32 @@ impl Client {
     }
 
     /// Writes a batch of small blobs in one request (operator); `body` is encoded as
-    /// [`seedship_jobs::decode_batch`] reads it. If one blob does not hash to its BLAKE3 the
-    /// server writes none ([`ErrorCode::DigestMismatch`]).
+    /// [`seedship_jobs::decode_batch`] reads it, each entry under its requested name; the server
+    /// places them by `disposition` as [`Client::put_placed_blob`] does and answers where each
+    /// went, in order. If one blob does not hash to its BLAKE3 the server writes none
+    /// ([`ErrorCode::DigestMismatch`]).
     ///
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn put_blob_batch(&self, account: &str, name: &str, body: Vec<u8>) -> Result<(), ClientError> {
+    pub fn put_blob_batch(
+        &self,
+        account: &str,
+        name: &str,
+        disposition: seedship_jobs::Disposition,
+        body: Vec<u8>,
+    ) -> Result<Vec<BlobPlaced>, ClientError> {
         let url = format!("{}{}", self.server, Self::blobs_path(account, name)?);
-        self.send_raw(&url, self.http.post(&url).body(body)).map(drop)
+        let target = format!("{url}?disposition={}", disposition.as_str());
+        let response = self.send_raw(&url, self.http.post(target).body(body))?;
+        let status = response.status().as_u16();
+        let answer = response.bytes().map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
+        let placed: BatchPlaced =
+            serde_json::from_slice(&answer).map_err(|e| unexpected_answer(&url, status, &e))?;
+        Ok(placed.blobs)
     }
 
     fn blobs_path(account: &str, name: &str) -> Result<String, ClientError> {

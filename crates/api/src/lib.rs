@@ -17,8 +17,8 @@ pub use client::{
 pub use credentials::{Credentials, CredentialsError, PendingCredentials, write_private};
 pub use upload::{BodyWriter, UploadBody};
 pub use wire::{
-    AccountCreated, AgentInfo, BLAKE3_HEADER, BlobList, BlobListEntry, ClockRequest, ClockState,
-    CustodyReport, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, IssuedSecret, JobAction, JobDetail,
-    MetricsSnapshot, NameList, NameRequest, SeedProgress, SeedReport, SeedRequest, ServiceKey, VaultInfo,
-    VaultRequest, WhoAmI,
+    AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobList, BlobListEntry, BlobPlaced, ClockRequest,
+    ClockState, CustodyReport, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, IssuedSecret, JobAction,
+    JobDetail, MetricsSnapshot, NameList, NameRequest, SeedProgress, SeedReport, SeedRequest, ServiceKey,
+    VaultInfo, VaultRequest, WhoAmI,
 };

@@ -247,6 +247,22 @@ pub struct ClockState {
 /// Header of a `HEAD ...?hash=blake3` answer: the blob's BLAKE3, hex.
 pub const BLAKE3_HEADER: &str = "x-seedship-blake3";
 
+/// Where the server placed a blob uploaded under a requested name with a disposition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobPlaced {
+    /// The blob's name in the container: the requested one, or a numbered one (renamed).
+    pub blob: String,
+    /// What the disposition did: `Created`, `Renamed`, `Overwritten`, or `Skipped` (nothing
+    /// written: no-overwrite and the name was taken).
+    pub disposition: seedship_jobs::DispositionOutcome,
+}
+
+/// The answer to a batch upload: where each entry went, in the batch's order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchPlaced {
+    pub blobs: Vec<BlobPlaced>,
+}
+
 /// The blobs of a job's container (names relative to it, sorted, with sizes).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BlobList {

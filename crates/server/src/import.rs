@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use seedship_api::{BLAKE3_HEADER, BlobList, BlobListEntry, ErrorCode, JobDetail};
-use seedship_jobs::{BlobNameError, Job, Problem};
+use seedship_api::{BLAKE3_HEADER, BatchPlaced, BlobList, BlobListEntry, BlobPlaced, ErrorCode, JobDetail};
+use seedship_jobs::{BlobNameError, Disposition, DispositionOutcome, Job, Problem};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
@@ -41,10 +41,18 @@ pub(crate) fn router() -> Router<AppState> {
         )
 }
 
-/// Query of a blob PUT: the BLAKE3 the bytes must hash to, else nothing is written.
+/// Query of a blob PUT: the BLAKE3 the bytes must hash to, else nothing is written; the
+/// disposition when the name is taken (none: overwrite).
 #[derive(Debug, Deserialize)]
 struct PutQuery {
     blake3: Option<String>,
+    disposition: Option<Disposition>,
+}
+
+/// Query of a batch POST: the disposition of all its blobs (none: overwrite).
+#[derive(Debug, Deserialize)]
+struct BatchQuery {
+    disposition: Option<Disposition>,
 }
 
 /// Query of a blob HEAD: `hash=blake3` asks for the blob's BLAKE3 in [`BLAKE3_HEADER`].
@@ -285,21 +293,118 @@ async fn write_object(
     }
 }
 
-/// Operator: streams a blob into the job's container (replacing any blob of that name; the
-/// disposition is decided by the caller with HEAD first). With `?blake3=`, a blob whose bytes
-/// do not hash to it is not written.
+/// Operator: streams a blob into the job's container under the requested name `path`, placed
+/// by the disposition: overwrite (the default) replaces a blob of that name; rename and
+/// no-overwrite never replace one: the bytes go to a staging key outside the container first
+/// and are moved to the name only if it is free (create-if-absent, atomic against other
+/// receivers), else to the next numbered name (rename) or not at all (no-overwrite). With
+/// `?blake3=`, a blob whose bytes do not hash to it is not written. Answers where it went.
 async fn put_blob(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, name, path)): Path<(String, String, String)>,
     Query(query): Query<PutQuery>,
     body: Body,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<BlobPlaced>), ApiError> {
     operator_only(&principal)?;
     let expected = query.blake3.as_deref().map(parse_blake3).transpose()?;
-    let key = writable_blob_key(&state, &account, &name, &path).await?;
-    write_object(&state, &key, body_stream(body), expected).await?;
-    Ok(StatusCode::CREATED)
+    let (container, job) = destination_of(&state, &account, &name).await?;
+    check_writable(&job, &path)?;
+    let key = checked_key(format!("{container}/{path}"))?;
+    let placed = match query.disposition.unwrap_or(Disposition::Overwrite) {
+        Disposition::Overwrite => {
+            let outcome = overwrite_outcome(&state, &key).await?;
+            write_object(&state, &key, body_stream(body), expected).await?;
+            BlobPlaced {
+                blob: path,
+                disposition: outcome,
+            }
+        }
+        disposition => {
+            let staged = staging_key(&state, &account, &name).await?;
+            write_object(&state, &staged, body_stream(body), expected).await?;
+            let placed = place(&container, &job, &path, disposition, |key| {
+                let (state, staged) = (&state, &staged);
+                async move { state.store.rename_if_absent(staged, &key).await }
+            })
+            .await;
+            // moved into the container, or still staged (skipped, or an error)
+            let moved = matches!(&placed, Ok(p) if p.disposition != DispositionOutcome::Skipped);
+            let removed = if moved {
+                Ok(())
+            } else {
+                state.store.delete(&staged).await
+            };
+            if let Err(err) = removed {
+                tracing::warn!("removing staged upload {staged}: {err}");
+            }
+            placed?
+        }
+    };
+    Ok((StatusCode::CREATED, Json(placed)))
+}
+
+/// What overwriting `key` does: `Overwritten` if a blob is there, else `Created`.
+async fn overwrite_outcome(state: &AppState, key: &str) -> Result<DispositionOutcome, ApiError> {
+    match state.store.head(key).await {
+        Ok(_) => Ok(DispositionOutcome::Overwritten),
+        Err(seedship_store::Error::NotFound { .. }) => Ok(DispositionOutcome::Created),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A fresh key outside every container for an upload waiting to be placed.
+async fn staging_key(state: &AppState, account: &str, name: &str) -> Result<String, ApiError> {
+    let mut tx = state.db.pool().begin().await?;
+    let (loaded, _) = load_or_404(&mut tx, account, name).await?;
+    checked_key(format!("jobs/{}/staging/{}", loaded.id, uuid::Uuid::new_v4()))
+}
+
+/// Places blob `requested` of the job by a disposition that never replaces a blob (rename,
+/// no-overwrite): `create(key)` creates the object at a key if it is free (failing with
+/// `AlreadyExists` if not, atomically); the requested name first, then for rename the numbered
+/// names ([`seedship_jobs::numbered_name`]) up to [`seedship_jobs::MAX_RENAME_ATTEMPTS`].
+async fn place<F, Fut>(
+    container: &str,
+    job: &Job,
+    requested: &str,
+    disposition: Disposition,
+    create: F,
+) -> Result<BlobPlaced, ApiError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = seedship_store::Result<()>>,
+{
+    for attempt in 0..=seedship_jobs::MAX_RENAME_ATTEMPTS {
+        let (blob, outcome) = match attempt {
+            0 => (requested.to_owned(), DispositionOutcome::Created),
+            n => (
+                seedship_jobs::numbered_name(requested, n),
+                DispositionOutcome::Renamed,
+            ),
+        };
+        check_writable(job, &blob)?;
+        match create(checked_key(format!("{container}/{blob}"))?).await {
+            Ok(()) => {
+                return Ok(BlobPlaced {
+                    blob,
+                    disposition: outcome,
+                });
+            }
+            Err(seedship_store::Error::AlreadyExists { .. }) if disposition == Disposition::Rename => {}
+            Err(seedship_store::Error::AlreadyExists { .. }) => {
+                return Ok(BlobPlaced {
+                    blob: requested.to_owned(),
+                    disposition: DispositionOutcome::Skipped,
+                });
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ApiError::already_exists(format!(
+        "blob {requested} and its {} numbered names are all taken",
+        seedship_jobs::MAX_RENAME_ATTEMPTS
+    )))
 }
 
 /// Blobs written at once by a batch (each still fsynced and renamed on its own by the store).
@@ -348,14 +453,17 @@ async fn list_blobs(
 }
 
 /// Operator: writes a batch of small blobs ([`seedship_jobs::decode_batch`]) into the job's
-/// container, replacing blobs of the same names. Every entry is checked against its BLAKE3
-/// before any is written: one mismatch refuses the whole batch and writes nothing.
+/// container, each under its requested name placed by the batch's `?disposition=` (as a
+/// single PUT does; rename and no-overwrite by create-if-absent writes). Every entry is checked
+/// against its BLAKE3 before any is written: one mismatch refuses the whole batch and writes
+/// nothing. Answers where each entry went, in order.
 async fn put_blob_batch(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, name)): Path<(String, String)>,
+    Query(query): Query<BatchQuery>,
     body: Body,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<BatchPlaced>), ApiError> {
     operator_only(&principal)?;
     let (container, job) = destination_of(&state, &account, &name).await?;
     let body = axum::body::to_bytes(body, seedship_jobs::MAX_BATCH_BODY)
@@ -373,17 +481,35 @@ async fn put_blob_batch(
         }
         check_writable(&job, entry.name)?;
         let key = checked_key(format!("{container}/{}", entry.name))?;
-        writes.push((key, body.slice_ref(entry.data)));
+        writes.push((entry.name.to_owned(), key, body.slice_ref(entry.data)));
     }
-    futures::stream::iter(writes)
-        .map(|(key, data)| {
-            let store = &state.store;
-            async move { store.put(&key, data, seedship_store::PutMode::Overwrite).await }
+    let disposition = query.disposition.unwrap_or(Disposition::Overwrite);
+    let (state, container, job) = (&state, container.as_str(), &job);
+    // Concurrently; the answers in the batch's order. Two entries requesting one name are
+    // both placed (create-if-absent lets one have it).
+    let blobs: Vec<BlobPlaced> = futures::stream::iter(writes)
+        .map(|(requested, key, data)| async move {
+            if disposition == Disposition::Overwrite {
+                let outcome = overwrite_outcome(state, &key).await?;
+                state
+                    .store
+                    .put(&key, data, seedship_store::PutMode::Overwrite)
+                    .await?;
+                return Ok::<_, ApiError>(BlobPlaced {
+                    blob: requested,
+                    disposition: outcome,
+                });
+            }
+            place(container, job, &requested, disposition, |key| {
+                let data = data.clone();
+                async move { state.store.put(&key, data, seedship_store::PutMode::Create).await }
+            })
+            .await
         })
-        .buffer_unordered(BATCH_WRITES)
-        .try_collect::<Vec<()>>()
+        .buffered(BATCH_WRITES)
+        .try_collect()
         .await?;
-    Ok(StatusCode::CREATED)
+    Ok((StatusCode::CREATED, Json(BatchPlaced { blobs })))
 }
 
 /// Owner or operator: reads a blob of the job's container.
@@ -601,6 +727,7 @@ async fn repair(
         return Err(err);
     }
     writer.finish().await?;
+    let _writing = state.job_writes.lock().await;
     let now = state.clock.now();
     let mut tx = state.db.pool().begin().await?;
     let (loaded, mut job) = load_or_404(&mut tx, &account, &name).await?;

@@ -184,6 +184,7 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
             .map(|row| Ok((row.try_get("account")?, row.try_get("name")?)))
             .collect::<Result<_, sqlx::Error>>()?;
     for (account, name) in due {
+        let _writing = state.job_writes.lock().await;
         let mut tx = state.db.pool().begin().await?;
         let Some((loaded, mut job)) = load(&mut tx, &account, &name).await? else {
             continue;
@@ -390,6 +391,7 @@ async fn act(
 ) -> Result<Json<JobDetail>, ApiError> {
     let actor = actor_for(&principal, &account)?;
     run_deadlines(&state).await?;
+    let _writing = state.job_writes.lock().await;
     let now = state.clock.now();
     let mut tx = state.db.pool().begin().await?;
     let (loaded, mut job) = load_or_404(&mut tx, &account, &name).await?;

@@ -31,6 +31,11 @@ pub(crate) struct AppState {
     pub sign_in_throttle: Arc<SignInThrottle>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Held by every transaction that changes a job, so that this server changes jobs one at
+    /// a time: on SQLite two write transactions that both read first fail (busy) instead of
+    /// waiting, and two receivers of one job act on it at once. (Servers sharing a Postgres
+    /// database still meet the job's version check: `ConcurrentUpdate`.)
+    pub job_writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Counters the server keeps since it started.

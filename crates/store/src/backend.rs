@@ -87,7 +87,9 @@ pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
             allow_http,
             create_bucket,
         } => {
+            // A create-if-absent move is a copy completed only if the destination is absent.
             let mut builder = AmazonS3Builder::new()
+                .with_copy_if_not_exists(object_store::aws::S3CopyIfNotExists::Multipart)
                 .with_bucket_name(bucket)
                 .with_region(region)
                 .with_allow_http(*allow_http);
@@ -286,6 +288,15 @@ impl Store for ObjectStoreBackend {
             .rename(&path(from)?, &path(to)?)
             .await
             .map_err(|e| Error::from_backend(from, e))
+    }
+
+    async fn rename_if_absent(&self, from: &str, to: &str) -> Result<()> {
+        match self.inner.rename_if_not_exists(&path(from)?, &path(to)?).await {
+            Err(
+                e @ (object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }),
+            ) => Err(Error::from_backend(to, e)),
+            result => result.map_err(|e| Error::from_backend(from, e)),
+        }
     }
 }
 

@@ -20,6 +20,8 @@ pub async fn run_all(store: &dyn Store, prefix: &str) {
     list_by_segment_prefix(store, &format!("{prefix}/list")).await;
     copy_and_rename(store, &format!("{prefix}/copy")).await;
     concurrent_creates(store, &format!("{prefix}/race")).await;
+    rename_if_absent(store, &format!("{prefix}/place")).await;
+    concurrent_renames_if_absent(store, &format!("{prefix}/place-race")).await;
 }
 
 /// Random bytes of length `len`.
@@ -322,5 +324,96 @@ pub async fn concurrent_creates(store: &dyn Store, prefix: &str) {
         payloads[winners[0]],
         "winner's bytes stored"
     );
+    store.delete(&key).await.expect("delete");
+}
+
+/// A move to a free key moves the object; a move to a taken key fails with `AlreadyExists` and
+/// leaves both objects as they were.
+pub async fn rename_if_absent(store: &dyn Store, prefix: &str) {
+    let (staged, taken, free) = (
+        format!("{prefix}/staged"),
+        format!("{prefix}/taken"),
+        format!("{prefix}/free"),
+    );
+    let data = random_bytes(3000);
+    let other = random_bytes(7);
+    store
+        .put(&staged, data.clone(), PutMode::Overwrite)
+        .await
+        .expect("put");
+    store
+        .put(&taken, other.clone(), PutMode::Overwrite)
+        .await
+        .expect("put");
+    let refused = store.rename_if_absent(&staged, &taken).await;
+    assert!(
+        matches!(refused, Err(Error::AlreadyExists { .. })),
+        "a move to a taken key is refused: {refused:?}"
+    );
+    assert_eq!(
+        read_all(store, &taken, None).await.expect("get"),
+        other,
+        "a refused move keeps the destination"
+    );
+    assert_eq!(
+        read_all(store, &staged, None).await.expect("get"),
+        data,
+        "a refused move keeps the source"
+    );
+    store
+        .rename_if_absent(&staged, &free)
+        .await
+        .expect("move to a free key");
+    assert_eq!(
+        read_all(store, &free, None).await.expect("get"),
+        data,
+        "a move moves the bytes"
+    );
+    assert!(
+        matches!(store.head(&staged).await, Err(Error::NotFound { .. })),
+        "a move removes the source"
+    );
+    store.delete(&taken).await.expect("delete");
+    store.delete(&free).await.expect("delete");
+}
+
+/// Of several concurrent moves to one key exactly one wins; the losers' objects stay.
+pub async fn concurrent_renames_if_absent(store: &dyn Store, prefix: &str) {
+    let key = format!("{prefix}/blob");
+    let payloads: Vec<Bytes> = (0..6).map(|_| random_bytes(64)).collect();
+    let staged: Vec<String> = (0..payloads.len())
+        .map(|i| format!("{prefix}/staged-{i}"))
+        .collect();
+    for (name, data) in staged.iter().zip(&payloads) {
+        store
+            .put(name, data.clone(), PutMode::Overwrite)
+            .await
+            .expect("put");
+    }
+    let results =
+        futures::future::join_all(staged.iter().map(|name| store.rename_if_absent(name, &key))).await;
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one move wins: {results:?}");
+    for result in &results {
+        assert!(
+            result.is_ok() || matches!(result, Err(Error::AlreadyExists { .. })),
+            "losers see AlreadyExists: {result:?}"
+        );
+    }
+    assert_eq!(
+        read_all(store, &key, None).await.expect("get"),
+        payloads[winners[0]],
+        "winner's bytes stored"
+    );
+    for (i, name) in staged.iter().enumerate() {
+        if i != winners[0] {
+            store.delete(name).await.expect("delete");
+        }
+    }
     store.delete(&key).await.expect("delete");
 }

@@ -95,6 +95,10 @@ pub trait ObjectWriter: Send {
 ///   exactly once, in no particular order, with its size. An empty prefix lists everything.
 /// - **Delete** removes the object; deleting a missing key is not an error (S3 semantics), so
 ///   callers that must report "not found" check with `head` first.
+/// - **Rename if absent.** [`rename_if_absent`](Store::rename_if_absent) moves an object to a
+///   key only if no object is there (else [`Error::AlreadyExists`], both objects untouched);
+///   of two concurrent moves to one key exactly one succeeds. Services do it server-side:
+///   a hard link on a local directory, a conditional copy on Azure Blob and S3.
 /// - **Copy and rename** overwrite the destination and are server-side (no bytes through this
 ///   process). Rename is copy-then-delete on services without a native move: the source may
 ///   survive a crash in between, the destination is always complete.
@@ -116,6 +120,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn copy(&self, from: &str, to: &str) -> Result<()>;
     /// Moves `from` to `to` inside the store, overwriting `to`.
     async fn rename(&self, from: &str, to: &str) -> Result<()>;
+    /// Moves `from` to `to` inside the store unless `to` exists ([`Error::AlreadyExists`]):
+    /// the create-if-absent of an object written first under another key (a streamed upload).
+    async fn rename_if_absent(&self, from: &str, to: &str) -> Result<()>;
 }
 
 /// Checks that `key` is a valid object key (see the contract of [`Store`]).

@@ -1,4 +1,6 @@
-//! `seedship drive prepare|resume|abort|verify`: the WAImportExport `PrepImport` equivalent.
+//! `seedship drive prepare|resume|abort|verify`: the WAImportExport `PrepImport` equivalent;
+//! `seedship drive repair`: the customer's side of a drive the data centre found damaged
+//! (the work is `seedship-ingest`'s).
 
 use crate::{Context, drives, exit, output, prompt};
 use anyhow::{Context as _, bail};
@@ -19,7 +21,7 @@ pub enum DriveCmd {
     /// Re-read a drive and name every file and range that does not match its journal.
     Verify(VerifyArgs),
     /// Re-send over the network only the ranges a received drive's error log names.
-    Repair(super::import::RepairArgs),
+    Repair(RepairArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -122,7 +124,7 @@ impl DriveCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
             DriveCmd::Prepare(args) => prepare(*args, ctx),
-            DriveCmd::Repair(args) => super::import::repair(&args, ctx),
+            DriveCmd::Repair(args) => repair(&args, ctx),
             DriveCmd::Resume(args) => {
                 let passphrase = crate::shared::passphrase()?;
                 let summary = seedship_drive::resume(&args.journal, &passphrase, ctx.progress.as_ref())
@@ -355,4 +357,61 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
         }
         .into())
     }
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// Account owner (or operator) credentials file.
+    #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
+    credentials: PathBuf,
+    /// The import job's name.
+    #[arg(long, value_name = "NAME")]
+    job: String,
+    /// The job's account (default: the account of the credentials).
+    #[arg(long)]
+    account: Option<String>,
+    /// The drive's journal (names the drive).
+    #[arg(long, value_name = "FILE")]
+    journal: PathBuf,
+    /// The source directory the drive was prepared from.
+    #[arg(long, value_name = "DIR")]
+    srcdir: PathBuf,
+}
+
+#[derive(serde::Serialize)]
+struct RepairedReport<'a> {
+    message_type: &'static str,
+    #[serde(flatten)]
+    repaired: &'a seedship_ingest::Repaired,
+}
+
+/// `seedship drive repair`: re-sends the ranges the drive's error log names.
+fn repair(args: &RepairArgs, ctx: &Context) -> anyhow::Result<()> {
+    let (client, own) = crate::shared::connect(&args.credentials)?;
+    let account = args
+        .account
+        .clone()
+        .or(own)
+        .context("operators name the job's account with --account")?;
+    let job = seedship_ingest::JobRef {
+        client: &client,
+        account: &account,
+        name: &args.job,
+    };
+    let repaired = seedship_ingest::repair(&job, &args.journal, &args.srcdir, ctx.progress.as_ref())?;
+    let report = RepairedReport {
+        message_type: "drive_repaired",
+        repaired: &repaired,
+    };
+    output::emit(ctx.json, &report, || {
+        format!(
+            "repaired {} blob(s) of drive {}: {} range(s), {} bytes sent; drive {:?}, job {:?}",
+            repaired.blobs,
+            repaired.drive_id,
+            repaired.ranges,
+            repaired.bytes_sent,
+            repaired.drive_state,
+            repaired.job_state
+        )
+    })
 }

@@ -675,11 +675,8 @@ fn bad_input_is_refused_before_writing() {
     let out = run(&strs(&replace(&small, "--capacity", "6X")));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    // A JSON exit_error object: the quotes around the value are escaped.
-    assert!(
-        stderr.contains("6X") && stderr.contains("has an unknown unit"),
-        "{stderr}"
-    );
+    // stderr is the JSON exit_error line: the quotes around the size are escaped
+    assert!(stderr.contains(r#"size \"6X\" has an unknown unit"#), "{stderr}");
     for d in &s.drives {
         if d.is_dir() && d.starts_with(s._tmp.path()) {
             assert_eq!(std::fs::read_dir(d).expect("drive").count(), 0);

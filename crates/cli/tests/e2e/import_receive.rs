@@ -635,3 +635,143 @@ fn a_span_on_a_drive_not_received_is_a_hole_the_repair_fills() {
         .expect("repaired blob");
     assert!(blob == tree["big.img"], "the repaired blob is the source file");
 }
+
+/// Two receivers of one job at once, each with a drive whose files have the same names as
+/// the other's (disposition rename): the server places every file exactly once, under
+/// distinct names (the requested one or a numbered one), and each copy log names where its
+/// files went.
+#[test]
+fn two_concurrent_receives_of_colliding_names_place_every_file_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::start(dir.path(), None);
+    let base = make_source(&dir.path().join("base"), 60, 2 * MIB);
+    let mut trees = Vec::new();
+    let mut set = Vec::new();
+    for side in ["a", "b"] {
+        // the same names, different bytes on each drive
+        let src = dir.path().join(format!("src-{side}"));
+        let tree: std::collections::BTreeMap<String, Vec<u8>> = base
+            .iter()
+            .map(|(name, data)| {
+                let mut data = data.clone();
+                data.extend_from_slice(format!("drive {side}").as_bytes());
+                (name.clone(), data)
+            })
+            .collect();
+        for (name, data) in &tree {
+            let file = src.join(name);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            std::fs::write(file, data).expect("write source");
+        }
+        let drive = dir.path().join(format!("drive-{side}"));
+        let journal = dir.path().join(format!("drive-{side}.jrn"));
+        std::fs::create_dir_all(&drive).expect("mkdir drive");
+        let service_key = site.service_key("pub");
+        let session = format!("sess{side}");
+        let capacity = (64 * MIB).to_string();
+        let out = run(&[
+            "drive",
+            "prepare",
+            "--session",
+            &session,
+            "--srcdir",
+            path(&src),
+            "--dstdir",
+            "seed/host1",
+            "--encrypt",
+            "--service-key",
+            path(&service_key),
+            "--capacity",
+            &capacity,
+            "--drive",
+            path(&drive),
+            "--journal",
+            path(&journal),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        trees.push(tree);
+        set.push((drive, journal));
+    }
+    site.create_job("race", &set, "Ann");
+    site.ship("race", 2);
+
+    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let receivers: Vec<_> = set
+            .iter()
+            .map(|(drive, _)| {
+                let site = &site;
+                scope.spawn(move || site.receive("race", &site.operator_file, &[drive.as_path()]))
+            })
+            .collect();
+        receivers
+            .into_iter()
+            .map(|r| r.join().expect("receiver"))
+            .collect()
+    });
+    let owner = site.owner();
+    let mut placed = std::collections::BTreeSet::new();
+    for (output, tree) in outputs.iter().zip(&trees) {
+        // a drive some of whose files were renamed ends with warnings (exit code 21)
+        let report = stdout_json(output);
+        let drive = &report["drives"][0];
+        assert_eq!(drive["blobs_failed"], 0, "{report}");
+        let renamed = drive["status"] == "CompletedWithWarnings";
+        assert_eq!(
+            output.status.code(),
+            Some(if renamed { 21 } else { 0 }),
+            "receive: {}\n{report}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let state = if renamed { "CompletedMoreInfo" } else { "Completed" };
+        assert_eq!(drive["state"], state, "{report}");
+        let name = drive["copy_log"].as_str().expect("copy log name");
+        let log = owner
+            .get_blob("acme", "race", &format!("waimportexport/{name}"))
+            .expect("copy log blob");
+        let log = DriveLog::from_json(std::str::from_utf8(&log).expect("UTF-8")).expect("copy log");
+        assert_eq!(log.blobs.len(), tree.len(), "every file of the drive is logged");
+        for blob in &log.blobs {
+            let source = blob
+                .requested_blob
+                .strip_prefix("host1/")
+                .expect("requested under the prefix");
+            let expected = if blob.blob == blob.requested_blob {
+                seedship_jobs::DispositionOutcome::Created
+            } else {
+                assert_eq!(
+                    blob.blob,
+                    seedship_jobs::numbered_name(&blob.requested_blob, 1),
+                    "renamed to the first numbered name"
+                );
+                seedship_jobs::DispositionOutcome::Renamed
+            };
+            assert_eq!(blob.disposition, expected, "{blob:?}");
+            let stored = owner.get_blob("acme", "race", &blob.blob).expect("placed blob");
+            assert!(
+                stored == tree[source],
+                "blob {} holds the file of its drive",
+                blob.blob
+            );
+            assert!(
+                placed.insert(blob.blob.clone()),
+                "blob {} placed twice",
+                blob.blob
+            );
+        }
+        let any_renamed = log
+            .blobs
+            .iter()
+            .any(|b| b.disposition == seedship_jobs::DispositionOutcome::Renamed);
+        assert_eq!(renamed, any_renamed, "warnings exactly when renamed: {report}");
+    }
+    // Nothing else in the container: each file once, under its own name.
+    let listed: std::collections::BTreeSet<String> =
+        owner_listing_of(&site, "race", "host1").into_iter().collect();
+    assert_eq!(listed, placed);
+    assert_eq!(listed.len(), 2 * base.len());
+}
+
+/// The blob names the owner lists under `prefix` of job `job`'s container.
+fn owner_listing_of(site: &Site, job: &str, prefix: &str) -> Vec<String> {
+    site.owner().list_blobs("acme", job, prefix).expect("list blobs")
+}

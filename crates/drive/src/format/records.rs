@@ -12,8 +12,9 @@ pub const RANGE_OVERHEAD: u64 = 24 + 16;
 /// checksums of 8 TiB of ranges, or about 150 000 files with their names, per drive. A
 /// reader holds the manifest decoded in memory, so this bounds what a drive can make it hold.
 pub const MAX_MANIFEST_LEN: u64 = 64 << 20;
-/// At most this many drives per set.
-pub const MAX_DRIVES: usize = 10;
+/// At most this many drives per set: as many as an import job holds (one vocabulary, the job
+/// service's).
+pub use seedship_jobs::MAX_DRIVES;
 /// Largest file the format carries: one spanning every drive of a full set, each drive's
 /// manifest holding as many range checksums as fit it (80 TiB). Decoders refuse larger
 /// `file_size`s, so the sizes a manifest declares for spans on other drives stay bounded.
@@ -33,17 +34,9 @@ pub enum BlobType {
     Page,
 }
 
-/// What the import service does when the destination already exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Disposition {
-    /// Keep the existing object and import under a new name (default).
-    Rename,
-    /// Skip the file.
-    NoOverwrite,
-    /// Replace the existing object.
-    Overwrite,
-}
+/// What the import service does when the destination already exists: the job service's
+/// [`seedship_jobs::Disposition`], stored as one byte.
+pub use seedship_jobs::Disposition;
 
 impl BlobType {
     fn code(self) -> u8 {
@@ -61,21 +54,21 @@ impl BlobType {
     }
 }
 
-impl Disposition {
-    fn code(self) -> u8 {
-        match self {
-            Disposition::Rename => 0,
-            Disposition::NoOverwrite => 1,
-            Disposition::Overwrite => 2,
-        }
+/// A disposition's byte in plans and manifests.
+fn disposition_code(disposition: Disposition) -> u8 {
+    match disposition {
+        Disposition::Rename => 0,
+        Disposition::NoOverwrite => 1,
+        Disposition::Overwrite => 2,
     }
-    fn from_code(code: u8) -> Result<Self, FormatError> {
-        match code {
-            0 => Ok(Disposition::Rename),
-            1 => Ok(Disposition::NoOverwrite),
-            2 => Ok(Disposition::Overwrite),
-            _ => Err(FormatError::Invalid { what: "disposition" }),
-        }
+}
+
+fn disposition_from_code(code: u8) -> Result<Disposition, FormatError> {
+    match code {
+        0 => Ok(Disposition::Rename),
+        1 => Ok(Disposition::NoOverwrite),
+        2 => Ok(Disposition::Overwrite),
+        _ => Err(FormatError::Invalid { what: "disposition" }),
     }
 }
 
@@ -146,7 +139,7 @@ impl SegmentSpec {
         e.bytes(&self.path);
         e.bytes(self.dst.as_bytes());
         e.u8(self.blob_type.code());
-        e.u8(self.disposition.code());
+        e.u8(disposition_code(self.disposition));
         e.u64(self.file_size);
         e.i64(self.mtime_ns);
         e.u64(self.offset);
@@ -163,7 +156,7 @@ impl SegmentSpec {
             path: d.bytes("path")?,
             dst: d.string("destination")?,
             blob_type: BlobType::from_code(d.u8("blob type")?)?,
-            disposition: Disposition::from_code(d.u8("disposition")?)?,
+            disposition: disposition_from_code(d.u8("disposition")?)?,
             file_size: d.u64("file size")?,
             mtime_ns: d.i64("mtime")?,
             offset: d.u64("segment offset")?,
