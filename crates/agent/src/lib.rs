@@ -13,7 +13,6 @@
 //! [`Operator`] answers) and the import job's typed spec ([`JobDetails::job_spec`]).
 
 mod diskprep;
-mod durable;
 mod error;
 mod format;
 mod offline;

@@ -220,22 +220,11 @@ fn check_destination(dir: &AgentDir, offline: &Offline) -> Result<()> {
 /// Total size of the regular files under `path` (the estimate of the initial backup: restic's
 /// compression only shrinks it, so this never underestimates).
 fn tree_size(path: &Path) -> Result<u64> {
-    let io = |what| {
-        move |source| Error::Io {
-            what,
-            path: path.to_owned(),
-            source,
-        }
-    };
-    let meta = std::fs::symlink_metadata(path).map_err(io("reading"))?;
-    if !meta.is_dir() {
-        return Ok(if meta.is_file() { meta.len() } else { 0 });
-    }
-    let mut total = 0;
-    for entry in std::fs::read_dir(path).map_err(io("listing"))? {
-        total += tree_size(&entry.map_err(io("listing"))?.path())?;
-    }
-    Ok(total)
+    seedship_durable::tree_size(path).map_err(|source| Error::Io {
+        what: "reading",
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Checks the staging directory has room for the initial backup of `paths` and creates it,

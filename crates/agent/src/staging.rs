@@ -88,7 +88,7 @@ impl JobDir {
             .and_then(|value| serde_json::to_string_pretty(&value))
             .map_err(|source| Error::Json { source })?;
         let path = self.shipping_file();
-        crate::durable::write(&path, text.as_bytes()).map_err(|source| Error::Write { path, source })
+        seedship_durable::write(&path, text.as_bytes()).map_err(|source| Error::Write { path, source })
     }
 
     /// Records the completed initial backup (`job.toml`).
@@ -100,7 +100,7 @@ impl JobDir {
 /// Encodes `value` and writes it to `path` atomically and durably.
 pub(crate) fn write_toml(path: &Path, value: &impl serde::Serialize, what: &'static str) -> Result<()> {
     let text = toml::to_string(value).map_err(|source| Error::Encode { what, source })?;
-    crate::durable::write(path, text.as_bytes()).map_err(|source| Error::Write {
+    seedship_durable::write(path, text.as_bytes()).map_err(|source| Error::Write {
         path: path.to_owned(),
         source,
     })

@@ -9,7 +9,7 @@
 //! secret = "..."
 //! ```
 
-use std::io::Write;
+use seedship_durable::{FileOptions, PendingFile};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -167,7 +167,7 @@ impl Credentials {
     /// [`CredentialsError::Exists`] if `path` exists and not `replace`; [`CredentialsError::Io`]
     /// if the place cannot be written.
     pub fn create_file(path: &Path, replace: bool) -> Result<PendingCredentials, CredentialsError> {
-        PrivateFile::open(path, replace)
+        PendingFile::open(path, &FileOptions::private(replace))
             .map(|file| PendingCredentials { file })
             .map_err(|source| CredentialsError::io(path, source))
     }
@@ -176,88 +176,14 @@ impl Credentials {
 /// Writes `contents` to `path` with mode 0600: temporary file, fsync, rename, fsync of the
 /// directory (created 0700 if missing).
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    PrivateFile::open(path, true)?.commit(contents)
-}
-
-/// A private file (mode 0600) being written: the temporary file next to `path` is made first,
-/// so that a place that cannot be written is found before anything else happens (before a
-/// server issues a secret that would go there); [`PrivateFile::commit`] fills it and puts it
-/// in place atomically. Dropped uncommitted, it leaves nothing behind.
-#[derive(Debug)]
-struct PrivateFile {
-    path: PathBuf,
-    parent: PathBuf,
-    temp: PathBuf,
-    file: Option<std::fs::File>,
-    /// Replace an existing `path`; otherwise the file is only ever created.
-    replace: bool,
-}
-
-impl PrivateFile {
-    fn open(path: &Path, replace: bool) -> std::io::Result<Self> {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        let parent = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        if !replace && std::fs::symlink_metadata(path).is_ok() {
-            return Err(std::io::ErrorKind::AlreadyExists.into());
-        }
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)?;
-        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("credentials");
-        let temp = parent.join(format!(".{file_name}.tmp-{}", std::process::id()));
-        // one left by a dead process that had this process id: no live process owns it
-        let _ = std::fs::remove_file(&temp);
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        Ok(Self {
-            path: path.to_owned(),
-            parent: parent.to_owned(),
-            temp,
-            file: Some(file),
-            replace,
-        })
-    }
-
-    /// Writes `contents`, fsyncs, renames into place (without `replace`: only if nothing is
-    /// there by then) and fsyncs the directory.
-    fn commit(mut self, contents: &[u8]) -> std::io::Result<()> {
-        let mut file = self.file.take().ok_or(std::io::ErrorKind::NotFound)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        drop(file);
-        if self.replace {
-            std::fs::rename(&self.temp, &self.path)?;
-        } else {
-            use rustix::fs::{CWD, RenameFlags, renameat_with};
-            renameat_with(CWD, &self.temp, CWD, &self.path, RenameFlags::NOREPLACE)?;
-        }
-        // in place: nothing left for `drop` to remove
-        self.temp = PathBuf::new();
-        std::fs::File::open(&self.parent)?.sync_all()
-    }
-}
-
-impl Drop for PrivateFile {
-    fn drop(&mut self) {
-        if !self.temp.as_os_str().is_empty() {
-            // Leave no half-written temporary file behind; the original (if any) is untouched.
-            let _ = std::fs::remove_file(&self.temp);
-        }
-    }
+    PendingFile::open(path, &FileOptions::private(true))?.commit(contents)
 }
 
 /// A new credentials file whose place is checked before the secret exists (see
 /// [`Credentials::create_file`]).
 #[derive(Debug)]
 pub struct PendingCredentials {
-    file: PrivateFile,
+    file: PendingFile,
 }
 
 impl PendingCredentials {
@@ -268,7 +194,7 @@ impl PendingCredentials {
     /// [`CredentialsError::Io`] naming the file, or [`CredentialsError::Exists`] if a file
     /// appeared there meanwhile and it may not be replaced.
     pub fn commit(self, credentials: &Credentials) -> Result<(), CredentialsError> {
-        let path = self.file.path.clone();
+        let path = self.file.path().to_owned();
         self.file
             .commit(credentials.to_toml().as_bytes())
             .map_err(|source| CredentialsError::io(&path, source))
@@ -276,7 +202,7 @@ impl PendingCredentials {
 
     /// Where the file goes.
     pub fn path(&self) -> &Path {
-        &self.file.path
+        self.file.path()
     }
 }
 

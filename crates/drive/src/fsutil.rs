@@ -3,40 +3,22 @@
 use crate::error::{Error, Result};
 use rustix::fs::{FileType, Mode, OFlags};
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
-/// Writes `bytes` to `path` durably: a temporary file beside it, fsync, rename, fsync of the
-/// directory. A crash leaves either the old file or the new one, never a half-written one.
+/// Writes `bytes` to `path` durably (`seedship_durable::write`): a crash leaves either the old
+/// file or the new one, never a half-written one.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    let mut file = File::create(&tmp).map_err(Error::io(&tmp))?;
-    file.write_all(bytes).map_err(Error::io(&tmp))?;
-    file.sync_all().map_err(Error::io(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(Error::io(path))?;
-    sync_dir(parent(path))
-}
-
-/// `path` with `.tmp` appended to its name.
-pub(crate) fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(".tmp");
-    path.with_file_name(name)
+    seedship_durable::write(path, bytes).map_err(Error::io(path))
 }
 
 /// The directory holding `path` (`.` for a bare name).
-pub(crate) fn parent(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
+pub(crate) use seedship_durable::parent;
 
 /// Flushes a directory's entries to stable storage.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir))
+    seedship_durable::sync_dir(dir).map_err(Error::io(dir))
 }
 
 /// Creates `dir` and any missing parents, syncing each parent whose entries changed.
@@ -60,17 +42,7 @@ pub(crate) fn space(dir: &Path) -> Result<(u64, u64)> {
 
 /// Total length of the regular files below `dir`.
 pub(crate) fn tree_size(dir: &Path) -> Result<u64> {
-    let mut total = 0;
-    for entry in fs::read_dir(dir).map_err(Error::io(dir))? {
-        let entry = entry.map_err(Error::io(dir))?;
-        let meta = entry.metadata().map_err(Error::io(entry.path()))?;
-        total += if meta.is_dir() {
-            tree_size(&entry.path())?
-        } else {
-            meta.len()
-        };
-    }
-    Ok(total)
+    seedship_durable::tree_size(dir).map_err(Error::io(dir))
 }
 
 /// Removes everything inside `dir`, keeping `dir` itself.

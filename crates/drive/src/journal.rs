@@ -130,7 +130,9 @@ impl Journal {
         keys: &[(Holder, WrappedKey)],
         session: &NewSession<'_>,
     ) -> Result<PathBuf> {
-        let tmp = fsutil::tmp_path(path);
+        // What a killed earlier build left (its writer is gone) never becomes a journal.
+        seedship_durable::remove_dead_temporaries(path).map_err(Error::io(path))?;
+        let tmp = seedship_durable::temporary_path(path).map_err(Error::io(path))?;
         match std::fs::remove_file(&tmp) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&tmp)(e)),
             _ => {}

@@ -2,8 +2,8 @@
 //!
 //! rustic_backend's local backend writes each repository file in place under its final
 //! name, so a crash can leave a torn index or snapshot file that breaks later reads. This
-//! wrapper writes to a temporary name in the same directory, fsyncs, renames into place and
-//! fsyncs the directory, as restic's own local backend does. A leftover temporary file has
+//! wrapper writes through `seedship_durable` (a temporary name in the same directory, fsync,
+//! rename into place, fsync of the directory), as restic's own local backend does. A leftover temporary file has
 //! no valid id as its name, so rustic and restic both ignore it when listing; a write that
 //! fails (full disk) removes its temporary file, and [`sweep_temporaries`] removes those of
 //! killed writers, so that they neither fill the disk nor travel on drives.
@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use rustic_core::{BytesList, ErrorKind, FileType, Id, ReadBackend, RusticError, RusticResult, WriteBackend};
 use std::{
     fs,
-    io::Write,
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -40,28 +39,8 @@ impl AtomicLocal {
     }
 }
 
-/// What comes between a temporary file's name and its writer's process id.
-const TEMPORARY_MARK: &str = ".tmp-";
-
 fn write_atomically(path: &Path, content: &BytesList) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let temporary = dir.join(format!(".{name}{TEMPORARY_MARK}{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = fs::File::create(&temporary)?;
-        for chunk in content.slice() {
-            file.write_all(chunk)?;
-        }
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temporary, path)
-    };
-    write().inspect_err(|_| {
-        // A full disk must not stay full of a pack that will never be used: give the space
-        // back before reporting. The removal's own failure would hide the real cause.
-        let _ = fs::remove_file(&temporary);
-    })?;
-    fs::File::open(dir)?.sync_all()
+    seedship_durable::write_chunks(path, content.slice().iter().map(|chunk| &chunk[..]))
 }
 
 /// The temporary files found in a local repository by [`sweep_temporaries`].
@@ -73,13 +52,6 @@ pub struct Sweep {
     pub removed_bytes: u64,
     /// Files of writers still running, with their process ids; left alone.
     pub live: Vec<(PathBuf, u32)>,
-}
-
-/// The process id of the writer of a temporary file named `.<name>.tmp-<pid>`.
-fn temporary_owner(name: &str) -> Option<u32> {
-    let (stem, pid) = name.rsplit_once(TEMPORARY_MARK)?;
-    stem.strip_prefix('.').filter(|stem| !stem.is_empty())?;
-    pid.parse().ok()
 }
 
 /// Removes the temporary files that writers no longer running (killed by Ctrl-C, a crash or
@@ -123,13 +95,11 @@ fn sweep_dir(dir: &Path, sweep: &mut Sweep, own_too: bool) -> Result<()> {
             sweep_dir(&path, sweep, own_too)?;
             continue;
         }
-        let Some(pid) = temporary_owner(&entry.file_name().to_string_lossy()) else {
+        let Some(pid) = seedship_durable::temporary_owner(&entry.file_name().to_string_lossy()) else {
             continue;
         };
-        // A process id is reused eventually: a live process that is not the writer only
-        // keeps the file until the next sweep after it ends.
         let discarded = own_too && pid == std::process::id();
-        if !discarded && Path::new("/proc").join(pid.to_string()).exists() {
+        if !discarded && seedship_durable::owner_alive(pid) {
             sweep.live.push((path, pid));
             continue;
         }

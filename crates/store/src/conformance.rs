@@ -306,24 +306,7 @@ pub async fn concurrent_creates(store: &dyn Store, prefix: &str) {
             .map(|p| store.put(&key, p.clone(), PutMode::Create)),
     )
     .await;
-    let winners: Vec<usize> = results
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.is_ok())
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(winners.len(), 1, "exactly one create wins: {results:?}");
-    for result in &results {
-        assert!(
-            result.is_ok() || matches!(result, Err(Error::AlreadyExists { .. })),
-            "losers see AlreadyExists"
-        );
-    }
-    assert_eq!(
-        read_all(store, &key, None).await.expect("get"),
-        payloads[winners[0]],
-        "winner's bytes stored"
-    );
+    sole_winner(store, &key, &results, &payloads).await;
     store.delete(&key).await.expect("delete");
 }
 
@@ -392,28 +375,40 @@ pub async fn concurrent_renames_if_absent(store: &dyn Store, prefix: &str) {
     }
     let results =
         futures::future::join_all(staged.iter().map(|name| store.rename_if_absent(name, &key))).await;
+    let winner = sole_winner(store, &key, &results, &payloads).await;
+    for (i, name) in staged.iter().enumerate() {
+        if i != winner {
+            store.delete(name).await.expect("delete");
+        }
+    }
+    store.delete(&key).await.expect("delete");
+}
+
+/// Of concurrent attempts (`results`, one per payload) to create `key`, exactly one won, the
+/// others saw `AlreadyExists`, and `key` holds the winner's payload; returns the winner.
+async fn sole_winner<T: std::fmt::Debug>(
+    store: &dyn Store,
+    key: &str,
+    results: &[crate::Result<T>],
+    payloads: &[Bytes],
+) -> usize {
     let winners: Vec<usize> = results
         .iter()
         .enumerate()
         .filter(|(_, r)| r.is_ok())
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(winners.len(), 1, "exactly one move wins: {results:?}");
-    for result in &results {
+    assert_eq!(winners.len(), 1, "exactly one wins: {results:?}");
+    for result in results {
         assert!(
             result.is_ok() || matches!(result, Err(Error::AlreadyExists { .. })),
             "losers see AlreadyExists: {result:?}"
         );
     }
     assert_eq!(
-        read_all(store, &key, None).await.expect("get"),
+        read_all(store, key, None).await.expect("get"),
         payloads[winners[0]],
         "winner's bytes stored"
     );
-    for (i, name) in staged.iter().enumerate() {
-        if i != winners[0] {
-            store.delete(name).await.expect("delete");
-        }
-    }
-    store.delete(&key).await.expect("delete");
+    winners[0]
 }
