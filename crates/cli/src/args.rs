@@ -159,3 +159,44 @@ impl AccountCredentialsArg {
         )?)?)
     }
 }
+
+/// An import job named on the command line, with the credentials that act on it (an account
+/// owner's or an operator's).
+#[derive(Debug, Args)]
+pub struct JobTarget {
+    /// Account owner or operator credentials file.
+    #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
+    credentials: PathBuf,
+    /// The import job's name.
+    #[arg(long, value_name = "NAME")]
+    pub job: String,
+    /// The job's account (default: the account of owner credentials; for an operator, the
+    /// account whose job has this name).
+    #[arg(long)]
+    account: Option<String>,
+}
+
+impl JobTarget {
+    /// The client of the credentials and the job's account.
+    pub fn open(&self) -> anyhow::Result<(seedship_api::Client, String)> {
+        let (client, own) = shared::connect(&self.credentials)?;
+        let account = match self.account.clone().or(own) {
+            Some(account) => account,
+            None => seedship_ingest::find_account(&client, &self.job)?,
+        };
+        Ok((client, account))
+    }
+
+    /// The job on `client` in `account`.
+    pub fn at<'a>(
+        &'a self,
+        client: &'a seedship_api::Client,
+        account: &'a str,
+    ) -> seedship_ingest::JobRef<'a> {
+        seedship_ingest::JobRef {
+            client,
+            account,
+            name: &self.job,
+        }
+    }
+}

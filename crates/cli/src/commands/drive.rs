@@ -361,15 +361,8 @@ fn verify(args: VerifyArgs, ctx: &Context) -> anyhow::Result<()> {
 
 #[derive(Debug, Args)]
 pub struct RepairArgs {
-    /// Account owner (or operator) credentials file.
-    #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
-    credentials: PathBuf,
-    /// The import job's name.
-    #[arg(long, value_name = "NAME")]
-    job: String,
-    /// The job's account (default: the account of the credentials).
-    #[arg(long)]
-    account: Option<String>,
+    #[command(flatten)]
+    job: crate::args::JobTarget,
     /// The drive's journal (names the drive).
     #[arg(long, value_name = "FILE")]
     journal: PathBuf,
@@ -387,17 +380,8 @@ struct RepairedReport<'a> {
 
 /// `seedship drive repair`: re-sends the ranges the drive's error log names.
 fn repair(args: &RepairArgs, ctx: &Context) -> anyhow::Result<()> {
-    let (client, own) = crate::shared::connect(&args.credentials)?;
-    let account = args
-        .account
-        .clone()
-        .or(own)
-        .context("operators name the job's account with --account")?;
-    let job = seedship_ingest::JobRef {
-        client: &client,
-        account: &account,
-        name: &args.job,
-    };
+    let (client, account) = args.job.open()?;
+    let job = args.job.at(&client, &account);
     let repaired = seedship_ingest::repair(&job, &args.journal, &args.srcdir, ctx.progress.as_ref())?;
     let report = RepairedReport {
         message_type: "drive_repaired",

@@ -3,12 +3,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_api::{Client, Credentials};
-use seedship_ingest::{Erased, JobRef, LOG_DIR, Received};
+use seedship_ingest::{Erased, LOG_DIR, Received};
 use serde::Serialize;
 
+use crate::args::JobTarget;
 use crate::exit::{Coded, IMPORT_INCOMPLETE};
 use crate::{Context, output};
 
@@ -21,7 +20,7 @@ pub enum ImportCmd {
     /// Record that the job's drives went back to the customer (Packaging -> Completed or Closed).
     ShipBack {
         #[command(flatten)]
-        job: OperatorJob,
+        job: JobTarget,
         /// Tracking number of the return package.
         #[arg(long)]
         tracking_number: String,
@@ -29,22 +28,9 @@ pub enum ImportCmd {
 }
 
 #[derive(Debug, Args)]
-pub struct OperatorJob {
-    /// Operator credentials file.
-    #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
-    credentials: PathBuf,
-    /// The import job's name.
-    #[arg(long, value_name = "NAME")]
-    job: String,
-    /// The job's account (default: found among all jobs by name).
-    #[arg(long)]
-    account: Option<String>,
-}
-
-#[derive(Debug, Args)]
 pub struct ReceiveArgs {
     #[command(flatten)]
-    job: OperatorJob,
+    job: JobTarget,
     /// A mounted drive of the job; repeat for every drive in the package.
     #[arg(long = "drive", required = true, value_name = "DIR")]
     drives: Vec<PathBuf>,
@@ -56,7 +42,7 @@ pub struct ReceiveArgs {
 #[derive(Debug, Args)]
 pub struct EraseArgs {
     #[command(flatten)]
-    job: OperatorJob,
+    job: JobTarget,
     /// The mounted drive to erase.
     #[arg(long, value_name = "DIR")]
     drive: PathBuf,
@@ -74,28 +60,6 @@ impl ImportCmd {
                     format!("job {} is {:?}", job.job, detail.summary.state)
                 })
             }
-        }
-    }
-}
-
-impl OperatorJob {
-    /// The operator's client and the job's account.
-    fn open(&self) -> anyhow::Result<(Client, String)> {
-        let credentials = Credentials::load(&self.credentials)?;
-        let client = Client::new(&credentials)
-            .with_context(|| format!("credentials {}", self.credentials.display()))?;
-        let account = match &self.account {
-            Some(account) => account.clone(),
-            None => seedship_ingest::find_account(&client, &self.job)?,
-        };
-        Ok((client, account))
-    }
-
-    fn at<'a>(&'a self, client: &'a Client, account: &'a str) -> JobRef<'a> {
-        JobRef {
-            client,
-            account,
-            name: &self.job,
         }
     }
 }
