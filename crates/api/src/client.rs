@@ -201,13 +201,16 @@ pub struct Listed {
     pub names: Vec<String>,
 }
 
-/// A damaged file to hold back until its repair.
+/// A damaged file to hold back until its repair; the server chooses the name it is held back
+/// under (by `disposition`, as for a blob) and answers it: the repair names it so.
 #[derive(Debug, Clone, Copy)]
 pub struct HeldBack<'a> {
-    /// The name the drive's manifest asked for (the repair names it so).
+    /// The name the drive's manifest asked for.
     pub requested: &'a str,
-    /// The name the file was placed under.
-    pub blob: &'a str,
+    /// What to do if that name is taken (by a blob or another held-back file).
+    pub disposition: seedship_jobs::Disposition,
+    /// The drive whose logs list the file (its repair fixes that drive's problems only).
+    pub drive_id: &'a str,
     /// The BLAKE3 (hex) the whole file must have once repaired.
     pub blake3: &'a str,
     /// `(offset, length)` spans, in order, that are not sent (on drives not given): a repair
@@ -854,7 +857,9 @@ impl Client {
     }
 
     /// Holds back a file that failed verification (operator): `data` is the file with bad
-    /// ranges as zeros and without the file's holes (see [`HeldBack`]).
+    /// ranges as zeros and without the file's holes (see [`HeldBack`]). Answers the name the
+    /// server holds it back under (reserved until the repair writes it), or `Skipped`
+    /// (no-overwrite and the name taken: nothing held back).
     ///
     /// # Errors
     ///
@@ -865,22 +870,24 @@ impl Client {
         name: &str,
         file: &HeldBack<'_>,
         data: UploadBody,
-    ) -> Result<(), ClientError> {
+    ) -> Result<BlobPlaced, ClientError> {
         let url = self.job_object_url(account, name, "damaged", file.requested)?;
         let mut target = format!(
-            "{url}?blob={}&blake3={}",
-            percent_encode(file.blob),
+            "{url}?disposition={}&drive={}&blake3={}",
+            file.disposition.as_str(),
+            percent_encode(file.drive_id),
             percent_encode(file.blake3)
         );
         if !file.holes.is_empty() {
             target.push_str(&format!("&holes={}", percent_encode(&ranges_text(file.holes))));
         }
-        self.send_streamed(reqwest::Method::PUT, &url, target, data)
-            .map(drop)
+        let (status, answer) = self.send_streamed(reqwest::Method::PUT, &url, target, data)?;
+        serde_json::from_slice(&answer).map_err(|e| unexpected_answer(&url, status, &e))
     }
 
-    /// Repairs held-back file `requested` (owner or operator): `data` carries the bytes of
-    /// `ranges` (`(offset, length)`, in order).
+    /// Repairs the file held back as `blob` (the name [`Client::put_damaged`] answered, which
+    /// the error log records; owner or operator): `data` carries the bytes of `ranges`
+    /// (`(offset, length)`, in order).
     ///
     /// # Errors
     ///
@@ -889,11 +896,11 @@ impl Client {
         &self,
         account: &str,
         name: &str,
-        requested: &str,
+        blob: &str,
         ranges: &[(u64, u64)],
         data: impl std::io::Read + Send + 'static,
     ) -> Result<JobDetail, ClientError> {
-        let url = self.job_object_url(account, name, "repair", requested)?;
+        let url = self.job_object_url(account, name, "repair", blob)?;
         let target = format!("{url}?ranges={}", percent_encode(&ranges_text(ranges)));
         let (status, answer) =
             self.send_streamed(reqwest::Method::POST, &url, target, self.upload_reader(data))?;

@@ -36,10 +36,6 @@ pub(crate) struct Copier<'a> {
     /// Blob names in the container when the run started: a name not among them needs no
     /// question to the server before it is placed.
     existing: BTreeSet<String>,
-    /// Blob names chosen in this run for files held back; held while a name is chosen, so that
-    /// two files copied at once never pick the same one. (Complete files are placed by the
-    /// server, atomically, under the name it answers.)
-    placed: Mutex<BTreeSet<String>>,
     sent: Mutex<SentProgress>,
 }
 
@@ -73,7 +69,8 @@ impl Batch<'_> {
 /// The logs a worker made, by file index (ascending).
 type Logs = Vec<(usize, Result<BlobLog, Error>)>;
 
-/// Where a file's blob goes.
+/// What recognising a file's blob found before it is sent (the server places it, or holds it
+/// back, and answers the name it used).
 struct Placement {
     blob: String,
     outcome: DispositionOutcome,
@@ -98,7 +95,6 @@ impl<'a> Copier<'a> {
             task: progress.task("receiving", Unit::Bytes, Some(total)),
             warn,
             existing: existing.into_iter().collect(),
-            placed: Mutex::new(BTreeSet::new()),
             sent: Mutex::new(SentProgress {
                 done: BTreeMap::new(),
                 reported: Instant::now(),
@@ -199,32 +195,34 @@ impl<'a> Copier<'a> {
         };
         log.requested_blob = requested.clone();
         let hash = file.hash.map(|h| seedship_drive::format::to_hex(&h));
-        // already there (an earlier run), kept by no-overwrite, or the name to hold a damaged
-        // file back under; a complete file is placed by the server
+        // already there (an earlier run) or kept by no-overwrite; else the server places the
+        // file, or holds a damaged one back, and answers the name it used
         let placement = self.place(&requested, file, hash.as_deref())?;
         log.blob = placement.blob.clone();
         log.disposition = placement.outcome;
         // a batched file counts as done when its batch is written
         let mut batched = false;
-        let check = match (placement.outcome, hash.as_deref()) {
+        let (check, placed) = match (placement.outcome, hash.as_deref()) {
             // already in the container from an earlier run, or kept by no-overwrite
-            (_, Some(_)) if placement.already_there => None,
-            (DispositionOutcome::Skipped, _) => None,
+            (_, Some(_)) if placement.already_there => (None, None),
+            (DispositionOutcome::Skipped, _) => (None, None),
             (_, Some(hash)) if file.complete && file.size <= BATCH_FILE_MAX => {
-                let check = self.add_to_batch(batch, index, file, &requested, &placement.blob, hash)?;
+                let (check, held) = self.add_to_batch(batch, index, file, &requested, hash)?;
                 batched = check.status == FileStatus::Ok;
-                Some(check)
+                (Some(check), held)
             }
-            (_, Some(hash)) if file.complete => {
-                let (check, placed) = self.upload(file, &requested, &placement.blob, hash)?;
-                if let Some(placed) = placed {
-                    log.blob = placed.blob;
-                    log.disposition = placed.disposition;
-                }
-                check
+            (_, Some(hash)) if file.complete => self.upload(file, &requested, hash)?,
+            _ => {
+                let (check, held) = self.hold_back(file, &requested, hash.as_deref())?;
+                (Some(check), held)
             }
-            _ => Some(self.hold_back(file, &requested, &placement.blob, hash.as_deref())?),
         };
+        if let Some(placed) = placed {
+            log.blob = placed.blob;
+            log.disposition = placed.disposition;
+        }
+        // a damaged file no-overwrite did not hold back (its name taken) is not repaired
+        let check = check.filter(|_| log.disposition != DispositionOutcome::Skipped);
         let bad: BTreeMap<u64, RangeStatus> = check
             .iter()
             .flat_map(|c| &c.segments)
@@ -263,23 +261,23 @@ impl<'a> Copier<'a> {
     }
 
     /// Reads and verifies a small file; a good one joins `batch` under its requested name
-    /// (sent later by [`Copier::send_batch`]), a damaged one is held back at once (as `blob`).
+    /// (sent later by [`Copier::send_batch`]), a damaged one is held back at once (with the
+    /// name the server answered).
     fn add_to_batch(
         &self,
         batch: &mut Batch<'a>,
         index: usize,
         file: &'a ImportFile,
         requested: &str,
-        blob: &str,
         hash: &str,
-    ) -> Result<FileCheck, Error> {
+    ) -> Result<(FileCheck, Option<BlobPlaced>), Error> {
         let mut data = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
         let check = self
             .set
             .read_file(file, &mut data)
             .context(|| format!("reading {} from the drive", file.path.display()))?;
         let Some(blake3) = file.hash.filter(|_| check.status == FileStatus::Ok) else {
-            return self.hold_back(file, requested, blob, Some(hash));
+            return self.hold_back(file, requested, Some(hash));
         };
         let part = match batch.parts.iter().position(|p| p.disposition == file.disposition) {
             Some(at) => &mut batch.parts[at],
@@ -299,7 +297,7 @@ impl<'a> Copier<'a> {
         }
         .encode(&mut part.body);
         part.files.push((file, index));
-        Ok(check)
+        Ok((check, None))
     }
 
     /// Writes the batch's blobs (if any), records in their logs (in `logs`) where the server
@@ -325,14 +323,14 @@ impl<'a> Copier<'a> {
     }
 
     /// Recognises a blob with the file's hash among the names taken when the run started (an
-    /// earlier, interrupted run wrote it), and a name no-overwrite keeps; decides the name a
-    /// damaged file is held back under.
+    /// earlier, interrupted run wrote it), and a name no-overwrite keeps. Every other name is
+    /// the server's to choose (for a complete file and a held-back one alike): the one found
+    /// here is only the log's until the server answers.
     fn place(&self, requested: &str, file: &ImportFile, hash: Option<&str>) -> Result<Placement, Error> {
-        let mut placed_here = self.placed.lock().expect("placement lock");
         let mut ours = None;
         let mut failure = None;
         let placed = place_blob(requested, file.disposition, |name| {
-            if ours.is_some() || failure.is_some() || placed_here.contains(name) {
+            if ours.is_some() || failure.is_some() {
                 return true;
             }
             if !self.existing.contains(name) {
@@ -356,7 +354,6 @@ impl<'a> Copier<'a> {
             return Err(err).context(|| format!("checking blob {requested}"));
         }
         if let Some(blob) = ours {
-            placed_here.insert(blob.clone());
             return Ok(Placement {
                 blob,
                 outcome: DispositionOutcome::Created,
@@ -364,7 +361,6 @@ impl<'a> Copier<'a> {
             });
         }
         let placed = placed.context(|| format!("placing blob {requested}"))?;
-        placed_here.insert(placed.blob.clone());
         Ok(Placement {
             blob: placed.blob,
             outcome: placed.outcome,
@@ -374,12 +370,12 @@ impl<'a> Copier<'a> {
 
     /// Streams a complete file to the server under its requested name; the server places it
     /// by the file's disposition (and answers where) and writes it only if the bytes hash to
-    /// the manifest's BLAKE3; a file that fails verification is held back (as `blob`) instead.
+    /// the manifest's BLAKE3; a file that fails verification is held back instead (the server
+    /// answers the name either way).
     fn upload(
         &self,
         file: &ImportFile,
         requested: &str,
-        blob: &str,
         hash: &str,
     ) -> Result<(Option<FileCheck>, Option<BlobPlaced>), Error> {
         // the server checks the whole-file BLAKE3 as the bytes arrive
@@ -428,8 +424,8 @@ impl<'a> Copier<'a> {
                         file: file.path.clone(),
                     });
                 }
-                let check = self.hold_back(file, requested, blob, Some(hash))?;
-                Ok((Some(check), None))
+                let (check, held) = self.hold_back(file, requested, Some(hash))?;
+                Ok((Some(check), held))
             }
             Ok(placed) => Err(Error::WroteUnverified {
                 blob: placed.blob,
@@ -440,19 +436,21 @@ impl<'a> Copier<'a> {
     }
 
     /// Keeps a damaged file (bad ranges as zeros) on the server, outside the container, until
-    /// `seedship drive repair` sends the ranges it lacks.
+    /// `seedship drive repair` sends the ranges it lacks; the server chooses the name it is
+    /// held back under by the file's disposition and answers it (none: nothing was sent).
     fn hold_back(
         &self,
         file: &ImportFile,
         requested: &str,
-        blob: &str,
         hash: Option<&str>,
-    ) -> Result<FileCheck, Error> {
+    ) -> Result<(FileCheck, Option<BlobPlaced>), Error> {
         let reading = || format!("reading {} from the drive", file.path.display());
         let Some(hash) = hash else {
             // the segment carrying the file's checksum is on a drive not given: nothing to verify a repair against
-            return self.set.read_file(file, &mut std::io::sink()).context(reading);
+            let check = self.set.read_file(file, &mut std::io::sink()).context(reading)?;
+            return Ok((check, None));
         };
+        let drive_id = self.set.home_drive(file).drive_id();
         // The spans on drives not given are not sent: the server keeps them as holes that a
         // repair must fill.
         let holes: Vec<(u64, u64)> = self
@@ -467,7 +465,8 @@ impl<'a> Copier<'a> {
             |body| {
                 let held_back = seedship_api::HeldBack {
                     requested,
-                    blob,
+                    disposition: file.disposition,
+                    drive_id: &drive_id,
                     blake3: hash,
                     holes: &holes,
                 };
@@ -476,8 +475,8 @@ impl<'a> Copier<'a> {
                     .put_damaged(self.job.account, self.name(), &held_back, body)
             },
         );
-        sent.context(|| format!("holding back damaged file {requested}"))?;
-        check.context(reading)
+        let placed = sent.context(|| format!("holding back damaged file {requested}"))?;
+        Ok((check.context(reading)?, Some(placed)))
     }
 
     /// Runs `read` (a file from the drives) on a second thread into the body it hands `send`;

@@ -96,10 +96,16 @@ pub fn repair(
         ranges.sort_unstable();
         let sent: u64 = ranges.iter().map(|r| r.1).sum();
         let body = RangesReader::open(&source, ranges.clone())?;
+        // the name the server held the file back under (older logs of unrenamed files: the requested one)
+        let held_back = if blob.blob.is_empty() {
+            &blob.requested_blob
+        } else {
+            &blob.blob
+        };
         let detail = job
             .client
-            .repair_blob(job.account, name, &blob.requested_blob, &ranges, body)
-            .context(|| format!("repairing blob {} from {}", blob.requested_blob, source.display()))?;
+            .repair_blob(job.account, name, held_back, &ranges, body)
+            .context(|| format!("repairing blob {held_back} from {}", source.display()))?;
         task.advance(sent);
         report.blobs += 1;
         report.ranges += ranges.len();

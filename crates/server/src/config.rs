@@ -86,6 +86,12 @@ pub struct ServerConfig {
     /// Limits on client connections (`[connections]`).
     #[serde(default)]
     pub connections: ConnectionLimits,
+    /// Seconds after which an upload staged outside every container and never placed (the
+    /// server that took it was killed mid-upload) is deleted; the sweep runs at start and every
+    /// hour. Default 86400 (24 hours). Servers sharing one store sweep each other's staged
+    /// uploads too, so this must exceed the longest upload any of them may run.
+    #[serde(default)]
+    pub staging_max_age: Option<u64>,
 }
 
 /// The `[connections]` table: how long a client may take and how many may be connected.
@@ -199,6 +205,12 @@ impl ServerConfig {
                 prefix.clone().unwrap_or_else(|| data_dir.join("import-service")),
             )),
         }
+    }
+
+    /// [`ServerConfig::staging_max_age`], or its default.
+    pub(crate) fn staging_max_age(&self) -> Duration {
+        self.staging_max_age
+            .map_or(crate::staging::DEFAULT_MAX_AGE, Duration::from_secs)
     }
 
     pub(crate) fn store_config(&self, data_dir: &Path) -> StoreConfig {

@@ -61,13 +61,15 @@ struct HeadQuery {
     hash: Option<String>,
 }
 
-/// Query of a damaged-file PUT: the blob name the file was placed under, the BLAKE3 the
-/// whole file must have once repaired, and the spans the body leaves out (`offset:length,...`,
-/// on drives not received).
+/// Query of a damaged-file PUT: the disposition when the requested name is taken (none:
+/// overwrite), the BLAKE3 the whole file must have once repaired, the drive whose logs list
+/// the file (only its problems are repaired), and the spans the body leaves out
+/// (`offset:length,...`, on drives not received).
 #[derive(Debug, Deserialize)]
 struct DamagedQuery {
-    blob: String,
     blake3: String,
+    disposition: Option<Disposition>,
+    drive: Option<String>,
     holes: Option<String>,
 }
 
@@ -81,14 +83,37 @@ struct RepairQuery {
 const MAX_RECORD: u64 = 64 * 1024;
 
 /// What is kept beside a damaged file until its repair: the kept data is the file without its
-/// holes, which only a repair can fill.
-#[derive(Debug, Serialize, Deserialize)]
+/// holes, which only a repair can fill. Its key (`jobs/<job id>/damaged/record/<blob>`) is the
+/// held-back name's reservation: created only if absent, as a blob is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct DamagedRecord {
+    /// The name the file is held back under, which its repair writes.
     blob: String,
+    /// The name the drive's manifest asked for (records before held-back names were chosen by
+    /// the server lack it: then the held-back name).
+    #[serde(default)]
+    requested: Option<String>,
     blake3: String,
     size: u64,
     #[serde(default)]
     holes: Vec<(u64, u64)>,
+    /// The disposition it was held back with (none in older records: overwrite).
+    #[serde(default)]
+    disposition: Option<Disposition>,
+    /// The drive whose logs list the file (none: every drive's problems of the name).
+    #[serde(default)]
+    drive: Option<String>,
+}
+
+impl DamagedRecord {
+    /// Whether `other` is the same file of the same drive (held back again by a receive run
+    /// again), not another file requesting the same name.
+    fn same_file(&self, other: &DamagedRecord) -> bool {
+        self.requested == other.requested
+            && self.blake3 == other.blake3
+            && self.size == other.size
+            && self.drive == other.drive
+    }
 }
 
 /// The store key of `path` in the job's destination container: `containers/<container id>/<path>`.
@@ -97,20 +122,9 @@ async fn blob_key(state: &AppState, account: &str, name: &str, path: &str) -> Re
     checked_key(format!("{container}/{path}"))
 }
 
-/// The store key of blob `path` that the job may write: under its destination prefix, or one
-/// of its own copy and error logs. The operator's client checks the manifest's names too; this
+/// Refuses blob `path` unless the job may write it: under its destination prefix, or one of
+/// its own copy and error logs. The operator's client checks the manifest's names too; this
 /// is the server's own line, whatever a client sends.
-async fn writable_blob_key(
-    state: &AppState,
-    account: &str,
-    name: &str,
-    path: &str,
-) -> Result<String, ApiError> {
-    let (container, job) = destination_of(state, account, name).await?;
-    check_writable(&job, path)?;
-    checked_key(format!("{container}/{path}"))
-}
-
 fn check_writable(job: &Job, path: &str) -> Result<(), ApiError> {
     job.destination()
         .check_writable(job.name().as_str(), path)
@@ -127,8 +141,18 @@ async fn container_key(state: &AppState, account: &str, name: &str) -> Result<St
 
 /// The store key prefix of the job's destination container, and the job.
 async fn destination_of(state: &AppState, account: &str, name: &str) -> Result<(String, Job), ApiError> {
+    let (container, job, _) = destination_and_id(state, account, name).await?;
+    Ok((container, job))
+}
+
+/// The store key prefix of the job's destination container, the job and its id.
+async fn destination_and_id(
+    state: &AppState,
+    account: &str,
+    name: &str,
+) -> Result<(String, Job, String), ApiError> {
     let mut tx = state.db.pool().begin().await?;
-    let (_, job) = load_or_404(&mut tx, account, name).await?;
+    let (loaded, job) = load_or_404(&mut tx, account, name).await?;
     let destination = job.destination();
     let container: Option<String> = sqlx::query_scalar(
         "SELECT c.id FROM containers c JOIN storage_accounts s ON s.id = c.storage_account_id \
@@ -145,22 +169,41 @@ async fn destination_of(state: &AppState, account: &str, name: &str) -> Result<(
             destination.storage_account, destination.container
         ))
     })?;
-    Ok((format!("containers/{container}"), job))
+    Ok((format!("containers/{container}"), job, loaded.id.to_string()))
 }
 
-/// The store keys of a damaged file of a job (data, record); outside every container.
-async fn damaged_keys(
-    state: &AppState,
-    account: &str,
-    name: &str,
-    blob: &str,
-) -> Result<(String, String), ApiError> {
-    let mut tx = state.db.pool().begin().await?;
-    let (loaded, _) = load_or_404(&mut tx, account, name).await?;
+/// The store keys of the file job `job_id` holds back as `blob` (data, record); outside every
+/// container.
+fn damaged_keys(job_id: &str, blob: &str) -> Result<(String, String), ApiError> {
     Ok((
-        checked_key(format!("jobs/{}/damaged/data/{blob}", loaded.id))?,
-        checked_key(format!("jobs/{}/damaged/record/{blob}", loaded.id))?,
+        checked_key(format!("jobs/{job_id}/damaged/data/{blob}"))?,
+        checked_key(format!("jobs/{job_id}/damaged/record/{blob}"))?,
     ))
+}
+
+/// Whether a file is held back as `blob` (its name is reserved until the repair writes it).
+async fn held_back_as(state: &AppState, job_id: &str, blob: &str) -> Result<bool, ApiError> {
+    let (_, record_key) = damaged_keys(job_id, blob)?;
+    match state.store.head(&record_key).await {
+        Ok(_) => Ok(true),
+        Err(seedship_store::Error::NotFound { .. }) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The record of the file held back as `blob`, if any.
+async fn read_record(
+    state: &AppState,
+    record_key: &str,
+    blob: &str,
+) -> Result<Option<DamagedRecord>, ApiError> {
+    let record = crate::vault::read_bounded(state, record_key, MAX_RECORD, |size| {
+        internal(format!("the record of damaged file {blob} is {size} bytes"))
+    })
+    .await?;
+    record
+        .map(|r| serde_json::from_slice(&r).map_err(internal))
+        .transpose()
 }
 
 fn checked_key(key: String) -> Result<String, ApiError> {
@@ -308,7 +351,7 @@ async fn put_blob(
 ) -> Result<(StatusCode, Json<BlobPlaced>), ApiError> {
     operator_only(&principal)?;
     let expected = query.blake3.as_deref().map(parse_blake3).transpose()?;
-    let (container, job) = destination_of(&state, &account, &name).await?;
+    let (container, job, job_id) = destination_and_id(&state, &account, &name).await?;
     check_writable(&job, &path)?;
     let key = checked_key(format!("{container}/{path}"))?;
     let placed = match query.disposition.unwrap_or(Disposition::Overwrite) {
@@ -321,9 +364,13 @@ async fn put_blob(
             }
         }
         disposition => {
-            let staged = staging_key(&state, &account, &name).await?;
+            let staged = checked_key(crate::staging::staging_key(&job_id))?;
             write_object(&state, &staged, body_stream(body), expected).await?;
-            let placed = place(&container, &job, &path, disposition, |key| {
+            let held = Held {
+                state: &state,
+                job_id: &job_id,
+            };
+            let placed = place(&container, &job, held, &path, disposition, |key| {
                 let (state, staged) = (&state, &staged);
                 async move { state.store.rename_if_absent(staged, &key).await }
             })
@@ -353,20 +400,23 @@ async fn overwrite_outcome(state: &AppState, key: &str) -> Result<DispositionOut
     }
 }
 
-/// A fresh key outside every container for an upload waiting to be placed.
-async fn staging_key(state: &AppState, account: &str, name: &str) -> Result<String, ApiError> {
-    let mut tx = state.db.pool().begin().await?;
-    let (loaded, _) = load_or_404(&mut tx, account, name).await?;
-    checked_key(format!("jobs/{}/staging/{}", loaded.id, uuid::Uuid::new_v4()))
+/// The files a job holds back, whose names [`place`] treats as taken.
+#[derive(Clone, Copy)]
+struct Held<'a> {
+    state: &'a AppState,
+    job_id: &'a str,
 }
 
 /// Places blob `requested` of the job by a disposition that never replaces a blob (rename,
 /// no-overwrite): `create(key)` creates the object at a key if it is free (failing with
 /// `AlreadyExists` if not, atomically); the requested name first, then for rename the numbered
-/// names ([`seedship_jobs::numbered_name`]) up to [`seedship_jobs::MAX_RENAME_ATTEMPTS`].
+/// names ([`seedship_jobs::numbered_name`]) up to [`seedship_jobs::MAX_RENAME_ATTEMPTS`]. A
+/// name a held-back file reserves counts as taken (a file held back between this check and the
+/// create is caught by its repair, which writes only if the name is still free).
 async fn place<F, Fut>(
     container: &str,
     job: &Job,
+    held: Held<'_>,
     requested: &str,
     disposition: Disposition,
     create: F,
@@ -384,7 +434,12 @@ where
             ),
         };
         check_writable(job, &blob)?;
-        match create(checked_key(format!("{container}/{blob}"))?).await {
+        let created = if held_back_as(held.state, held.job_id, &blob).await? {
+            Err(seedship_store::Error::AlreadyExists { key: blob.clone() })
+        } else {
+            create(checked_key(format!("{container}/{blob}"))?).await
+        };
+        match created {
             Ok(()) => {
                 return Ok(BlobPlaced {
                     blob,
@@ -465,7 +520,7 @@ async fn put_blob_batch(
     body: Body,
 ) -> Result<(StatusCode, Json<BatchPlaced>), ApiError> {
     operator_only(&principal)?;
-    let (container, job) = destination_of(&state, &account, &name).await?;
+    let (container, job, job_id) = destination_and_id(&state, &account, &name).await?;
     let body = axum::body::to_bytes(body, seedship_jobs::MAX_BATCH_BODY)
         .await
         .map_err(|err| ApiError::invalid_request(format!("reading the batch: {err}")))?;
@@ -485,6 +540,10 @@ async fn put_blob_batch(
     }
     let disposition = query.disposition.unwrap_or(Disposition::Overwrite);
     let (state, container, job) = (&state, container.as_str(), &job);
+    let held = Held {
+        state,
+        job_id: &job_id,
+    };
     // Concurrently; the answers in the batch's order. Two entries requesting one name are
     // both placed (create-if-absent lets one have it).
     let blobs: Vec<BlobPlaced> = futures::stream::iter(writes)
@@ -500,7 +559,7 @@ async fn put_blob_batch(
                     disposition: outcome,
                 });
             }
-            place(container, job, &requested, disposition, |key| {
+            place(container, job, held, &requested, disposition, |key| {
                 let data = data.clone();
                 async move { state.store.put(&key, data, seedship_store::PutMode::Create).await }
             })
@@ -561,54 +620,156 @@ async fn head_blob(
     Ok(response)
 }
 
-/// Operator: holds back a file that failed verification (bad ranges as zeros), with the
-/// blob name it was placed under and the BLAKE3 it must reach, until `repair` fixes it.
+/// Operator: holds back a file that failed verification (bad ranges as zeros) that the drive's
+/// manifest names `requested`, with the BLAKE3 it must reach, until `repair` fixes it. The
+/// server chooses the name it is held back under by the disposition, as for a blob: the name
+/// is reserved (create-if-absent of the file's record) if neither a blob nor another held-back
+/// file has it; rename tries the numbered names, no-overwrite holds nothing back if the name
+/// is taken, overwrite takes the requested name (replacing a file held back under it). The
+/// same file of the same drive held back again (a receive run again) takes its own name back.
+/// Answers the name used; the repair names it so.
 async fn put_damaged(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, name, requested)): Path<(String, String, String)>,
     Query(query): Query<DamagedQuery>,
     body: Body,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<BlobPlaced>), ApiError> {
     operator_only(&principal)?;
     parse_blake3(&query.blake3)?;
     let holes = match &query.holes {
         Some(text) => parse_ranges(text, u64::MAX)?,
         None => Vec::new(),
     };
-    writable_blob_key(&state, &account, &name, &query.blob).await?;
-    let (data_key, record_key) = damaged_keys(&state, &account, &name, &requested).await?;
-    let kept = write_object(&state, &data_key, body_stream(body), None).await?;
-    // The file is what was sent plus its holes; every hole must lie inside it.
-    let size = holes
-        .iter()
-        .try_fold(kept, |size, &(_, length)| size.checked_add(length))
-        .filter(|&size| {
-            holes
-                .last()
-                .is_none_or(|&(offset, length)| offset + length <= size)
-        });
-    let Some(size) = size else {
-        if let Err(err) = state.store.delete(&data_key).await {
-            tracing::warn!("removing refused damaged file {data_key}: {err}");
+    let (container, job, job_id) = destination_and_id(&state, &account, &name).await?;
+    check_writable(&job, &requested)?;
+    let staged = checked_key(crate::staging::staging_key(&job_id))?;
+    let kept = write_object(&state, &staged, body_stream(body), None).await?;
+    let placed = async {
+        // The file is what was sent plus its holes; every hole must lie inside it.
+        let size = holes
+            .iter()
+            .try_fold(kept, |size, &(_, length)| size.checked_add(length))
+            .filter(|&size| {
+                holes
+                    .last()
+                    .is_none_or(|&(offset, length)| offset + length <= size)
+            })
+            .ok_or_else(|| {
+                ApiError::invalid_request(format!(
+                    "holes {:?} do not fit a file of {kept} bytes sent plus its holes",
+                    query.holes.clone().unwrap_or_default()
+                ))
+            })?;
+        let disposition = query.disposition.unwrap_or(Disposition::Overwrite);
+        let record = DamagedRecord {
+            blob: String::new(),
+            requested: Some(requested.clone()),
+            blake3: query.blake3.to_ascii_lowercase(),
+            size,
+            holes,
+            disposition: Some(disposition),
+            drive: query.drive.clone(),
+        };
+        let placed = reserve(&state, &container, &job, &job_id, record).await?;
+        if placed.disposition != DispositionOutcome::Skipped {
+            // the data of an earlier hold-back of this name (overwrite, or held back again)
+            let (data_key, _) = damaged_keys(&job_id, &placed.blob)?;
+            state.store.delete(&data_key).await?;
+            state.store.rename_if_absent(&staged, &data_key).await?;
         }
-        return Err(ApiError::invalid_request(format!(
-            "holes {:?} do not fit a file of {kept} bytes sent plus its holes",
-            query.holes.unwrap_or_default()
-        )));
-    };
-    let record = DamagedRecord {
-        blob: query.blob,
-        blake3: query.blake3.to_ascii_lowercase(),
-        size,
-        holes,
-    };
-    let record = serde_json::to_vec(&record).map_err(internal)?;
-    state
-        .store
-        .put(&record_key, record.into(), seedship_store::PutMode::Overwrite)
-        .await?;
-    Ok(StatusCode::CREATED)
+        Ok::<_, ApiError>(placed)
+    }
+    .await;
+    // moved into place, or still staged (skipped, or an error)
+    let moved = matches!(&placed, Ok(p) if p.disposition != DispositionOutcome::Skipped);
+    if !moved && let Err(err) = state.store.delete(&staged).await {
+        tracing::warn!("removing staged damaged file {staged}: {err}");
+    }
+    Ok((StatusCode::CREATED, Json(placed?)))
+}
+
+/// Chooses and reserves the name a damaged file is held back under (see [`put_damaged`]):
+/// writes `record` (its `blob` set to the name) at that name's record key, creating it only if
+/// absent unless the disposition is overwrite.
+async fn reserve(
+    state: &AppState,
+    container: &str,
+    job: &Job,
+    job_id: &str,
+    mut record: DamagedRecord,
+) -> Result<BlobPlaced, ApiError> {
+    let requested = record.requested.clone().unwrap_or_default();
+    let disposition = record.disposition.unwrap_or(Disposition::Overwrite);
+    for attempt in 0..=seedship_jobs::MAX_RENAME_ATTEMPTS {
+        let (blob, outcome) = match attempt {
+            0 => (requested.clone(), DispositionOutcome::Created),
+            n => (
+                seedship_jobs::numbered_name(&requested, n),
+                DispositionOutcome::Renamed,
+            ),
+        };
+        check_writable(job, &blob)?;
+        let key = checked_key(format!("{container}/{blob}"))?;
+        let (_, record_key) = damaged_keys(job_id, &blob)?;
+        record.blob.clone_from(&blob);
+        let bytes = bytes::Bytes::from(serde_json::to_vec(&record).map_err(internal)?);
+        if disposition == Disposition::Overwrite {
+            let outcome = overwrite_outcome(state, &key).await?;
+            let outcome =
+                if outcome == DispositionOutcome::Created && held_back_as(state, job_id, &blob).await? {
+                    DispositionOutcome::Overwritten
+                } else {
+                    outcome
+                };
+            state
+                .store
+                .put(&record_key, bytes, seedship_store::PutMode::Overwrite)
+                .await?;
+            return Ok(BlobPlaced {
+                blob,
+                disposition: outcome,
+            });
+        }
+        if overwrite_outcome(state, &key).await? == DispositionOutcome::Created {
+            match state
+                .store
+                .put(&record_key, bytes.clone(), seedship_store::PutMode::Create)
+                .await
+            {
+                Ok(()) => {
+                    return Ok(BlobPlaced {
+                        blob,
+                        disposition: outcome,
+                    });
+                }
+                Err(seedship_store::Error::AlreadyExists { .. }) => {
+                    let found = read_record(state, &record_key, &blob).await?;
+                    if found.is_some_and(|found| found.same_file(&record)) {
+                        state
+                            .store
+                            .put(&record_key, bytes, seedship_store::PutMode::Overwrite)
+                            .await?;
+                        return Ok(BlobPlaced {
+                            blob,
+                            disposition: outcome,
+                        });
+                    }
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        if disposition != Disposition::Rename {
+            return Ok(BlobPlaced {
+                blob: requested,
+                disposition: DispositionOutcome::Skipped,
+            });
+        }
+    }
+    Err(ApiError::already_exists(format!(
+        "blob {requested} and its {} numbered names are all taken",
+        seedship_jobs::MAX_RENAME_ATTEMPTS
+    )))
 }
 
 /// Parses `offset:length,...`: ranges in increasing order, not overlapping, not empty, inside
@@ -652,24 +813,25 @@ fn fixes(problem: &Problem, blob: &str, ranges: &[(u64, u64)]) -> bool {
     }
 }
 
-/// Owner or operator: replaces the named ranges of a held-back file with the body (the ranges'
-/// bytes, in order), writes the blob if the whole file then hashes to the manifest's BLAKE3,
-/// and records the repair of every problem of the blob those ranges cover.
+/// Owner or operator: replaces the named ranges of the file held back as `blob` with the body
+/// (the ranges' bytes, in order), writes the blob if the whole file then hashes to the
+/// manifest's BLAKE3, and records the repair of every problem of the file (on its drive) those
+/// ranges cover. A file held back by rename or no-overwrite is written only if its name is
+/// still free (create-if-absent), never over a blob placed since.
 async fn repair(
     State(state): State<AppState>,
     principal: Principal,
-    Path((account, name, requested)): Path<(String, String, String)>,
+    Path((account, name, blob)): Path<(String, String, String)>,
     Query(query): Query<RepairQuery>,
     body: Body,
 ) -> Result<Json<JobDetail>, ApiError> {
     let actor = actor_for(&principal, &account)?;
-    let (data_key, record_key) = damaged_keys(&state, &account, &name, &requested).await?;
-    let record = crate::vault::read_bounded(&state, &record_key, MAX_RECORD, |size| {
-        internal(format!("the record of damaged file {requested} is {size} bytes"))
-    })
-    .await?
-    .ok_or_else(|| ApiError::not_found(format!("job {name} holds no damaged file {requested} to repair")))?;
-    let record: DamagedRecord = serde_json::from_slice(&record).map_err(internal)?;
+    let (container, job, job_id) = destination_and_id(&state, &account, &name).await?;
+    let (data_key, record_key) = damaged_keys(&job_id, &blob)?;
+    let record = read_record(&state, &record_key, &blob)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("job {name} holds no damaged file {blob} to repair")))?;
+    let requested = record.requested.clone().unwrap_or_else(|| blob.clone());
     let ranges = parse_ranges(&query.ranges, record.size)?;
     // The server holds no byte of a hole: each must lie inside one repaired range (ranges do
     // not overlap, so inside exactly one).
@@ -687,18 +849,27 @@ async fn repair(
         .find(|&&(h, l)| !ranges.iter().any(|&(o, n)| o <= h && h + l <= o + n))
     {
         return Err(ApiError::invalid_request(format!(
-            "the repair must send the span {h}:{l} of {requested}, which no drive received"
+            "the repair must send the span {h}:{l} of {blob}, which no drive received"
         )));
     }
     let expected = parse_blake3(&record.blake3)?;
-    let target = writable_blob_key(&state, &account, &name, &record.blob).await?;
+    check_writable(&job, &record.blob)?;
+    let target = checked_key(format!("{container}/{}", record.blob))?;
+    // overwrite writes the blob in place; rename and no-overwrite compose it aside, then move
+    // it to the name only if still free
+    let create_only = !matches!(record.disposition, None | Some(Disposition::Overwrite));
+    let written = if create_only {
+        checked_key(crate::staging::staging_key(&job_id))?
+    } else {
+        target.clone()
+    };
     let damaged = state.store.get(&data_key, None).await?.stream;
     let mut old = Spans::new(
         damaged.map(|c| c.map_err(ApiError::from)).boxed(),
         "the held-back file",
     );
     let mut new = Spans::new(body_stream(body), "the repair body");
-    let mut writer = state.store.writer(&target).await?;
+    let mut writer = state.store.writer(&written).await?;
     let mut hasher = blake3::Hasher::new();
     let composed = async {
         let mut at = 0;
@@ -714,7 +885,7 @@ async fn repair(
         }
         if hasher.finalize() != expected {
             return Err(digest_mismatch(&format!(
-                "{requested} repaired with these ranges does not match the BLAKE3 of the drive manifest; nothing written"
+                "{blob} repaired with these ranges does not match the BLAKE3 of the drive manifest; nothing written"
             )));
         }
         Ok(())
@@ -722,17 +893,33 @@ async fn repair(
     .await;
     if let Err(err) = composed {
         if let Err(abort) = writer.abort().await {
-            tracing::warn!("aborting repaired blob {target}: {abort}");
+            tracing::warn!("aborting repaired blob {written}: {abort}");
         }
         return Err(err);
     }
     writer.finish().await?;
+    if create_only {
+        let moved = match state.store.rename_if_absent(&written, &target).await {
+            Err(seedship_store::Error::AlreadyExists { .. }) => Err(ApiError::already_exists(format!(
+                "blob {} was placed by another upload since {requested} was held back under its name; nothing written",
+                record.blob
+            ))),
+            moved => moved.map_err(ApiError::from),
+        };
+        if let Err(err) = moved {
+            if let Err(removed) = state.store.delete(&written).await {
+                tracing::warn!("removing staged repaired blob {written}: {removed}");
+            }
+            return Err(err);
+        }
+    }
     let _writing = state.job_writes.lock().await;
     let now = state.clock.now();
     let mut tx = state.db.pool().begin().await?;
     let (loaded, mut job) = load_or_404(&mut tx, &account, &name).await?;
     let mut repaired = Vec::new();
-    for drive in job.drives() {
+    let of_drive = |id: &str| record.drive.as_deref().is_none_or(|d| d == id);
+    for drive in job.drives().iter().filter(|d| of_drive(&d.drive_id)) {
         let fixed: Vec<Problem> = drive
             .transfer
             .iter()
@@ -754,6 +941,6 @@ async fn repair(
             tracing::warn!("removing repaired damaged file {key}: {err}");
         }
     }
-    tracing::info!(%account, job = %name, blob = %requested, ranges = ranges.len(), "blob repaired");
+    tracing::info!(%account, job = %name, %blob, %requested, ranges = ranges.len(), "blob repaired");
     Ok(Json(detail(&state, job, None)))
 }

@@ -34,6 +34,7 @@ mod secret;
 mod seed;
 mod seeds;
 mod server;
+mod staging;
 mod state;
 mod throttle;
 mod tls;

@@ -184,6 +184,10 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
             }
         }
     });
+    tokio::spawn(crate::staging::sweep_forever(
+        state.store.clone(),
+        options.config.staging_max_age(),
+    ));
     let app = crate::routes::app(state);
     ready(Ready {
         address: bound,

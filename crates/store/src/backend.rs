@@ -242,6 +242,7 @@ impl Store for ObjectStoreBackend {
         Ok(ObjectInfo {
             key: meta.location.to_string(),
             size: meta.size,
+            modified: meta.last_modified.into(),
         })
     }
 
@@ -261,6 +262,7 @@ impl Store for ObjectStoreBackend {
                 Ok(meta) => Ok(ObjectInfo {
                     key: meta.location.to_string(),
                     size: meta.size,
+                    modified: meta.last_modified.into(),
                 }),
                 // A prefix that was never written is an empty listing, not an error.
                 Err(e) => Err(Error::from_backend(&owned_prefix, e)),

@@ -71,6 +71,22 @@ pub async fn put_get_head_delete(store: &dyn Store, prefix: &str) {
         "get reports size and range"
     );
     assert_eq!(store.head(&key).await.expect("head").size, 1000, "head size");
+    // The time of last change is the write's (within clock skew), in head and list alike: the
+    // server's sweep of staged uploads ages objects by it.
+    let near_now = |modified: std::time::SystemTime| {
+        let now = std::time::SystemTime::now();
+        let skew = std::time::Duration::from_secs(300);
+        modified < now + skew && now < modified + skew
+    };
+    assert!(
+        near_now(store.head(&key).await.expect("head").modified),
+        "head time"
+    );
+    let listed = listing(store, prefix).await;
+    assert!(
+        listed.iter().all(|info| near_now(info.modified)),
+        "list time: {listed:?}"
+    );
     let replacement = random_bytes(10);
     store
         .put(&key, replacement.clone(), PutMode::Overwrite)

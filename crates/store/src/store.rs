@@ -26,13 +26,16 @@ pub enum ByteRange {
     Suffix(u64),
 }
 
-/// Name and size of a stored object.
+/// Name, size and time of last change of a stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
     /// The full key.
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+    /// When the object was last written, as the backend reports it (a local file's mtime, a
+    /// blob's `Last-Modified`).
+    pub modified: std::time::SystemTime,
 }
 
 /// A read in progress: the object's total size, the byte range being returned and its bytes.
@@ -93,6 +96,7 @@ pub trait ObjectWriter: Send {
 /// - **List** yields every object whose key starts with `prefix` followed by `/` (the prefix is
 ///   matched on whole segments, so `a/b` lists `a/b/c` but not `a/bc`), recursively, each
 ///   exactly once, in no particular order, with its size. An empty prefix lists everything.
+/// - **Times.** `head` and `list` report each object's time of last write (`modified`).
 /// - **Delete** removes the object; deleting a missing key is not an error (S3 semantics), so
 ///   callers that must report "not found" check with `head` first.
 /// - **Rename if absent.** [`rename_if_absent`](Store::rename_if_absent) moves an object to a

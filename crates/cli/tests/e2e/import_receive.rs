@@ -645,53 +645,7 @@ fn two_concurrent_receives_of_colliding_names_place_every_file_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let site = Site::start(dir.path(), None);
     let base = make_source(&dir.path().join("base"), 60, 2 * MIB);
-    let mut trees = Vec::new();
-    let mut set = Vec::new();
-    for side in ["a", "b"] {
-        // the same names, different bytes on each drive
-        let src = dir.path().join(format!("src-{side}"));
-        let tree: std::collections::BTreeMap<String, Vec<u8>> = base
-            .iter()
-            .map(|(name, data)| {
-                let mut data = data.clone();
-                data.extend_from_slice(format!("drive {side}").as_bytes());
-                (name.clone(), data)
-            })
-            .collect();
-        for (name, data) in &tree {
-            let file = src.join(name);
-            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
-            std::fs::write(file, data).expect("write source");
-        }
-        let drive = dir.path().join(format!("drive-{side}"));
-        let journal = dir.path().join(format!("drive-{side}.jrn"));
-        std::fs::create_dir_all(&drive).expect("mkdir drive");
-        let service_key = site.service_key("pub");
-        let session = format!("sess{side}");
-        let capacity = (64 * MIB).to_string();
-        let out = run(&[
-            "drive",
-            "prepare",
-            "--session",
-            &session,
-            "--srcdir",
-            path(&src),
-            "--dstdir",
-            "seed/host1",
-            "--encrypt",
-            "--service-key",
-            path(&service_key),
-            "--capacity",
-            &capacity,
-            "--drive",
-            path(&drive),
-            "--journal",
-            path(&journal),
-        ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        trees.push(tree);
-        set.push((drive, journal));
-    }
+    let (trees, set) = colliding_drives(&site, dir.path(), &base);
     site.create_job("race", &set, "Ann");
     site.ship("race", 2);
 
@@ -774,4 +728,164 @@ fn two_concurrent_receives_of_colliding_names_place_every_file_once() {
 /// The blob names the owner lists under `prefix` of job `job`'s container.
 fn owner_listing_of(site: &Site, job: &str, prefix: &str) -> Vec<String> {
     site.owner().list_blobs("acme", job, prefix).expect("list blobs")
+}
+
+/// Two drives prepared from sources with the names of `base` and different bytes ("drive a",
+/// "drive b" appended to each file): each source tree and its (drive, journal), under `dir`.
+type Tree = std::collections::BTreeMap<String, Vec<u8>>;
+
+fn colliding_drives(site: &Site, dir: &Path, base: &Tree) -> (Vec<Tree>, Vec<(PathBuf, PathBuf)>) {
+    let mut trees = Vec::new();
+    let mut set = Vec::new();
+    for side in ["a", "b"] {
+        // the same names, different bytes on each drive
+        let src = dir.join(format!("src-{side}"));
+        let tree: Tree = base
+            .iter()
+            .map(|(name, data)| {
+                let mut data = data.clone();
+                data.extend_from_slice(format!("drive {side}").as_bytes());
+                (name.clone(), data)
+            })
+            .collect();
+        for (name, data) in &tree {
+            let file = src.join(name);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+            std::fs::write(file, data).expect("write source");
+        }
+        let drive = dir.join(format!("drive-{side}"));
+        let journal = dir.join(format!("drive-{side}.jrn"));
+        std::fs::create_dir_all(&drive).expect("mkdir drive");
+        let service_key = site.service_key("pub");
+        let session = format!("sess{side}");
+        let capacity = (64 * MIB).to_string();
+        let out = run(&[
+            "drive",
+            "prepare",
+            "--session",
+            &session,
+            "--srcdir",
+            path(&src),
+            "--dstdir",
+            "seed/host1",
+            "--encrypt",
+            "--service-key",
+            path(&service_key),
+            "--capacity",
+            &capacity,
+            "--drive",
+            path(&drive),
+            "--journal",
+            path(&journal),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        trees.push(tree);
+        set.push((drive, journal));
+    }
+    (trees, set)
+}
+
+/// Two receivers of one job at once, each with a drive whose big.img (the same requested name
+/// on both, different bytes) is damaged: the server holds each back under its own name (the
+/// requested one and a numbered one, reserved create-if-absent), each error log names it, and
+/// each drive's repair writes its own file into its own blob, fixing only its own drive.
+#[test]
+fn two_concurrent_receives_hold_back_colliding_damaged_files_under_distinct_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = Site::start(dir.path(), None);
+    let base = make_source(&dir.path().join("base"), 6, 10 * MIB);
+    let (trees, set) = colliding_drives(&site, dir.path(), &base);
+    for (drive, _) in &set {
+        // one flipped byte in the second 4 MiB range of big.img's stored data
+        let data = largest_data_file(drive);
+        let mut bytes = std::fs::read(&data).expect("read data file");
+        bytes[5 * MIB] ^= 0x01;
+        std::fs::write(&data, bytes).expect("write data file");
+    }
+    site.create_job("held", &set, "Ann");
+    site.ship("held", 2);
+
+    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let receivers: Vec<_> = set
+            .iter()
+            .map(|(drive, _)| {
+                let site = &site;
+                scope.spawn(move || site.receive("held", &site.operator_file, &[drive.as_path()]))
+            })
+            .collect();
+        receivers
+            .into_iter()
+            .map(|r| r.join().expect("receiver"))
+            .collect()
+    });
+    let owner = site.owner();
+    let mut held_back = Vec::new();
+    for output in &outputs {
+        assert_exit(output, 21);
+        let report = stdout_json(output);
+        let drive = &report["drives"][0];
+        assert_eq!(drive["blobs_failed"], 1, "{report}");
+        let name = drive["error_log"].as_str().expect("error log name");
+        let log = owner
+            .get_blob("acme", "held", &format!("waimportexport/{name}"))
+            .expect("error log blob");
+        let log = DriveLog::from_json(std::str::from_utf8(&log).expect("UTF-8")).expect("error log");
+        // (renamed files are in the error log too, as warnings)
+        let broken: Vec<_> = log.blobs.iter().filter(|b| b.has_errors()).collect();
+        assert_eq!(broken.len(), 1, "{log:?}");
+        let blob = broken[0];
+        assert_eq!(blob.requested_blob, "host1/big.img");
+        assert_eq!(blob.ranges.len(), 1, "{blob:?}");
+        assert_eq!(blob.ranges[0].status, RangeStatus::Corrupted);
+        assert!(
+            owner.get_blob("acme", "held", &blob.blob).is_err(),
+            "a damaged file is no blob before its repair"
+        );
+        held_back.push(blob.blob.clone());
+    }
+    let names: std::collections::BTreeSet<&String> = held_back.iter().collect();
+    let expected = [
+        "host1/big.img".to_owned(),
+        seedship_jobs::numbered_name("host1/big.img", 1),
+    ];
+    assert_eq!(names, expected.iter().collect(), "held back under distinct names");
+    let damaged: Vec<(String, u64)> = store_listing(&site.server.data_dir.join("objects"))
+        .into_iter()
+        .filter(|(key, _)| key.contains("/damaged/data/"))
+        .collect();
+    assert_eq!(damaged.len(), 2, "{damaged:?}");
+
+    // Each drive's repair writes its own bytes into the name its file was held back under.
+    for (((_, journal), tree), blob) in set.iter().zip(&trees).zip(&held_back) {
+        let src = journal.with_file_name(format!(
+            "src-{}",
+            journal
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.strip_prefix("drive-"))
+                .expect("drive-<side>.jrn")
+        ));
+        let repaired = succeeded(&site.repair("held", journal, &src));
+        assert_eq!(repaired["blobs"], 1, "{repaired}");
+        assert_eq!(repaired["bytes_sent"], 4 * MIB as u64, "{repaired}");
+        let stored = owner.get_blob("acme", "held", blob).expect("repaired blob");
+        assert!(
+            stored == tree["big.img"],
+            "blob {blob} holds the file of its own drive"
+        );
+    }
+    let job = owner.job("acme", "held").expect("job");
+    for drive in job.job.drives() {
+        let problems = drive.transfer.iter().flat_map(|t| &t.problems).count();
+        assert_eq!(problems, 0, "drive {} is repaired", drive.drive_id);
+    }
+    // Each file once in the container: every name of both drives, big.img twice.
+    let listed = owner_listing_of(&site, "held", "host1");
+    assert_eq!(listed.len(), 2 * base.len(), "{listed:?}");
+    assert!(
+        !store_listing(&site.server.data_dir.join("objects"))
+            .iter()
+            .any(|(key, _)| key.contains("/damaged/") || key.contains("/staging/")),
+        "nothing left held back or staged"
+    );
 }
