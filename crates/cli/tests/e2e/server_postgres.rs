@@ -215,28 +215,11 @@ fn two_servers_share_postgres_and_one_storage_directory() {
     ]);
     let vault_a = via(&vault, &b, &a);
     let config_dir = dir.path().join("agent");
-    seedship(&[
-        "agent",
-        "register",
-        "--credentials",
-        path(&vault_a),
-        "--name",
-        "host",
-        "--config-dir",
-        path(&config_dir),
-    ]);
-    let agent_toml = std::fs::read_to_string(config_dir.join("agent.toml")).expect("agent.toml");
-    let field = |name: &str| {
-        agent_toml
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} = \"")))
-            .and_then(|r| r.strip_suffix('"'))
-            .expect("field")
-            .to_owned()
-    };
+    seedship(&register_args(&vault_a, "host", &config_dir));
+    let registered = Agent::registered_in(&config_dir);
     let on = |server: &Server| Agent {
-        id: field("id"),
-        secret: field("secret"),
+        id: registered.id.clone(),
+        secret: registered.secret.clone(),
         url: format!("{}/vaults/acme/shared/", server.url),
     };
     // Both servers list the vault.

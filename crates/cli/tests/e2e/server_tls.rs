@@ -57,33 +57,8 @@ fn restic_and_seedship_over_https_with_self_signed_certificate() {
         ],
     );
     let config_dir = dir.path().join("agent");
-    seedship_trusting(
-        &ca,
-        &[
-            "agent",
-            "register",
-            "--credentials",
-            path(&vault),
-            "--name",
-            "a",
-            "--config-dir",
-            path(&config_dir),
-        ],
-    );
-    let agent_toml = std::fs::read_to_string(config_dir.join("agent.toml")).expect("agent.toml");
-    let field = |name: &str| {
-        agent_toml
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} = \"")))
-            .and_then(|r| r.strip_suffix('"'))
-            .expect("field")
-            .to_owned()
-    };
-    let agent = Agent {
-        id: field("id"),
-        secret: field("secret"),
-        url: field("url"),
-    };
+    seedship_trusting(&ca, &register_args(&vault, "a", &config_dir));
+    let agent = Agent::registered_in(&config_dir);
     assert!(agent.url.starts_with("https://"), "vault URL is HTTPS");
 
     let cache = dir.path().join("cache");

@@ -219,11 +219,44 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// The agent `agent register` wrote to `config_dir` (its `agent.toml`).
+    pub fn registered_in(config_dir: &Path) -> Agent {
+        let config = std::fs::read_to_string(config_dir.join("agent.toml")).expect("agent.toml");
+        let field = |name: &str| {
+            config
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{name} = \"")))
+                .and_then(|rest| rest.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("{name} in agent.toml"))
+                .to_owned()
+        };
+        Agent {
+            id: field("id"),
+            secret: field("secret"),
+            url: field("url"),
+        }
+    }
+
     /// The restic repository string with the agent's credentials.
     pub fn repository(&self) -> String {
         let (scheme, rest) = self.url.split_once("://").expect("URL with scheme");
         format!("rest:{scheme}://{}:{}@{rest}", self.id, self.secret)
     }
+}
+
+/// The arguments of `agent register` with the vault registration credentials `vault_file`,
+/// agent name `name`, writing to `config_dir`.
+pub fn register_args<'a>(vault_file: &'a Path, name: &'a str, config_dir: &'a Path) -> Vec<&'a str> {
+    vec![
+        "agent",
+        "register",
+        "--credentials",
+        path(vault_file),
+        "--name",
+        name,
+        "--config-dir",
+        path(config_dir),
+    ]
 }
 
 /// Creates account `account` (unless `account_file` exists) and vault `vault`, and registers an
@@ -258,31 +291,10 @@ pub fn provision(server: &Server, dir: &Path, account: &str, vault: &str, append
     }
     server.seedship(&args);
     let config_dir = dir.join(format!("agent-{account}-{vault}"));
-    let registered = server.seedship(&[
-        "agent",
-        "register",
-        "--credentials",
-        path(&vault_file),
-        "--name",
-        "agent",
-        "--config-dir",
-        path(&config_dir),
-    ]);
-    let config = std::fs::read_to_string(config_dir.join("agent.toml")).expect("agent.toml");
-    let field = |name: &str| {
-        config
-            .lines()
-            .find_map(|line| line.strip_prefix(&format!("{name} = \"")))
-            .and_then(|rest| rest.strip_suffix('"'))
-            .unwrap_or_else(|| panic!("{name} in agent.toml"))
-            .to_owned()
-    };
-    assert_eq!(registered["agent"].as_str(), Some(field("id").as_str()));
-    Agent {
-        id: field("id"),
-        secret: field("secret"),
-        url: field("url"),
-    }
+    let registered = server.seedship(&register_args(&vault_file, "agent", &config_dir));
+    let agent = Agent::registered_in(&config_dir);
+    assert_eq!(registered["agent"].as_str(), Some(agent.id.as_str()));
+    agent
 }
 
 /// Creates storage account `storage` and its container `container` with the account owner
