@@ -8,6 +8,7 @@
 
 mod client;
 mod credentials;
+mod message;
 mod upload;
 mod wire;
 
@@ -15,6 +16,7 @@ pub use client::{
     AgentRegistered, Client, ClientError, CreatedAccount, HeldBack, Listed, Metrics, Seeded, VaultCreated,
 };
 pub use credentials::{Credentials, CredentialsError, PendingCredentials, write_private};
+pub use message::error_chain;
 pub use upload::{BodyWriter, UploadBody};
 pub use wire::{
     AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobList, BlobListEntry, BlobPlaced, ClockRequest,

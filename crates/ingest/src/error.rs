@@ -159,15 +159,3 @@ impl<T> Context<T> for Result<T, std::io::Error> {
         self.map_err(|source| Error::Io { what: what(), source })
     }
 }
-
-/// `err` and its sources, as `outer: inner: ...`.
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}

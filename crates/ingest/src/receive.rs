@@ -13,7 +13,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::copier::Copier;
-use crate::error::{Context as _, chain};
+use crate::error::Context as _;
 use crate::job::drive_id_of;
 use crate::status::drive_status_of;
 use crate::{Error, JobRef, LOG_DIR};
@@ -142,7 +142,7 @@ pub fn receive(
                     blobs: Vec::new(),
                 };
                 let mut outcome = finish_drive(job, &a.dir, &log)?;
-                outcome.error = Some(chain(&err));
+                outcome.error = Some(seedship_api::error_chain(&err));
                 outcomes.push(outcome);
             }
         }

@@ -89,7 +89,7 @@ impl From<seedship_store::Error> for ApiError {
             ),
             E::InvalidKey { .. } => Self::invalid_request(err.to_string()),
             other => {
-                let chain = error_chain(&other);
+                let chain = seedship_api::error_chain(&other);
                 tracing::error!("object store: {chain}");
                 Self::new(
                     StatusCode::BAD_GATEWAY,
@@ -99,18 +99,6 @@ impl From<seedship_store::Error> for ApiError {
             }
         }
     }
-}
-
-/// `err` and its sources joined with ": ".
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl IntoResponse for ApiError {

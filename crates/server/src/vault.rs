@@ -324,7 +324,7 @@ async fn read(state: &AppState, key: &str, headers: &HeaderMap) -> Result<Respon
     let read = state.store.get(key, range).await?;
     let length = read.range.end - read.range.start;
     let mut response = Response::new(Body::from_stream(read.stream.map_err(|e| {
-        tracing::error!("reading object: {}", crate::error::error_chain(&e));
+        tracing::error!("reading object: {}", seedship_api::error_chain(&e));
         e
     })));
     let response_headers = response.headers_mut();
@@ -459,7 +459,7 @@ async fn upload(
         },
         (Err(e), Some(writer)) => {
             if let Err(abort) = writer.abort().await {
-                tracing::warn!("aborting upload of {key}: {}", crate::error::error_chain(&abort));
+                tracing::warn!("aborting upload of {key}: {}", seedship_api::error_chain(&abort));
             }
             return Err(e);
         }

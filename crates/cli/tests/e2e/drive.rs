@@ -188,6 +188,20 @@ fn setup(drive_count: usize) -> Setup {
 }
 
 impl Setup {
+    /// `drive verify` of the first drive against its journal, unwrapping with `identity`.
+    fn verify_first_with(&self, identity: &str) -> Output {
+        run(&[
+            "drive",
+            "verify",
+            "--journal",
+            self.journals[0].to_str().expect("utf8"),
+            "--drive",
+            self.drives[0].to_str().expect("utf8"),
+            "--identity",
+            identity,
+        ])
+    }
+
     fn prepare_args(&self, session: &str, capacity: Option<u64>) -> Vec<String> {
         let mut args: Vec<String> = [
             "drive",
@@ -770,16 +784,7 @@ fn sessions_abort_and_wrong_passphrase() {
     ok(run(&strs(&first)));
     // The user's recovery key unwraps the drive key too.
     let recovery_key = format!("{}.key", recovery.display());
-    let v = ok(run(&[
-        "drive",
-        "verify",
-        "--journal",
-        s.journals[0].to_str().expect("utf8"),
-        "--drive",
-        s.drives[0].to_str().expect("utf8"),
-        "--identity",
-        &recovery_key,
-    ]));
+    let v = ok(s.verify_first_with(&recovery_key));
     assert_eq!(v["ok"], true);
     // A second session reuses the journal's key: no --encrypt.
     let second: Vec<String> = s
@@ -808,16 +813,7 @@ fn sessions_abort_and_wrong_passphrase() {
         .expect("run");
     assert_eq!(out.status.code(), Some(12));
     // The service key verifies too.
-    let out = run(&[
-        "drive",
-        "verify",
-        "--journal",
-        s.journals[0].to_str().expect("utf8"),
-        "--drive",
-        s.drives[0].to_str().expect("utf8"),
-        "--identity",
-        s.secret.to_str().expect("utf8"),
-    ]);
+    let out = s.verify_first_with(s.secret.to_str().expect("utf8"));
     assert_eq!(ok(out)["ok"], true);
     // The journal holds no plaintext key or file name.
     let journal = std::fs::read(&s.journals[0]).expect("journal");

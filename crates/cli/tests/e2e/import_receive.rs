@@ -79,14 +79,7 @@ fn full_import(dir: &Path, config: Option<&Path>) {
         "--tracking-number",
         "RET-1",
     ]);
-    let custody = ok(&[
-        "job",
-        "custody",
-        "seed-one",
-        "--credentials",
-        path(&site.owner_file),
-    ]);
-    assert_eq!(custody["verified"], true, "{custody}");
+    site.verified_custody("seed-one");
 
     // Erasure empties the drive, destroys the job's copy of its key and enters the custody log.
     let erased = ok(&[
@@ -119,14 +112,7 @@ fn full_import(dir: &Path, config: Option<&Path>) {
         "the wrapped key is destroyed"
     );
     assert!(erased_drive.erasure.is_some());
-    let custody = ok(&[
-        "job",
-        "custody",
-        "seed-one",
-        "--credentials",
-        path(&site.owner_file),
-    ]);
-    assert_eq!(custody["verified"], true, "{custody}");
+    let custody = site.verified_custody("seed-one");
     assert!(
         custody.to_string().contains("erased"),
         "custody log records the erasure: {custody}"
@@ -165,8 +151,7 @@ fn largest_data_file(drive: &Path) -> PathBuf {
 
 #[test]
 fn flipped_byte_is_logged_held_back_and_repaired() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (dir, site) = Site::in_tempdir();
     let src = dir.path().join("src");
     let tree = make_source(&src, 30, 10 * MIB);
     let set = site.prepare_and_ship("seed-two", &src, 1, 64 * MIB);
@@ -235,14 +220,7 @@ fn flipped_byte_is_logged_held_back_and_repaired() {
     // The drive went home before the repair: it stays ShippedBack, its log holds the repair.
     assert_eq!(repaired["drive_state"], "ShippedBack", "{repaired}");
     site.assert_container_holds("seed-two", &tree);
-    let custody = ok(&[
-        "job",
-        "custody",
-        "seed-two",
-        "--credentials",
-        path(&site.owner_file),
-    ]);
-    assert_eq!(custody["verified"], true, "{custody}");
+    site.verified_custody("seed-two");
 
     // Nothing is left to repair.
     let again = site.repair("seed-two", journal, &src);
@@ -253,8 +231,7 @@ fn flipped_byte_is_logged_held_back_and_repaired() {
 /// is written, and the repair completes the container.
 #[test]
 fn a_damaged_small_file_is_held_back_and_its_batch_written() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (dir, site) = Site::in_tempdir();
     let src = dir.path().join("src");
     let tree = make_source(&src, 40, MIB);
     let set = site.prepare_and_ship("seed-small", &src, 1, 64 * MIB);
@@ -294,8 +271,7 @@ fn a_damaged_small_file_is_held_back_and_its_batch_written() {
 
 #[test]
 fn a_drive_that_does_not_open_ends_with_its_drive_status() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (dir, site) = Site::in_tempdir();
     let src = dir.path().join("src");
     make_source(&src, 5, MIB);
     let set = site.prepare_and_ship("seed-three", &src, 1, 64 * MIB);
@@ -346,8 +322,7 @@ fn a_drive_that_does_not_open_ends_with_its_drive_status() {
 /// the drive imported.
 #[test]
 fn customer_names_never_leave_the_jobs_destination() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (dir, site) = Site::in_tempdir();
 
     // A drive id that is a path, as a hostile journal or hand-written spec would carry it.
     let spec = dir.path().join("hostile.json");
@@ -487,8 +462,7 @@ fn customer_names_never_leave_the_jobs_destination() {
 /// the container, and the receive finishes.
 #[test]
 fn hostile_drives_end_with_their_drive_status_and_the_receive_finishes() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (dir, site) = Site::in_tempdir();
     let src = dir.path().join("src");
     make_source(&src, 5, 10 * MIB);
     let set = site.prepare_and_ship("seed-hostile", &src, 2, 8 * MIB);
@@ -594,8 +568,7 @@ fn the_server_needs_only_the_public_service_key() {
 /// file's checksum travels with its last segment, so drive 2 alone is what can be held back.)
 #[test]
 fn a_span_on_a_drive_not_received_is_a_hole_the_repair_fills() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (dir, site) = Site::in_tempdir();
     let src = dir.path().join("src");
     let tree = make_source(&src, 3, 20 * MIB);
     let set = site.prepare_and_ship("seed-span", &src, 2, 16 * MIB);
@@ -642,26 +615,10 @@ fn a_span_on_a_drive_not_received_is_a_hole_the_repair_fills() {
 /// files went.
 #[test]
 fn two_concurrent_receives_of_colliding_names_place_every_file_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (dir, site) = Site::in_tempdir();
     let base = make_source(&dir.path().join("base"), 60, 2 * MIB);
     let (trees, set) = colliding_drives(&site, dir.path(), &base);
-    site.create_job("race", &set, "Ann");
-    site.ship("race", 2);
-
-    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
-        let receivers: Vec<_> = set
-            .iter()
-            .map(|(drive, _)| {
-                let site = &site;
-                scope.spawn(move || site.receive("race", &site.operator_file, &[drive.as_path()]))
-            })
-            .collect();
-        receivers
-            .into_iter()
-            .map(|r| r.join().expect("receiver"))
-            .collect()
-    });
+    let outputs = receive_concurrently(&site, "race", &set);
     let owner = site.owner();
     let mut placed = std::collections::BTreeSet::new();
     for (output, tree) in outputs.iter().zip(&trees) {
@@ -791,8 +748,7 @@ fn colliding_drives(site: &Site, dir: &Path, base: &Tree) -> (Vec<Tree>, Vec<(Pa
 /// each drive's repair writes its own file into its own blob, fixing only its own drive.
 #[test]
 fn two_concurrent_receives_hold_back_colliding_damaged_files_under_distinct_names() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (dir, site) = Site::in_tempdir();
     let base = make_source(&dir.path().join("base"), 6, 10 * MIB);
     let (trees, set) = colliding_drives(&site, dir.path(), &base);
     for (drive, _) in &set {
@@ -802,22 +758,7 @@ fn two_concurrent_receives_hold_back_colliding_damaged_files_under_distinct_name
         bytes[5 * MIB] ^= 0x01;
         std::fs::write(&data, bytes).expect("write data file");
     }
-    site.create_job("held", &set, "Ann");
-    site.ship("held", 2);
-
-    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
-        let receivers: Vec<_> = set
-            .iter()
-            .map(|(drive, _)| {
-                let site = &site;
-                scope.spawn(move || site.receive("held", &site.operator_file, &[drive.as_path()]))
-            })
-            .collect();
-        receivers
-            .into_iter()
-            .map(|r| r.join().expect("receiver"))
-            .collect()
-    });
+    let outputs = receive_concurrently(&site, "held", &set);
     let owner = site.owner();
     let mut held_back = Vec::new();
     for output in &outputs {
@@ -888,4 +829,21 @@ fn two_concurrent_receives_hold_back_colliding_damaged_files_under_distinct_name
             .any(|(key, _)| key.contains("/damaged/") || key.contains("/staging/")),
         "nothing left held back or staged"
     );
+}
+
+/// Creates and ships job `job` of the drives of `set`, then receives each drive in its own
+/// `import receive`, all at once; returns their outputs in drive order.
+fn receive_concurrently(site: &Site, job: &str, set: &[(PathBuf, PathBuf)]) -> Vec<std::process::Output> {
+    site.create_job(job, set, "Ann");
+    site.ship(job, set.len());
+    std::thread::scope(|scope| {
+        let receivers: Vec<_> = set
+            .iter()
+            .map(|(drive, _)| scope.spawn(move || site.receive(job, &site.operator_file, &[drive.as_path()])))
+            .collect();
+        receivers
+            .into_iter()
+            .map(|receiver| receiver.join().expect("receiver"))
+            .collect()
+    })
 }

@@ -208,11 +208,7 @@ fn offline_seeding_end_to_end() {
         std::fs::write(flow.source.join(format!("more-{i}.bin")), rng.random(8 * MIB)).expect("write");
     }
     let before_kill = flow.vault_bytes_received();
-    let mut child = command(&["backup", "--config-dir", path(&flow.config_dir)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn backup");
+    let mut child = flow.spawn_backup();
     let deadline = Instant::now() + Duration::from_secs(120);
     while flow.vault_bytes_received() == before_kill {
         assert!(
@@ -251,11 +247,7 @@ fn server_killed_while_seeding_resumes_on_the_next_backup() {
 
     // The seeding run: SIGKILL the server as soon as the first object lands in the vault.
     let vault_dir = flow.data_vault();
-    let mut child = command(&["backup", "--config-dir", path(&flow.config_dir)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn backup");
+    let mut child = flow.spawn_backup();
     let deadline = Instant::now() + Duration::from_secs(120);
     while store_listing(&vault_dir).is_empty() {
         assert!(

@@ -774,28 +774,12 @@ fn agent_secrets_rotate_by_the_owner_or_the_agent_itself() {
 /// credentials file, and with `--json` it is in the JSON.
 #[test]
 fn a_new_secret_is_never_shown_only_on_a_terminal() {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
     let admin = server.admin_credentials();
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
-    grantpt(&master).expect("grantpt");
-    unlockpt(&master).expect("unlockpt");
-    let name = ptsname(&master, Vec::new()).expect("ptsname");
-    let terminal = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(name.to_str().expect("UTF-8 pty name"))
-        .expect("open pty");
+    let (_master, terminal) = crate::pty_support::open_pty();
     let output = std::process::Command::new(SEEDSHIP)
-        .args([
-            "admin",
-            "account",
-            "create",
-            "acme",
-            "--admin-credentials",
-            path(&admin),
-        ])
+        .args(admin_create("account", "acme", &admin, None))
         .stdout(terminal)
         .output()
         .expect("run seedship");
@@ -808,14 +792,7 @@ fn a_new_secret_is_never_shown_only_on_a_terminal() {
 
     // Nothing was created: the same name is free, and a pipe gets the credentials file.
     let output = std::process::Command::new(SEEDSHIP)
-        .args([
-            "admin",
-            "account",
-            "create",
-            "acme",
-            "--admin-credentials",
-            path(&admin),
-        ])
+        .args(admin_create("account", "acme", &admin, None))
         .output()
         .expect("run seedship");
     assert_exit(&output, 0);

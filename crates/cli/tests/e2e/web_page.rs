@@ -438,8 +438,7 @@ fn the_jobs_page_shows_drives_states_and_progress_in_chromium() {
 
 #[test]
 fn sessions_origins_tenants_and_escaping_over_http() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (dir, site) = Site::in_tempdir();
     let url = site.server.url.clone();
     let src = dir.path().join("src");
     make_source(&src, 4, MIB);
@@ -550,8 +549,7 @@ fn sessions_origins_tenants_and_escaping_over_http() {
 
 #[test]
 fn the_sign_in_form_refuses_an_address_for_a_minute_after_twenty_failures() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let site = Site::start(dir.path(), None);
+    let (_dir, site) = Site::in_tempdir();
     let url = site.server.url.clone();
     let http = Http::builder()
         .redirect(reqwest::redirect::Policy::none())

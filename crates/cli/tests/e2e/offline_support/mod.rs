@@ -176,6 +176,15 @@ impl Flow {
         run(&["--json", "backup", "--config-dir", path(&self.config_dir)])
     }
 
+    /// A policy backup started in the background, its output discarded (to be killed).
+    pub fn spawn_backup(&self) -> std::process::Child {
+        command(&["backup", "--config-dir", path(&self.config_dir)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn backup")
+    }
+
     /// A policy backup that must succeed.
     pub fn backup_ok(&self) -> Output {
         let output = self.backup();

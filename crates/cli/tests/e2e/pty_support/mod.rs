@@ -20,25 +20,30 @@ pub struct Terminal {
     matched: usize,
 }
 
+/// A new pseudo-terminal: its controlling side and the terminal a child is given.
+pub fn open_pty() -> (File, File) {
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
+    grantpt(&master).expect("grantpt");
+    unlockpt(&master).expect("unlockpt");
+    let name = ptsname(&master, Vec::new()).expect("ptsname");
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(Path::new(name.to_str().expect("UTF-8 pty name")))
+        .expect("open pty slave");
+    (File::from(master), slave)
+}
+
 impl Terminal {
     /// Starts `command` with the terminal as its stdin, stdout and stderr.
     pub fn spawn(mut command: Command) -> Terminal {
-        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("openpt");
-        grantpt(&master).expect("grantpt");
-        unlockpt(&master).expect("unlockpt");
-        let name = ptsname(&master, Vec::new()).expect("ptsname");
-        let slave = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(Path::new(name.to_str().expect("UTF-8 pty name")))
-            .expect("open pty slave");
+        let (master, slave) = open_pty();
         let child = command
             .stdin(Stdio::from(slave.try_clone().expect("dup")))
             .stdout(Stdio::from(slave.try_clone().expect("dup")))
             .stderr(Stdio::from(slave))
             .spawn()
             .expect("spawn seedship");
-        let master = File::from(master);
         let mut reader = master.try_clone().expect("dup master");
         let (tx, output) = channel();
         std::thread::spawn(move || {

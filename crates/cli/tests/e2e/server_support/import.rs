@@ -72,6 +72,14 @@ pub struct Site {
 
 impl Site {
     /// A site whose server made the import service's key pair in its data directory.
+    /// A site with the default store in a new temporary directory, which lives as long as the
+    /// returned guard.
+    pub fn in_tempdir() -> (tempfile::TempDir, Site) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let site = Site::start(dir.path(), None);
+        (dir, site)
+    }
+
     pub fn start(dir: &Path, config: Option<&Path>) -> Site {
         let data = dir.join("data");
         let prefix = data.join("import-service");
@@ -219,6 +227,13 @@ impl Site {
             "--drive-count",
             &count,
         ]);
+    }
+
+    /// `job custody` of job `job` by the owner, which must verify.
+    pub fn verified_custody(&self, job: &str) -> serde_json::Value {
+        let custody = ok(&["job", "custody", job, "--credentials", path(&self.owner_file)]);
+        assert_eq!(custody["verified"], true, "{custody}");
+        custody
     }
 
     /// `seedship drive repair` of job `job` by the owner, from `journal` and the source `src`.
