@@ -688,7 +688,7 @@ fn owner_listing_of(site: &Site, job: &str, prefix: &str) -> Vec<String> {
 }
 
 /// Two drives prepared from sources with the names of `base` and different bytes ("drive a",
-/// "drive b" appended to each file): each source tree and its (drive, journal), under `dir`.
+/// "drive b" appended to each file, sources under `dir`): each source tree and its (drive, journal).
 type Tree = std::collections::BTreeMap<String, Vec<u8>>;
 
 fn colliding_drives(site: &Site, dir: &Path, base: &Tree) -> (Vec<Tree>, Vec<(PathBuf, PathBuf)>) {
@@ -710,34 +710,15 @@ fn colliding_drives(site: &Site, dir: &Path, base: &Tree) -> (Vec<Tree>, Vec<(Pa
             std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
             std::fs::write(file, data).expect("write source");
         }
-        let drive = dir.join(format!("drive-{side}"));
-        let journal = dir.join(format!("drive-{side}.jrn"));
-        std::fs::create_dir_all(&drive).expect("mkdir drive");
-        let service_key = site.service_key("pub");
-        let session = format!("sess{side}");
-        let capacity = (64 * MIB).to_string();
-        let out = run(&[
-            "drive",
-            "prepare",
-            "--session",
-            &session,
-            "--srcdir",
-            path(&src),
-            "--dstdir",
-            "seed/host1",
-            "--encrypt",
-            "--service-key",
-            path(&service_key),
-            "--capacity",
-            &capacity,
-            "--drive",
-            path(&drive),
-            "--journal",
-            path(&journal),
-        ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut prepared = site.prepare_session(
+            &format!("collide-{side}"),
+            &format!("sess{side}"),
+            &src,
+            1,
+            64 * MIB,
+        );
         trees.push(tree);
-        set.push((drive, journal));
+        set.push(prepared.remove(0));
     }
     (trees, set)
 }
@@ -797,15 +778,9 @@ fn two_concurrent_receives_hold_back_colliding_damaged_files_under_distinct_name
     assert_eq!(damaged.len(), 2, "{damaged:?}");
 
     // Each drive's repair writes its own bytes into the name its file was held back under.
-    for (((_, journal), tree), blob) in set.iter().zip(&trees).zip(&held_back) {
-        let src = journal.with_file_name(format!(
-            "src-{}",
-            journal
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.strip_prefix("drive-"))
-                .expect("drive-<side>.jrn")
-        ));
+    // colliding_drives made the sources src-a and src-b, in drive order
+    for ((((_, journal), tree), blob), side) in set.iter().zip(&trees).zip(&held_back).zip(["a", "b"]) {
+        let src = dir.path().join(format!("src-{side}"));
         let repaired = succeeded(&site.repair("held", journal, &src));
         assert_eq!(repaired["blobs"], 1, "{repaired}");
         assert_eq!(repaired["bytes_sent"], 4 * MIB as u64, "{repaired}");

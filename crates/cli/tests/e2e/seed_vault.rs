@@ -179,13 +179,7 @@ fn seeded_vault_serves_restic_and_takes_incrementals() {
     assert_eq!(snapshots.as_array().map(Vec::len), Some(2));
     restic_ok(&repo, &cache, &["check", "--read-data"]);
     let target = dir.join("restore");
-    restic_ok(&repo, &cache, &["restore", "latest", "--target", path(&target)]);
-    let restored = target.join(source.strip_prefix("/").expect("absolute"));
-    assert_eq!(
-        tree_contents(&restored),
-        tree_contents(&source),
-        "restored tree differs"
-    );
+    assert_restic_restores_latest(&repo, &cache, &target, &source);
 
     // A vault holding another repository refuses the seed.
     let other = provision(&server, dir, "acme", "desktop", false);

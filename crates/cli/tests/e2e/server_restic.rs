@@ -34,13 +34,7 @@ fn backup_check_restore(dir: &Path, config: Option<&Path>) -> Server {
     restic_ok(&repo, &cache, &["check", "--read-data"]);
 
     let target = dir.join("restore");
-    restic_ok(&repo, &cache, &["restore", "latest", "--target", path(&target)]);
-    let restored = target.join(source.strip_prefix("/").expect("absolute"));
-    assert_eq!(
-        tree_contents(&restored),
-        tree_contents(&source),
-        "restored tree differs from the source"
-    );
+    assert_restic_restores_latest(&repo, &cache, &target, &source);
     server
 }
 

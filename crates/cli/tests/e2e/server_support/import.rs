@@ -139,9 +139,21 @@ impl Site {
         set
     }
 
-    /// Prepares `src` onto `drives` drives of `capacity` bytes (session `s1`, destination
+    /// Prepares `src` onto `drives` drives of `capacity` bytes (session `sess1`, destination
     /// `seed/host1`). Returns the drive directories and journals.
     pub fn prepare(&self, name: &str, src: &Path, drives: usize, capacity: usize) -> Vec<(PathBuf, PathBuf)> {
+        self.prepare_session(name, "sess1", src, drives, capacity)
+    }
+
+    /// As [`Site::prepare`], in session `session`.
+    pub fn prepare_session(
+        &self,
+        name: &str,
+        session: &str,
+        src: &Path,
+        drives: usize,
+        capacity: usize,
+    ) -> Vec<(PathBuf, PathBuf)> {
         let set: Vec<(PathBuf, PathBuf)> = (1..=drives)
             .map(|i| {
                 let drive = self.dir.join(format!("{name}-drive{i}"));
@@ -155,7 +167,7 @@ impl Site {
             "drive",
             "prepare",
             "--session",
-            "sess1",
+            session,
             "--srcdir",
             path(src),
             "--dstdir",

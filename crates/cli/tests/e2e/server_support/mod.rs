@@ -341,6 +341,22 @@ pub fn run_restic(repository: &str, cache: &Path, args: &[&str]) -> Output {
 }
 
 /// Runs restic and panics with its output unless it succeeds.
+/// restic restores the latest snapshot of `repository` into `target`, bit-exact with `source`
+/// (an absolute path, found under `target` as restic lays it out).
+pub fn assert_restic_restores_latest(repository: &str, cache: &Path, target: &Path, source: &Path) {
+    restic_ok(
+        repository,
+        cache,
+        &["restore", "latest", "--target", path(target)],
+    );
+    let restored = target.join(source.strip_prefix("/").expect("absolute"));
+    assert_eq!(
+        tree_contents(&restored),
+        tree_contents(source),
+        "restored tree differs"
+    );
+}
+
 pub fn restic_ok(repository: &str, cache: &Path, args: &[&str]) -> String {
     let output = run_restic(repository, cache, args);
     assert!(
