@@ -2,15 +2,17 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::credentials::Credentials;
 use crate::upload::{self, BodyWriter, ChunkPool, UploadBody};
 use crate::wire::{
-    AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobList, BlobPlaced, ClockRequest, ClockState,
-    CustodyReport, DriveLogs, ErrorBody, ErrorCode, JobAction, JobDetail, MetricsSnapshot, NameList,
-    NameRequest, SeedProgress, SeedReport, SeedRequest, ServiceKey, VaultInfo, VaultRequest,
+    AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery, BlobList,
+    BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport, DamagedQuery,
+    DriveLogs, ErrorBody, ErrorCode, IssuedSecret, JobAction, JobCreateQuery, JobDetail, MetricsSnapshot,
+    NameList, NameRequest, RepairQuery, SeedProgress, SeedReport, SeedRequest, ServiceKey, Spans, VaultInfo,
+    VaultRequest,
 };
 use seedship_jobs::{JobSpec, JobSummary};
 
@@ -118,71 +120,6 @@ fn copy_into(mut data: impl std::io::Read, mut writer: BodyWriter) {
     }
 }
 
-/// An account or operator just created, or given a new secret, with its one-time secret.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CreatedAccount {
-    /// Account (or operator) name.
-    pub name: String,
-    /// Principal id.
-    pub id: String,
-    /// Secret (shown once).
-    pub secret: String,
-}
-
-impl From<AccountCreated> for CreatedAccount {
-    fn from(created: AccountCreated) -> Self {
-        Self {
-            name: created.name,
-            id: created.id,
-            secret: created.secret,
-        }
-    }
-}
-
-impl From<AgentInfo> for AgentRegistered {
-    fn from(info: AgentInfo) -> Self {
-        Self {
-            account: info.account,
-            vault: info.vault,
-            url: info.url,
-            id: info.id,
-            secret: info.secret,
-        }
-    }
-}
-
-/// A vault just created, with its registration credential.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct VaultCreated {
-    /// Vault name.
-    pub name: String,
-    /// Account name.
-    pub account: String,
-    /// restic REST URL.
-    pub url: String,
-    /// Append-only mode.
-    pub append_only: bool,
-    /// Registration principal id.
-    pub registration_id: String,
-    /// Registration secret (shown once).
-    pub registration_secret: String,
-}
-
-/// An agent's new identity.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AgentRegistered {
-    /// Account name.
-    pub account: String,
-    /// Vault name.
-    pub vault: String,
-    /// restic REST URL of the vault.
-    pub url: String,
-    /// Agent principal id.
-    pub id: String,
-    /// Agent secret (shown once).
-    pub secret: String,
-}
-
 /// How long a connection to the server may take to open.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long a management request (not an upload) may take, answer included.
@@ -193,13 +130,6 @@ pub type Seeded = SeedReport;
 
 /// Server counters (see `GET /api/v1/metrics`).
 pub type Metrics = MetricsSnapshot;
-
-/// A listing of names.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Listed {
-    /// The names, sorted.
-    pub names: Vec<String>,
-}
 
 /// A damaged file to hold back until its repair; the server chooses the name it is held back
 /// under (by `disposition`, as for a blob) and answers it: the repair names it so.
@@ -301,8 +231,17 @@ impl Client {
             Some(body) => self.http.post(&url).json(body),
             None => self.http.get(&url),
         };
+        self.answer(&url, request)
+    }
+
+    /// Sends `request` (to `url`) and decodes its JSON answer.
+    fn answer<R: DeserializeOwned>(
+        &self,
+        url: &str,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> Result<R, ClientError> {
         let transport = |source| ClientError::Transport {
-            url: url.clone(),
+            url: url.to_owned(),
             source,
         };
         let response = request.bearer_auth(&self.token).send().map_err(transport)?;
@@ -311,10 +250,10 @@ impl Client {
             let text = response.text().map_err(transport)?;
             // Creates without a body answer 201 with nothing: decode `null` then.
             let text = if text.is_empty() { "null".to_owned() } else { text };
-            return serde_json::from_str(&text).map_err(|e| unexpected_answer(&url, status.as_u16(), &e));
+            return serde_json::from_str(&text).map_err(|e| unexpected_answer(url, status.as_u16(), &e));
         }
         Err(api_error(
-            &url,
+            url,
             status.as_u16(),
             response.text().unwrap_or_default(),
         ))
@@ -325,14 +264,13 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn create_account(&self, name: &str) -> Result<CreatedAccount, ClientError> {
-        let created: AccountCreated = self.call(
+    pub fn create_account(&self, name: &str) -> Result<AccountCreated, ClientError> {
+        self.call(
             Some(&NameRequest {
                 name: name.to_owned(),
             }),
             "/api/v1/accounts",
-        )?;
-        Ok(created.into())
+        )
     }
 
     /// Gives account `name` a new secret (admin, or the account's owner): from the answer on,
@@ -341,9 +279,8 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn rotate_account_secret(&self, name: &str) -> Result<CreatedAccount, ClientError> {
-        let rotated: AccountCreated = self.rotate(&["accounts", name])?;
-        Ok(rotated.into())
+    pub fn rotate_account_secret(&self, name: &str) -> Result<AccountCreated, ClientError> {
+        self.rotate(&["accounts", name])
     }
 
     /// Gives operator `name` a new secret (admin, or the operator itself).
@@ -351,9 +288,8 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn rotate_operator_secret(&self, name: &str) -> Result<CreatedAccount, ClientError> {
-        let rotated: AccountCreated = self.rotate(&["operators", name])?;
-        Ok(rotated.into())
+    pub fn rotate_operator_secret(&self, name: &str) -> Result<AccountCreated, ClientError> {
+        self.rotate(&["operators", name])
     }
 
     /// Gives the agent with principal id `id` a new secret (the owner of its account, or the
@@ -362,9 +298,8 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn rotate_agent_secret(&self, id: &str) -> Result<AgentRegistered, ClientError> {
-        let rotated: AgentInfo = self.rotate(&["agents", id])?;
-        Ok(rotated.into())
+    pub fn rotate_agent_secret(&self, id: &str) -> Result<AgentInfo, ClientError> {
+        self.rotate(&["agents", id])
     }
 
     /// `POST /api/v1/<principal>/secret`.
@@ -379,14 +314,13 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn create_operator(&self, name: &str) -> Result<CreatedAccount, ClientError> {
-        let created: AccountCreated = self.call(
+    pub fn create_operator(&self, name: &str) -> Result<AccountCreated, ClientError> {
+        self.call(
             Some(&NameRequest {
                 name: name.to_owned(),
             }),
             "/api/v1/operators",
-        )?;
-        Ok(created.into())
+        )
     }
 
     /// Creates a storage account (account owner).
@@ -408,9 +342,8 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn storage_accounts(&self) -> Result<Listed, ClientError> {
-        let list: NameList = self.call::<(), _>(None, "/api/v1/storage-accounts")?;
-        Ok(Listed { names: list.names })
+    pub fn storage_accounts(&self) -> Result<NameList, ClientError> {
+        self.call::<(), _>(None, "/api/v1/storage-accounts")
     }
 
     /// Creates a container in a storage account (account owner).
@@ -433,48 +366,42 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn containers(&self, storage: &str) -> Result<Listed, ClientError> {
-        let list: NameList =
-            self.call::<(), _>(None, &api_path(&["storage-accounts", storage, "containers"])?)?;
-        Ok(Listed { names: list.names })
+    pub fn containers(&self, storage: &str) -> Result<NameList, ClientError> {
+        self.call::<(), _>(None, &api_path(&["storage-accounts", storage, "containers"])?)
     }
 
-    /// Creates a vault (account owner).
+    /// Creates a vault (account owner); answers it and its registration credential.
     ///
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn create_vault(&self, name: &str, append_only: bool) -> Result<VaultCreated, ClientError> {
+    pub fn create_vault(
+        &self,
+        name: &str,
+        append_only: bool,
+    ) -> Result<(VaultInfo, IssuedSecret), ClientError> {
         let request = VaultRequest {
             name: name.to_owned(),
             append_only,
         };
-        let info: VaultInfo = self.call(Some(&request), "/api/v1/vaults")?;
-        let registration = info.registration.ok_or_else(|| ClientError::Api {
+        let mut info: VaultInfo = self.call(Some(&request), "/api/v1/vaults")?;
+        let registration = info.registration.take().ok_or_else(|| ClientError::Api {
             url: format!("{}/api/v1/vaults", self.server),
             status: 201,
             code: None,
             message: "response lacks the registration credential".to_owned(),
             rule: None,
         })?;
-        Ok(VaultCreated {
-            name: info.name,
-            account: info.account,
-            url: info.url,
-            append_only: info.append_only,
-            registration_id: registration.id,
-            registration_secret: registration.secret,
-        })
+        Ok((info, registration))
     }
 
-    /// Lists the account's vaults as (name, url, append-only).
+    /// Lists the account's vaults.
     ///
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn vaults(&self) -> Result<Vec<(String, String, bool)>, ClientError> {
-        let list: Vec<VaultInfo> = self.call::<(), _>(None, "/api/v1/vaults")?;
-        Ok(list.into_iter().map(|v| (v.name, v.url, v.append_only)).collect())
+    pub fn vaults(&self) -> Result<Vec<VaultInfo>, ClientError> {
+        self.call::<(), _>(None, "/api/v1/vaults")
     }
 
     /// Registers an agent (vault registration credentials).
@@ -482,14 +409,13 @@ impl Client {
     /// # Errors
     ///
     /// [`ClientError`] as the server answered.
-    pub fn register_agent(&self, name: &str) -> Result<AgentRegistered, ClientError> {
-        let info: AgentInfo = self.call(
+    pub fn register_agent(&self, name: &str) -> Result<AgentInfo, ClientError> {
+        self.call(
             Some(&NameRequest {
                 name: name.to_owned(),
             }),
             "/api/v1/agents",
-        )?;
-        Ok(info.into())
+        )
     }
 
     /// Creates an import job (account owner); the answer carries the shipping address.
@@ -508,7 +434,9 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered; job rules as [`ErrorCode::JobRule`].
     pub fn check_job(&self, spec: &JobSpec) -> Result<(), ClientError> {
-        self.call(Some(spec), "/api/v1/jobs?dry_run=true")
+        let url = format!("{}/api/v1/jobs", self.server);
+        let request = self.http.post(&url).json(spec);
+        self.answer(&url, request.query(&JobCreateQuery { dry_run: true }))
     }
 
     /// The account's jobs (owner), or every job (operator).
@@ -686,13 +614,13 @@ impl Client {
         body
     }
 
-    /// Sends `data` as the streamed body of a `method` request to `target` (`url` names it in
-    /// errors) and returns the status and body of a successful answer.
+    /// Sends `data` as the streamed body of a `method` request to `url` with `query` and
+    /// returns the status and body of a successful answer.
     fn send_streamed(
         &self,
         method: reqwest::Method,
         url: &str,
-        target: String,
+        query: &impl Serialize,
         data: UploadBody,
     ) -> Result<(u16, bytes::Bytes), ClientError> {
         let transport = |source| ClientError::Transport {
@@ -703,7 +631,8 @@ impl Client {
         let request = self
             .uploads
             .http
-            .request(method, target)
+            .request(method, url)
+            .query(query)
             .bearer_auth(&self.token)
             .body(body);
         self.uploads.runtime.block_on(async {
@@ -753,11 +682,11 @@ impl Client {
         blake3: Option<&str>,
     ) -> Result<(), ClientError> {
         let url = self.blob_url(account, name, path)?;
-        let target = match blake3 {
-            Some(hash) => format!("{url}?blake3={}", percent_encode(hash)),
-            None => url.clone(),
+        let query = BlobPutQuery {
+            blake3: blake3.map(str::to_owned),
+            disposition: None,
         };
-        self.send_streamed(reqwest::Method::PUT, &url, target, data)
+        self.send_streamed(reqwest::Method::PUT, &url, &query, data)
             .map(drop)
     }
 
@@ -780,12 +709,11 @@ impl Client {
         blake3: &str,
     ) -> Result<BlobPlaced, ClientError> {
         let url = self.blob_url(account, name, requested)?;
-        let target = format!(
-            "{url}?blake3={}&disposition={}",
-            percent_encode(blake3),
-            disposition.as_str()
-        );
-        let (status, answer) = self.send_streamed(reqwest::Method::PUT, &url, target, data)?;
+        let query = BlobPutQuery {
+            blake3: Some(blake3.to_owned()),
+            disposition: Some(disposition),
+        };
+        let (status, answer) = self.send_streamed(reqwest::Method::PUT, &url, &query, data)?;
         serde_json::from_slice(&answer).map_err(|e| unexpected_answer(&url, status, &e))
     }
 
@@ -796,12 +724,11 @@ impl Client {
     ///
     /// [`ClientError`] as the server answered.
     pub fn list_blobs(&self, account: &str, name: &str, prefix: &str) -> Result<Vec<String>, ClientError> {
-        let path = format!(
-            "{}?prefix={}",
-            Self::blobs_path(account, name)?,
-            percent_encode(prefix)
-        );
-        let list: BlobList = self.call::<(), _>(None, &path)?;
+        let url = format!("{}{}", self.server, Self::blobs_path(account, name)?);
+        let query = BlobListQuery {
+            prefix: prefix.to_owned(),
+        };
+        let list: BlobList = self.answer(&url, self.http.get(&url).query(&query))?;
         Ok(list.blobs.into_iter().map(|blob| blob.name).collect())
     }
 
@@ -822,8 +749,10 @@ impl Client {
         body: Vec<u8>,
     ) -> Result<Vec<BlobPlaced>, ClientError> {
         let url = format!("{}{}", self.server, Self::blobs_path(account, name)?);
-        let target = format!("{url}?disposition={}", disposition.as_str());
-        let response = self.send_raw(&url, self.http.post(target).body(body))?;
+        let query = BlobBatchQuery {
+            disposition: Some(disposition),
+        };
+        let response = self.send_raw(&url, self.http.post(&url).query(&query).body(body))?;
         let status = response.status().as_u16();
         let answer = response.bytes().map_err(|source| ClientError::Transport {
             url: url.clone(),
@@ -845,7 +774,10 @@ impl Client {
     /// [`ClientError`] as the server answered (other than 404).
     pub fn blob_blake3(&self, account: &str, name: &str, path: &str) -> Result<Option<String>, ClientError> {
         let url = self.blob_url(account, name, path)?;
-        match self.send_raw(&url, self.http.head(format!("{url}?hash=blake3"))) {
+        let query = BlobHeadQuery {
+            hash: Some("blake3".to_owned()),
+        };
+        match self.send_raw(&url, self.http.head(&url).query(&query)) {
             Ok(response) => Ok(response
                 .headers()
                 .get(BLAKE3_HEADER)
@@ -872,16 +804,13 @@ impl Client {
         data: UploadBody,
     ) -> Result<BlobPlaced, ClientError> {
         let url = self.job_object_url(account, name, "damaged", file.requested)?;
-        let mut target = format!(
-            "{url}?disposition={}&drive={}&blake3={}",
-            file.disposition.as_str(),
-            percent_encode(file.drive_id),
-            percent_encode(file.blake3)
-        );
-        if !file.holes.is_empty() {
-            target.push_str(&format!("&holes={}", percent_encode(&ranges_text(file.holes))));
-        }
-        let (status, answer) = self.send_streamed(reqwest::Method::PUT, &url, target, data)?;
+        let query = DamagedQuery {
+            blake3: file.blake3.to_owned(),
+            disposition: Some(file.disposition),
+            drive: Some(file.drive_id.to_owned()),
+            holes: (!file.holes.is_empty()).then(|| Spans(file.holes.to_vec()).to_string()),
+        };
+        let (status, answer) = self.send_streamed(reqwest::Method::PUT, &url, &query, data)?;
         serde_json::from_slice(&answer).map_err(|e| unexpected_answer(&url, status, &e))
     }
 
@@ -901,9 +830,11 @@ impl Client {
         data: impl std::io::Read + Send + 'static,
     ) -> Result<JobDetail, ClientError> {
         let url = self.job_object_url(account, name, "repair", blob)?;
-        let target = format!("{url}?ranges={}", percent_encode(&ranges_text(ranges)));
+        let query = RepairQuery {
+            ranges: Spans(ranges.to_vec()).to_string(),
+        };
         let (status, answer) =
-            self.send_streamed(reqwest::Method::POST, &url, target, self.upload_reader(data))?;
+            self.send_streamed(reqwest::Method::POST, &url, &query, self.upload_reader(data))?;
         serde_json::from_slice(&answer).map_err(|e| unexpected_answer(&url, status, &e))
     }
 
@@ -937,13 +868,7 @@ impl Client {
     }
 }
 
-/// `offset:length,...`, as the damaged-file and repair calls take ranges.
-fn ranges_text(ranges: &[(u64, u64)]) -> String {
-    let ranges: Vec<String> = ranges.iter().map(|(o, l)| format!("{o}:{l}")).collect();
-    ranges.join(",")
-}
-
-/// Percent-encodes every byte but RFC 3986's unreserved characters.
+/// Percent-encodes every byte but RFC 3986's unreserved characters (a path segment).
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {

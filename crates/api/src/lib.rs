@@ -12,15 +12,14 @@ mod message;
 mod upload;
 mod wire;
 
-pub use client::{
-    AgentRegistered, Client, ClientError, CreatedAccount, HeldBack, Listed, Metrics, Seeded, VaultCreated,
-};
+pub use client::{Client, ClientError, HeldBack, Metrics, Seeded};
 pub use credentials::{Credentials, CredentialsError, PendingCredentials, write_private};
 pub use message::error_chain;
 pub use upload::{BodyWriter, UploadBody};
 pub use wire::{
-    AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobList, BlobListEntry, BlobPlaced, ClockRequest,
-    ClockState, CustodyReport, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, IssuedSecret, JobAction,
-    JobDetail, MetricsSnapshot, NameList, NameRequest, SeedProgress, SeedReport, SeedRequest, ServiceKey,
-    VaultInfo, VaultRequest, WhoAmI,
+    AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery, BlobList,
+    BlobListEntry, BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport,
+    DamagedQuery, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, IssuedSecret, JobAction, JobCreateQuery,
+    JobDetail, MetricsSnapshot, NameList, NameRequest, RepairQuery, SeedProgress, SeedQuery, SeedReport,
+    SeedRequest, ServiceKey, Spans, SpansError, VaultInfo, VaultRequest, WhoAmI,
 };

@@ -279,6 +279,131 @@ pub struct BlobListEntry {
     pub size: u64,
 }
 
+/// Query of a blob `PUT .../blobs/<path>`: the BLAKE3 the bytes must hash to (else nothing is
+/// written), and the disposition when the name is taken (none: overwrite).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobPutQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<seedship_jobs::Disposition>,
+}
+
+/// Query of a batch `POST .../blobs`: the disposition of all its blobs (none: overwrite).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobBatchQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<seedship_jobs::Disposition>,
+}
+
+/// Query of a blob `HEAD`: `hash=blake3` asks for the blob's BLAKE3 in [`BLAKE3_HEADER`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobHeadQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+}
+
+/// Query of a blob listing `GET .../blobs`: only the blobs under `prefix` (whole path
+/// segments).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobListQuery {
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// Query of a damaged-file `PUT .../damaged/<path>`: the BLAKE3 the whole file must have once
+/// repaired, the disposition when the requested name is taken (none: overwrite), the drive
+/// whose logs list the file (only its problems are repaired), and the spans the body leaves
+/// out (on drives not received), written as [`Spans`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamagedQuery {
+    pub blake3: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<seedship_jobs::Disposition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holes: Option<String>,
+}
+
+/// Query of a repair `POST .../repair/<blob>`: the ranges the body carries, written as
+/// [`Spans`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairQuery {
+    pub ranges: String,
+}
+
+/// Spans of a file, `offset:length` joined by commas: in increasing order, not overlapping, not
+/// empty. The holes of a damaged file and the ranges of a repair are written so.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spans(pub Vec<(u64, u64)>);
+
+/// Why a text is not [`Spans`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpansError {
+    /// An item is not `offset:length` with two decimal numbers.
+    #[error("each span is offset:length")]
+    Malformed,
+    /// A span is empty, out of order, overlaps the one before or ends past `u64::MAX`.
+    #[error("spans must be non-empty, in order and not overlapping")]
+    Disordered,
+}
+
+impl Spans {
+    /// Where the last span ends (0 for none).
+    #[must_use]
+    pub fn end(&self) -> u64 {
+        self.0.last().map_or(0, |&(offset, length)| offset + length)
+    }
+}
+
+impl std::fmt::Display for Spans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (offset, length)) in self.0.iter().enumerate() {
+            let separator = if i == 0 { "" } else { "," };
+            write!(f, "{separator}{offset}:{length}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for Spans {
+    type Err = SpansError;
+
+    fn from_str(text: &str) -> Result<Self, SpansError> {
+        let mut spans = Vec::new();
+        let mut end = 0;
+        for item in text.split(',') {
+            let (offset, length) = item
+                .split_once(':')
+                .and_then(|(o, l)| Some((o.parse::<u64>().ok()?, l.parse::<u64>().ok()?)))
+                .ok_or(SpansError::Malformed)?;
+            let span_end = offset.checked_add(length).ok_or(SpansError::Disordered)?;
+            if length == 0 || offset < end {
+                return Err(SpansError::Disordered);
+            }
+            end = span_end;
+            spans.push((offset, length));
+        }
+        Ok(Self(spans))
+    }
+}
+
+/// Query of `POST /api/v1/jobs`: `dry_run=true` checks every rule and records nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCreateQuery {
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Query of `POST /api/v1/vaults/<vault>/seed`: seconds to wait for the seed to finish before
+/// answering `202` with its progress (at most, and by default, 20).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u64>,
+}
+
 // Vault seeding
 
 /// Body of `POST /api/v1/vaults/<vault>/seed`.
@@ -371,5 +496,53 @@ mod tests {
             serde_json::to_string(&body).expect("serialize"),
             r#"{"error":{"code":"NotFound","message":"vault v not found"}}"#
         );
+    }
+
+    proptest::proptest! {
+        /// Spans in order round-trip through their text; the text is what the server parses.
+        #[test]
+        fn spans_round_trip(gaps_and_lengths in proptest::collection::vec((0u64..1 << 40, 1u64..1 << 40), 1..20)) {
+            let mut spans = Vec::new();
+            let mut end = 0;
+            for (gap, length) in gaps_and_lengths {
+                spans.push((end + gap, length));
+                end += gap + length;
+            }
+            let text = Spans(spans.clone()).to_string();
+            proptest::prop_assert_eq!(text.parse::<Spans>(), Ok(Spans(spans)));
+        }
+    }
+
+    #[test]
+    fn spans_out_of_order_overlapping_empty_or_malformed_are_refused() {
+        for (text, error) in [
+            ("10:5,0:5", SpansError::Disordered),
+            ("0:10,5:5", SpansError::Disordered),
+            ("0:0", SpansError::Disordered),
+            ("18446744073709551615:2", SpansError::Disordered),
+            ("", SpansError::Malformed),
+            ("5", SpansError::Malformed),
+            ("1:2,", SpansError::Malformed),
+            ("-1:2", SpansError::Malformed),
+        ] {
+            assert_eq!(text.parse::<Spans>(), Err(error), "{text:?}");
+        }
+        assert_eq!("0:5,5:5".parse::<Spans>().map(|s| s.end()), Ok(10));
+    }
+
+    #[test]
+    fn query_strings_encode_names_that_need_escaping() {
+        let query = DamagedQuery {
+            blake3: "ab".to_owned(),
+            disposition: Some(seedship_jobs::Disposition::NoOverwrite),
+            drive: Some("d&x=1".to_owned()),
+            holes: Some(Spans(vec![(0, 4), (8, 4)]).to_string()),
+        };
+        let text = serde_urlencoded::to_string(&query).expect("encode");
+        assert_eq!(
+            text,
+            "blake3=ab&disposition=no-overwrite&drive=d%26x%3D1&holes=0%3A4%2C8%3A4"
+        );
+        assert_eq!(serde_urlencoded::from_str::<DamagedQuery>(&text), Ok(query));
     }
 }

@@ -12,7 +12,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use seedship_api::{BLAKE3_HEADER, BatchPlaced, BlobList, BlobListEntry, BlobPlaced, ErrorCode, JobDetail};
+use seedship_api::{
+    BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery, BlobList, BlobListEntry, BlobListQuery,
+    BlobPlaced, BlobPutQuery, DamagedQuery, ErrorCode, JobDetail, RepairQuery, SpansError,
+};
 use seedship_jobs::{BlobNameError, Disposition, DispositionOutcome, Job, Problem};
 use serde::{Deserialize, Serialize};
 
@@ -39,44 +42,6 @@ pub(crate) fn router() -> Router<AppState> {
             "/api/v1/jobs/{account}/{name}/repair/{*blob}",
             axum::routing::post(repair),
         )
-}
-
-/// Query of a blob PUT: the BLAKE3 the bytes must hash to, else nothing is written; the
-/// disposition when the name is taken (none: overwrite).
-#[derive(Debug, Deserialize)]
-struct PutQuery {
-    blake3: Option<String>,
-    disposition: Option<Disposition>,
-}
-
-/// Query of a batch POST: the disposition of all its blobs (none: overwrite).
-#[derive(Debug, Deserialize)]
-struct BatchQuery {
-    disposition: Option<Disposition>,
-}
-
-/// Query of a blob HEAD: `hash=blake3` asks for the blob's BLAKE3 in [`BLAKE3_HEADER`].
-#[derive(Debug, Deserialize)]
-struct HeadQuery {
-    hash: Option<String>,
-}
-
-/// Query of a damaged-file PUT: the disposition when the requested name is taken (none:
-/// overwrite), the BLAKE3 the whole file must have once repaired, the drive whose logs list
-/// the file (only its problems are repaired), and the spans the body leaves out
-/// (`offset:length,...`, on drives not received).
-#[derive(Debug, Deserialize)]
-struct DamagedQuery {
-    blake3: String,
-    disposition: Option<Disposition>,
-    drive: Option<String>,
-    holes: Option<String>,
-}
-
-/// Query of a repair: the ranges the body carries, `offset:length` joined by commas, in order.
-#[derive(Debug, Deserialize)]
-struct RepairQuery {
-    ranges: String,
 }
 
 /// The largest [`DamagedRecord`] read back (it holds a blob name of at most a few KiB).
@@ -346,7 +311,7 @@ async fn put_blob(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, name, path)): Path<(String, String, String)>,
-    Query(query): Query<PutQuery>,
+    Query(query): Query<BlobPutQuery>,
     body: Body,
 ) -> Result<(StatusCode, Json<BlobPlaced>), ApiError> {
     operator_only(&principal)?;
@@ -465,20 +430,13 @@ where
 /// Blobs written at once by a batch (each still fsynced and renamed on its own by the store).
 const BATCH_WRITES: usize = 16;
 
-/// Query of a blob listing: only the blobs under `prefix` (whole path segments).
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    prefix: String,
-}
-
 /// Owner or operator: the blobs of the job's container (under `?prefix=`), so that an import
 /// decides its dispositions without asking about each name.
 async fn list_blobs(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, name)): Path<(String, String)>,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<BlobListQuery>,
 ) -> Result<Json<BlobList>, ApiError> {
     actor_for(&principal, &account)?;
     let container = container_key(&state, &account, &name).await?;
@@ -516,7 +474,7 @@ async fn put_blob_batch(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, name)): Path<(String, String)>,
-    Query(query): Query<BatchQuery>,
+    Query(query): Query<BlobBatchQuery>,
     body: Body,
 ) -> Result<(StatusCode, Json<BatchPlaced>), ApiError> {
     operator_only(&principal)?;
@@ -589,7 +547,7 @@ async fn head_blob(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, name, path)): Path<(String, String, String)>,
-    Query(query): Query<HeadQuery>,
+    Query(query): Query<BlobHeadQuery>,
 ) -> Result<Response, ApiError> {
     actor_for(&principal, &account)?;
     let key = blob_key(&state, &account, &name, &path).await?;
@@ -772,26 +730,14 @@ async fn reserve(
     )))
 }
 
-/// Parses `offset:length,...`: ranges in increasing order, not overlapping, not empty, inside
-/// a file of `size` bytes.
+/// Parses [`seedship_api::Spans`] that must lie inside a file of `size` bytes.
 fn parse_ranges(text: &str, size: u64) -> Result<Vec<(u64, u64)>, ApiError> {
-    let bad = |why: &str| ApiError::invalid_request(format!("ranges {text:?}: {why}"));
-    let mut ranges = Vec::new();
-    let mut end = 0;
-    for item in text.split(',') {
-        let (offset, length) = item
-            .split_once(':')
-            .and_then(|(o, l)| Some((o.parse::<u64>().ok()?, l.parse::<u64>().ok()?)))
-            .ok_or_else(|| bad("each range is offset:length"))?;
-        if length == 0 || offset < end || offset.checked_add(length).is_none_or(|e| e > size) {
-            return Err(bad(
-                "ranges must be non-empty, in order, not overlapping, inside the file",
-            ));
-        }
-        end = offset + length;
-        ranges.push((offset, length));
+    let bad = |why: &dyn std::fmt::Display| ApiError::invalid_request(format!("ranges {text:?}: {why}"));
+    let spans: seedship_api::Spans = text.parse().map_err(|e: SpansError| bad(&e))?;
+    if spans.end() > size {
+        return Err(bad(&format_args!("the spans end past the file's {size} bytes")));
     }
-    Ok(ranges)
+    Ok(spans.0)
 }
 
 /// Whether a repair of `blob` with `ranges` fixes `problem`.

@@ -9,12 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse as _;
 use axum::routing::{get, post};
-use seedship_api::{ClockRequest, ClockState, CustodyReport, DriveLogs, ErrorCode, JobAction, JobDetail};
+use seedship_api::{
+    ClockRequest, ClockState, CustodyReport, DriveLogs, ErrorCode, JobAction, JobCreateQuery, JobDetail,
+};
 use seedship_jobs::{
     Actor, ChainHash, DeadlinePolicy, DriveLog, Effect, Job, JobSpec, JobState, JobSummary, ShippingInfo,
     next_deadline, normalise_tracking_number, tick, verify_chain,
 };
-use serde::Deserialize;
 use sqlx::{Any, Row, Transaction};
 
 use crate::auth::Principal;
@@ -211,13 +212,6 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /api/v1/jobs?dry_run=true` checks every rule and records nothing.
-#[derive(Debug, Default, Deserialize)]
-struct CreateQuery {
-    #[serde(default)]
-    dry_run: bool,
-}
-
 /// Refuses a job whose destination container does not exist: its drives would be shipped,
 /// only to fail at the data centre.
 async fn require_destination(state: &AppState, account_id: &str, spec: &JobSpec) -> Result<(), ApiError> {
@@ -245,7 +239,7 @@ async fn require_destination(state: &AppState, account_id: &str, spec: &JobSpec)
 async fn create_job(
     State(state): State<AppState>,
     principal: Principal,
-    Query(query): Query<CreateQuery>,
+    Query(query): Query<JobCreateQuery>,
     JsonBody(spec): JsonBody<JobSpec>,
 ) -> Result<axum::response::Response, ApiError> {
     let Principal::Account {

@@ -26,11 +26,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use futures::{StreamExt, TryStreamExt};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use seedship_api::{ErrorCode, SeedReport, SeedRequest};
+use seedship_api::{ErrorCode, SeedQuery, SeedReport, SeedRequest};
 use seedship_jobs::{Job, JobState};
 
 use crate::auth::Principal;
@@ -53,13 +52,6 @@ const CONCURRENCY: usize = 8;
 /// The longest a seed request waits for the seed before it answers with its progress (below
 /// the 30 s a client commonly allows a request).
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
-
-/// Query of `POST /api/v1/vaults/<vault>/seed`.
-#[derive(Debug, Deserialize)]
-pub(crate) struct SeedQuery {
-    /// Seconds to wait for the seed to finish (at most, and by default, [`MAX_WAIT`]).
-    wait: Option<u64>,
-}
 
 /// The vault `name` and its account's name if `principal` may seed it: its owner, or its own
 /// agent.

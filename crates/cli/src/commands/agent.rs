@@ -156,7 +156,7 @@ fn register_agent(
 }
 
 /// The agent.toml of an agent of `server`.
-fn agent_credentials(server: &str, agent: seedship_api::AgentRegistered) -> Credentials {
+fn agent_credentials(server: &str, agent: seedship_api::AgentInfo) -> Credentials {
     Credentials::Agent {
         server: server.to_owned(),
         account: agent.account,

@@ -58,7 +58,7 @@ impl VaultCommand {
             } => {
                 let account_credentials = shared::load_credentials(&credentials.credentials, "account")?;
                 let destination = Destination::of(ctx, &out)?;
-                let created = Client::new(&account_credentials)?
+                let (created, secret) = Client::new(&account_credentials)?
                     .create_vault(&name, append_only)
                     .with_context(|| format!("creating vault {name}"))?;
                 let (server, _, _) = account_credentials.principal();
@@ -67,8 +67,8 @@ impl VaultCommand {
                     account: created.account,
                     vault: created.name,
                     url: created.url,
-                    id: created.registration_id,
-                    secret: created.registration_secret,
+                    id: secret.id,
+                    secret: secret.secret,
                 };
                 destination.deliver(ctx, &registration)
             }
@@ -76,15 +76,17 @@ impl VaultCommand {
                 let vaults = credentials.client()?.vaults().context("listing vaults")?;
                 let doc: Vec<_> = vaults
                     .iter()
-                    .map(|(name, url, append_only)| serde_json::json!({"name": name, "url": url, "append_only": append_only}))
+                    .map(|v| serde_json::json!({"name": v.name, "url": v.url, "append_only": v.append_only}))
                     .collect();
                 output::emit(ctx.json, &doc, || {
                     vaults
                         .iter()
-                        .map(|(name, url, append_only)| {
+                        .map(|v| {
                             format!(
-                                "{name}\t{url}{}",
-                                if *append_only { "\t(append-only)" } else { "" }
+                                "{}\t{}{}",
+                                v.name,
+                                v.url,
+                                if v.append_only { "\t(append-only)" } else { "" }
                             )
                         })
                         .collect::<Vec<_>>()
