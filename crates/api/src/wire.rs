@@ -449,7 +449,7 @@ pub struct SeedProgress {
 /// The body of `GET /api/v1/metrics`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
-    /// Request body bytes received by vault uploads (accepted or refused).
+    /// Request body bytes received by vault uploads (accepted or refused), lock files left out.
     pub vault_bytes_received: u64,
     /// Vault uploads stored.
     pub vault_objects_stored: u64,

@@ -148,6 +148,9 @@ fn repo_code(err: &seedship_repo::Error) -> u8 {
         seedship_repo::Error::Unreachable { .. } => SERVER_UNREACHABLE,
         seedship_repo::Error::BadLocation { .. } => USAGE,
         seedship_repo::Error::BadExclude { .. } => USAGE,
+        seedship_repo::Error::BadDuration { .. } => USAGE,
+        seedship_repo::Error::Locked { .. } => LOCKED,
+        seedship_repo::Error::DeleteRefused { .. } => ACCESS_DENIED,
         _ => FAILURE,
     }
 }

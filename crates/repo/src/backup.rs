@@ -65,6 +65,7 @@ impl Repo {
     ///
     /// [`Error::Engine`] when reading the index or writing to the repository fails.
     pub fn backup(&self, sources: &Sources, options: &BackupOptions) -> Result<BackupSummary> {
+        let _lock = self.lock(crate::lock::LockKind::Shared)?;
         let paths = sources.paths();
 
         let mut snapshot = SnapshotOptions::default()

@@ -12,6 +12,7 @@ impl Repo {
     ///
     /// [`crate::Error::Engine`] when the check itself cannot run.
     pub fn check(&self, read_data: bool) -> Result<CheckReport> {
+        let _lock = self.lock(crate::lock::LockKind::Shared)?;
         let results = self
             .inner
             .check(CheckOptions::default().read_data(read_data))

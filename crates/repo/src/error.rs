@@ -60,6 +60,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A `--keep-within` duration that is not restic's `1y6m2d12h` form.
+    #[error("duration {text:?} is not numbers with y, m (months), d or h, such as 1y6m or 30d")]
+    BadDuration { text: String },
+    /// Another process (seedship or restic) holds a lock this operation cannot share.
+    #[error(
+        "repository {location} is already locked {holder}; try again once it is done (a lock of a process that crashed goes stale after 30 minutes)"
+    )]
+    Locked { location: String, holder: String },
+    /// The server refused to delete from the repository (an append-only vault).
+    #[error(
+        "repository {location} refused to delete {what} (HTTP 403): an append-only vault keeps everything; forget and prune need a vault that is not append-only"
+    )]
+    DeleteRefused { location: String, what: &'static str },
     /// Any other failure of the repository engine, with its own message.
     #[error("repository {location}: {operation} failed: {message}")]
     Engine {

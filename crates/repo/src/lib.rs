@@ -32,6 +32,8 @@ mod backup;
 mod check;
 mod error;
 mod exclude;
+mod forget;
+mod lock;
 mod progress;
 mod report;
 mod repository;
@@ -44,7 +46,11 @@ pub use crate::{
     backup::{BackupOptions, Sources},
     error::{Error, Result},
     exclude::Excludes,
-    report::{BackupSummary, CheckReport, RestoreSummary, SnapshotInfo, Unreadable},
+    forget::{Retention, parse_duration},
+    report::{
+        BackupSummary, CheckReport, ForgetDecision, ForgetGroup, ForgetReport, PruneReport, RestoreSummary,
+        SnapshotInfo, Unreadable,
+    },
     repository::{Repo, RepoConfig, redact_passwords},
     restore::RestoreOptions,
 };

@@ -92,3 +92,57 @@ pub struct CheckReport {
 pub(crate) fn hex(id: &impl std::ops::Deref<Target = rustic_core::Id>) -> String {
     id.to_hex().to_string()
 }
+
+/// What `forget` decided for one group of snapshots (same host and paths, as restic groups).
+#[derive(Debug, Clone, Serialize)]
+pub struct ForgetGroup {
+    /// Host of the group's snapshots.
+    pub hostname: String,
+    /// Paths of the group's snapshots.
+    pub paths: Vec<String>,
+    /// Snapshots kept, newest first, with the rules that keep each.
+    pub keep: Vec<ForgetDecision>,
+    /// Snapshots removed (or, in a dry run, that would be).
+    pub remove: Vec<ForgetDecision>,
+}
+
+/// One snapshot of a [`ForgetGroup`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ForgetDecision {
+    /// Snapshot id (64 hex digits).
+    pub id: String,
+    /// When it was taken (RFC 3339).
+    pub time: String,
+    /// The keep rules that keep it (`last snapshot`, `daily snapshot`, ...); empty if removed.
+    pub reasons: Vec<String>,
+}
+
+/// What `forget` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForgetReport {
+    /// Decisions, group by group.
+    pub groups: Vec<ForgetGroup>,
+    /// How many snapshots were removed (0 in a dry run).
+    pub removed: usize,
+    /// Nothing was changed.
+    pub dry_run: bool,
+}
+
+/// What `prune` did (or, in a dry run, would do).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PruneReport {
+    /// Pack files deleted because nothing in them is used.
+    pub packs_removed: u64,
+    /// Pack files whose used blobs were written into new packs, then deleted.
+    pub packs_repacked: u64,
+    /// Pack files kept as they are.
+    pub packs_kept: u64,
+    /// Bytes of blobs no snapshot uses, before the prune.
+    pub unused_bytes: u64,
+    /// Bytes freed (unused blobs in deleted or repacked packs).
+    pub freed_bytes: u64,
+    /// Bytes of used blobs written again by repacking.
+    pub repacked_bytes: u64,
+    /// Nothing was changed.
+    pub dry_run: bool,
+}

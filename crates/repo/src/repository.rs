@@ -3,6 +3,7 @@
 use crate::{
     atomic::AtomicLocal,
     error::{Error, Result, engine},
+    lock::{LockGuard, LockKind, LockStore, Locks},
     progress::Bridge,
 };
 use rustic_backend::{BackendOptions, local::LocalBackend};
@@ -77,6 +78,17 @@ impl RepoConfig {
         Some(self.location.strip_prefix("local:").unwrap_or(&self.location))
     }
 
+    /// Where the repository keeps its lock files.
+    fn lock_store(&self) -> Result<LockStore> {
+        match self.local_path() {
+            Some(root) => Ok(LockStore::local(root)),
+            None => {
+                let ca = std::env::var(CA_CERT_ENV).ok().filter(|path| !path.is_empty());
+                LockStore::rest(&self.location, ca.as_deref())
+            }
+        }
+    }
+
     /// A rustic repository handle, not yet opened, and the backend it reads.
     fn unopened(&self, bridge: Bridge) -> Result<(Repository<()>, Arc<dyn WriteBackend>)> {
         let shown = self.display_location();
@@ -122,6 +134,7 @@ pub struct Repo {
     unopened: Repository<()>,
     key: Credentials,
     pub(crate) location: String,
+    locks: LockStore,
     /// The directory of a local repository.
     pub(crate) local_root: Option<PathBuf>,
     pub(crate) bridge: Bridge,
@@ -155,7 +168,7 @@ impl Repo {
             .clone()
             .open(&Credentials::password(&config.password))
             .map_err(engine(&config.display_location(), "opening"))?;
-        Ok(Self::wrap(config, unopened, inner, bridge))
+        Self::wrap(config, unopened, inner, bridge)
     }
 
     /// Opens the repository, creating it first when the location holds none. Returns whether
@@ -181,7 +194,7 @@ impl Repo {
                 .clone()
                 .open(&credentials)
                 .map_err(engine(&config.display_location(), "opening"))?;
-            return Ok((Self::wrap(config, unopened, inner, bridge), false));
+            return Ok((Self::wrap(config, unopened, inner, bridge)?, false));
         }
         let repo_config = ConfigOptions::default()
             .set_version(2u32)
@@ -191,7 +204,7 @@ impl Repo {
             .clone()
             .init(&credentials, &KeyOptions::default(), &repo_config)
             .map_err(engine(&config.display_location(), "creating"))?;
-        Ok((Self::wrap(config, unopened, inner, bridge), true))
+        Ok((Self::wrap(config, unopened, inner, bridge)?, true))
     }
 
     fn wrap(
@@ -199,15 +212,40 @@ impl Repo {
         unopened: Repository<()>,
         inner: Repository<OpenStatus>,
         bridge: Bridge,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        Ok(Self {
             key: Credentials::Masterkey(inner.key()),
             inner,
             unopened,
             location: config.display_location(),
+            locks: config.lock_store()?,
             local_root: config.local_path().map(PathBuf::from),
             bridge,
-        }
+        })
+    }
+
+    /// Takes a restic lock of `kind` on the repository, held until the guard is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`] naming the holder of a conflicting lock (seedship's or restic's).
+    pub(crate) fn lock(&self, kind: LockKind) -> Result<LockGuard> {
+        self.locks().take(kind)
+    }
+
+    fn locks(&self) -> Locks {
+        Locks::new(self.locks.clone(), &self.inner.key(), &self.location)
+    }
+
+    /// Removes the repository's stale locks (restic's `unlock`): those older than 30 minutes
+    /// and those of this host whose process is gone; with `all`, every lock (only when no
+    /// other process uses the repository). Answers how many were removed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Engine`] when the locks cannot be listed, read or removed.
+    pub fn unlock(&self, all: bool) -> Result<usize> {
+        self.locks().remove(all)
     }
 
     /// A fresh open handle on the same repository, for operations that consume one.

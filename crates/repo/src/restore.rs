@@ -53,6 +53,7 @@ impl Repo {
     /// [`Error::SnapshotNotFound`], [`Error::BadTarget`], or [`Error::Engine`] when reading
     /// the repository or writing the target fails.
     pub fn restore(&self, snapshot: &str, target: &Path, options: &RestoreOptions) -> Result<RestoreSummary> {
+        let _lock = self.lock(crate::lock::LockKind::Shared)?;
         let indexed = self
             .reopen()?
             .to_indexed()

@@ -173,7 +173,7 @@ async fn post_config(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let row = open_vault(&state, &principal, &account, &vault).await?;
-    upload(&state, &config_key(&row), None, Some(MAX_CONFIG), body).await
+    upload(&state, &config_key(&row), None, Some(MAX_CONFIG), true, body).await
 }
 
 async fn head_object(
@@ -203,7 +203,8 @@ async fn post_object(
 ) -> Result<StatusCode, ApiError> {
     let row = open_vault(&state, &principal, &account, &vault).await?;
     let key = object_key(&row, &kind, &name)?;
-    upload(&state, &key, Some(&name), None, body).await
+    // Lock files come and go with every command: they are not repository data.
+    upload(&state, &key, Some(&name), None, kind != "locks", body).await
 }
 
 async fn delete_object(
@@ -379,12 +380,14 @@ pub(crate) async fn read_bounded(
 }
 
 /// Stores the request body under `key`, checking that it hashes to `expected_id` (if given)
-/// and, with `limit`, refusing it (413, nothing stored) once it is longer.
+/// and, with `limit`, refusing it (413, nothing stored) once it is longer; `counted` bodies
+/// add to the `vault_bytes_received` metric.
 async fn upload(
     state: &AppState,
     key: &str,
     expected_id: Option<&str>,
     limit: Option<u64>,
+    counted: bool,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let too_large = |limit| {
@@ -415,10 +418,12 @@ async fn upload(
     let outcome: Result<(), ApiError> = async {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| ApiError::invalid_request(format!("upload interrupted: {e}")))?;
-            state
-                .metrics
-                .vault_bytes_received
-                .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            if counted {
+                state
+                    .metrics
+                    .vault_bytes_received
+                    .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
             received += chunk.len() as u64;
             if let Some(limit) = limit.filter(|limit| received > *limit) {
                 return Err(too_large(limit));

@@ -1,11 +1,12 @@
-//! The repository commands: `backup`, `snapshots`, `restore`, `check` on restic-format repositories.
+//! The repository commands: `backup`, `snapshots`, `restore`, `check`, `forget`, `prune` on
+//! restic-format repositories.
 
 use crate::args::{AccessArgs, ExcludeArgs};
 use crate::backups::{PolicyRun, Tagged, bytes, policy_backup, run_backup, short};
 use crate::{Context, exit, output};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_repo::{BackupOptions, Repo, RestoreOptions, Sources};
+use seedship_repo::{BackupOptions, Repo, RestoreOptions, Retention, Sources};
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
@@ -19,6 +20,14 @@ pub enum RepoCommand {
     Restore(RestoreArgs),
     /// Check a repository's integrity.
     Check(CheckArgs),
+    /// Remove snapshots by restic's keep rules (a snapshot any rule keeps stays), group by
+    /// group (same host and paths); `--prune` then deletes the data no snapshot uses.
+    Forget(ForgetArgs),
+    /// Delete the data no snapshot uses (after `forget`).
+    Prune(PruneArgs),
+    /// Remove stale locks (as `restic unlock`): those older than 30 minutes and those of this
+    /// host whose process is gone.
+    Unlock(UnlockArgs),
 }
 
 /// How to reach and open a repository.
@@ -83,6 +92,58 @@ pub struct CheckArgs {
     read_data: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ForgetArgs {
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Keep the last N snapshots.
+    #[arg(long, value_name = "N")]
+    keep_last: Option<u32>,
+    /// Keep the last snapshot of each of the last N hours that have one.
+    #[arg(long, value_name = "N")]
+    keep_hourly: Option<u32>,
+    /// Keep the last snapshot of each of the last N days that have one.
+    #[arg(long, value_name = "N")]
+    keep_daily: Option<u32>,
+    /// Keep the last snapshot of each of the last N weeks that have one.
+    #[arg(long, value_name = "N")]
+    keep_weekly: Option<u32>,
+    /// Keep the last snapshot of each of the last N months that have one.
+    #[arg(long, value_name = "N")]
+    keep_monthly: Option<u32>,
+    /// Keep the last snapshot of each of the last N years that have one.
+    #[arg(long, value_name = "N")]
+    keep_yearly: Option<u32>,
+    /// Keep every snapshot taken within this duration of the newest (restic's form: `1y6m`,
+    /// `30d`, `2d12h`; `m` is months).
+    #[arg(long, value_name = "DURATION")]
+    keep_within: Option<String>,
+    /// Then delete the data no snapshot uses (as `seedship prune`).
+    #[arg(long)]
+    prune: bool,
+    /// Only say what would be removed.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Only say what would be deleted.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Remove every lock, live ones too (only when no other process uses the repository).
+    #[arg(long)]
+    remove_all: bool,
+}
+
 impl RepoCommand {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
@@ -90,6 +151,9 @@ impl RepoCommand {
             RepoCommand::Snapshots(args) => snapshots(ctx, &args),
             RepoCommand::Restore(args) => restore(ctx, args),
             RepoCommand::Check(args) => check(ctx, &args),
+            RepoCommand::Forget(args) => forget(ctx, &args),
+            RepoCommand::Prune(args) => prune(ctx, &args),
+            RepoCommand::Unlock(args) => unlock(ctx, &args),
         }
     }
 }
@@ -244,4 +308,90 @@ fn check(ctx: &Context, args: &CheckArgs) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+fn forget(ctx: &Context, args: &ForgetArgs) -> anyhow::Result<()> {
+    let retention = Retention {
+        last: args.keep_last,
+        hourly: args.keep_hourly,
+        daily: args.keep_daily,
+        weekly: args.keep_weekly,
+        monthly: args.keep_monthly,
+        yearly: args.keep_yearly,
+        within: args.keep_within.clone(),
+    };
+    if retention.is_empty() {
+        return Err(exit::usage(
+            "forget needs at least one keep rule (--keep-last, --keep-hourly, --keep-daily, --keep-weekly, \
+             --keep-monthly, --keep-yearly or --keep-within); nothing was removed"
+                .to_owned(),
+        ));
+    }
+    if let Some(within) = &retention.within {
+        seedship_repo::parse_duration(within)?;
+    }
+    let repo = args.repo.open(ctx)?;
+    let report = repo.forget(&retention, args.dry_run)?;
+    let doc = Tagged::about("forget", &repo, &report);
+    output::emit(ctx.json, &doc, || {
+        let mut lines = Vec::new();
+        for group in &report.groups {
+            lines.push(format!(
+                "host {}, paths {}:",
+                group.hostname,
+                group.paths.join(" ")
+            ));
+            for kept in &group.keep {
+                lines.push(format!(
+                    "  keep    {}  {}  {}",
+                    short(&kept.id),
+                    kept.time,
+                    kept.reasons.join(", ")
+                ));
+            }
+            for removed in &group.remove {
+                lines.push(format!("  remove  {}  {}", short(&removed.id), removed.time));
+            }
+        }
+        let removing: usize = report.groups.iter().map(|group| group.remove.len()).sum();
+        lines.push(if report.dry_run {
+            format!("dry run: {removing} snapshot(s) would be removed")
+        } else {
+            format!("{} snapshot(s) removed", report.removed)
+        });
+        lines.join("\n")
+    })?;
+    if args.prune {
+        show_prune(ctx, &repo, args.dry_run)?;
+    }
+    Ok(())
+}
+
+fn prune(ctx: &Context, args: &PruneArgs) -> anyhow::Result<()> {
+    let repo = args.repo.open(ctx)?;
+    show_prune(ctx, &repo, args.dry_run)
+}
+
+fn show_prune(ctx: &Context, repo: &Repo, dry_run: bool) -> anyhow::Result<()> {
+    let report = repo.prune(dry_run)?;
+    let doc = Tagged::about("prune", repo, &report);
+    output::emit(ctx.json, &doc, || {
+        format!(
+            "{}{} pack(s) deleted, {} repacked ({} written again), {} kept; {} freed of {} unused",
+            if report.dry_run { "dry run: would be " } else { "" },
+            report.packs_removed,
+            report.packs_repacked,
+            bytes(report.repacked_bytes),
+            report.packs_kept,
+            bytes(report.freed_bytes),
+            bytes(report.unused_bytes),
+        )
+    })
+}
+
+fn unlock(ctx: &Context, args: &UnlockArgs) -> anyhow::Result<()> {
+    let repo = args.repo.open(ctx)?;
+    let removed = repo.unlock(args.remove_all)?;
+    let doc = Tagged::about("unlock", &repo, serde_json::json!({ "removed": removed }));
+    output::emit(ctx.json, &doc, || format!("{removed} lock(s) removed"))
 }

@@ -2,6 +2,7 @@
 //! nothing in the store.
 
 use std::collections::BTreeMap;
+use std::process::Command;
 
 use crate::server_support::*;
 use reqwest::blocking::{Client, RequestBuilder};
@@ -234,6 +235,16 @@ fn append_only_vault_refuses_forget_prune_and_deletes_nothing() {
         !forget.status.success(),
         "forget --prune succeeded on an append-only vault"
     );
+    // seedship's forget is refused with a reason (not "wrong credentials"), exit 13.
+    let seedship_forget = Command::new(SEEDSHIP)
+        .args(["--json", "forget", "--keep-last", "1", "--prune", "--repo", &repo])
+        .env("SEEDSHIP_PASSWORD", "correct horse battery staple")
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .expect("run seedship forget");
+    let stderr = String::from_utf8_lossy(&seedship_forget.stderr);
+    assert_eq!(seedship_forget.status.code(), Some(13), "{stderr}");
+    assert!(stderr.contains("append-only"), "{stderr}");
     let snapshots: serde_json::Value =
         serde_json::from_str(&restic_ok(&repo, &cache, &["snapshots", "--json"])).expect("JSON");
     assert_eq!(

@@ -202,3 +202,75 @@ pub fn restic(sandbox: &Sandbox, args: &[&str]) -> String {
     );
     stdout
 }
+
+/// How many lock files `repo/locks` holds (files named by a 64-digit id: a writer's temporary
+/// file is not a lock yet).
+pub fn lock_files(repo: &Path) -> usize {
+    fs::read_dir(repo.join("locks")).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+            .count()
+    })
+}
+
+/// A `restic backup --stdin` into `repo` kept waiting for its input: restic holds a shared
+/// lock on the repository until [`ResticHolding::finish`] (or drop) closes the input.
+pub struct ResticHolding {
+    child: std::process::Child,
+    pub pid: u32,
+}
+
+impl ResticHolding {
+    /// Starts restic and waits until its lock file is in `repo/locks`.
+    pub fn start(repo: &Path, password: &str) -> Self {
+        let child = Command::new("restic")
+            .args(["--no-cache", "--repo"])
+            .arg(repo)
+            .args(["backup", "--stdin", "--stdin-filename", "held.bin"])
+            .env("RESTIC_PASSWORD", password)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("restic must be installed (scripts/install-test-deps.sh)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while lock_files(repo) == 0 {
+            assert!(std::time::Instant::now() < deadline, "restic never took its lock");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self {
+            pid: child.id(),
+            child,
+        }
+    }
+
+    /// Gives restic its input and waits for it to save the snapshot and drop its lock.
+    pub fn finish(mut self) {
+        use std::io::Write;
+        let mut stdin = self.child.stdin.take().expect("stdin");
+        stdin.write_all(b"held data").expect("write to restic");
+        drop(stdin);
+        assert!(
+            self.child.wait().expect("wait restic").success(),
+            "restic backup failed"
+        );
+    }
+
+    /// Kills restic (SIGKILL): its lock stays behind, stale (its process is gone).
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill restic");
+        self.child.wait().expect("wait restic");
+    }
+}
+
+impl Drop for ResticHolding {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
