@@ -88,6 +88,15 @@ pub enum Error {
         storage_account: String,
         container: String,
     },
+    /// The staging location of an offline policy does not exist (a disk or share not
+    /// mounted?) and the vault was not seeded from its import: it is never created again by a
+    /// backup, which would silently start a new initial backup on the local disk.
+    #[error(
+        "staging location {} does not exist (a disk or share not mounted?): mount it and run \
+         again; nothing was backed up",
+        .path.display()
+    )]
+    StagingMissing { path: PathBuf },
     /// The staging directory has too little room for the initial backup.
     #[error(
         "staging directory {} has {free} bytes free; the initial backup needs up to {needed}",

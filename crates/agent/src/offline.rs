@@ -171,13 +171,16 @@ impl PolicyBackup {
         if dir.seeded_file().exists() {
             return to_vault(backups);
         }
+        if !offline.staging.is_dir() {
+            return Err(Error::StagingMissing {
+                path: offline.staging.clone(),
+            }
+            .into());
+        }
         let Some(staged) = dir.staged()? else {
-            // The first backup of an offline policy, into `<staging>/<job>/repository`.
-            std::fs::create_dir_all(dir.path()).map_err(|source| Error::Io {
-                what: "creating staging directory",
-                path: dir.path().to_owned(),
-                source,
-            })?;
+            // The first backup of an offline policy, into `<staging>/<job>/repository`; the
+            // staging location itself is never created here (`policy set` made it).
+            dir.create()?;
             let location = dir.repository().display().to_string();
             let (repository_id, snapshot_id) = backups.backup(&location, &sources, &options)?;
             let staged = StagedJob {
@@ -351,7 +354,9 @@ mod tests {
 
     const VAULT: &str = "rest:http://agt-1:s3cret@127.0.0.1:1/vaults/acme/v";
 
+    /// Offline settings with a staging location in `tmp` (created, as `policy set` does).
     fn offline(tmp: &Path) -> Offline {
+        std::fs::create_dir_all(tmp.join("staging")).expect("mkdir staging");
         Offline {
             staging: tmp.join("staging"),
             job: "job-1".into(),
@@ -410,6 +415,22 @@ mod tests {
         let mut backups = Recorded::default();
         assert!(matches!(run(&policy, &mut backups), Ok(Outcome::BackedUp)));
         assert_eq!(backups.locations, [VAULT]);
+    }
+
+    #[test]
+    fn a_missing_staging_location_is_never_created() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let policy = agent(tmp.path(), Some(offline(tmp.path())));
+        std::fs::remove_dir(tmp.path().join("staging")).expect("rmdir");
+        let mut backups = Recorded::default();
+        let err = run(&policy, &mut backups).expect_err("no staging");
+        assert!(matches!(err, Error::StagingMissing { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains(&tmp.path().join("staging").display().to_string())
+        );
+        assert!(!tmp.path().join("staging").exists());
+        assert!(backups.locations.is_empty());
     }
 
     #[test]

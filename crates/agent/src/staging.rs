@@ -63,6 +63,18 @@ impl JobDir {
         self.0.join("seeded.toml")
     }
 
+    /// Creates this directory (if missing) in its staging location, which must exist.
+    pub(crate) fn create(&self) -> Result<()> {
+        match std::fs::create_dir(&self.0) {
+            Err(err) if err.kind() != std::io::ErrorKind::AlreadyExists => Err(Error::Io {
+                what: "creating job directory",
+                path: self.0.clone(),
+                source: err,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The staged job of this directory, `None` before the initial backup completed.
     pub fn staged(&self) -> Result<Option<StagedJob>> {
         let path = self.staged_file();

@@ -116,6 +116,7 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
             // The agent passes some causes on as they are (its message is theirs).
             match err {
                 seedship_agent::Error::WouldAbandon { .. } => return USAGE,
+                seedship_agent::Error::StagingMissing { .. } => return REPO_NOT_FOUND,
                 seedship_agent::Error::Repo(err) => return repo_code(err),
                 seedship_agent::Error::Client(err) => return client_code(err),
                 _ => {}

@@ -22,4 +22,5 @@ mod server_concurrency;
 mod server_postgres;
 mod server_restic;
 mod server_tls;
+mod staging;
 mod web_page;
