@@ -128,6 +128,13 @@ pub enum Error {
         #[source]
         source: seedship_api::ClientError,
     },
+    /// The server could not be asked how the agent's vault was seeded.
+    #[error("asking the server how vault {vault} was seeded")]
+    Vault {
+        vault: String,
+        #[source]
+        source: seedship_api::ClientError,
+    },
     /// The import destination could not be checked.
     #[error("checking the import destination: storage account {storage_account}")]
     Destination {

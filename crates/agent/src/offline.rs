@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use seedship_api::{Client, ClientError, Credentials, Seeded};
+use seedship_api::{Client, ClientError, Credentials, SeedRequest, Seeded};
 use seedship_jobs::JobState;
 use seedship_progress::{Progress, Unit};
 use seedship_repo::{BackupOptions, Excludes, Sources};
 
 use crate::error::{Error, Result};
-use crate::format::{Policy, SeededRecord, StagedJob};
+use crate::format::{Offline, Policy, SeededRecord, StagedJob};
 use crate::policy::AgentDir;
 use crate::staging::{JobDir, write_toml};
 
@@ -171,13 +171,21 @@ impl PolicyBackup {
         if dir.seeded_file().exists() {
             return to_vault(backups);
         }
-        if !offline.staging.is_dir() {
-            return Err(Error::StagingMissing {
-                path: offline.staging.clone(),
+        let client = Client::new(&agent.credentials).map_err(Error::Client)?;
+        let staging_found = offline.staging.is_dir();
+        let staged = if staging_found { dir.staged()? } else { None };
+        let Some(staged) = staged else {
+            // No staged backup here: the staging location was lost or cleaned after the
+            // vault was seeded from this job (the server says so), or it is the first backup.
+            if seeded_from(&client, &agent, offline)? {
+                return to_vault(backups);
             }
-            .into());
-        }
-        let Some(staged) = dir.staged()? else {
+            if !staging_found {
+                return Err(Error::StagingMissing {
+                    path: offline.staging.clone(),
+                }
+                .into());
+            }
             // The first backup of an offline policy, into `<staging>/<job>/repository`; the
             // staging location itself is never created here (`policy set` made it).
             dir.create()?;
@@ -196,7 +204,6 @@ impl PolicyBackup {
             dir.record_staged(&staged)?;
             return Ok(Outcome::Staged { staged, dir });
         };
-        let client = Client::new(&agent.credentials).map_err(Error::Client)?;
         let state = match client.job(&staged.account, &staged.job) {
             Ok(detail) => Some(detail.summary.state),
             Err(ClientError::Api { status: 404, .. }) => None,
@@ -228,6 +235,20 @@ impl PolicyBackup {
     }
 }
 
+/// Whether the server recorded that the agent's vault was seeded from the import job of
+/// `offline` (its container and folder).
+fn seeded_from(client: &Client, agent: &AgentIdentity, offline: &Offline) -> Result<bool> {
+    let vault = client.vault(&agent.vault).map_err(|source| Error::Vault {
+        vault: agent.vault.clone(),
+        source,
+    })?;
+    Ok(vault.seeded.is_some_and(|seed| {
+        seed.job == offline.job
+            && seed.storage_account == offline.storage_account
+            && seed.container == offline.container
+    }))
+}
+
 /// Asks the server to adopt the imported repository into the vault, checks the vault is the
 /// staged repository and records it in `seeded.toml`.
 fn seed<B: Backups>(
@@ -238,15 +259,13 @@ fn seed<B: Backups>(
     dir: &JobDir,
     backups: &mut B,
 ) -> Result<SeededRecord, B::Error> {
-    let report = seed_vault(
-        client,
-        progress,
-        &agent.vault,
-        &staged.storage_account,
-        &staged.container,
-        &staged.prefix,
-    )
-    .map_err(|source| Error::Seed {
+    let request = SeedRequest {
+        storage_account: staged.storage_account.clone(),
+        container: staged.container.clone(),
+        prefix: staged.prefix.clone(),
+        repository_id: Some(staged.repository_id.clone()),
+    };
+    let report = seed_vault(client, progress, &agent.vault, &request).map_err(|source| Error::Seed {
         what: format!(
             "{} from container {}/{} (folder {})",
             agent.vault, staged.storage_account, staged.container, staged.prefix
@@ -272,19 +291,17 @@ fn seed<B: Backups>(
     Ok(record)
 }
 
-/// Has the server seed `vault` from the repository at `prefix` of `storage`/`container`,
-/// showing the seed's progress (bytes verified and copied) while it runs.
+/// Has the server seed `vault` from the repository `request` names, showing the seed's
+/// progress (bytes verified and copied) while it runs.
 pub fn seed_vault(
     client: &Client,
     progress: &dyn Progress,
     vault: &str,
-    storage: &str,
-    container: &str,
-    prefix: &str,
+    request: &SeedRequest,
 ) -> Result<Seeded, ClientError> {
     let task = progress.task(&format!("seeding vault {vault}"), Unit::Bytes, None);
     task.set_message("listing the imported repository");
-    let seeded = client.seed_vault(vault, storage, container, prefix, &mut |running| {
+    let seeded = client.seed_vault(vault, request, &mut |running| {
         // Until the listing found something, a total of 0 B would read as "nothing to do".
         if running.bytes > 0 {
             task.set_message("");
@@ -380,29 +397,15 @@ mod tests {
     }
 
     #[test]
-    fn the_first_offline_backup_is_staged_then_waits_for_the_server() {
+    fn an_offline_policy_asks_the_server_whether_the_vault_was_seeded_first() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let policy = agent(tmp.path(), Some(offline(tmp.path())));
         let mut backups = Recorded::default();
-        let Ok(Outcome::Staged { staged, dir }) = run(&policy, &mut backups) else {
-            panic!("not staged");
-        };
-        let repository = tmp.path().join("staging/job-1/repository");
-        assert_eq!(backups.locations, [repository.display().to_string()]);
-        assert_eq!(
-            (staged.repository_id.as_str(), staged.snapshot_id.as_str()),
-            ("repo-id", "snap-id")
-        );
-        assert_eq!(staged.account, "acme");
-        assert_eq!(
-            dir.staged().expect("job.toml").map(|s| s.prefix),
-            Some("job-1".to_owned())
-        );
-        // Staged: the next run asks the server about the job (nobody listens) and backs up
-        // nothing.
+        // Nobody listens: no backup anywhere, not even the first one into the staging.
         let err = run(&policy, &mut backups).expect_err("no server");
-        assert!(matches!(err, Error::Job { .. }), "{err:?}");
-        assert_eq!(backups.locations.len(), 1);
+        assert!(matches!(err, Error::Vault { .. }), "{err:?}");
+        assert!(backups.locations.is_empty());
+        assert!(!tmp.path().join("staging/job-1").exists());
     }
 
     #[test]
@@ -415,22 +418,6 @@ mod tests {
         let mut backups = Recorded::default();
         assert!(matches!(run(&policy, &mut backups), Ok(Outcome::BackedUp)));
         assert_eq!(backups.locations, [VAULT]);
-    }
-
-    #[test]
-    fn a_missing_staging_location_is_never_created() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let policy = agent(tmp.path(), Some(offline(tmp.path())));
-        std::fs::remove_dir(tmp.path().join("staging")).expect("rmdir");
-        let mut backups = Recorded::default();
-        let err = run(&policy, &mut backups).expect_err("no staging");
-        assert!(matches!(err, Error::StagingMissing { .. }), "{err:?}");
-        assert!(
-            err.to_string()
-                .contains(&tmp.path().join("staging").display().to_string())
-        );
-        assert!(!tmp.path().join("staging").exists());
-        assert!(backups.locations.is_empty());
     }
 
     #[test]

@@ -22,5 +22,5 @@ pub use wire::{
     AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobList, BlobListEntry, BlobPlaced, ClockRequest,
     ClockState, CustodyReport, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, IssuedSecret, JobAction,
     JobDetail, MetricsSnapshot, NameList, NameRequest, SeedProgress, SeedReport, SeedRequest, ServiceKey,
-    VaultInfo, VaultRequest, WhoAmI,
+    VaultInfo, VaultRequest, VaultSeed, WhoAmI,
 };

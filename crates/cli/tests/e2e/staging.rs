@@ -44,3 +44,82 @@ fn a_missing_staging_location_before_seeding_is_an_error_and_nothing_is_created(
         "nothing went to the vault"
     );
 }
+
+/// `GET /api/v1/vaults/<vault>` as the principal of credentials file `file`.
+fn vault_info(file: &std::path::Path, vault: &str) -> serde_json::Value {
+    let (url, token) = bearer(file);
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{url}/api/v1/vaults/{vault}"))
+        .bearer_auth(token)
+        .send()
+        .expect("GET vault");
+    assert!(response.status().is_success(), "{response:?}");
+    response.json().expect("vault JSON")
+}
+
+#[test]
+fn the_server_records_the_seed_and_a_lost_staging_location_goes_on_with_the_vault() {
+    let (_tempdir, flow) = Flow::in_tempdir(4 * MIB);
+    let first = flow.backup_ok();
+    let staged_id = message(&json_lines(&first), "summary")["repository_id"]
+        .as_str()
+        .expect("repository id")
+        .to_owned();
+    let agent_file = flow.config_dir.join("agent.toml");
+    assert!(
+        vault_info(&agent_file, "laptop")["seeded"].is_null(),
+        "not seeded yet"
+    );
+    flow.import_staged();
+    let seeding = json_lines(&flow.backup_ok());
+    message(&seeding, "seeded");
+
+    // The server recorded the seed: the job, the staged repository's id and when; the
+    // agent and the owner read it.
+    for file in [&agent_file, &flow.account] {
+        let seeded = &vault_info(file, "laptop")["seeded"];
+        assert_eq!(seeded["job"], JOB, "{seeded}");
+        assert_eq!(seeded["storage_account"], "imports", "{seeded}");
+        assert_eq!(seeded["container"], "seed", "{seeded}");
+        assert_eq!(seeded["prefix"], JOB, "{seeded}");
+        assert_eq!(
+            seeded["repository_id"].as_str(),
+            Some(staged_id.as_str()),
+            "{seeded}"
+        );
+        let at = seeded["seeded_at"].as_str().expect("seeded_at");
+        chrono::DateTime::parse_from_rfc3339(at).expect("RFC 3339");
+    }
+
+    // The whole staging location is deleted (or unmounted): the next backup goes to the
+    // vault, incrementally, and creates nothing.
+    std::fs::remove_dir_all(&flow.staging).expect("delete staging");
+    std::fs::write(flow.source.join("after-seeding.txt"), b"new").expect("write");
+    let received = flow.vault_bytes_received();
+    let lines = json_lines(&flow.backup_ok());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let summary = message(&lines, "summary");
+    assert_eq!(
+        summary["repository_id"].as_str(),
+        Some(staged_id.as_str()),
+        "{summary}"
+    );
+    assert!(summary["parent_id"].is_string(), "incremental: {summary}");
+    assert!(flow.vault_bytes_received() > received, "uploaded to the vault");
+    assert!(!flow.staging.exists(), "the staging location was created again");
+
+    // The staging location is back, empty (only the job's directory is gone): the same.
+    std::fs::create_dir(&flow.staging).expect("mkdir staging");
+    let lines = json_lines(&flow.backup_ok());
+    let summary = message(&lines, "summary");
+    assert_eq!(
+        summary["repository_id"].as_str(),
+        Some(staged_id.as_str()),
+        "{summary}"
+    );
+    assert!(
+        !flow.job_dir().exists(),
+        "no new initial backup in the staging location"
+    );
+    json_ok(&["check", "--repo", &flow.agent.repository()]);
+}
