@@ -150,6 +150,13 @@ pub enum Error {
         #[source]
         source: seedship_api::ClientError,
     },
+    /// The seeded vault could not catch up with the staged repository.
+    #[error("uploading to vault {vault} what the staged repository gained after the drives were prepared")]
+    CatchUp {
+        vault: String,
+        #[source]
+        source: seedship_repo::Error,
+    },
     /// The seeded vault is not the staged repository.
     #[error("vault {vault} holds repository {found}, not the staged repository {staged} of import job {job}")]
     WrongVault {
@@ -204,6 +211,9 @@ pub enum Error {
     /// A backup is still writing the staged repository.
     #[error("process {pid} is still writing the staged repository ({}): let it finish first", .file.display())]
     StagedInUse { pid: u32, file: PathBuf },
+    /// A policy backup holds the staged repository's lock (it is writing into it).
+    #[error("a backup is writing the staged repository {}: let it finish first; nothing written", .repository.display())]
+    StagedLocked { repository: PathBuf },
     /// The copy onto the drives could not be planned.
     #[error("checking the drives; nothing written")]
     Plan {

@@ -1,7 +1,10 @@
 //! Policy backups of a registered agent (`seedship backup` without paths, `seedship agent
 //! run`). Under an offline policy the first backup goes to the staging location; until the
-//! import job is Completed every run only reports that it waits; then the vault is seeded
-//! from the job's container once and every later backup goes over the network to the vault.
+//! import job is Completed every run reports that it waits and backs up into the staged
+//! repository (unless the policy waits for the import: then it backs up nothing); then the
+//! vault is seeded from the job's container once, catches up with what the staged repository
+//! gained after the drives were prepared, and every later backup goes over the network to the
+//! vault. The server's record of the seed outlives the staging location.
 
 use std::path::Path;
 
@@ -41,8 +44,11 @@ pub enum Outcome {
     BackedUp,
     /// The initial backup was staged for its import job; next: prepare the drives.
     Staged { staged: StagedJob, dir: JobDir },
-    /// The import job is not Completed yet; nothing was backed up.
+    /// The import job is not Completed yet; unless the policy waits for the import, the run
+    /// backed up into the staged repository (the vault catches up after seeding).
     Waiting {
+        /// Whether a backup into the staged repository was made.
+        backed_up: bool,
         job: String,
         /// The job's state; `None` when it is not on the server yet.
         state: Option<JobState>,
@@ -189,6 +195,7 @@ impl PolicyBackup {
             // The first backup of an offline policy, into `<staging>/<job>/repository`; the
             // staging location itself is never created here (`policy set` made it).
             dir.create()?;
+            let _lock = dir.lock()?;
             let location = dir.repository().display().to_string();
             let (repository_id, snapshot_id) = backups.backup(&location, &sources, &options)?;
             let staged = StagedJob {
@@ -225,12 +232,23 @@ impl PolicyBackup {
                     record,
                 })
             }
-            state => Ok(Outcome::Waiting {
-                next: next_step(state, &staged.job, &dir),
-                job: staged.job,
-                state,
-                dir,
-            }),
+            state => {
+                // No backup gap while the drives travel: an incremental into the staged
+                // repository (the drives carry what was there when they were planned).
+                let backed_up = !self.policy.wait_for_import;
+                if backed_up {
+                    let _lock = dir.lock()?;
+                    let location = dir.repository().display().to_string();
+                    backups.backup(&location, &sources, &options)?;
+                }
+                Ok(Outcome::Waiting {
+                    next: next_step(state, &staged.job, &dir),
+                    backed_up,
+                    job: staged.job,
+                    state,
+                    dir,
+                })
+            }
         }
     }
 }
@@ -250,7 +268,8 @@ fn seeded_from(client: &Client, agent: &AgentIdentity, offline: &Offline) -> Res
 }
 
 /// Asks the server to adopt the imported repository into the vault, checks the vault is the
-/// staged repository and records it in `seeded.toml`.
+/// staged repository, uploads what the staged repository gained after the drives were planned
+/// (the catch-up) and records it all in `seeded.toml`.
 fn seed<B: Backups>(
     client: &Client,
     progress: &dyn Progress,
@@ -282,10 +301,23 @@ fn seed<B: Backups>(
         }
         .into());
     }
+    // The catch-up: what the staged repository gained after the drives were planned (backups
+    // while they travelled), byte for byte; the vault then holds every staged snapshot.
+    let caught_up = {
+        let _lock = dir.lock()?;
+        let staged_repository = dir.repository().display().to_string();
+        seedship_repo::copy_missing_files(&staged_repository, &agent.repository, progress).map_err(
+            |source| Error::CatchUp {
+                vault: agent.vault.clone(),
+                source,
+            },
+        )?
+    };
     let record = SeededRecord {
         vault: agent.vault.clone(),
         repository_id: staged.repository_id.clone(),
         report,
+        caught_up,
     };
     write_toml(&dir.seeded_file(), &record, "seeded.toml")?;
     Ok(record)
@@ -364,6 +396,7 @@ mod tests {
             schedule: None,
             excludes: vec!["*.tmp".into()],
             offline,
+            wait_for_import: false,
         };
         write_toml(&config.join("policy.toml"), &policy, "the policy").expect("policy.toml");
         PolicyBackup::load(AgentDir::open(config).expect("registered")).expect("policy")

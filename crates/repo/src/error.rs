@@ -60,6 +60,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Two locations that should hold the same repository hold different ones.
+    #[error("repositories {from} and {to} differ (not the same config): nothing copied")]
+    DifferentRepositories { from: String, to: String },
     /// Any other failure of the repository engine, with its own message.
     #[error("repository {location}: {operation} failed: {message}")]
     Engine {

@@ -30,6 +30,7 @@
 mod atomic;
 mod backup;
 mod check;
+mod copy;
 mod error;
 mod exclude;
 mod progress;
@@ -42,6 +43,7 @@ mod source;
 pub use crate::{
     atomic::{Sweep, sweep_temporaries},
     backup::{BackupOptions, Sources},
+    copy::{CopiedFiles, copy_missing_files},
     error::{Error, Result},
     exclude::Excludes,
     report::{BackupSummary, CheckReport, RestoreSummary, SnapshotInfo, Unreadable},

@@ -9,6 +9,7 @@ mod pty_support;
 mod server_support;
 
 mod agent;
+mod backup_gap;
 mod diskprep_pty;
 mod drive;
 mod import_jobs;

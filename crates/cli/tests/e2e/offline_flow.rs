@@ -23,6 +23,7 @@ use seedship_treecmp::{Rng, compare_trees};
 fn offline_seeding_end_to_end() {
     let Some(_) = restic() else { return };
     let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
+    flow.wait_for_import();
     let dir = flow.dir.as_path();
 
     // First run: the initial backup goes to the staging location.
@@ -366,6 +367,7 @@ fn diskprep_killed_while_copying_resumes_on_the_next_run() {
 #[test]
 fn cancelled_job_ends_waiting_with_its_own_code() {
     let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
+    flow.wait_for_import();
     flow.backup_ok();
     flow.diskprep();
 
@@ -886,7 +888,8 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
     let stderr = cases.expect("diskprep of a missing staging location", &unmounted, 10);
     assert!(stderr.contains("unmounted"), "{stderr}");
 
-    // 22: the job exists, the drives are not at the data centre.
+    // 22: the job exists, the drives are not at the data centre, and the policy waits.
+    flow.wait_for_import();
     flow.backup_ok();
     flow.diskprep();
     cases.expect("policy backup while the job is Creating", &flow.backup(), WAITING);
