@@ -97,6 +97,13 @@ pub enum Error {
         .path.display()
     )]
     StagingMissing { path: PathBuf },
+    /// `staging clean` before the staging location may go: the vault is not seeded from it
+    /// (and verified) yet.
+    #[error("{} is still needed: {reason}; nothing removed", .dir.display())]
+    StagingNeeded { dir: PathBuf, reason: String },
+    /// The policy has no offline settings, so no staging location.
+    #[error("the policy in {} has no offline settings: there is no staging location", .path.display())]
+    NotOffline { path: PathBuf },
     /// The staging directory has too little room for the initial backup.
     #[error(
         "staging directory {} has {free} bytes free; the initial backup needs up to {needed}",

@@ -65,16 +65,16 @@ pub enum Outcome {
 }
 
 /// The agent's identity from `agent.toml`.
-struct AgentIdentity {
-    credentials: Credentials,
+pub(crate) struct AgentIdentity {
+    pub(crate) credentials: Credentials,
     account: String,
-    vault: String,
+    pub(crate) vault: String,
     /// `rest:` repository of the vault with the agent's credentials.
     repository: String,
 }
 
 impl AgentIdentity {
-    fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         let credentials = Credentials::load(path)?;
         let Credentials::Agent {
             account,

@@ -891,6 +891,12 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
     // 22: the job exists, the drives are not at the data centre, and the policy waits.
     flow.wait_for_import();
     flow.backup_ok();
+    // 24: the staging location is still needed (the vault is not seeded from it).
+    cases.expect(
+        "staging clean before seeding",
+        &run(&["staging", "clean", "--config-dir", path(&flow.config_dir)]),
+        24,
+    );
     flow.diskprep();
     cases.expect("policy backup while the job is Creating", &flow.backup(), WAITING);
 

@@ -123,3 +123,85 @@ fn the_server_records_the_seed_and_a_lost_staging_location_goes_on_with_the_vaul
     );
     json_ok(&["check", "--repo", &flow.agent.repository()]);
 }
+
+/// `seedship --json staging clean` of the flow's agent.
+fn clean(flow: &Flow) -> std::process::Output {
+    run(&[
+        "--json",
+        "staging",
+        "clean",
+        "--config-dir",
+        path(&flow.config_dir),
+    ])
+}
+
+/// Exit code of `staging clean` before the vault was seeded from the staging location.
+const STAGING_NEEDED: i32 = 24;
+
+#[test]
+fn staging_clean_is_refused_before_seeding_and_removes_the_staged_copy_after() {
+    let (_tempdir, flow) = Flow::in_tempdir(4 * MIB);
+    flow.backup_ok();
+    let refused_while = |what: &str, reason: &str| {
+        let before = tree_contents(&flow.staging);
+        let refused = clean(&flow);
+        assert_exit(&refused, STAGING_NEEDED);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("is still needed")
+                && stderr.contains(reason)
+                && stderr.contains("nothing removed"),
+            "{what}: {stderr}"
+        );
+        assert!(
+            tree_contents(&flow.staging) == before,
+            "{what}: the staging changed"
+        );
+    };
+    refused_while("staged", "was not seeded from import job");
+    // Imported (Completed), but no policy backup has seeded the vault yet.
+    flow.import_staged();
+    refused_while("imported", "was not seeded from import job");
+
+    // Seeded (and verified by the agent, recorded by the server): the staged repository and
+    // the journals (the job has ended) go; the records stay.
+    let seeding = json_lines(&flow.backup_ok());
+    message(&seeding, "seeded");
+    let staged_bytes: u64 = store_listing(&flow.job_dir().join("repository")).values().sum();
+    let cleaned = clean(&flow);
+    assert_exit(&cleaned, 0);
+    let cleaned = message(&json_lines(&cleaned), "staging_cleaned")["cleaned"].clone();
+    let removed: Vec<_> = cleaned["removed"]
+        .as_array()
+        .expect("removed")
+        .iter()
+        .map(|path| path.as_str().expect("path").to_owned())
+        .collect();
+    let job_dir = flow.job_dir();
+    assert_eq!(
+        removed,
+        [path(&job_dir.join("repository")), path(&job_dir.join("journals"))],
+        "{cleaned}"
+    );
+    assert!(cleaned["bytes"].as_u64() >= Some(staged_bytes), "{cleaned}");
+    assert!(cleaned["journals_kept"].is_null(), "{cleaned}");
+    assert!(!job_dir.join("repository").exists() && !job_dir.join("journals").exists());
+    for kept in ["job.toml", "shipping.json", "seeded.toml"] {
+        assert!(job_dir.join(kept).is_file(), "{kept} kept");
+    }
+
+    // Backups go on into the vault; nothing comes back into the staging; cleaning again
+    // removes nothing.
+    std::fs::write(flow.source.join("after-cleaning.txt"), b"new").expect("write");
+    let summary = message(&json_lines(&flow.backup_ok()), "summary").clone();
+    assert!(summary["parent_id"].is_string(), "incremental: {summary}");
+    assert!(
+        !job_dir.join("repository").exists(),
+        "the staged repository came back"
+    );
+    let again = clean(&flow);
+    assert_exit(&again, 0);
+    let again = message(&json_lines(&again), "staging_cleaned")["cleaned"].clone();
+    assert_eq!(again["removed"].as_array().map(Vec::len), Some(0), "{again}");
+    json_ok(&["check", "--read-data", "--repo", &flow.agent.repository()]);
+}
