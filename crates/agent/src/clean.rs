@@ -1,15 +1,15 @@
 //! `seedship staging clean`: what the staging location no longer needs once the vault is
-//! seeded from it and verified. The staged repository goes; the journals go once the import
-//! job has ended (a repair re-sends files from them until then); the small records (`job.toml`,
-//! `shipping.json`, `seeded.toml`) stay, so the state of the offline backup stays readable.
+//! seeded from it and verified. The staged repository goes, and the journals: a repair
+//! re-sends files with them until the import job has ended, and a vault is seeded only from a
+//! Completed job, which has. The small records (`job.toml`, `shipping.json`, `seeded.toml`)
+//! stay, so the state of the offline backup stays readable.
 
 use std::path::PathBuf;
 
-use seedship_api::{Client, ClientError};
+use seedship_api::Client;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::format::Offline;
 use crate::offline::AgentIdentity;
 use crate::policy::AgentDir;
 use crate::staging::JobDir;
@@ -23,12 +23,10 @@ pub struct Cleaned {
     pub removed: Vec<PathBuf>,
     /// The size of the files removed.
     pub bytes: u64,
-    /// Why the journals were kept, `None` when they are gone.
-    pub journals_kept: Option<String>,
 }
 
 /// Removes what the staging location of the offline policy of the agent in `dir` no longer
-/// needs. Refused ([`Error::StagingNeeded`], nothing removed) unless the vault was seeded
+/// needs: the staged repository and the journals. Refused ([`Error::StagingNeeded`], nothing removed) unless the vault was seeded
 /// from the policy's import job and verified: `seeded.toml` is there (written once the agent
 /// checked that the vault holds the staged repository and caught it up) and the server
 /// recorded that seed with the staged repository's id.
@@ -77,16 +75,13 @@ pub fn clean_staging(dir: &AgentDir) -> Result<Cleaned> {
             agent.vault, offline.job, staged.repository_id
         )));
     }
-    let journals_kept = journals_needed(&client, &staged.account, &offline)?;
     let _lock = job_dir.try_lock()?.ok_or_else(|| Error::StagedLocked {
         repository: job_dir.repository(),
     })?;
     let mut removed = Vec::new();
     let mut bytes = 0;
-    let mut gone = vec![job_dir.repository()];
-    if journals_kept.is_none() {
-        gone.push(job_dir.journals_dir());
-    }
+    // The seed needed a Completed job: it has ended, so no repair needs the journals.
+    let gone = [job_dir.repository(), job_dir.journals_dir()];
     for path in gone.into_iter().filter(|path| path.exists()) {
         bytes += seedship_durable::tree_size(&path).map_err(|source| Error::Io {
             what: "reading",
@@ -104,23 +99,5 @@ pub fn clean_staging(dir: &AgentDir) -> Result<Cleaned> {
         job_dir: job_dir.path().to_owned(),
         removed,
         bytes,
-        journals_kept,
     })
-}
-
-/// Why the drives' journals are still needed (the import job has not ended: a repair
-/// re-sends files with them), `None` once it has ended or was purged.
-fn journals_needed(client: &Client, account: &str, offline: &Offline) -> Result<Option<String>> {
-    match client.job(account, &offline.job) {
-        Ok(detail) if !detail.summary.state.is_ended() => Ok(Some(format!(
-            "import job {} is {:?}: a repair needs the journals until it has ended",
-            offline.job, detail.summary.state
-        ))),
-        Ok(_) | Err(ClientError::Api { status: 404, .. }) => Ok(None),
-        Err(source) => Err(Error::Job {
-            doing: "asking the server about",
-            job: offline.job.clone(),
-            source,
-        }),
-    }
 }

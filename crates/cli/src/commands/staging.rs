@@ -1,6 +1,6 @@
 //! `seedship staging clean`: removes what the offline policy's staging location no longer
-//! needs once the vault is seeded from it (the staged repository; the journals once the import
-//! job has ended). Refused before, with the reason (exit 24).
+//! needs once the vault is seeded from it (the staged repository and the journals). Refused
+//! before, with the reason (exit 24).
 
 use std::path::PathBuf;
 
@@ -11,8 +11,8 @@ use crate::{Context, output, shared};
 
 #[derive(Debug, Subcommand)]
 pub enum StagingCommand {
-    /// Remove the staged repository (and the journals, once the import job has ended) after
-    /// the vault was seeded from it; refused before (exit 24).
+    /// Remove the staged repository and the journals after the vault was seeded from them;
+    /// refused before (exit 24).
     Clean {
         /// Agent configuration directory (default as `seedship agent register`).
         #[arg(long, value_name = "DIR")]
@@ -36,9 +36,6 @@ impl StagingCommand {
                         lines.push(format!("{}: nothing to remove", cleaned.job_dir.display()));
                     } else {
                         lines.push(format!("{} freed", bytes(cleaned.bytes)));
-                    }
-                    if let Some(reason) = &cleaned.journals_kept {
-                        lines.push(format!("journals kept: {reason}"));
                     }
                     lines.join("\n")
                 })

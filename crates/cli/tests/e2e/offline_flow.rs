@@ -1,7 +1,7 @@
 //! The offline-seeding workflow end to end, on the real binary and a real server on loopback:
 //! an offline policy stages the first backup; `diskprep` spans it over two drives, creates the
-//! import job and records the shipment; a scheduled run while the job is Shipping only waits
-//! (exit code 22, staging unchanged); the operator receives the drives and ships them back;
+//! import job and records the shipment; under `--wait-for-import` a scheduled run while the
+//! job is Shipping only waits (exit code 22, staging unchanged); the operator receives the drives and ships them back;
 //! the next `backup` seeds the vault and uploads only the change; restic lists and restores
 //! both snapshots; an agent killed during an incremental completes on the next run and
 //! `check --read-data` passes; a server killed while it seeds the vault finishes seeding when
