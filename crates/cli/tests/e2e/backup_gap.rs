@@ -1,5 +1,6 @@
 //! No backup gap while the drives travel (issue 18): under an offline policy every run before
-//! the import job is Completed backs up into the staged repository (exit 0, the summary and
+//! the import job is Completed (Creating, Shipping, Transferring) backs up into the staged
+//! repository (exit 0, the summary and
 //! the waiting line); the drives carry what was staged when they were prepared; the run after
 //! the job completed seeds the vault from the import and uploads exactly what the staged
 //! repository gained since (the catch-up), so the vault holds every snapshot and restic checks
@@ -33,7 +34,7 @@ fn backups_go_on_while_the_drives_travel_and_the_vault_catches_up() {
     flow.diskprep();
     let prepared = store_listing(&repository);
 
-    // Creating, then Shipping: each run backs up into the staged repository.
+    // Creating, Shipping, Transferring: each run backs up into the staged repository.
     let mut rng = Rng::new(18);
     let mut packed = 0;
     std::fs::write(flow.source.join("while-creating.bin"), rng.random(2 * MIB)).expect("write");
@@ -67,6 +68,30 @@ fn backups_go_on_while_the_drives_travel_and_the_vault_catches_up() {
         stdout.ends_with(&format!("\nwaiting for import job {JOB} (Shipping)\n")),
         "{stdout}"
     );
+    // The data centre receives the first drive and starts its copy: Transferring.
+    let job = json_ok(&["job", "show", JOB, "--credentials", path(&flow.account)]);
+    let summary = &job[0]["summary"];
+    let drive_id = summary["drives"][0]["drive_id"]
+        .as_str()
+        .expect("drive id")
+        .to_owned();
+    let account = summary["account"].as_str().expect("account").to_owned();
+    let operator = seedship_api::Client::new(
+        &seedship_api::Credentials::load(&flow.operator).expect("operator credentials"),
+    )
+    .expect("client");
+    for action in [
+        seedship_api::JobAction::Receive {
+            drive_id: drive_id.clone(),
+        },
+        seedship_api::JobAction::StartTransfer { drive_id },
+    ] {
+        operator.job_action(&account, JOB, &action).expect("job action");
+    }
+    std::fs::write(flow.source.join("while-transferring.bin"), rng.random(MIB)).expect("write");
+    packed += backed_up_while(&flow.backup(), "Transferring")["data_added_packed"]
+        .as_u64()
+        .expect("packed");
     assert_eq!(
         store_listing(&flow.data_vault()).len(),
         0,
@@ -115,8 +140,8 @@ fn backups_go_on_while_the_drives_travel_and_the_vault_catches_up() {
         "the catch-up sent exactly what was staged later"
     );
     assert_eq!(seeded["caught_up"]["bytes"].as_u64(), Some(caught_up), "{seeded}");
-    assert_eq!(seeded["caught_up"]["snapshots"], 3, "{seeded}");
-    assert!(packed >= (5 * MIB) as u64, "random data does not compress");
+    assert_eq!(seeded["caught_up"]["snapshots"], 4, "{seeded}");
+    assert!(packed >= (6 * MIB) as u64, "random data does not compress");
     assert!(
         caught_up as f64 <= 1.1 * packed as f64,
         "catch-up sent {caught_up} bytes for {packed} bytes packed"
@@ -127,7 +152,7 @@ fn backups_go_on_while_the_drives_travel_and_the_vault_catches_up() {
     let cache = flow.dir.join("restic-cache");
     let snapshots: serde_json::Value =
         serde_json::from_str(&restic_ok(&repo, &cache, &["snapshots", "--json"])).expect("JSON");
-    assert_eq!(snapshots.as_array().map(Vec::len), Some(5), "{snapshots}");
+    assert_eq!(snapshots.as_array().map(Vec::len), Some(6), "{snapshots}");
     restic_ok(&repo, &cache, &["check", "--read-data"]);
     assert_restic_restores_latest(&repo, &cache, &flow.dir.join("restored"), &flow.source);
     // Seeded and caught up once: the next run only backs up.
