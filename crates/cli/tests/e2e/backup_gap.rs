@@ -147,12 +147,32 @@ fn backups_go_on_while_the_drives_travel_and_the_vault_catches_up() {
         "catch-up sent {caught_up} bytes for {packed} bytes packed"
     );
 
+    // A run killed during the catch-up (here: after the packs, before the snapshots) left no
+    // `seeded.toml`: the next run seeds again (nothing to copy) and uploads the rest.
+    let later_snapshots: Vec<&String> = staged
+        .keys()
+        .filter(|key| key.starts_with("snapshots/") && !prepared.contains_key(*key))
+        .collect();
+    for key in &later_snapshots {
+        std::fs::remove_file(flow.data_vault().join(key)).expect("remove from the vault");
+    }
+    std::fs::remove_file(flow.job_dir().join("seeded.toml")).expect("remove seeded.toml");
+    let lines = json_lines(&flow.backup_ok());
+    let seeded = &message(&lines, "seeded")["seeded"];
+    assert_eq!(seeded["copied"], 0, "{seeded}");
+    assert_eq!(seeded["caught_up"]["files"], 4, "{seeded}");
+    assert_eq!(seeded["caught_up"]["snapshots"], 4, "{seeded}");
+    let vault = store_listing(&flow.data_vault());
+    for key in later_snapshots {
+        assert_eq!(vault.get(key), staged.get(key), "{key} uploaded again");
+    }
+
     // Every snapshot is in the vault; restic checks every byte and restores the latest.
     let repo = flow.agent.repository();
     let cache = flow.dir.join("restic-cache");
     let snapshots: serde_json::Value =
         serde_json::from_str(&restic_ok(&repo, &cache, &["snapshots", "--json"])).expect("JSON");
-    assert_eq!(snapshots.as_array().map(Vec::len), Some(6), "{snapshots}");
+    assert_eq!(snapshots.as_array().map(Vec::len), Some(7), "{snapshots}");
     restic_ok(&repo, &cache, &["check", "--read-data"]);
     assert_restic_restores_latest(&repo, &cache, &flow.dir.join("restored"), &flow.source);
     // Seeded and caught up once: the next run only backs up.
