@@ -10,6 +10,8 @@
 //! repository and later backups stay incremental against it.
 //!
 //! Locations are a local directory or `rest:http(s)://...` (restic's REST protocol).
+//! [`copy_missing_files`] brings an earlier copy of a repository (a seeded vault) up to date
+//! byte for byte, without a password.
 //!
 //! ```no_run
 //! use seedship_repo::{BackupOptions, Repo, RepoConfig, Sources};
