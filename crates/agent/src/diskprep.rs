@@ -208,7 +208,15 @@ fn plan_and_copy<O: Operator>(
             recovery_key: None,
             passphrase: options.passphrase.clone(),
         };
-        match seedship_drive::plan(opts) {
+        // The drives carry the staged repository as it is listed now: no backup writes it
+        // meanwhile (see `StagingLock`).
+        let planned = {
+            let _lock = dir.try_lock()?.ok_or_else(|| Error::StagedLocked {
+                repository: dir.repository(),
+            })?;
+            seedship_drive::plan(opts)
+        };
+        match planned {
             Ok(session) => break session,
             Err(seedship_drive::Error::NotEnoughDrives { needed, given, .. }) => {
                 drives.push(operator.another_drive(needed, given)?);

@@ -88,6 +88,22 @@ pub enum Error {
         storage_account: String,
         container: String,
     },
+    /// The staging location of an offline policy does not exist (a disk or share not
+    /// mounted?) and the vault was not seeded from its import: it is never created again by a
+    /// backup, which would silently start a new initial backup on the local disk.
+    #[error(
+        "staging location {} does not exist (a disk or share not mounted?): mount it and run \
+         again; nothing was backed up",
+        .path.display()
+    )]
+    StagingMissing { path: PathBuf },
+    /// `staging clean` before the staging location may go: the vault is not seeded from it
+    /// (and verified) yet.
+    #[error("{} is still needed: {reason}; nothing removed", .dir.display())]
+    StagingNeeded { dir: PathBuf, reason: String },
+    /// The policy has no offline settings, so no staging location.
+    #[error("the policy in {} has no offline settings: there is no staging location", .path.display())]
+    NotOffline { path: PathBuf },
     /// The staging directory has too little room for the initial backup.
     #[error(
         "staging directory {} has {free} bytes free; the initial backup needs up to {needed}",
@@ -119,6 +135,13 @@ pub enum Error {
         #[source]
         source: seedship_api::ClientError,
     },
+    /// The server could not be asked how the agent's vault was seeded.
+    #[error("asking the server how vault {vault} was seeded")]
+    Vault {
+        vault: String,
+        #[source]
+        source: seedship_api::ClientError,
+    },
     /// The import destination could not be checked.
     #[error("checking the import destination: storage account {storage_account}")]
     Destination {
@@ -133,6 +156,13 @@ pub enum Error {
         what: String,
         #[source]
         source: seedship_api::ClientError,
+    },
+    /// The seeded vault could not catch up with the staged repository.
+    #[error("uploading to vault {vault} what the staged repository gained after the drives were prepared")]
+    CatchUp {
+        vault: String,
+        #[source]
+        source: seedship_repo::Error,
     },
     /// The seeded vault is not the staged repository.
     #[error("vault {vault} holds repository {found}, not the staged repository {staged} of import job {job}")]
@@ -188,6 +218,9 @@ pub enum Error {
     /// A backup is still writing the staged repository.
     #[error("process {pid} is still writing the staged repository ({}): let it finish first", .file.display())]
     StagedInUse { pid: u32, file: PathBuf },
+    /// A policy backup holds the staged repository's lock (it is writing into it).
+    #[error("a backup is writing the staged repository {}: let it finish first; nothing written", .repository.display())]
+    StagedLocked { repository: PathBuf },
     /// The copy onto the drives could not be planned.
     #[error("checking the drives; nothing written")]
     Plan {

@@ -17,6 +17,11 @@ pub struct Policy {
     pub excludes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offline: Option<Offline>,
+    /// Under an offline policy, back up nothing while the import job is not Completed (exit
+    /// 22, Azure's behaviour); by default each run backs up into the staged repository and
+    /// the vault catches up after seeding.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wait_for_import: bool,
 }
 
 /// The offline part of a policy.
@@ -58,6 +63,10 @@ pub struct SeededRecord {
     pub repository_id: String,
     #[serde(flatten)]
     pub report: seedship_api::Seeded,
+    /// What the staged repository gained after the drives were prepared, uploaded to the
+    /// vault after seeding (the catch-up); empty in a `seeded.toml` written before catch-ups.
+    #[serde(default)]
+    pub caught_up: seedship_repo::CopiedFiles,
 }
 
 /// `shipping.json`: the shipment of the staged job's drives, as the server recorded it.

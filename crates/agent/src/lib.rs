@@ -10,8 +10,10 @@
 //! Drive preparation from a staging location (`seedship diskprep`) is here too: the checks
 //! that keep a drive from erasing what it must not ([`check_overlaps`], [`foreign_drives`]),
 //! the copy of the staged repository onto drives ([`copy_to_drives`], whose questions an
-//! [`Operator`] answers) and the import job's typed spec ([`JobDetails::job_spec`]).
+//! [`Operator`] answers) and the import job's typed spec ([`JobDetails::job_spec`]). Once the
+//! vault is seeded, [`clean_staging`] removes what the staging location no longer needs.
 
+mod clean;
 mod diskprep;
 mod error;
 mod format;
@@ -20,6 +22,7 @@ mod policy;
 mod safety;
 mod staging;
 
+pub use clean::{Cleaned, clean_staging};
 pub use diskprep::{
     CopyOptions, JobDetails, Operator, copy_to_drives, drive_specs, protected, sweep_staged, unfinished,
 };

@@ -1,17 +1,20 @@
 //! Policy backups of a registered agent (`seedship backup` without paths, `seedship agent
 //! run`). Under an offline policy the first backup goes to the staging location; until the
-//! import job is Completed every run only reports that it waits; then the vault is seeded
-//! from the job's container once and every later backup goes over the network to the vault.
+//! import job is Completed every run reports that it waits and backs up into the staged
+//! repository (unless the policy waits for the import: then it backs up nothing); then the
+//! vault is seeded from the job's container once, catches up with what the staged repository
+//! gained after the drives were prepared, and every later backup goes over the network to the
+//! vault. The server's record of the seed outlives the staging location.
 
 use std::path::Path;
 
-use seedship_api::{Client, ClientError, Credentials, Seeded};
+use seedship_api::{Client, ClientError, Credentials, SeedRequest, Seeded};
 use seedship_jobs::JobState;
 use seedship_progress::{Progress, Unit};
 use seedship_repo::{BackupOptions, Excludes, Sources};
 
 use crate::error::{Error, Result};
-use crate::format::{Policy, SeededRecord, StagedJob};
+use crate::format::{Offline, Policy, SeededRecord, StagedJob};
 use crate::policy::AgentDir;
 use crate::staging::{JobDir, write_toml};
 
@@ -41,8 +44,11 @@ pub enum Outcome {
     BackedUp,
     /// The initial backup was staged for its import job; next: prepare the drives.
     Staged { staged: StagedJob, dir: JobDir },
-    /// The import job is not Completed yet; nothing was backed up.
+    /// The import job is not Completed yet; unless the policy waits for the import, the run
+    /// backed up into the staged repository (the vault catches up after seeding).
     Waiting {
+        /// Whether a backup into the staged repository was made.
+        backed_up: bool,
         job: String,
         /// The job's state; `None` when it is not on the server yet.
         state: Option<JobState>,
@@ -59,16 +65,16 @@ pub enum Outcome {
 }
 
 /// The agent's identity from `agent.toml`.
-struct AgentIdentity {
-    credentials: Credentials,
+pub(crate) struct AgentIdentity {
+    pub(crate) credentials: Credentials,
     account: String,
-    vault: String,
+    pub(crate) vault: String,
     /// `rest:` repository of the vault with the agent's credentials.
     repository: String,
 }
 
 impl AgentIdentity {
-    fn load(path: &Path) -> Result<Self> {
+    pub(crate) fn load(path: &Path) -> Result<Self> {
         let credentials = Credentials::load(path)?;
         let Credentials::Agent {
             account,
@@ -171,13 +177,25 @@ impl PolicyBackup {
         if dir.seeded_file().exists() {
             return to_vault(backups);
         }
-        let Some(staged) = dir.staged()? else {
-            // The first backup of an offline policy, into `<staging>/<job>/repository`.
-            std::fs::create_dir_all(dir.path()).map_err(|source| Error::Io {
-                what: "creating staging directory",
-                path: dir.path().to_owned(),
-                source,
-            })?;
+        let client = Client::new(&agent.credentials).map_err(Error::Client)?;
+        let staging_found = offline.staging.is_dir();
+        let staged = if staging_found { dir.staged()? } else { None };
+        let Some(staged) = staged else {
+            // No staged backup here: the staging location was lost or cleaned after the
+            // vault was seeded from this job (the server says so), or it is the first backup.
+            if seeded_from(&client, &agent, offline)? {
+                return to_vault(backups);
+            }
+            if !staging_found {
+                return Err(Error::StagingMissing {
+                    path: offline.staging.clone(),
+                }
+                .into());
+            }
+            // The first backup of an offline policy, into `<staging>/<job>/repository`; the
+            // staging location itself is never created here (`policy set` made it).
+            dir.create()?;
+            let _lock = dir.lock()?;
             let location = dir.repository().display().to_string();
             let (repository_id, snapshot_id) = backups.backup(&location, &sources, &options)?;
             let staged = StagedJob {
@@ -193,7 +211,6 @@ impl PolicyBackup {
             dir.record_staged(&staged)?;
             return Ok(Outcome::Staged { staged, dir });
         };
-        let client = Client::new(&agent.credentials).map_err(Error::Client)?;
         let state = match client.job(&staged.account, &staged.job) {
             Ok(detail) => Some(detail.summary.state),
             Err(ClientError::Api { status: 404, .. }) => None,
@@ -215,18 +232,44 @@ impl PolicyBackup {
                     record,
                 })
             }
-            state => Ok(Outcome::Waiting {
-                next: next_step(state, &staged.job, &dir),
-                job: staged.job,
-                state,
-                dir,
-            }),
+            state => {
+                // No backup gap while the drives travel: an incremental into the staged
+                // repository (the drives carry what was there when they were planned).
+                let backed_up = !self.policy.wait_for_import;
+                if backed_up {
+                    let _lock = dir.lock()?;
+                    let location = dir.repository().display().to_string();
+                    backups.backup(&location, &sources, &options)?;
+                }
+                Ok(Outcome::Waiting {
+                    next: next_step(state, &staged.job, &dir),
+                    backed_up,
+                    job: staged.job,
+                    state,
+                    dir,
+                })
+            }
         }
     }
 }
 
+/// Whether the server recorded that the agent's vault was seeded from the import job of
+/// `offline` (its container and folder).
+fn seeded_from(client: &Client, agent: &AgentIdentity, offline: &Offline) -> Result<bool> {
+    let vault = client.vault(&agent.vault).map_err(|source| Error::Vault {
+        vault: agent.vault.clone(),
+        source,
+    })?;
+    Ok(vault.seeded.is_some_and(|seed| {
+        seed.job == offline.job
+            && seed.storage_account == offline.storage_account
+            && seed.container == offline.container
+    }))
+}
+
 /// Asks the server to adopt the imported repository into the vault, checks the vault is the
-/// staged repository and records it in `seeded.toml`.
+/// staged repository, uploads what the staged repository gained after the drives were planned
+/// (the catch-up) and records it all in `seeded.toml`.
 fn seed<B: Backups>(
     client: &Client,
     progress: &dyn Progress,
@@ -235,15 +278,13 @@ fn seed<B: Backups>(
     dir: &JobDir,
     backups: &mut B,
 ) -> Result<SeededRecord, B::Error> {
-    let report = seed_vault(
-        client,
-        progress,
-        &agent.vault,
-        &staged.storage_account,
-        &staged.container,
-        &staged.prefix,
-    )
-    .map_err(|source| Error::Seed {
+    let request = SeedRequest {
+        storage_account: staged.storage_account.clone(),
+        container: staged.container.clone(),
+        prefix: staged.prefix.clone(),
+        repository_id: Some(staged.repository_id.clone()),
+    };
+    let report = seed_vault(client, progress, &agent.vault, &request).map_err(|source| Error::Seed {
         what: format!(
             "{} from container {}/{} (folder {})",
             agent.vault, staged.storage_account, staged.container, staged.prefix
@@ -260,28 +301,39 @@ fn seed<B: Backups>(
         }
         .into());
     }
+    // The catch-up: what the staged repository gained after the drives were planned (backups
+    // while they travelled), byte for byte; the vault then holds every staged snapshot.
+    let caught_up = {
+        let _lock = dir.lock()?;
+        let staged_repository = dir.repository().display().to_string();
+        seedship_repo::copy_missing_files(&staged_repository, &agent.repository, progress).map_err(
+            |source| Error::CatchUp {
+                vault: agent.vault.clone(),
+                source,
+            },
+        )?
+    };
     let record = SeededRecord {
         vault: agent.vault.clone(),
         repository_id: staged.repository_id.clone(),
         report,
+        caught_up,
     };
     write_toml(&dir.seeded_file(), &record, "seeded.toml")?;
     Ok(record)
 }
 
-/// Has the server seed `vault` from the repository at `prefix` of `storage`/`container`,
-/// showing the seed's progress (bytes verified and copied) while it runs.
+/// Has the server seed `vault` from the repository `request` names, showing the seed's
+/// progress (bytes verified and copied) while it runs.
 pub fn seed_vault(
     client: &Client,
     progress: &dyn Progress,
     vault: &str,
-    storage: &str,
-    container: &str,
-    prefix: &str,
+    request: &SeedRequest,
 ) -> Result<Seeded, ClientError> {
     let task = progress.task(&format!("seeding vault {vault}"), Unit::Bytes, None);
     task.set_message("listing the imported repository");
-    let seeded = client.seed_vault(vault, storage, container, prefix, &mut |running| {
+    let seeded = client.seed_vault(vault, request, &mut |running| {
         // Until the listing found something, a total of 0 B would read as "nothing to do".
         if running.bytes > 0 {
             task.set_message("");
@@ -344,6 +396,7 @@ mod tests {
             schedule: None,
             excludes: vec!["*.tmp".into()],
             offline,
+            wait_for_import: false,
         };
         write_toml(&config.join("policy.toml"), &policy, "the policy").expect("policy.toml");
         PolicyBackup::load(AgentDir::open(config).expect("registered")).expect("policy")
@@ -351,7 +404,9 @@ mod tests {
 
     const VAULT: &str = "rest:http://agt-1:s3cret@127.0.0.1:1/vaults/acme/v";
 
+    /// Offline settings with a staging location in `tmp` (created, as `policy set` does).
     fn offline(tmp: &Path) -> Offline {
+        std::fs::create_dir_all(tmp.join("staging")).expect("mkdir staging");
         Offline {
             staging: tmp.join("staging"),
             job: "job-1".into(),
@@ -375,29 +430,15 @@ mod tests {
     }
 
     #[test]
-    fn the_first_offline_backup_is_staged_then_waits_for_the_server() {
+    fn an_offline_policy_asks_the_server_whether_the_vault_was_seeded_first() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let policy = agent(tmp.path(), Some(offline(tmp.path())));
         let mut backups = Recorded::default();
-        let Ok(Outcome::Staged { staged, dir }) = run(&policy, &mut backups) else {
-            panic!("not staged");
-        };
-        let repository = tmp.path().join("staging/job-1/repository");
-        assert_eq!(backups.locations, [repository.display().to_string()]);
-        assert_eq!(
-            (staged.repository_id.as_str(), staged.snapshot_id.as_str()),
-            ("repo-id", "snap-id")
-        );
-        assert_eq!(staged.account, "acme");
-        assert_eq!(
-            dir.staged().expect("job.toml").map(|s| s.prefix),
-            Some("job-1".to_owned())
-        );
-        // Staged: the next run asks the server about the job (nobody listens) and backs up
-        // nothing.
+        // Nobody listens: no backup anywhere, not even the first one into the staging.
         let err = run(&policy, &mut backups).expect_err("no server");
-        assert!(matches!(err, Error::Job { .. }), "{err:?}");
-        assert_eq!(backups.locations.len(), 1);
+        assert!(matches!(err, Error::Vault { .. }), "{err:?}");
+        assert!(backups.locations.is_empty());
+        assert!(!tmp.path().join("staging/job-1").exists());
     }
 
     #[test]

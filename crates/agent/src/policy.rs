@@ -123,6 +123,9 @@ pub struct PolicyChange {
     pub schedule: Option<String>,
     pub excludes: Change<Vec<String>>,
     pub offline: Change<Offline>,
+    /// Whether an offline policy backs up nothing while its import job is not Completed
+    /// (`None`: keep the stored setting).
+    pub wait_for_import: Option<bool>,
     /// Allow abandoning an initial backup already staged or shipped.
     pub abandon_offline_backup: bool,
 }
@@ -174,6 +177,9 @@ pub fn merge(stored: Option<&Policy>, change: &PolicyChange) -> Result<(Policy, 
             .clone()
             .or_else(|| stored.and_then(|policy| policy.schedule.clone())),
         offline,
+        wait_for_import: change
+            .wait_for_import
+            .unwrap_or_else(|| stored.is_some_and(|policy| policy.wait_for_import)),
     };
     Ok((policy, abandoned))
 }
@@ -283,6 +289,7 @@ mod tests {
             schedule: None,
             excludes: Change::Keep,
             offline,
+            wait_for_import: None,
             abandon_offline_backup: false,
         }
     }
@@ -293,6 +300,7 @@ mod tests {
             schedule: Some("0 3 * * *".into()),
             excludes: vec!["*.tmp".into()],
             offline,
+            wait_for_import: true,
         }
     }
 
@@ -305,6 +313,7 @@ mod tests {
         assert_eq!(policy.schedule, old.schedule);
         assert_eq!(policy.excludes, old.excludes);
         assert_eq!(policy.offline, old.offline);
+        assert!(policy.wait_for_import);
         assert_eq!(abandoned, None);
     }
 

@@ -63,6 +63,58 @@ impl JobDir {
         self.0.join("seeded.toml")
     }
 
+    /// Creates this directory (if missing) in its staging location, which must exist.
+    pub(crate) fn create(&self) -> Result<()> {
+        match std::fs::create_dir(&self.0) {
+            Err(err) if err.kind() != std::io::ErrorKind::AlreadyExists => Err(Error::Io {
+                what: "creating job directory",
+                path: self.0.clone(),
+                source: err,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// `staging.lock`: see [`StagingLock`].
+    fn lock_file(&self) -> PathBuf {
+        self.0.join("staging.lock")
+    }
+
+    /// Takes the [`StagingLock`], waiting while another process holds it.
+    pub(crate) fn lock(&self) -> Result<StagingLock> {
+        self.take_lock(rustix::fs::FlockOperation::LockExclusive)?
+            .ok_or_else(|| Error::Io {
+                what: "locking",
+                path: self.lock_file(),
+                source: std::io::ErrorKind::WouldBlock.into(),
+            })
+    }
+
+    /// Takes the [`StagingLock`]; `None` while another process holds it.
+    pub(crate) fn try_lock(&self) -> Result<Option<StagingLock>> {
+        self.take_lock(rustix::fs::FlockOperation::NonBlockingLockExclusive)
+    }
+
+    fn take_lock(&self, operation: rustix::fs::FlockOperation) -> Result<Option<StagingLock>> {
+        let path = self.lock_file();
+        let io = |source| Error::Io {
+            what: "locking",
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        match rustix::fs::flock(&file, operation) {
+            Ok(()) => Ok(Some(StagingLock { _file: file })),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(errno) => Err(io(errno.into())),
+        }
+    }
+
     /// The staged job of this directory, `None` before the initial backup completed.
     pub fn staged(&self) -> Result<Option<StagedJob>> {
         let path = self.staged_file();
@@ -95,6 +147,16 @@ impl JobDir {
     pub(crate) fn record_staged(&self, staged: &StagedJob) -> Result<()> {
         write_toml(&self.staged_file(), staged, "job.toml")
     }
+}
+
+/// An exclusive lock (`flock`) on `<staging>/<job>/staging.lock`, off the drives: a backup
+/// into the staged repository holds it while it writes, `diskprep` while it lists the staged
+/// repository for the drives, and the catch-up while it copies from it. So a listing never
+/// sees part of a backup (a snapshot without its packs), and the drives carry a consistent
+/// repository: what was there when they were planned. Released when dropped.
+#[derive(Debug)]
+pub struct StagingLock {
+    _file: std::fs::File,
 }
 
 /// Encodes `value` and writes it to `path` atomically and durably.

@@ -504,8 +504,17 @@ impl Client {
         Ok(state.offset_seconds)
     }
 
-    /// Seeds vault `vault` with the restic repository at `prefix` in container
-    /// `storage`/`container` (account owner, or the vault's agent). The seed runs on the
+    /// Vault `name` and how it was seeded (account owner, or the vault's own agent).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn vault(&self, name: &str) -> Result<VaultInfo, ClientError> {
+        self.call::<(), _>(None, &api_path(&["vaults", name])?)
+    }
+
+    /// Seeds vault `vault` with the restic repository `request` names (a folder of a
+    /// container; account owner, or the vault's agent). The seed runs on the
     /// server; this asks again until it is done, passing each progress answer to `progress`.
     ///
     /// # Errors
@@ -514,19 +523,12 @@ impl Client {
     pub fn seed_vault(
         &self,
         vault: &str,
-        storage: &str,
-        container: &str,
-        prefix: &str,
+        request: &SeedRequest,
         progress: &mut dyn FnMut(&SeedProgress),
     ) -> Result<Seeded, ClientError> {
-        let request = SeedRequest {
-            storage_account: storage.to_owned(),
-            container: container.to_owned(),
-            prefix: prefix.to_owned(),
-        };
         let url = format!("{}{}", self.server, api_path(&["vaults", vault, "seed"])?);
         loop {
-            let response = self.send_raw(&url, self.http.post(&url).json(&request))?;
+            let response = self.send_raw(&url, self.http.post(&url).json(request))?;
             let status = response.status().as_u16();
             let text = response.text().map_err(|source| ClientError::Transport {
                 url: url.clone(),

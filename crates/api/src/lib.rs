@@ -21,5 +21,5 @@ pub use wire::{
     BlobListEntry, BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport,
     DamagedQuery, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, IssuedSecret, JobAction, JobCreateQuery,
     JobDetail, MetricsSnapshot, NameList, NameRequest, RepairQuery, SeedProgress, SeedQuery, SeedReport,
-    SeedRequest, ServiceKey, Spans, SpansError, VaultInfo, VaultRequest, WhoAmI,
+    SeedRequest, ServiceKey, Spans, SpansError, VaultInfo, VaultRequest, VaultSeed, WhoAmI,
 };

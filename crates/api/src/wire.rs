@@ -111,6 +111,25 @@ pub struct VaultInfo {
     pub append_only: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<IssuedSecret>,
+    /// How the vault's repository was seeded from an import; absent for a vault that was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeded: Option<VaultSeed>,
+}
+
+/// A vault's seeding as the server recorded it when the vault's first seed completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VaultSeed {
+    /// The Completed import job whose folder the vault adopted.
+    pub job: String,
+    pub storage_account: String,
+    pub container: String,
+    /// The folder in the container.
+    pub prefix: String,
+    /// The repository id as the seeding client stated it (the server cannot read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_id: Option<String>,
+    /// When the seed completed (RFC 3339, UTC).
+    pub seeded_at: String,
 }
 
 /// Response of `POST /api/v1/agents` and of rotating an agent's secret.
@@ -414,6 +433,10 @@ pub struct SeedRequest {
     /// Folder of the repository inside the container (empty: the container's root).
     #[serde(default)]
     pub prefix: String,
+    /// The repository's id, as the client knows it from the repository it shipped; the
+    /// server records it with the seed (it holds no key to read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_id: Option<String>,
 }
 
 /// What a seed did (the response of `POST /api/v1/vaults/<vault>/seed`).

@@ -183,6 +183,7 @@ fn show(ctx: &Context, outcome: Outcome) -> anyhow::Result<()> {
             })
         }
         Outcome::Waiting {
+            backed_up,
             job,
             state,
             dir,
@@ -193,10 +194,15 @@ fn show(ctx: &Context, outcome: Outcome) -> anyhow::Result<()> {
             let doc = serde_json::json!({
                 "message_type": "waiting", "job": job, "state": state,
                 "staging": dir.path().display().to_string(), "next": next,
+                "backed_up": backed_up,
             });
             output::emit(ctx.json, &doc, || line.clone())?;
             if let (Some(next), false) = (&next, ctx.json) {
                 eprintln!("next: {next}");
+            }
+            if backed_up {
+                // Backed up into the staged repository: no gap while the drives travel.
+                return Ok(());
             }
             Err(exit::Reported {
                 code: exit::WAITING_FOR_IMPORT,
@@ -219,12 +225,16 @@ fn show(ctx: &Context, outcome: Outcome) -> anyhow::Result<()> {
             let doc = serde_json::json!({ "message_type": "seeded", "job": job, "seeded": record });
             output::emit(ctx.json, &doc, || {
                 format!(
-                    "vault {} seeded from import job {job}: {} objects ({} copied, {} already there), {} snapshot(s)",
+                    "vault {} seeded from import job {job}: {} objects ({} copied, {} already there), {} snapshot(s); \
+                     caught up: {} file(s), {}, {} snapshot(s) staged after the drives were prepared",
                     record.vault,
                     record.report.objects,
                     record.report.copied,
                     record.report.skipped,
-                    record.report.snapshots
+                    record.report.snapshots,
+                    record.caught_up.files,
+                    bytes(record.caught_up.bytes),
+                    record.caught_up.snapshots,
                 )
             })
         }

@@ -31,6 +31,8 @@ pub const IMPORT_INCOMPLETE: u8 = 21;
 pub const WAITING_FOR_IMPORT: u8 = 22;
 /// An offline backup's import job was cancelled: its drives will never seed the vault.
 pub const IMPORT_CANCELLED: u8 = 23;
+/// `staging clean` refused: the vault is not seeded from the staging location yet.
+pub const STAGING_NEEDED: u8 = 24;
 /// Interrupted by Ctrl-C / SIGINT.
 pub const INTERRUPTED: u8 = 130;
 
@@ -55,6 +57,10 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         IMPORT_CANCELLED,
         "offline backup's import job was cancelled; nothing changed",
+    ),
+    (
+        STAGING_NEEDED,
+        "staging location still needed (vault not seeded from it yet); nothing removed",
     ),
     (INTERRUPTED, "interrupted"),
 ];
@@ -116,6 +122,8 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
             // The agent passes some causes on as they are (its message is theirs).
             match err {
                 seedship_agent::Error::WouldAbandon { .. } => return USAGE,
+                seedship_agent::Error::StagingMissing { .. } => return REPO_NOT_FOUND,
+                seedship_agent::Error::StagingNeeded { .. } => return STAGING_NEEDED,
                 seedship_agent::Error::Repo(err) => return repo_code(err),
                 seedship_agent::Error::Client(err) => return client_code(err),
                 _ => {}

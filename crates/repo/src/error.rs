@@ -65,7 +65,7 @@ pub enum Error {
     BadDuration { text: String },
     /// Another process (seedship or restic) holds a lock this operation cannot share.
     #[error(
-        "repository {location} is already locked {holder}; try again once it is done (a lock of a process that crashed goes stale after 30 minutes)"
+        "repository {location} is already locked {holder}; try again once it is done"
     )]
     Locked { location: String, holder: String },
     /// The server refused to delete from the repository (an append-only vault).
@@ -73,6 +73,9 @@ pub enum Error {
         "repository {location} refused to delete {what} (HTTP 403): an append-only vault keeps everything; forget and prune need a vault that is not append-only"
     )]
     DeleteRefused { location: String, what: &'static str },
+    /// Two locations that should hold the same repository hold different ones.
+    #[error("repositories {from} and {to} differ (not the same config): nothing copied")]
+    DifferentRepositories { from: String, to: String },
     /// Any other failure of the repository engine, with its own message.
     #[error("repository {location}: {operation} failed: {message}")]
     Engine {

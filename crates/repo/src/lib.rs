@@ -10,6 +10,8 @@
 //! repository and later backups stay incremental against it.
 //!
 //! Locations are a local directory or `rest:http(s)://...` (restic's REST protocol).
+//! [`copy_missing_files`] brings an earlier copy of a repository (a seeded vault) up to date
+//! byte for byte, without a password.
 //!
 //! ```no_run
 //! use seedship_repo::{BackupOptions, Repo, RepoConfig, Sources};
@@ -30,6 +32,7 @@
 mod atomic;
 mod backup;
 mod check;
+mod copy;
 mod error;
 mod exclude;
 mod forget;
@@ -44,6 +47,7 @@ mod source;
 pub use crate::{
     atomic::{Sweep, sweep_temporaries},
     backup::{BackupOptions, Sources},
+    copy::{CopiedFiles, copy_missing_files},
     error::{Error, Result},
     exclude::Excludes,
     forget::{Retention, parse_duration},

@@ -90,7 +90,7 @@ impl RepoConfig {
     }
 
     /// A rustic repository handle, not yet opened, and the backend it reads.
-    fn unopened(&self, bridge: Bridge) -> Result<(Repository<()>, Arc<dyn WriteBackend>)> {
+    pub(crate) fn unopened(&self, bridge: Bridge) -> Result<(Repository<()>, Arc<dyn WriteBackend>)> {
         let shown = self.display_location();
         if ["http://", "https://"]
             .iter()

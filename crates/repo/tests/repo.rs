@@ -187,3 +187,55 @@ fn unknown_snapshot_is_reported() {
         Err(Error::SnapshotNotFound { .. })
     ));
 }
+
+/// A copy made earlier (a seeded vault) catches up with the repository it was copied from:
+/// exactly the files it lacks are copied, byte for byte, and then it checks and lists every
+/// snapshot; a different repository is refused before anything is copied.
+#[test]
+fn copy_missing_files_catches_an_earlier_copy_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tree = SampleTree::build(&dir.path().join("tree"), 1 << 20).expect("tree");
+    let sources = Sources::new(std::slice::from_ref(&tree.root)).expect("sources");
+    let staging = dir.path().join("staging");
+    let (repo, _) = Repo::open_or_init(&config(&staging), quiet()).expect("init");
+    repo.backup(&sources, &BackupOptions::default()).expect("first");
+    let copy = dir.path().join("copy");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&staging)
+        .arg(&copy)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    std::fs::write(tree.root.join("later.bin"), vec![7u8; 300_000]).expect("write");
+    repo.backup(&sources, &BackupOptions::default()).expect("second");
+    let (from, to) = (staging.to_str().expect("utf-8"), copy.to_str().expect("utf-8"));
+
+    let copied = seedship_repo::copy_missing_files(from, to, &NoProgress).expect("copy");
+    assert_eq!(copied.snapshots, 1, "{copied:?}");
+    assert!(
+        copied.files >= 3,
+        "a pack, an index file and a snapshot: {copied:?}"
+    );
+    let caught_up = Repo::open(&config(&copy), quiet()).expect("open copy");
+    assert_eq!(caught_up.snapshots().expect("snapshots").len(), 2);
+    caught_up.check(true).expect("check --read-data");
+    let again = seedship_repo::copy_missing_files(from, to, &NoProgress).expect("again");
+    assert_eq!(
+        again,
+        seedship_repo::CopiedFiles::default(),
+        "nothing left to copy"
+    );
+
+    let other = dir.path().join("other");
+    Repo::open_or_init(&config(&other), quiet()).expect("init other");
+    let refused = seedship_repo::copy_missing_files(from, other.to_str().expect("utf-8"), &NoProgress);
+    assert!(
+        matches!(refused, Err(Error::DifferentRepositories { .. })),
+        "{refused:?}"
+    );
+    assert!(
+        !other.join("snapshots").read_dir().expect("ls").any(|_| true),
+        "nothing copied"
+    );
+}

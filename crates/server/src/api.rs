@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use seedship_api::{
     AccountCreated, AgentInfo, IssuedSecret, MetricsSnapshot, NameList, NameRequest, ServiceKey, VaultInfo,
-    VaultRequest, WhoAmI,
+    VaultRequest, VaultSeed, WhoAmI,
 };
 
 use crate::auth::{Caller, Principal};
-use crate::db::{CreateError, Kind, PrincipalRow};
+use crate::db::{CreateError, Kind, PrincipalRow, VaultRow};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::names;
@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
             post(create_container).get(list_containers),
         )
         .route("/api/v1/vaults", post(create_vault).get(list_vaults))
+        .route("/api/v1/vaults/{vault}", get(show_vault))
         .route("/api/v1/agents", post(register_agent))
         .route("/api/v1/metrics", get(metrics))
         .route("/api/v1/import/service-key", get(service_key))
@@ -348,6 +349,7 @@ async fn create_vault(
                 id: registration_id,
                 secret,
             }),
+            seeded: None,
         }),
     ))
 }
@@ -363,19 +365,45 @@ async fn list_vaults(
     else {
         return Err(ApiError::forbidden("this needs account owner credentials"));
     };
-    let vaults = state.db.vaults(&account_id).await?;
-    Ok(Json(
-        vaults
-            .into_iter()
-            .map(|vault| VaultInfo {
-                url: state.vault_url(&account_name, &vault.name),
-                name: vault.name,
-                account: account_name.clone(),
-                append_only: vault.append_only,
-                registration: None,
-            })
-            .collect(),
-    ))
+    let mut vaults = Vec::new();
+    for vault in state.db.vaults(&account_id).await? {
+        vaults.push(vault_info(&state, vault, &account_name).await?);
+    }
+    Ok(Json(vaults))
+}
+
+/// `GET /api/v1/vaults/<vault>`: one vault and how it was seeded, for its owner or its own
+/// agent (which asks whether its offline backup seeded it).
+async fn show_vault(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(vault): Path<String>,
+) -> Result<Json<VaultInfo>, ApiError> {
+    let (row, account) = crate::seed::seedable_vault(&state, &principal, &vault).await?;
+    Ok(Json(vault_info(&state, row, &account).await?))
+}
+
+/// A stored vault of `account` as the API shows it, with its seed.
+async fn vault_info(state: &AppState, vault: VaultRow, account: &str) -> Result<VaultInfo, ApiError> {
+    let seeded = state.db.vault_seed(&vault.id).await?.map(|seed| VaultSeed {
+        job: seed.job,
+        storage_account: seed.storage_account,
+        container: seed.container,
+        prefix: seed.prefix,
+        repository_id: seed.repository_id,
+        seeded_at: time::OffsetDateTime::from_unix_timestamp(seed.seeded_at)
+            .ok()
+            .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default(),
+    });
+    Ok(VaultInfo {
+        url: state.vault_url(account, &vault.name),
+        name: vault.name,
+        account: account.to_owned(),
+        append_only: vault.append_only,
+        registration: None,
+        seeded,
+    })
 }
 
 async fn register_agent(

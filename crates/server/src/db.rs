@@ -62,6 +62,18 @@ pub(crate) struct VaultRow {
     pub append_only: bool,
 }
 
+/// A vault's seed as stored (`vault_seeds`).
+#[derive(Debug, Clone)]
+pub(crate) struct SeedRow {
+    pub job: String,
+    pub storage_account: String,
+    pub container: String,
+    pub prefix: String,
+    pub repository_id: Option<String>,
+    /// Unix seconds.
+    pub seeded_at: i64,
+}
+
 /// A write that would break a uniqueness rule.
 #[derive(Debug)]
 pub(crate) enum CreateError {
@@ -444,6 +456,48 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Self::vault_row).transpose()
+    }
+
+    /// Records the completed seed of vault `vault_id` unless one is recorded; a repository id
+    /// missing from the recorded one is filled in.
+    pub async fn record_seed(&self, vault_id: &str, seed: &SeedRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO vault_seeds \
+             (vault_id, job, storage_account, container, prefix, repository_id, seeded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (vault_id) DO UPDATE SET \
+             repository_id = COALESCE(vault_seeds.repository_id, excluded.repository_id)",
+        )
+        .bind(vault_id)
+        .bind(&seed.job)
+        .bind(&seed.storage_account)
+        .bind(&seed.container)
+        .bind(&seed.prefix)
+        .bind(&seed.repository_id)
+        .bind(seed.seeded_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The recorded seed of vault `vault_id`, `None` if it was never seeded.
+    pub async fn vault_seed(&self, vault_id: &str) -> Result<Option<SeedRow>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT job, storage_account, container, prefix, repository_id, seeded_at \
+             FROM vault_seeds WHERE vault_id = $1",
+        )
+        .bind(vault_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SeedRow {
+            job: row.try_get("job")?,
+            storage_account: row.try_get("storage_account")?,
+            container: row.try_get("container")?,
+            prefix: row.try_get("prefix")?,
+            repository_id: row.try_get("repository_id")?,
+            seeded_at: row.try_get("seeded_at")?,
+        }))
     }
 
     /// The id of the account that owns vault `id`.

@@ -33,7 +33,7 @@ use seedship_api::{ErrorCode, SeedQuery, SeedReport, SeedRequest};
 use seedship_jobs::{Job, JobState};
 
 use crate::auth::Principal;
-use crate::db::VaultRow;
+use crate::db::{SeedRow, VaultRow};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::seeds::{SeedStatus, conflict};
@@ -53,9 +53,9 @@ const CONCURRENCY: usize = 8;
 /// the 30 s a client commonly allows a request).
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
 
-/// The vault `name` and its account's name if `principal` may seed it: its owner, or its own
-/// agent.
-async fn seedable_vault(
+/// The vault `name` and its account's name if `principal` may seed it (and read how it was
+/// seeded): its owner, or its own agent.
+pub(crate) async fn seedable_vault(
     state: &AppState,
     principal: &Principal,
     name: &str,
@@ -87,9 +87,10 @@ async fn seedable_vault(
 }
 
 /// Checks that `source` is what a Completed import job of `account` wrote: its destination is
-/// that container and its prefix holds the requested one. Without this, an agent (which may
-/// seed its own vault) could adopt any container of the account into its vault and read it.
-async fn check_imported(state: &AppState, account: &str, source: &SeedRequest) -> Result<(), ApiError> {
+/// that container and its prefix holds the requested one; returns that job's name (the one
+/// with the longest such prefix). Without this, an agent (which may seed its own vault) could
+/// adopt any container of the account into its vault and read it.
+async fn check_imported(state: &AppState, account: &str, source: &SeedRequest) -> Result<String, ApiError> {
     let wanted = source.prefix.trim_matches('/');
     let imported_there = |job: &Job| {
         let destination = job.destination();
@@ -99,8 +100,12 @@ async fn check_imported(state: &AppState, account: &str, source: &SeedRequest) -
             && (folder.is_empty() || wanted == folder || wanted.starts_with(&format!("{folder}/")))
     };
     let completed = crate::jobs::jobs_in_state(state, account, JobState::Completed).await?;
-    if completed.iter().any(imported_there) {
-        return Ok(());
+    if let Some(job) = completed
+        .iter()
+        .filter(|job| imported_there(job))
+        .max_by_key(|job| job.destination().folder().len())
+    {
+        return Ok(job.name().to_string());
     }
     Err(ApiError::forbidden(format!(
         "no Completed import job of account {account} wrote {}/{} folder {wanted:?}: a vault is seeded only from a finished import",
@@ -153,12 +158,25 @@ async fn seed_vault(
     JsonBody(request): JsonBody<SeedRequest>,
 ) -> Result<Response, ApiError> {
     let (row, account) = seedable_vault(&state, &principal, &vault).await?;
-    check_imported(&state, &account, &request).await?;
+    let job = check_imported(&state, &account, &request).await?;
     let mut status = state.seeds.join(&row.id, &vault, &request, |sender| {
         let state = state.clone();
         let (row, request) = (row.clone(), request.clone());
         tokio::spawn(async move {
-            let outcome = seed(&state, &row, &request, &sender).await;
+            let mut outcome = seed(&state, &row, &request, &sender).await;
+            if outcome.is_ok() {
+                let recorded = SeedRow {
+                    job,
+                    storage_account: request.storage_account.clone(),
+                    container: request.container.clone(),
+                    prefix: request.prefix.trim_matches('/').to_owned(),
+                    repository_id: request.repository_id.clone(),
+                    seeded_at: state.clock.now().unix_timestamp(),
+                };
+                if let Err(err) = state.db.record_seed(&row.id, &recorded).await {
+                    outcome = Err(err.into());
+                }
+            }
             sender.send_replace(SeedStatus::Done(outcome));
         });
     })?;

@@ -12,6 +12,7 @@ mod keygen;
 mod policy;
 mod repo;
 mod server;
+mod staging;
 mod storage;
 mod vault;
 
@@ -54,6 +55,9 @@ pub enum Command {
     /// The agent's backup policy (offline first backup through drives).
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// The offline policy's staging location (clean it once the vault is seeded).
+    #[command(subcommand)]
+    Staging(staging::StagingCommand),
     /// Import/export jobs on the server (account owner or operator credentials).
     Job {
         #[command(subcommand)]
@@ -81,6 +85,7 @@ impl Command {
             Command::Vault(command) => command.run(ctx),
             Command::Agent(command) => command.run(ctx),
             Command::Policy(command) => command.run(ctx),
+            Command::Staging(command) => command.run(ctx),
             Command::Job { cmd } => cmd.run(ctx),
             Command::Import { cmd } => cmd.run(ctx),
         }

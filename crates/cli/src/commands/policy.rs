@@ -51,6 +51,14 @@ pub struct SetArgs {
     /// Container the drives are imported into.
     #[arg(long, value_name = "CONTAINER")]
     container: Option<String>,
+    /// Back up nothing while the import job is not Completed (Azure's behaviour: exit 22);
+    /// without it each run backs up into the staged repository and the vault catches up after
+    /// seeding.
+    #[arg(long, conflicts_with = "no_wait_for_import")]
+    wait_for_import: bool,
+    /// Back up into the staged repository while the import job is not Completed (the default).
+    #[arg(long)]
+    no_wait_for_import: bool,
     /// Schedule of `seedship agent run`: a cron expression (`min hour day month weekday`, or
     /// `sec min hour day month weekday`).
     #[arg(long, value_name = "CRON")]
@@ -117,6 +125,11 @@ fn set(ctx: &Context, args: SetArgs) -> anyhow::Result<()> {
         schedule: args.schedule,
         excludes,
         offline,
+        wait_for_import: match (args.wait_for_import, args.no_wait_for_import) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         abandon_offline_backup: args.abandon_offline_backup,
     };
     let set = seedship_agent::set_policy(&dir, &change)?;

@@ -101,17 +101,16 @@ impl VaultCommand {
                 credentials,
             } => {
                 let client = credentials.client()?;
-                let seeded = seedship_agent::seed_vault(
-                    &client,
-                    ctx.progress.as_ref(),
-                    &name,
-                    &storage_account,
-                    &container,
-                    &prefix,
-                )
-                .with_context(|| {
-                    format!("seeding vault {name} from container {storage_account}/{container}")
-                })?;
+                let request = seedship_api::SeedRequest {
+                    storage_account: storage_account.clone(),
+                    container: container.clone(),
+                    prefix,
+                    repository_id: None,
+                };
+                let seeded = seedship_agent::seed_vault(&client, ctx.progress.as_ref(), &name, &request)
+                    .with_context(|| {
+                        format!("seeding vault {name} from container {storage_account}/{container}")
+                    })?;
                 output::emit(ctx.json, &seeded, || {
                     format!(
                         "vault {name} seeded: {} objects ({} bytes), {} copied, {} already there, {} snapshots",

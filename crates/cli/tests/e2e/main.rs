@@ -9,6 +9,7 @@ mod pty_support;
 mod server_support;
 
 mod agent;
+mod backup_gap;
 mod diskprep_pty;
 mod drive;
 mod import_jobs;
@@ -23,4 +24,5 @@ mod server_concurrency;
 mod server_postgres;
 mod server_restic;
 mod server_tls;
+mod staging;
 mod web_page;

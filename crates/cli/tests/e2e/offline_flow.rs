@@ -1,7 +1,7 @@
 //! The offline-seeding workflow end to end, on the real binary and a real server on loopback:
 //! an offline policy stages the first backup; `diskprep` spans it over two drives, creates the
-//! import job and records the shipment; a scheduled run while the job is Shipping only waits
-//! (exit code 22, staging unchanged); the operator receives the drives and ships them back;
+//! import job and records the shipment; under `--wait-for-import` a scheduled run while the
+//! job is Shipping only waits (exit code 22, staging unchanged); the operator receives the drives and ships them back;
 //! the next `backup` seeds the vault and uploads only the change; restic lists and restores
 //! both snapshots; an agent killed during an incremental completes on the next run and
 //! `check --read-data` passes; a server killed while it seeds the vault finishes seeding when
@@ -23,6 +23,7 @@ use seedship_treecmp::{Rng, compare_trees};
 fn offline_seeding_end_to_end() {
     let Some(_) = restic() else { return };
     let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
+    flow.wait_for_import();
     let dir = flow.dir.as_path();
 
     // First run: the initial backup goes to the staging location.
@@ -366,6 +367,7 @@ fn diskprep_killed_while_copying_resumes_on_the_next_run() {
 #[test]
 fn cancelled_job_ends_waiting_with_its_own_code() {
     let (_tempdir, flow) = Flow::in_tempdir(16 * MIB);
+    flow.wait_for_import();
     flow.backup_ok();
     flow.diskprep();
 
@@ -893,8 +895,15 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
     let stderr = cases.expect("diskprep of a missing staging location", &unmounted, 10);
     assert!(stderr.contains("unmounted"), "{stderr}");
 
-    // 22: the job exists, the drives are not at the data centre.
+    // 22: the job exists, the drives are not at the data centre, and the policy waits.
+    flow.wait_for_import();
     flow.backup_ok();
+    // 24: the staging location is still needed (the vault is not seeded from it).
+    cases.expect(
+        "staging clean before seeding",
+        &run(&["staging", "clean", "--config-dir", path(&flow.config_dir)]),
+        24,
+    );
     flow.diskprep();
     cases.expect("policy backup while the job is Creating", &flow.backup(), WAITING);
 

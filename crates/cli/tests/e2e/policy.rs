@@ -103,11 +103,11 @@ fn offline_policy_is_validated_and_stored() {
 fn policy_set_keeps_a_staged_offline_backup() {
     let (_tempdir, flow) = Flow::in_tempdir(2 * MIB);
     flow.backup_ok();
-    let staged = tree_contents(&flow.job_dir());
     let config = ["--config-dir", path(&flow.config_dir)];
 
     // Only the schedule changes: the offline settings stay, and the next backup still waits
-    // for the import job instead of backing up over the network into the vault.
+    // for the import job (backing up into the staged repository) instead of backing up over
+    // the network into the vault.
     json_ok(
         &[
             &["policy", "set", path(&flow.source), "--schedule", "0 3 * * *"][..],
@@ -118,13 +118,14 @@ fn policy_set_keeps_a_staged_offline_backup() {
     let shown = seedship(&[&["policy", "show"][..], &config].concat());
     assert_eq!(shown["schedule"], "0 3 * * *", "{shown}");
     assert_eq!(shown["offline"]["job"], JOB, "{shown}");
-    let waiting = flow.backup();
-    assert_eq!(waiting.status.code(), Some(WAITING), "{waiting:?}");
+    let waiting = flow.backup_ok();
+    assert_eq!(message(&json_lines(&waiting), "waiting")["backed_up"], true);
     assert_eq!(
         store_listing(&flow.data_vault()).len(),
         0,
         "nothing went to the vault"
     );
+    let staged = tree_contents(&flow.job_dir());
 
     // Another job, or no offline settings, would abandon the staged backup: refused as a
     // usage error naming the flag and the staged backup; the policy stays as it was.

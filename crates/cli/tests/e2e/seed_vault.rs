@@ -29,21 +29,6 @@ fn container_dir(data: &Path, name: &str) -> std::path::PathBuf {
     data.join("objects/containers").join(id.trim())
 }
 
-/// Copies a directory tree (the "import" of a staged repository into a container).
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::create_dir_all(to).expect("mkdir");
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 #[test]
 fn seeded_vault_serves_restic_and_takes_incrementals() {
     let Some(_) = restic() else { return };

@@ -106,6 +106,18 @@ impl Postgres {
         );
     }
 
+    /// The rows `sql` selects, one line each, fields separated by `|`.
+    fn query(&self, sql: &str) -> String {
+        let output = self
+            .command("psql")
+            .args(["-h", "127.0.0.1", "-U", "seedship", "-d", "postgres", "-At"])
+            .args(["-p", &self.port.to_string(), "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(output.status.success(), "psql {sql}: {output:?}");
+        String::from_utf8(output.stdout).expect("UTF-8").trim().to_owned()
+    }
+
     fn url(&self) -> String {
         format!("postgres://seedship@127.0.0.1:{}/postgres", self.port)
     }
@@ -399,4 +411,113 @@ fn run_ok(command: &mut Command, what: &str) {
         "{what}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// A vault's seed is recorded in PostgreSQL as in SQLite: written by one server when the seed
+/// completes (with the repository id the request states), read through the other, and kept
+/// when the same repository is seeded again without an id.
+#[test]
+fn a_vault_seed_is_recorded_in_postgres() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(pg) = Postgres::start(dir.path()) else {
+        return;
+    };
+    let shared_objects = dir.path().join("shared-objects");
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metadata]\nurl = \"{}\"\n\n[storage]\nbackend = \"local\"\npath = \"{}\"\n",
+            pg.url(),
+            shared_objects.display()
+        ),
+    )
+    .expect("write config");
+    let a = Server::start(dir.path(), "server-a", &dir.path().join("data-a"), Some(&config));
+    let b = Server::start(dir.path(), "server-b", &dir.path().join("data-b"), Some(&config));
+    let account = dir.path().join("acme.credentials");
+    seedship(&admin_create(
+        "account",
+        "acme",
+        &a.admin_credentials(),
+        Some(&account),
+    ));
+    let account_b = via(&account, &a, &b);
+    create_container(&account, "acme", "seed");
+    seedship(&[
+        "vault",
+        "create",
+        "laptop",
+        "--credentials",
+        path(&account),
+        "--out",
+        path(&dir.path().join("laptop.vault")),
+    ]);
+    complete_import(&a, &account, "pg-seed", "acme", "seed", "repo");
+
+    // A repository "imported" into the container's folder `repo`.
+    let source = dir.path().join("source");
+    make_tree(&source, 18, 5);
+    let staging = dir.path().join("staging");
+    let backup = seedship_env(
+        &["backup", path(&source), "--repo", path(&staging)],
+        &[("SEEDSHIP_PASSWORD", "correct horse battery staple")],
+    );
+    let repository_id = backup["repository_id"].as_str().expect("id").to_owned();
+    let container = pg.query("SELECT id FROM containers WHERE name = 'seed'");
+    copy_tree(
+        &staging,
+        &shared_objects.join("containers").join(container).join("repo"),
+    );
+
+    // Seeded through A with the repository id; the record is read through B.
+    let (url, token) = bearer(&account);
+    let seeded = reqwest::blocking::Client::new()
+        .post(format!("{url}/api/v1/vaults/laptop/seed"))
+        .bearer_auth(&token)
+        .json(
+            &serde_json::json!({"storage_account": "acme", "container": "seed", "prefix": "repo",
+            "repository_id": repository_id}),
+        )
+        .send()
+        .expect("seed");
+    assert_eq!(seeded.status(), 200, "{:?}", seeded.text());
+    let (url_b, token_b) = bearer(&account_b);
+    let show = || -> serde_json::Value {
+        reqwest::blocking::Client::new()
+            .get(format!("{url_b}/api/v1/vaults/laptop"))
+            .bearer_auth(&token_b)
+            .send()
+            .expect("GET vault")
+            .json()
+            .expect("JSON")
+    };
+    let recorded = show()["seeded"].clone();
+    assert_eq!(recorded["job"], "pg-seed", "{recorded}");
+    assert_eq!(recorded["prefix"], "repo", "{recorded}");
+    assert_eq!(
+        recorded["repository_id"].as_str(),
+        Some(repository_id.as_str()),
+        "{recorded}"
+    );
+    assert_eq!(
+        pg.query("SELECT job, repository_id FROM vault_seeds"),
+        format!("pg-seed|{repository_id}")
+    );
+
+    // Seeded again through B without an id (`vault seed`): the record stays as it was.
+    seedship(&[
+        "vault",
+        "seed",
+        "laptop",
+        "--storage-account",
+        "acme",
+        "--container",
+        "seed",
+        "--prefix",
+        "repo",
+        "--credentials",
+        path(&account_b),
+    ]);
+    assert_eq!(show()["seeded"], recorded);
 }

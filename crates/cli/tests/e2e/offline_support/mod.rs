@@ -157,6 +157,18 @@ impl Flow {
         ]);
     }
 
+    /// Azure's behaviour: nothing is backed up while the import job is not Completed.
+    pub fn wait_for_import(&self) {
+        json_ok(&[
+            "policy",
+            "set",
+            path(&self.source),
+            "--wait-for-import",
+            "--config-dir",
+            path(&self.config_dir),
+        ]);
+    }
+
     pub fn job_dir(&self) -> PathBuf {
         self.staging.join(JOB)
     }
@@ -265,6 +277,12 @@ impl Flow {
 
     /// Ships the prepared drives, receives both at the data centre and ships them back.
     pub fn ship_receive_and_return(&self) {
+        self.ship();
+        self.receive_and_return();
+    }
+
+    /// Records the shipment of the prepared drives: the job is Shipping.
+    pub fn ship(&self) {
         json_ok(&self.owner_diskprep(&[
             "--ship",
             "--yes",
@@ -275,6 +293,10 @@ impl Flow {
             "--ship-date",
             "2026-11-30",
         ]));
+    }
+
+    /// Receives both shipped drives at the data centre and ships them back: Completed.
+    pub fn receive_and_return(&self) {
         let operator = ["--credentials", path(&self.operator), "--job", JOB];
         let key = self.server.data_dir.join("import-service.key");
         let (drive1, drive2) = (self.drive(1), self.drive(2));

@@ -519,6 +519,21 @@ pub fn metrics(admin: &Path) -> serde_json::Value {
         .expect("metrics JSON")
 }
 
+/// Copies a directory tree (the "import" of a staged repository into a container).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::create_dir_all(to).expect("mkdir");
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
 /// Takes job `job` of the account in `owner_file` through a whole import by API calls alone
 /// (one drive with an empty copy log, shipped back), so that it ends Completed with
 /// destination `storage`/`container`/`prefix`: what vault seeding requires of a container
