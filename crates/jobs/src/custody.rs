@@ -12,6 +12,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::actor::Actor;
 use crate::canonical;
+use crate::job::{Address, Contact};
 use crate::log::DriveStatus;
 use crate::state::{DriveState, JobState};
 use crate::timefmt;
@@ -106,6 +107,23 @@ pub enum CustodyEvent {
         /// Drives declared in the package.
         drive_count: u32,
     },
+    /// The owner corrected the shipping information while Shipping: the values now recorded.
+    ShippingCorrected {
+        /// Carrier.
+        carrier: String,
+        /// Normalised tracking number.
+        tracking_number: String,
+        /// Ship date.
+        #[serde(with = "timefmt::date")]
+        ship_date: Date,
+    },
+    /// The owner changed the contact or the return address: the values now recorded.
+    ContactChanged {
+        /// Who to contact.
+        contact: Contact,
+        /// Where the drives go back to.
+        return_address: Address,
+    },
     /// The owner cancelled the job.
     Cancelled,
     /// A drive arrived at the data centre.
@@ -199,6 +217,22 @@ impl fmt::Display for CustodyEvent {
             } => write!(
                 f,
                 "shipped {drive_count} drive(s) with {carrier}, tracking number {tracking_number}, on {ship_date}"
+            ),
+            Self::ShippingCorrected {
+                carrier,
+                tracking_number,
+                ship_date,
+            } => write!(
+                f,
+                "shipping corrected: {carrier}, tracking number {tracking_number}, shipped on {ship_date}"
+            ),
+            Self::ContactChanged {
+                contact,
+                return_address,
+            } => write!(
+                f,
+                "contact changed: {} <{}>, return address {}, {}",
+                contact.name, contact.email, return_address.city, return_address.country
             ),
             Self::Cancelled => f.write_str("cancelled"),
             Self::DriveReceived { drive } => write!(f, "drive {drive} received"),

@@ -161,6 +161,45 @@ pub struct ShipRequest {
     pub drive_count: u32,
 }
 
+/// Corrections to a job's details ([`Job::update`]): each value given replaces the one
+/// recorded; what is not given stays. The shipping details (carrier, tracking number, ship
+/// date) can be corrected while the job is Shipping, the contact and return address until
+/// the job has ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobUpdate {
+    /// The carrier that took the package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// The package's tracking number (normalised with [`normalise_tracking_number`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+    /// The day the package left.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "timefmt::date::option"
+    )]
+    pub ship_date: Option<Date>,
+    /// Who to contact (the whole contact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+    /// Where the drives go back to (the whole address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_address: Option<Address>,
+}
+
+impl JobUpdate {
+    /// Whether it corrects the shipping details.
+    pub fn corrects_shipping(&self) -> bool {
+        self.carrier.is_some() || self.tracking_number.is_some() || self.ship_date.is_some()
+    }
+
+    /// Whether it changes the contact or the return address.
+    pub fn changes_contact(&self) -> bool {
+        self.contact.is_some() || self.return_address.is_some()
+    }
+}
+
 /// The recorded shipping information.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShippingInfo {
@@ -523,6 +562,103 @@ impl Job {
             job.record(actor, now, event)?;
             job.shipping = Some(info);
             job.move_to(JobState::Shipping, actor, now)
+        })
+    }
+
+    /// Corrects the job's details: the shipping details while Shipping (a new tracking number
+    /// must be used by no other job, the ship date must not be after today), the contact and
+    /// the return address until the job has ended. Each correction that changes something is
+    /// one custody entry holding the new values (`shipping_corrected`, `contact_changed`); a
+    /// value equal to the recorded one changes nothing and records nothing. The arrival
+    /// deadline still runs from when the shipping information was first recorded.
+    ///
+    /// `tracking_taken` answers whether another job already uses a (normalised) tracking
+    /// number; it is asked only for a tracking number that differs from the job's own.
+    ///
+    /// # Errors
+    /// [`Error::NotPermitted`] unless the owner, [`Error::NothingToUpdate`] for an empty
+    /// update, [`Error::NotInThisState`] for shipping details outside Shipping or a contact
+    /// or address of an ended job, [`Error::MissingField`] for an emptied field,
+    /// [`Error::ShipDateInFuture`], [`Error::DuplicateTrackingNumber`].
+    pub fn update(
+        &mut self,
+        update: &JobUpdate,
+        tracking_taken: impl FnOnce(&str) -> bool,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.transact(|job| {
+            job.permit(actor, &[Role::Owner], "correct the job's details")?;
+            if !update.corrects_shipping() && !update.changes_contact() {
+                return Err(Error::NothingToUpdate);
+            }
+            let now = timefmt::normalise(now);
+            if update.corrects_shipping() {
+                const ACTION: &str = "correct the shipping details";
+                job.require_state(&[JobState::Shipping], ACTION)?;
+                let current = job.shipping.clone().ok_or(Error::NotInThisState {
+                    action: ACTION,
+                    state: job.state,
+                })?;
+                let mut next = current.clone();
+                if let Some(carrier) = &update.carrier {
+                    required("carrier", carrier)?;
+                    carrier.trim().clone_into(&mut next.carrier);
+                }
+                if let Some(tracking_number) = &update.tracking_number {
+                    next.tracking_number = normalise_tracking_number(tracking_number);
+                    required("tracking_number", &next.tracking_number)?;
+                }
+                if let Some(ship_date) = update.ship_date {
+                    if ship_date > now.date() {
+                        return Err(Error::ShipDateInFuture {
+                            ship_date,
+                            today: now.date(),
+                        });
+                    }
+                    next.ship_date = ship_date;
+                }
+                if next.tracking_number != current.tracking_number && tracking_taken(&next.tracking_number) {
+                    return Err(Error::DuplicateTrackingNumber {
+                        tracking_number: next.tracking_number,
+                    });
+                }
+                if next != current {
+                    let event = CustodyEvent::ShippingCorrected {
+                        carrier: next.carrier.clone(),
+                        tracking_number: next.tracking_number.clone(),
+                        ship_date: next.ship_date,
+                    };
+                    job.record(actor, now, event)?;
+                    job.shipping = Some(next);
+                }
+            }
+            if update.changes_contact() {
+                if job.state.is_ended() {
+                    return Err(Error::NotInThisState {
+                        action: "change the contact or return address",
+                        state: job.state,
+                    });
+                }
+                let contact = update.contact.clone().unwrap_or_else(|| job.contact.clone());
+                required("contact.name", &contact.name)?;
+                required("contact.email", &contact.email)?;
+                let address = update
+                    .return_address
+                    .clone()
+                    .unwrap_or_else(|| job.return_shipping.address.clone());
+                check_address("return_address", &address)?;
+                if contact != job.contact || address != job.return_shipping.address {
+                    let event = CustodyEvent::ContactChanged {
+                        contact: contact.clone(),
+                        return_address: address.clone(),
+                    };
+                    job.record(actor, now, event)?;
+                    job.contact = contact;
+                    job.return_shipping.address = address;
+                }
+            }
+            Ok(())
         })
     }
 

@@ -74,8 +74,8 @@ pub use disposition::{Disposition, MAX_RENAME_ATTEMPTS, Placement, numbered_name
 pub use error::Error;
 pub use job::{
     Address, Contact, DataCentre, DataCentres, Destination, Drive, DriveSpec, Job, JobSpec, JobType,
-    MAX_DRIVE_BYTES, MAX_DRIVES, ReturnShipment, ReturnShipping, ShipRequest, ShippingInfo, StateTime,
-    TransferOutcome, normalise_tracking_number,
+    JobUpdate, MAX_DRIVE_BYTES, MAX_DRIVES, ReturnShipment, ReturnShipping, ShipRequest, ShippingInfo,
+    StateTime, TransferOutcome, normalise_tracking_number,
 };
 pub use log::{
     BlobLog, BlobStatus, DispositionOutcome, DriveLog, DriveStatus, Problem, RangeLog, RangeStatus,
