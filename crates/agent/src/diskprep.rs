@@ -67,6 +67,7 @@ pub fn drive_specs(journals: &[PathBuf]) -> Result<Vec<DriveSpec>> {
                 drive_id: record.drive_id,
                 wrapped_key: record.wrapped_key,
                 manifest_hash: record.manifest_hash,
+                earlier_manifest_hashes: record.earlier_manifest_hashes,
                 bytes: record.stored_bytes,
             })
         })

@@ -113,13 +113,14 @@ pub enum Error {
         /// The changed file.
         path: PathBuf,
     },
-    /// Page blobs need lengths that are a multiple of 512.
-    #[error("page blob {path} is {len} bytes, not a multiple of 512")]
-    PageBlobLength {
-        /// The file.
+    /// A file asked to become a page blob: the import writes block blobs only (no store
+    /// behind the server keeps page blobs), and never turns one silently into the other.
+    #[error(
+        "{path}: page blobs are not supported (the import writes block blobs only); prepare it as a block blob (--blob-type block, BlobType BlockBlob)"
+    )]
+    PageBlobUnsupported {
+        /// The first file of the dataset.
         path: PathBuf,
-        /// Its length.
-        len: u64,
     },
     /// A drive directory is missing or not a directory.
     #[error(

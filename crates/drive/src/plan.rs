@@ -218,11 +218,8 @@ fn scan(datasets: &[Dataset]) -> Result<(Vec<Vec<u8>>, Vec<SourceFile>)> {
                     limit: format::MAX_FILE_SIZE,
                 });
             }
-            if ds.blob_type == BlobType::Page && file_meta.len() % 512 != 0 {
-                return Err(Error::PageBlobLength {
-                    path: abs,
-                    len: file_meta.len(),
-                });
+            if ds.blob_type == BlobType::Page {
+                return Err(Error::PageBlobUnsupported { path: abs });
             }
             files.push(SourceFile {
                 root,

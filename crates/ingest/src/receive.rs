@@ -128,7 +128,7 @@ pub fn receive(
             dir: &a.dir,
             drive_id: &a.drive.drive_id,
             wrapped_key: &a.drive.wrapped_key,
-            manifest_hash: &a.drive.manifest_hash,
+            manifest_hashes: a.drive.manifest_hashes(),
         };
         match ImportDrive::open_shipped(&shipped, &identity) {
             Ok(drive) => opened.push(drive),

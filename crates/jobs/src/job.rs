@@ -17,6 +17,10 @@ use crate::timefmt;
 /// The most drives one job may hold.
 pub const MAX_DRIVES: usize = 10;
 
+/// The most copy sessions one drive of a job may carry (each one manifest of at most 64 MiB,
+/// which the import holds in memory while it reads the drive).
+pub const MAX_SESSIONS_PER_DRIVE: usize = 16;
+
 /// The most bytes one drive may declare: 1 PiB, far above any disk, and small enough that
 /// the totals of a job ([`MAX_DRIVES`] drives) cannot overflow.
 pub const MAX_DRIVE_BYTES: u64 = 1 << 50;
@@ -122,9 +126,13 @@ pub struct DriveSpec {
     pub drive_id: String,
     /// The drive key, wrapped to the import service's public key (opaque here).
     pub wrapped_key: String,
-    /// The hash of the drive's manifest.
+    /// The hash of the manifest of the drive's last session.
     pub manifest_hash: String,
-    /// The bytes of data on the drive (for progress); 0 if unknown.
+    /// The hashes of the manifests of the drive's earlier sessions, oldest first (a drive
+    /// that several `drive prepare` sessions wrote); every session is imported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_manifest_hashes: Vec<String>,
+    /// The bytes of data on the drive, all sessions (for progress); 0 if unknown.
     pub bytes: u64,
 }
 
@@ -259,8 +267,11 @@ pub struct Drive {
     pub drive_id: String,
     /// The wrapped drive key; emptied when an erasure destroyed the key material.
     pub wrapped_key: String,
-    /// The manifest hash from the journal.
+    /// The hash of the manifest of the drive's last session, from the journal.
     pub manifest_hash: String,
+    /// The hashes of the manifests of the drive's earlier sessions, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_manifest_hashes: Vec<String>,
     /// Bytes of data on the drive (0 if unknown).
     pub bytes: u64,
     /// Bytes transferred so far.
@@ -276,6 +287,16 @@ pub struct Drive {
 }
 
 impl Drive {
+    /// The hashes of the manifests of every session on the drive, oldest first: what the
+    /// import reads.
+    pub fn manifest_hashes(&self) -> Vec<&str> {
+        self.earlier_manifest_hashes
+            .iter()
+            .map(String::as_str)
+            .chain([self.manifest_hash.as_str()])
+            .collect()
+    }
+
     /// Whether the drive ended with anything but a clean transfer: never received, open
     /// problems, or warnings. Such a drive makes the job end Closed rather than Completed.
     pub fn has_open_issues(&self) -> bool {
@@ -351,7 +372,22 @@ fn check_drive_spec(index: usize, drive: &DriveSpec) -> Result<(), Error> {
         });
     }
     required(format!("drives[{index}].wrapped_key"), &drive.wrapped_key)?;
-    required(format!("drives[{index}].manifest_hash"), &drive.manifest_hash)
+    required(format!("drives[{index}].manifest_hash"), &drive.manifest_hash)?;
+    let earlier = &drive.earlier_manifest_hashes;
+    if earlier.len() >= MAX_SESSIONS_PER_DRIVE {
+        return Err(Error::ValueTooLarge {
+            field: format!("drives[{index}].earlier_manifest_hashes"),
+            value: earlier.len() as u64,
+            max: MAX_SESSIONS_PER_DRIVE as u64 - 1,
+        });
+    }
+    for (session, hash) in earlier.iter().enumerate() {
+        required(
+            format!("drives[{index}].earlier_manifest_hashes[{session}]"),
+            hash,
+        )?;
+    }
+    Ok(())
 }
 
 impl Job {
@@ -1197,6 +1233,7 @@ fn new_drive(spec: DriveSpec, now: OffsetDateTime) -> Drive {
         drive_id: spec.drive_id,
         wrapped_key: spec.wrapped_key,
         manifest_hash: spec.manifest_hash,
+        earlier_manifest_hashes: spec.earlier_manifest_hashes,
         bytes: spec.bytes,
         bytes_done: 0,
         state: DriveState::Specified,

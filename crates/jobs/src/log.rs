@@ -56,6 +56,9 @@ pub enum BlobStatus {
     FileNameInvalid,
     /// The file's path is longer than a blob name may be.
     FileNameTooLong,
+    /// The file was prepared as a page blob, which the import does not write (it is never
+    /// written as a block blob instead).
+    BlobTypeUnsupported,
     /// The manifest names a file that is not on the drive.
     FileNotFound,
     /// The file could not be opened.

@@ -764,3 +764,28 @@ fn drive_spec_with_id(drive_id: &str) -> DriveSpec {
         ..drive_spec("X")
     }
 }
+
+/// A drive that several sessions wrote names every session's manifest, oldest first; at most
+/// [`MAX_SESSIONS_PER_DRIVE`] of them, none empty.
+#[test]
+fn a_drive_names_the_manifests_of_all_its_sessions() {
+    let mut spec = spec_with(JOB, 1);
+    spec.drives[0].earlier_manifest_hashes = vec!["first".into(), "second".into()];
+    let job = Job::create(spec.clone(), &centres(), |_| false, &owner(), t0()).unwrap();
+    assert_eq!(
+        job.drives()[0].manifest_hashes(),
+        ["first", "second", "manifest-hash-of-D0"]
+    );
+    spec.drives[0].earlier_manifest_hashes = vec!["first".into(), " ".into()];
+    let err = Job::create(spec.clone(), &centres(), |_| false, &owner(), t0()).unwrap_err();
+    assert!(
+        matches!(&err, Error::MissingField { field } if field == "drives[0].earlier_manifest_hashes[1]"),
+        "{err:?}"
+    );
+    spec.drives[0].earlier_manifest_hashes = vec!["h".into(); MAX_SESSIONS_PER_DRIVE];
+    let err = Job::create(spec, &centres(), |_| false, &owner(), t0()).unwrap_err();
+    assert!(
+        matches!(&err, Error::ValueTooLarge { field, value: 16, max: 15 } if field == "drives[0].earlier_manifest_hashes"),
+        "{err:?}"
+    );
+}

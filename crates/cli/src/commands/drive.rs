@@ -84,7 +84,7 @@ pub struct PrepareArgs {
     /// What the import does when a destination exists (with --srcdir).
     #[arg(long, value_enum, default_value = "rename")]
     disposition: DispositionArg,
-    /// Destination blob type (with --srcdir); page needs lengths that are multiples of 512.
+    /// Destination blob type (with --srcdir); page is refused (the import writes block blobs only).
     #[arg(long, value_enum, default_value = "block")]
     blob_type: BlobTypeArg,
     /// The import service's public key file (seedship keygen); needed for a new drive key.

@@ -62,6 +62,7 @@ pub fn drive_spec(label: &str) -> DriveSpec {
         drive_id: id(label),
         wrapped_key: format!("wrapped-key-of-{label}"),
         manifest_hash: format!("manifest-hash-of-{label}"),
+        earlier_manifest_hashes: Vec::new(),
         bytes: 1000,
     }
 }

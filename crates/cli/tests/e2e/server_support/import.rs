@@ -191,6 +191,31 @@ impl Site {
         set
     }
 
+    /// Prepares `src` onto the drives of `set` in a later session `session` (the journals
+    /// of an earlier one, whose key is unwrapped with the passphrase; destination
+    /// `seed/host1`).
+    pub fn prepare_later_session(&self, session: &str, src: &Path, set: &[(PathBuf, PathBuf)]) {
+        let mut args = vec![
+            "drive",
+            "prepare",
+            "--session",
+            session,
+            "--srcdir",
+            path(src),
+            "--dstdir",
+            "seed/host1",
+        ];
+        for (drive, journal) in set {
+            args.extend(["--drive", path(drive), "--journal", path(journal)]);
+        }
+        let output = run(&args);
+        assert!(
+            output.status.success(),
+            "drive prepare (session {session}) failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// Creates job `name` (contact `contact`) from the journals of `set`.
     pub fn create_job(&self, name: &str, set: &[(PathBuf, PathBuf)], contact: &str) {
         let spec = self.dir.join(format!("{name}.json"));
