@@ -69,6 +69,7 @@ pub fn drive_specs(journals: &[PathBuf]) -> Result<Vec<DriveSpec>> {
                 manifest_hash: record.manifest_hash,
                 earlier_manifest_hashes: record.earlier_manifest_hashes,
                 bytes: record.stored_bytes,
+                device: record.device,
             })
         })
         .collect()
@@ -142,6 +143,8 @@ pub struct CopyOptions {
     pub service_key: Recipient,
     /// The preparer's passphrase, which wraps each drive key.
     pub passphrase: zeroize::Zeroizing<Vec<u8>>,
+    /// Accept drive directories that are not mount points (tests, loop files).
+    pub not_a_mount_point: bool,
 }
 
 /// Erases the drives and copies the staged repository of `dir` onto them; returns the copy's
@@ -208,6 +211,7 @@ fn plan_and_copy<O: Operator>(
             service_key: Some(options.service_key),
             recovery_key: None,
             passphrase: options.passphrase.clone(),
+            not_a_mount_point: options.not_a_mount_point,
         };
         match seedship_drive::plan(opts) {
             Ok(session) => break session,

@@ -172,7 +172,7 @@ pub enum JobAction {
     /// Operator: bytes copied so far.
     Progress { drive_id: String, bytes_done: u64 },
     /// Operator: the copy ended with this copy log.
-    FinishTransfer { drive_id: String, log: DriveLog },
+    FinishTransfer { drive_id: String, log: Box<DriveLog> },
     /// Owner or operator: these problems were repaired over the network.
     Repair { drive_id: String, fixed: Vec<Problem> },
     /// Operator: the drive was erased.

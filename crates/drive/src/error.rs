@@ -130,6 +130,25 @@ pub enum Error {
         /// The drive path.
         path: PathBuf,
     },
+    /// A drive directory is not a mount point: the drive is not mounted there, and a copy
+    /// would fill the file system that holds the directory.
+    #[error(
+        "drive {path} is not a mount point (it lies on {source_device} mounted at {mount_point}): mount the drive there, or pass --not-a-mount-point for a test directory or a loop file"
+    )]
+    NotAMountPoint {
+        /// The drive path.
+        path: PathBuf,
+        /// The mount that holds it.
+        mount_point: String,
+        /// That mount's source, e.g. `/dev/vda`.
+        source_device: String,
+    },
+    /// No entry of the mount table holds a drive directory.
+    #[error("no entry of the mount table /proc/self/mountinfo holds drive {path}")]
+    NoMount {
+        /// The drive path.
+        path: PathBuf,
+    },
     /// A drive directory cannot be written.
     #[error("drive {path} is not writable")]
     DriveNotWritable {

@@ -578,6 +578,7 @@ mod tests {
                 service_key: Some(crate::read_recipient(&public).expect("public key")),
                 recovery_key: None,
                 passphrase: zeroize::Zeroizing::new(b"passphrase".to_vec()),
+                not_a_mount_point: true,
             };
             crate::plan(opts)
                 .expect("plan")

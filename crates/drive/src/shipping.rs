@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::format::to_hex;
 use crate::journal::{Holder, Journal};
+use seedship_jobs::DeviceInfo;
 use std::path::Path;
 
 /// One drive of an import job, as its journal describes it (all binary values in lowercase hex).
@@ -22,6 +23,9 @@ pub struct ShippingRecord {
     pub earlier_manifest_hashes: Vec<String>,
     /// Bytes every session stored on the drive (ciphertext with nonces and tags).
     pub stored_bytes: u64,
+    /// The device behind the drive when its last session started (`None` for a journal
+    /// written before devices were recorded).
+    pub device: Option<DeviceInfo>,
 }
 
 /// Whether the last session of `journal` is complete (its manifest is on the drive), so that
@@ -90,5 +94,6 @@ pub fn shipping_record(journal: &Path) -> Result<ShippingRecord> {
         manifest_hash,
         earlier_manifest_hashes: hashes,
         stored_bytes,
+        device: journal.device(last.seq)?,
     })
 }

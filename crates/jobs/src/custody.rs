@@ -12,6 +12,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::actor::Actor;
 use crate::canonical;
+use crate::device::DeviceInfo;
 use crate::job::{Address, Contact};
 use crate::log::DriveStatus;
 use crate::state::{DriveState, JobState};
@@ -89,6 +90,14 @@ pub enum CustodyEvent {
         region: String,
         /// The drive ids.
         drives: Vec<String>,
+    },
+    /// The device behind a drive when it was prepared (recorded with the drive, when its
+    /// journal names one), so the data centre can match the physical drive.
+    DriveDevice {
+        /// The drive id.
+        drive: String,
+        /// What the preparing system knew of the device.
+        device: DeviceInfo,
     },
     /// A drive was added while Creating.
     DriveAdded {
@@ -209,6 +218,7 @@ impl fmt::Display for CustodyEvent {
                 write!(f, "created in region {region} with {} drive(s)", drives.len())
             }
             Self::DriveAdded { drive } => write!(f, "drive {drive} added"),
+            Self::DriveDevice { drive, device } => write!(f, "drive {drive} is {device}"),
             Self::Shipped {
                 carrier,
                 tracking_number,

@@ -7,6 +7,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::actor::{Actor, Role};
 use crate::custody::{ChainHash, CustodyEvent, CustodyLog, ErasureRecord};
+use crate::device::DeviceInfo;
 use crate::disposition::Disposition;
 use crate::error::Error;
 use crate::log::{DriveLog, Problem};
@@ -134,6 +135,9 @@ pub struct DriveSpec {
     pub earlier_manifest_hashes: Vec<String>,
     /// The bytes of data on the drive, all sessions (for progress); 0 if unknown.
     pub bytes: u64,
+    /// The device behind the drive directory when it was prepared (from the journal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInfo>,
 }
 
 /// What the owner asks for to create a job. The account is the creating owner's.
@@ -274,6 +278,9 @@ pub struct Drive {
     pub earlier_manifest_hashes: Vec<String>,
     /// Bytes of data on the drive (0 if unknown).
     pub bytes: u64,
+    /// The device behind the drive directory when it was prepared, to match the physical drive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInfo>,
     /// Bytes transferred so far.
     pub bytes_done: u64,
     /// The current state.
@@ -387,7 +394,10 @@ fn check_drive_spec(index: usize, drive: &DriveSpec) -> Result<(), Error> {
             hash,
         )?;
     }
-    Ok(())
+    match &drive.device {
+        Some(device) => device.check(&format!("drives[{index}].device")),
+        None => Ok(()),
+    }
 }
 
 impl Job {
@@ -487,6 +497,9 @@ impl Job {
             drives: job.drives.iter().map(|d| d.drive_id.clone()).collect(),
         };
         job.record(actor, now, event)?;
+        for index in 0..job.drives.len() {
+            job.record_device(index, actor, now)?;
+        }
         Ok(job)
     }
 
@@ -520,7 +533,7 @@ impl Job {
                 },
             )?;
             job.drives.push(new_drive(drive, now));
-            Ok(())
+            job.record_device(job.drives.len() - 1, actor, now)
         })
     }
 
@@ -1166,6 +1179,19 @@ impl Job {
         })
     }
 
+    /// The custody entry naming the device behind drive `index`, if its journal recorded one.
+    fn record_device(&mut self, index: usize, actor: &Actor, now: OffsetDateTime) -> Result<(), Error> {
+        let drive = &self.drives[index];
+        let Some(device) = drive.device.clone() else {
+            return Ok(());
+        };
+        let event = CustodyEvent::DriveDevice {
+            drive: drive.drive_id.clone(),
+            device,
+        };
+        self.record(actor, now, event)
+    }
+
     fn record(&mut self, actor: &Actor, now: OffsetDateTime, event: CustodyEvent) -> Result<(), Error> {
         self.custody
             .append(&self.account, self.name.as_str(), now, actor, event)?;
@@ -1235,6 +1261,7 @@ fn new_drive(spec: DriveSpec, now: OffsetDateTime) -> Drive {
         manifest_hash: spec.manifest_hash,
         earlier_manifest_hashes: spec.earlier_manifest_hashes,
         bytes: spec.bytes,
+        device: spec.device,
         bytes_done: 0,
         state: DriveState::Specified,
         history: vec![StateTime {

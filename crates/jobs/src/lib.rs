@@ -38,7 +38,7 @@
 //!                                       address: address() },
 //!     drives: vec![DriveSpec { drive_id: "0123456789abcdef0123456789abcdef".into(), wrapped_key: "k".into(),
 //!                              manifest_hash: "h".into(), earlier_manifest_hashes: vec![],
-//!                              bytes: 100 }],
+//!                              bytes: 100, device: None }],
 //! };
 //! let mut job = Job::create(spec, &centres, |_| false, &owner, now)?;
 //! let ship = ShipRequest { carrier: "DHL".into(), tracking_number: "1Z 999".into(),
@@ -55,6 +55,7 @@ mod batch;
 mod canonical;
 mod custody;
 mod deadline;
+mod device;
 mod disposition;
 mod error;
 mod job;
@@ -71,6 +72,7 @@ pub use custody::{
     ChainHash, CustodyEntry, CustodyError, CustodyEvent, CustodyLog, ErasureRecord, verify_chain,
 };
 pub use deadline::{Deadline, DeadlineKind, DeadlinePolicy, Effect, next_deadline, tick};
+pub use device::{DeviceInfo, MAX_DEVICE_TEXT};
 pub use disposition::{Disposition, MAX_RENAME_ATTEMPTS, Placement, numbered_name, place_blob};
 pub use error::Error;
 pub use job::{

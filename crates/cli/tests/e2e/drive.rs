@@ -211,6 +211,7 @@ impl Setup {
             "--dstdir",
             "seeds/machine-1",
             "--encrypt",
+            "--not-a-mount-point",
         ]
         .map(String::from)
         .to_vec();
@@ -867,9 +868,16 @@ fn dataset_and_driveset_csv_and_existing_key() {
         ),
     )
     .expect("driveset");
-    let mut args: Vec<String> = ["drive", "prepare", "--session", "csv-set", "--capacity"]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = [
+        "drive",
+        "prepare",
+        "--not-a-mount-point",
+        "--session",
+        "csv-set",
+        "--capacity",
+    ]
+    .map(String::from)
+    .to_vec();
     args.push((6 << 20).to_string());
     args.extend(["--dataset".into(), dataset.display().to_string()]);
     args.extend(["--driveset".into(), driveset.display().to_string()]);
@@ -916,6 +924,7 @@ fn dataset_and_driveset_csv_and_existing_key() {
     let out = run(&[
         "drive",
         "prepare",
+        "--not-a-mount-point",
         "--session",
         "later",
         "--srcdir",

@@ -11,6 +11,7 @@ mod server_support;
 mod agent;
 mod diskprep_pty;
 mod drive;
+mod drive_mount;
 mod import_jobs;
 mod import_receive;
 mod offline_flow;
