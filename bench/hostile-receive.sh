@@ -25,7 +25,7 @@ mkdir -p "$work/src" "$work/d1" "$work/d2"
 head -c $((512 << 20)) /dev/urandom > "$work/src/big.img"
 for i in $(seq 1 20); do head -c $((i * 1000)) /dev/urandom > "$work/src/small-$i.bin"; done
 export SEEDSHIP_DRIVE_PASSPHRASE=measure
-"$seedship" --json drive prepare --session sess1 --srcdir "$work/src" --dstdir seed/host1 --encrypt \
+"$seedship" --json drive prepare --session sess1 --srcdir "$work/src" --dstdir seed/host1 --encrypt --not-a-mount-point \
   --service-key "$data/import-service.pub" --capacity $((300 << 20)) \
   --drive "$work/d1" --journal "$work/d1.jrn" --drive "$work/d2" --journal "$work/d2.jrn" > /dev/null
 cat > "$work/spec.json" << 'JOB'

@@ -67,7 +67,7 @@ for round in $(seq 1 "$rounds"); do
     rm -rf "$drive" "$drive".jrn* && mkdir -p "$drive"
     "$bin" --json drive prepare --journal "$drive.jrn" --session "round$round" \
         --srcdir "$work/src" --dstdir "seed/r$round" --drive "$drive" \
-        --encrypt --service-key "$work/data/import-service.pub" > /dev/null
+        --encrypt --service-key "$work/data/import-service.pub" --not-a-mount-point > /dev/null
     sed "s/PLACEHOLDER/$job/" "$work/job.json" > "$work/job-$round.json"
     "$bin" job create --credentials "$work/owner.credentials" --spec "$work/job-$round.json" \
         --journal "$drive.jrn" > /dev/null

@@ -114,8 +114,10 @@ cat > "$work/job-details.json" << 'JOB'
                "postal_code": "1000 AA", "country": "NL", "phone": "+31 20 000 0000"}}}
 JOB
 echo "demo: diskprep onto two drives of $((capacity >> 20)) MiB, then the import job"
+# The drives here are directories of the work directory, not mounted disks: --not-a-mount-point
+# (a real drive is a mounted file system, see docs/cli.md "Using a whole disk as a drive").
 "$seedship" diskprep --staging "$staging" --credentials "$owner" --drive "$work/drive1" --drive "$work/drive2" \
-    --capacity "$capacity" --details "$work/job-details.json" --yes
+    --not-a-mount-point --capacity "$capacity" --details "$work/job-details.json" --yes
 for n in 1 2; do
     "$seedship" drive verify --journal "$staging/$job/journals/drive-$n.jrn" --drive "$work/drive$n"
 done

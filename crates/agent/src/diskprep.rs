@@ -67,7 +67,9 @@ pub fn drive_specs(journals: &[PathBuf]) -> Result<Vec<DriveSpec>> {
                 drive_id: record.drive_id,
                 wrapped_key: record.wrapped_key,
                 manifest_hash: record.manifest_hash,
+                earlier_manifest_hashes: record.earlier_manifest_hashes,
                 bytes: record.stored_bytes,
+                device: record.device,
             })
         })
         .collect()
@@ -141,6 +143,8 @@ pub struct CopyOptions {
     pub service_key: Recipient,
     /// The preparer's passphrase, which wraps each drive key.
     pub passphrase: zeroize::Zeroizing<Vec<u8>>,
+    /// Accept drive directories that are not mount points (tests, loop files).
+    pub not_a_mount_point: bool,
 }
 
 /// Erases the drives and copies the staged repository of `dir` onto them; returns the copy's
@@ -207,6 +211,7 @@ fn plan_and_copy<O: Operator>(
             service_key: Some(options.service_key),
             recovery_key: None,
             passphrase: options.passphrase.clone(),
+            not_a_mount_point: options.not_a_mount_point,
         };
         // The drives carry the staged repository as it is listed now: no backup writes it
         // meanwhile (see `StagingLock`).

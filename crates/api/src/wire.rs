@@ -3,7 +3,8 @@
 //! logic beyond naming (`docs/http-api.md` is the reference).
 
 use seedship_jobs::{
-    CustodyEntry, DataCentre, DriveLog, ErasureRecord, Job, JobSummary, Problem, ShipRequest, ShippingInfo,
+    CustodyEntry, DataCentre, DriveLog, ErasureRecord, Job, JobSummary, JobUpdate, Problem, ShipRequest,
+    ShippingInfo,
 };
 use serde::{Deserialize, Serialize};
 
@@ -174,6 +175,13 @@ pub enum JobAction {
         #[serde(default)]
         dry_run: bool,
     },
+    /// Owner: correct the shipping details (while Shipping) or the contact and return
+    /// address (until the job ended).
+    Update {
+        /// What changes.
+        #[serde(flatten)]
+        update: JobUpdate,
+    },
     /// Owner: cancel before any drive is received.
     Cancel,
     /// Operator: a drive arrived at the data centre.
@@ -183,7 +191,7 @@ pub enum JobAction {
     /// Operator: bytes copied so far.
     Progress { drive_id: String, bytes_done: u64 },
     /// Operator: the copy ended with this copy log.
-    FinishTransfer { drive_id: String, log: DriveLog },
+    FinishTransfer { drive_id: String, log: Box<DriveLog> },
     /// Owner or operator: these problems were repaired over the network.
     Repair { drive_id: String, fixed: Vec<Problem> },
     /// Operator: the drive was erased.
@@ -197,6 +205,7 @@ impl JobAction {
     pub fn name(&self) -> &'static str {
         match self {
             JobAction::Ship { .. } => "ship",
+            JobAction::Update { .. } => "update",
             JobAction::Cancel => "cancel",
             JobAction::Receive { .. } => "receive",
             JobAction::StartTransfer { .. } => "start-transfer",

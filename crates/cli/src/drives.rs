@@ -11,6 +11,16 @@ use std::path::PathBuf;
 
 use crate::{Context, output, prompt};
 
+/// Whether a drive directory must be a mount point (`drive prepare`, `diskprep`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct MountArgs {
+    /// Accept drive directories that are not mount points (tests, loop files): otherwise a
+    /// drive that is not mounted there is refused, since the copy would fill the file system
+    /// that holds the directory.
+    #[arg(long)]
+    pub not_a_mount_point: bool,
+}
+
 /// The flag that allows erasing a non-empty directory that is no seedship drive.
 pub const ERASE_FLAG: &str = "--erase-existing-files";
 
@@ -54,6 +64,9 @@ pub fn emit_copy(ctx: &Context, summary: &seedship_drive::CopySummary) -> anyhow
                 d.stored_bytes,
                 d.manifest_hash
             ));
+            if let Some(device) = &d.device {
+                lines.push(format!("  on {device}"));
+            }
         }
         lines.join("\n")
     })

@@ -32,6 +32,13 @@ pub fn parse_ship_date(text: &str) -> Result<String, String> {
         .map_err(|_| format!("ship date {text:?} is not a date written YYYY-MM-DD"))
 }
 
+/// The date of a ship date as [`parse_ship_date`] gives it.
+pub fn date(ship_date: &str) -> anyhow::Result<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(ship_date, &format)
+        .with_context(|| format!("ship date {ship_date} (expected YYYY-MM-DD)"))
+}
+
 /// The ship action (`dry_run`: only review it); `ship_date` as [`parse_ship_date`] gives it.
 pub fn ship_action(
     carrier: &str,
@@ -40,9 +47,7 @@ pub fn ship_action(
     drive_count: u32,
     dry_run: bool,
 ) -> anyhow::Result<JobAction> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let ship_date = time::Date::parse(ship_date, &format)
-        .with_context(|| format!("ship date {ship_date} (expected YYYY-MM-DD)"))?;
+    let ship_date = date(ship_date)?;
     Ok(JobAction::Ship {
         request: ShipRequest {
             carrier: carrier.to_owned(),

@@ -113,19 +113,39 @@ pub enum Error {
         /// The changed file.
         path: PathBuf,
     },
-    /// Page blobs need lengths that are a multiple of 512.
-    #[error("page blob {path} is {len} bytes, not a multiple of 512")]
-    PageBlobLength {
-        /// The file.
+    /// A file asked to become a page blob: the import writes block blobs only (no store
+    /// behind the server keeps page blobs), and never turns one silently into the other.
+    #[error(
+        "{path}: page blobs are not supported (the import writes block blobs only); prepare it as a block blob (--blob-type block, BlobType BlockBlob)"
+    )]
+    PageBlobUnsupported {
+        /// The first file of the dataset.
         path: PathBuf,
-        /// Its length.
-        len: u64,
     },
     /// A drive directory is missing or not a directory.
     #[error(
         "drive {path} does not exist or is not a directory: check the path, and that the drive is mounted"
     )]
     DriveNotDirectory {
+        /// The drive path.
+        path: PathBuf,
+    },
+    /// A drive directory is not a mount point: the drive is not mounted there, and a copy
+    /// would fill the file system that holds the directory.
+    #[error(
+        "drive {path} is not a mount point (it lies on {source_device} mounted at {mount_point}): mount the drive there, or pass --not-a-mount-point for a test directory or a loop file"
+    )]
+    NotAMountPoint {
+        /// The drive path.
+        path: PathBuf,
+        /// The mount that holds it.
+        mount_point: String,
+        /// That mount's source, e.g. `/dev/vda`.
+        source_device: String,
+    },
+    /// No entry of the mount table holds a drive directory.
+    #[error("no entry of the mount table /proc/self/mountinfo holds drive {path}")]
+    NoMount {
         /// The drive path.
         path: PathBuf,
     },

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::format::{Sealed, WrappedKey};
 use crate::fsutil;
 use rusqlite::{Connection, OptionalExtension, params};
+use seedship_jobs::DeviceInfo;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +47,27 @@ CREATE TABLE file_hashes (
     sealed_hash BLOB NOT NULL,
     PRIMARY KEY (session_seq, segment)
 ) WITHOUT ROWID;
+";
+
+/// The device behind the drive when a session started. A table of its own, created when
+/// first needed, so that journals written before it existed stay valid: a session without a
+/// row has no device recorded. Sizes are at most `i64::MAX`.
+const DEVICES_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS devices (
+    session_seq    INTEGER PRIMARY KEY REFERENCES sessions (seq),
+    mount_point    TEXT NOT NULL,
+    is_mount_point INTEGER NOT NULL,
+    source         TEXT NOT NULL,
+    fs_type        TEXT NOT NULL,
+    dev            TEXT NOT NULL,
+    block_device   TEXT,
+    disk           TEXT,
+    model          TEXT,
+    serial         TEXT,
+    device_bytes   INTEGER,
+    backing_file   TEXT,
+    fs_bytes       INTEGER NOT NULL
+);
 ";
 
 /// Who a wrapped key row is for.
@@ -89,6 +111,7 @@ pub(crate) struct NewSession<'a> {
     pub(crate) plan: &'a Sealed,
     pub(crate) segment_count: u64,
     pub(crate) stored_bytes: u64,
+    pub(crate) device: Option<&'a DeviceInfo>,
 }
 
 /// One range made durable: `(segment, index, checksum)`.
@@ -227,25 +250,97 @@ impl Journal {
     }
 
     fn add_session(&mut self, s: &NewSession<'_>) -> Result<i64> {
-        self.conn
-            .execute(
-                "INSERT INTO sessions (session_id, state, drive_path, set_id, drive_index, drive_count, plan,
-                                       segment_count, stored_bytes, started_at)
-                 VALUES (?1, 'copying', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        let tx = self.conn.transaction().map_err(Error::journal(&self.path))?;
+        tx.execute(
+            "INSERT INTO sessions (session_id, state, drive_path, set_id, drive_index, drive_count, plan,
+                                   segment_count, stored_bytes, started_at)
+             VALUES (?1, 'copying', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                s.session_id,
+                s.drive_path.to_string_lossy(),
+                s.set_id.as_slice(),
+                s.drive_index,
+                s.drive_count,
+                s.plan.encode(),
+                s.segment_count,
+                s.stored_bytes,
+                now()
+            ],
+        )
+        .map_err(Error::journal(&self.path))?;
+        let seq = tx.last_insert_rowid();
+        if let Some(d) = s.device {
+            let size = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            tx.execute_batch(DEVICES_SCHEMA)
+                .map_err(Error::journal(&self.path))?;
+            tx.execute(
+                "INSERT INTO devices (session_seq, mount_point, is_mount_point, source, fs_type, dev,
+                                      block_device, disk, model, serial, device_bytes, backing_file, fs_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
-                    s.session_id,
-                    s.drive_path.to_string_lossy(),
-                    s.set_id.as_slice(),
-                    s.drive_index,
-                    s.drive_count,
-                    s.plan.encode(),
-                    s.segment_count,
-                    s.stored_bytes,
-                    now()
+                    seq,
+                    d.mount_point,
+                    d.is_mount_point,
+                    d.source,
+                    d.fs_type,
+                    d.dev,
+                    d.block_device,
+                    d.disk,
+                    d.model,
+                    d.serial,
+                    d.device_bytes.map(size),
+                    d.backing_file,
+                    size(d.fs_bytes),
                 ],
             )
             .map_err(Error::journal(&self.path))?;
-        Ok(self.conn.last_insert_rowid())
+        }
+        tx.commit().map_err(Error::journal(&self.path))?;
+        Ok(seq)
+    }
+
+    /// The device recorded for session `seq`: `None` for a session that recorded none, and
+    /// for every session of a journal written before devices were recorded.
+    pub(crate) fn device(&self, seq: i64) -> Result<Option<DeviceInfo>> {
+        let has_table = self
+            .conn
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'devices'",
+                [],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(Error::journal(&self.path))?
+            .is_some();
+        if !has_table {
+            return Ok(None);
+        }
+        let size = |v: i64| u64::try_from(v).unwrap_or(0);
+        self.conn
+            .query_row(
+                "SELECT mount_point, is_mount_point, source, fs_type, dev, block_device, disk, model,
+                        serial, device_bytes, backing_file, fs_bytes
+                 FROM devices WHERE session_seq = ?1",
+                [seq],
+                |r| {
+                    Ok(DeviceInfo {
+                        mount_point: r.get(0)?,
+                        is_mount_point: r.get(1)?,
+                        source: r.get(2)?,
+                        fs_type: r.get(3)?,
+                        dev: r.get(4)?,
+                        block_device: r.get(5)?,
+                        disk: r.get(6)?,
+                        model: r.get(7)?,
+                        serial: r.get(8)?,
+                        device_bytes: r.get::<_, Option<i64>>(9)?.map(size),
+                        backing_file: r.get(10)?,
+                        fs_bytes: size(r.get(11)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(Error::journal(&self.path))
     }
 
     /// Records a further session on an existing journal.
@@ -423,10 +518,160 @@ impl Journal {
         for sql in [
             "DELETE FROM ranges WHERE session_seq = ?1",
             "DELETE FROM file_hashes WHERE session_seq = ?1",
-            "DELETE FROM sessions WHERE seq = ?1",
         ] {
             tx.execute(sql, [seq]).map_err(Error::journal(&self.path))?;
         }
+        tx.execute_batch(DEVICES_SCHEMA)
+            .map_err(Error::journal(&self.path))?;
+        tx.execute("DELETE FROM devices WHERE session_seq = ?1", [seq])
+            .map_err(Error::journal(&self.path))?;
+        tx.execute("DELETE FROM sessions WHERE seq = ?1", [seq])
+            .map_err(Error::journal(&self.path))?;
         tx.commit().map_err(Error::journal(&self.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn session<'a>(
+        id: &'a str,
+        drive: &'a Path,
+        plan: &'a Sealed,
+        device: Option<&'a DeviceInfo>,
+    ) -> NewSession<'a> {
+        NewSession {
+            session_id: id,
+            drive_path: drive,
+            set_id: [1; 16],
+            drive_index: 1,
+            drive_count: 1,
+            plan,
+            segment_count: 0,
+            stored_bytes: 0,
+            device,
+        }
+    }
+
+    /// A journal at `dir/drive.jrn` whose first session `s1` recorded `device`.
+    fn journal_with(dir: &Path, device: Option<&DeviceInfo>) -> Journal {
+        let path = dir.join("drive.jrn");
+        let plan = Sealed {
+            nonce: [0; 24],
+            body: vec![0; 16],
+        };
+        let tmp = Journal::build(&path, &[2; 16], &[], &session("s1", dir, &plan, device)).expect("build");
+        Journal::install(&tmp, &path).expect("install")
+    }
+
+    fn device() -> DeviceInfo {
+        DeviceInfo {
+            mount_point: "/mnt/d1".into(),
+            is_mount_point: true,
+            source: "/dev/sdb1".into(),
+            fs_type: "ext4".into(),
+            dev: "8:17".into(),
+            block_device: Some("sdb1".into()),
+            disk: Some("sdb".into()),
+            model: Some("WDC WD5000".into()),
+            serial: None,
+            device_bytes: Some(500_107_862_016),
+            backing_file: None,
+            fs_bytes: 491_000_000_000,
+        }
+    }
+
+    /// A journal written before devices were recorded (no `devices` table) still reads: its
+    /// sessions have no device; a later session records its device, and abort still works.
+    #[test]
+    fn a_journal_without_the_devices_table_reads_and_takes_a_later_device() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut journal = journal_with(tmp.path(), None);
+        let has_table = |j: &Journal| {
+            j.conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'devices'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .expect("query")
+        };
+        assert_eq!(has_table(&journal), 0, "the schema of earlier journals");
+        let first = journal.last_session().expect("sessions").expect("s1").seq;
+        assert_eq!(journal.device(first).expect("device"), None);
+        let plan = Sealed {
+            nonce: [0; 24],
+            body: vec![0; 16],
+        };
+        let device = device();
+        let second = journal
+            .begin_session(&session("s2", tmp.path(), &plan, Some(&device)))
+            .expect("second session");
+        assert_eq!(journal.device(second).expect("device"), Some(device));
+        assert_eq!(journal.device(first).expect("device"), None);
+        journal.delete_session(second).expect("abort");
+        assert_eq!(journal.device(second).expect("device"), None);
+        // and an earlier journal's session aborts although it never had the table
+        let other = tempfile::tempdir().expect("tempdir");
+        let mut old = journal_with(other.path(), None);
+        let seq = old.last_session().expect("sessions").expect("s1").seq;
+        old.delete_session(seq).expect("abort");
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        // any characters, quotes and control characters included
+        proptest::collection::vec(any::<char>(), 0..40).prop_map(|c| c.into_iter().collect())
+    }
+
+    fn arb_device() -> impl Strategy<Value = DeviceInfo> {
+        let size = 0..=i64::MAX as u64;
+        (
+            (text(), any::<bool>(), text(), text(), text()),
+            (
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+                proptest::option::of(text()),
+            ),
+            (
+                proptest::option::of(size.clone()),
+                proptest::option::of(text()),
+                size,
+            ),
+        )
+            .prop_map(
+                |(
+                    (mount_point, is_mount_point, source, fs_type, dev),
+                    (block_device, disk, model, serial),
+                    (device_bytes, backing_file, fs_bytes),
+                )| DeviceInfo {
+                    mount_point,
+                    is_mount_point,
+                    source,
+                    fs_type,
+                    dev,
+                    block_device,
+                    disk,
+                    model,
+                    serial,
+                    device_bytes,
+                    backing_file,
+                    fs_bytes,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        /// Whatever the system reports, the journal gives back exactly what it recorded.
+        #[test]
+        fn a_device_round_trips_through_the_journal(device in arb_device()) {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let journal = journal_with(tmp.path(), Some(&device));
+            let seq = journal.last_session().expect("sessions").expect("s1").seq;
+            prop_assert_eq!(journal.device(seq).expect("device"), Some(device));
+        }
     }
 }

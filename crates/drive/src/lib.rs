@@ -36,6 +36,7 @@
 //!     service_key: Some(service),
 //!     recovery_key: None,
 //!     passphrase: zeroize::Zeroizing::new(b"correct horse".to_vec()),
+//!     not_a_mount_point: false,
 //! };
 //! let session = seedship_drive::plan(opts)?;
 //! let summary = session.run(&seedship_progress::NoProgress)?;
@@ -46,6 +47,7 @@
 mod check;
 mod copy;
 mod crypto;
+mod device;
 mod error;
 pub mod format;
 mod fsutil;
@@ -61,12 +63,14 @@ mod verify;
 pub use check::{RangeProblem, RangeSink, RangeStatus, SegmentCheck, SegmentStatus, WriteSink};
 pub use copy::Counters;
 pub use crypto::{Identity, Recipient, Unlock};
+pub use device::{MAX_ATTRIBUTE, MAX_MOUNTINFO, MAX_MOUNTS, inspect_device};
 pub use error::{Error, Result};
 pub use format::{BlobType, Disposition, MAX_DRIVES};
 pub use keys::{parse_recipient, read_identity, read_recipient, write_keypair};
 pub use marker::{MARKER_NAME, read_drive_id};
 pub use plan::{Dataset, DriveTarget, PlanSummary, PrepareOptions, PreparedSession, plan};
 pub use reader::{FileCheck, FileRange, FileStatus, ImportDrive, ImportFile, ImportSet, ShippedDrive};
+pub use seedship_jobs::DeviceInfo;
 pub use session::{AbortSummary, CopySummary, DriveSummary, abort, resume};
 pub use shipping::{ShippingRecord, session_complete, shipping_record};
 pub use verify::{ManifestStatus, SessionReport, VerifyReport, verify};

@@ -1,11 +1,13 @@
 //! Validating a prepare request and laying the source out over the drives, before any write.
 
 use crate::crypto::{self, DriveKey, Recipient, Unlock};
+use crate::device;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobType, Disposition, MAX_DRIVES, RANGE_OVERHEAD, RANGE_SIZE, SegmentSpec};
 use crate::fsutil;
 use crate::journal::Journal;
 use crate::marker;
+use seedship_jobs::DeviceInfo;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -64,6 +66,9 @@ pub struct PrepareOptions {
     pub recovery_key: Option<Recipient>,
     /// The preparer's passphrase; wraps the drive key so that resume can unwrap it.
     pub passphrase: Zeroizing<Vec<u8>>,
+    /// Accept drive directories that are not mount points (tests, loop files); otherwise a
+    /// drive that is not mounted is refused rather than filling the file system under it.
+    pub not_a_mount_point: bool,
 }
 
 /// How a drive gets its key.
@@ -87,6 +92,9 @@ pub(crate) struct PlannedDrive {
     pub(crate) segments: Vec<SegmentSpec>,
     pub(crate) stored: u64,
     pub(crate) key: KeySetup,
+    /// The device behind the drive directory (`None` when not even the mount table says,
+    /// which only `--not-a-mount-point` accepts).
+    pub(crate) device: Option<DeviceInfo>,
 }
 
 /// A validated, laid-out prepare request; nothing has been written yet.
@@ -218,11 +226,8 @@ fn scan(datasets: &[Dataset]) -> Result<(Vec<Vec<u8>>, Vec<SourceFile>)> {
                     limit: format::MAX_FILE_SIZE,
                 });
             }
-            if ds.blob_type == BlobType::Page && file_meta.len() % 512 != 0 {
-                return Err(Error::PageBlobLength {
-                    path: abs,
-                    len: file_meta.len(),
-                });
+            if ds.blob_type == BlobType::Page {
+                return Err(Error::PageBlobUnsupported { path: abs });
             }
             files.push(SourceFile {
                 root,
@@ -379,6 +384,24 @@ fn layout(files: &[SourceFile], capacities: &[(u64, u64)]) -> Result<Layout> {
     Ok(Layout { drives, stored })
 }
 
+/// The device behind drive `dir`, which must be a mount point unless `not_a_mount_point`
+/// (then a directory the mount table does not describe has no device recorded).
+fn mounted_device(dir: &Path, not_a_mount_point: bool) -> Result<Option<DeviceInfo>> {
+    if !dir.is_dir() {
+        return Err(Error::DriveNotDirectory { path: dir.into() });
+    }
+    match device::inspect_device(dir) {
+        Ok(device) if device.is_mount_point || not_a_mount_point => Ok(Some(device)),
+        Ok(device) => Err(Error::NotAMountPoint {
+            path: dir.into(),
+            mount_point: device.mount_point,
+            source_device: device.source,
+        }),
+        Err(_) if not_a_mount_point => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 fn check_journal_off_drives(journal: &Path, drives: &[DriveTarget]) -> Result<()> {
     let resolved = fsutil::resolve(journal)?;
     let jdir = fsutil::parent(&resolved);
@@ -502,7 +525,8 @@ fn key_setup(t: &DriveTarget, opts: &PrepareOptions) -> Result<KeySetup> {
 ///
 /// # Errors
 /// The first problem found: bad session id or destination, conflicting options, a journal
-/// on a drive, a missing source, a page blob of bad length, an unwritable drive, too
+/// on a drive, a missing source, a page blob, a drive that is not a mount point (unless
+/// `not_a_mount_point`), an unwritable drive, too
 /// little capacity, a wrong passphrase for an existing journal.
 pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
     format::check_session_id(&opts.session_id)?;
@@ -531,6 +555,10 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
             return Err(Error::SourceMissing { path: d.base.clone() });
         }
         check_apart(&d.base, &opts.drives)?;
+    }
+    let mut devices = Vec::new();
+    for t in &opts.drives {
+        devices.push(mounted_device(&t.dir, opts.not_a_mount_point)?);
     }
     let mut keys = Vec::new();
     let mut capacities = Vec::new();
@@ -562,7 +590,8 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
     let mut drives = Vec::new();
     let mut unused = Vec::new();
     let mut planned = layout.drives.into_iter();
-    for ((target, key), (capacity, _)) in opts.drives.into_iter().zip(keys).zip(capacities) {
+    let targets = opts.drives.into_iter().zip(keys).zip(capacities).zip(devices);
+    for (((target, key), (capacity, _)), device) in targets {
         match planned.next() {
             Some((segments, used)) => drives.push(PlannedDrive {
                 target,
@@ -570,6 +599,7 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
                 segments,
                 stored: used,
                 key,
+                device,
             }),
             None => unused.push(target),
         }

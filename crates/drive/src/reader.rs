@@ -28,7 +28,7 @@ pub struct ImportDrive {
 
 /// A shipped drive as its import job records it (all values hex, as in a
 /// [`ShippingRecord`](crate::ShippingRecord)): what the data centre knows without the journal.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ShippedDrive<'a> {
     /// The mounted drive.
     pub dir: &'a Path,
@@ -36,8 +36,8 @@ pub struct ShippedDrive<'a> {
     pub drive_id: &'a str,
     /// The drive key wrapped to the import service (`WrappedKey` encoding, hex).
     pub wrapped_key: &'a str,
-    /// BLAKE3 of the manifest to import (hex).
-    pub manifest_hash: &'a str,
+    /// BLAKE3 of the manifest of every session to import, oldest first (hex).
+    pub manifest_hashes: Vec<&'a str>,
 }
 
 impl ImportDrive {
@@ -74,9 +74,10 @@ impl ImportDrive {
     }
 
     /// Opens a shipped drive with the import service's key and no journal: checks the drive
-    /// marker against the job's drive id, unwraps the key, finds the session whose
-    /// manifest has the job's hash, and checks that the drive's data files hold what the
-    /// manifest declares.
+    /// marker against the job's drive id, unwraps the key, finds the sessions whose
+    /// manifests have the job's hashes (every one of them: a drive of several sessions is
+    /// imported whole), and checks that the drive's data files hold what each manifest
+    /// declares.
     ///
     /// Everything on the drive is hostile input here: files are read only as regular files
     /// without following links, within the format's limits, and a drive whose data files hold
@@ -99,19 +100,29 @@ impl ImportDrive {
         let job_value = |text: &str, what: &'static str| {
             format::from_hex(text, what).map_err(Error::format("<import job>"))
         };
-        let hash = job_value(shipped.manifest_hash, "manifest hash")?;
+        let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(shipped.manifest_hashes.len());
+        for text in &shipped.manifest_hashes {
+            let hash = job_value(text, "manifest hash")?;
+            // a hash named twice is one session, read once
+            if !hashes.contains(&hash) {
+                hashes.push(hash);
+            }
+        }
         let wrapped = format::WrappedKey::decode(&job_value(shipped.wrapped_key, "wrapped key")?)
             .map_err(Error::format("<import job>"))?;
         marker::check(dir, &drive_id)?;
         let key = crypto::unwrap(&[wrapped], &drive_id, &Unlock::Identity(identity))?;
-        let (session_id, bytes) = find_manifest(dir, &hash)?;
-        let manifest = open_manifest(dir, &drive_id, &key, &session_id, bytes)?;
-        check_held(dir, &manifest)?;
+        let mut manifests = Vec::with_capacity(hashes.len());
+        for (session_id, bytes) in find_manifests(dir, &hashes)? {
+            let manifest = open_manifest(dir, &drive_id, &key, &session_id, bytes)?;
+            check_held(dir, &manifest)?;
+            manifests.push(manifest);
+        }
         Ok(ImportDrive {
             dir: dir.to_owned(),
             drive_id,
             key,
-            manifests: vec![manifest],
+            manifests,
         })
     }
 
@@ -131,10 +142,12 @@ fn read_manifest(drive: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
     fsutil::read_drive_file(drive, path, format::MAX_MANIFEST_LEN)
 }
 
-/// The session directory of `drive` whose `manifest.ssm` hashes to `hash`, and the manifest's
-/// bytes. Only directories are looked into (the marker, stray files and links are passed by).
-fn find_manifest(drive: &Path, hash: &[u8]) -> Result<(String, Vec<u8>)> {
+/// For each of `hashes`, in that order, the session directory of `drive` whose
+/// `manifest.ssm` hashes to it, and the manifest's bytes. The drive is listed once; only
+/// directories are looked into (the marker, stray files and links are passed by).
+fn find_manifests(drive: &Path, hashes: &[Vec<u8>]) -> Result<Vec<(String, Vec<u8>)>> {
     let entries = std::fs::read_dir(drive).map_err(Error::io(drive))?;
+    let mut found: Vec<Option<(String, Vec<u8>)>> = vec![None; hashes.len()];
     let mut other = None;
     for entry in entries {
         let entry = entry.map_err(Error::io(drive))?;
@@ -145,25 +158,35 @@ fn find_manifest(drive: &Path, hash: &[u8]) -> Result<(String, Vec<u8>)> {
             continue;
         };
         let path = copy::manifest_path(drive, &session_id);
-        match read_manifest(drive, &path)? {
-            Some(bytes) if blake3::hash(&bytes).as_bytes().as_slice() == hash => {
-                return Ok((session_id, bytes));
-            }
-            Some(_) => other = Some(path),
-            None => {}
+        let Some(bytes) = read_manifest(drive, &path)? else {
+            continue;
+        };
+        let hash = blake3::hash(&bytes);
+        match hashes
+            .iter()
+            .position(|h| h.as_slice() == hash.as_bytes().as_slice())
+        {
+            Some(index) => found[index] = Some((session_id, bytes)),
+            None => other = Some(path),
         }
     }
-    Err(match other {
-        // a manifest is there, but not the one the job recorded: changed since preparation
-        Some(path) => Error::ManifestInvalid {
-            path,
-            reason: "its hash differs from the import job's",
-        },
-        None => Error::ManifestNotFound {
-            drive: drive.to_owned(),
-            hash: format::to_hex(hash),
-        },
-    })
+    found
+        .into_iter()
+        .zip(hashes)
+        .map(|(found, hash)| {
+            found.ok_or_else(|| match &other {
+                // a manifest is there, but not the one the job recorded: changed since preparation
+                Some(path) => Error::ManifestInvalid {
+                    path: path.clone(),
+                    reason: "its hash differs from the import job's",
+                },
+                None => Error::ManifestNotFound {
+                    drive: drive.to_owned(),
+                    hash: format::to_hex(hash),
+                },
+            })
+        })
+        .collect()
 }
 
 /// Refuses a manifest that declares more stored bytes than its data files on `drive` hold,
@@ -555,6 +578,7 @@ mod tests {
                 service_key: Some(crate::read_recipient(&public).expect("public key")),
                 recovery_key: None,
                 passphrase: zeroize::Zeroizing::new(b"passphrase".to_vec()),
+                not_a_mount_point: true,
             };
             crate::plan(opts)
                 .expect("plan")
@@ -569,11 +593,22 @@ mod tests {
         }
 
         fn open(&self) -> Result<ImportDrive> {
+            self.open_with(
+                self.record
+                    .earlier_manifest_hashes
+                    .iter()
+                    .chain([&self.record.manifest_hash])
+                    .map(String::as_str)
+                    .collect(),
+            )
+        }
+
+        fn open_with(&self, manifest_hashes: Vec<&str>) -> Result<ImportDrive> {
             let shipped = ShippedDrive {
                 dir: &self.drive,
                 drive_id: &self.record.drive_id,
                 wrapped_key: &self.record.wrapped_key,
-                manifest_hash: &self.record.manifest_hash,
+                manifest_hashes,
             };
             ImportDrive::open_shipped(&shipped, &self.identity)
         }
@@ -609,6 +644,21 @@ mod tests {
         let drive = shipped.open().expect("open");
         assert_eq!(drive.drive_id(), shipped.record.drive_id);
         assert_eq!(drive.manifests[0].entries.len(), 1);
+    }
+
+    #[test]
+    fn every_manifest_the_job_names_must_be_on_the_drive() {
+        let shipped = Shipped::new();
+        let hash = shipped.record.manifest_hash.as_str();
+        // named twice: one session, read once
+        let drive = shipped.open_with(vec![hash, hash]).expect("open");
+        assert_eq!(drive.manifests.len(), 1);
+        let absent = format::to_hex(&[7u8; 32]);
+        match shipped.open_with(vec![absent.as_str(), hash]) {
+            Err(Error::ManifestNotFound { hash, .. }) => assert_eq!(hash, absent),
+            Err(other) => panic!("expected ManifestNotFound, got {other}"),
+            Ok(_) => panic!("a session the job names is missing, but the drive opened"),
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::fsutil;
 use crate::journal::{Holder, Journal, NewSession, SessionRow};
 use crate::marker;
 use crate::plan::{KeySetup, PreparedSession};
+use seedship_jobs::DeviceInfo;
 use seedship_progress::{Progress, Unit};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -32,6 +33,8 @@ pub struct DriveSummary {
     pub counters: Counters,
     /// BLAKE3 of the manifest file, hex.
     pub manifest_hash: String,
+    /// The device behind the drive when the session started, as the journal records it.
+    pub device: Option<DeviceInfo>,
 }
 
 /// The result of `prepare` or `resume`.
@@ -104,6 +107,7 @@ fn run_all(
                 .sum(),
             counters,
             manifest_hash: to_hex(&hash),
+            device: w.journal.device(w.seq)?,
         });
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -129,6 +133,7 @@ struct Staged {
     plan: Plan,
     sealed: Sealed,
     stored: u64,
+    device: Option<DeviceInfo>,
 }
 
 impl Staged {
@@ -143,6 +148,7 @@ impl Staged {
             plan: &self.sealed,
             segment_count: self.plan.segments.len() as u64,
             stored_bytes: self.stored,
+            device: self.device.as_ref(),
         }
     }
 }
@@ -213,6 +219,7 @@ impl PreparedSession {
                 plan,
                 sealed,
                 stored: d.stored,
+                device: d.device,
             };
             // New journals are built first for every drive and renamed into place one after
             // the other below, once every drive is marked: a crash before that leaves no

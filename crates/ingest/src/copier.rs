@@ -193,6 +193,13 @@ impl<'a> Copier<'a> {
                 return Ok(log);
             }
         };
+        // a page blob (a drive prepared before they were refused, or a hostile one) is
+        // refused, never written as a block blob
+        if file.blob_type == seedship_drive::BlobType::Page {
+            log.requested_blob = requested;
+            log.status = BlobStatus::BlobTypeUnsupported;
+            return Ok(log);
+        }
         log.requested_blob = requested.clone();
         let hash = file.hash.map(|h| seedship_drive::format::to_hex(&h));
         // already there (an earlier run) or kept by no-overwrite; else the server places the

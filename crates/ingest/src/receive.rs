@@ -128,7 +128,7 @@ pub fn receive(
             dir: &a.dir,
             drive_id: &a.drive.drive_id,
             wrapped_key: &a.drive.wrapped_key,
-            manifest_hash: &a.drive.manifest_hash,
+            manifest_hashes: a.drive.manifest_hashes(),
         };
         match ImportDrive::open_shipped(&shipped, &identity) {
             Ok(drive) => opened.push(drive),
@@ -140,6 +140,8 @@ pub fn receive(
                     started_at,
                     finished_at: OffsetDateTime::now_utc(),
                     blobs: Vec::new(),
+                    device: a.drive.device.clone(),
+                    received_from: seedship_drive::inspect_device(&a.dir).ok(),
                 };
                 let mut outcome = finish_drive(job, &a.dir, &log)?;
                 outcome.error = Some(seedship_api::error_chain(&err));
@@ -163,13 +165,16 @@ pub fn receive(
     copier.finish();
     for drive in set.drives() {
         let blobs = logs.remove(&drive.drive_id()).unwrap_or_default();
+        let drive_id = drive.drive_id();
         let log = DriveLog {
             job: name.to_owned(),
-            drive_id: drive.drive_id(),
             status: DriveStatus::from_blobs(&blobs),
             started_at,
             finished_at: OffsetDateTime::now_utc(),
             blobs,
+            device: detail.job.drive(&drive_id).and_then(|d| d.device.clone()),
+            received_from: seedship_drive::inspect_device(drive.dir()).ok(),
+            drive_id,
         };
         outcomes.push(finish_drive(job, drive.dir(), &log)?);
     }
@@ -207,7 +212,7 @@ fn finish_drive(job: &JobRef<'_>, dir: &Path, log: &DriveLog) -> Result<DriveOut
     }
     let detail = job.act(&JobAction::FinishTransfer {
         drive_id: log.drive_id.clone(),
-        log: log.clone(),
+        log: Box::new(log.clone()),
     })?;
     let state = detail
         .job

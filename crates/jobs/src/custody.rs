@@ -12,6 +12,8 @@ use time::{Date, OffsetDateTime};
 
 use crate::actor::Actor;
 use crate::canonical;
+use crate::device::DeviceInfo;
+use crate::job::{Address, Contact};
 use crate::log::DriveStatus;
 use crate::state::{DriveState, JobState};
 use crate::timefmt;
@@ -89,6 +91,14 @@ pub enum CustodyEvent {
         /// The drive ids.
         drives: Vec<String>,
     },
+    /// The device behind a drive when it was prepared (recorded with the drive, when its
+    /// journal names one), so the data centre can match the physical drive.
+    DriveDevice {
+        /// The drive id.
+        drive: String,
+        /// What the preparing system knew of the device.
+        device: DeviceInfo,
+    },
     /// A drive was added while Creating.
     DriveAdded {
         /// The drive id.
@@ -105,6 +115,23 @@ pub enum CustodyEvent {
         ship_date: Date,
         /// Drives declared in the package.
         drive_count: u32,
+    },
+    /// The owner corrected the shipping information while Shipping: the values now recorded.
+    ShippingCorrected {
+        /// Carrier.
+        carrier: String,
+        /// Normalised tracking number.
+        tracking_number: String,
+        /// Ship date.
+        #[serde(with = "timefmt::date")]
+        ship_date: Date,
+    },
+    /// The owner changed the contact or the return address: the values now recorded.
+    ContactChanged {
+        /// Who to contact.
+        contact: Contact,
+        /// Where the drives go back to.
+        return_address: Address,
     },
     /// The owner cancelled the job.
     Cancelled,
@@ -191,6 +218,7 @@ impl fmt::Display for CustodyEvent {
                 write!(f, "created in region {region} with {} drive(s)", drives.len())
             }
             Self::DriveAdded { drive } => write!(f, "drive {drive} added"),
+            Self::DriveDevice { drive, device } => write!(f, "drive {drive} is {device}"),
             Self::Shipped {
                 carrier,
                 tracking_number,
@@ -199,6 +227,22 @@ impl fmt::Display for CustodyEvent {
             } => write!(
                 f,
                 "shipped {drive_count} drive(s) with {carrier}, tracking number {tracking_number}, on {ship_date}"
+            ),
+            Self::ShippingCorrected {
+                carrier,
+                tracking_number,
+                ship_date,
+            } => write!(
+                f,
+                "shipping corrected: {carrier}, tracking number {tracking_number}, shipped on {ship_date}"
+            ),
+            Self::ContactChanged {
+                contact,
+                return_address,
+            } => write!(
+                f,
+                "contact changed: {} <{}>, return address {}, {}",
+                contact.name, contact.email, return_address.city, return_address.country
             ),
             Self::Cancelled => f.write_str("cancelled"),
             Self::DriveReceived { drive } => write!(f, "drive {drive} received"),

@@ -177,6 +177,11 @@ pub enum Error {
         /// The log's drive.
         found_drive: String,
     },
+    /// A job update that names nothing to change.
+    #[error(
+        "the update changes nothing: give a carrier, tracking number, ship date, contact or return address"
+    )]
+    NothingToUpdate,
     /// A repair names nothing the drive's error log reports.
     #[error("drive {drive_id:?} has no open problem matching the repair")]
     NothingToRepair {
@@ -232,6 +237,7 @@ impl Error {
             Self::NotPermitted { .. } => "NotPermitted",
             Self::DriveLogMismatch { .. } => "DriveLogMismatch",
             Self::NothingToRepair { .. } => "NothingToRepair",
+            Self::NothingToUpdate => "NothingToUpdate",
             Self::RenameFailed { .. } => "RenameFailed",
             Self::UnknownDisposition { .. } => "UnknownDisposition",
             Self::Custody { .. } => "Internal",

@@ -7,6 +7,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::actor::{Actor, Role};
 use crate::custody::{ChainHash, CustodyEvent, CustodyLog, ErasureRecord};
+use crate::device::DeviceInfo;
 use crate::disposition::Disposition;
 use crate::error::Error;
 use crate::log::{DriveLog, Problem};
@@ -16,6 +17,10 @@ use crate::timefmt;
 
 /// The most drives one job may hold.
 pub const MAX_DRIVES: usize = 10;
+
+/// The most copy sessions one drive of a job may carry (each one manifest of at most 64 MiB,
+/// which the import holds in memory while it reads the drive).
+pub const MAX_SESSIONS_PER_DRIVE: usize = 16;
 
 /// The most bytes one drive may declare: 1 PiB, far above any disk, and small enough that
 /// the totals of a job ([`MAX_DRIVES`] drives) cannot overflow.
@@ -122,10 +127,17 @@ pub struct DriveSpec {
     pub drive_id: String,
     /// The drive key, wrapped to the import service's public key (opaque here).
     pub wrapped_key: String,
-    /// The hash of the drive's manifest.
+    /// The hash of the manifest of the drive's last session.
     pub manifest_hash: String,
-    /// The bytes of data on the drive (for progress); 0 if unknown.
+    /// The hashes of the manifests of the drive's earlier sessions, oldest first (a drive
+    /// that several `drive prepare` sessions wrote); every session is imported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_manifest_hashes: Vec<String>,
+    /// The bytes of data on the drive, all sessions (for progress); 0 if unknown.
     pub bytes: u64,
+    /// The device behind the drive directory when it was prepared (from the journal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInfo>,
 }
 
 /// What the owner asks for to create a job. The account is the creating owner's.
@@ -159,6 +171,45 @@ pub struct ShipRequest {
     pub ship_date: Date,
     /// How many drives are in the package; must equal the job's drives.
     pub drive_count: u32,
+}
+
+/// Corrections to a job's details ([`Job::update`]): each value given replaces the one
+/// recorded; what is not given stays. The shipping details (carrier, tracking number, ship
+/// date) can be corrected while the job is Shipping, the contact and return address until
+/// the job has ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobUpdate {
+    /// The carrier that took the package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// The package's tracking number (normalised with [`normalise_tracking_number`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking_number: Option<String>,
+    /// The day the package left.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "timefmt::date::option"
+    )]
+    pub ship_date: Option<Date>,
+    /// Who to contact (the whole contact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<Contact>,
+    /// Where the drives go back to (the whole address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_address: Option<Address>,
+}
+
+impl JobUpdate {
+    /// Whether it corrects the shipping details.
+    pub fn corrects_shipping(&self) -> bool {
+        self.carrier.is_some() || self.tracking_number.is_some() || self.ship_date.is_some()
+    }
+
+    /// Whether it changes the contact or the return address.
+    pub fn changes_contact(&self) -> bool {
+        self.contact.is_some() || self.return_address.is_some()
+    }
 }
 
 /// The recorded shipping information.
@@ -220,10 +271,16 @@ pub struct Drive {
     pub drive_id: String,
     /// The wrapped drive key; emptied when an erasure destroyed the key material.
     pub wrapped_key: String,
-    /// The manifest hash from the journal.
+    /// The hash of the manifest of the drive's last session, from the journal.
     pub manifest_hash: String,
+    /// The hashes of the manifests of the drive's earlier sessions, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_manifest_hashes: Vec<String>,
     /// Bytes of data on the drive (0 if unknown).
     pub bytes: u64,
+    /// The device behind the drive directory when it was prepared, to match the physical drive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInfo>,
     /// Bytes transferred so far.
     pub bytes_done: u64,
     /// The current state.
@@ -237,6 +294,16 @@ pub struct Drive {
 }
 
 impl Drive {
+    /// The hashes of the manifests of every session on the drive, oldest first: what the
+    /// import reads.
+    pub fn manifest_hashes(&self) -> Vec<&str> {
+        self.earlier_manifest_hashes
+            .iter()
+            .map(String::as_str)
+            .chain([self.manifest_hash.as_str()])
+            .collect()
+    }
+
     /// Whether the drive ended with anything but a clean transfer: never received, open
     /// problems, or warnings. Such a drive makes the job end Closed rather than Completed.
     pub fn has_open_issues(&self) -> bool {
@@ -312,7 +379,25 @@ fn check_drive_spec(index: usize, drive: &DriveSpec) -> Result<(), Error> {
         });
     }
     required(format!("drives[{index}].wrapped_key"), &drive.wrapped_key)?;
-    required(format!("drives[{index}].manifest_hash"), &drive.manifest_hash)
+    required(format!("drives[{index}].manifest_hash"), &drive.manifest_hash)?;
+    let earlier = &drive.earlier_manifest_hashes;
+    if earlier.len() >= MAX_SESSIONS_PER_DRIVE {
+        return Err(Error::ValueTooLarge {
+            field: format!("drives[{index}].earlier_manifest_hashes"),
+            value: earlier.len() as u64,
+            max: MAX_SESSIONS_PER_DRIVE as u64 - 1,
+        });
+    }
+    for (session, hash) in earlier.iter().enumerate() {
+        required(
+            format!("drives[{index}].earlier_manifest_hashes[{session}]"),
+            hash,
+        )?;
+    }
+    match &drive.device {
+        Some(device) => device.check(&format!("drives[{index}].device")),
+        None => Ok(()),
+    }
 }
 
 impl Job {
@@ -412,6 +497,9 @@ impl Job {
             drives: job.drives.iter().map(|d| d.drive_id.clone()).collect(),
         };
         job.record(actor, now, event)?;
+        for index in 0..job.drives.len() {
+            job.record_device(index, actor, now)?;
+        }
         Ok(job)
     }
 
@@ -445,7 +533,7 @@ impl Job {
                 },
             )?;
             job.drives.push(new_drive(drive, now));
-            Ok(())
+            job.record_device(job.drives.len() - 1, actor, now)
         })
     }
 
@@ -523,6 +611,103 @@ impl Job {
             job.record(actor, now, event)?;
             job.shipping = Some(info);
             job.move_to(JobState::Shipping, actor, now)
+        })
+    }
+
+    /// Corrects the job's details: the shipping details while Shipping (a new tracking number
+    /// must be used by no other job, the ship date must not be after today), the contact and
+    /// the return address until the job has ended. Each correction that changes something is
+    /// one custody entry holding the new values (`shipping_corrected`, `contact_changed`); a
+    /// value equal to the recorded one changes nothing and records nothing. The arrival
+    /// deadline still runs from when the shipping information was first recorded.
+    ///
+    /// `tracking_taken` answers whether another job already uses a (normalised) tracking
+    /// number; it is asked only for a tracking number that differs from the job's own.
+    ///
+    /// # Errors
+    /// [`Error::NotPermitted`] unless the owner, [`Error::NothingToUpdate`] for an empty
+    /// update, [`Error::NotInThisState`] for shipping details outside Shipping or a contact
+    /// or address of an ended job, [`Error::MissingField`] for an emptied field,
+    /// [`Error::ShipDateInFuture`], [`Error::DuplicateTrackingNumber`].
+    pub fn update(
+        &mut self,
+        update: &JobUpdate,
+        tracking_taken: impl FnOnce(&str) -> bool,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.transact(|job| {
+            job.permit(actor, &[Role::Owner], "correct the job's details")?;
+            if !update.corrects_shipping() && !update.changes_contact() {
+                return Err(Error::NothingToUpdate);
+            }
+            let now = timefmt::normalise(now);
+            if update.corrects_shipping() {
+                const ACTION: &str = "correct the shipping details";
+                job.require_state(&[JobState::Shipping], ACTION)?;
+                let current = job.shipping.clone().ok_or(Error::NotInThisState {
+                    action: ACTION,
+                    state: job.state,
+                })?;
+                let mut next = current.clone();
+                if let Some(carrier) = &update.carrier {
+                    required("carrier", carrier)?;
+                    carrier.trim().clone_into(&mut next.carrier);
+                }
+                if let Some(tracking_number) = &update.tracking_number {
+                    next.tracking_number = normalise_tracking_number(tracking_number);
+                    required("tracking_number", &next.tracking_number)?;
+                }
+                if let Some(ship_date) = update.ship_date {
+                    if ship_date > now.date() {
+                        return Err(Error::ShipDateInFuture {
+                            ship_date,
+                            today: now.date(),
+                        });
+                    }
+                    next.ship_date = ship_date;
+                }
+                if next.tracking_number != current.tracking_number && tracking_taken(&next.tracking_number) {
+                    return Err(Error::DuplicateTrackingNumber {
+                        tracking_number: next.tracking_number,
+                    });
+                }
+                if next != current {
+                    let event = CustodyEvent::ShippingCorrected {
+                        carrier: next.carrier.clone(),
+                        tracking_number: next.tracking_number.clone(),
+                        ship_date: next.ship_date,
+                    };
+                    job.record(actor, now, event)?;
+                    job.shipping = Some(next);
+                }
+            }
+            if update.changes_contact() {
+                if job.state.is_ended() {
+                    return Err(Error::NotInThisState {
+                        action: "change the contact or return address",
+                        state: job.state,
+                    });
+                }
+                let contact = update.contact.clone().unwrap_or_else(|| job.contact.clone());
+                required("contact.name", &contact.name)?;
+                required("contact.email", &contact.email)?;
+                let address = update
+                    .return_address
+                    .clone()
+                    .unwrap_or_else(|| job.return_shipping.address.clone());
+                check_address("return_address", &address)?;
+                if contact != job.contact || address != job.return_shipping.address {
+                    let event = CustodyEvent::ContactChanged {
+                        contact: contact.clone(),
+                        return_address: address.clone(),
+                    };
+                    job.record(actor, now, event)?;
+                    job.contact = contact;
+                    job.return_shipping.address = address;
+                }
+            }
+            Ok(())
         })
     }
 
@@ -994,6 +1179,19 @@ impl Job {
         })
     }
 
+    /// The custody entry naming the device behind drive `index`, if its journal recorded one.
+    fn record_device(&mut self, index: usize, actor: &Actor, now: OffsetDateTime) -> Result<(), Error> {
+        let drive = &self.drives[index];
+        let Some(device) = drive.device.clone() else {
+            return Ok(());
+        };
+        let event = CustodyEvent::DriveDevice {
+            drive: drive.drive_id.clone(),
+            device,
+        };
+        self.record(actor, now, event)
+    }
+
     fn record(&mut self, actor: &Actor, now: OffsetDateTime, event: CustodyEvent) -> Result<(), Error> {
         self.custody
             .append(&self.account, self.name.as_str(), now, actor, event)?;
@@ -1061,7 +1259,9 @@ fn new_drive(spec: DriveSpec, now: OffsetDateTime) -> Drive {
         drive_id: spec.drive_id,
         wrapped_key: spec.wrapped_key,
         manifest_hash: spec.manifest_hash,
+        earlier_manifest_hashes: spec.earlier_manifest_hashes,
         bytes: spec.bytes,
+        device: spec.device,
         bytes_done: 0,
         state: DriveState::Specified,
         history: vec![StateTime {

@@ -37,7 +37,8 @@
 //!     return_shipping: ReturnShipping { carrier: "DHL".into(), account_number: "123".into(),
 //!                                       address: address() },
 //!     drives: vec![DriveSpec { drive_id: "0123456789abcdef0123456789abcdef".into(), wrapped_key: "k".into(),
-//!                              manifest_hash: "h".into(), bytes: 100 }],
+//!                              manifest_hash: "h".into(), earlier_manifest_hashes: vec![],
+//!                              bytes: 100, device: None }],
 //! };
 //! let mut job = Job::create(spec, &centres, |_| false, &owner, now)?;
 //! let ship = ShipRequest { carrier: "DHL".into(), tracking_number: "1Z 999".into(),
@@ -54,6 +55,7 @@ mod batch;
 mod canonical;
 mod custody;
 mod deadline;
+mod device;
 mod disposition;
 mod error;
 mod job;
@@ -70,12 +72,13 @@ pub use custody::{
     ChainHash, CustodyEntry, CustodyError, CustodyEvent, CustodyLog, ErasureRecord, verify_chain,
 };
 pub use deadline::{Deadline, DeadlineKind, DeadlinePolicy, Effect, next_deadline, tick};
+pub use device::{DeviceInfo, MAX_DEVICE_TEXT};
 pub use disposition::{Disposition, MAX_RENAME_ATTEMPTS, Placement, numbered_name, place_blob};
 pub use error::Error;
 pub use job::{
     Address, Contact, DataCentre, DataCentres, Destination, Drive, DriveSpec, Job, JobSpec, JobType,
-    MAX_DRIVE_BYTES, MAX_DRIVES, ReturnShipment, ReturnShipping, ShipRequest, ShippingInfo, StateTime,
-    TransferOutcome, normalise_tracking_number,
+    JobUpdate, MAX_DRIVE_BYTES, MAX_DRIVES, MAX_SESSIONS_PER_DRIVE, ReturnShipment, ReturnShipping,
+    ShipRequest, ShippingInfo, StateTime, TransferOutcome, normalise_tracking_number,
 };
 pub use log::{
     BlobLog, BlobStatus, DispositionOutcome, DriveLog, DriveStatus, Problem, RangeLog, RangeStatus,

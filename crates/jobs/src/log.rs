@@ -4,6 +4,7 @@
 //! [`DriveLog::error_log`]) keeps only the blobs and ranges that did not complete. The codes are
 //! Import/Export's where they apply; see docs/design.md "Copy and error logs".
 
+use crate::device::DeviceInfo;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -56,6 +57,9 @@ pub enum BlobStatus {
     FileNameInvalid,
     /// The file's path is longer than a blob name may be.
     FileNameTooLong,
+    /// The file was prepared as a page blob, which the import does not write (it is never
+    /// written as a block blob instead).
+    BlobTypeUnsupported,
     /// The manifest names a file that is not on the drive.
     FileNotFound,
     /// The file could not be opened.
@@ -158,6 +162,13 @@ pub struct DriveLog {
     pub finished_at: OffsetDateTime,
     /// The blobs.
     pub blobs: Vec<BlobLog>,
+    /// The device behind the drive when it was prepared (the job's record), to match the
+    /// physical drive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInfo>,
+    /// The device the data centre read the drive from (`import receive`'s `--drive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_from: Option<DeviceInfo>,
 }
 
 /// Something a drive's log reports as not done: what a repair has to fix.
@@ -317,6 +328,11 @@ impl DriveLog {
     /// # Errors
     /// [`Error::ValueTooLarge`] naming the first field that breaks a bound.
     pub fn check_numbers(&self) -> Result<(), Error> {
+        for (field, device) in [("device", &self.device), ("received_from", &self.received_from)] {
+            if let Some(device) = device {
+                device.check(field)?;
+            }
+        }
         let too_large = |field: String, value: u64, max: u64| Err(Error::ValueTooLarge { field, value, max });
         let mut total = 0u64;
         for (index, blob) in self.blobs.iter().enumerate() {

@@ -71,4 +71,24 @@ pub(crate) mod date {
         let text = String::deserialize(d)?;
         Date::parse(&text, DATE).map_err(|e| D::Error::custom(format!("date {text:?}: {e}")))
     }
+
+    /// The same format for optional dates (`null` or absent when there is none).
+    pub(crate) mod option {
+        use super::*;
+
+        pub(crate) fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+            match date {
+                Some(date) => super::serialize(date, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+            let text: Option<String> = Option::deserialize(d)?;
+            text.map(|text| {
+                Date::parse(&text, DATE).map_err(|e| D::Error::custom(format!("date {text:?}: {e}")))
+            })
+            .transpose()
+        }
+    }
 }

@@ -21,6 +21,8 @@ enum Op {
     Repair(u8),
     ShipBack,
     Erase(u8),
+    /// 0: a new tracking number, 1: a new contact, 2: nothing, 3: a tracking number another job has
+    Update(u8),
 }
 
 fn arb_op() -> impl Strategy<Value = Op> {
@@ -38,6 +40,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
         3 => d.clone().prop_map(Op::Repair),
         4 => Just(Op::ShipBack),
         2 => d.prop_map(Op::Erase),
+        3 => (0u8..4).prop_map(Op::Update),
     ]
 }
 
@@ -49,7 +52,7 @@ fn actor(op: &Op, role: u8) -> Actor {
         2 => Actor::system(),
         3 => Actor::owner("mallory"),
         _ => match op {
-            Op::AddDrive(_) | Op::Ship(_) | Op::Cancel | Op::Repair(_) => owner(),
+            Op::AddDrive(_) | Op::Ship(_) | Op::Cancel | Op::Repair(_) | Op::Update(_) => owner(),
             Op::NeverReceived(_) => Actor::system(),
             _ => operator(),
         },
@@ -92,6 +95,28 @@ fn apply(job: &mut Job, op: &Op, who: &Actor, day: i64) -> Result<(), Error> {
             };
             job.record_erasure(&id(d), record, who, now)
         }
+        Op::Update(kind) => {
+            let update = match kind {
+                0 => JobUpdate {
+                    tracking_number: Some(format!("TN-{day}")),
+                    ..JobUpdate::default()
+                },
+                1 => JobUpdate {
+                    contact: Some(Contact {
+                        name: format!("Contact {day}"),
+                        email: "c@example.com".into(),
+                        phone: String::new(),
+                    }),
+                    ..JobUpdate::default()
+                },
+                2 => JobUpdate::default(),
+                _ => JobUpdate {
+                    tracking_number: Some("TAKEN".into()),
+                    ..JobUpdate::default()
+                },
+            };
+            job.update(&update, |t| t == "TAKEN", who, now)
+        }
     }
 }
 
@@ -110,6 +135,13 @@ fn check_invariants(job: &Job) -> Result<(), TestCaseError> {
             _ => {}
         }
     }
+    // shipping details exist from Shipping on, and no job ever holds a number another job has
+    prop_assert_eq!(
+        job.shipping().is_some(),
+        !matches!(job.state(), JobState::Creating)
+            && job.history().iter().any(|h| h.state == JobState::Shipping)
+    );
+    prop_assert!(job.shipping().is_none_or(|s| s.tracking_number != "TAKEN"));
     let states: Vec<DriveState> = job.drives().iter().map(|d| d.state).collect();
     let any = |s: &[DriveState]| states.iter().any(|x| s.contains(x));
     let all = |s: &[DriveState]| states.iter().all(|x| s.contains(x));

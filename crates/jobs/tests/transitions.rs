@@ -764,3 +764,82 @@ fn drive_spec_with_id(drive_id: &str) -> DriveSpec {
         ..drive_spec("X")
     }
 }
+
+/// A drive that several sessions wrote names every session's manifest, oldest first; at most
+/// [`MAX_SESSIONS_PER_DRIVE`] of them, none empty.
+#[test]
+fn a_drive_names_the_manifests_of_all_its_sessions() {
+    let mut spec = spec_with(JOB, 1);
+    spec.drives[0].earlier_manifest_hashes = vec!["first".into(), "second".into()];
+    let job = Job::create(spec.clone(), &centres(), |_| false, &owner(), t0()).unwrap();
+    assert_eq!(
+        job.drives()[0].manifest_hashes(),
+        ["first", "second", "manifest-hash-of-D0"]
+    );
+    spec.drives[0].earlier_manifest_hashes = vec!["first".into(), " ".into()];
+    let err = Job::create(spec.clone(), &centres(), |_| false, &owner(), t0()).unwrap_err();
+    assert!(
+        matches!(&err, Error::MissingField { field } if field == "drives[0].earlier_manifest_hashes[1]"),
+        "{err:?}"
+    );
+    spec.drives[0].earlier_manifest_hashes = vec!["h".into(); MAX_SESSIONS_PER_DRIVE];
+    let err = Job::create(spec, &centres(), |_| false, &owner(), t0()).unwrap_err();
+    assert!(
+        matches!(&err, Error::ValueTooLarge { field, value: 16, max: 15 } if field == "drives[0].earlier_manifest_hashes"),
+        "{err:?}"
+    );
+}
+
+/// The device a drive was prepared on is in the drive record and in the custody log (one
+/// `drive_device` entry after `created`), survives the job's JSON, and is bounded.
+#[test]
+fn the_device_of_a_drive_is_recorded_and_in_the_custody_log() {
+    let device = DeviceInfo {
+        mount_point: "/mnt/d1".into(),
+        is_mount_point: true,
+        source: "/dev/sdb1".into(),
+        fs_type: "ext4".into(),
+        dev: "8:17".into(),
+        block_device: Some("sdb1".into()),
+        disk: Some("sdb".into()),
+        model: Some("WDC WD5000".into()),
+        serial: Some("WD-123".into()),
+        device_bytes: Some(500_107_862_016),
+        backing_file: None,
+        fs_bytes: 491_000_000_000,
+    };
+    let mut spec = spec_with(JOB, 2);
+    spec.drives[1].device = Some(device.clone());
+    let job = Job::create(spec.clone(), &centres(), |_| false, &owner(), t0()).unwrap();
+    assert_eq!(job.drives()[1].device.as_ref(), Some(&device));
+    let events: Vec<&CustodyEvent> = job.custody().entries().iter().map(|e| &e.event).collect();
+    assert!(matches!(events[0], CustodyEvent::Created { .. }));
+    assert_eq!(
+        events[1],
+        &CustodyEvent::DriveDevice {
+            drive: id("D1"),
+            device: device.clone()
+        }
+    );
+    assert_eq!(events.len(), 2, "no entry for a drive without a device");
+    assert_eq!(
+        events[1].to_string(),
+        format!(
+            "drive {} is disk sdb (model WDC WD5000, serial WD-123, 500107862016 bytes), /dev/sdb1 ext4 mounted at /mnt/d1",
+            id("D1")
+        )
+    );
+    verify(&job).unwrap();
+    let json = serde_json::to_string(&job).unwrap();
+    assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job);
+    // a hostile spec cannot make the record huge
+    spec.drives[1].device = Some(DeviceInfo {
+        serial: Some("x".repeat(MAX_DEVICE_TEXT + 1)),
+        ..device
+    });
+    let err = Job::create(spec, &centres(), |_| false, &owner(), t0()).unwrap_err();
+    assert!(
+        matches!(&err, Error::ValueTooLarge { field, .. } if field == "drives[1].device.serial"),
+        "{err:?}"
+    );
+}

@@ -377,6 +377,17 @@ pub(crate) async fn job_detail(
     Ok(detail(state, job, None))
 }
 
+/// Whether a job other than `id` has `tracking_number` (normalised).
+async fn tracking_taken(tx: &mut Tx, tracking_number: &str, id: &str) -> Result<bool, ApiError> {
+    let taken: Option<String> =
+        sqlx::query_scalar("SELECT id FROM jobs WHERE tracking_number = $1 AND id <> $2")
+            .bind(normalise_tracking_number(tracking_number))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(taken.is_some())
+}
+
 async fn act(
     State(state): State<AppState>,
     principal: Principal,
@@ -393,19 +404,19 @@ async fn act(
     let mut review = None;
     match &action {
         JobAction::Ship { request, dry_run } => {
-            let normalised = normalise_tracking_number(&request.tracking_number);
-            let taken: Option<String> =
-                sqlx::query_scalar("SELECT id FROM jobs WHERE tracking_number = $1 AND id <> $2")
-                    .bind(&normalised)
-                    .bind(&id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let taken = taken.is_some();
+            let taken = tracking_taken(&mut tx, &request.tracking_number, &id).await?;
             if *dry_run {
                 review = Some(job.check_ship(request, |_| taken, &actor, now)?);
             } else {
                 job.ship(request, |_| taken, &actor, now)?;
             }
+        }
+        JobAction::Update { update } => {
+            let taken = match &update.tracking_number {
+                Some(number) => tracking_taken(&mut tx, number, &id).await?,
+                None => false,
+            };
+            job.update(update, |_| taken, &actor, now)?;
         }
         JobAction::Cancel => job.cancel(&actor, now)?,
         JobAction::Receive { drive_id } => job.receive_drive(drive_id, &actor, now)?,

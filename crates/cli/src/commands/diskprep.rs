@@ -11,7 +11,7 @@ use seedship_agent::{CopyOptions, JobDetails, JobDir, Operator, ShippingRecord, 
 use seedship_api::{Client, ClientError, JobDetail};
 use seedship_drive::PlanSummary;
 
-use crate::drives::{confirm_erase, emit_copy};
+use crate::drives::{MountArgs, confirm_erase, emit_copy};
 use crate::jobs::{emit_detail, parse_ship_date, read_spec, ship_action};
 use crate::shared::{connect, passphrase};
 use crate::{Context, exit, output, prompt};
@@ -38,6 +38,8 @@ pub struct DiskprepArgs {
     /// suffix K, M, G, T (powers of 1024; 10G = 10GiB = 10GB).
     #[arg(long, value_name = "SIZE", value_parser = seedship_progress::parse_size)]
     capacity: Option<u64>,
+    #[command(flatten)]
+    mount: MountArgs,
     /// JSON job details as for `seedship job create --spec`: region, contact,
     /// return_shipping (name, destination and drives come from the staging; asked for when missing).
     #[arg(long, value_name = "FILE")]
@@ -258,6 +260,7 @@ fn copy_to_drives(
         capacity: args.capacity,
         service_key,
         passphrase,
+        not_a_mount_point: args.mount.not_a_mount_point,
     };
     let mut operator = Asking { ctx, args };
     let (summary, journals) =

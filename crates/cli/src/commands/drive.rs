@@ -2,6 +2,7 @@
 //! `seedship drive repair`: the customer's side of a drive the data centre found damaged
 //! (the work is `seedship-ingest`'s).
 
+use crate::drives::MountArgs;
 use crate::{Context, drives, exit, output, prompt};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -84,7 +85,7 @@ pub struct PrepareArgs {
     /// What the import does when a destination exists (with --srcdir).
     #[arg(long, value_enum, default_value = "rename")]
     disposition: DispositionArg,
-    /// Destination blob type (with --srcdir); page needs lengths that are multiples of 512.
+    /// Destination blob type (with --srcdir); page is refused (the import writes block blobs only).
     #[arg(long, value_enum, default_value = "block")]
     blob_type: BlobTypeArg,
     /// The import service's public key file (seedship keygen); needed for a new drive key.
@@ -97,6 +98,8 @@ pub struct PrepareArgs {
     /// suffix K, M, G, T (powers of 1024; 10G = 10GiB = 10GB).
     #[arg(long, value_name = "SIZE", value_parser = seedship_progress::parse_size)]
     capacity: Option<u64>,
+    #[command(flatten)]
+    mount: MountArgs,
 }
 
 #[derive(Debug, Args)]
@@ -281,6 +284,7 @@ fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
         service_key: read_key(&args.service_key, "service key")?,
         recovery_key: read_key(&args.recovery_key, "recovery key")?,
         passphrase,
+        not_a_mount_point: args.mount.not_a_mount_point,
     };
     let session = seedship_drive::plan(opts).context("checking the prepare request; nothing written")?;
     let plan = session.summary();

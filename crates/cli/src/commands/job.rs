@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use seedship_api::{Client, JobAction};
-use seedship_jobs::JobSpec;
+use seedship_jobs::{Address, JobSpec, JobUpdate};
 use time::format_description::well_known::Rfc3339;
 
 use crate::jobs::{self, emit_detail, parse_ship_date, read_spec, ship_action};
@@ -52,6 +52,40 @@ pub enum JobCmd {
         /// Check every rule and print what would be recorded, changing nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Correct the shipping details (while Shipping) or the contact and return address
+    /// (until the job ended); each correction is an entry in the custody log.
+    #[command(group(
+        ArgGroup::new("change")
+            .required(true)
+            .multiple(true)
+            .args(["carrier", "tracking_number", "ship_date", "contact_name", "contact_email", "contact_phone", "return_address"])
+    ))]
+    Update {
+        #[command(flatten)]
+        job: JobArg,
+        /// The carrier that took the package.
+        #[arg(long)]
+        carrier: Option<String>,
+        /// The package's tracking number (no other job may have it).
+        #[arg(long)]
+        tracking_number: Option<String>,
+        /// The day the package left, `YYYY-MM-DD`.
+        #[arg(long, value_parser = parse_ship_date)]
+        ship_date: Option<String>,
+        /// The contact's name (the rest of the contact stays).
+        #[arg(long)]
+        contact_name: Option<String>,
+        /// The contact's e-mail address.
+        #[arg(long)]
+        contact_email: Option<String>,
+        /// The contact's phone number.
+        #[arg(long)]
+        contact_phone: Option<String>,
+        /// JSON file of the whole return address (recipient, street, city, postal_code,
+        /// country, phone), as in the job spec's `return_shipping.address`.
+        #[arg(long, value_name = "FILE")]
+        return_address: Option<PathBuf>,
     },
     /// Cancel a job whose drives were not received yet.
     Cancel(JobArg),
@@ -139,6 +173,47 @@ impl JobCmd {
                 let action = ship_action(&carrier, &tracking_number, &ship_date, drive_count, dry_run)?;
                 let (client, account) = job.open()?;
                 emit_detail(ctx, &client.job_action(&account, job.name(), &action)?)
+            }
+            JobCmd::Update {
+                job,
+                carrier,
+                tracking_number,
+                ship_date,
+                contact_name,
+                contact_email,
+                contact_phone,
+                return_address,
+            } => {
+                let (client, account) = job.open()?;
+                let contact_given =
+                    contact_name.is_some() || contact_email.is_some() || contact_phone.is_some();
+                let contact = if contact_given {
+                    let mut contact = client.job(&account, job.name())?.job.contact().clone();
+                    contact.name = contact_name.unwrap_or(contact.name);
+                    contact.email = contact_email.unwrap_or(contact.email);
+                    contact.phone = contact_phone.unwrap_or(contact.phone);
+                    Some(contact)
+                } else {
+                    None
+                };
+                let return_address = return_address
+                    .map(|file| -> anyhow::Result<Address> {
+                        let value = read_spec(&file)?;
+                        serde_json::from_value(value)
+                            .with_context(|| format!("return address {}", file.display()))
+                    })
+                    .transpose()?;
+                let update = JobUpdate {
+                    carrier,
+                    tracking_number,
+                    ship_date: ship_date.as_deref().map(jobs::date).transpose()?,
+                    contact,
+                    return_address,
+                };
+                emit_detail(
+                    ctx,
+                    &client.job_action(&account, job.name(), &JobAction::Update { update })?,
+                )
             }
             JobCmd::Cancel(job) => {
                 let (client, account) = job.open()?;

@@ -24,6 +24,7 @@ fn diskprep_asks_on_a_terminal() {
     std::fs::write(drive1.join("notes.txt"), b"old notes\n").expect("write");
     let mut term = Terminal::spawn(command(&[
         "diskprep",
+        "--not-a-mount-point",
         "--staging",
         path(&flow.staging),
         "--capacity",

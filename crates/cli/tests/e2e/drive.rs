@@ -211,6 +211,7 @@ impl Setup {
             "--dstdir",
             "seeds/machine-1",
             "--encrypt",
+            "--not-a-mount-point",
         ]
         .map(String::from)
         .to_vec();
@@ -638,10 +639,15 @@ fn bad_input_is_refused_before_writing() {
         s.journals[0].display().to_string() + ".old",
     ]);
     refused(&s, &both, 1, "--encrypt and --existing-key exclude each other");
-    // Page blob with a bad length.
+    // Page blobs: refused, naming the file, never written as block blobs.
     let mut page = args.clone();
     page.extend(["--blob-type".into(), "page".into()]);
-    refused(&s, &page, 1, "odd.bin is 1000 bytes, not a multiple of 512");
+    refused(
+        &s,
+        &page,
+        1,
+        "big.bin: page blobs are not supported (the import writes block blobs only)",
+    );
     // Source missing.
     let missing = s.src.join("nope");
     refused(
@@ -837,17 +843,20 @@ fn dataset_and_driveset_csv_and_existing_key() {
     std::fs::write(&meta, b"owner=ops").expect("meta");
     std::fs::write(s.drives[0].join("old-data"), b"wiped by Format").expect("old");
     let dataset = s._tmp.path().join("dataset.csv");
-    std::fs::write(
-        &dataset,
-        format!(
-            "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n\
-             \"{src}/tree/\",seeds/tree,BlockBlob,rename,,\n\
-             {src}/disk.vhd,vhds/disk.vhd,PageBlob,overwrite,{meta},\n",
-            src = s.src.display(),
-            meta = meta.display()
-        ),
-    )
-    .expect("dataset");
+    let write_dataset = |vhd_type: &str| {
+        std::fs::write(
+            &dataset,
+            format!(
+                "BasePath,DstBlobPathOrPrefix,BlobType,Disposition,MetadataFile,PropertiesFile\n\
+                 \"{src}/tree/\",seeds/tree,BlockBlob,rename,,\n\
+                 {src}/disk.vhd,vhds/disk.vhd,{vhd_type},overwrite,{meta},\n",
+                src = s.src.display(),
+                meta = meta.display()
+            ),
+        )
+        .expect("dataset");
+    };
+    write_dataset("PageBlob");
     let driveset = s._tmp.path().join("driveset.csv");
     std::fs::write(
         &driveset,
@@ -859,9 +868,16 @@ fn dataset_and_driveset_csv_and_existing_key() {
         ),
     )
     .expect("driveset");
-    let mut args: Vec<String> = ["drive", "prepare", "--session", "csv-set", "--capacity"]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = [
+        "drive",
+        "prepare",
+        "--not-a-mount-point",
+        "--session",
+        "csv-set",
+        "--capacity",
+    ]
+    .map(String::from)
+    .to_vec();
     args.push((6 << 20).to_string());
     args.extend(["--dataset".into(), dataset.display().to_string()]);
     args.extend(["--driveset".into(), driveset.display().to_string()]);
@@ -870,6 +886,16 @@ fn dataset_and_driveset_csv_and_existing_key() {
         args.extend(["--journal".into(), j.display().to_string()]);
     }
     args.push("--erase-existing-files".into());
+    // A page blob is refused before anything is written, naming the file.
+    let page = run(&strs(&args));
+    assert_eq!(page.status.code(), Some(1), "{page:?}");
+    let stderr = String::from_utf8_lossy(&page.stderr);
+    assert!(
+        stderr.contains("disk.vhd: page blobs are not supported"),
+        "{stderr}"
+    );
+    assert!(s.drives[0].join("old-data").exists(), "nothing was wiped");
+    write_dataset("BlockBlob");
     let summary = ok(run(&strs(&args)));
     assert_eq!(summary["summary"]["drives"].as_array().expect("drives").len(), 2);
     assert!(!s.drives[0].join("old-data").exists(), "Format wiped the drive");
@@ -887,7 +913,7 @@ fn dataset_and_driveset_csv_and_existing_key() {
         .iter()
         .find(|f| f.dst == "vhds/disk.vhd")
         .expect("vhd");
-    assert_eq!(vhd.blob_type, seedship_drive::BlobType::Page);
+    assert_eq!(vhd.blob_type, seedship_drive::BlobType::Block);
     assert_eq!(vhd.disposition, seedship_drive::Disposition::Overwrite);
     assert_eq!(vhd.metadata.as_deref(), Some(&b"owner=ops"[..]));
 
@@ -898,6 +924,7 @@ fn dataset_and_driveset_csv_and_existing_key() {
     let out = run(&[
         "drive",
         "prepare",
+        "--not-a-mount-point",
         "--session",
         "later",
         "--srcdir",

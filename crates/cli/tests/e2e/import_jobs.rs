@@ -432,3 +432,151 @@ fn assert_bad_request(status: u16, body: &serde_json::Value, key: &str, value: &
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains(field), "{body}");
 }
+
+/// Shipping details are corrected while the job is Shipping and the contact and return address
+/// until it ended, with `job update`: each correction is in the custody log, a tracking number
+/// another job has is refused (and the corrected job's old number is free again), and nothing
+/// is corrected once the drives arrived (shipping) or the job ended (anything).
+#[test]
+fn shipping_details_are_corrected_while_shipping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
+    let owner = client(dir.path(), &server, "account", "acme");
+    let operator = client(dir.path(), &server, "operator", "dc-staff");
+    let creds = dir.path().join("acme.credentials");
+    owner.create_storage_account("acme").expect("storage account");
+    owner.create_container("acme", "seed").expect("container");
+    for (name, tracking) in [("seed-one", "1Z 111"), ("seed-two", "1Z 222")] {
+        owner.create_job(&spec(name, 1)).expect("create");
+        owner
+            .job_action("acme", name, &ship(tracking, 1, false))
+            .expect("ship");
+    }
+    let update = |job: &str, extra: &[&str]| {
+        let mut args = vec!["job", "update", "--job", job, "--credentials", path(&creds)];
+        args.extend(extra);
+        seedship_output(&args)
+    };
+    let custody_kinds = |job: &str| -> Vec<String> {
+        let report = owner.job_custody("acme", job).expect("custody");
+        assert!(report.verified, "{:?}", report.error);
+        report.entries.iter().map(|e| e.event.to_string()).collect()
+    };
+
+    // Another job's number (spelled differently) is refused, naming it; nothing changes.
+    let before = custody_kinds("seed-one");
+    let duplicate = update("seed-one", &["--tracking-number", "1z222"]);
+    assert_exit(&duplicate, 1);
+    let stderr = String::from_utf8_lossy(&duplicate.stderr);
+    assert!(
+        stderr.contains("tracking number \\\"1Z222\\\" is already used"),
+        "{stderr}"
+    );
+    assert_eq!(custody_kinds("seed-one"), before);
+
+    // Carrier, tracking number and ship date corrected together: one custody entry.
+    let corrected = update(
+        "seed-one",
+        &[
+            "--carrier",
+            "UPS",
+            "--tracking-number",
+            "1z 333",
+            "--ship-date",
+            "2026-01-01",
+        ],
+    );
+    assert_exit(&corrected, 0);
+    let corrected: serde_json::Value = serde_json::from_slice(&corrected.stdout).expect("JSON");
+    assert_eq!(
+        corrected["job"]["shipping"]["tracking_number"], "1Z333",
+        "{corrected}"
+    );
+    assert_eq!(corrected["job"]["shipping"]["carrier"], "UPS");
+    assert_eq!(corrected["job"]["shipping"]["ship_date"], "2026-01-01");
+    assert_eq!(corrected["summary"]["state"], "Shipping");
+    let kinds = custody_kinds("seed-one");
+    assert_eq!(kinds.len(), before.len() + 1);
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("shipping corrected: UPS, tracking number 1Z333, shipped on 2026-01-01")
+    );
+    // The old number is free again: the other job may take it.
+    let other = update("seed-two", &["--tracking-number", "1Z111"]);
+    assert_exit(&other, 0);
+    // A ship date in the future, or one that is not a date, is refused.
+    assert_exit(&update("seed-one", &["--ship-date", "2999-01-01"]), 1);
+    assert_exit(&update("seed-one", &["--ship-date", "tomorrow"]), 2);
+
+    // The contact (one field; the rest stays) and the whole return address.
+    let address_file = dir.path().join("address.json");
+    std::fs::write(
+        &address_file,
+        serde_json::to_vec(&json!({"recipient": "Acme Warehouse", "street": ["9 Dock"],
+            "city": "Rotterdam", "postal_code": "3011", "country": "NL", "phone": ""}))
+        .expect("json"),
+    )
+    .expect("write address");
+    let changed = update(
+        "seed-one",
+        &[
+            "--contact-email",
+            "it@example.com",
+            "--return-address",
+            path(&address_file),
+        ],
+    );
+    assert_exit(&changed, 0);
+    let changed: serde_json::Value = serde_json::from_slice(&changed.stdout).expect("JSON");
+    assert_eq!(changed["job"]["contact"]["name"], "Ann", "{changed}");
+    assert_eq!(changed["job"]["contact"]["email"], "it@example.com");
+    assert_eq!(changed["job"]["return_shipping"]["address"]["city"], "Rotterdam");
+    let custody = owner.job_custody("acme", "seed-one").expect("custody");
+    let last = serde_json::to_value(&custody.entries.last().expect("entry").event).expect("event");
+    assert_eq!(last["kind"], "contact_changed", "{last}");
+    assert_eq!(last["contact"]["email"], "it@example.com");
+    assert_eq!(last["return_address"]["city"], "Rotterdam");
+
+    // Once a drive arrived the shipping details stay, the contact can still change.
+    let drive = drive_id("seed-one-0");
+    operator
+        .job_action("acme", "seed-one", &receive(&drive))
+        .expect("receive");
+    let late = update("seed-one", &["--carrier", "DHL"]);
+    assert_exit(&late, 1);
+    assert!(
+        String::from_utf8_lossy(&late.stderr)
+            .contains("cannot correct the shipping details while the job is Received"),
+        "{late:?}"
+    );
+    assert_exit(&update("seed-one", &["--contact-phone", "+31 10 000"]), 0);
+
+    // After the job ended nothing changes.
+    assert_exit(
+        &Command::new(SEEDSHIP)
+            .args([
+                "job",
+                "cancel",
+                "--job",
+                "seed-two",
+                "--credentials",
+                path(&creds),
+            ])
+            .output()
+            .expect("cancel"),
+        0,
+    );
+    let before = custody_kinds("seed-two");
+    for extra in [
+        &["--contact-name", "Bob"][..],
+        &["--tracking-number", "1Z444"][..],
+    ] {
+        let ended = update("seed-two", extra);
+        assert_exit(&ended, 1);
+        assert!(
+            String::from_utf8_lossy(&ended.stderr).contains("while the job is Cancelled"),
+            "{ended:?}"
+        );
+    }
+    assert_eq!(custody_kinds("seed-two"), before);
+}

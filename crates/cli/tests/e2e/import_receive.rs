@@ -822,3 +822,53 @@ fn receive_concurrently(site: &Site, job: &str, set: &[(PathBuf, PathBuf)]) -> V
             .collect()
     })
 }
+
+/// A drive that two `drive prepare` sessions wrote is imported whole: the job names both
+/// sessions' manifests (from the journal), and every file of both sessions lands in the
+/// container, bit-exact, logged once in the drive's copy log.
+#[test]
+fn a_drive_with_two_sessions_is_imported_whole() {
+    let (dir, site) = Site::in_tempdir();
+    let first_src = dir.path().join("first");
+    let mut tree = make_source(&first_src, 30, 5 * MIB);
+    let set = site.prepare_session("two-sessions", "sess1", &first_src, 1, 64 * MIB);
+    // the second session: other names, other bytes
+    let second_src = dir.path().join("second");
+    for i in 0..12 {
+        let name = format!("later/file {i}.bin");
+        let data = seedship_treecmp::Rng::new(1000 + i).random((i as usize * 104_729) % 300_000);
+        let file = second_src.join(&name);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&file, &data).expect("write source");
+        tree.insert(name, data);
+    }
+    site.prepare_later_session("sess2", &second_src, &set);
+    site.create_job("two-sessions", &set, "Ann");
+    let drive = &site
+        .owner()
+        .job("acme", "two-sessions")
+        .expect("job")
+        .job
+        .drives()[0]
+        .clone();
+    assert_eq!(
+        drive.manifest_hashes().len(),
+        2,
+        "both sessions are named: {drive:?}"
+    );
+    site.ship("two-sessions", 1);
+
+    let output = site.receive("two-sessions", &site.operator_file, &[set[0].0.as_path()]);
+    assert_exit(&output, 0);
+    let report = stdout_json(&output);
+    assert_eq!(report["drives"][0]["state"], "Completed", "{report}");
+    site.assert_container_holds("two-sessions", &tree);
+    let listed = site
+        .owner()
+        .list_blobs("acme", "two-sessions", "host1")
+        .expect("list blobs");
+    let expected: Vec<String> = tree.keys().map(|name| format!("host1/{name}")).collect();
+    assert_eq!(listed, expected, "exactly the files of both sessions");
+    let logs = site.owner().job_logs("acme", "two-sessions").expect("logs");
+    assert_eq!(logs[0].copy_log.blobs.len(), tree.len(), "every file logged once");
+}

@@ -12,6 +12,7 @@ mod agent;
 mod backup_gap;
 mod diskprep_pty;
 mod drive;
+mod drive_mount;
 mod import_jobs;
 mod import_receive;
 mod offline_flow;

@@ -58,7 +58,8 @@ fn offline_seeding_end_to_end() {
     let capacity = flow.spanning_capacity().to_string();
     let (drive1, drive2) = (flow.drive(1), flow.drive(2));
     std::fs::write(drive1.join("old-content"), b"erased by diskprep").expect("write");
-    let created = json_ok(&flow.owner_diskprep(&[
+    let details = flow.details();
+    let diskprep_args = flow.owner_diskprep(&[
         "--drive",
         path(&drive1),
         "--drive",
@@ -66,10 +67,25 @@ fn offline_seeding_end_to_end() {
         "--capacity",
         &capacity,
         "--details",
-        path(&flow.details()),
+        path(&details),
         "--yes",
         "--erase-existing-files",
-    ]));
+    ]);
+    // Drives that are not mount points are refused unless --not-a-mount-point; nothing erased.
+    let mounted_only: Vec<&str> = diskprep_args
+        .iter()
+        .copied()
+        .filter(|arg| *arg != "--not-a-mount-point")
+        .collect();
+    let refused = run(&mounted_only);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("drive {} is not a mount point", drive1.display())),
+        "{stderr}"
+    );
+    assert!(drive1.join("old-content").exists(), "nothing erased");
+    let created = json_ok(&diskprep_args);
     let job = created.last().expect("job detail");
     assert_eq!(job["summary"]["state"], "Creating", "{job}");
     assert_eq!(

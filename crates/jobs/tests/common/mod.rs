@@ -62,7 +62,9 @@ pub fn drive_spec(label: &str) -> DriveSpec {
         drive_id: id(label),
         wrapped_key: format!("wrapped-key-of-{label}"),
         manifest_hash: format!("manifest-hash-of-{label}"),
+        earlier_manifest_hashes: Vec::new(),
         bytes: 1000,
+        device: None,
     }
 }
 
@@ -157,6 +159,8 @@ pub fn clean_log(drive: &str) -> DriveLog {
         started_at: at_day(3).replace_millisecond(123).unwrap(),
         finished_at: at_day(4).replace_millisecond(123).unwrap(),
         blobs,
+        device: None,
+        received_from: None,
     }
 }
 

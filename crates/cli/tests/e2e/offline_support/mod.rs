@@ -226,6 +226,7 @@ impl Flow {
     pub fn owner_diskprep<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
         let mut args = vec![
             "diskprep",
+            "--not-a-mount-point",
             "--staging",
             path(&self.staging),
             "--credentials",

@@ -162,6 +162,40 @@ impl Site {
             })
             .collect();
         let capacity = capacity.to_string();
+        let output = self.prepare_onto(
+            session,
+            src,
+            &set,
+            &["--encrypt", "--capacity", &capacity, "--not-a-mount-point"],
+        );
+        assert!(
+            output.status.success(),
+            "drive prepare failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        set
+    }
+
+    /// Prepares `src` onto the drives of `set` in a later session `session` (the journals
+    /// of an earlier one, whose key is unwrapped with the passphrase).
+    pub fn prepare_later_session(&self, session: &str, src: &Path, set: &[(PathBuf, PathBuf)]) {
+        let output = self.prepare_onto(session, src, set, &["--not-a-mount-point"]);
+        assert!(
+            output.status.success(),
+            "drive prepare (session {session}) failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// `seedship drive prepare` of `src` (destination `seed/host1`, the service's key) onto
+    /// the drives and journals of `set` in session `session`, with `extra` flags.
+    pub fn prepare_onto(
+        &self,
+        session: &str,
+        src: &Path,
+        set: &[(PathBuf, PathBuf)],
+        extra: &[&str],
+    ) -> Output {
         let service_key = self.service_key("pub");
         let mut args = vec![
             "drive",
@@ -172,23 +206,15 @@ impl Site {
             path(src),
             "--dstdir",
             "seed/host1",
-            "--encrypt",
             "--service-key",
             path(&service_key),
-            "--capacity",
-            &capacity,
         ];
-        for (drive, journal) in &set {
+        args.extend(extra);
+        for (drive, journal) in set {
             args.extend(["--drive", path(drive), "--journal", path(journal)]);
         }
         // Its JSON is a line per message (plan, summary), not one document.
-        let output = run(&args);
-        assert!(
-            output.status.success(),
-            "drive prepare failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        set
+        run(&args)
     }
 
     /// Creates job `name` (contact `contact`) from the journals of `set`.
