@@ -70,7 +70,7 @@ pub(crate) struct AgentIdentity {
     account: String,
     pub(crate) vault: String,
     /// `rest:` repository of the vault with the agent's credentials.
-    repository: String,
+    pub(crate) repository: String,
 }
 
 impl AgentIdentity {

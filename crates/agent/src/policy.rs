@@ -39,6 +39,16 @@ impl AgentDir {
         self.0.join(AGENT_FILE)
     }
 
+    /// The `rest:` repository of the agent's vault, with its credentials (never to be shown:
+    /// `seedship_repo::redact_passwords` hides the secret).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAnAgent`] or [`Error::VaultUrl`] when `agent.toml` is not an agent's.
+    pub fn vault_repository(&self) -> Result<String> {
+        Ok(crate::offline::AgentIdentity::load(&self.credentials_file())?.repository)
+    }
+
     /// `policy.toml`.
     pub fn policy_file(&self) -> PathBuf {
         self.0.join(POLICY_FILE)

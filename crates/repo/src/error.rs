@@ -60,13 +60,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A snapshot holds nothing at the path asked for.
+    #[error("snapshot {snapshot} has no {path}")]
+    PathNotFound { path: String, snapshot: String },
+    /// The path asked for is a directory, a link or a special file, not a file.
+    #[error("{path} is a {kind}, not a file: only files can be dumped")]
+    NotAFile { path: String, kind: String },
     /// A `--keep-within` duration that is not restic's `1y6m2d12h` form.
     #[error("duration {text:?} is not numbers with y, m (months), d or h, such as 1y6m or 30d")]
     BadDuration { text: String },
     /// Another process (seedship or restic) holds a lock this operation cannot share.
-    #[error(
-        "repository {location} is already locked {holder}; try again once it is done"
-    )]
+    #[error("repository {location} is already locked {holder}; try again once it is done")]
     Locked { location: String, holder: String },
     /// The server refused to delete from the repository (an append-only vault).
     #[error(

@@ -33,6 +33,7 @@ mod atomic;
 mod backup;
 mod check;
 mod copy;
+mod dump;
 mod error;
 mod exclude;
 mod forget;

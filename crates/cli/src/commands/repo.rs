@@ -3,7 +3,7 @@
 
 use crate::args::{AccessArgs, ExcludeArgs};
 use crate::backups::{PolicyRun, Tagged, bytes, policy_backup, run_backup, short};
-use crate::{Context, exit, output};
+use crate::{Context, exit, output, shared};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use seedship_repo::{BackupOptions, Repo, RestoreOptions, Retention, Sources};
@@ -28,14 +28,21 @@ pub enum RepoCommand {
     /// Remove stale locks (as `restic unlock`): those older than 30 minutes and those of this
     /// host whose process is gone.
     Unlock(UnlockArgs),
+    /// Write one file of a snapshot to stdout (as `restic dump`).
+    Dump(DumpArgs),
 }
 
 /// How to reach and open a repository.
 #[derive(Debug, Args)]
 pub struct RepoArgs {
-    /// Repository: a local directory or rest:http(s)://host:port/path.
+    /// Repository: a local directory or rest:http(s)://host:port/path. Without it: the vault
+    /// of the agent registered on this machine (`seedship agent register`).
     #[arg(short = 'r', long, env = "SEEDSHIP_REPO", value_name = "REPO")]
-    repo: String,
+    repo: Option<String>,
+    /// Agent configuration directory whose vault is used without --repo (default as
+    /// `seedship agent register`).
+    #[arg(long, value_name = "DIR", conflicts_with = "repo")]
+    config_dir: Option<PathBuf>,
     #[command(flatten)]
     access: AccessArgs,
 }
@@ -136,6 +143,19 @@ pub struct PruneArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Snapshot id, unique id prefix, or `latest`.
+    #[arg(value_name = "SNAPSHOT|latest")]
+    snapshot: String,
+    /// The file's path in the snapshot, as `snapshots` and `restore` show it (e.g.
+    /// `/home/ann/notes.txt`).
+    #[arg(value_name = "PATH")]
+    path: String,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct UnlockArgs {
     #[command(flatten)]
     repo: RepoArgs,
@@ -154,14 +174,21 @@ impl RepoCommand {
             RepoCommand::Forget(args) => forget(ctx, &args),
             RepoCommand::Prune(args) => prune(ctx, &args),
             RepoCommand::Unlock(args) => unlock(ctx, &args),
+            RepoCommand::Dump(args) => dump(ctx, &args),
         }
     }
 }
 
 impl RepoArgs {
     fn open(&self, ctx: &Context) -> anyhow::Result<Repo> {
+        let location = match &self.repo {
+            Some(location) => location.clone(),
+            None => shared::agent_dir(self.config_dir.clone())
+                .context("no --repo given, and no registered agent whose vault to use")?
+                .vault_repository()?,
+        };
         Ok(Repo::open(
-            &self.access.config(ctx, self.repo.clone())?,
+            &self.access.config(ctx, location)?,
             ctx.progress.clone(),
         )?)
     }
@@ -394,4 +421,13 @@ fn unlock(ctx: &Context, args: &UnlockArgs) -> anyhow::Result<()> {
     let removed = repo.unlock(args.remove_all)?;
     let doc = Tagged::about("unlock", &repo, serde_json::json!({ "removed": removed }));
     output::emit(ctx.json, &doc, || format!("{removed} lock(s) removed"))
+}
+
+fn dump(ctx: &Context, args: &DumpArgs) -> anyhow::Result<()> {
+    let repo = args.repo.open(ctx)?;
+    let stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(stdout);
+    repo.dump(&args.snapshot, &args.path, &mut out)?;
+    std::io::Write::flush(&mut out).context("writing to stdout")?;
+    Ok(())
 }

@@ -91,6 +91,75 @@ fn seedship_agent_backs_up_checks_and_restores_through_the_vault() {
         "restore differs from the source"
     );
 
+    // Without --repo the registered agent's vault is used: no URL with the secret pasted in.
+    let config_dir = dir.join("agent-acme-fileserver");
+    let agent_dir = ["--config-dir", path(&config_dir)];
+    let listed = agent_ok(&cache, &agent.secret, &[&["snapshots"][..], &agent_dir].concat());
+    assert_eq!(listed["snapshots"].as_array().map(Vec::len), Some(2), "{listed}");
+    agent_ok(&cache, &agent.secret, &[&["check"][..], &agent_dir].concat());
+    let dumped = agent_run(
+        &cache,
+        &[
+            &["dump", "latest", &format!("{}/sub/changed.txt", path(&source))][..],
+            &agent_dir,
+        ]
+        .concat(),
+    );
+    assert!(
+        dumped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dumped.stderr)
+    );
+    assert_eq!(
+        dumped.stdout, b"the second run sees this",
+        "dump writes the file as backed up"
+    );
+    let missing = agent_run(
+        &cache,
+        &[&["dump", "latest", "/no/such/file"][..], &agent_dir].concat(),
+    );
+    assert_eq!(
+        missing.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/no/such/file"));
+    let vault_target = dir.join("restore-from-agent-vault");
+    agent_ok(
+        &cache,
+        &agent.secret,
+        &[
+            &["restore", "latest", "--target", path(&vault_target)][..],
+            &agent_dir,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        tree_contents(&vault_target.join(source.strip_prefix("/").expect("absolute source"))),
+        tree_contents(&source),
+        "restore from the agent's vault differs from the source"
+    );
+    let forgot = agent_ok(
+        &cache,
+        &agent.secret,
+        &[&["forget", "--keep-last", "1"][..], &agent_dir].concat(),
+    );
+    assert_eq!(forgot["removed"], 1, "{forgot}");
+    agent_ok(&cache, &agent.secret, &[&["prune"][..], &agent_dir].concat());
+    agent_ok(
+        &cache,
+        &agent.secret,
+        &[&["check", "--read-data"][..], &agent_dir].concat(),
+    );
+    let none = agent_run(&cache, &["snapshots", "--config-dir", path(&dir.join("nowhere"))]);
+    assert!(!none.status.success(), "no agent, no --repo: refused");
+    assert!(
+        String::from_utf8_lossy(&none.stderr).contains("no --repo given"),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
+
     // An outside client reads what the agent wrote through the vault.
     if restic().is_some() {
         let snapshots: serde_json::Value = serde_json::from_str(&restic_ok(
@@ -101,8 +170,8 @@ fn seedship_agent_backs_up_checks_and_restores_through_the_vault() {
         .expect("restic snapshots JSON");
         assert_eq!(
             snapshots.as_array().map(Vec::len),
-            Some(2),
-            "restic sees both snapshots"
+            Some(1),
+            "restic sees the snapshot forget kept"
         );
     }
 
