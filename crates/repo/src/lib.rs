@@ -38,6 +38,7 @@ mod repository;
 mod restore;
 mod snapshots;
 mod source;
+mod unpack;
 
 pub use crate::{
     atomic::{Sweep, sweep_temporaries},
@@ -46,5 +47,5 @@ pub use crate::{
     exclude::Excludes,
     report::{BackupSummary, CheckReport, RestoreSummary, SnapshotInfo, Unreadable},
     repository::{Repo, RepoConfig, redact_passwords},
-    restore::RestoreOptions,
+    unpack::BlobFault,
 };

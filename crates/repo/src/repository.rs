@@ -122,6 +122,8 @@ pub struct Repo {
     unopened: Repository<()>,
     key: Credentials,
     pub(crate) location: String,
+    /// The backend the repository's files are read from (restore reads data packs directly).
+    pub(crate) backend: Arc<dyn WriteBackend>,
     /// The directory of a local repository.
     pub(crate) local_root: Option<PathBuf>,
     pub(crate) bridge: Bridge,
@@ -155,7 +157,7 @@ impl Repo {
             .clone()
             .open(&Credentials::password(&config.password))
             .map_err(engine(&config.display_location(), "opening"))?;
-        Ok(Self::wrap(config, unopened, inner, bridge))
+        Ok(Self::wrap(config, (unopened, backend), inner, bridge))
     }
 
     /// Opens the repository, creating it first when the location holds none. Returns whether
@@ -181,7 +183,7 @@ impl Repo {
                 .clone()
                 .open(&credentials)
                 .map_err(engine(&config.display_location(), "opening"))?;
-            return Ok((Self::wrap(config, unopened, inner, bridge), false));
+            return Ok((Self::wrap(config, (unopened, backend), inner, bridge), false));
         }
         let repo_config = ConfigOptions::default()
             .set_version(2u32)
@@ -191,16 +193,17 @@ impl Repo {
             .clone()
             .init(&credentials, &KeyOptions::default(), &repo_config)
             .map_err(engine(&config.display_location(), "creating"))?;
-        Ok((Self::wrap(config, unopened, inner, bridge), true))
+        Ok((Self::wrap(config, (unopened, backend), inner, bridge), true))
     }
 
     fn wrap(
         config: &RepoConfig,
-        unopened: Repository<()>,
+        (unopened, backend): (Repository<()>, Arc<dyn WriteBackend>),
         inner: Repository<OpenStatus>,
         bridge: Bridge,
     ) -> Self {
         Self {
+            backend,
             key: Credentials::Masterkey(inner.key()),
             inner,
             unopened,
