@@ -173,9 +173,7 @@ impl Repo {
                 task,
                 summary,
             };
-            let planned = listing
-                .map(|entry| entry.map_err(self.fail("listing the snapshot")))
-                .try_for_each(|entry| planner.entry(entry?));
+            let planned = planner.walk(listing);
             // A reader's failure, if any, is reported instead of `Stopped`.
             let _ = planner.ranges.send();
             planned
@@ -217,8 +215,8 @@ fn content_bytes(listing: impl Iterator<Item = RusticResult<(PathBuf, Node)>>) -
 struct HardLinks(BTreeSet<(u64, u64)>);
 
 impl HardLinks {
-    /// Whether `node` at `path` is a file whose contents are restored there (not a later
-    /// link to a file seen before).
+    /// Whether file `node` gets its contents restored (it is not a later link to a file
+    /// seen before).
     fn first(&mut self, node: &Node) -> bool {
         let meta = &node.meta;
         if meta.links <= 1 || meta.device_id == 0 || meta.inode == 0 {
@@ -315,12 +313,12 @@ impl Ranges<'_> {
         at: Stored,
         write: (Arc<Restoring>, u64),
     ) -> Result<(), Stopped> {
-        let blob = |start| Blob {
+        let blob = |start, write| Blob {
             id,
             start,
             length: at.length,
             uncompressed: at.uncompressed,
-            writes: vec![write.clone()],
+            writes: vec![write],
         };
         if let Some(range) = self
             .current
@@ -334,7 +332,7 @@ impl Ranges<'_> {
                 return Ok(());
             }
             if at.offset == range.offset + range.length && range.length + at.length <= RANGE_BYTES {
-                range.blobs.push(blob(range.length));
+                range.blobs.push(blob(range.length, write));
                 range.length += at.length;
                 range.writes += 1;
                 return Ok(());
@@ -346,7 +344,7 @@ impl Ranges<'_> {
             offset: at.offset,
             length: at.length,
             writes: 1,
-            blobs: vec![blob(0)],
+            blobs: vec![blob(0, write)],
         });
         Ok(())
     }
@@ -382,7 +380,18 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn entry(&mut self, (relative, node): (PathBuf, Node)) -> Result<()> {
+    /// Plans every entry of `listing`, or until a reader failed.
+    fn walk(&mut self, listing: impl Iterator<Item = RusticResult<(PathBuf, Node)>>) -> Result<()> {
+        for entry in listing {
+            let entry = entry.map_err(self.repo.fail("listing the snapshot"))?;
+            if let Err(Stopped) = self.entry(entry)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, (relative, node): (PathBuf, Node)) -> Result<Result<(), Stopped>> {
         let path = self.target.join(&relative);
         match node.node_type {
             NodeType::Dir => {
@@ -393,15 +402,16 @@ impl Planner<'_> {
                     })?;
                     self.summary.dirs_restored += 1;
                 }
-                Ok(())
+                Ok(Ok(()))
             }
             NodeType::File if self.links.first(&node) => self.file(path, &node),
             // Links, symlinks and special files: rustic_core's metadata pass.
-            _ => Ok(()),
+            _ => Ok(Ok(())),
         }
     }
 
-    fn file(&mut self, path: PathBuf, node: &Node) -> Result<()> {
+    /// Skips, or creates the file and queues its blobs; `Stopped` when a reader failed.
+    fn file(&mut self, path: PathBuf, node: &Node) -> Result<Result<(), Stopped>> {
         let size = node.meta.size;
         let existing = std::fs::symlink_metadata(&path).ok();
         if let Some(meta) = &existing {
@@ -412,7 +422,7 @@ impl Planner<'_> {
             if meta.is_file() && meta.len() == size && (size == 0 || mtime == node.meta.mtime) {
                 self.summary.files_unchanged += 1;
                 self.task.advance(size);
-                return Ok(());
+                return Ok(Ok(()));
             }
             if !meta.is_file() {
                 return Err(Error::BadTarget {
@@ -447,16 +457,13 @@ impl Planner<'_> {
                 uncompressed: entry.location.uncompressed_length,
             };
             restoring.pending.fetch_add(1, Ordering::AcqRel);
-            if self
-                .ranges
-                .add(entry.pack, *id, at, (restoring.clone(), offset))
-                .is_err()
-            {
-                return Ok(());
+            if let Err(Stopped) = self.ranges.add(entry.pack, *id, at, (restoring.clone(), offset)) {
+                return Ok(Err(Stopped));
             }
             offset += u64::from(entry.location.data_length());
         }
-        restoring.done(&file)
+        restoring.done(&file)?;
+        Ok(Ok(()))
     }
 }
 

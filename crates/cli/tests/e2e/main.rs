@@ -15,6 +15,7 @@ mod import_jobs;
 mod import_receive;
 mod offline_flow;
 mod policy;
+mod restore;
 mod seed_vault;
 mod server_access;
 mod server_agent;
