@@ -12,9 +12,11 @@ use std::{
 
 const MIB: usize = 1 << 20;
 
-/// The packs of the repository's index (read with restic): pack id and its data blobs as
-/// (blob id, offset, length).
-fn data_packs(sandbox: &Sandbox) -> Vec<(String, Vec<(String, u64, u64)>)> {
+/// A data blob in a pack, from the index: id, offset, length.
+type IndexedBlob = (String, u64, u64);
+
+/// The packs of the repository's index (read with restic): pack id and its data blobs.
+fn data_packs(sandbox: &Sandbox) -> Vec<(String, Vec<IndexedBlob>)> {
     let mut packs = Vec::new();
     for index in restic(sandbox, &["list", "index"]).lines() {
         let json: serde_json::Value =
