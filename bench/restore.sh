@@ -6,10 +6,13 @@
 # For each size (GiB): the file is generated (AES-CTR keystream, incompressible, the same bytes
 # every time), backed up by one tool into its own local repository, deleted, restored under
 # /usr/bin/time -v and compared with the original's SHA-256; then everything is deleted and the
-# other tool runs. At most about 2x the file size is on disk at any time.
+# other tool runs. The repository is on disk (BENCH_DIR); the file and the restore target are in
+# BENCH_DATA_DIR (default /dev/shm, so that disk use stays at one repository: both tools then
+# write into memory, which takes the target disk out of the comparison).
 #
 # Usage: bash bench/restore.sh [GIB...]    (default: 1 2 3 4)
-# Environment: BENCH_DIR (work directory, default a new one under /tmp; removed at the end).
+# Environment: BENCH_DIR (work directory, default a new one under /tmp), BENCH_DATA_DIR; both
+# removed at the end.
 # Run it under `flock /work/bench.lock` on shared machines, so two benchmarks never overlap.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +29,9 @@ cargo build --release -q -p seedship-cli
 seedship="$PWD/target/release/seedship"
 
 work="${BENCH_DIR:-$(mktemp -d /tmp/seedship-restore-bench.XXXXXX)}"
-mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+data="${BENCH_DATA_DIR:-$(mktemp -d /dev/shm/seedship-restore-bench.XXXXXX)}"
+mkdir -p "$work" "$data"
+trap 'rm -rf "$work" "$data"' EXIT
 export SEEDSHIP_PASSWORD="bench-$RANDOM-$RANDOM" RESTIC_PASSWORD
 RESTIC_PASSWORD="$SEEDSHIP_PASSWORD"
 export RESTIC_CACHE_DIR="$work/restic-cache"
@@ -50,7 +54,7 @@ generate() { # path, gib
 }
 
 run_tool() { # tool, gib; sets b_wall b_rss r_wall r_cpu r_rss
-    local tool=$1 gib=$2 src="$work/src/big.img" repo="$work/repo" dest="$work/restored"
+    local tool=$1 gib=$2 src="$data/src/big.img" repo="$work/repo" dest="$data/restored"
     generate "$src" "$gib"
     local sum
     sum=$(sha256sum "$src" | cut -d' ' -f1)
@@ -61,7 +65,7 @@ run_tool() { # tool, gib; sets b_wall b_rss r_wall r_cpu r_rss
             measure restic --repo "$repo" backup --quiet "$src" ;;
     esac
     b_wall=$wall b_rss=$rss
-    rm -rf "$work/src"
+    rm -rf "$data/src"
     sync
     case "$tool" in
         seedship) measure "$seedship" restore latest --target "$dest" --repo "$repo" --json ;;
