@@ -405,7 +405,21 @@ impl Planner<'_> {
                 Ok(Ok(()))
             }
             NodeType::File if self.links.first(&node) => self.file(path, &node),
-            // Links, symlinks and special files: rustic_core's metadata pass.
+            NodeType::File => {
+                // A later hard link: rustic_core's metadata pass links it to the first path,
+                // which fails where a file already is (a restore into the same target again).
+                match std::fs::symlink_metadata(&path) {
+                    Ok(meta) if !meta.is_dir() => {
+                        std::fs::remove_file(&path).map_err(|source| Error::Io {
+                            path: path.clone(),
+                            source,
+                        })?
+                    }
+                    _ => {}
+                }
+                Ok(Ok(()))
+            }
+            // Symlinks and special files: rustic_core's metadata pass.
             _ => Ok(Ok(())),
         }
     }

@@ -49,9 +49,10 @@ fn pack_path(sandbox: &Sandbox, pack: &str) -> PathBuf {
     path
 }
 
-/// A 3-pack file with a 40 MiB run of zeros, plus a small file: restored bit-exact with
-/// modes and mtimes, the zeros left as a hole; restored again, nothing is written; a file
-/// changed in the target (same size, other mtime) is written again.
+/// A 3-pack file with a 40 MiB run of zeros, a hard link and a symlink to it, plus a small
+/// file: restored bit-exact with modes and mtimes, the link one file again, the zeros left as
+/// a hole; restored again, nothing is written; a file changed in the target (same size,
+/// other mtime) is written again.
 #[test]
 fn file_spanning_packs_is_restored_exact_and_sparse() {
     let sandbox = Sandbox::new();
@@ -65,6 +66,8 @@ fn file_spanning_packs_is_restored_exact_and_sparse() {
     write_file(&big_path, &big, 0o640).expect("big file");
     set_mtime(&big_path, 1_600_000_000, 123_456_789).expect("mtime");
     write_file(&source.join("small.txt"), b"small", 0o600).expect("small file");
+    fs::hard_link(&big_path, source.join("disk-link.img")).expect("hard link");
+    std::os::unix::fs::symlink("disk.img", source.join("disk-symlink")).expect("symlink");
     set_mtime(&source, 1_500_000_000, 1).expect("dir mtime");
 
     sandbox.seedship(&["backup", "source"]).success();
@@ -82,7 +85,14 @@ fn file_spanning_packs_is_restored_exact_and_sparse() {
     let inside = sandbox.path("out").join(sandbox.source_in_snapshot(&source));
     let differences = compare_trees(&source, &inside).expect("compare");
     assert!(differences.is_empty(), "restore differs: {differences:#?}");
-    let allocated = fs::metadata(inside.join("disk.img")).expect("restored").blocks() * 512;
+    let restored_big = fs::metadata(inside.join("disk.img")).expect("restored");
+    let restored_link = fs::metadata(inside.join("disk-link.img")).expect("restored link");
+    assert_eq!(
+        restored_big.ino(),
+        restored_link.ino(),
+        "the hard link is one file again"
+    );
+    let allocated = restored_big.blocks() * 512;
     assert!(
         allocated < (big.len() - 32 * MIB) as u64,
         "the run of zeros should stay a hole: {allocated} bytes allocated for {}",
