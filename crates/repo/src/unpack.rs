@@ -96,3 +96,78 @@ impl Unpacker {
         Ok(plain)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{BlobFault, Unpacker};
+    use aes256ctr_poly1305aes::{Aes256CtrPoly1305Aes, Key, Nonce, aead::AeadInPlace};
+    use rustic_core::{Id, repofile::MasterKey};
+    use sha2::{Digest, Sha256};
+    use std::num::NonZeroU32;
+
+    /// `plain` sealed as restic stores a blob: nonce, ciphertext, MAC.
+    fn seal(key: &MasterKey, plain: &[u8]) -> Vec<u8> {
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&key.encrypt);
+        bytes[32..48].copy_from_slice(&key.mac.k);
+        bytes[48..].copy_from_slice(&key.mac.r);
+        let nonce = [7u8; 16];
+        let mut body = plain.to_vec();
+        let tag = Aes256CtrPoly1305Aes::new(Key::from_slice(&bytes))
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), &[], &mut body)
+            .expect("encrypt");
+        [&nonce[..], &body, &tag].concat()
+    }
+
+    fn id_of(content: &[u8]) -> Id {
+        Id::new(Sha256::digest(content).into())
+    }
+
+    #[test]
+    fn each_fault_is_told_apart() {
+        let key = MasterKey::new();
+        let mut unpacker = Unpacker::new(&key).expect("unpacker");
+        let content = b"some file content, some file content, some file content".repeat(100);
+        let compressed = zstd::bulk::compress(&content, 3).expect("compress");
+        let length = NonZeroU32::new(u32::try_from(content.len()).expect("small")).expect("not empty");
+        let id = id_of(&content);
+
+        let mut sealed = seal(&key, &compressed);
+        assert_eq!(
+            unpacker.open(&mut sealed, Some(length), &id).expect("sound blob"),
+            &content[..]
+        );
+        let mut sealed = seal(&key, &content);
+        assert_eq!(
+            unpacker.open(&mut sealed, None, &id).expect("uncompressed blob"),
+            &content[..]
+        );
+
+        let mut sealed = seal(&key, &content);
+        let other = id_of(b"other");
+        assert_eq!(
+            unpacker.open(&mut sealed, None, &other),
+            Err(BlobFault::WrongId {
+                actual: id.to_hex().to_string()
+            })
+        );
+        let mut sealed = seal(&key, &compressed);
+        sealed[20] ^= 1;
+        assert_eq!(unpacker.open(&mut sealed, Some(length), &id), Err(BlobFault::Mac));
+        let mut sealed = seal(&key, &compressed);
+        let longer = NonZeroU32::new(length.get() + 1).expect("not zero");
+        assert!(matches!(
+            unpacker.open(&mut sealed, Some(longer), &id),
+            Err(BlobFault::Decompress { reason }) if reason.contains("instead of the indexed")
+        ));
+        let mut sealed = seal(&key, &content);
+        assert!(matches!(
+            unpacker.open(&mut sealed, Some(length), &id),
+            Err(BlobFault::Decompress { .. })
+        ));
+        assert_eq!(
+            unpacker.open(&mut [0u8; 31], None, &id),
+            Err(BlobFault::TooShort { length: 31 })
+        );
+    }
+}
