@@ -200,3 +200,39 @@ fn assert_partial_is_not_unchanged(sandbox: &Sandbox, source: &Path) {
         "a partly written file must not look restored"
     );
 }
+
+/// A repository restic wrote with its smallest packs (4 MiB): seedship restores a file spread
+/// over many of them, compressed and uncompressed blobs alike, bit-exact.
+#[test]
+fn restic_written_file_over_many_small_packs_is_restored_exact() {
+    let sandbox = Sandbox::new();
+    let source = sandbox.path("source");
+    fs::create_dir(&source).expect("source dir");
+    let mut rng = Rng::new(23);
+    let mut content = rng.random(24 * MIB);
+    content.extend(rng.text_like(6 * MIB + 777));
+    write_file(&source.join("mixed.bin"), &content, 0o600).expect("file");
+    set_mtime(&source.join("mixed.bin"), 1_650_000_000, 5).expect("mtime");
+    restic(&sandbox, &["init", "--repository-version", "2"]);
+    let source_arg = source.to_str().expect("utf-8");
+    restic(&sandbox, &["backup", "--pack-size", "4", source_arg]);
+    let packs = data_packs(&sandbox);
+    assert!(
+        packs.len() >= 5,
+        "restic should have written many packs: {}",
+        packs.len()
+    );
+
+    let restored = sandbox
+        .seedship(&["restore", "latest", "--target", "out"])
+        .success();
+    assert_eq!(
+        restored.json["bytes_restored"],
+        content.len() as u64,
+        "{}",
+        restored.stdout
+    );
+    let inside = sandbox.path("out").join(sandbox.source_in_snapshot(&source));
+    let differences = compare_trees(&source, &inside).expect("compare");
+    assert!(differences.is_empty(), "restore differs: {differences:#?}");
+}
