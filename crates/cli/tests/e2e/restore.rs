@@ -202,7 +202,7 @@ fn assert_partial_is_not_unchanged(sandbox: &Sandbox, source: &Path) {
 }
 
 /// A repository restic wrote with its smallest packs (4 MiB): seedship restores a file spread
-/// over many of them, compressed and uncompressed blobs alike, bit-exact.
+/// over five or more of them, random and compressible content, bit-exact with its mtime.
 #[test]
 fn restic_written_file_over_many_small_packs_is_restored_exact() {
     let sandbox = Sandbox::new();
