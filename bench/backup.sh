@@ -9,8 +9,7 @@
 #   (about 1.6 GB of real system files). They are copied first, so the 1% change never touches
 #   the originals.
 # Environment: BENCH_DIR (work directory, default a new one under /tmp; removed at the end
-#   unless BENCH_KEEP=1), SEEDSHIP_RESTORE_GROUP_MIB (restore group size, default 64; 0 = one
-#   pass, rustic_core's own behaviour).
+#   unless BENCH_KEEP=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +42,6 @@ trap cleanup EXIT
 export SEEDSHIP_PASSWORD="bench-$RANDOM-$RANDOM" RESTIC_PASSWORD BORG_PASSPHRASE
 RESTIC_PASSWORD="$SEEDSHIP_PASSWORD"; BORG_PASSPHRASE="$SEEDSHIP_PASSWORD"
 export RESTIC_CACHE_DIR="$work/restic-cache" BORG_BASE_DIR="$work/borg-base"
-group_mib="${SEEDSHIP_RESTORE_GROUP_MIB:-64}"
 
 tree="$work/tree"
 echo "bench: copying ${sources[*]} to $tree"
@@ -116,7 +114,7 @@ for tool in seedship restic borg; do
     mkdir -p "$dest"
     tar -cf - -C "$work" "$tool-repo" >/dev/null   # repository in the page cache, for all alike
     case "$tool" in
-        seedship) measure "$seedship" restore latest --target "$dest" --repo "$work/seedship-repo" --group-mib "$group_mib" --json ;;
+        seedship) measure "$seedship" restore latest --target "$dest" --repo "$work/seedship-repo" --json ;;
         restic) measure restic --repo "$work/restic-repo" restore latest --target "$dest" ;;
         borg) measure sh -c 'cd "$1" && exec borg extract "$2"' borg-extract "$dest" "$work/borg-repo::second" ;;
     esac
@@ -131,7 +129,7 @@ done
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1e6}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 echo
-echo "tree: $tree_files files, $(mb "$tree_bytes") MB (${sources[*]}); 1% change: $nchanged files, $(mb "$changed") MB; $(nproc) cores; seedship restore groups ${group_mib} MiB"
+echo "tree: $tree_files files, $(mb "$tree_bytes") MB (${sources[*]}); 1% change: $nchanged files, $(mb "$changed") MB; $(nproc) cores"
 printf '%-9s %9s %8s %7s %8s %9s %10s %9s %9s %9s\n' tool "backup s" "MB/s" "CPU s" "peak MiB" "repo MB" "1% adds MB" "restore s" "rest. MiB" ""
 for tool in seedship restic borg; do
     printf '%-9s %9s %8s %7s %8s %9s %10s %9s %9s\n' "$tool" "${first_wall[$tool]}" \

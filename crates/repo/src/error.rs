@@ -53,6 +53,15 @@ pub enum Error {
     /// `check` found damage; `errors` is how many findings are errors (not just warnings).
     #[error("repository {location} check found {errors} error(s)")]
     CheckFailed { location: String, errors: usize },
+    /// A data blob read from a pack is not what the index and its id say.
+    #[error("repository {location}: data blob {blob} in pack {pack} is damaged: {fault}")]
+    DamagedBlob {
+        location: String,
+        blob: String,
+        pack: String,
+        /// Boxed: keeps every `Result` of this crate small.
+        fault: Box<crate::BlobFault>,
+    },
     /// A file or directory of a local repository could not be read or changed.
     #[error("{path}: {source}")]
     Io {

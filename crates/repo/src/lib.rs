@@ -33,6 +33,7 @@ mod atomic;
 mod backup;
 mod check;
 mod copy;
+mod crypto;
 mod dump;
 mod error;
 mod exclude;
@@ -44,6 +45,7 @@ mod repository;
 mod restore;
 mod snapshots;
 mod source;
+mod unpack;
 
 pub use crate::{
     atomic::{Sweep, sweep_temporaries},
@@ -57,5 +59,5 @@ pub use crate::{
         SnapshotInfo, Unreadable,
     },
     repository::{Repo, RepoConfig, redact_passwords},
-    restore::RestoreOptions,
+    unpack::BlobFault,
 };

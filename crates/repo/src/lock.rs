@@ -16,10 +16,9 @@
 //! looks stale. After writing its lock a taker looks again, and gives way if a conflicting
 //! lock appeared meanwhile (two takers at once both give way, never both go on).
 
+use crate::crypto;
 use crate::error::{Error, Result};
 use aes256ctr_poly1305aes::Aes256CtrPoly1305Aes;
-use aes256ctr_poly1305aes::aead::{Aead, AeadInPlace, Nonce};
-use rand::RngCore;
 use rustic_core::repofile::MasterKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -327,43 +326,6 @@ fn is_id(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Encrypts and decrypts lock files with the repository's master key.
-struct Sealer(Aes256CtrPoly1305Aes);
-
-impl Sealer {
-    fn new(key: &MasterKey) -> Self {
-        let mut bytes = [0u8; 64];
-        bytes[..32].copy_from_slice(&key.encrypt);
-        bytes[32..48].copy_from_slice(&key.mac.k);
-        bytes[48..].copy_from_slice(&key.mac.r);
-        Self(Aes256CtrPoly1305Aes::new(&bytes.into()))
-    }
-
-    fn seal(&self, plain: &[u8]) -> Vec<u8> {
-        let mut nonce = Nonce::<Aes256CtrPoly1305Aes>::default();
-        rand::rng().fill_bytes(&mut nonce);
-        let mut sealed = nonce.to_vec();
-        sealed.extend_from_slice(plain);
-        let tag = self
-            .0
-            .encrypt_in_place_detached(&nonce, &[], &mut sealed[16..])
-            .expect("AES-CTR encrypts any length a lock file has");
-        sealed.extend_from_slice(&tag);
-        sealed
-    }
-
-    /// The plaintext of a sealed file, `None` if it does not authenticate.
-    fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
-        if sealed.len() < 32 {
-            return None;
-        }
-        let (nonce, rest) = sealed.split_at(16);
-        self.0
-            .decrypt(Nonce::<Aes256CtrPoly1305Aes>::from_slice(nonce), rest)
-            .ok()
-    }
-}
-
 /// Reads a lock file's JSON, zstd-compressed (version byte 2) or not, at most
 /// [`MAX_LOCK_FILE`] bytes either way.
 fn lock_json(plain: &[u8]) -> Option<LockFile> {
@@ -386,7 +348,7 @@ fn lock_json(plain: &[u8]) -> Option<LockFile> {
 /// Locks of a repository, with its key.
 pub(crate) struct Locks {
     store: LockStore,
-    sealer: Sealer,
+    cipher: Aes256CtrPoly1305Aes,
     location: String,
 }
 
@@ -394,7 +356,7 @@ impl Locks {
     pub(crate) fn new(store: LockStore, key: &MasterKey, location: &str) -> Self {
         Self {
             store,
-            sealer: Sealer::new(key),
+            cipher: crypto::cipher(key),
             location: location.to_owned(),
         }
     }
@@ -418,7 +380,7 @@ impl Locks {
             let Some(sealed) = self.store.read(&id).map_err(self.io("reading a lock"))? else {
                 continue;
             };
-            if let Some(lock) = self.sealer.open(&sealed).as_deref().and_then(lock_json) {
+            if let Some(lock) = crypto::open(&self.cipher, &sealed).as_deref().and_then(lock_json) {
                 locks.push((id, lock));
             }
         }
@@ -451,7 +413,7 @@ impl Locks {
     /// Writes a lock of `kind` for this process and answers its id.
     fn write(&self, kind: LockKind) -> Result<String> {
         let json = serde_json::to_vec(&LockFile::of_this_process(kind)).expect("a lock serialises");
-        let sealed = self.sealer.seal(&json);
+        let sealed = crypto::seal(&self.cipher, &json);
         let id = hex(&Sha256::digest(&sealed));
         self.store
             .write(&id, &sealed)
@@ -538,19 +500,6 @@ mod tests {
     }
 
     #[test]
-    fn a_sealed_lock_opens_with_its_key_only() {
-        let key = key();
-        let sealer = Sealer::new(&key);
-        let sealed = sealer.seal(b"{\"x\":1}");
-        assert_eq!(sealer.open(&sealed).as_deref(), Some(&b"{\"x\":1}"[..]));
-        assert_eq!(Sealer::new(&MasterKey::new()).open(&sealed), None);
-        let mut flipped = sealed.clone();
-        flipped[20] ^= 1;
-        assert_eq!(sealer.open(&flipped), None);
-        assert_eq!(sealer.open(&sealed[..31]), None);
-    }
-
-    #[test]
     fn restic_lock_json_plain_or_compressed_is_read() {
         let json = br#"{"time":"2026-12-07T05:50:00.123456789+01:00","exclusive":true,"hostname":"h","username":"u","pid":7,"uid":1000,"gid":100}"#;
         let plain = lock_json(json).expect("plain");
@@ -625,7 +574,7 @@ mod tests {
         let locks = || Locks::new(LockStore::local(root), &key, root);
         let mut dead = LockFile::of_this_process(LockKind::Shared);
         dead.pid = u32::MAX;
-        let sealed = Sealer::new(&key).seal(&serde_json::to_vec(&dead).expect("json"));
+        let sealed = crypto::seal(&crypto::cipher(&key), &serde_json::to_vec(&dead).expect("json"));
         locks()
             .store
             .write(&hex(&Sha256::digest(&sealed)), &sealed)

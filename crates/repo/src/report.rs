@@ -73,8 +73,6 @@ pub struct RestoreSummary {
     pub dirs_restored: u64,
     /// Bytes of file content written.
     pub bytes_restored: u64,
-    /// Number of restore passes (content is restored in bounded groups to bound memory).
-    pub passes: u64,
 }
 
 /// What `check` found.

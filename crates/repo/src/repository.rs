@@ -135,6 +135,8 @@ pub struct Repo {
     key: Credentials,
     pub(crate) location: String,
     locks: LockStore,
+    /// The backend the repository's files are read from (restore reads data packs directly).
+    pub(crate) backend: Arc<dyn WriteBackend>,
     /// The directory of a local repository.
     pub(crate) local_root: Option<PathBuf>,
     pub(crate) bridge: Bridge,
@@ -168,7 +170,7 @@ impl Repo {
             .clone()
             .open(&Credentials::password(&config.password))
             .map_err(engine(&config.display_location(), "opening"))?;
-        Self::wrap(config, unopened, inner, bridge)
+        Self::wrap(config, (unopened, backend), inner, bridge)
     }
 
     /// Opens the repository, creating it first when the location holds none. Returns whether
@@ -194,7 +196,7 @@ impl Repo {
                 .clone()
                 .open(&credentials)
                 .map_err(engine(&config.display_location(), "opening"))?;
-            return Ok((Self::wrap(config, unopened, inner, bridge)?, false));
+            return Ok((Self::wrap(config, (unopened, backend), inner, bridge)?, false));
         }
         let repo_config = ConfigOptions::default()
             .set_version(2u32)
@@ -204,16 +206,17 @@ impl Repo {
             .clone()
             .init(&credentials, &KeyOptions::default(), &repo_config)
             .map_err(engine(&config.display_location(), "creating"))?;
-        Ok((Self::wrap(config, unopened, inner, bridge)?, true))
+        Ok((Self::wrap(config, (unopened, backend), inner, bridge)?, true))
     }
 
     fn wrap(
         config: &RepoConfig,
-        unopened: Repository<()>,
+        (unopened, backend): (Repository<()>, Arc<dyn WriteBackend>),
         inner: Repository<OpenStatus>,
         bridge: Bridge,
     ) -> Result<Self> {
         Ok(Self {
+            backend,
             key: Credentials::Masterkey(inner.key()),
             inner,
             unopened,

@@ -1,7 +1,7 @@
 //! Library tests of `seedship-repo` against real directories.
 
 use seedship_progress::{NoProgress, Progress, Task, Unit};
-use seedship_repo::{BackupOptions, Error, Repo, RepoConfig, RestoreOptions, Sources};
+use seedship_repo::{BackupOptions, Error, Repo, RepoConfig, Sources};
 use seedship_treecmp::{SampleTree, compare_trees};
 use std::{
     path::{Path, PathBuf},
@@ -123,7 +123,7 @@ impl Task for RecordedTask {
 }
 
 #[test]
-fn progress_reaches_our_reporter_and_grouped_restore_is_exact() {
+fn progress_reaches_our_reporter_and_restore_is_exact() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tree = SampleTree::build(&dir.path().join("tree"), 5 << 20).expect("tree");
     let recorder = Recorder::default();
@@ -147,11 +147,7 @@ fn progress_reaches_our_reporter_and_grouped_restore_is_exact() {
 
     tasks.lock().expect("lock").clear();
     let target: PathBuf = dir.path().join("out");
-    let options = RestoreOptions {
-        group_bytes: Some(1 << 20),
-    };
-    let summary = repo.restore("latest", &target, &options).expect("restore");
-    assert!(summary.passes > 3, "{summary:?}");
+    let summary = repo.restore("latest", &target).expect("restore");
     assert_eq!(summary.bytes_restored, tree.bytes);
     assert_eq!(summary.files_unchanged, 0);
     let recorded = tasks.lock().expect("lock").clone();
@@ -172,7 +168,7 @@ fn progress_reaches_our_reporter_and_grouped_restore_is_exact() {
     assert!(differences.is_empty(), "{differences:#?}");
 
     // Restoring again into the same target finds everything in place.
-    let again = repo.restore("latest", &target, &options).expect("restore again");
+    let again = repo.restore("latest", &target).expect("restore again");
     assert_eq!(again.bytes_restored, 0);
     assert_eq!(again.files_restored, 0);
     assert!(again.files_unchanged > 0);
@@ -183,7 +179,7 @@ fn unknown_snapshot_is_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (repo, _) = Repo::open_or_init(&config(&dir.path().join("repo")), quiet()).expect("init");
     assert!(matches!(
-        repo.restore("latest", &dir.path().join("out"), &RestoreOptions::default()),
+        repo.restore("latest", &dir.path().join("out")),
         Err(Error::SnapshotNotFound { .. })
     ));
 }

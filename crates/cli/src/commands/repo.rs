@@ -6,7 +6,7 @@ use crate::backups::{PolicyRun, Tagged, bytes, policy_backup, run_backup, short}
 use crate::{Context, exit, output, shared};
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use seedship_repo::{BackupOptions, Repo, RestoreOptions, Retention, Sources};
+use seedship_repo::{BackupOptions, Repo, Retention, Sources};
 use std::path::PathBuf;
 
 #[derive(Debug, Subcommand)]
@@ -81,13 +81,6 @@ pub struct RestoreArgs {
     target: PathBuf,
     #[command(flatten)]
     repo: RepoArgs,
-    /// Restore file contents in groups of at most this size (bounds memory; suffixes K, M, G,
-    /// T as powers of 1024); 0: one group.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = seedship_progress::parse_size)]
-    group_size: u64,
-    /// Old spelling of --group-size, in MiB.
-    #[arg(long, value_name = "MIB", hide = true, conflicts_with = "group_size")]
-    group_mib: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -289,14 +282,7 @@ fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
         std::process::exit(code);
     }
     let repo = args.repo.open(ctx)?;
-    let options = RestoreOptions {
-        group_bytes: Some(
-            args.group_mib
-                .map_or(args.group_size, |mib| mib.saturating_mul(1024 * 1024)),
-        )
-        .filter(|&bytes| bytes > 0),
-    };
-    let summary = repo.restore(&args.snapshot, &args.target, &options)?;
+    let summary = repo.restore(&args.snapshot, &args.target)?;
     let doc = Tagged::about("summary", &repo, &summary);
     output::emit(ctx.json, &doc, || {
         format!(

@@ -22,44 +22,14 @@ fn backup_then_restore_is_bit_exact() {
         .expect("snapshot id")
         .to_owned();
 
-    // Small groups force the grouped restore path (several passes plus the final one).
     let restored = sandbox
-        .seedship(&[
-            "restore",
-            &snapshot[..8],
-            "--target",
-            "restored",
-            "--group-size",
-            "8M",
-        ])
+        .seedship(&["restore", &snapshot[..8], "--target", "restored"])
         .success();
-    assert!(
-        restored.json["passes"].as_u64().expect("passes") > 2,
-        "{}",
-        restored.stdout
-    );
     assert_eq!(restored.json["bytes_restored"], tree.bytes);
     // Like restic, a restore recreates the absolute source path under the target.
     let inside = |target: &str| sandbox.path(target).join(sandbox.source_in_snapshot(&tree.root));
     let differences = compare_trees(&tree.root, &inside("restored")).expect("compare");
     assert!(differences.is_empty(), "restore differs: {differences:#?}");
-
-    // One ungrouped pass into a second target gives the same tree.
-    sandbox
-        .seedship(&[
-            "restore",
-            "latest",
-            "--target",
-            "restored-once",
-            "--group-mib",
-            "0",
-        ])
-        .success();
-    let differences = compare_trees(&tree.root, &inside("restored-once")).expect("compare");
-    assert!(
-        differences.is_empty(),
-        "ungrouped restore differs: {differences:#?}"
-    );
 
     let check = sandbox.seedship(&["check", "--read-data"]).success();
     assert_eq!(check.json["errors"].as_array().map(Vec::len), Some(0));
@@ -714,9 +684,7 @@ fn help_names_the_environment_and_sizes_take_suffixes() {
         "{backup}"
     );
     // A size that does not parse is a usage error naming it.
-    let bad = sandbox
-        .seedship(&["restore", "latest", "--target", "out", "--group-size", "12Q"])
-        .fails_with(2);
+    let bad = sandbox.seedship(&["diskprep", "--capacity", "12Q"]).fails_with(2);
     assert!(
         bad.stderr.contains("12Q") && bad.stderr.contains("unknown unit"),
         "{}",

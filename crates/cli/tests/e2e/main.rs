@@ -17,6 +17,7 @@ mod import_jobs;
 mod import_receive;
 mod offline_flow;
 mod policy;
+mod restore;
 mod retention;
 mod seed_vault;
 mod server_access;
