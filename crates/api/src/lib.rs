@@ -9,6 +9,7 @@
 mod client;
 mod credentials;
 mod message;
+mod signature;
 mod upload;
 mod wire;
 
@@ -17,10 +18,13 @@ pub use client::{
 };
 pub use credentials::{Credentials, CredentialsError, PendingCredentials, write_private};
 pub use message::error_chain;
+pub use signature::webhook_signature;
 pub use upload::{BodyWriter, UploadBody};
 pub use wire::{
     AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobList, BlobListEntry, BlobPlaced, ClockRequest,
-    ClockState, CustodyReport, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, IssuedSecret, JobAction,
-    JobDetail, MetricsSnapshot, NameList, NameRequest, SeedProgress, SeedReport, SeedRequest, ServiceKey,
-    VaultInfo, VaultRequest, VaultSeed, WhoAmI,
+    ClockState, CustodyReport, DELIVERY_HEADER, DeliveryState, DriveLogs, EVENT_HEADER, ErrorBody, ErrorCode,
+    ErrorDetail, ErrorLogLocation, IssuedSecret, JobAction, JobDetail, MetricsSnapshot, NameList,
+    NameRequest, SIGNATURE_HEADER, SeedProgress, SeedReport, SeedRequest, ServiceKey, VaultInfo,
+    VaultRequest, VaultSeed, WebhookDelivery, WebhookEvent, WebhookEventKind, WebhookInfo, WebhookRequest,
+    WhoAmI,
 };

@@ -40,6 +40,7 @@ mod throttle;
 mod tls;
 mod vault;
 mod web;
+mod webhooks;
 
 pub use config::{
     ConfigError, ConnectionLimits, MetadataConfig, ServerConfig, ServerOptions, TlsMode, default_data_centre,

@@ -19,5 +19,6 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::seed::router())
         .merge(crate::vault::router())
         .merge(crate::web::router())
+        .merge(crate::webhooks::router())
         .with_state(state)
 }

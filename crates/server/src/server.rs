@@ -184,6 +184,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
             }
         }
     });
+    tokio::spawn(crate::webhooks::deliver_forever(state.clone()));
     tokio::spawn(crate::staging::sweep_forever(
         state.store.clone(),
         options.config.staging_max_age(),
