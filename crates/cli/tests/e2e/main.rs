@@ -25,3 +25,4 @@ mod server_restic;
 mod server_tls;
 mod staging;
 mod web_page;
+mod webhooks;
