@@ -29,6 +29,7 @@ mod listen;
 #[cfg(test)]
 mod module_graph;
 mod names;
+mod prometheus;
 mod routes;
 mod secret;
 mod seed;

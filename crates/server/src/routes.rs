@@ -20,5 +20,6 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::vault::router())
         .merge(crate::web::router())
         .merge(crate::webhooks::router())
+        .merge(crate::prometheus::router())
         .with_state(state)
 }

@@ -173,7 +173,15 @@ async fn post_config(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let row = open_vault(&state, &principal, &account, &vault).await?;
-    upload(&state, &config_key(&row), None, Some(MAX_CONFIG), body).await
+    upload(
+        &state,
+        (&account, &vault),
+        &config_key(&row),
+        None,
+        Some(MAX_CONFIG),
+        body,
+    )
+    .await
 }
 
 async fn head_object(
@@ -203,7 +211,7 @@ async fn post_object(
 ) -> Result<StatusCode, ApiError> {
     let row = open_vault(&state, &principal, &account, &vault).await?;
     let key = object_key(&row, &kind, &name)?;
-    upload(&state, &key, Some(&name), None, body).await
+    upload(&state, (&account, &vault), &key, Some(&name), None, body).await
 }
 
 async fn delete_object(
@@ -378,10 +386,12 @@ pub(crate) async fn read_bounded(
     Ok(Some(bytes))
 }
 
-/// Stores the request body under `key`, checking that it hashes to `expected_id` (if given)
-/// and, with `limit`, refusing it (413, nothing stored) once it is longer.
+/// Stores the request body under `key` of vault `(account, vault)`, checking that it hashes
+/// to `expected_id` (if given) and, with `limit`, refusing it (413, nothing stored) once it is
+/// longer.
 async fn upload(
     state: &AppState,
+    (account, vault): (&str, &str),
     key: &str,
     expected_id: Option<&str>,
     limit: Option<u64>,
@@ -449,6 +459,7 @@ async fn upload(
         }
     }
     .await;
+    state.metrics.add_vault_bytes(account, vault, received);
     match (outcome, writer) {
         (Ok(()), Some(writer)) => {
             writer.finish().await?;

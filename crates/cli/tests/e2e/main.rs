@@ -16,6 +16,7 @@ mod import_jobs;
 mod import_receive;
 mod offline_flow;
 mod policy;
+mod prometheus;
 mod seed_vault;
 mod server_access;
 mod server_agent;
