@@ -130,11 +130,9 @@ async fn add(
     let account_id = principal.require_account()?;
     check_url(&request.url)?;
     if webhooks_of(&state, account_id).await?.len() >= MAX_WEBHOOKS {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            seedship_api::ErrorCode::AlreadyExists,
-            format!("the account has {MAX_WEBHOOKS} webhooks already: remove one first"),
-        ));
+        return Err(ApiError::invalid_request(format!(
+            "the account has {MAX_WEBHOOKS} webhooks already: remove one first"
+        )));
     }
     let id = secret::new_id("whk");
     let signing_secret = secret::generate();
