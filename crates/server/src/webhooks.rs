@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::Principal;
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::secret;
@@ -474,7 +475,7 @@ async fn deliver_due(state: &AppState, http: &reqwest::Client) -> Result<(), Api
         .map(
             |(id, event_type, body, attempts, url, signing_secret)| async move {
                 let attempt = attempt(http, &id, &event_type, &body, &url, &signing_secret).await;
-                record(state, &id, attempts + 1, &attempt).await
+                record(&state.db, &id, attempts + 1, &attempt).await
             },
         )
         .buffer_unordered(CONCURRENCY)
@@ -516,7 +517,7 @@ async fn attempt(
 
 /// Records attempt number `attempts` of delivery `id`: delivered, failed for good after
 /// [`MAX_ATTEMPTS`], or pending until its backoff passed.
-async fn record(state: &AppState, id: &str, attempts: i64, attempt: &Attempt) -> Result<(), ApiError> {
+async fn record(db: &Db, id: &str, attempts: i64, attempt: &Attempt) -> Result<(), ApiError> {
     let now = wall_now();
     let (status, error) = match attempt {
         Attempt::Delivered(status) => (Some(i64::from(*status)), None),
@@ -543,7 +544,7 @@ async fn record(state: &AppState, id: &str, attempts: i64, attempt: &Attempt) ->
     .bind(error)
     .bind(delivered_at)
     .bind(id)
-    .execute(state.db.pool())
+    .execute(db.pool())
     .await?;
     Ok(())
 }
@@ -551,6 +552,62 @@ async fn record(state: &AppState, id: &str, attempts: i64, attempt: &Attempt) ->
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use super::{Attempt, MAX_ATTEMPTS, record};
+    use crate::db::Db;
+
+    /// The state, attempts, status, error and next due time of delivery `dlv-1`.
+    async fn delivery(db: &Db) -> (String, i64, Option<i64>, Option<String>, i64) {
+        sqlx::query_as(
+            "SELECT state, attempts, last_status, last_error, next_attempt_at FROM webhook_deliveries WHERE id = 'dlv-1'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .expect("delivery")
+    }
+
+    /// A refused attempt stays pending for its backoff; the last allowed one fails for good;
+    /// a 2xx delivers.
+    #[test]
+    fn attempts_are_recorded_pending_then_failed_after_the_last_or_delivered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("metadata.db").display());
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let db = Db::connect(&url).await.expect("database");
+            let account = db.create_account("acme", "s").await.expect("account");
+            sqlx::query("INSERT INTO webhooks (id, account_id, url, secret, created_at) VALUES ('whk-1', $1, 'http://127.0.0.1:9/', 's', 0)")
+                .bind(&account)
+                .execute(db.pool())
+                .await
+                .expect("webhook");
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (id, webhook_id, event_key, event_type, body, state, attempts, \
+                 next_attempt_at, created_at) VALUES ('dlv-1', 'whk-1', 'evt-1', 'job.deleted', '{}', 'pending', 0, 0, 0)",
+            )
+            .execute(db.pool())
+            .await
+            .expect("delivery");
+
+            let before = time::OffsetDateTime::now_utc().unix_timestamp();
+            record(&db, "dlv-1", 3, &Attempt::Refused(500)).await.expect("record");
+            let (state, attempts, status, error, next) = delivery(&db).await;
+            assert_eq!((state.as_str(), attempts, status), ("pending", 3, Some(500)));
+            assert_eq!(error.as_deref(), Some("answered HTTP 500"));
+            assert!((before + 4..=before + 5).contains(&next), "due 4 s after the third failure: {next}");
+
+            record(&db, "dlv-1", MAX_ATTEMPTS, &Attempt::Unreachable("connection refused".into()))
+                .await
+                .expect("record");
+            let (state, attempts, status, error, _) = delivery(&db).await;
+            assert_eq!((state.as_str(), attempts, status), ("failed", MAX_ATTEMPTS, None));
+            assert_eq!(error.as_deref(), Some("connection refused"));
+
+            record(&db, "dlv-1", 1, &Attempt::Delivered(204)).await.expect("record");
+            let (state, _, status, error, _) = delivery(&db).await;
+            assert_eq!((state.as_str(), status, error), ("delivered", Some(204), None));
+        });
+    }
 
     #[test]
     fn retries_wait_1_2_4_seconds_and_so_on_up_to_5_minutes() {
