@@ -254,6 +254,8 @@ async fn announce_deadlines(state: &AppState, now: time::OffsetDateTime) -> Resu
             deadline: deadline.kind,
             due_at: webhooks::rfc3339(deadline.at),
         };
+        // Reads, then writes: one at a time with the job writes (see `AppState::job_writes`).
+        let _writing = state.job_writes.lock().await;
         let mut tx = state.db.pool().begin().await?;
         webhooks::enqueue(&mut tx, state, job.account(), Some(&key), kind).await?;
         tx.commit().await?;

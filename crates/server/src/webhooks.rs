@@ -174,24 +174,24 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let account_id = principal.require_account()?;
+    // Writes first (no read to upgrade from: SQLite would refuse it beside a job write).
     let mut tx = state.db.pool().begin().await?;
-    let owned: Option<String> =
-        sqlx::query_scalar("SELECT id FROM webhooks WHERE id = $1 AND account_id = $2")
-            .bind(&id)
-            .bind(account_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    if owned.is_none() {
+    sqlx::query(
+        "DELETE FROM webhook_deliveries WHERE webhook_id IN \
+         (SELECT id FROM webhooks WHERE id = $1 AND account_id = $2)",
+    )
+    .bind(&id)
+    .bind(account_id)
+    .execute(&mut *tx)
+    .await?;
+    let removed = sqlx::query("DELETE FROM webhooks WHERE id = $1 AND account_id = $2")
+        .bind(&id)
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+    if removed.rows_affected() != 1 {
         return Err(ApiError::not_found(format!("webhook {id} not found")));
     }
-    sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM webhooks WHERE id = $1")
-        .bind(&id)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     tracing::info!(account = %account_id, webhook = %id, "webhook removed");
     Ok(StatusCode::NO_CONTENT)
