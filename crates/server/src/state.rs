@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub sign_in_throttle: Arc<SignInThrottle>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Networks webhook deliveries never connect to.
+    pub webhook_deny_networks: Arc<[ipnet::IpNet]>,
     /// Held by every transaction that changes a job, so that this server changes jobs one at
     /// a time: on SQLite two write transactions that both read first fail (busy) instead of
     /// waiting, and two receivers of one job act on it at once. (Servers sharing a Postgres

@@ -9,6 +9,7 @@
 //! with exponential backoff and gives up after [`MAX_ATTEMPTS`]. Delivery is at least once:
 //! a receiver deduplicates by the event's `id`.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -16,6 +17,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use futures::StreamExt as _;
+use ipnet::IpNet;
 use seedship_api::{
     DELIVERY_HEADER, DeliveryState, EVENT_HEADER, ErrorLogLocation, SIGNATURE_HEADER, WebhookDelivery,
     WebhookEvent, WebhookEventKind, WebhookInfo, WebhookRequest, webhook_signature,
@@ -79,8 +81,9 @@ fn rfc3339_unix(unix: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix).map_or_else(|_| unix.to_string(), rfc3339)
 }
 
-/// Refuses a URL that is not `http(s)://host...`, naming it.
-fn check_url(url: &str) -> Result<(), ApiError> {
+/// Refuses a URL that is not `http(s)://host...`, or whose host is an address in `deny`,
+/// naming it.
+fn check_url(url: &str, deny: &[IpNet]) -> Result<(), ApiError> {
     if url.len() > MAX_URL {
         return Err(ApiError::invalid_request(format!(
             "webhook URL is {} bytes, more than {MAX_URL}",
@@ -99,7 +102,27 @@ fn check_url(url: &str) -> Result<(), ApiError> {
             "webhook URL {url:?} carries credentials: deliveries are authenticated by their signature"
         )));
     }
+    let host = parsed.host_str().unwrap_or_default();
+    let literal = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok();
+    if let Some(net) = literal.and_then(|ip| denied(ip, deny)) {
+        return Err(ApiError::invalid_request(format!(
+            "webhook URL {url:?} names an address in {net}, which webhook_deny_networks refuses"
+        )));
+    }
     Ok(())
+}
+
+/// The network of `deny` that holds `ip`, if any.
+fn denied(ip: IpAddr, deny: &[IpNet]) -> Option<IpNet> {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    deny.iter().find(|net| net.contains(&ip)).copied()
 }
 
 /// The webhooks of account `account_id`, oldest first, without their secrets.
@@ -129,7 +152,7 @@ async fn add(
     JsonBody(request): JsonBody<WebhookRequest>,
 ) -> Result<(StatusCode, Json<WebhookInfo>), ApiError> {
     let account_id = principal.require_account()?;
-    check_url(&request.url)?;
+    check_url(&request.url, &state.webhook_deny_networks)?;
     if webhooks_of(&state, account_id).await?.len() >= MAX_WEBHOOKS {
         return Err(ApiError::invalid_request(format!(
             "the account has {MAX_WEBHOOKS} webhooks already: remove one first"
@@ -414,11 +437,7 @@ fn backoff(attempts: i64) -> Duration {
 /// Delivers due deliveries for as long as the server runs; started once per server process.
 /// Pending deliveries of an earlier run (or of a process that died) are due at once.
 pub(crate) async fn deliver_forever(state: AppState) {
-    let http = match reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
+    let http = match http_client().build() {
         Ok(http) => http,
         Err(err) => {
             tracing::error!("webhook deliveries disabled: no HTTP client: {err}");
@@ -431,6 +450,42 @@ pub(crate) async fn deliver_forever(state: AppState) {
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// The delivery client's settings: bounded attempts, no redirects.
+fn http_client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+}
+
+/// The client to deliver to `url` with: `http` when no network is denied; else one that
+/// connects only to the addresses the host resolves to now, after checking that none is
+/// denied (so a name cannot resolve elsewhere between the check and the connection).
+async fn client_for(http: &reqwest::Client, url: &str, deny: &[IpNet]) -> Result<reqwest::Client, String> {
+    if deny.is_empty() {
+        return Ok(http.clone());
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|err| format!("{url}: {err}"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare, port))
+        .await
+        .map_err(|err| format!("resolving {host}: {err}"))?
+        .collect();
+    if let Some((address, net)) = addresses
+        .iter()
+        .find_map(|a| denied(a.ip(), deny).map(|net| (a.ip(), net)))
+    {
+        return Err(format!(
+            "{host} resolves to {address}, in {net}, which webhook_deny_networks refuses"
+        ));
+    }
+    http_client()
+        .resolve_to_addrs(bare, &addresses)
+        .build()
+        .map_err(|err| format!("HTTP client: {err}"))
 }
 
 /// One pass: takes up to [`BATCH`] due deliveries and attempts them.
@@ -474,7 +529,8 @@ async fn deliver_due(state: &AppState, http: &reqwest::Client) -> Result<(), Api
     let outcomes: Vec<Result<(), ApiError>> = futures::stream::iter(claimed)
         .map(
             |(id, event_type, body, attempts, url, signing_secret)| async move {
-                let attempt = attempt(http, &id, &event_type, &body, &url, &signing_secret).await;
+                let deny = &state.webhook_deny_networks;
+                let attempt = attempt(http, deny, &id, &event_type, &body, &url, &signing_secret).await;
                 record(&state.db, &id, attempts + 1, &attempt).await
             },
         )
@@ -487,12 +543,17 @@ async fn deliver_due(state: &AppState, http: &reqwest::Client) -> Result<(), Api
 /// POSTs `body`, signed now, to `url`.
 async fn attempt(
     http: &reqwest::Client,
+    deny: &[IpNet],
     id: &str,
     event_type: &str,
     body: &str,
     url: &str,
     signing_secret: &str,
 ) -> Attempt {
+    let http = match client_for(http, url, deny).await {
+        Ok(http) => http,
+        Err(refused) => return Attempt::Unreachable(refused),
+    };
     let signature = webhook_signature(signing_secret, wall_now(), body.as_bytes());
     let sent = http
         .post(url)
@@ -610,6 +671,30 @@ mod tests {
     }
 
     #[test]
+    fn urls_naming_a_denied_address_are_refused_names_are_left_to_the_delivery() {
+        let deny: Vec<ipnet::IpNet> = ["127.0.0.0/8", "::1/128"]
+            .iter()
+            .map(|n| n.parse().expect("net"))
+            .collect();
+        for bad in [
+            "http://127.0.0.1:9/",
+            "http://127.1.2.3/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+        ] {
+            let err = super::check_url(bad, &deny).expect_err(bad);
+            assert!(
+                err.message.contains("webhook_deny_networks"),
+                "{bad}: {}",
+                err.message
+            );
+        }
+        for good in ["http://10.0.0.1/", "http://localhost/", "https://[2001:db8::1]/"] {
+            assert!(super::check_url(good, &deny).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
     fn retries_wait_1_2_4_seconds_and_so_on_up_to_5_minutes() {
         let waits: Vec<u64> = (1..=10).map(|n| super::backoff(n).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
@@ -619,7 +704,7 @@ mod tests {
     #[test]
     fn only_http_and_https_urls_with_a_host_are_taken() {
         for good in ["http://127.0.0.1:9/hook", "https://example.com/x?y=1"] {
-            assert!(super::check_url(good).is_ok(), "{good}");
+            assert!(super::check_url(good, &[]).is_ok(), "{good}");
         }
         for bad in [
             "ftp://example.com/",
@@ -628,7 +713,7 @@ mod tests {
             "not a url",
             "https://u:p@example.com/",
         ] {
-            let err = super::check_url(bad).expect_err(bad);
+            let err = super::check_url(bad, &[]).expect_err(bad);
             assert!(err.message.contains("webhook URL"), "{bad}: {}", err.message);
         }
     }

@@ -297,3 +297,54 @@ fn an_event_pending_when_the_server_is_killed_arrives_after_its_restart() {
         "refused before the kill, delivered after: {delivered}"
     );
 }
+
+#[test]
+fn denied_networks_are_refused_at_registration_and_delivery() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        "webhook_deny_networks = [\"127.0.0.0/8\", \"::1/128\"]\n",
+    )
+    .expect("config");
+    let site = Site::start(dir.path(), Some(&config));
+    let receiver = Receiver::start(loopback(), 0);
+
+    // An address literal in a denied network: refused, naming it.
+    let refused = run(&[
+        "webhook",
+        "add",
+        &receiver.url(),
+        "--credentials",
+        path(&site.owner_file),
+    ]);
+    let message = error_message(&refused);
+    assert!(
+        message.contains("in 127.0.0.0/8, which webhook_deny_networks refuses"),
+        "{message}"
+    );
+
+    // A name that resolves into one: taken, but never connected to.
+    let by_name = format!("http://localhost:{}/hooks/seedship", receiver.addr.port());
+    add_webhook(&site, &by_name);
+    let src = dir.path().join("src");
+    make_source(&src, 3, MIB);
+    let set = site.prepare("denied", &src, 1, 64 * MIB);
+    site.create_job("denied", &set, "Ann");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let error = loop {
+        let listed = deliveries(&site);
+        if let Some(error) = listed
+            .iter()
+            .find_map(|d| d["last_error"].as_str().map(str::to_owned))
+        {
+            break error;
+        }
+        assert!(Instant::now() < deadline, "no attempt in 30 s: {listed:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(error.contains("localhost resolves to"), "{error}");
+    assert!(error.contains("which webhook_deny_networks refuses"), "{error}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(receiver.received().is_empty(), "the receiver was reached");
+}

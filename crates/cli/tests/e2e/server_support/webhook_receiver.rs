@@ -29,7 +29,7 @@ impl Received {
 
 /// A webhook receiver: answers 500 to its first `fail_first` requests, 200 after.
 pub struct Receiver {
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     got: Arc<Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
 }
