@@ -12,7 +12,7 @@ use crate::wire::{
     BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport, DamagedQuery,
     DriveLogs, ErrorBody, ErrorCode, IssuedSecret, JobAction, JobCreateQuery, JobDetail, MetricsSnapshot,
     NameList, NameRequest, RepairQuery, SeedProgress, SeedReport, SeedRequest, ServiceKey, Spans, VaultInfo,
-    VaultRequest,
+    VaultRequest, WebhookDelivery, WebhookInfo, WebhookRequest,
 };
 use seedship_jobs::{JobSpec, JobSummary};
 
@@ -560,6 +560,45 @@ impl Client {
     /// [`ClientError`] as the server answered.
     pub fn metrics(&self) -> Result<Metrics, ClientError> {
         self.call::<(), _>(None, "/api/v1/metrics")
+    }
+
+    /// Registers a webhook of the account (account owner); the answer carries its signing
+    /// secret, shown this once.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered (`InvalidRequest` for a URL that is not http(s)).
+    pub fn add_webhook(&self, url: &str) -> Result<WebhookInfo, ClientError> {
+        self.call(Some(&WebhookRequest { url: url.to_owned() }), "/api/v1/webhooks")
+    }
+
+    /// The account's webhooks, without their secrets (account owner).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn webhooks(&self) -> Result<Vec<WebhookInfo>, ClientError> {
+        self.call::<(), _>(None, "/api/v1/webhooks")
+    }
+
+    /// Removes webhook `id` of the account and its deliveries (account owner).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered (`NotFound` for an unknown id).
+    pub fn remove_webhook(&self, id: &str) -> Result<(), ClientError> {
+        let url = format!("{}{}", self.server, api_path(&["webhooks", id])?);
+        self.send_raw(&url, self.http.delete(&url)).map(drop)
+    }
+
+    /// The account's latest webhook deliveries, newest first, with their last status
+    /// (account owner).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn webhook_deliveries(&self) -> Result<Vec<WebhookDelivery>, ClientError> {
+        self.call::<(), _>(None, "/api/v1/webhooks/deliveries")
     }
 
     fn blob_url(&self, account: &str, name: &str, path: &str) -> Result<String, ClientError> {

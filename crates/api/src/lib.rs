@@ -9,17 +9,21 @@
 mod client;
 mod credentials;
 mod message;
+mod signature;
 mod upload;
 mod wire;
 
 pub use client::{Client, ClientError, HeldBack, Metrics, Seeded};
 pub use credentials::{Credentials, CredentialsError, PendingCredentials, write_private};
 pub use message::error_chain;
+pub use signature::webhook_signature;
 pub use upload::{BodyWriter, UploadBody};
 pub use wire::{
     AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery, BlobList,
     BlobListEntry, BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport,
-    DamagedQuery, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, IssuedSecret, JobAction, JobCreateQuery,
-    JobDetail, MetricsSnapshot, NameList, NameRequest, RepairQuery, SeedProgress, SeedQuery, SeedReport,
-    SeedRequest, ServiceKey, Spans, SpansError, VaultInfo, VaultRequest, VaultSeed, WhoAmI,
+    DELIVERY_HEADER, DamagedQuery, DeliveryState, DriveLogs, EVENT_HEADER, ErrorBody, ErrorCode, ErrorDetail,
+    ErrorLogLocation, IssuedSecret, JobAction, JobCreateQuery, JobDetail, MetricsSnapshot, NameList,
+    NameRequest, RepairQuery, SIGNATURE_HEADER, SeedProgress, SeedQuery, SeedReport, SeedRequest, ServiceKey,
+    Spans, SpansError, VaultInfo, VaultRequest, VaultSeed, WebhookDelivery, WebhookEvent, WebhookEventKind,
+    WebhookInfo, WebhookRequest, WhoAmI,
 };

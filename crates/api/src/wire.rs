@@ -3,8 +3,8 @@
 //! logic beyond naming (`docs/http-api.md` is the reference).
 
 use seedship_jobs::{
-    CustodyEntry, DataCentre, DriveLog, ErasureRecord, Job, JobSummary, JobUpdate, Problem, ShipRequest,
-    ShippingInfo,
+    CustodyEntry, DataCentre, DeadlineKind, DriveLog, DriveState, ErasureRecord, Job, JobState, JobSummary,
+    JobUpdate, Problem, ShipRequest, ShippingInfo,
 };
 use serde::{Deserialize, Serialize};
 
@@ -487,9 +487,182 @@ pub struct MetricsSnapshot {
     pub vault_objects_stored: u64,
 }
 
+// Webhooks
+
+/// The header that carries an event delivery's signature: `t=<unix seconds>,v1=<hex>`, the
+/// HMAC-SHA256 with the webhook's secret of `<t>.<body>` (see [`crate::webhook_signature`]).
+pub const SIGNATURE_HEADER: &str = "X-Seedship-Signature";
+/// The header that names a delivery's event type, e.g. `job.state_changed`.
+pub const EVENT_HEADER: &str = "X-Seedship-Event";
+/// The header that carries a delivery's id (the same on every attempt).
+pub const DELIVERY_HEADER: &str = "X-Seedship-Delivery";
+
+/// The body of `POST /api/v1/webhooks`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookRequest {
+    /// Where events are POSTed: an `http` or `https` URL.
+    pub url: String,
+}
+
+/// A webhook as `POST /api/v1/webhooks` and `GET /api/v1/webhooks` answer it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookInfo {
+    pub id: String,
+    pub url: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The signing secret: in the creation's answer only, never again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Not yet answered with 2xx; attempted again at `next_attempt_at`.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed; not attempted again.
+    Failed,
+}
+
+/// One event's delivery to one webhook, as `GET /api/v1/webhooks/deliveries` lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub webhook_id: String,
+    /// The event's `type`.
+    pub event_type: String,
+    /// The event as sent.
+    pub event: serde_json::Value,
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The HTTP status of the last attempt, if the receiver answered.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed (the status, or the connection error).
+    pub last_error: Option<String>,
+    /// RFC 3339; while pending.
+    pub next_attempt_at: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; once delivered.
+    pub delivered_at: Option<String>,
+}
+
+/// An event as POSTed to a webhook (docs/http-api.md, "Webhook events").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    /// Unique per event (the same in every delivery and attempt of it).
+    pub id: String,
+    /// When it happened, RFC 3339 by the server's clock.
+    pub at: String,
+    /// The account whose job or vault it concerns.
+    pub account: String,
+    #[serde(flatten)]
+    pub kind: WebhookEventKind,
+}
+
+/// What happened, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum WebhookEventKind {
+    /// A job entered a state (`from` is absent when the job was created).
+    #[serde(rename = "job.state_changed")]
+    JobStateChanged {
+        job: String,
+        from: Option<JobState>,
+        to: JobState,
+    },
+    /// A drive entered a state.
+    #[serde(rename = "drive.state_changed")]
+    DriveStateChanged {
+        job: String,
+        drive_id: String,
+        from: DriveState,
+        to: DriveState,
+    },
+    /// A drive's copy ended CompletedMoreInfo: its error log says what to look at.
+    #[serde(rename = "drive.completed_more_info")]
+    DriveCompletedMoreInfo {
+        job: String,
+        drive_id: String,
+        error_log: ErrorLogLocation,
+    },
+    /// A deadline of the job passes at `due_at` unless the owner acts (records shipping).
+    #[serde(rename = "job.deadline_approaching")]
+    JobDeadlineApproaching {
+        job: String,
+        deadline: DeadlineKind,
+        /// RFC 3339.
+        due_at: String,
+    },
+    /// A deadline passed and the job was deleted (unshipped) or purged (ended long ago).
+    #[serde(rename = "job.deleted")]
+    JobDeleted { job: String, deadline: DeadlineKind },
+    /// A vault seed completed: the vault holds the imported repository.
+    #[serde(rename = "vault.seeded")]
+    VaultSeeded {
+        vault: String,
+        job: String,
+        storage_account: String,
+        container: String,
+        prefix: String,
+    },
+}
+
+impl WebhookEventKind {
+    /// The event's `type`, as in its JSON and the `X-Seedship-Event` header.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WebhookEventKind::JobStateChanged { .. } => "job.state_changed",
+            WebhookEventKind::DriveStateChanged { .. } => "drive.state_changed",
+            WebhookEventKind::DriveCompletedMoreInfo { .. } => "drive.completed_more_info",
+            WebhookEventKind::JobDeadlineApproaching { .. } => "job.deadline_approaching",
+            WebhookEventKind::JobDeleted { .. } => "job.deleted",
+            WebhookEventKind::VaultSeeded { .. } => "vault.seeded",
+        }
+    }
+}
+
+/// Where a drive's error log is: the blob the import wrote into the job's destination
+/// container, and the API and web addresses that serve it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorLogLocation {
+    pub storage_account: String,
+    pub container: String,
+    /// `waimportexport/<job>_<drive>_<time>_error.json`.
+    pub blob: String,
+    /// `GET` with the owner's credentials: every drive's copy and error logs.
+    pub api_url: String,
+    /// The error log on the jobs web page.
+    pub web_url: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_is_tagged_by_the_name_it_is_sent_under() {
+        let kind = WebhookEventKind::JobDeleted {
+            job: "seed-one".to_owned(),
+            deadline: DeadlineKind::DeleteUnshipped,
+        };
+        let event = WebhookEvent {
+            id: "evt-1".to_owned(),
+            at: "2026-12-07T00:00:00Z".to_owned(),
+            account: "acme".to_owned(),
+            kind: kind.clone(),
+        };
+        let json = serde_json::to_value(&event).expect("serialize");
+        assert_eq!(json["type"], kind.name(), "{json}");
+        assert_eq!(json["deadline"], "DeleteUnshipped", "{json}");
+        let back: WebhookEvent = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, event);
+    }
 
     #[test]
     fn a_job_action_is_tagged_by_the_name_it_logs_under() {

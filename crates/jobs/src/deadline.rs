@@ -102,6 +102,18 @@ pub fn next_deadline(job: &Job, policy: &DeadlinePolicy) -> Option<Deadline> {
     }
 }
 
+/// How long before a deadline that the owner can still avoid ([`DeadlineKind::DeleteUnshipped`],
+/// [`DeadlineKind::DrivesNeverReceived`]) it is announced: a job Creating since 12 days of the
+/// default 14 is warned about.
+pub const WARN_BEFORE: Duration = Duration::days(2);
+
+/// The deadline of `job` that is about to pass at `now`: within [`WARN_BEFORE`] of it, not
+/// yet passed, and avoidable by the owner (a purge is not announced).
+pub fn approaching_deadline(job: &Job, now: OffsetDateTime, policy: &DeadlinePolicy) -> Option<Deadline> {
+    next_deadline(job, policy)
+        .filter(|d| d.kind != DeadlineKind::Purge && now >= d.at - WARN_BEFORE && now < d.at)
+}
+
 /// The effects due for `job` at `now`. A deadline is due when `now` is at or after it.
 ///
 /// Applying the effects and calling `tick` again returns nothing more for the same `now`.

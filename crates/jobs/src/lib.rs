@@ -71,7 +71,9 @@ pub use batch::{BatchEntry, BatchError, MAX_BATCH_BODY, MAX_BATCH_ENTRIES, MAX_B
 pub use custody::{
     ChainHash, CustodyEntry, CustodyError, CustodyEvent, CustodyLog, ErasureRecord, verify_chain,
 };
-pub use deadline::{Deadline, DeadlineKind, DeadlinePolicy, Effect, next_deadline, tick};
+pub use deadline::{
+    Deadline, DeadlineKind, DeadlinePolicy, Effect, WARN_BEFORE, approaching_deadline, next_deadline, tick,
+};
 pub use device::{DeviceInfo, MAX_DEVICE_TEXT};
 pub use disposition::{Disposition, MAX_RENAME_ATTEMPTS, Placement, numbered_name, place_blob};
 pub use error::Error;

@@ -41,6 +41,35 @@ fn an_unshipped_job_is_deleted_after_14_days_not_13() {
 }
 
 #[test]
+fn an_unshipped_job_is_announced_from_day_12_until_its_deletion() {
+    let job = create(1);
+    let edge = job.created_at() + Duration::days(14);
+    assert_eq!(approaching_deadline(&job, at_day(11), &policy()), None);
+    assert_eq!(
+        approaching_deadline(&job, edge - WARN_BEFORE - Duration::milliseconds(1), &policy()),
+        None
+    );
+    let warning = Some(Deadline {
+        kind: DeadlineKind::DeleteUnshipped,
+        at: edge,
+    });
+    assert_eq!(approaching_deadline(&job, edge - WARN_BEFORE, &policy()), warning);
+    assert_eq!(
+        approaching_deadline(&job, edge - Duration::milliseconds(1), &policy()),
+        warning
+    );
+    assert_eq!(
+        approaching_deadline(&job, edge, &policy()),
+        None,
+        "passed, not approaching"
+    );
+    // Shipped on day 1: no deletion, but its drives' arrival deadline (day 15) from day 13.
+    let kind = |day| approaching_deadline(&shipped(1), at_day(day), &policy()).map(|d| d.kind);
+    assert_eq!(kind(12), None);
+    assert_eq!(kind(13), Some(DeadlineKind::DrivesNeverReceived));
+}
+
+#[test]
 fn a_shipped_job_is_not_deleted() {
     let job = shipped(1);
     assert!(

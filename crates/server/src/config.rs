@@ -83,6 +83,12 @@ pub struct ServerConfig {
     /// address that is not itself a trusted proxy. Default none: the peer's address counts.
     #[serde(default)]
     pub trusted_proxies: Vec<IpNet>,
+    /// Networks (addresses or CIDR blocks) webhook deliveries never connect to, e.g. loopback,
+    /// private and link-local ranges: a URL naming such an address is refused when registered,
+    /// and a host name that resolves into one fails its delivery (the resolved addresses are
+    /// the ones connected to). Default none.
+    #[serde(default)]
+    pub webhook_deny_networks: Vec<IpNet>,
     /// Limits on client connections (`[connections]`).
     #[serde(default)]
     pub connections: ConnectionLimits,

@@ -458,9 +458,13 @@ impl Db {
         row.as_ref().map(Self::vault_row).transpose()
     }
 
-    /// Records the completed seed of vault `vault_id` unless one is recorded; a repository id
-    /// missing from the recorded one is filled in.
-    pub async fn record_seed(&self, vault_id: &str, seed: &SeedRow) -> Result<(), sqlx::Error> {
+    /// Records in `tx` the completed seed of vault `vault_id` unless one is recorded; a
+    /// repository id missing from the recorded one is filled in.
+    pub async fn record_seed(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        vault_id: &str,
+        seed: &SeedRow,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO vault_seeds \
              (vault_id, job, storage_account, container, prefix, repository_id, seeded_at) \
@@ -475,7 +479,7 @@ impl Db {
         .bind(&seed.prefix)
         .bind(&seed.repository_id)
         .bind(seed.seeded_at)
-        .execute(&self.pool)
+        .execute(&mut **tx)
         .await?;
         Ok(())
     }

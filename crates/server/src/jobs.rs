@@ -11,10 +11,12 @@ use axum::response::IntoResponse as _;
 use axum::routing::{get, post};
 use seedship_api::{
     ClockRequest, ClockState, CustodyReport, DriveLogs, ErrorCode, JobAction, JobCreateQuery, JobDetail,
+    WebhookEventKind,
 };
 use seedship_jobs::{
-    Actor, ChainHash, DeadlinePolicy, DriveLog, Effect, Job, JobSpec, JobState, JobSummary, ShippingInfo,
-    next_deadline, normalise_tracking_number, tick, verify_chain,
+    Actor, ChainHash, DeadlineKind, DeadlinePolicy, DriveLog, Effect, Job, JobSpec, JobState, JobSummary,
+    ShippingInfo, WARN_BEFORE, approaching_deadline, next_deadline, normalise_tracking_number, tick,
+    verify_chain,
 };
 use sqlx::{Any, Row, Transaction};
 
@@ -23,6 +25,7 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::secret;
 use crate::state::AppState;
+use crate::webhooks::{self, States};
 
 /// Operators act under this login (operator principals carry no name of their own).
 const OPERATOR: &str = "operator";
@@ -88,6 +91,8 @@ pub(crate) type Tx = Transaction<'static, Any>;
 pub(crate) struct Loaded {
     pub id: String,
     version: i64,
+    /// The job's and drives' states as loaded: what the write changed is notified.
+    before: States,
 }
 
 async fn load(tx: &mut Tx, account: &str, name: &str) -> Result<Option<(Loaded, Job)>, ApiError> {
@@ -102,6 +107,7 @@ async fn load(tx: &mut Tx, account: &str, name: &str) -> Result<Option<(Loaded, 
     let loaded = Loaded {
         id: row.try_get("id")?,
         version: row.try_get("version")?,
+        before: States::of(&job),
     };
     Ok(Some((loaded, job)))
 }
@@ -158,7 +164,7 @@ pub(crate) async fn save(tx: &mut Tx, loaded: &Loaded, job: &Job, state: &AppSta
         )
         .with_rule("ConcurrentUpdate"));
     }
-    Ok(())
+    webhooks::job_changed(tx, state, &loaded.id, Some(&loaded.before), job).await
 }
 
 async fn delete(tx: &mut Tx, id: &str) -> Result<(), ApiError> {
@@ -173,9 +179,11 @@ async fn delete(tx: &mut Tx, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Applies every deadline that passed by the server's `now`.
+/// Announces every deadline about to pass (once per job and deadline), then applies every
+/// deadline that passed by the server's `now`.
 pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
     let now = state.clock.now();
+    announce_deadlines(state, now).await?;
     let due: Vec<(String, String)> =
         sqlx::query("SELECT account, name FROM jobs WHERE due_at IS NOT NULL AND due_at <= $1")
             .bind(now.unix_timestamp())
@@ -197,6 +205,16 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
                     tracing::info!(%account, job = %name, ?effect, "deadline passed");
                     delete(&mut tx, &loaded.id).await?;
                     deleted = true;
+                    let deadline = if matches!(effect, Effect::DeleteJob { .. }) {
+                        DeadlineKind::DeleteUnshipped
+                    } else {
+                        DeadlineKind::Purge
+                    };
+                    let kind = WebhookEventKind::JobDeleted {
+                        job: name.clone(),
+                        deadline,
+                    };
+                    webhooks::enqueue(&mut tx, state, &account, None, kind).await?;
                 }
                 Effect::DriveNeverReceived { drive_id, .. } => {
                     tracing::info!(%account, job = %name, %drive_id, "drive never received");
@@ -207,6 +225,39 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
         if !deleted {
             save(&mut tx, &loaded, &job, state).await?;
         }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Notifies the owners of jobs whose avoidable deadline passes within
+/// [`seedship_jobs::WARN_BEFORE`] of `now` (once per job and deadline).
+async fn announce_deadlines(state: &AppState, now: time::OffsetDateTime) -> Result<(), ApiError> {
+    let soon = sqlx::query("SELECT id, body FROM jobs WHERE due_at > $1 AND due_at <= $2")
+        .bind(now.unix_timestamp())
+        .bind((now + WARN_BEFORE).unix_timestamp())
+        .fetch_all(state.db.pool())
+        .await?;
+    for row in soon {
+        let id: String = row.try_get("id")?;
+        let job: Job = serde_json::from_str(&row.try_get::<String, _>("body")?).map_err(internal)?;
+        let Some(deadline) = approaching_deadline(&job, now, &state.deadlines) else {
+            continue;
+        };
+        let key = format!(
+            "deadline:{id}:{:?}:{}",
+            deadline.kind,
+            deadline.at.unix_timestamp()
+        );
+        let kind = WebhookEventKind::JobDeadlineApproaching {
+            job: job.name().as_str().to_owned(),
+            deadline: deadline.kind,
+            due_at: webhooks::rfc3339(deadline.at),
+        };
+        // Reads, then writes: one at a time with the job writes (see `AppState::job_writes`).
+        let _writing = state.job_writes.lock().await;
+        let mut tx = state.db.pool().begin().await?;
+        webhooks::enqueue(&mut tx, state, job.account(), Some(&key), kind).await?;
         tx.commit().await?;
     }
     Ok(())
@@ -294,6 +345,7 @@ async fn create_job(
         }
         _ => err.into(),
     })?;
+    webhooks::job_changed(&mut tx, &state, &id, None, &job).await?;
     tx.commit().await?;
     tracing::info!(account = %account_name, job = %job.name().as_str(), "job created");
     Ok((StatusCode::CREATED, Json(detail(&state, job, None))).into_response())

@@ -29,6 +29,7 @@ mod listen;
 #[cfg(test)]
 mod module_graph;
 mod names;
+mod prometheus;
 mod routes;
 mod secret;
 mod seed;
@@ -40,6 +41,7 @@ mod throttle;
 mod tls;
 mod vault;
 mod web;
+mod webhooks;
 
 pub use config::{
     ConfigError, ConnectionLimits, MetadataConfig, ServerConfig, ServerOptions, TlsMode, default_data_centre,

@@ -19,5 +19,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::seed::router())
         .merge(crate::vault::router())
         .merge(crate::web::router())
+        .merge(crate::webhooks::router())
+        .merge(crate::prometheus::router())
         .with_state(state)
 }

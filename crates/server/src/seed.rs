@@ -29,15 +29,16 @@ use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
-use seedship_api::{ErrorCode, SeedQuery, SeedReport, SeedRequest};
+use seedship_api::{ErrorCode, SeedQuery, SeedReport, SeedRequest, WebhookEventKind};
 use seedship_jobs::{Job, JobState};
 
 use crate::auth::Principal;
-use crate::db::{SeedRow, VaultRow};
+use crate::db::{Db, SeedRow, VaultRow};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::seeds::{SeedStatus, conflict};
 use crate::state::AppState;
+use crate::webhooks;
 
 /// The route of vault seeding.
 pub(crate) fn router() -> Router<AppState> {
@@ -161,7 +162,7 @@ async fn seed_vault(
     let job = check_imported(&state, &account, &request).await?;
     let mut status = state.seeds.join(&row.id, &vault, &request, |sender| {
         let state = state.clone();
-        let (row, request) = (row.clone(), request.clone());
+        let (row, request, account) = (row.clone(), request.clone(), account.clone());
         tokio::spawn(async move {
             let mut outcome = seed(&state, &row, &request, &sender).await;
             if outcome.is_ok() {
@@ -173,8 +174,8 @@ async fn seed_vault(
                     repository_id: request.repository_id.clone(),
                     seeded_at: state.clock.now().unix_timestamp(),
                 };
-                if let Err(err) = state.db.record_seed(&row.id, &recorded).await {
-                    outcome = Err(err.into());
+                if let Err(err) = record(&state, &row, &account, recorded).await {
+                    outcome = Err(err);
                 }
             }
             sender.send_replace(SeedStatus::Done(outcome));
@@ -193,6 +194,23 @@ async fn seed_vault(
             outcome.map(|report| Json(report).into_response())
         }
     }
+}
+
+/// Records the completed seed of vault `row` and notifies `account`'s webhooks, in one
+/// transaction.
+async fn record(state: &AppState, row: &VaultRow, account: &str, recorded: SeedRow) -> Result<(), ApiError> {
+    let mut tx = state.db.pool().begin().await?;
+    Db::record_seed(&mut tx, &row.id, &recorded).await?;
+    let kind = WebhookEventKind::VaultSeeded {
+        vault: row.name.clone(),
+        job: recorded.job,
+        storage_account: recorded.storage_account,
+        container: recorded.container,
+        prefix: recorded.prefix,
+    };
+    webhooks::enqueue(&mut tx, state, account, None, kind).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The seed itself, reporting its progress to `progress`.

@@ -60,6 +60,15 @@ impl Seeds {
         Ok(status)
     }
 
+    /// How many seeds are running now.
+    pub(crate) fn running(&self) -> usize {
+        let seeds = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seeds
+            .values()
+            .filter(|task| matches!(*task.status.borrow(), SeedStatus::Running(_)))
+            .count()
+    }
+
     /// Forgets the finished seed `status` of `vault_id` (its outcome was delivered).
     pub(crate) fn collect(&self, vault_id: &str, status: &watch::Receiver<SeedStatus>) {
         let mut seeds = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -172,6 +172,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
         seeds: Arc::default(),
         sign_in_throttle: Arc::default(),
         trusted_proxies: options.config.trusted_proxies.clone().into(),
+        webhook_deny_networks: options.config.webhook_deny_networks.clone().into(),
         job_writes: Arc::default(),
     };
     let deadlines = state.clone();
@@ -184,6 +185,7 @@ pub async fn serve(options: ServerOptions, ready: impl FnOnce(Ready)) -> Result<
             }
         }
     });
+    tokio::spawn(crate::webhooks::deliver_forever(state.clone()));
     tokio::spawn(crate::staging::sweep_forever(
         state.store.clone(),
         options.config.staging_max_age(),

@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub sign_in_throttle: Arc<SignInThrottle>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Networks webhook deliveries never connect to.
+    pub webhook_deny_networks: Arc<[ipnet::IpNet]>,
     /// Held by every transaction that changes a job, so that this server changes jobs one at
     /// a time: on SQLite two write transactions that both read first fail (busy) instead of
     /// waiting, and two receivers of one job act on it at once. (Servers sharing a Postgres
@@ -45,9 +47,31 @@ pub(crate) struct Metrics {
     pub vault_bytes_received: std::sync::atomic::AtomicU64,
     /// Vault object and config uploads stored.
     pub vault_objects_stored: std::sync::atomic::AtomicU64,
+    /// Request body bytes received by uploads, by (account, vault) name.
+    vault_bytes: std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>,
 }
 
 impl Metrics {
+    /// Counts `bytes` of an upload to vault `account`/`vault` (once per upload).
+    pub fn add_vault_bytes(&self, account: &str, vault: &str, bytes: u64) {
+        let mut by_vault = self
+            .vault_bytes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *by_vault
+            .entry((account.to_owned(), vault.to_owned()))
+            .or_default() += bytes;
+    }
+
+    /// Bytes received by each vault's uploads since the server started, by (account, vault).
+    pub fn vault_bytes(&self) -> Vec<((String, String), u64)> {
+        let by_vault = self
+            .vault_bytes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        by_vault.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
     pub fn snapshot(&self) -> MetricsSnapshot {
         use std::sync::atomic::Ordering::Relaxed;
         MetricsSnapshot {

@@ -173,7 +173,16 @@ async fn post_config(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let row = open_vault(&state, &principal, &account, &vault).await?;
-    upload(&state, &config_key(&row), None, Some(MAX_CONFIG), true, body).await
+    upload(
+        &state,
+        (&account, &vault),
+        &config_key(&row),
+        None,
+        Some(MAX_CONFIG),
+        true,
+        body,
+    )
+    .await
 }
 
 async fn head_object(
@@ -204,7 +213,7 @@ async fn post_object(
     let row = open_vault(&state, &principal, &account, &vault).await?;
     let key = object_key(&row, &kind, &name)?;
     // Lock files come and go with every command: they are not repository data.
-    upload(&state, &key, Some(&name), None, kind != "locks", body).await
+    upload(&state, (&account, &vault), &key, Some(&name), None, kind != "locks", body).await
 }
 
 async fn delete_object(
@@ -379,11 +388,12 @@ pub(crate) async fn read_bounded(
     Ok(Some(bytes))
 }
 
-/// Stores the request body under `key`, checking that it hashes to `expected_id` (if given)
-/// and, with `limit`, refusing it (413, nothing stored) once it is longer; `counted` bodies
-/// add to the `vault_bytes_received` metric.
+/// Stores the request body under `key` of vault `(account, vault)`, checking that it hashes
+/// to `expected_id` (if given) and, with `limit`, refusing it (413, nothing stored) once it is
+/// longer; `counted` bodies add to the bytes-received metrics.
 async fn upload(
     state: &AppState,
+    (account, vault): (&str, &str),
     key: &str,
     expected_id: Option<&str>,
     limit: Option<u64>,
@@ -454,6 +464,9 @@ async fn upload(
         }
     }
     .await;
+    if counted {
+        state.metrics.add_vault_bytes(account, vault, received);
+    }
     match (outcome, writer) {
         (Ok(()), Some(writer)) => {
             writer.finish().await?;

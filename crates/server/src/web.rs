@@ -18,6 +18,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use seedship_api::WebhookInfo;
 use seedship_jobs::{DriveState, DriveSummary, JobSummary};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
@@ -27,6 +28,7 @@ use crate::error::ApiError;
 use crate::jobs::{custody_report, drive_logs, internal, job_detail, summaries};
 use crate::secret;
 use crate::state::AppState;
+use crate::webhooks::webhooks_of;
 
 /// The client's address, when the server was started with connection info (it always is; a
 /// router served without it is not throttled): the peer's, or the one a trusted proxy forwarded.
@@ -309,8 +311,33 @@ async fn jobs_page(State(state): State<AppState>, session: Session) -> Result<Re
         }
         body.push_str("</tbody></table>");
     }
+    if let Principal::Account { account_id, .. } = &session.principal {
+        webhooks_section(&mut body, &webhooks_of(&state, account_id).await?);
+    }
     let refresh = jobs.iter().any(|job| in_transfer(&job.drives));
     Ok(page("Jobs", Some(&session.principal), refresh, &body).into_response())
+}
+
+/// The account's webhooks, read-only (`seedship webhook add|remove` changes them).
+fn webhooks_section(body: &mut String, webhooks: &[WebhookInfo]) {
+    body.push_str("<h2>Webhooks</h2>");
+    if webhooks.is_empty() {
+        body.push_str("<p id=\"webhooks\">No webhooks (<code>seedship webhook add URL</code>).</p>");
+        return;
+    }
+    body.push_str(
+        "<table id=\"webhooks\"><thead><tr><th>Id</th><th>URL</th><th>Added</th></tr></thead><tbody>",
+    );
+    for webhook in webhooks {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            Esc(&webhook.id),
+            Esc(&webhook.url),
+            Esc(&webhook.created_at)
+        );
+    }
+    body.push_str("</tbody></table>");
 }
 
 async fn job_page(

@@ -15,6 +15,7 @@ mod server;
 mod staging;
 mod storage;
 mod vault;
+mod webhook;
 
 use crate::Context;
 use clap::Subcommand;
@@ -58,6 +59,9 @@ pub enum Command {
     /// The offline policy's staging location (clean it once the vault is seeded).
     #[command(subcommand)]
     Staging(staging::StagingCommand),
+    /// Webhooks of your account: signed event notifications and their deliveries.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Import/export jobs on the server (account owner or operator credentials).
     Job {
         #[command(subcommand)]
@@ -86,6 +90,7 @@ impl Command {
             Command::Agent(command) => command.run(ctx),
             Command::Policy(command) => command.run(ctx),
             Command::Staging(command) => command.run(ctx),
+            Command::Webhook(command) => command.run(ctx),
             Command::Job { cmd } => cmd.run(ctx),
             Command::Import { cmd } => cmd.run(ctx),
         }

@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::server_support::import::{MIB, Site, make_source, ok, run, stdout_json, succeeded};
+use crate::server_support::import::{
+    MIB, Site, largest_data_file, make_source, ok, run, stdout_json, succeeded,
+};
 use crate::server_support::{assert_exit, path, store_listing, write_storage_config};
 use seedship_jobs::{DriveLog, DriveState, JobState, RangeStatus};
 
@@ -137,16 +139,6 @@ fn full_import_of_three_drives_into_azurite() {
         !dir.path().join("data/objects").exists(),
         "nothing stored locally when Azure is configured"
     );
-}
-
-/// The largest data file under a drive: the stored segment of the biggest source file.
-fn largest_data_file(drive: &Path) -> PathBuf {
-    let (name, _) = store_listing(drive)
-        .into_iter()
-        .filter(|(name, _)| name.ends_with(".dat"))
-        .max_by_key(|(_, size)| *size)
-        .expect("a data file on the drive");
-    drive.join(name)
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::server_support::webhook_receiver::{Receiver, assert_signed, loopback};
 use crate::server_support::*;
 
 /// A PostgreSQL cluster in a temporary directory, stopped on drop.
@@ -444,6 +445,10 @@ fn a_vault_seed_is_recorded_in_postgres() {
     ));
     let account_b = via(&account, &a, &b);
     create_container(&account, "acme", "seed");
+    // Both servers deliver webhook events from the one outbox in PostgreSQL.
+    let receiver = Receiver::start(loopback(), 0);
+    let added = seedship(&["webhook", "add", &receiver.url(), "--credentials", path(&account)]);
+    let secret = added["secret"].as_str().expect("secret").to_owned();
     seedship(&[
         "vault",
         "create",
@@ -520,4 +525,40 @@ fn a_vault_seed_is_recorded_in_postgres() {
         path(&account_b),
     ]);
     assert_eq!(show()["seeded"], recorded);
+
+    // The job's changes and both seeds were notified, each event delivered once (the two
+    // servers' delivery tasks take a delivery by moving its due time first), signed.
+    let seeded = |e: &serde_json::Value| e["type"] == "vault.seeded" && e["vault"] == "laptop";
+    let event = receiver.wait_for("vault.seeded", seeded);
+    assert_eq!(event["job"], "pg-seed", "{event}");
+    assert_eq!(event["prefix"], "repo", "{event}");
+    receiver.wait_for("job completed", |e| {
+        e["type"] == "job.state_changed" && e["to"] == "Completed"
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while receiver.received().iter().filter(|r| seeded(&r.event())).count() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second seed was not notified"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Anything sent twice would have arrived by now.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let mut ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            assert_signed(r, &secret);
+            r.event()["id"].as_str().expect("id").to_owned()
+        })
+        .collect();
+    let received = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), received, "an event was delivered twice");
+    assert_eq!(
+        pg.query("SELECT count(*) FROM webhook_deliveries WHERE state = 'delivered'"),
+        received.to_string()
+    );
 }

@@ -498,6 +498,20 @@ fn sessions_origins_tenants_and_escaping_over_http() {
     assert!(!html.contains("<b>Ann") && !html.contains("<script"), "{html}");
     assert!(html.contains("Creating"), "{html}");
 
+    // The owner's webhooks are listed (escaped), never their secrets; the API adds them.
+    let hook_url = "http://127.0.0.1:9/<b>hook</b>?a=1&b='x'";
+    let hook = site.owner().add_webhook(hook_url).expect("add webhook");
+    let list = get(&http, &format!("{url}/web/jobs"), Some(&owner))
+        .text()
+        .expect("list");
+    assert!(list.contains("id=\"webhooks\""), "{list}");
+    assert!(
+        list.contains("http://127.0.0.1:9/&lt;b&gt;hook&lt;/b&gt;?a=1&amp;b=&#39;x&#39;"),
+        "{list}"
+    );
+    assert!(list.contains(&hook.id), "{list}");
+    assert!(!list.contains(hook.secret.as_deref().expect("secret")), "{list}");
+
     // Another account sees neither the job nor its logs; an operator sees it.
     let other_file = dir.path().join("other.credentials");
     seedship(&admin_create(
@@ -521,6 +535,10 @@ fn sessions_origins_tenants_and_escaping_over_http() {
     assert!(
         list.contains(JOB) && list.contains("Signed in as operator"),
         "{list}"
+    );
+    assert!(
+        !list.contains(&hook.id),
+        "an operator sees no account's webhooks: {list}"
     );
 
     // The admin cannot sign in to the jobs page.

@@ -60,6 +60,16 @@ pub fn make_source(root: &Path, files: usize, big: usize) -> BTreeMap<String, Ve
     tree
 }
 
+/// The largest data file under a drive: the stored segment of the biggest source file.
+pub fn largest_data_file(drive: &Path) -> PathBuf {
+    let (name, _) = super::store_listing(drive)
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".dat"))
+        .max_by_key(|(_, size)| *size)
+        .expect("a data file on the drive");
+    drive.join(name)
+}
+
 /// A server with an account `acme` (storage account `acme`, container `seed`) and an operator.
 pub struct Site {
     pub dir: PathBuf,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 pub use seedship_store::testing::{find_program, skips_disallowed};
 
 pub mod import;
+pub mod webhook_receiver;
 
 pub const SEEDSHIP: &str = env!("CARGO_BIN_EXE_seedship");
 
