@@ -38,8 +38,13 @@ pub enum Error {
     #[error("snapshot {id} not found in repository {location}")]
     SnapshotNotFound { id: String, location: String },
     /// An exclude pattern that cannot be used.
-    #[error("exclude pattern {pattern:?} {reason}")]
-    BadExclude { pattern: String, reason: String },
+    #[error("{kind} pattern {pattern:?} {reason}")]
+    BadExclude {
+        /// `exclude` or `include`.
+        kind: &'static str,
+        pattern: String,
+        reason: String,
+    },
     /// An exclude file that cannot be read.
     #[error("exclude file {path}: {source}")]
     ExcludeFile {

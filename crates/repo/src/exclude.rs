@@ -1,4 +1,5 @@
-//! Exclude patterns with restic's semantics, matched by rustic_core's own glob filter.
+//! Exclude (backup) and include (restore) patterns with restic's semantics, matched by
+//! rustic_core's own glob filter.
 //!
 //! restic matches a pattern (Go `filepath.Match` syntax plus `**`) against the absolute path
 //! of every file and directory: a pattern that starts with `/` must match from the root, any
@@ -24,22 +25,7 @@ impl Excludes {
     /// [`Error::BadExclude`] naming the first pattern that is empty, negated (`!`, which
     /// restic allows but seedship does not) or not a valid glob.
     pub fn new(patterns: Vec<String>) -> Result<Self> {
-        for pattern in &patterns {
-            let bad = |reason: String| Error::BadExclude {
-                pattern: pattern.clone(),
-                reason,
-            };
-            if pattern.trim().is_empty() {
-                return Err(bad("is empty".to_owned()));
-            }
-            if pattern.starts_with('!') {
-                return Err(bad("negated patterns (!) are not supported".to_owned()));
-            }
-            rustic_core::Excludes::default()
-                .globs(vec![glob(pattern)])
-                .as_override()
-                .map_err(|err| bad(crate::error::one_line(&err)))?;
-        }
+        validate("exclude", &patterns, |pattern| vec![glob(pattern)])?;
         Ok(Self(patterns))
     }
 
@@ -77,6 +63,65 @@ impl Excludes {
     pub(crate) fn to_rustic(&self) -> rustic_core::Excludes {
         rustic_core::Excludes::default().globs(self.0.iter().map(|p| glob(p)).collect::<Vec<_>>())
     }
+}
+
+/// Checks each pattern: not empty, not negated, and a valid glob in its rustic form.
+fn validate(kind: &'static str, patterns: &[String], globs: impl Fn(&str) -> Vec<String>) -> Result<()> {
+    for pattern in patterns {
+        let bad = |reason: String| Error::BadExclude {
+            kind,
+            pattern: pattern.clone(),
+            reason,
+        };
+        if pattern.trim().is_empty() {
+            return Err(bad("is empty".to_owned()));
+        }
+        if pattern.starts_with('!') {
+            return Err(bad("negated patterns (!) are not supported".to_owned()));
+        }
+        rustic_core::Excludes::default()
+            .globs(globs(pattern))
+            .as_override()
+            .map_err(|err| bad(crate::error::one_line(&err)))?;
+    }
+    Ok(())
+}
+
+/// Validated include patterns of a restore, in restic's syntax as given: a file is restored
+/// when a pattern matches it or one of its directories (`/home/ann/docs` restores that
+/// directory with everything in it, `*.pdf` every PDF), with the directories above it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Includes(Vec<String>);
+
+impl Includes {
+    /// Checks every pattern.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadExclude`] (kind `include`) naming the first pattern that is empty,
+    /// negated or not a valid glob.
+    pub fn new(patterns: Vec<String>) -> Result<Self> {
+        validate("include", &patterns, include_globs)?;
+        Ok(Self(patterns))
+    }
+
+    /// rustic_core's form: a whitelist (nothing included matches no pattern); empty when no
+    /// pattern is given (everything is restored).
+    pub(crate) fn to_rustic(&self) -> rustic_core::Excludes {
+        rustic_core::Excludes::default()
+            .globs(self.0.iter().flat_map(|p| include_globs(p)).collect::<Vec<_>>())
+    }
+}
+
+/// The gitignore lines that include what restic's include `pattern` includes: the match and
+/// everything below it.
+fn include_globs(pattern: &str) -> Vec<String> {
+    let anchored = if pattern.starts_with('/') || pattern.starts_with("**/") {
+        pattern.trim_end_matches('/').to_owned()
+    } else {
+        format!("**/{}", pattern.trim_end_matches('/'))
+    };
+    vec![format!("{anchored}/**"), anchored]
 }
 
 /// The gitignore line that excludes what restic's `pattern` excludes.

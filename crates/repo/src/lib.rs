@@ -52,7 +52,7 @@ pub use crate::{
     backup::{BackupOptions, Sources},
     copy::{CopiedFiles, copy_missing_files},
     error::{Error, Result},
-    exclude::Excludes,
+    exclude::{Excludes, Includes},
     forget::{Retention, parse_duration},
     report::{
         BackupSummary, CheckReport, ForgetDecision, ForgetGroup, ForgetReport, PruneReport, RestoreSummary,

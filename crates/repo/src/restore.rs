@@ -21,6 +21,7 @@
 
 use crate::{
     error::{Error, Result},
+    exclude::Includes,
     report::RestoreSummary,
     repository::Repo,
     unpack::Unpacker,
@@ -53,7 +54,8 @@ const RANGE_BYTES: u32 = 8 << 20;
 const RANGE_WRITES: usize = 1024;
 
 impl Repo {
-    /// Restores snapshot `snapshot` (an id, a unique id prefix, or `latest`) into `target`,
+    /// Restores snapshot `snapshot` (an id, a unique id prefix, or `latest`), or the part of it
+    /// `includes` names (all of it without patterns), into `target`,
     /// creating it if needed. Files already in `target` with the right size and mtime are
     /// kept; other entries in `target` are left alone. Every blob is verified against its id.
     ///
@@ -62,7 +64,7 @@ impl Repo {
     /// [`Error::SnapshotNotFound`], [`Error::BadTarget`], [`Error::DamagedBlob`] when a blob
     /// read from a pack is not what its id says, [`Error::Io`] when writing a file fails, or
     /// [`Error::Engine`] when reading the repository fails.
-    pub fn restore(&self, snapshot: &str, target: &Path) -> Result<RestoreSummary> {
+    pub fn restore(&self, snapshot: &str, target: &Path, includes: &Includes) -> Result<RestoreSummary> {
         let _lock = self.lock(crate::lock::LockKind::Shared)?;
         let indexed = self
             .reopen()?
@@ -81,7 +83,8 @@ impl Repo {
             .ok_or_else(|| bad_target("path is not UTF-8".to_owned()))?;
         let dest = LocalDestination::new(&format!("{target_text}/"), true, false)
             .map_err(|err| bad_target(crate::error::one_line(&err)))?;
-        let ls_options = LsOptions::default();
+        // Directories are still walked when they do not match: a file below may.
+        let ls_options = LsOptions::default().excludes(includes.to_rustic());
         let listing = || {
             indexed
                 .ls(&root, &ls_options)
@@ -442,6 +445,10 @@ impl Planner<'_> {
             mtime: node.meta.mtime.map(SystemTime::from),
             pending: AtomicUsize::new(1),
         });
+        // The directories above an included file are not in a listing by include patterns.
+        if let Some(parent) = restoring.path.parent() {
+            std::fs::create_dir_all(parent).map_err(restoring.io())?;
+        }
         let file = OpenOptions::new()
             .write(true)
             .create(true)

@@ -147,7 +147,9 @@ fn progress_reaches_our_reporter_and_restore_is_exact() {
 
     tasks.lock().expect("lock").clear();
     let target: PathBuf = dir.path().join("out");
-    let summary = repo.restore("latest", &target).expect("restore");
+    let summary = repo
+        .restore("latest", &target, &Default::default())
+        .expect("restore");
     assert_eq!(summary.bytes_restored, tree.bytes);
     assert_eq!(summary.files_unchanged, 0);
     let recorded = tasks.lock().expect("lock").clone();
@@ -168,7 +170,9 @@ fn progress_reaches_our_reporter_and_restore_is_exact() {
     assert!(differences.is_empty(), "{differences:#?}");
 
     // Restoring again into the same target finds everything in place.
-    let again = repo.restore("latest", &target).expect("restore again");
+    let again = repo
+        .restore("latest", &target, &Default::default())
+        .expect("restore again");
     assert_eq!(again.bytes_restored, 0);
     assert_eq!(again.files_restored, 0);
     assert!(again.files_unchanged > 0);
@@ -179,7 +183,7 @@ fn unknown_snapshot_is_reported() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (repo, _) = Repo::open_or_init(&config(&dir.path().join("repo")), quiet()).expect("init");
     assert!(matches!(
-        repo.restore("latest", &dir.path().join("out")),
+        repo.restore("latest", &dir.path().join("out"), &Default::default()),
         Err(Error::SnapshotNotFound { .. })
     ));
 }

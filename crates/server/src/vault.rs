@@ -213,7 +213,16 @@ async fn post_object(
     let row = open_vault(&state, &principal, &account, &vault).await?;
     let key = object_key(&row, &kind, &name)?;
     // Lock files come and go with every command: they are not repository data.
-    upload(&state, (&account, &vault), &key, Some(&name), None, kind != "locks", body).await
+    upload(
+        &state,
+        (&account, &vault),
+        &key,
+        Some(&name),
+        None,
+        kind != "locks",
+        body,
+    )
+    .await
 }
 
 async fn delete_object(

@@ -79,6 +79,10 @@ pub struct RestoreArgs {
     /// Directory to restore into (created if missing).
     #[arg(long, value_name = "DIR")]
     target: PathBuf,
+    /// Restore only what this pattern matches, with everything below it (restic's syntax:
+    /// `/home/ann/docs`, `*.pdf`); repeat for more. Without it: the whole snapshot.
+    #[arg(long, value_name = "PATTERN")]
+    include: Vec<String>,
     #[command(flatten)]
     repo: RepoArgs,
 }
@@ -282,7 +286,8 @@ fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
         std::process::exit(code);
     }
     let repo = args.repo.open(ctx)?;
-    let summary = repo.restore(&args.snapshot, &args.target)?;
+    let includes = seedship_repo::Includes::new(args.include.clone())?;
+    let summary = repo.restore(&args.snapshot, &args.target, &includes)?;
     let doc = Tagged::about("summary", &repo, &summary);
     output::emit(ctx.json, &doc, || {
         format!(

@@ -236,3 +236,82 @@ fn restic_written_file_over_many_small_packs_is_restored_exact() {
     let differences = compare_trees(&source, &inside).expect("compare");
     assert!(differences.is_empty(), "restore differs: {differences:#?}");
 }
+
+/// Every file below `root`, as paths relative to it.
+fn files_below(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                found.push(path.strip_prefix(root).expect("below").to_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn include_patterns_restore_only_what_they_match_with_the_directories_above() {
+    let sandbox = Sandbox::new();
+    let source = sandbox.path("source");
+    for (name, text) in [
+        ("a/report.pdf", "pdf a"),
+        ("a/notes.txt", "notes"),
+        ("b/deep/scan.pdf", "pdf b"),
+        ("c/d/e.txt", "e"),
+        ("c/d/f.txt", "f"),
+    ] {
+        let path = source.join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        write_file(&path, text.as_bytes(), 0o644).expect("write");
+    }
+    sandbox.seedship(&["backup", "source"]).success();
+    let inside = sandbox.source_in_snapshot(&source);
+
+    let pdfs = sandbox.path("pdfs");
+    sandbox
+        .seedship(&[
+            "restore",
+            "latest",
+            "--target",
+            pdfs.to_str().expect("utf-8"),
+            "--include",
+            "*.pdf",
+        ])
+        .success();
+    assert_eq!(
+        files_below(&pdfs.join(&inside)),
+        [PathBuf::from("a/report.pdf"), PathBuf::from("b/deep/scan.pdf")]
+    );
+    assert_eq!(
+        fs::read(pdfs.join(&inside).join("b/deep/scan.pdf")).expect("read"),
+        b"pdf b"
+    );
+
+    let subtree = sandbox.path("subtree");
+    let anchored = format!("/{}", inside.join("c").display());
+    sandbox
+        .seedship(&[
+            "restore",
+            "latest",
+            "--target",
+            subtree.to_str().expect("utf-8"),
+            "--include",
+            &anchored,
+        ])
+        .success();
+    assert_eq!(
+        files_below(&subtree.join(&inside)),
+        [PathBuf::from("c/d/e.txt"), PathBuf::from("c/d/f.txt")]
+    );
+
+    let bad = sandbox
+        .seedship(&["restore", "latest", "--target", "x", "--include", "!*.pdf"])
+        .fails_with(2);
+    assert!(bad.one_line_error().contains("include pattern"), "{}", bad.stderr);
+}
