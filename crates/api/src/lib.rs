@@ -19,8 +19,8 @@ pub use credentials::{Credentials, CredentialsError, PendingCredentials, write_p
 pub use message::error_chain;
 pub use upload::{BodyWriter, UploadBody};
 pub use wire::{
-    AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobList, BlobListEntry, BlobPlaced, ClockRequest,
-    ClockState, CustodyReport, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, IssuedSecret, JobAction,
-    JobDetail, MetricsSnapshot, NameList, NameRequest, SeedProgress, SeedReport, SeedRequest, ServiceKey,
-    VaultInfo, VaultRequest, WhoAmI,
+    AccountCreated, AccountUsage, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobList, BlobListEntry, BlobPlaced,
+    ClockRequest, ClockState, CustodyReport, DriveLogs, ErrorBody, ErrorCode, ErrorDetail, ImportedDeleted,
+    IssuedSecret, JobAction, JobDetail, MetricsSnapshot, NameList, NameRequest, QuotaRequest, SeedProgress,
+    SeedReport, SeedRequest, ServiceKey, VaultInfo, VaultRequest, WhoAmI,
 };

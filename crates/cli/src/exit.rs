@@ -31,6 +31,11 @@ pub const IMPORT_INCOMPLETE: u8 = 21;
 pub const WAITING_FOR_IMPORT: u8 = 22;
 /// An offline backup's import job was cancelled: its drives will never seed the vault.
 pub const IMPORT_CANCELLED: u8 = 23;
+/// A delete was refused: the vault, container or storage account is not empty, or something
+/// still uses it (a job that has not ended, a running seed).
+pub const NOT_EMPTY: u8 = 24;
+/// A write was refused: it would take the account over its storage quota.
+pub const QUOTA_EXCEEDED: u8 = 25;
 /// Interrupted by Ctrl-C / SIGINT.
 pub const INTERRUPTED: u8 = 130;
 
@@ -55,6 +60,14 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         IMPORT_CANCELLED,
         "offline backup's import job was cancelled; nothing changed",
+    ),
+    (
+        NOT_EMPTY,
+        "delete refused: not empty, or still in use (a job that has not ended, a running seed)",
+    ),
+    (
+        QUOTA_EXCEEDED,
+        "the account's storage quota is used up; nothing written",
     ),
     (INTERRUPTED, "interrupted"),
 ];
@@ -174,6 +187,14 @@ fn client_code(client: &seedship_api::ClientError) -> u8 {
             code: Some(ErrorCode::AlreadyExists),
             ..
         } => ALREADY_EXISTS,
+        ClientError::Api {
+            code: Some(ErrorCode::NotEmpty | ErrorCode::InUse),
+            ..
+        } => NOT_EMPTY,
+        ClientError::Api {
+            code: Some(ErrorCode::QuotaExceeded),
+            ..
+        } => QUOTA_EXCEEDED,
         ClientError::Transport { .. } => SERVER_UNREACHABLE,
         _ => FAILURE,
     }

@@ -81,6 +81,15 @@ impl From<sqlx::Error> for CreateError {
     }
 }
 
+/// What a delete of something that must be empty did.
+#[derive(Debug)]
+pub(crate) enum Deleted {
+    Done,
+    NotFound,
+    /// Not deleted: it holds these (names).
+    NotEmpty(Vec<String>),
+}
+
 /// The metadata database.
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
@@ -354,6 +363,84 @@ impl Db {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(Some(names))
+    }
+
+    /// The id of container `storage`/`container` of account `account_id`.
+    pub async fn container_id(
+        &self,
+        account_id: &str,
+        storage: &str,
+        container: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT c.id FROM containers c JOIN storage_accounts s ON c.storage_account_id = s.id \
+             WHERE s.account_id = $1 AND s.name = $2 AND c.name = $3",
+        )
+        .bind(account_id)
+        .bind(storage)
+        .bind(container)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Deletes the row of container `id` (its blobs are the caller's to check).
+    pub async fn delete_container(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM containers WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes storage account `name` of account `account_id` if it has no container, in one
+    /// transaction (a container created meanwhile either comes first and refuses the delete,
+    /// or finds no parent).
+    pub async fn delete_storage_account(&self, account_id: &str, name: &str) -> Result<Deleted, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM storage_accounts WHERE account_id = $1 AND name = $2")
+                .bind(account_id)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(id) = id else {
+            return Ok(Deleted::NotFound);
+        };
+        let containers: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM containers WHERE storage_account_id = $1 ORDER BY name")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?;
+        if !containers.is_empty() {
+            return Ok(Deleted::NotEmpty(containers));
+        }
+        sqlx::query("DELETE FROM storage_accounts WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Deleted::Done)
+    }
+
+    /// Deletes vault `id` with its registration credential and its agents, in one transaction:
+    /// from the commit on, their secrets are refused (their principals are gone).
+    pub async fn delete_vault(&self, id: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM web_sessions WHERE principal_id IN (SELECT id FROM principals WHERE vault_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM principals WHERE vault_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM vaults WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
     }
 
     /// The id of container `storage`/`container` of the account that owns vault `vault_id`.

@@ -25,7 +25,9 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/jobs/{account}/{name}/blobs",
-            axum::routing::get(list_blobs).post(put_blob_batch),
+            axum::routing::get(list_blobs)
+                .post(put_blob_batch)
+                .delete(crate::lifecycle::delete_imported),
         )
         .route(
             "/api/v1/jobs/{account}/{name}/blobs/{*path}",

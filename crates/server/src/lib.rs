@@ -25,6 +25,7 @@ mod error;
 mod extract;
 mod import;
 mod jobs;
+mod lifecycle;
 mod listen;
 #[cfg(test)]
 mod module_graph;

@@ -162,7 +162,7 @@ async fn seed_vault(
 ) -> Result<Response, ApiError> {
     let (row, account) = seedable_vault(&state, &principal, &vault).await?;
     check_imported(&state, &account, &request).await?;
-    let mut status = state.seeds.join(&row.id, &vault, &request, |sender| {
+    let mut status = state.seeds.join(&account, &row.id, &vault, &request, |sender| {
         let state = state.clone();
         let (row, request) = (row.clone(), request.clone());
         tokio::spawn(async move {

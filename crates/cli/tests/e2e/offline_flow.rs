@@ -891,6 +891,17 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
     ]);
     cases.expect("container created twice", &taken, 14);
 
+    // 24: a delete of something that is not empty.
+    let not_empty = run(&[
+        "storage",
+        "delete",
+        "imports",
+        "--credentials",
+        path(&flow.account),
+    ]);
+    let stderr = cases.expect("storage account with a container deleted", &not_empty, 24);
+    assert!(stderr.contains("seed"), "the container is not named: {stderr}");
+
     // 10: a staging location that is not there (an unmounted disk).
     let unmounted = run(&[
         "diskprep",

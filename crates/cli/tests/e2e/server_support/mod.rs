@@ -549,19 +549,8 @@ pub fn complete_import(
     let client = |file: &Path| Client::new(&Credentials::load(file).expect("credentials")).expect("client");
     let (owner, operator) = (client(owner_file), client(&operator_file));
     let drive_id = drive_id(job);
-    let address = serde_json::json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
-                                     "postal_code": "3511", "country": "NL", "phone": ""});
-    let spec = serde_json::json!({
-        "name": job, "job_type": "Import",
-        "destination": {"storage_account": storage, "container": container, "prefix": prefix,
-                        "disposition": "rename"},
-        "region": "local",
-        "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
-        "return_shipping": {"carrier": "DHL", "account_number": "123", "address": address},
-        "drives": [{"drive_id": drive_id, "wrapped_key": "k", "manifest_hash": "h", "bytes": 0}],
-    });
     let created = owner
-        .create_job(&serde_json::from_value(spec).expect("job spec"))
+        .create_job(&hand_job_spec(job, storage, container, prefix))
         .expect("create job");
     let account = created.job.account().to_owned();
     let now = "2026-12-01T00:00:00.000Z";
@@ -596,6 +585,23 @@ pub fn complete_import(
     }
     let state = owner.job(&account, job).expect("job").summary.state;
     assert_eq!(state, seedship_jobs::JobState::Completed);
+}
+
+/// The spec of an import job made by hand (one drive, [`drive_id`] of the job's name, nothing
+/// prepared) into `storage`/`container`/`prefix`.
+pub fn hand_job_spec(job: &str, storage: &str, container: &str, prefix: &str) -> seedship_jobs::JobSpec {
+    let address = serde_json::json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
+                                     "postal_code": "3511", "country": "NL", "phone": ""});
+    let spec = serde_json::json!({
+        "name": job, "job_type": "Import",
+        "destination": {"storage_account": storage, "container": container, "prefix": prefix,
+                        "disposition": "rename"},
+        "region": "local",
+        "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
+        "return_shipping": {"carrier": "DHL", "account_number": "123", "address": address},
+        "drives": [{"drive_id": drive_id(job), "wrapped_key": "k", "manifest_hash": "h", "bytes": 0}],
+    });
+    serde_json::from_value(spec).expect("job spec")
 }
 
 /// The drive id (32 lowercase hex digits, as `drive prepare` makes them) that stands for
