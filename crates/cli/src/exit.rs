@@ -158,6 +158,7 @@ fn repo_code(err: &seedship_repo::Error) -> u8 {
         seedship_repo::Error::RepoNotFound { .. } => REPO_NOT_FOUND,
         seedship_repo::Error::WrongPassword { .. } => WRONG_KEY,
         seedship_repo::Error::AccessDenied { .. } => ACCESS_DENIED,
+        seedship_repo::Error::QuotaExceeded { .. } => QUOTA_EXCEEDED,
         seedship_repo::Error::Unreachable { .. } => SERVER_UNREACHABLE,
         seedship_repo::Error::BadLocation { .. } => USAGE,
         seedship_repo::Error::BadExclude { .. } => USAGE,

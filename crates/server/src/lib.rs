@@ -30,6 +30,7 @@ mod listen;
 #[cfg(test)]
 mod module_graph;
 mod names;
+mod quota;
 mod routes;
 mod secret;
 mod seed;

@@ -130,6 +130,7 @@ pub(crate) async fn delete_imported(
     let root = format!("containers/{container_id}/{folder}");
     seedship_store::validate_key(&root)?;
     let (blobs, bytes, outcome) = delete_under(&state, &root).await;
+    crate::quota::release(&state.db, account_id, bytes).await;
     {
         let _writing = state.job_writes.lock().await;
         let mut tx = state.db.pool().begin().await?;
@@ -211,7 +212,8 @@ async fn delete_container(
     }
     drop(blobs);
     state.db.delete_container(&id).await?;
-    let (logs, _, outcome) = delete_under(&state, &root).await;
+    let (logs, bytes, outcome) = delete_under(&state, &root).await;
+    crate::quota::release(&state.db, account_id, bytes).await;
     tracing::info!(%account, %storage, %container, logs, "container deleted");
     if let Err(err) = outcome {
         tracing::warn!(%account, %storage, %container, "deleting the logs of deleted container: {err}");
@@ -255,6 +257,7 @@ async fn delete_vault(
     }
     state.db.delete_vault(&row.id).await?;
     let (objects, bytes, outcome) = delete_under(&state, &format!("vaults/{}", row.id)).await;
+    crate::quota::release(&state.db, account_id, bytes).await;
     tracing::info!(%account, %vault, objects, bytes, "vault deleted");
     if let Err(err) = outcome {
         // The vault is gone; what is left of its objects no request can reach.

@@ -37,6 +37,7 @@ use crate::auth::Principal;
 use crate::db::VaultRow;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::quota::Reservation;
 use crate::seeds::{SeedStatus, conflict};
 use crate::state::AppState;
 
@@ -325,7 +326,8 @@ async fn seed(
             if object_id(kind, &source.relative).is_some() {
                 let (root, vault_root, existing) = (&root, &vault_root, &existing);
                 copies.push(async move {
-                    let copied = copy_verified(state, root, vault_root, kind, source, existing).await?;
+                    let to = (row.account_id.as_str(), vault_root.as_str());
+                    let copied = copy_verified(state, root, to, kind, source, existing).await?;
                     advance(source.size);
                     Ok::<_, ApiError>(copied)
                 });
@@ -340,6 +342,7 @@ async fn seed(
         report.skipped += outcomes.len() as u64 - copied;
     }
     if vault_config.is_none() {
+        let size = source_config.len() as u64;
         state
             .store
             .put(
@@ -348,6 +351,8 @@ async fn seed(
                 seedship_store::PutMode::Create,
             )
             .await?;
+        // a few hundred bytes, counted but not refused: every object it completes is there
+        Reservation::forced(&state.db, &row.account_id).keep(size).await;
         report.copied += 1;
     } else {
         report.skipped += 1;
@@ -359,11 +364,14 @@ async fn seed(
     Ok(report)
 }
 
-/// Copies one object into the vault unless it is there already; returns whether it copied.
+/// Copies one object into the vault (`(account id, store prefix)`) unless it is there
+/// already; returns whether it copied. Its bytes count against the account's quota (a seed
+/// doubles what the import stored until `job delete-imported`): over it, 413 `QuotaExceeded`
+/// and nothing copied.
 async fn copy_verified(
     state: &AppState,
     root: &str,
-    vault_root: &str,
+    (account_id, vault_root): (&str, &str),
     kind: &str,
     source: &Source,
     existing: &std::collections::HashMap<String, u64>,
@@ -392,8 +400,11 @@ async fn copy_verified(
             ),
         ));
     }
+    let mut quota = Reservation::new(&state.db, account_id);
+    quota.cover(source.size).await?;
     state.store.copy(&from, &to).await?;
     let copied = state.store.head(&to).await?;
+    quota.keep(copied.size).await;
     if copied.size != source.size {
         return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,

@@ -329,3 +329,138 @@ fn vaults_are_deleted_only_without_backups_and_their_agents_are_refused_after() 
         1,
     );
 }
+
+/// `admin account quota acme` with the admin of `server` and `extra` arguments.
+fn quota(server: &Server, extra: &[&str]) -> serde_json::Value {
+    let admin = server.admin_credentials();
+    let mut args = vec![
+        "admin",
+        "account",
+        "quota",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+    ];
+    args.extend(extra);
+    ok(&args)
+}
+
+/// The bytes the store holds under `prefix` (of the server's local object store).
+fn stored_under(server: &Server, prefix: &str) -> u64 {
+    store_listing(&server.data_dir.join("objects"))
+        .iter()
+        .filter(|(key, _)| key.starts_with(prefix))
+        .map(|(_, size)| size)
+        .sum()
+}
+
+#[test]
+fn a_quota_stops_a_backup_midway_and_the_vault_stays_consistent() {
+    let Some(_) = restic() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let server = Server::start(dir, "server", &dir.join("data"), None);
+    let agent = provision(&server, dir, "acme", "laptop", false);
+    let repo = agent.repository();
+    let cache = dir.join("cache");
+    let shown = quota(&server, &[]);
+    assert_eq!(shown["quota_bytes"], serde_json::Value::Null, "{shown}");
+
+    // A first backup, within any quota.
+    let small = dir.join("small");
+    make_tree(&small, 1, 6);
+    let first = agent_run(&cache, &["backup", path(&small), "--repo", &repo]);
+    assert_exit(&first, 0);
+    let stored = stored_under(&server, "vaults/");
+    assert!(stored > 0);
+
+    // The quota leaves 2 MiB; setting it recounts what the account stores.
+    let limit = stored + 2 * MIB as u64;
+    let set = quota(&server, &["--bytes", &limit.to_string()]);
+    assert_eq!(set["quota_bytes"], limit, "{set}");
+    assert_eq!(
+        set["used_bytes"], stored,
+        "the recount is what the store holds: {set}"
+    );
+
+    // 12 MiB that do not compress: the backup stops at the quota, with exit 25 and the reason.
+    let big = dir.join("big");
+    std::fs::create_dir(&big).expect("mkdir");
+    for n in 0..6 {
+        let data = seedship_treecmp::Rng::new(700 + n).random(2 * MIB);
+        std::fs::write(big.join(format!("part-{n}")), data).expect("write");
+    }
+    let over = agent_run(&cache, &["backup", path(&big), "--repo", &repo]);
+    let stderr = refused_with(&over, 25);
+    assert!(stderr.contains("quota"), "the quota is not named: {stderr}");
+    let usage = quota(&server, &[]);
+    let used = usage["used_bytes"].as_u64().expect("used");
+    assert!(used <= limit, "over the quota: {usage}");
+    assert_eq!(
+        used,
+        stored_under(&server, "vaults/"),
+        "the usage is what the store holds, refused uploads left nothing: {usage}"
+    );
+
+    // What was committed is consistent: restic checks every pack, and the first snapshot is
+    // the only one.
+    restic_ok(&repo, &cache, &["check", "--read-data"]);
+    let snapshots: serde_json::Value =
+        serde_json::from_str(&restic_ok(&repo, &cache, &["snapshots", "--json"])).expect("JSON");
+    assert_eq!(snapshots.as_array().map(Vec::len), Some(1), "{snapshots}");
+
+    // Without the quota the same backup goes through, and the vault checks.
+    let none = quota(&server, &["--none"]);
+    assert_eq!(none["quota_bytes"], serde_json::Value::Null, "{none}");
+    assert_exit(&agent_run(&cache, &["backup", path(&big), "--repo", &repo]), 0);
+    restic_ok(&repo, &cache, &["check", "--read-data"]);
+    let usage = quota(&server, &[]);
+    assert_eq!(usage["used_bytes"], stored_under(&server, "vaults/"), "{usage}");
+}
+
+#[test]
+fn an_import_over_the_quota_is_refused_clearly_and_writes_nothing() {
+    let (_tempdir, site) = Site::in_tempdir();
+    let src = site.dir.join("src");
+    make_source(&src, 5, 3 * MIB);
+    let set = site.prepare_and_ship("quota", &src, 1, 64 * MIB);
+    let admin = site.server.admin_credentials();
+    let quota = [
+        "admin",
+        "account",
+        "quota",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+    ];
+    ok(&[&quota[..], &["--bytes", "1M"]].concat());
+
+    let received = site.receive("quota", &site.operator_file, &[set[0].0.as_path()]);
+    let stderr = refused_with(&received, 25);
+    assert!(stderr.contains("QuotaExceeded"), "{stderr}");
+    let usage = ok(&quota);
+    let used = usage["used_bytes"].as_u64().expect("used");
+    assert!(used <= 1 << 20, "over the quota: {usage}");
+    let objects = site.server.data_dir.join("objects");
+    let stored: u64 = store_listing(&objects)
+        .iter()
+        .filter(|(key, _)| key.starts_with("containers/") || key.contains("/damaged/data/"))
+        .map(|(_, size)| size)
+        .sum();
+    assert_eq!(used, stored, "the usage is what the store holds: {usage}");
+    let staged = store_listing(&objects)
+        .into_keys()
+        .filter(|key| key.contains("/staging/"))
+        .collect::<Vec<_>>();
+    assert!(
+        staged.is_empty(),
+        "refused uploads left staged objects: {staged:?}"
+    );
+
+    // With room, the same receive completes.
+    ok(&[&quota[..], &["--bytes", "64M"]].concat());
+    assert_exit(
+        &site.receive("quota", &site.operator_file, &[set[0].0.as_path()]),
+        0,
+    );
+}

@@ -329,12 +329,26 @@ pub fn restic() -> Option<PathBuf> {
     found
 }
 
-/// Runs restic against `repository` with password `pw` and a cache under `cache`.
+/// The password of the harness's repositories, so restic opens what the agent wrote.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs `seedship --json <args>` as an agent: with [`PASSWORD`] and its cache under `cache`.
+pub fn agent_run(cache: &Path, args: &[&str]) -> Output {
+    Command::new(SEEDSHIP)
+        .arg("--json")
+        .args(args)
+        .env("SEEDSHIP_PASSWORD", PASSWORD)
+        .env("SEEDSHIP_CACHE_DIR", cache)
+        .output()
+        .expect("run seedship")
+}
+
+/// Runs restic against `repository` with [`PASSWORD`] and a cache under `cache`.
 pub fn run_restic(repository: &str, cache: &Path, args: &[&str]) -> Output {
     Command::new("restic")
         .args(args)
         .env("RESTIC_REPOSITORY", repository)
-        .env("RESTIC_PASSWORD", "correct horse battery staple")
+        .env("RESTIC_PASSWORD", PASSWORD)
         .env("RESTIC_CACHE_DIR", cache)
         .output()
         .expect("run restic")

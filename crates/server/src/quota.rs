@@ -1,0 +1,207 @@
+//! Storage quotas: what an account stores is kept in the database (`accounts.used_bytes`), and
+//! every write reserves its bytes there before they are stored, with one conditional update
+//! that also checks the quota (`Db::reserve`). Servers sharing the database thus agree, and
+//! concurrent writes cannot together pass the quota. A write that fails gives its reservation
+//! back; a delete takes its bytes off. The rules are in `docs/design.md`, "Storage quotas".
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::TryStreamExt;
+use seedship_api::{AccountUsage, ErrorCode, QuotaRequest};
+
+use crate::auth::Principal;
+use crate::db::{Db, Usage};
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+/// The routes of quotas: `GET` (the admin, the account's owner) and `PUT` (the admin).
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/accounts/{account}/quota", get(show).put(set))
+}
+
+fn answer(account: String, usage: &Usage) -> Json<AccountUsage> {
+    Json(AccountUsage {
+        account,
+        quota_bytes: usage.quota_bytes,
+        used_bytes: usage.used_bytes,
+    })
+}
+
+async fn usage_of(state: &AppState, account: &str) -> Result<Usage, ApiError> {
+    state
+        .db
+        .usage(account)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("account {account} not found")))
+}
+
+/// `GET /api/v1/accounts/<account>/quota`: the admin, or the account's own owner (another
+/// account's owner is refused before any lookup).
+async fn show(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(account): Path<String>,
+) -> Result<Json<AccountUsage>, ApiError> {
+    let allowed = match &principal {
+        Principal::Admin => true,
+        Principal::Account { account_name, .. } => *account_name == account,
+        _ => false,
+    };
+    if !allowed {
+        return Err(ApiError::forbidden(format!(
+            "only the admin or the owner of account {account} sees its quota"
+        )));
+    }
+    let usage = usage_of(&state, &account).await?;
+    Ok(answer(account, &usage))
+}
+
+/// `PUT /api/v1/accounts/<account>/quota` (the admin): sets the quota (`null`: none) and
+/// recounts what the account stores from the store (its vaults, containers and held-back
+/// files), so that data stored before quotas existed counts too.
+async fn set(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(account): Path<String>,
+    JsonBody(request): JsonBody<QuotaRequest>,
+) -> Result<Json<AccountUsage>, ApiError> {
+    if !matches!(principal, Principal::Admin) {
+        return Err(ApiError::forbidden("only the admin sets quotas"));
+    }
+    let usage = usage_of(&state, &account).await?;
+    let mut used = 0u64;
+    for prefix in state.db.account_prefixes(&usage.account_id, &account).await? {
+        used += state
+            .store
+            .list(&prefix)
+            .try_fold(0u64, |sum, object| async move { Ok(sum + object.size) })
+            .await?;
+    }
+    state.db.set_quota(&usage.account_id, request.bytes, used).await?;
+    tracing::info!(%account, quota = ?request.bytes, used, "quota set");
+    let usage = usage_of(&state, &account).await?;
+    Ok(answer(account, &usage))
+}
+
+/// Bytes reserved at a time while a body of unknown length streams in (fewer when only fewer
+/// are left under the quota).
+const STEP: u64 = 1024 * 1024;
+
+/// The bytes one write has reserved for account `account_id`: covered as the body arrives,
+/// kept when the object is stored, given back otherwise (also when the request is dropped
+/// half-way: then by a task of its own).
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    db: Db,
+    account_id: String,
+    reserved: u64,
+    /// Reserve without checking the quota (restic's locks: a full account must still be
+    /// checked and pruned, which take a lock).
+    force: bool,
+}
+
+impl Reservation {
+    pub(crate) fn new(db: &Db, account_id: &str) -> Self {
+        Self {
+            db: db.clone(),
+            account_id: account_id.to_owned(),
+            reserved: 0,
+            force: false,
+        }
+    }
+
+    /// A reservation the quota never refuses (counted all the same).
+    pub(crate) fn forced(db: &Db, account_id: &str) -> Self {
+        let mut reservation = Self::new(db, account_id);
+        reservation.force = true;
+        reservation
+    }
+
+    /// Makes sure `total` bytes are reserved: [`STEP`] more at a time, or only what is needed
+    /// when the quota has no step left; 413 `QuotaExceeded` when not even that fits.
+    pub(crate) async fn cover(&mut self, total: u64) -> Result<(), ApiError> {
+        if total <= self.reserved {
+            return Ok(());
+        }
+        let needed = total - self.reserved;
+        for bytes in [needed.max(STEP), needed] {
+            if self.db.reserve(&self.account_id, bytes, self.force).await? {
+                self.reserved += bytes;
+                return Ok(());
+            }
+        }
+        Err(exceeded(&self.db, &self.account_id, total).await)
+    }
+
+    /// The write stored `size` bytes: those stay counted, the rest is given back. (Stored
+    /// bytes are counted even beyond the quota: they are there.)
+    pub(crate) async fn keep(mut self, size: u64) {
+        let (reserved, account_id) = (std::mem::take(&mut self.reserved), &self.account_id);
+        let outcome = if size > reserved {
+            self.db
+                .reserve(account_id, size - reserved, true)
+                .await
+                .map(|_| ())
+        } else {
+            self.db.release(account_id, reserved - size).await
+        };
+        if let Err(err) = outcome {
+            tracing::error!(%account_id, size, reserved, "settling a quota reservation: {err}");
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.reserved == 0 {
+            return;
+        }
+        let (db, account_id, bytes) = (self.db.clone(), self.account_id.clone(), self.reserved);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = db.release(&account_id, bytes).await {
+                    tracing::error!(%account_id, bytes, "giving back a quota reservation: {err}");
+                }
+            });
+        }
+    }
+}
+
+/// Reads the rest of a refused upload's body and drops it, so that the client, still sending,
+/// reads the refusal (a server that answers before the body ends closes the connection, and
+/// the client sees a reset instead of 413 `QuotaExceeded`). Bounded in memory: one chunk.
+pub(crate) async fn drain<S, B, E>(mut body: S)
+where
+    S: futures::Stream<Item = Result<B, E>> + Unpin,
+{
+    while let Some(Ok(_)) = futures::StreamExt::next(&mut body).await {}
+}
+
+/// Takes `bytes` that were deleted off account `account_id`'s usage; a failure is logged (the
+/// deletion happened; the next recount corrects the figure).
+pub(crate) async fn release(db: &Db, account_id: &str, bytes: u64) {
+    if bytes == 0 {
+        return;
+    }
+    if let Err(err) = db.release(account_id, bytes).await {
+        tracing::error!(%account_id, bytes, "releasing deleted bytes from the quota: {err}");
+    }
+}
+
+/// 413 `QuotaExceeded` for a write of `size` bytes into account `account_id`, naming the quota.
+async fn exceeded(db: &Db, account_id: &str, size: u64) -> ApiError {
+    let usage = db.usage_by_id(account_id).await.ok().flatten();
+    let (quota, used) = usage.map_or((0, 0), |u| (u.quota_bytes.unwrap_or_default(), u.used_bytes));
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::QuotaExceeded,
+        format!(
+            "the account's storage quota of {quota} bytes does not take {size} more bytes \
+             ({used} stored or being written); nothing written: delete data (restic forget --prune, seedship job \
+             delete-imported) or ask the admin for a larger quota"
+        ),
+    )
+}
