@@ -11,8 +11,6 @@ use std::process::Command;
 use crate::server_support::*;
 use seedship_treecmp::Rng;
 
-const PASSWORD: &str = "correct horse battery staple";
-
 /// Runs `seedship --json <args>` with the repository password in the environment.
 fn seedship_pw(args: &[&str]) -> serde_json::Value {
     seedship_env(args, &[("SEEDSHIP_PASSWORD", PASSWORD)])
@@ -594,4 +592,61 @@ fn seed_args<'a>(vault: &'a str, prefix: &'a str, creds: &[&'a str]) -> Vec<&'a 
     ];
     args.extend_from_slice(creds);
     args
+}
+
+/// The imported copy is deleted only once no seed reads it: while the seed runs, `job
+/// delete-imported` is refused (exit 24, naming the vault); once it is done, the imported
+/// blobs go and the seeded vault keeps every object.
+#[test]
+fn imported_blobs_are_kept_while_a_seed_reads_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let imported = Imported::large(dir.path());
+    let (url, token) = bearer(&imported.account);
+    let http = imported.server.http();
+    let seed = || {
+        let response = http
+            .post(format!("{url}/api/v1/vaults/laptop/seed?wait=0"))
+            .bearer_auth(&token)
+            .json(
+                &serde_json::json!({"storage_account": "imports", "container": "import1", "prefix": "repo"}),
+            )
+            .send()
+            .expect("POST seed");
+        response.status().as_u16()
+    };
+    let delete = || {
+        seedship_output(&[
+            "job",
+            "delete-imported",
+            "--job",
+            "import1-repo",
+            "--yes",
+            "--credentials",
+            path(&imported.account),
+        ])
+    };
+    assert_eq!(seed(), 202, "the seed runs");
+    let refused = delete();
+    assert_exit(&refused, 24);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("InUse") && stderr.contains("vault laptop"),
+        "{stderr}"
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while seed() != 200 {
+        assert!(std::time::Instant::now() < deadline, "seed not done");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let deleted = delete();
+    assert_exit(&deleted, 0);
+    let deleted: serde_json::Value = serde_json::from_slice(&deleted.stdout).expect("JSON");
+    let staged = store_listing(&imported.staging);
+    assert_eq!(deleted["blobs"].as_u64(), Some(staged.len() as u64), "{deleted}");
+    assert_eq!(
+        store_listing(&imported.vault_dir),
+        staged,
+        "the vault keeps the repository"
+    );
 }
