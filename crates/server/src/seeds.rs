@@ -29,6 +29,12 @@ struct SeedTask {
     status: watch::Receiver<SeedStatus>,
 }
 
+impl SeedTask {
+    fn running(&self) -> bool {
+        matches!(*self.status.borrow(), SeedStatus::Running(_))
+    }
+}
+
 /// A folder of a container of an account: what a seed reads and a deletion deletes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct Folder {
@@ -92,20 +98,19 @@ impl Seeds {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether a seed of vault `vault_id` runs (or finished and was not collected yet).
+    /// Whether a seed of vault `vault_id` runs (one that finished, collected or not, does not).
     pub(crate) fn seeding(&self, vault_id: &str) -> bool {
-        self.lock().seeds.contains_key(vault_id)
+        self.lock().seeds.get(vault_id).is_some_and(SeedTask::running)
     }
 
     /// Marks `folder` as being deleted, unless a seed of this server reads it or it is being
     /// deleted already (409 `InUse`, naming the seeded vault).
     pub(crate) fn begin_delete(&self, folder: Folder) -> Result<Deleting<'_>, ApiError> {
         let mut registry = self.lock();
-        let running = |task: &&SeedTask| matches!(*task.status.borrow(), SeedStatus::Running(_));
         if let Some(task) = registry
             .seeds
             .values()
-            .filter(running)
+            .filter(|task| task.running())
             .find(|task| Folder::of_seed(task).overlaps(&folder))
         {
             return Err(in_use(format!(
@@ -251,6 +256,7 @@ mod tests {
         sender
             .expect("started")
             .send_replace(SeedStatus::Done(Err(crate::error::ApiError::internal("x"))));
+        assert!(!seeds.seeding("vlt-1"), "a finished seed does not hold its vault");
         let deleting = seeds
             .begin_delete(folder("acme", "seeds", "host1"))
             .expect("the seed finished");
