@@ -86,9 +86,12 @@ async fn set(
     Ok(answer(account, &usage))
 }
 
-/// Bytes reserved at a time while a body of unknown length streams in (fewer when only fewer
-/// are left under the quota).
-const STEP: u64 = 1024 * 1024;
+/// Bytes reserved ahead while a body of unknown length streams in: as much again as is
+/// reserved already, from [`MIN_STEP`] up to [`MAX_STEP`], so that a small object costs one
+/// update and a stream of terabytes one per [`MAX_STEP`] (only what is needed when less is left
+/// under the quota).
+const MIN_STEP: u64 = 1024 * 1024;
+const MAX_STEP: u64 = 64 * 1024 * 1024;
 
 /// The bytes one write has reserved for account `account_id`: covered as the body arrives,
 /// kept when the object is stored, given back otherwise (also when the request is dropped
@@ -120,14 +123,20 @@ impl Reservation {
         reservation
     }
 
-    /// Makes sure `total` bytes are reserved: [`STEP`] more at a time, or only what is needed
-    /// when the quota has no step left; 413 `QuotaExceeded` when not even that fits.
+    /// Makes sure `total` bytes are reserved: a step ahead (see [`MIN_STEP`]), or only what
+    /// is needed when the quota has no step left; 413 `QuotaExceeded` when not even that fits.
     pub(crate) async fn cover(&mut self, total: u64) -> Result<(), ApiError> {
         if total <= self.reserved {
             return Ok(());
         }
         let needed = total - self.reserved;
-        for bytes in [needed.max(STEP), needed] {
+        let ahead = needed.max(self.reserved.clamp(MIN_STEP, MAX_STEP));
+        let attempts: &[u64] = if ahead > needed {
+            &[ahead, needed]
+        } else {
+            &[needed]
+        };
+        for &bytes in attempts {
             if self.db.reserve(&self.account_id, bytes, self.force).await? {
                 self.reserved += bytes;
                 return Ok(());
@@ -204,4 +213,104 @@ async fn exceeded(db: &Db, account_id: &str, size: u64) -> ApiError {
              delete-imported) or ask the admin for a larger quota"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_STEP, MIN_STEP, Reservation};
+    use crate::db::Db;
+    use seedship_api::ErrorCode;
+
+    const MIB: u64 = 1024 * 1024;
+
+    async fn account_with_quota(quota: Option<u64>) -> (tempfile::TempDir, Db, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("metadata.db").display());
+        let db = Db::connect(&url).await.expect("database");
+        let id = db.create_account("acme", "secret").await.expect("account");
+        db.set_quota(&id, quota, 0).await.expect("quota");
+        (dir, db, id)
+    }
+
+    async fn used(db: &Db) -> u64 {
+        db.usage("acme")
+            .await
+            .expect("usage")
+            .expect("account")
+            .used_bytes
+    }
+
+    /// Forty writers of 1 MiB at once against a quota of 10 MiB: exactly ten get their bytes,
+    /// the others are refused, and the usage is what the ten kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_never_pass_the_quota_together() {
+        let (_dir, db, id) = account_with_quota(Some(10 * MIB)).await;
+        let writers: Vec<_> = (0..40)
+            .map(|_| {
+                let (db, id) = (db.clone(), id.clone());
+                tokio::spawn(async move {
+                    let mut quota = Reservation::new(&db, &id);
+                    match quota.cover(MIB).await {
+                        Ok(()) => {
+                            quota.keep(MIB).await;
+                            true
+                        }
+                        Err(err) => {
+                            assert_eq!(err.code, ErrorCode::QuotaExceeded);
+                            false
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut stored = 0;
+        for writer in writers {
+            stored += u64::from(writer.await.expect("writer"));
+        }
+        assert_eq!(stored, 10, "writers that got their bytes");
+        assert_eq!(used(&db).await, 10 * MIB);
+    }
+
+    /// A stream reserves ahead (doubling up to the largest step), settles to what it stored,
+    /// takes only what it needs near the quota, and a dropped reservation gives its bytes back.
+    #[tokio::test]
+    async fn reservations_step_ahead_settle_and_are_given_back() {
+        let (_dir, db, id) = account_with_quota(None).await;
+        let mut quota = Reservation::new(&db, &id);
+        quota.cover(10).await.expect("cover");
+        assert_eq!(used(&db).await, MIN_STEP, "one step ahead");
+        quota.cover(MIN_STEP + 1).await.expect("cover");
+        assert_eq!(used(&db).await, 2 * MIN_STEP, "as much again");
+        quota.cover(300 * MIB).await.expect("cover");
+        quota.cover(300 * MIB + 1).await.expect("cover");
+        assert_eq!(
+            used(&db).await,
+            300 * MIB + MAX_STEP,
+            "at most the largest step ahead"
+        );
+        quota.keep(300 * MIB + 1).await;
+        assert_eq!(used(&db).await, 300 * MIB + 1, "settled to what was stored");
+
+        db.set_quota(&id, Some(300 * MIB + 1 + 100), 300 * MIB + 1)
+            .await
+            .expect("quota");
+        let mut near = Reservation::new(&db, &id);
+        near.cover(100).await.expect("exactly what is left");
+        let err = near.cover(101).await.expect_err("one byte over");
+        assert_eq!(err.code, ErrorCode::QuotaExceeded);
+        assert!(err.message.contains("nothing written"), "{}", err.message);
+        drop(near);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while used(&db).await != 300 * MIB + 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dropped reservation was kept"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let mut lock = Reservation::forced(&db, &id);
+        lock.cover(MIB).await.expect("a lock is never refused");
+        lock.keep(500).await;
+        assert_eq!(used(&db).await, 300 * MIB + 1 + 500);
+    }
 }
