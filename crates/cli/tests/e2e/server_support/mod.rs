@@ -601,6 +601,29 @@ pub fn complete_import(
     assert_eq!(state, seedship_jobs::JobState::Completed);
 }
 
+/// The bytes the server says `account` stores (`admin account quota` with the admin
+/// credentials `admin`) and `stored()`, once they agree or after 10 s: a server may still be
+/// finishing requests of a client that went away (an upload whose body had arrived is stored,
+/// one cut off gives its reservation back when the server notices).
+pub fn settled_usage(admin: &Path, account: &str, stored: impl Fn() -> u64) -> (u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let usage = seedship(&[
+            "admin",
+            "account",
+            "quota",
+            account,
+            "--admin-credentials",
+            path(admin),
+        ]);
+        let (used, on_disk) = (usage["used_bytes"].as_u64().expect("used_bytes"), stored());
+        if used == on_disk || Instant::now() > deadline {
+            return (used, on_disk);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The spec of an import job made by hand (one drive, [`drive_id`] of the job's name, nothing
 /// prepared) into `storage`/`container`/`prefix`.
 pub fn hand_job_spec(job: &str, storage: &str, container: &str, prefix: &str) -> seedship_jobs::JobSpec {
