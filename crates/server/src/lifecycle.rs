@@ -17,7 +17,7 @@ use crate::auth::Principal;
 use crate::db::Deleted;
 use crate::error::ApiError;
 use crate::jobs::{actor_for, load_or_404, open_jobs, save};
-use crate::seeds::Folder;
+use crate::seeds::{Folder, in_use};
 use crate::state::AppState;
 
 /// Keys listed and deleted at a time.
@@ -40,10 +40,6 @@ pub(crate) fn router() -> Router<AppState> {
 
 fn not_empty(message: String) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, ErrorCode::NotEmpty, message)
-}
-
-fn in_use(message: String) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, ErrorCode::InUse, message)
 }
 
 /// The account owner's id and name, or 403.

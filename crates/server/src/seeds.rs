@@ -187,7 +187,8 @@ impl Seeds {
     }
 }
 
-fn in_use(message: String) -> ApiError {
+/// 409 `InUse`: something (a seed, a job that has not ended) still uses what is to be deleted.
+pub(crate) fn in_use(message: String) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, ErrorCode::InUse, message)
 }
 
