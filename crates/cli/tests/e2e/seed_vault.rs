@@ -650,3 +650,69 @@ fn imported_blobs_are_kept_while_a_seed_reads_them() {
         "the vault keeps the repository"
     );
 }
+
+/// A seed's copies count against the account's quota (the vault holds a second copy of the
+/// import): over it the seed stops with exit 25 and the vault is no repository yet (no
+/// `config`), never a damaged one; with room, the same seed completes.
+#[test]
+fn a_seed_over_the_quota_stops_and_completes_once_there_is_room() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let imported = Imported::new(dir, |source| {
+        for i in 0..4u64 {
+            std::fs::write(
+                source.join(format!("f{i}.bin")),
+                Rng::new(i + 40).random(1_500_000),
+            )
+            .expect("write");
+        }
+    });
+    let admin = imported.server.admin_credentials();
+    let quota = [
+        "admin",
+        "account",
+        "quota",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+    ];
+    // Room for the import and half of it again.
+    let imported_bytes: u64 = store_listing(&imported.staging).values().sum();
+    let stored = seedship(&quota)["used_bytes"].as_u64().expect("used");
+    let limit = (stored.max(imported_bytes) + imported_bytes / 2).to_string();
+    let set = seedship(&[&quota[..], &["--bytes", &limit]].concat());
+    assert!(
+        set["used_bytes"].as_u64() >= Some(imported_bytes),
+        "recounted: {set}"
+    );
+
+    let creds = ["--credentials", path(&imported.account)];
+    let over = seedship_output(&seed_args("laptop", "repo", &creds));
+    assert_exit(&over, 25);
+    assert!(
+        String::from_utf8_lossy(&over.stderr).contains("QuotaExceeded"),
+        "{}",
+        String::from_utf8_lossy(&over.stderr)
+    );
+    assert!(
+        !store_listing(&imported.vault_dir).contains_key("config"),
+        "a seed stopped part-way leaves no repository"
+    );
+    let usage = seedship(&quota);
+    assert!(
+        usage["used_bytes"].as_u64() <= usage["quota_bytes"].as_u64(),
+        "{usage}"
+    );
+
+    seedship(&[&quota[..], &["--none"]].concat());
+    let seeded = seedship(&seed_args("laptop", "repo", &creds));
+    assert_eq!(
+        seeded["objects"],
+        store_listing(&imported.staging).len(),
+        "{seeded}"
+    );
+    assert_eq!(
+        store_listing(&imported.vault_dir),
+        store_listing(&imported.staging)
+    );
+}
