@@ -151,10 +151,5 @@ fn quota(
             .account_quota(name)
             .with_context(|| format!("reading the quota of account {name}"))?
     };
-    output::emit(ctx.json, &usage, || {
-        let quota = usage
-            .quota_bytes
-            .map_or_else(|| "no quota".to_owned(), |q| format!("quota {q} bytes"));
-        format!("account {name}: {quota}, {} bytes stored", usage.used_bytes)
-    })
+    output::emit(ctx.json, &usage, || output::usage_line(&usage))
 }

@@ -27,6 +27,12 @@ pub enum StorageCommand {
         #[command(flatten)]
         credentials: AccountCredentialsArg,
     },
+    /// Show the account's storage quota and the bytes it stores (vaults, containers,
+    /// held-back files).
+    Usage {
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +85,14 @@ impl StorageCommand {
                     .storage_accounts()
                     .context("listing storage accounts")?;
                 output::emit(ctx.json, &listed, || listed.names.join("\n"))
+            }
+            StorageCommand::Usage { credentials } => {
+                let (client, account) = crate::shared::connect(&credentials.credentials)?;
+                let account = account.context("storage usage needs account credentials")?;
+                let usage = client
+                    .account_quota(&account)
+                    .with_context(|| format!("reading the quota of account {account}"))?;
+                output::emit(ctx.json, &usage, || output::usage_line(&usage))
             }
             StorageCommand::Delete { name, credentials } => {
                 credentials

@@ -383,6 +383,10 @@ fn a_quota_stops_a_backup_midway_and_the_vault_stays_consistent() {
         set["used_bytes"], stored,
         "the recount is what the store holds: {set}"
     );
+    // The owner sees it too.
+    let owner_file = dir.join("acme.credentials");
+    let seen = ok(&["storage", "usage", "--credentials", path(&owner_file)]);
+    assert_eq!(seen, set, "the owner's view");
 
     // 12 MiB that do not compress: the backup stops at the quota, with exit 25 and the reason.
     let big = dir.join("big");
