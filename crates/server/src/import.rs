@@ -338,7 +338,14 @@ async fn write_object(
     }
     .await;
     match outcome {
-        Ok(()) => Ok(writer.finish().await?),
+        Ok(()) => {
+            quota.committing(written);
+            let finished = writer.finish().await;
+            if finished.is_err() {
+                quota.keep(0).await;
+            }
+            Ok(finished?)
+        }
         Err(err) => {
             if let Err(abort) = writer.abort().await {
                 tracing::warn!("aborting object {key}: {abort}");
@@ -954,7 +961,11 @@ async fn repair(
         }
         return Err(err);
     }
-    writer.finish().await?;
+    quota.committing(record.size);
+    if let Err(err) = writer.finish().await {
+        quota.keep(0).await;
+        return Err(err.into());
+    }
     if create_only {
         let moved = match state.store.rename_if_absent(&written, &target).await {
             Err(seedship_store::Error::AlreadyExists { .. }) => Err(ApiError::already_exists(format!(
@@ -967,6 +978,7 @@ async fn repair(
             if let Err(removed) = state.store.delete(&written).await {
                 tracing::warn!("removing staged repaired blob {written}: {removed}");
             }
+            quota.keep(0).await;
             return Err(err);
         }
     }

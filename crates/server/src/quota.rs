@@ -104,6 +104,9 @@ pub(crate) struct Reservation {
     /// Reserve without checking the quota (restic's locks: a full account must still be
     /// checked and pruned, which take a lock).
     force: bool,
+    /// Bytes being committed to the store ([`Reservation::committing`]): kept, not given
+    /// back, if the request is dropped from then on, since the store may complete the write.
+    committing: u64,
 }
 
 impl Reservation {
@@ -113,6 +116,7 @@ impl Reservation {
             account_id: account_id.to_owned(),
             reserved: 0,
             force: false,
+            committing: 0,
         }
     }
 
@@ -145,30 +149,43 @@ impl Reservation {
         Err(exceeded(&self.db, &self.account_id, total).await)
     }
 
-    /// The write stored `size` bytes: those stay counted, the rest is given back. (Stored
-    /// bytes are counted even beyond the quota: they are there.)
-    pub(crate) async fn keep(mut self, size: u64) {
-        let (reserved, account_id) = (std::mem::take(&mut self.reserved), &self.account_id);
-        let outcome = if size > reserved {
-            self.db
-                .reserve(account_id, size - reserved, true)
-                .await
-                .map(|_| ())
-        } else {
-            self.db.release(account_id, reserved - size).await
-        };
-        if let Err(err) = outcome {
-            tracing::error!(%account_id, size, reserved, "settling a quota reservation: {err}");
+    /// The write is about to commit `size` bytes (finish its upload, put its object): if the
+    /// request is dropped from now on, those bytes stay counted, since the store may complete
+    /// the write without it. A commit that fails must call [`Reservation::keep`] with 0.
+    pub(crate) fn committing(&mut self, size: u64) {
+        self.committing = size;
+    }
+
+    /// The write stored `size` bytes (0: nothing): those stay counted, the rest is given back.
+    /// (Stored bytes are counted even beyond the quota: they are there.) Settled by a task of
+    /// its own, so that a request dropped meanwhile does not leave it half done.
+    pub(crate) async fn keep(&mut self, size: u64) {
+        let reserved = std::mem::take(&mut self.reserved);
+        self.committing = 0;
+        let (db, account_id) = (self.db.clone(), self.account_id.clone());
+        let settle = tokio::spawn(async move {
+            let outcome = if size > reserved {
+                db.reserve(&account_id, size - reserved, true).await.map(|_| ())
+            } else {
+                db.release(&account_id, reserved - size).await
+            };
+            if let Err(err) = outcome {
+                tracing::error!(%account_id, size, reserved, "settling a quota reservation: {err}");
+            }
+        });
+        if let Err(err) = settle.await {
+            tracing::error!("settling a quota reservation: {err}");
         }
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        if self.reserved == 0 {
+        let spare = self.reserved.saturating_sub(self.committing);
+        if spare == 0 {
             return;
         }
-        let (db, account_id, bytes) = (self.db.clone(), self.account_id.clone(), self.reserved);
+        let (db, account_id, bytes) = (self.db.clone(), self.account_id.clone(), spare);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Err(err) = db.release(&account_id, bytes).await {
@@ -312,5 +329,22 @@ mod tests {
         lock.cover(MIB).await.expect("a lock is never refused");
         lock.keep(500).await;
         assert_eq!(used(&db).await, 300 * MIB + 1 + 500);
+
+        // Dropped while committing (the client went away): what is being committed stays.
+        db.set_quota(&id, None, 300 * MIB + 1 + 500)
+            .await
+            .expect("no quota");
+        let mut dropped = Reservation::new(&db, &id);
+        dropped.cover(700).await.expect("cover");
+        dropped.committing(700);
+        drop(dropped);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while used(&db).await != 300 * MIB + 1 + 500 + 700 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the committed bytes were not kept"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 }

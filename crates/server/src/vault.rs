@@ -511,14 +511,18 @@ async fn upload(
     {
         crate::quota::drain(stream).await;
     }
-    match (outcome, writer) {
+    let committed = match (outcome, writer) {
         (Ok(()), Some(writer)) => {
-            writer.finish().await?;
+            quota.committing(received);
+            writer.finish().await.map(|_| ()).map_err(ApiError::from)
         }
-        (Ok(()), None) => match state.store.put(key, small.concat().into(), PutMode::Create).await {
-            Err(seedship_store::Error::AlreadyExists { .. }) => return Err(exists()),
-            other => other?,
-        },
+        (Ok(()), None) => {
+            quota.committing(received);
+            match state.store.put(key, small.concat().into(), PutMode::Create).await {
+                Err(seedship_store::Error::AlreadyExists { .. }) => Err(exists()),
+                other => other.map_err(ApiError::from),
+            }
+        }
         (Err(e), Some(writer)) => {
             if let Err(abort) = writer.abort().await {
                 tracing::warn!("aborting upload of {key}: {}", seedship_api::error_chain(&abort));
@@ -526,6 +530,10 @@ async fn upload(
             return Err(e);
         }
         (Err(e), None) => return Err(e),
+    };
+    if let Err(e) = committed {
+        quota.keep(0).await;
+        return Err(e);
     }
     quota.keep(received).await;
     state

@@ -492,7 +492,12 @@ fn two_servers_share_one_quota_and_deletions() {
         used <= limit,
         "both servers together went over the quota: {used} > {limit}"
     );
-    assert_eq!(used, on_disk, "the shared usage is what the store holds");
+    assert_eq!(
+        used,
+        on_disk,
+        "the shared usage is what the store holds: {:?}",
+        store_listing(&shared_objects)
+    );
     restic_ok(&on(&b).repository(), &cache, &["check", "--read-data"]);
 
     // Through B: every snapshot forgotten and pruned, the vault deleted; A refuses its agent.
