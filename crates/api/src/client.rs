@@ -8,11 +8,11 @@ use serde::de::DeserializeOwned;
 use crate::credentials::Credentials;
 use crate::upload::{self, BodyWriter, ChunkPool, UploadBody};
 use crate::wire::{
-    AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery, BlobList,
-    BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport, DamagedQuery,
-    DriveLogs, ErrorBody, ErrorCode, IssuedSecret, JobAction, JobCreateQuery, JobDetail, MetricsSnapshot,
-    NameList, NameRequest, RepairQuery, SeedProgress, SeedReport, SeedRequest, ServiceKey, Spans, VaultInfo,
-    VaultRequest, WebhookDelivery, WebhookInfo, WebhookRequest,
+    AccountCreated, AccountUsage, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery,
+    BlobList, BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport, DamagedQuery,
+    DriveLogs, ErrorBody, ErrorCode, ImportedDeleted, IssuedSecret, JobAction, JobCreateQuery, JobDetail,
+    MetricsSnapshot, NameList, NameRequest, QuotaRequest, RepairQuery, SeedProgress, SeedReport, SeedRequest,
+    ServiceKey, Spans, VaultInfo, VaultRequest, WebhookDelivery, WebhookInfo, WebhookRequest,
 };
 use seedship_jobs::{JobSpec, JobSummary};
 
@@ -221,15 +221,30 @@ impl Client {
         })
     }
 
+    /// `GET path`, or `POST path` with the JSON body `post`.
     fn call<B: Serialize, R: DeserializeOwned>(
         &self,
         post: Option<&B>,
         path: &str,
     ) -> Result<R, ClientError> {
+        match post {
+            Some(body) => self.call_with(reqwest::Method::POST, Some(body), path),
+            None => self.call_with::<(), _>(reqwest::Method::GET, None, path),
+        }
+    }
+
+    /// `method path` with the JSON body `body`, answering the JSON response.
+    fn call_with<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        body: Option<&B>,
+        path: &str,
+    ) -> Result<R, ClientError> {
         let url = format!("{}{path}", self.server);
-        let request = match post {
-            Some(body) => self.http.post(&url).json(body),
-            None => self.http.get(&url),
+        let request = self.http.request(method, &url);
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
         };
         self.answer(&url, request)
     }
@@ -370,6 +385,63 @@ impl Client {
         self.call::<(), _>(None, &api_path(&["storage-accounts", storage, "containers"])?)
     }
 
+    /// Deletes storage account `name` (account owner); refused unless it has no containers.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered ([`ErrorCode::NotEmpty`]).
+    pub fn delete_storage_account(&self, name: &str) -> Result<(), ClientError> {
+        self.call_with::<(), ()>(
+            reqwest::Method::DELETE,
+            None,
+            &api_path(&["storage-accounts", name])?,
+        )
+    }
+
+    /// Deletes container `name` of storage account `storage` (account owner); refused unless
+    /// it holds no blob and no job that has not ended names it.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered ([`ErrorCode::NotEmpty`], [`ErrorCode::InUse`]).
+    pub fn delete_container(&self, storage: &str, name: &str) -> Result<(), ClientError> {
+        let path = api_path(&["storage-accounts", storage, "containers", name])?;
+        self.call_with::<(), ()>(reqwest::Method::DELETE, None, &path)
+    }
+
+    /// Deletes vault `name` (account owner), its registration and its agents; refused unless
+    /// its repository holds no object (locks aside) and no seed of it runs.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered ([`ErrorCode::NotEmpty`], [`ErrorCode::InUse`]).
+    pub fn delete_vault(&self, name: &str) -> Result<(), ClientError> {
+        self.call_with::<(), ()>(reqwest::Method::DELETE, None, &api_path(&["vaults", name])?)
+    }
+
+    /// The storage quota and usage of account `name` (admin, or the account's owner).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn account_quota(&self, name: &str) -> Result<AccountUsage, ClientError> {
+        self.call::<(), _>(None, &api_path(&["accounts", name, "quota"])?)
+    }
+
+    /// Sets the storage quota of account `name` in bytes (`None`: no quota) (admin); the
+    /// server recounts the account's usage from the store.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn set_account_quota(&self, name: &str, bytes: Option<u64>) -> Result<AccountUsage, ClientError> {
+        self.call_with(
+            reqwest::Method::PUT,
+            Some(&QuotaRequest { bytes }),
+            &api_path(&["accounts", name, "quota"])?,
+        )
+    }
+
     /// Creates a vault (account owner); answers it and its registration credential.
     ///
     /// # Errors
@@ -469,6 +541,21 @@ impl Client {
         action: &JobAction,
     ) -> Result<JobDetail, ClientError> {
         self.call(Some(action), &api_path(&["jobs", account, name, "actions"])?)
+    }
+
+    /// Deletes every blob under the destination prefix of job `name` (its owner, once the job
+    /// has ended and no seed reads the folder); the server records it in the custody log.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered; job rules as [`ErrorCode::JobRule`], a running
+    /// seed as [`ErrorCode::InUse`].
+    pub fn delete_imported(&self, account: &str, name: &str) -> Result<ImportedDeleted, ClientError> {
+        self.call_with::<(), _>(
+            reqwest::Method::DELETE,
+            None,
+            &api_path(&["jobs", account, name, "blobs"])?,
+        )
     }
 
     /// The copy and error logs of a job's transferred drives.

@@ -19,11 +19,11 @@ pub use message::error_chain;
 pub use signature::webhook_signature;
 pub use upload::{BodyWriter, UploadBody};
 pub use wire::{
-    AccountCreated, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery, BlobList,
-    BlobListEntry, BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport,
-    DELIVERY_HEADER, DamagedQuery, DeliveryState, DriveLogs, EVENT_HEADER, ErrorBody, ErrorCode, ErrorDetail,
-    ErrorLogLocation, IssuedSecret, JobAction, JobCreateQuery, JobDetail, MetricsSnapshot, NameList,
-    NameRequest, RepairQuery, SIGNATURE_HEADER, SeedProgress, SeedQuery, SeedReport, SeedRequest, ServiceKey,
-    Spans, SpansError, VaultInfo, VaultRequest, VaultSeed, WebhookDelivery, WebhookEvent, WebhookEventKind,
-    WebhookInfo, WebhookRequest, WhoAmI,
+    AccountCreated, AccountUsage, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery,
+    BlobList, BlobListEntry, BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState,
+    CustodyReport, DELIVERY_HEADER, DamagedQuery, DeliveryState, DriveLogs, EVENT_HEADER, ErrorBody,
+    ErrorCode, ErrorDetail, ErrorLogLocation, ImportedDeleted, IssuedSecret, JobAction, JobCreateQuery,
+    JobDetail, MetricsSnapshot, NameList, NameRequest, QuotaRequest, RepairQuery, SIGNATURE_HEADER,
+    SeedProgress, SeedQuery, SeedReport, SeedRequest, ServiceKey, Spans, SpansError, VaultInfo, VaultRequest,
+    VaultSeed, WebhookDelivery, WebhookEvent, WebhookEventKind, WebhookInfo, WebhookRequest, WhoAmI,
 };

@@ -46,6 +46,13 @@ pub enum ErrorCode {
     StorageFailed,
     /// An import/export job rule refused the request; `rule` names it (400, 403, 404, 409).
     JobRule,
+    /// A delete refused: the vault, container or storage account still holds something (409).
+    NotEmpty,
+    /// A delete refused: something still uses it (a job that has not ended names the container,
+    /// a seed runs from the folder) (409).
+    InUse,
+    /// A write refused: it would take the account over its storage quota; nothing written (413).
+    QuotaExceeded,
     /// The metadata database failed, or another server-side fault (500).
     Internal,
 }
@@ -157,7 +164,32 @@ pub struct WhoAmI {
     pub account: Option<String>,
 }
 
+/// Body of `PUT /api/v1/accounts/<account>/quota`: the account's storage quota in bytes
+/// (`null`: none).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuotaRequest {
+    pub bytes: Option<u64>,
+}
+
+/// Response of `GET` and `PUT /api/v1/accounts/<account>/quota`: the quota and the bytes the
+/// account's vaults, containers and held-back files use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountUsage {
+    pub account: String,
+    pub quota_bytes: Option<u64>,
+    pub used_bytes: u64,
+}
+
 // Import/export jobs
+
+/// Response of `DELETE /api/v1/jobs/{account}/{name}/blobs`: what was deleted from the job's
+/// destination folder (as the custody entry `imported_deleted` records it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImportedDeleted {
+    pub prefix: String,
+    pub blobs: u64,
+    pub bytes: u64,
+}
 
 /// An action on an existing job, `POST /api/v1/jobs/{account}/{name}/actions`.
 ///

@@ -33,6 +33,11 @@ pub const WAITING_FOR_IMPORT: u8 = 22;
 pub const IMPORT_CANCELLED: u8 = 23;
 /// `staging clean` refused: the vault is not seeded from the staging location yet.
 pub const STAGING_NEEDED: u8 = 24;
+/// A delete was refused: the vault, container or storage account is not empty, or something
+/// still uses it (a job that has not ended, a running seed).
+pub const NOT_EMPTY: u8 = 25;
+/// A write was refused: it would take the account over its storage quota.
+pub const QUOTA_EXCEEDED: u8 = 26;
 /// Interrupted by Ctrl-C / SIGINT.
 pub const INTERRUPTED: u8 = 130;
 
@@ -61,6 +66,14 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         STAGING_NEEDED,
         "staging location still needed (vault not seeded from it yet); nothing removed",
+    ),
+    (
+        NOT_EMPTY,
+        "delete refused: not empty, or still in use (a job that has not ended, a running seed)",
+    ),
+    (
+        QUOTA_EXCEEDED,
+        "the account's storage quota is used up; nothing written",
     ),
     (INTERRUPTED, "interrupted"),
 ];
@@ -153,6 +166,7 @@ fn repo_code(err: &seedship_repo::Error) -> u8 {
         seedship_repo::Error::RepoNotFound { .. } => REPO_NOT_FOUND,
         seedship_repo::Error::WrongPassword { .. } => WRONG_KEY,
         seedship_repo::Error::AccessDenied { .. } => ACCESS_DENIED,
+        seedship_repo::Error::QuotaExceeded { .. } => QUOTA_EXCEEDED,
         seedship_repo::Error::Unreachable { .. } => SERVER_UNREACHABLE,
         seedship_repo::Error::BadLocation { .. } => USAGE,
         seedship_repo::Error::BadExclude { .. } => USAGE,
@@ -185,6 +199,14 @@ fn client_code(client: &seedship_api::ClientError) -> u8 {
             code: Some(ErrorCode::AlreadyExists),
             ..
         } => ALREADY_EXISTS,
+        ClientError::Api {
+            code: Some(ErrorCode::NotEmpty | ErrorCode::InUse),
+            ..
+        } => NOT_EMPTY,
+        ClientError::Api {
+            code: Some(ErrorCode::QuotaExceeded),
+            ..
+        } => QUOTA_EXCEEDED,
         ClientError::Transport { .. } => SERVER_UNREACHABLE,
         _ => FAILURE,
     }

@@ -14,3 +14,14 @@ pub fn emit<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String)
     }
     Ok(())
 }
+
+/// One line of an account's storage quota and usage (`admin account quota`, `storage usage`).
+pub fn usage_line(usage: &seedship_api::AccountUsage) -> String {
+    let quota = usage
+        .quota_bytes
+        .map_or_else(|| "no quota".to_owned(), |q| format!("quota {q} bytes"));
+    format!(
+        "account {}: {quota}, {} bytes stored",
+        usage.account, usage.used_bytes
+    )
+}

@@ -406,12 +406,10 @@ impl<'a> Copier<'a> {
                 ..
             })
         );
-        if let (Err(err), false) = (&sent, mismatch) {
-            // the upload failed on its own; the reader then only saw the pipe close
-            return Err(Error::Upload {
-                blob: requested.to_owned(),
-                message: err.to_string(),
-            });
+        if !mismatch && let Err(err) = sent {
+            // the upload failed on its own (the server's error, e.g. QuotaExceeded, passed on
+            // as the cause); the reader then only saw the pipe close
+            return Err(err).context(|| format!("writing blob {requested}"));
         }
         let check = check.context(|| format!("reading {} from the drive", file.path.display()))?;
         match sent {

@@ -77,9 +77,6 @@ pub enum Error {
     /// The server wrote a blob whose file failed verification on the drive.
     #[error("the server wrote blob {blob} although {} failed verification", .file.display())]
     WroteUnverified { blob: String, file: PathBuf },
-    /// A file's upload failed on the server's side.
-    #[error("writing blob {blob}: {message}")]
-    Upload { blob: String, message: String },
     /// The job has no logs of the drive: it was not received yet.
     #[error("job {job} has no log for drive {drive_id} yet: receive it first")]
     NoDriveLog { job: String, drive_id: String },

@@ -192,6 +192,16 @@ pub enum CustodyEvent {
         /// The drives in the return package.
         drives: Vec<String>,
     },
+    /// The owner deleted the blobs the job imported (everything under its destination prefix in
+    /// the container), once the job had ended: what was deleted.
+    ImportedDeleted {
+        /// The folder deleted (the job's destination prefix).
+        prefix: String,
+        /// Blobs deleted.
+        blobs: u64,
+        /// Their bytes.
+        bytes: u64,
+    },
     /// The job changed state.
     JobStateChanged {
         /// Old state.
@@ -280,6 +290,12 @@ impl fmt::Display for CustodyEvent {
                 "{} drive(s) shipped back with {carrier}, tracking number {tracking_number}",
                 drives.len()
             ),
+            Self::ImportedDeleted { prefix, blobs, bytes } => {
+                write!(
+                    f,
+                    "imported blobs deleted: {blobs} blob(s), {bytes} bytes under {prefix}/"
+                )
+            }
             Self::JobStateChanged { from, to } => write!(f, "job {from} -> {to}"),
             Self::DriveStateChanged { drive, from, to } => write!(f, "drive {drive} {from} -> {to}"),
         }

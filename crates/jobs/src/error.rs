@@ -202,6 +202,16 @@ pub enum Error {
         /// The text given.
         value: String,
     },
+    /// The job imported into its container's root (no prefix): its blobs cannot be told apart
+    /// from other blobs of the container, so they are not deleted as the job's.
+    #[error(
+        "job {job:?} imported into the root of its container (no prefix): its blobs cannot be \
+         told apart from the container's other blobs"
+    )]
+    NoImportPrefix {
+        /// The job's name.
+        job: String,
+    },
     /// The custody entry could not be serialised (not expected with these types).
     #[error("cannot serialise a custody entry: {message}")]
     Custody {
@@ -240,6 +250,7 @@ impl Error {
             Self::NothingToUpdate => "NothingToUpdate",
             Self::RenameFailed { .. } => "RenameFailed",
             Self::UnknownDisposition { .. } => "UnknownDisposition",
+            Self::NoImportPrefix { .. } => "NoImportPrefix",
             Self::Custody { .. } => "Internal",
         }
     }

@@ -1032,6 +1032,50 @@ impl Job {
         })
     }
 
+    /// Whether the owner may delete the blobs the job imported (everything under its
+    /// destination prefix): only once the job has ended (Completed, Closed or Cancelled), so
+    /// that nothing is deleted that a transfer or a repair still writes, and only for a job with
+    /// a prefix. Returns the prefix (the folder, without slashes).
+    ///
+    /// # Errors
+    /// [`Error::NotPermitted`] unless the owner, [`Error::NotInThisState`] before the job
+    /// ended, [`Error::NoImportPrefix`] for a job that imported into the container's root.
+    pub fn check_delete_imported(&self, actor: &Actor) -> Result<&str, Error> {
+        const ACTION: &str = "delete the imported blobs";
+        self.permit(actor, &[Role::Owner], ACTION)?;
+        if !self.state.is_ended() {
+            return Err(Error::NotInThisState {
+                action: ACTION,
+                state: self.state,
+            });
+        }
+        let folder = self.destination.folder();
+        if folder.is_empty() {
+            return Err(Error::NoImportPrefix {
+                job: self.name.as_str().to_owned(),
+            });
+        }
+        Ok(folder)
+    }
+
+    /// Records that the owner deleted `blobs` blobs of `bytes` bytes under the job's prefix
+    /// (custody entry `imported_deleted`), under the rules of [`Job::check_delete_imported`].
+    ///
+    /// # Errors
+    /// As [`Job::check_delete_imported`].
+    pub fn record_imported_deleted(
+        &mut self,
+        blobs: u64,
+        bytes: u64,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.transact(|job| {
+            let prefix = job.check_delete_imported(actor)?.to_owned();
+            job.record(actor, now, CustodyEvent::ImportedDeleted { prefix, blobs, bytes })
+        })
+    }
+
     // ----- getters -----
 
     /// The job name.

@@ -18,6 +18,14 @@ pub enum Error {
          user and secret in the rest: URL"
     )]
     AccessDenied { location: String, status: u16 },
+    /// A `rest:` server refused an upload as too large (HTTP 413): for a seedship vault, the
+    /// account's storage quota is used up.
+    #[error(
+        "the server of repository {location} refused an upload (HTTP 413): the account's storage \
+         quota is used up (or the object is larger than the server takes); what was stored \
+         before stays consistent, and no snapshot was saved"
+    )]
+    QuotaExceeded { location: String },
     /// A `rest:` server could not be reached, after retries.
     #[error("server of repository {location} unreachable: {message}")]
     Unreachable { location: String, message: String },
@@ -152,6 +160,9 @@ pub(crate) fn engine<'a>(
             (Some(status @ (401 | 403)), _) => Error::AccessDenied {
                 location: location.to_owned(),
                 status,
+            },
+            (Some(413), _) => Error::QuotaExceeded {
+                location: location.to_owned(),
             },
             (_, Some(cause)) if cause.is_connect() || cause.is_timeout() => Error::Unreachable {
                 location: location.to_owned(),

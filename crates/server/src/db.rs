@@ -58,6 +58,8 @@ pub(crate) struct PrincipalRow {
 #[derive(Debug, Clone)]
 pub(crate) struct VaultRow {
     pub id: String,
+    /// The id of the account that owns it.
+    pub account_id: String,
     pub name: String,
     pub append_only: bool,
 }
@@ -91,6 +93,28 @@ impl From<sqlx::Error> for CreateError {
             _ => CreateError::Db(err),
         }
     }
+}
+
+/// An account's storage quota and what it stores.
+#[derive(Debug, Clone)]
+pub(crate) struct Usage {
+    pub account_id: String,
+    pub quota_bytes: Option<u64>,
+    pub used_bytes: u64,
+}
+
+/// Bytes as the database stores them (BIGINT).
+fn db_bytes(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
+}
+
+/// What a delete of something that must be empty did.
+#[derive(Debug)]
+pub(crate) enum Deleted {
+    Done,
+    NotFound,
+    /// Not deleted: it holds these (names).
+    NotEmpty(Vec<String>),
 }
 
 /// The metadata database.
@@ -368,6 +392,189 @@ impl Db {
         Ok(Some(names))
     }
 
+    /// Adds `bytes` to what account `account_id` stores if that stays within its quota (or it
+    /// has none; always with `force`), in one statement: of two servers reserving the last
+    /// bytes, one gets them. False if the quota refuses.
+    pub async fn reserve(&self, account_id: &str, bytes: u64, force: bool) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE accounts SET used_bytes = used_bytes + $1 WHERE id = $2 \
+             AND ($3 = 1 OR quota_bytes IS NULL OR used_bytes + $1 <= quota_bytes)",
+        )
+        .bind(db_bytes(bytes))
+        .bind(account_id)
+        .bind(i64::from(force))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Takes `bytes` off what account `account_id` stores (never below zero).
+    pub async fn release(&self, account_id: &str, bytes: u64) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE accounts SET used_bytes = CASE WHEN used_bytes > $1 THEN used_bytes - $1 ELSE 0 END \
+             WHERE id = $2",
+        )
+        .bind(db_bytes(bytes))
+        .bind(account_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The quota and usage of account `name`.
+    pub async fn usage(&self, name: &str) -> Result<Option<Usage>, sqlx::Error> {
+        self.usage_where(
+            "SELECT id, quota_bytes, used_bytes FROM accounts WHERE name = $1",
+            name,
+        )
+        .await
+    }
+
+    /// The quota and usage of account `id`.
+    pub async fn usage_by_id(&self, id: &str) -> Result<Option<Usage>, sqlx::Error> {
+        self.usage_where(
+            "SELECT id, quota_bytes, used_bytes FROM accounts WHERE id = $1",
+            id,
+        )
+        .await
+    }
+
+    async fn usage_where(&self, query: &'static str, value: &str) -> Result<Option<Usage>, sqlx::Error> {
+        let row = sqlx::query(query).bind(value).fetch_optional(&self.pool).await?;
+        let Some(row) = row else { return Ok(None) };
+        let quota: Option<i64> = row.try_get("quota_bytes")?;
+        let used: i64 = row.try_get("used_bytes")?;
+        Ok(Some(Usage {
+            account_id: row.try_get("id")?,
+            quota_bytes: quota.map(|q| u64::try_from(q).unwrap_or_default()),
+            used_bytes: u64::try_from(used).unwrap_or_default(),
+        }))
+    }
+
+    /// Sets the quota of account `account_id` and what it stores, as counted.
+    pub async fn set_quota(
+        &self,
+        account_id: &str,
+        quota: Option<u64>,
+        used: u64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE accounts SET quota_bytes = $1, used_bytes = $2 WHERE id = $3")
+            .bind(quota.map(db_bytes))
+            .bind(db_bytes(used))
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The store prefixes that hold the bytes of account `account_id` (named `account`): its
+    /// vaults, its containers and the files its jobs hold back.
+    pub async fn account_prefixes(
+        &self,
+        account_id: &str,
+        account: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let jobs: Vec<String> = sqlx::query_scalar("SELECT id FROM jobs WHERE account = $1")
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        let vaults: Vec<String> = sqlx::query_scalar("SELECT id FROM vaults WHERE account_id = $1")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let containers: Vec<String> = sqlx::query_scalar(
+            "SELECT c.id FROM containers c JOIN storage_accounts s ON c.storage_account_id = s.id \
+             WHERE s.account_id = $1",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(vaults
+            .into_iter()
+            .map(|id| format!("vaults/{id}"))
+            .chain(containers.into_iter().map(|id| format!("containers/{id}")))
+            .chain(jobs.into_iter().map(|id| format!("jobs/{id}/damaged/data")))
+            .collect())
+    }
+
+    /// The id of container `storage`/`container` of account `account_id`.
+    pub async fn container_id(
+        &self,
+        account_id: &str,
+        storage: &str,
+        container: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT c.id FROM containers c JOIN storage_accounts s ON c.storage_account_id = s.id \
+             WHERE s.account_id = $1 AND s.name = $2 AND c.name = $3",
+        )
+        .bind(account_id)
+        .bind(storage)
+        .bind(container)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Deletes the row of container `id` (its blobs are the caller's to check).
+    pub async fn delete_container(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM containers WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes storage account `name` of account `account_id` if it has no container, in one
+    /// transaction (a container created meanwhile either comes first and refuses the delete,
+    /// or finds no parent).
+    pub async fn delete_storage_account(&self, account_id: &str, name: &str) -> Result<Deleted, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM storage_accounts WHERE account_id = $1 AND name = $2")
+                .bind(account_id)
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(id) = id else {
+            return Ok(Deleted::NotFound);
+        };
+        let containers: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM containers WHERE storage_account_id = $1 ORDER BY name")
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?;
+        if !containers.is_empty() {
+            return Ok(Deleted::NotEmpty(containers));
+        }
+        sqlx::query("DELETE FROM storage_accounts WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Deleted::Done)
+    }
+
+    /// Deletes vault `id` with its registration credential and its agents, in one transaction:
+    /// from the commit on, their secrets are refused (their principals are gone).
+    pub async fn delete_vault(&self, id: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM web_sessions WHERE principal_id IN (SELECT id FROM principals WHERE vault_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM principals WHERE vault_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM vaults WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
     /// The id of container `storage`/`container` of the account that owns vault `vault_id`.
     pub async fn container_of_vault_account(
         &self,
@@ -427,31 +634,35 @@ impl Db {
     fn vault_row(row: &sqlx::any::AnyRow) -> Result<VaultRow, sqlx::Error> {
         Ok(VaultRow {
             id: row.try_get("id")?,
+            account_id: row.try_get("account_id")?,
             name: row.try_get("name")?,
             append_only: row.try_get::<i64, _>("append_only")? != 0,
         })
     }
 
     pub async fn vaults(&self, account_id: &str) -> Result<Vec<VaultRow>, sqlx::Error> {
-        let rows =
-            sqlx::query("SELECT id, name, append_only FROM vaults WHERE account_id = $1 ORDER BY name")
-                .bind(account_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT id, account_id, name, append_only FROM vaults WHERE account_id = $1 ORDER BY name",
+        )
+        .bind(account_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(Self::vault_row).collect()
     }
 
     pub async fn vault(&self, account_id: &str, name: &str) -> Result<Option<VaultRow>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, name, append_only FROM vaults WHERE account_id = $1 AND name = $2")
-            .bind(account_id)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, account_id, name, append_only FROM vaults WHERE account_id = $1 AND name = $2",
+        )
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(Self::vault_row).transpose()
     }
 
     pub async fn vault_by_id(&self, id: &str) -> Result<Option<VaultRow>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, name, append_only FROM vaults WHERE id = $1")
+        let row = sqlx::query("SELECT id, account_id, name, append_only FROM vaults WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;

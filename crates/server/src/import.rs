@@ -22,13 +22,16 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::jobs::{actor_for, detail, internal, load_or_404, save};
+use crate::quota::Reservation;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/jobs/{account}/{name}/blobs",
-            axum::routing::get(list_blobs).post(put_blob_batch),
+            axum::routing::get(list_blobs)
+                .post(put_blob_batch)
+                .delete(crate::lifecycle::delete_imported),
         )
         .route(
             "/api/v1/jobs/{account}/{name}/blobs/{*path}",
@@ -106,21 +109,22 @@ async fn container_key(state: &AppState, account: &str, name: &str) -> Result<St
 
 /// The store key prefix of the job's destination container, and the job.
 async fn destination_of(state: &AppState, account: &str, name: &str) -> Result<(String, Job), ApiError> {
-    let (container, job, _) = destination_and_id(state, account, name).await?;
+    let (container, job, _, _) = destination_and_id(state, account, name).await?;
     Ok((container, job))
 }
 
-/// The store key prefix of the job's destination container, the job and its id.
+/// The store key prefix of the job's destination container, the job, its id and the id of
+/// its account (whose quota its writes count against).
 async fn destination_and_id(
     state: &AppState,
     account: &str,
     name: &str,
-) -> Result<(String, Job, String), ApiError> {
+) -> Result<(String, Job, String, String), ApiError> {
     let mut tx = state.db.pool().begin().await?;
     let (loaded, job) = load_or_404(&mut tx, account, name).await?;
     let destination = job.destination();
-    let container: Option<String> = sqlx::query_scalar(
-        "SELECT c.id FROM containers c JOIN storage_accounts s ON s.id = c.storage_account_id \
+    let container: Option<(String, String)> = sqlx::query_as(
+        "SELECT c.id, a.id FROM containers c JOIN storage_accounts s ON s.id = c.storage_account_id \
          JOIN accounts a ON a.id = s.account_id WHERE a.name = $1 AND s.name = $2 AND c.name = $3",
     )
     .bind(account)
@@ -128,13 +132,18 @@ async fn destination_and_id(
     .bind(&destination.container)
     .fetch_optional(&mut *tx)
     .await?;
-    let container = container.ok_or_else(|| {
+    let (container, account_id) = container.ok_or_else(|| {
         ApiError::not_found(format!(
             "container {}/{} of account {account} not found",
             destination.storage_account, destination.container
         ))
     })?;
-    Ok((format!("containers/{container}"), job, loaded.id.to_string()))
+    Ok((
+        format!("containers/{container}"),
+        job,
+        loaded.id.to_string(),
+        account_id,
+    ))
 }
 
 /// The store keys of the file job `job_id` holds back as `blob` (data, record); outside every
@@ -263,13 +272,15 @@ impl Spans {
     }
 }
 
-/// Streams `body` into a new object at `key`; with `expected`, the object is committed only
-/// if the bytes hash to it. Returns the bytes written.
+/// Streams `body` into a new object at `key`, reserving its bytes against the account's quota
+/// (`quota`) as they arrive (over it: 413 `QuotaExceeded`, nothing written); with `expected`,
+/// the object is committed only if the bytes hash to it. Returns the bytes written.
 async fn write_object(
     state: &AppState,
     key: &str,
     body: ByteStream,
     expected: Option<blake3::Hash>,
+    quota: &mut Reservation,
 ) -> Result<u64, ApiError> {
     let mut writer = state.store.writer(key).await?;
     let mut hasher = blake3::Hasher::new();
@@ -279,6 +290,7 @@ async fn write_object(
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             written += chunk.len() as u64;
+            quota.cover(written).await?;
             hasher.update(&chunk);
             writer.write(chunk).await?;
         }
@@ -291,10 +303,20 @@ async fn write_object(
     }
     .await;
     match outcome {
-        Ok(()) => Ok(writer.finish().await?),
+        Ok(()) => {
+            quota.committing(written);
+            let finished = writer.finish().await;
+            if finished.is_err() {
+                quota.keep(0).await;
+            }
+            Ok(finished?)
+        }
         Err(err) => {
             if let Err(abort) = writer.abort().await {
                 tracing::warn!("aborting object {key}: {abort}");
+            }
+            if err.code == ErrorCode::QuotaExceeded {
+                crate::quota::drain(stream).await;
             }
             Err(err)
         }
@@ -316,13 +338,16 @@ async fn put_blob(
 ) -> Result<(StatusCode, Json<BlobPlaced>), ApiError> {
     operator_only(&principal)?;
     let expected = query.blake3.as_deref().map(parse_blake3).transpose()?;
-    let (container, job, job_id) = destination_and_id(&state, &account, &name).await?;
+    let (container, job, job_id, account_id) = destination_and_id(&state, &account, &name).await?;
     check_writable(&job, &path)?;
     let key = checked_key(format!("{container}/{path}"))?;
+    let mut quota = Reservation::new(&state.db, &account_id);
     let placed = match query.disposition.unwrap_or(Disposition::Overwrite) {
         Disposition::Overwrite => {
-            let outcome = overwrite_outcome(&state, &key).await?;
-            write_object(&state, &key, body_stream(body), expected).await?;
+            let (outcome, replaced) = overwrite_outcome(&state, &key).await?;
+            let written = write_object(&state, &key, body_stream(body), expected, &mut quota).await?;
+            quota.keep(written).await;
+            crate::quota::release(&state.db, &account_id, replaced).await;
             BlobPlaced {
                 blob: path,
                 disposition: outcome,
@@ -330,7 +355,7 @@ async fn put_blob(
         }
         disposition => {
             let staged = checked_key(crate::staging::staging_key(&job_id))?;
-            write_object(&state, &staged, body_stream(body), expected).await?;
+            let written = write_object(&state, &staged, body_stream(body), expected, &mut quota).await?;
             let held = Held {
                 state: &state,
                 job_id: &job_id,
@@ -342,6 +367,7 @@ async fn put_blob(
             .await;
             // moved into the container, or still staged (skipped, or an error)
             let moved = matches!(&placed, Ok(p) if p.disposition != DispositionOutcome::Skipped);
+            quota.keep(if moved { written } else { 0 }).await;
             let removed = if moved {
                 Ok(())
             } else {
@@ -356,11 +382,12 @@ async fn put_blob(
     Ok((StatusCode::CREATED, Json(placed)))
 }
 
-/// What overwriting `key` does: `Overwritten` if a blob is there, else `Created`.
-async fn overwrite_outcome(state: &AppState, key: &str) -> Result<DispositionOutcome, ApiError> {
+/// What overwriting `key` does: `Overwritten` if a blob is there, else `Created`; and the
+/// bytes it replaces.
+async fn overwrite_outcome(state: &AppState, key: &str) -> Result<(DispositionOutcome, u64), ApiError> {
     match state.store.head(key).await {
-        Ok(_) => Ok(DispositionOutcome::Overwritten),
-        Err(seedship_store::Error::NotFound { .. }) => Ok(DispositionOutcome::Created),
+        Ok(info) => Ok((DispositionOutcome::Overwritten, info.size)),
+        Err(seedship_store::Error::NotFound { .. }) => Ok((DispositionOutcome::Created, 0)),
         Err(err) => Err(err.into()),
     }
 }
@@ -478,7 +505,7 @@ async fn put_blob_batch(
     body: Body,
 ) -> Result<(StatusCode, Json<BatchPlaced>), ApiError> {
     operator_only(&principal)?;
-    let (container, job, job_id) = destination_and_id(&state, &account, &name).await?;
+    let (container, job, job_id, account_id) = destination_and_id(&state, &account, &name).await?;
     let body = axum::body::to_bytes(body, seedship_jobs::MAX_BATCH_BODY)
         .await
         .map_err(|err| ApiError::invalid_request(format!("reading the batch: {err}")))?;
@@ -496,6 +523,11 @@ async fn put_blob_batch(
         let key = checked_key(format!("{container}/{}", entry.name))?;
         writes.push((entry.name.to_owned(), key, body.slice_ref(entry.data)));
     }
+    // The whole batch is reserved before any of it is written: over the quota, nothing is.
+    let mut quota = Reservation::new(&state.db, &account_id);
+    quota
+        .cover(writes.iter().map(|(_, _, data)| data.len() as u64).sum())
+        .await?;
     let disposition = query.disposition.unwrap_or(Disposition::Overwrite);
     let (state, container, job) = (&state, container.as_str(), &job);
     let held = Held {
@@ -504,28 +536,45 @@ async fn put_blob_batch(
     };
     // Concurrently; the answers in the batch's order. Two entries requesting one name are
     // both placed (create-if-absent lets one have it).
-    let blobs: Vec<BlobPlaced> = futures::stream::iter(writes)
+    // Each entry with the bytes it stored and the bytes it replaced.
+    let placed: Vec<(BlobPlaced, u64, u64)> = futures::stream::iter(writes)
         .map(|(requested, key, data)| async move {
+            let size = data.len() as u64;
             if disposition == Disposition::Overwrite {
-                let outcome = overwrite_outcome(state, &key).await?;
+                let (outcome, replaced) = overwrite_outcome(state, &key).await?;
                 state
                     .store
                     .put(&key, data, seedship_store::PutMode::Overwrite)
                     .await?;
-                return Ok::<_, ApiError>(BlobPlaced {
+                let placed = BlobPlaced {
                     blob: requested,
                     disposition: outcome,
-                });
+                };
+                return Ok::<_, ApiError>((placed, size, replaced));
             }
-            place(container, job, held, &requested, disposition, |key| {
+            let placed = place(container, job, held, &requested, disposition, |key| {
                 let data = data.clone();
                 async move { state.store.put(&key, data, seedship_store::PutMode::Create).await }
             })
-            .await
+            .await?;
+            let stored = if placed.disposition == DispositionOutcome::Skipped {
+                0
+            } else {
+                size
+            };
+            Ok((placed, stored, 0))
         })
         .buffered(BATCH_WRITES)
         .try_collect()
         .await?;
+    quota.keep(placed.iter().map(|(_, stored, _)| stored).sum()).await;
+    crate::quota::release(
+        &state.db,
+        &account_id,
+        placed.iter().map(|(_, _, replaced)| replaced).sum(),
+    )
+    .await;
+    let blobs = placed.into_iter().map(|(placed, _, _)| placed).collect();
     Ok((StatusCode::CREATED, Json(BatchPlaced { blobs })))
 }
 
@@ -599,10 +648,11 @@ async fn put_damaged(
         Some(text) => parse_ranges(text, u64::MAX)?,
         None => Vec::new(),
     };
-    let (container, job, job_id) = destination_and_id(&state, &account, &name).await?;
+    let (container, job, job_id, account_id) = destination_and_id(&state, &account, &name).await?;
     check_writable(&job, &requested)?;
     let staged = checked_key(crate::staging::staging_key(&job_id))?;
-    let kept = write_object(&state, &staged, body_stream(body), None).await?;
+    let mut quota = Reservation::new(&state.db, &account_id);
+    let kept = write_object(&state, &staged, body_stream(body), None, &mut quota).await?;
     let placed = async {
         // The file is what was sent plus its holes; every hole must lie inside it.
         let size = holes
@@ -633,7 +683,9 @@ async fn put_damaged(
         if placed.disposition != DispositionOutcome::Skipped {
             // the data of an earlier hold-back of this name (overwrite, or held back again)
             let (data_key, _) = damaged_keys(&job_id, &placed.blob)?;
+            let (_, replaced) = overwrite_outcome(&state, &data_key).await?;
             state.store.delete(&data_key).await?;
+            crate::quota::release(&state.db, &account_id, replaced).await;
             state.store.rename_if_absent(&staged, &data_key).await?;
         }
         Ok::<_, ApiError>(placed)
@@ -641,6 +693,7 @@ async fn put_damaged(
     .await;
     // moved into place, or still staged (skipped, or an error)
     let moved = matches!(&placed, Ok(p) if p.disposition != DispositionOutcome::Skipped);
+    quota.keep(if moved { kept } else { 0 }).await;
     if !moved && let Err(err) = state.store.delete(&staged).await {
         tracing::warn!("removing staged damaged file {staged}: {err}");
     }
@@ -673,7 +726,7 @@ async fn reserve(
         record.blob.clone_from(&blob);
         let bytes = bytes::Bytes::from(serde_json::to_vec(&record).map_err(internal)?);
         if disposition == Disposition::Overwrite {
-            let outcome = overwrite_outcome(state, &key).await?;
+            let (outcome, _) = overwrite_outcome(state, &key).await?;
             let outcome =
                 if outcome == DispositionOutcome::Created && held_back_as(state, job_id, &blob).await? {
                     DispositionOutcome::Overwritten
@@ -689,7 +742,7 @@ async fn reserve(
                 disposition: outcome,
             });
         }
-        if overwrite_outcome(state, &key).await? == DispositionOutcome::Created {
+        if overwrite_outcome(state, &key).await?.0 == DispositionOutcome::Created {
             match state
                 .store
                 .put(&record_key, bytes.clone(), seedship_store::PutMode::Create)
@@ -772,7 +825,7 @@ async fn repair(
     body: Body,
 ) -> Result<Json<JobDetail>, ApiError> {
     let actor = actor_for(&principal, &account)?;
-    let (container, job, job_id) = destination_and_id(&state, &account, &name).await?;
+    let (container, job, job_id, account_id) = destination_and_id(&state, &account, &name).await?;
     let (data_key, record_key) = damaged_keys(&job_id, &blob)?;
     let record = read_record(&state, &record_key, &blob)
         .await?
@@ -809,7 +862,18 @@ async fn repair(
     } else {
         target.clone()
     };
-    let damaged = state.store.get(&data_key, None).await?.stream;
+    // The repaired blob is reserved whole before a byte is written; the held-back data it
+    // replaces is given back once deleted.
+    let mut quota = Reservation::new(&state.db, &account_id);
+    quota.cover(record.size).await?;
+    let replaced = if create_only {
+        0
+    } else {
+        overwrite_outcome(&state, &target).await?.1
+    };
+    let damaged = state.store.get(&data_key, None).await?;
+    let held_back = damaged.size;
+    let damaged = damaged.stream;
     let mut old = Spans::new(
         damaged.map(|c| c.map_err(ApiError::from)).boxed(),
         "the held-back file",
@@ -843,7 +907,11 @@ async fn repair(
         }
         return Err(err);
     }
-    writer.finish().await?;
+    quota.committing(record.size);
+    if let Err(err) = writer.finish().await {
+        quota.keep(0).await;
+        return Err(err.into());
+    }
     if create_only {
         let moved = match state.store.rename_if_absent(&written, &target).await {
             Err(seedship_store::Error::AlreadyExists { .. }) => Err(ApiError::already_exists(format!(
@@ -856,6 +924,7 @@ async fn repair(
             if let Err(removed) = state.store.delete(&written).await {
                 tracing::warn!("removing staged repaired blob {written}: {removed}");
             }
+            quota.keep(0).await;
             return Err(err);
         }
     }
@@ -882,9 +951,13 @@ async fn repair(
     }
     save(&mut tx, &loaded, &job, &state).await?;
     tx.commit().await?;
+    quota.keep(record.size).await;
+    crate::quota::release(&state.db, &account_id, replaced).await;
     for key in [&data_key, &record_key] {
-        if let Err(err) = state.store.delete(key).await {
-            tracing::warn!("removing repaired damaged file {key}: {err}");
+        match state.store.delete(key).await {
+            Ok(()) if *key == data_key => crate::quota::release(&state.db, &account_id, held_back).await,
+            Ok(()) => {}
+            Err(err) => tracing::warn!("removing repaired damaged file {key}: {err}"),
         }
     }
     tracing::info!(%account, job = %name, %blob, %requested, ranges = ranges.len(), "blob repaired");

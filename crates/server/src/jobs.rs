@@ -374,6 +374,22 @@ pub(crate) async fn jobs_in_state(
         .collect()
 }
 
+/// The jobs of `account` that have not ended (Completed, Closed, Cancelled).
+pub(crate) async fn open_jobs(state: &AppState, account: &str) -> Result<Vec<Job>, ApiError> {
+    let rows = sqlx::query("SELECT body FROM jobs WHERE account = $1")
+        .bind(account)
+        .fetch_all(state.db.pool())
+        .await?;
+    let mut jobs = Vec::new();
+    for row in rows {
+        let job: Job = serde_json::from_str(&row.try_get::<String, _>("body")?).map_err(internal)?;
+        if !job.state().is_ended() {
+            jobs.push(job);
+        }
+    }
+    Ok(jobs)
+}
+
 /// The jobs `principal` may see: an owner's own, every job for an operator.
 pub(crate) async fn summaries(state: &AppState, principal: &Principal) -> Result<Vec<JobSummary>, ApiError> {
     run_deadlines(state).await?;

@@ -25,11 +25,13 @@ mod error;
 mod extract;
 mod import;
 mod jobs;
+mod lifecycle;
 mod listen;
 #[cfg(test)]
 mod module_graph;
 mod names;
 mod prometheus;
+mod quota;
 mod routes;
 mod secret;
 mod seed;

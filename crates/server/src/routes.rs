@@ -16,6 +16,8 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::api::router())
         .merge(crate::jobs::router())
         .merge(crate::import::router())
+        .merge(crate::lifecycle::router())
+        .merge(crate::quota::router())
         .merge(crate::seed::router())
         .merge(crate::vault::router())
         .merge(crate::web::router())

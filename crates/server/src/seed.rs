@@ -36,6 +36,7 @@ use crate::auth::Principal;
 use crate::db::{Db, SeedRow, VaultRow};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::quota::Reservation;
 use crate::seeds::{SeedStatus, conflict};
 use crate::state::AppState;
 use crate::webhooks;
@@ -160,7 +161,7 @@ async fn seed_vault(
 ) -> Result<Response, ApiError> {
     let (row, account) = seedable_vault(&state, &principal, &vault).await?;
     let job = check_imported(&state, &account, &request).await?;
-    let mut status = state.seeds.join(&row.id, &vault, &request, |sender| {
+    let mut status = state.seeds.join(&account, &row.id, &vault, &request, |sender| {
         let state = state.clone();
         let (row, request, account) = (row.clone(), request.clone(), account.clone());
         tokio::spawn(async move {
@@ -353,7 +354,8 @@ async fn seed(
             if object_id(kind, &source.relative).is_some() {
                 let (root, vault_root, existing) = (&root, &vault_root, &existing);
                 copies.push(async move {
-                    let copied = copy_verified(state, root, vault_root, kind, source, existing).await?;
+                    let to = (row.account_id.as_str(), vault_root.as_str());
+                    let copied = copy_verified(state, root, to, kind, source, existing).await?;
                     advance(source.size);
                     Ok::<_, ApiError>(copied)
                 });
@@ -368,6 +370,7 @@ async fn seed(
         report.skipped += outcomes.len() as u64 - copied;
     }
     if vault_config.is_none() {
+        let size = source_config.len() as u64;
         state
             .store
             .put(
@@ -376,6 +379,8 @@ async fn seed(
                 seedship_store::PutMode::Create,
             )
             .await?;
+        // a few hundred bytes, counted but not refused: every object it completes is there
+        Reservation::forced(&state.db, &row.account_id).keep(size).await;
         report.copied += 1;
     } else {
         report.skipped += 1;
@@ -387,11 +392,14 @@ async fn seed(
     Ok(report)
 }
 
-/// Copies one object into the vault unless it is there already; returns whether it copied.
+/// Copies one object into the vault (`(account id, store prefix)`) unless it is there
+/// already; returns whether it copied. Its bytes count against the account's quota (a seed
+/// doubles what the import stored until `job delete-imported`): over it, 413 `QuotaExceeded`
+/// and nothing copied.
 async fn copy_verified(
     state: &AppState,
     root: &str,
-    vault_root: &str,
+    (account_id, vault_root): (&str, &str),
     kind: &str,
     source: &Source,
     existing: &std::collections::HashMap<String, u64>,
@@ -420,8 +428,11 @@ async fn copy_verified(
             ),
         ));
     }
+    let mut quota = Reservation::new(&state.db, account_id);
+    quota.cover(source.size).await?;
     state.store.copy(&from, &to).await?;
     let copied = state.store.head(&to).await?;
+    quota.keep(copied.size).await;
     if copied.size != source.size {
         return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::Principal;
 use crate::db::VaultRow;
 use crate::error::ApiError;
+use crate::quota::Reservation;
 use crate::state::AppState;
 use seedship_api::ErrorCode;
 
@@ -170,19 +171,28 @@ async fn post_config(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, vault)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let row = open_vault(&state, &principal, &account, &vault).await?;
-    upload(
-        &state,
-        (&account, &vault),
-        &config_key(&row),
-        None,
-        Some(MAX_CONFIG),
-        true,
-        body,
-    )
-    .await
+    let quota = Reservation::new(&state.db, &row.account_id);
+    let to = Upload {
+        vault: (&account, &vault),
+        counted: true,
+        key: &config_key(&row),
+        expected_id: None,
+        limit: Some(MAX_CONFIG),
+        declared: declared_length(&headers),
+    };
+    upload(&state, to, quota, body).await
+}
+
+/// The length a request's `Content-Length` declares, if it does.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
 }
 
 async fn head_object(
@@ -208,21 +218,27 @@ async fn post_object(
     State(state): State<AppState>,
     principal: Principal,
     Path((account, vault, kind, name)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let row = open_vault(&state, &principal, &account, &vault).await?;
     let key = object_key(&row, &kind, &name)?;
-    // Lock files come and go with every command: they are not repository data.
-    upload(
-        &state,
-        (&account, &vault),
-        &key,
-        Some(&name),
-        None,
-        kind != "locks",
-        body,
-    )
-    .await
+    // Locks are counted but never refused: a full account must still be checked and pruned.
+    let quota = if kind == "locks" {
+        Reservation::forced(&state.db, &row.account_id)
+    } else {
+        Reservation::new(&state.db, &row.account_id)
+    };
+    let to = Upload {
+        vault: (&account, &vault),
+        // Lock files come and go with every command: they are not repository data.
+        counted: kind != "locks",
+        key: &key,
+        expected_id: Some(&name),
+        limit: None,
+        declared: declared_length(&headers),
+    };
+    upload(&state, to, quota, body).await
 }
 
 async fn delete_object(
@@ -239,8 +255,9 @@ async fn delete_object(
             format!("vault {account}/{vault} is append-only: only locks can be deleted"),
         ));
     }
-    state.store.head(&key).await?;
+    let deleted = state.store.head(&key).await?;
     state.store.delete(&key).await?;
+    crate::quota::release(&state.db, &row.account_id, deleted.size).await;
     Ok(StatusCode::OK)
 }
 
@@ -397,18 +414,39 @@ pub(crate) async fn read_bounded(
     Ok(Some(bytes))
 }
 
-/// Stores the request body under `key` of vault `(account, vault)`, checking that it hashes
-/// to `expected_id` (if given) and, with `limit`, refusing it (413, nothing stored) once it is
-/// longer; `counted` bodies add to the bytes-received metrics.
+/// Where an upload goes and what it must be.
+struct Upload<'a> {
+    /// `(account, vault)`, for the per-vault metrics.
+    vault: (&'a str, &'a str),
+    /// Whether its bytes count in the bytes-received metrics (lock files do not).
+    counted: bool,
+    key: &'a str,
+    /// The SHA-256 (hex) the body must hash to.
+    expected_id: Option<&'a str>,
+    /// The most bytes it may have.
+    limit: Option<u64>,
+    /// Its `Content-Length`, if declared: reserved against the quota before a byte is read.
+    declared: Option<u64>,
+}
+
+/// Stores the request body under `key`, checking that it hashes to `expected_id` (if given)
+/// and, with `limit`, refusing it (413, nothing stored) once it is longer. Its bytes are
+/// reserved against the account's quota (`quota`) as they arrive, before they are stored: over
+/// the quota, the upload is refused (413 `QuotaExceeded`) and nothing is stored.
 async fn upload(
     state: &AppState,
-    (account, vault): (&str, &str),
-    key: &str,
-    expected_id: Option<&str>,
-    limit: Option<u64>,
-    counted: bool,
+    to: Upload<'_>,
+    mut quota: Reservation,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
+    let Upload {
+        vault: (account, vault),
+        counted,
+        key,
+        expected_id,
+        limit,
+        declared,
+    } = to;
     let too_large = |limit| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -428,6 +466,9 @@ async fn upload(
         Err(seedship_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(e.into()),
     }
+    if let Some(limit) = limit.filter(|limit| declared.is_some_and(|declared| declared > *limit)) {
+        return Err(too_large(limit));
+    }
     let mut stream = body.into_data_stream();
     let mut hasher = Sha256::new();
     let mut small: Vec<Bytes> = Vec::new();
@@ -435,6 +476,9 @@ async fn upload(
     let mut received = 0u64;
     let mut writer: Option<Box<dyn ObjectWriter>> = None;
     let outcome: Result<(), ApiError> = async {
+        if let Some(declared) = declared {
+            quota.cover(declared).await?;
+        }
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| ApiError::invalid_request(format!("upload interrupted: {e}")))?;
             if counted {
@@ -447,6 +491,7 @@ async fn upload(
             if let Some(limit) = limit.filter(|limit| received > *limit) {
                 return Err(too_large(limit));
             }
+            quota.cover(received).await?;
             hasher.update(&chunk);
             if let Some(writer) = writer.as_mut() {
                 writer.write(chunk).await?;
@@ -476,14 +521,24 @@ async fn upload(
     if counted {
         state.metrics.add_vault_bytes(account, vault, received);
     }
-    match (outcome, writer) {
+    if outcome
+        .as_ref()
+        .is_err_and(|e| e.code == ErrorCode::QuotaExceeded)
+    {
+        crate::quota::drain(stream).await;
+    }
+    let committed = match (outcome, writer) {
         (Ok(()), Some(writer)) => {
-            writer.finish().await?;
+            quota.committing(received);
+            writer.finish().await.map(|_| ()).map_err(ApiError::from)
         }
-        (Ok(()), None) => match state.store.put(key, small.concat().into(), PutMode::Create).await {
-            Err(seedship_store::Error::AlreadyExists { .. }) => return Err(exists()),
-            other => other?,
-        },
+        (Ok(()), None) => {
+            quota.committing(received);
+            match state.store.put(key, small.concat().into(), PutMode::Create).await {
+                Err(seedship_store::Error::AlreadyExists { .. }) => Err(exists()),
+                other => other.map_err(ApiError::from),
+            }
+        }
         (Err(e), Some(writer)) => {
             if let Err(abort) = writer.abort().await {
                 tracing::warn!("aborting upload of {key}: {}", seedship_api::error_chain(&abort));
@@ -491,7 +546,12 @@ async fn upload(
             return Err(e);
         }
         (Err(e), None) => return Err(e),
+    };
+    if let Err(e) = committed {
+        quota.keep(0).await;
+        return Err(e);
     }
+    quota.keep(received).await;
     state
         .metrics
         .vault_objects_stored

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use seedship_api::{Client, Credentials};
 
 use crate::issue::{Destination, OutArg};
-use crate::{Context, shared};
+use crate::{Context, output, shared};
 
 #[derive(Debug, Args)]
 pub struct AdminCredentialsArg {
@@ -20,10 +20,32 @@ pub struct AdminCredentialsArg {
 pub enum AdminCommand {
     /// Accounts (tenants).
     #[command(subcommand)]
-    Account(IssueCommand),
+    Account(AccountCommand),
     /// Operators (data-centre staff).
     #[command(subcommand)]
     Operator(IssueCommand),
+}
+
+/// What the admin does for an account: issue secrets, and set its storage quota.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    #[command(flatten)]
+    Issue(IssueCommand),
+    /// Show or set the account's storage quota (bytes its vaults, containers and held-back
+    /// files may use); setting it recounts what the account stores.
+    #[command(group(clap::ArgGroup::new("limit").args(["bytes", "none"])))]
+    Quota {
+        /// The account's name.
+        name: String,
+        /// The quota: bytes, or with a suffix K, M, G or T (powers of 1024), e.g. 500G.
+        #[arg(long, value_name = "SIZE", value_parser = seedship_progress::parse_size)]
+        bytes: Option<u64>,
+        /// Remove the quota.
+        #[arg(long)]
+        none: bool,
+        #[command(flatten)]
+        admin: AdminCredentialsArg,
+    },
 }
 
 /// What the admin does for an account or an operator: the same two commands.
@@ -57,7 +79,13 @@ enum Principal {
 impl AdminCommand {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         let (principal, command) = match self {
-            AdminCommand::Account(command) => (Principal::Account, command),
+            AdminCommand::Account(AccountCommand::Issue(command)) => (Principal::Account, command),
+            AdminCommand::Account(AccountCommand::Quota {
+                name,
+                bytes,
+                none,
+                admin,
+            }) => return quota(ctx, &name, bytes, none, &admin),
             AdminCommand::Operator(command) => (Principal::Operator, command),
         };
         let (rotate, IssueArgs { name, admin, out }) = match command {
@@ -101,4 +129,27 @@ impl AdminCommand {
         };
         destination.deliver(ctx, &credentials)
     }
+}
+
+/// `admin account quota`: shows the quota of account `name`, or sets it to `bytes` (`none`:
+/// removes it).
+fn quota(
+    ctx: &Context,
+    name: &str,
+    bytes: Option<u64>,
+    none: bool,
+    admin: &AdminCredentialsArg,
+) -> anyhow::Result<()> {
+    let admin_credentials = shared::load_credentials(&admin.admin_credentials, "admin")?;
+    let client = Client::new(&admin_credentials)?;
+    let usage = if bytes.is_some() || none {
+        client
+            .set_account_quota(name, bytes)
+            .with_context(|| format!("setting the quota of account {name}"))?
+    } else {
+        client
+            .account_quota(name)
+            .with_context(|| format!("reading the quota of account {name}"))?
+    };
+    output::emit(ctx.json, &usage, || output::usage_line(&usage))
 }

@@ -93,6 +93,16 @@ pub enum JobCmd {
     Logs(JobArg),
     /// Print and verify the job's hash-chained custody log.
     Custody(JobArg),
+    /// Delete every blob the job imported (its destination prefix in the container), once the
+    /// job has ended and the vault no longer needs them (no seed reads them); recorded in the
+    /// custody log. The job's copy and error logs stay.
+    DeleteImported {
+        #[command(flatten)]
+        job: JobArg,
+        /// Delete without asking (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +245,20 @@ impl JobCmd {
                         })
                         .collect::<Vec<_>>()
                         .join("\n")
+                })
+            }
+            JobCmd::DeleteImported { job, yes } => {
+                let (client, account) = job.open()?;
+                let name = job.name();
+                crate::prompt::confirm(ctx.json, yes, &format!("Delete every blob job {name} imported"))?;
+                let deleted = client
+                    .delete_imported(&account, name)
+                    .with_context(|| format!("deleting the blobs job {name} imported"))?;
+                output::emit(ctx.json, &deleted, || {
+                    format!(
+                        "deleted {} blob(s), {} bytes, under {}/ (job {name}; recorded in its custody log)",
+                        deleted.blobs, deleted.bytes, deleted.prefix
+                    )
                 })
             }
             JobCmd::Custody(job) => {

@@ -28,6 +28,14 @@ pub enum VaultCommand {
         #[command(flatten)]
         credentials: AccountCredentialsArg,
     },
+    /// Delete a vault whose repository holds no snapshots and no packs (forget and prune them
+    /// first), with its registration and its agents, which are refused from then on.
+    Delete {
+        /// Vault name.
+        name: String,
+        #[command(flatten)]
+        credentials: AccountCredentialsArg,
+    },
     /// Adopt a restic repository imported into a container as the vault's repository
     /// (server-side copy; resumable; refused if the vault holds another repository).
     Seed {
@@ -91,6 +99,15 @@ impl VaultCommand {
                         })
                         .collect::<Vec<_>>()
                         .join("\n")
+                })
+            }
+            VaultCommand::Delete { name, credentials } => {
+                credentials
+                    .client()?
+                    .delete_vault(&name)
+                    .with_context(|| format!("deleting vault {name}"))?;
+                output::emit(ctx.json, &serde_json::json!({"deleted": {"vault": name}}), || {
+                    format!("deleted vault {name}; its agents are refused from now on")
                 })
             }
             VaultCommand::Seed {

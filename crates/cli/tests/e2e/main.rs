@@ -15,6 +15,7 @@ mod drive;
 mod drive_mount;
 mod import_jobs;
 mod import_receive;
+mod lifecycle;
 mod offline_flow;
 mod policy;
 mod prometheus;

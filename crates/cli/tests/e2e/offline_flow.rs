@@ -900,6 +900,33 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
     ]);
     cases.expect("container created twice", &taken, 14);
 
+    // 26: a backup into a vault of an account whose quota is used up.
+    let admin = flow.server.admin_credentials();
+    let quota = [
+        "admin",
+        "account",
+        "quota",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+    ];
+    cases.expect("quota set", &run(&[&quota[..], &["--bytes", "1"]].concat()), 0);
+    let over = run(&["backup", "--repo", &flow.agent.repository(), path(&flow.source)]);
+    let stderr = cases.expect("backup over the account's quota", &over, 26);
+    assert!(stderr.contains("quota"), "{stderr}");
+    cases.expect("quota removed", &run(&[&quota[..], &["--none"]].concat()), 0);
+
+    // 25: a delete of something that is not empty.
+    let not_empty = run(&[
+        "storage",
+        "delete",
+        "imports",
+        "--credentials",
+        path(&flow.account),
+    ]);
+    let stderr = cases.expect("storage account with a container deleted", &not_empty, 25);
+    assert!(stderr.contains("seed"), "the container is not named: {stderr}");
+
     // 10: a staging location that is not there (an unmounted disk).
     let unmounted = run(&[
         "diskprep",

@@ -11,8 +11,6 @@ use std::process::Command;
 use crate::server_support::*;
 use seedship_treecmp::Rng;
 
-const PASSWORD: &str = "correct horse battery staple";
-
 /// Runs `seedship --json <args>` with the repository password in the environment.
 fn seedship_pw(args: &[&str]) -> serde_json::Value {
     seedship_env(args, &[("SEEDSHIP_PASSWORD", PASSWORD)])
@@ -579,4 +577,127 @@ fn seed_args<'a>(vault: &'a str, prefix: &'a str, creds: &[&'a str]) -> Vec<&'a 
     ];
     args.extend_from_slice(creds);
     args
+}
+
+/// The imported copy is deleted only once no seed reads it: while the seed runs, `job
+/// delete-imported` is refused (exit 25, naming the vault); once it is done, the imported
+/// blobs go and the seeded vault keeps every object.
+#[test]
+fn imported_blobs_are_kept_while_a_seed_reads_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let imported = Imported::large(dir.path());
+    let (url, token) = bearer(&imported.account);
+    let http = imported.server.http();
+    let seed = || {
+        let response = http
+            .post(format!("{url}/api/v1/vaults/laptop/seed?wait=0"))
+            .bearer_auth(&token)
+            .json(
+                &serde_json::json!({"storage_account": "imports", "container": "import1", "prefix": "repo"}),
+            )
+            .send()
+            .expect("POST seed");
+        response.status().as_u16()
+    };
+    let delete = || {
+        seedship_output(&[
+            "job",
+            "delete-imported",
+            "--job",
+            "import1-repo",
+            "--yes",
+            "--credentials",
+            path(&imported.account),
+        ])
+    };
+    assert_eq!(seed(), 202, "the seed runs");
+    let refused = delete();
+    assert_exit(&refused, 25);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("InUse") && stderr.contains("vault laptop"),
+        "{stderr}"
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while seed() != 200 {
+        assert!(std::time::Instant::now() < deadline, "seed not done");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let deleted = delete();
+    assert_exit(&deleted, 0);
+    let deleted: serde_json::Value = serde_json::from_slice(&deleted.stdout).expect("JSON");
+    let staged = store_listing(&imported.staging);
+    assert_eq!(deleted["blobs"].as_u64(), Some(staged.len() as u64), "{deleted}");
+    assert_eq!(
+        store_listing(&imported.vault_dir),
+        staged,
+        "the vault keeps the repository"
+    );
+}
+
+/// A seed's copies count against the account's quota (the vault holds a second copy of the
+/// import): over it the seed stops with exit 26 and the vault is no repository yet (no
+/// `config`), never a damaged one; with room, the same seed completes.
+#[test]
+fn a_seed_over_the_quota_stops_and_completes_once_there_is_room() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let imported = Imported::new(dir, |source| {
+        for i in 0..4u64 {
+            std::fs::write(
+                source.join(format!("f{i}.bin")),
+                Rng::new(i + 40).random(1_500_000),
+            )
+            .expect("write");
+        }
+    });
+    let admin = imported.server.admin_credentials();
+    let quota = [
+        "admin",
+        "account",
+        "quota",
+        "acme",
+        "--admin-credentials",
+        path(&admin),
+    ];
+    // Room for the import and half of it again.
+    let imported_bytes: u64 = store_listing(&imported.staging).values().sum();
+    let stored = seedship(&quota)["used_bytes"].as_u64().expect("used");
+    let limit = (stored.max(imported_bytes) + imported_bytes / 2).to_string();
+    let set = seedship(&[&quota[..], &["--bytes", &limit]].concat());
+    assert!(
+        set["used_bytes"].as_u64() >= Some(imported_bytes),
+        "recounted: {set}"
+    );
+
+    let creds = ["--credentials", path(&imported.account)];
+    let over = seedship_output(&seed_args("laptop", "repo", &creds));
+    assert_exit(&over, 26);
+    assert!(
+        String::from_utf8_lossy(&over.stderr).contains("QuotaExceeded"),
+        "{}",
+        String::from_utf8_lossy(&over.stderr)
+    );
+    assert!(
+        !store_listing(&imported.vault_dir).contains_key("config"),
+        "a seed stopped part-way leaves no repository"
+    );
+    let usage = seedship(&quota);
+    assert!(
+        usage["used_bytes"].as_u64() <= usage["quota_bytes"].as_u64(),
+        "{usage}"
+    );
+
+    seedship(&[&quota[..], &["--none"]].concat());
+    let seeded = seedship(&seed_args("laptop", "repo", &creds));
+    assert_eq!(
+        seeded["objects"],
+        store_listing(&imported.staging).len(),
+        "{seeded}"
+    );
+    assert_eq!(
+        store_listing(&imported.vault_dir),
+        store_listing(&imported.staging)
+    );
 }

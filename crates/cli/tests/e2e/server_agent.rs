@@ -3,22 +3,8 @@
 //! the agent wrote. The agent's secret never appears in anything the agent prints.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use crate::server_support::*;
-
-/// The password restic uses in the harness, so restic can open what the agent wrote.
-const PASSWORD: &str = "correct horse battery staple";
-
-fn agent_run(cache: &Path, args: &[&str]) -> Output {
-    Command::new(SEEDSHIP)
-        .arg("--json")
-        .args(args)
-        .env("SEEDSHIP_PASSWORD", PASSWORD)
-        .env("SEEDSHIP_CACHE_DIR", cache)
-        .output()
-        .expect("run seedship")
-}
 
 /// Runs the agent, asserts success and that `secret` is in neither stream; returns stdout JSON.
 fn agent_ok(cache: &Path, secret: &str, args: &[&str]) -> serde_json::Value {

@@ -562,3 +562,133 @@ fn a_vault_seed_is_recorded_in_postgres() {
         received.to_string()
     );
 }
+
+/// Two servers sharing PostgreSQL keep one account's usage: backups through both at once
+/// against a quota both enforce stop at it, the usage both report is what the store holds,
+/// and a vault deleted through one is refused to its agent through the other.
+#[test]
+fn two_servers_share_one_quota_and_deletions() {
+    let Some(_) = restic() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(pg) = Postgres::start(dir.path()) else {
+        return;
+    };
+    let shared_objects = dir.path().join("shared-objects");
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metadata]\nurl = \"{}\"\n\n[storage]\nbackend = \"local\"\npath = \"{}\"\n",
+            pg.url(),
+            shared_objects.display()
+        ),
+    )
+    .expect("write config");
+    let a = Server::start(dir.path(), "server-a", &dir.path().join("data-a"), Some(&config));
+    let b = Server::start(dir.path(), "server-b", &dir.path().join("data-b"), Some(&config));
+    let agent = provision(&a, dir.path(), "acme", "shared", false);
+    let admin = a.admin_credentials();
+    let quota = |extra: &[&str]| {
+        let mut args = vec![
+            "admin",
+            "account",
+            "quota",
+            "acme",
+            "--admin-credentials",
+            path(&admin),
+        ];
+        args.extend(extra);
+        seedship(&args)
+    };
+    // Objects only: not the local store's temporaries (`<name>#<n>`) of uploads in flight, or
+    // of uploads whose client went away while the server wrote them.
+    let stored = || -> u64 {
+        store_listing(&shared_objects)
+            .iter()
+            .filter(|(key, _)| key.starts_with("vaults/") && !key.contains('#'))
+            .map(|(_, size)| size)
+            .sum()
+    };
+    let cache = dir.path().join("cache");
+    let on = |server: &Server| Agent {
+        url: format!("{}/vaults/acme/shared/", server.url),
+        ..agent.clone()
+    };
+    restic_ok(&on(&a).repository(), &cache, &["init"]);
+    let limit = stored() + (3 << 20);
+    quota(&["--bytes", &limit.to_string()]);
+
+    // Two backups of 4 MiB each that do not compress, one through each server, at once: the
+    // quota holds for both together.
+    let sources: Vec<PathBuf> = (0..2).map(|i| dir.path().join(format!("big{i}"))).collect();
+    let outputs: Vec<std::process::Output> = std::thread::scope(|scope| {
+        let runs: Vec<_> = sources
+            .iter()
+            .zip([&a, &b])
+            .enumerate()
+            .map(|(i, (source, server))| {
+                std::fs::create_dir(source).expect("mkdir");
+                for n in 0..4 {
+                    let data = seedship_treecmp::Rng::new(900 + 10 * i as u64 + n).random(1 << 20);
+                    std::fs::write(source.join(format!("part-{n}")), data).expect("write");
+                }
+                let repo = on(server).repository();
+                let cache = dir.path().join(format!("cache-{i}"));
+                scope.spawn(move || agent_run(&cache, &["backup", path(source), "--repo", &repo]))
+            })
+            .collect();
+        runs.into_iter()
+            .map(|run| run.join().expect("backup thread"))
+            .collect()
+    });
+    assert!(
+        outputs.iter().any(|output| output.status.code() == Some(26)),
+        "one backup at least is stopped by the quota: {:?}",
+        outputs
+            .iter()
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .collect::<Vec<_>>()
+    );
+    let (used, on_disk) = settled_usage(&admin, "acme", stored);
+    assert!(
+        used <= limit,
+        "both servers together went over the quota: {used} > {limit}"
+    );
+    assert_eq!(
+        used,
+        on_disk,
+        "the shared usage is what the store holds: {:?}",
+        store_listing(&shared_objects)
+    );
+    restic_ok(&on(&b).repository(), &cache, &["check", "--read-data"]);
+
+    // Through B: every snapshot forgotten and pruned, the vault deleted; A refuses its agent.
+    quota(&["--none"]);
+    let snapshots: serde_json::Value =
+        serde_json::from_str(&restic_ok(&on(&b).repository(), &cache, &["snapshots", "--json"]))
+            .expect("JSON");
+    for snapshot in snapshots.as_array().expect("snapshots") {
+        let id = snapshot["short_id"].as_str().expect("id");
+        restic_ok(&on(&b).repository(), &cache, &["forget", id]);
+    }
+    restic_ok(&on(&b).repository(), &cache, &["prune"]);
+    let account = dir.path().join("acme.credentials");
+    seedship(&[
+        "vault",
+        "delete",
+        "shared",
+        "--credentials",
+        path(&via(&account, &a, &b)),
+    ]);
+    let refused = run_restic(&on(&a).repository(), &cache, &["snapshots"]);
+    assert!(
+        !refused.status.success(),
+        "server A let the deleted vault's agent in"
+    );
+    assert_eq!(
+        quota(&[])["used_bytes"],
+        stored(),
+        "the deleted vault's bytes were given back"
+    );
+    assert_eq!(stored(), 0);
+}

@@ -8,7 +8,7 @@ use seedship_treecmp::SampleTree;
 
 use crate::server_support::*;
 
-pub const PASSWORD: &str = "correct horse battery staple";
+pub use crate::server_support::PASSWORD;
 pub const PASSPHRASE: &str = "drive passphrase of the offline flow";
 pub const JOB: &str = "seed-laptop";
 pub const WAITING: i32 = 22;

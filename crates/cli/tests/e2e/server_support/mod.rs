@@ -330,12 +330,26 @@ pub fn restic() -> Option<PathBuf> {
     found
 }
 
-/// Runs restic against `repository` with password `pw` and a cache under `cache`.
+/// The password of the harness's repositories, so restic opens what the agent wrote.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs `seedship --json <args>` as an agent: with [`PASSWORD`] and its cache under `cache`.
+pub fn agent_run(cache: &Path, args: &[&str]) -> Output {
+    Command::new(SEEDSHIP)
+        .arg("--json")
+        .args(args)
+        .env("SEEDSHIP_PASSWORD", PASSWORD)
+        .env("SEEDSHIP_CACHE_DIR", cache)
+        .output()
+        .expect("run seedship")
+}
+
+/// Runs restic against `repository` with [`PASSWORD`] and a cache under `cache`.
 pub fn run_restic(repository: &str, cache: &Path, args: &[&str]) -> Output {
     Command::new("restic")
         .args(args)
         .env("RESTIC_REPOSITORY", repository)
-        .env("RESTIC_PASSWORD", "correct horse battery staple")
+        .env("RESTIC_PASSWORD", PASSWORD)
         .env("RESTIC_CACHE_DIR", cache)
         .output()
         .expect("run restic")
@@ -565,19 +579,8 @@ pub fn complete_import(
     let client = |file: &Path| Client::new(&Credentials::load(file).expect("credentials")).expect("client");
     let (owner, operator) = (client(owner_file), client(&operator_file));
     let drive_id = drive_id(job);
-    let address = serde_json::json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
-                                     "postal_code": "3511", "country": "NL", "phone": ""});
-    let spec = serde_json::json!({
-        "name": job, "job_type": "Import",
-        "destination": {"storage_account": storage, "container": container, "prefix": prefix,
-                        "disposition": "rename"},
-        "region": "local",
-        "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
-        "return_shipping": {"carrier": "DHL", "account_number": "123", "address": address},
-        "drives": [{"drive_id": drive_id, "wrapped_key": "k", "manifest_hash": "h", "bytes": 0}],
-    });
     let created = owner
-        .create_job(&serde_json::from_value(spec).expect("job spec"))
+        .create_job(&hand_job_spec(job, storage, container, prefix))
         .expect("create job");
     let account = created.job.account().to_owned();
     let now = "2026-12-01T00:00:00.000Z";
@@ -612,6 +615,46 @@ pub fn complete_import(
     }
     let state = owner.job(&account, job).expect("job").summary.state;
     assert_eq!(state, seedship_jobs::JobState::Completed);
+}
+
+/// The bytes the server says `account` stores (`admin account quota` with the admin
+/// credentials `admin`) and `stored()`, once they agree or after 10 s: a server may still be
+/// finishing requests of a client that went away (an upload whose body had arrived is stored,
+/// one cut off gives its reservation back when the server notices).
+pub fn settled_usage(admin: &Path, account: &str, stored: impl Fn() -> u64) -> (u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let usage = seedship(&[
+            "admin",
+            "account",
+            "quota",
+            account,
+            "--admin-credentials",
+            path(admin),
+        ]);
+        let (used, on_disk) = (usage["used_bytes"].as_u64().expect("used_bytes"), stored());
+        if used == on_disk || Instant::now() > deadline {
+            return (used, on_disk);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The spec of an import job made by hand (one drive, [`drive_id`] of the job's name, nothing
+/// prepared) into `storage`/`container`/`prefix`.
+pub fn hand_job_spec(job: &str, storage: &str, container: &str, prefix: &str) -> seedship_jobs::JobSpec {
+    let address = serde_json::json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
+                                     "postal_code": "3511", "country": "NL", "phone": ""});
+    let spec = serde_json::json!({
+        "name": job, "job_type": "Import",
+        "destination": {"storage_account": storage, "container": container, "prefix": prefix,
+                        "disposition": "rename"},
+        "region": "local",
+        "contact": {"name": "Ann", "email": "ann@example.com", "phone": ""},
+        "return_shipping": {"carrier": "DHL", "account_number": "123", "address": address},
+        "drives": [{"drive_id": drive_id(job), "wrapped_key": "k", "manifest_hash": "h", "bytes": 0}],
+    });
+    serde_json::from_value(spec).expect("job spec")
 }
 
 /// The drive id (32 lowercase hex digits, as `drive prepare` makes them) that stands for
