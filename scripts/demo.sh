@@ -7,11 +7,13 @@
 #   2. generate a sample tree (text, binary, empty and large files, symlinks, odd names, modes,
 #      mtimes), set an offline policy and run the first backup: it goes to the staging location;
 #   3. `diskprep` it onto two drives (directories), encrypted to the import service's key, which
-#      creates the import job; record the shipment; a scheduled run now only waits (exit 22);
+#      creates the import job; record the shipment; a scheduled run while the drives travel
+#      still backs up, into the staging location (no backup gap), and says it waits for the job;
 #   4. at the "data centre": receive both drives into the job's container and ship them back
 #      (the job ends Completed);
 #   5. change a few files; the next backup seeds the vault from the container (server-side,
-#      nothing uploaded) and backs up incrementally over the network; restore from the vault and
+#      nothing uploaded), uploads what the staging location gained while the drives travelled
+#      (the catch-up) and backs up incrementally over the network; restore from the vault and
 #      prove the restore bit-exact; print a summary.
 #
 # Needs only cargo (plus coreutils, diff, find, and curl for the byte count, if present).
@@ -57,7 +59,6 @@ operator="$work/operator.credentials"
 "$seedship" agent register --credentials "$work/laptop.vault" --name laptop --config-dir "$work/agent" > /dev/null
 agent_field() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" "$work/agent/agent.toml"; }
 agent_url=$(agent_field url)
-vault_repo="rest:${agent_url%%://*}://$(agent_field id):$(agent_field secret)@${agent_url#*://}"
 
 # --- sample tree: text, binary, empty and large files, symlinks, odd names, modes, mtimes ---
 tree="$work/sample"
@@ -123,10 +124,12 @@ for n in 1 2; do
 done
 "$seedship" diskprep --staging "$staging" --ship --credentials "$owner" --carrier DHL \
     --tracking-number "DEMO-$$-$(date +%s)" --ship-date "$(date -u +%F)" --drive-count 2 --yes > /dev/null
-echo "demo: a scheduled run while the drives travel only waits:"
-code=0
-"$seedship" agent run --once "${agent[@]}" || code=$?
-[ "$code" = 22 ] || { echo "demo: FAILED: expected exit 22 (waiting), got $code" >&2; exit 1; }
+echo "demo: while the drives travel, a scheduled run still backs up, into the staging location:"
+printf 'written while the drives travel\n' > "$tree/docs/travel.txt"
+touch -d "@1690000000" "$tree/docs/travel.txt" "$tree/docs"
+"$seedship" --json agent run --once "${agent[@]}" > "$work/travel.json"
+grep -q '"backed_up":true' "$work/travel.json" || {
+    echo "demo: FAILED: no backup while the drives travel:" >&2; cat "$work/travel.json" >&2; exit 1; }
 
 # --- 4. the data centre ---
 echo "demo: the data centre receives both drives"
@@ -139,7 +142,7 @@ state=$("$seedship" --json job show "$job" --credentials "$owner" | field state)
 "$seedship" job custody "$job" --credentials "$owner" > /dev/null
 
 # --- 5. the next backup seeds the vault, then goes incremental over the network ---
-echo "demo: changing 3 files; the next backup seeds the vault and backs up incrementally"
+echo "demo: changing 3 files; the next backup seeds the vault, catches up and backs up incrementally"
 printf 'changed\n' >> "$tree/docs/note-3.txt"
 head -c 1000000 /dev/urandom > "$tree/media/new-clip.bin"
 rm "$tree/docs/note-4.txt"
@@ -157,11 +160,13 @@ grep -q '"message_type":"seeded"' "$work/incremental.json" || { echo "demo: FAIL
 packed=$(grep -v '"message_type":"seeded"' "$work/incremental.json" | field data_added_packed)
 parent=$(grep -v '"message_type":"seeded"' "$work/incremental.json" | field parent_id)
 [ -n "$parent" ] || { echo "demo: FAILED: the backup to the vault was not incremental" >&2; exit 1; }
-"$seedship" snapshots --repo "$vault_repo" --cache-dir "$work/cache"
+# Without --repo the registered agent's vault is used (no URL with the agent's secret to build).
+vault=(--config-dir "$work/agent" --cache-dir "$work/cache")
+"$seedship" snapshots "${vault[@]}"
 restored="$work/restored"
 echo "demo: restoring the latest snapshot from the vault into $restored"
-"$seedship" restore latest --target "$restored" --repo "$vault_repo" --cache-dir "$work/cache"
-"$seedship" check --read-data --repo "$vault_repo" --cache-dir "$work/cache"
+"$seedship" restore latest --target "$restored" "${vault[@]}"
+"$seedship" check --read-data "${vault[@]}"
 
 # --- compare: contents, then type/mode/mtime/symlink target of every entry ---
 copy="$restored$(cd "$tree" && pwd -P)"
@@ -180,7 +185,7 @@ echo "  data:                  $entries entries, $(mib "$(du -sb --apparent-size
 echo "  staged repository:     $(mib "$staged_bytes") (compressed, encrypted, deduplicated)"
 echo "  drives used:           2 ($(du -sh "$work/drive1" | cut -f1) + $(du -sh "$work/drive2" | cut -f1)), import job Completed"
 if [ -n "$before" ] && [ -n "$after" ]; then
-    echo "  incremental upload:    $(mib $((after - before))) crossed the network ($(mib "$packed") of new packs)"
+    echo "  catch-up + incremental: $(mib $((after - before))) crossed the network ($(mib "$packed") of new packs in the last backup)"
 else
     echo "  incremental upload:    $(mib "$packed") of new packs (curl not found: server byte count not read)"
 fi
