@@ -333,14 +333,7 @@ fn vaults_are_deleted_only_without_backups_and_their_agents_are_refused_after() 
 /// `admin account quota acme` with the admin of `server` and `extra` arguments.
 fn quota(server: &Server, extra: &[&str]) -> serde_json::Value {
     let admin = server.admin_credentials();
-    let mut args = vec![
-        "admin",
-        "account",
-        "quota",
-        "acme",
-        "--admin-credentials",
-        path(&admin),
-    ];
+    let mut args = quota_args("acme", &admin);
     args.extend(extra);
     ok(&args)
 }
@@ -432,14 +425,7 @@ fn an_import_over_the_quota_is_refused_clearly_and_writes_nothing() {
     make_source(&src, 5, 3 * MIB);
     let set = site.prepare_and_ship("quota", &src, 1, 64 * MIB);
     let admin = site.server.admin_credentials();
-    let quota = [
-        "admin",
-        "account",
-        "quota",
-        "acme",
-        "--admin-credentials",
-        path(&admin),
-    ];
+    let quota = quota_args("acme", &admin);
     ok(&[&quota[..], &["--bytes", "1M"]].concat());
 
     let received = site.receive("quota", &site.operator_file, &[set[0].0.as_path()]);

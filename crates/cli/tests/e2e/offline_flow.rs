@@ -902,14 +902,7 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
 
     // 26: a backup into a vault of an account whose quota is used up.
     let admin = flow.server.admin_credentials();
-    let quota = [
-        "admin",
-        "account",
-        "quota",
-        "acme",
-        "--admin-credentials",
-        path(&admin),
-    ];
+    let quota = quota_args("acme", &admin);
     cases.expect("quota set", &run(&[&quota[..], &["--bytes", "1"]].concat()), 0);
     let over = run(&["backup", "--repo", &flow.agent.repository(), path(&flow.source)]);
     let stderr = cases.expect("backup over the account's quota", &over, 26);

@@ -653,14 +653,7 @@ fn a_seed_over_the_quota_stops_and_completes_once_there_is_room() {
         }
     });
     let admin = imported.server.admin_credentials();
-    let quota = [
-        "admin",
-        "account",
-        "quota",
-        "acme",
-        "--admin-credentials",
-        path(&admin),
-    ];
+    let quota = quota_args("acme", &admin);
     // Room for the import and half of it again.
     let imported_bytes: u64 = store_listing(&imported.staging).values().sum();
     let stored = seedship(&quota)["used_bytes"].as_u64().expect("used");

@@ -157,19 +157,7 @@ fn two_servers_share_postgres_and_one_storage_directory() {
     let Some(pg) = Postgres::start(dir.path()) else {
         return;
     };
-    let shared_objects = dir.path().join("shared-objects");
-    let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[metadata]\nurl = \"{}\"\n\n[storage]\nbackend = \"local\"\npath = \"{}\"\n",
-            pg.url(),
-            shared_objects.display()
-        ),
-    )
-    .expect("write config");
-    let a = Server::start(dir.path(), "server-a", &dir.path().join("data-a"), Some(&config));
-    let b = Server::start(dir.path(), "server-b", &dir.path().join("data-b"), Some(&config));
+    let (a, b, shared_objects) = two_servers(dir.path(), &pg);
     assert!(
         a.admin_credentials().exists(),
         "the first server created the admin"
@@ -311,16 +299,7 @@ fn duplicate_operator_names_in_an_existing_postgres_database_are_made_unique() {
     let Some(pg) = Postgres::start(dir.path()) else {
         return;
     };
-    let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[metadata]\nurl = \"{}\"\n\n[storage]\nbackend = \"local\"\npath = \"{}\"\n",
-            pg.url(),
-            dir.path().join("objects").display()
-        ),
-    )
-    .expect("write config");
+    let config = postgres_config(dir.path(), &pg, &dir.path().join("objects"));
     let data = dir.path().join("data");
     let mut server = Server::start(dir.path(), "server", &data, Some(&config));
     let admin = server.admin_credentials();
@@ -423,19 +402,7 @@ fn a_vault_seed_is_recorded_in_postgres() {
     let Some(pg) = Postgres::start(dir.path()) else {
         return;
     };
-    let shared_objects = dir.path().join("shared-objects");
-    let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[metadata]\nurl = \"{}\"\n\n[storage]\nbackend = \"local\"\npath = \"{}\"\n",
-            pg.url(),
-            shared_objects.display()
-        ),
-    )
-    .expect("write config");
-    let a = Server::start(dir.path(), "server-a", &dir.path().join("data-a"), Some(&config));
-    let b = Server::start(dir.path(), "server-b", &dir.path().join("data-b"), Some(&config));
+    let (a, b, shared_objects) = two_servers(dir.path(), &pg);
     let account = dir.path().join("acme.credentials");
     seedship(&admin_create(
         "account",
@@ -573,30 +540,11 @@ fn two_servers_share_one_quota_and_deletions() {
     let Some(pg) = Postgres::start(dir.path()) else {
         return;
     };
-    let shared_objects = dir.path().join("shared-objects");
-    let config = dir.path().join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[metadata]\nurl = \"{}\"\n\n[storage]\nbackend = \"local\"\npath = \"{}\"\n",
-            pg.url(),
-            shared_objects.display()
-        ),
-    )
-    .expect("write config");
-    let a = Server::start(dir.path(), "server-a", &dir.path().join("data-a"), Some(&config));
-    let b = Server::start(dir.path(), "server-b", &dir.path().join("data-b"), Some(&config));
+    let (a, b, shared_objects) = two_servers(dir.path(), &pg);
     let agent = provision(&a, dir.path(), "acme", "shared", false);
     let admin = a.admin_credentials();
     let quota = |extra: &[&str]| {
-        let mut args = vec![
-            "admin",
-            "account",
-            "quota",
-            "acme",
-            "--admin-credentials",
-            path(&admin),
-        ];
+        let mut args = quota_args("acme", &admin);
         args.extend(extra);
         seedship(&args)
     };
@@ -691,4 +639,28 @@ fn two_servers_share_one_quota_and_deletions() {
         "the deleted vault's bytes were given back"
     );
     assert_eq!(stored(), 0);
+}
+
+/// A server configuration (`dir/server.toml`) keeping metadata in `pg` and objects in `objects`.
+fn postgres_config(dir: &Path, pg: &Postgres, objects: &Path) -> PathBuf {
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[metadata]\nurl = \"{}\"\n\n[storage]\nbackend = \"local\"\npath = \"{}\"\n",
+            pg.url(),
+            objects.display()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+/// Two servers sharing `pg` and one object directory (`dir/shared-objects`, answered too).
+fn two_servers(dir: &Path, pg: &Postgres) -> (Server, Server, PathBuf) {
+    let shared_objects = dir.join("shared-objects");
+    let config = postgres_config(dir, pg, &shared_objects);
+    let a = Server::start(dir, "server-a", &dir.join("data-a"), Some(&config));
+    let b = Server::start(dir, "server-b", &dir.join("data-b"), Some(&config));
+    (a, b, shared_objects)
 }

@@ -186,6 +186,19 @@ fn admin_args<'a>(
     args
 }
 
+/// `admin account quota <account> --admin-credentials <admin>`, to which a test adds
+/// `--bytes N`, `--none` or nothing (show).
+pub fn quota_args<'a>(account: &'a str, admin: &'a Path) -> Vec<&'a str> {
+    vec![
+        "admin",
+        "account",
+        "quota",
+        account,
+        "--admin-credentials",
+        path(admin),
+    ]
+}
+
 /// Runs `seedship --json <args>` and returns its stdout as JSON; panics on failure.
 pub fn seedship(args: &[&str]) -> serde_json::Value {
     seedship_env(args, &[])
