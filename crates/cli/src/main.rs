@@ -9,6 +9,7 @@ mod commands;
 mod drives;
 mod exit;
 mod help;
+mod interrupt;
 mod issue;
 mod jobs;
 mod output;

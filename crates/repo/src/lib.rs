@@ -54,6 +54,7 @@ pub use crate::{
     error::{Error, Result},
     exclude::{Excludes, Includes},
     forget::{Retention, parse_duration},
+    lock::release_held_locks,
     report::{
         BackupSummary, CheckReport, ForgetDecision, ForgetGroup, ForgetReport, PruneReport, RestoreSummary,
         SnapshotInfo, Unreadable,

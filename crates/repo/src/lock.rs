@@ -22,11 +22,30 @@ use aes256ctr_poly1305aes::Aes256CtrPoly1305Aes;
 use rustic_core::repofile::MasterKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+/// The lock files this process holds, by id, so that [`release_held_locks`] can remove them
+/// when the process is interrupted (restic removes its locks on Ctrl-C too).
+static HELD: std::sync::Mutex<BTreeMap<String, LockStore>> = std::sync::Mutex::new(BTreeMap::new());
+
+fn held() -> std::sync::MutexGuard<'static, BTreeMap<String, LockStore>> {
+    HELD.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Removes every lock file this process holds (best effort), for a process about to end
+/// without unwinding, such as on Ctrl-C; answers how many were removed.
+pub fn release_held_locks() -> usize {
+    let locks = std::mem::take(&mut *held());
+    locks
+        .into_iter()
+        .filter(|(id, store)| store.remove(id).is_ok())
+        .count()
+}
 
 /// A lock older than this is stale (restic's `staleTimeout`).
 const STALE_AFTER: Duration = Duration::from_secs(30 * 60);
@@ -418,7 +437,14 @@ impl Locks {
         self.store
             .write(&id, &sealed)
             .map_err(self.io("writing a lock"))?;
+        held().insert(id.clone(), self.store.clone());
         Ok(id)
+    }
+
+    /// Removes this process's lock `id`.
+    fn release(&self, id: &str) -> std::io::Result<()> {
+        held().remove(id);
+        self.store.remove(id)
     }
 
     /// Takes a lock of `kind`, or answers [`Error::Locked`] naming the holder of a
@@ -434,7 +460,7 @@ impl Locks {
         let id = self.write(kind)?;
         std::thread::sleep(SETTLE);
         if let Some(holder) = self.conflict(kind, Some(&id))? {
-            self.store.remove(&id).map_err(self.io("removing a lock"))?;
+            self.release(&id).map_err(self.io("removing a lock"))?;
             return Err(locked(holder));
         }
         Ok(LockGuard::hold(self, kind, id))
@@ -455,7 +481,7 @@ impl LockGuard {
                 match stopped.recv_timeout(REFRESH_EVERY) {
                     Err(mpsc::RecvTimeoutError::Timeout) => match locks.write(kind) {
                         Ok(new) => {
-                            let _ = locks.store.remove(&id);
+                            let _ = locks.release(&id);
                             id = new;
                         }
                         // The old lock stays until it is stale; the next refresh tries again.
@@ -463,7 +489,7 @@ impl LockGuard {
                     },
                     // Dropped (or the guard is gone): the lock goes with it.
                     _ => {
-                        if let Err(err) = locks.store.remove(&id) {
+                        if let Err(err) = locks.release(&id) {
                             log::warn!("removing the repository lock {id} failed: {err}");
                         }
                         return;

@@ -104,6 +104,7 @@ impl AgentCommand {
                     },
                     config_dir,
                 };
+                crate::interrupt::release_locks_on_ctrl_c();
                 run_schedule(ctx, &run, once)
             }
         }

@@ -163,6 +163,7 @@ pub struct UnlockArgs {
 
 impl RepoCommand {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
+        crate::interrupt::release_locks_on_ctrl_c();
         match self {
             RepoCommand::Backup(args) => backup(ctx, args),
             RepoCommand::Snapshots(args) => snapshots(ctx, &args),

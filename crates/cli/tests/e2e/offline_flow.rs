@@ -1045,10 +1045,11 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn backup");
+    // Interrupted while it holds its repository lock, which it removes as it ends.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !interrupted_repo.join("config").exists() {
-        assert!(Instant::now() < deadline, "the backup never started");
-        std::thread::sleep(Duration::from_millis(20));
+    while crate::agent_support::lock_files(&interrupted_repo) == 0 {
+        assert!(Instant::now() < deadline, "the backup never took its lock");
+        std::thread::sleep(Duration::from_millis(5));
     }
     let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).expect("pid")).expect("pid");
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
@@ -1057,6 +1058,11 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
         .code()
         .or_else(|| std::os::unix::process::ExitStatusExt::signal(&status).map(|signal| 128 + signal));
     assert_eq!(shell_status, Some(130), "{status:?}");
+    assert_eq!(
+        crate::agent_support::lock_files(&interrupted_repo),
+        0,
+        "an interrupted backup leaves no lock behind"
+    );
     cases.0.entry(130).or_default().push("Ctrl-C during a backup");
 
     // 15, with every retry shown and the secret never.
