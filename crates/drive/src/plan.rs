@@ -292,6 +292,18 @@ fn segment_cost(file: &SourceFile, len: u64, block: u64) -> u64 {
     round_up(len + ranges * RANGE_OVERHEAD, block) + entry_len(file, len)
 }
 
+/// How many drives of `capacity` bytes `prepare` would need for `files` files of `bytes`
+/// bytes together, before the files exist: the layout's costs on average (each drive's
+/// [`RESERVE`]; each range's sealing overhead and its 32 bytes in the manifest; each file's
+/// manifest entry with a 64-byte path, half a 4 KiB block of rounding and one partly filled
+/// range). `None` when a drive cannot hold even its reserve.
+pub fn drives_needed(bytes: u64, files: u64, capacity: u64) -> Option<u64> {
+    let room = capacity.checked_sub(RESERVE).filter(|room| *room > 0)?;
+    let ranges = bytes.div_ceil(u64::from(RANGE_SIZE)) + files;
+    let cost = bytes + ranges * (RANGE_OVERHEAD + 32) + files * (128 + 64 + 2048);
+    Some(cost.div_ceil(room).max(1))
+}
+
 /// What the entries of one drive's manifest may take: the format's limit less the framing
 /// and header (magic, nonce, tag, version, session, ids, counts: under 200 bytes).
 const MANIFEST_BUDGET: u64 = format::MAX_MANIFEST_LEN - 1024;
