@@ -16,6 +16,7 @@ mod drive_mount;
 mod import_jobs;
 mod import_receive;
 mod offline_flow;
+mod plan;
 mod policy;
 mod restore;
 mod retention;
