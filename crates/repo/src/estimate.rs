@@ -205,10 +205,10 @@ pub fn scan(sources: &Sources, excludes: &Excludes, progress: &dyn Progress) -> 
 /// Samples about `budget` bytes of the `scanned` tree, spread over it: every file is in the
 /// sample with the same probability (the budget's share of the tree), a file up to [`SLICE`]
 /// whole, a larger one as slices of [`SLICE`] at evenly spaced offsets, as many as its share
-/// of the budget. The draw is keyed by the file's size and first bytes (or, under 64 KiB, its
-/// name), not by its place in the tree, so copies of a file are sampled together, the same slices of each,
-/// and the sample sees the deduplication between them. Pieces are chunked, deduplicated and
-/// compressed on all cores.
+/// of the budget. The draw is keyed by the file's size and first bytes (or, under 64 KiB,
+/// its name), not by its place in the tree, so copies of a file are sampled together, the
+/// same slices of each, and the sample sees the deduplication between them. Pieces are
+/// chunked, deduplicated and compressed on all cores.
 ///
 /// # Errors
 ///

@@ -99,16 +99,16 @@ fn render(plan: &Plan) -> String {
             bytes(offline.staging_bytes)
         ),
         format!(
-            "online:   {:.1} days at {}",
-            online.days,
+            "online:   {} at {}",
+            span(online.days),
             rate(online.uplink_bytes_per_second)
         ),
         format!(
-            "offline:  {:.1} days: backup to staging {:.1} h at {} (measured), drive preparation {:.1} h at {}, shipping {} days, import {} days",
-            offline.days,
-            offline.backup_hours,
+            "offline:  {}: backup to staging {} at {} (measured), drive preparation {} at {}, shipping {} days, import {} days",
+            span(offline.days),
+            span(offline.backup_hours / 24.0),
             rate(offline.backup_bytes_per_second),
-            offline.diskprep_hours,
+            span(offline.diskprep_hours / 24.0),
             rate(offline.diskprep_bytes_per_second),
             offline.shipping_days,
             offline.import_days
@@ -127,4 +127,18 @@ fn render(plan: &Plan) -> String {
     };
     lines.push(format!("advice:   {way}: {}", plan.recommendation.reason));
     lines.join("\n")
+}
+
+/// A duration given in days, in the unit that reads best: days, hours, minutes or seconds.
+fn span(days: f64) -> String {
+    let seconds = days * 86_400.0;
+    if days >= 1.0 {
+        format!("{days:.1} days")
+    } else if seconds >= 3600.0 {
+        format!("{:.1} h", seconds / 3600.0)
+    } else if seconds >= 60.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{seconds:.1} s")
+    }
 }
