@@ -43,6 +43,12 @@ pub fn run(args: PlanArgs, ctx: &Context) -> anyhow::Result<()> {
             )));
         }
     }
+    if seedship_drive::drives_needed(1, 1, args.drive_size).is_none() {
+        return Err(crate::exit::usage(format!(
+            "--drive-size {}: too small to hold even a drive's marker and manifest (1 MiB)",
+            args.drive_size
+        )));
+    }
     let options = PlanOptions {
         paths: args.paths,
         excludes: args.excludes.given()?.unwrap_or_default(),

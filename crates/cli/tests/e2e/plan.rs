@@ -137,6 +137,14 @@ fn plan_shows_the_advice_and_a_bad_uplink_is_a_usage_error_naming_it() {
         let message = run.one_line_error();
         assert!(message.contains(&format!("{bad:?}")), "{message}");
     }
+    let tiny = sandbox
+        .seedship(&["plan", "source", "--drive-size", "1M"])
+        .fails_with(2);
+    assert!(
+        tiny.one_line_error().contains("--drive-size 1048576"),
+        "{}",
+        tiny.stderr
+    );
     let missing = sandbox.seedship(&["plan", "nowhere"]).fails_with(1);
     assert!(missing.one_line_error().contains("nowhere"), "{}", missing.stderr);
 }
