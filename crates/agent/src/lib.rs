@@ -12,12 +12,16 @@
 //! the copy of the staged repository onto drives ([`copy_to_drives`], whose questions an
 //! [`Operator`] answers) and the import job's typed spec ([`JobDetails::job_spec`]). Once the
 //! vault is seeded, [`clean_staging`] removes what the staging location no longer needs.
+//!
+//! Before any of it, [`plan`] (the seeding advisor) says whether offline seeding pays off,
+//! how many drives it needs and how much staging space.
 
 mod clean;
 mod diskprep;
 mod error;
 mod format;
 mod offline;
+mod plan;
 mod policy;
 mod safety;
 mod staging;
@@ -29,6 +33,10 @@ pub use diskprep::{
 pub use error::{Error, Result};
 pub use format::{Offline, Policy, SeededRecord, ShippingRecord, StagedJob};
 pub use offline::{Backups, Outcome, PolicyBackup, next_step, seed_vault};
+pub use plan::{
+    DRIVE_WRITE_RATE, IMPORT_DAYS, MARGIN_DAYS, MIN_SAMPLE, Offline as OfflineSeeding, Online, Plan,
+    PlanOptions, RateError, Recommendation, SHIPPING_DAYS, Way, parse_rate, plan, sample_budget,
+};
 pub use policy::{AgentDir, Change, PolicyChange, PolicySet, merge, set_policy};
 pub use safety::{ForeignDrive, Protected, check_overlaps, foreign_drives};
 pub use staging::{JobDir, pending_backup, staged_jobs};

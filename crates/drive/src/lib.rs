@@ -68,7 +68,7 @@ pub use error::{Error, Result};
 pub use format::{BlobType, Disposition, MAX_DRIVES};
 pub use keys::{parse_recipient, read_identity, read_recipient, write_keypair};
 pub use marker::{MARKER_NAME, read_drive_id};
-pub use plan::{Dataset, DriveTarget, PlanSummary, PrepareOptions, PreparedSession, plan};
+pub use plan::{Dataset, DriveTarget, PlanSummary, PrepareOptions, PreparedSession, drives_needed, plan};
 pub use reader::{FileCheck, FileRange, FileStatus, ImportDrive, ImportFile, ImportSet, ShippedDrive};
 pub use seedship_jobs::DeviceInfo;
 pub use session::{AbortSummary, CopySummary, DriveSummary, abort, resume};

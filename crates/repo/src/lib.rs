@@ -36,6 +36,7 @@ mod copy;
 mod crypto;
 mod dump;
 mod error;
+mod estimate;
 mod exclude;
 mod forget;
 mod lock;
@@ -52,6 +53,7 @@ pub use crate::{
     backup::{BackupOptions, Sources},
     copy::{CopiedFiles, copy_missing_files},
     error::{Error, Result},
+    estimate::{Sample, Scan, Stored, extrapolate, sample, scan},
     exclude::{Excludes, Includes},
     forget::{Retention, parse_duration},
     lock::release_held_locks,

@@ -9,6 +9,7 @@ mod exit_codes;
 mod import;
 mod job;
 mod keygen;
+mod plan;
 mod policy;
 mod repo;
 mod server;
@@ -26,6 +27,9 @@ pub enum Command {
     Repo(repo::RepoCommand),
     /// Print the table of exit codes this binary uses.
     ExitCodes,
+    /// The seeding advisor: what a backup of PATHs would store, online against offline
+    /// seeding times, drives and staging space needed; writes nothing.
+    Plan(plan::PlanArgs),
     /// Drive preparation: copy a source tree onto drives for shipping (WAImportExport PrepImport).
     Drive {
         #[command(subcommand)]
@@ -79,6 +83,7 @@ impl Command {
         match self {
             Command::Repo(command) => command.run(ctx),
             Command::ExitCodes => exit_codes::run(ctx),
+            Command::Plan(args) => plan::run(args, ctx),
             Command::Drive { cmd } => cmd.run(ctx),
             Command::Diskprep(args) => diskprep::run(*args, ctx),
             Command::Keygen(args) => keygen::run(args, ctx),

@@ -17,6 +17,7 @@ mod import_jobs;
 mod import_receive;
 mod lifecycle;
 mod offline_flow;
+mod plan;
 mod policy;
 mod prometheus;
 mod restore;
