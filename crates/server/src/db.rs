@@ -121,6 +121,8 @@ pub(crate) enum Deleted {
 #[derive(Debug, Clone)]
 pub(crate) struct Db {
     pool: AnyPool,
+    /// Write transactions on SQLite start with `BEGIN IMMEDIATE` (see [`Db::begin`]).
+    sqlite: bool,
 }
 
 fn now() -> i64 {
@@ -135,7 +137,23 @@ impl Db {
         sqlx::any::install_default_drivers();
         let pool = AnyPoolOptions::new().max_connections(16).connect(url).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            sqlite: url.starts_with("sqlite:"),
+        })
+    }
+
+    /// Begins a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`):
+    /// a deferred transaction that reads and then writes cannot wait for another writer (SQLite
+    /// answers busy at once rather than risk a deadlock, or because its snapshot is stale), so
+    /// two requests that change metadata at the same moment would fail one of them; an
+    /// immediate one waits its turn (the busy timeout) instead. PostgreSQL waits on row locks.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        if self.sqlite {
+            self.pool.begin_with("BEGIN IMMEDIATE").await
+        } else {
+            self.pool.begin().await
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -199,7 +217,7 @@ impl Db {
     /// when, and ends the principal's web sessions, in one transaction: from its commit on the
     /// old secret is refused everywhere. False if there is no such principal.
     pub async fn rotate_secret(&self, id: &str, secret: &str) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let updated =
             sqlx::query("UPDATE principals SET secret_hash = $1, secret_rotated_at = $2 WHERE id = $3")
                 .bind(secret::digest(secret))
@@ -224,7 +242,7 @@ impl Db {
         now: i64,
         expires_at: i64,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&mut *tx)
@@ -272,7 +290,7 @@ impl Db {
     /// Creates an account and its owner principal (same id); returns the id.
     pub async fn create_account(&self, name: &str, secret: &str) -> Result<String, CreateError> {
         let id = secret::new_id("acc");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(&id)
             .bind(name)
@@ -288,7 +306,7 @@ impl Db {
     /// Creates an operator principal; returns its id.
     pub async fn create_operator(&self, name: &str, secret: &str) -> Result<String, CreateError> {
         let id = secret::new_id("op");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         self.insert_principal(&mut tx, &id, Kind::Operator, name, None, None, secret)
             .await?;
         tx.commit().await?;
@@ -528,7 +546,7 @@ impl Db {
     /// transaction (a container created meanwhile either comes first and refuses the delete,
     /// or finds no parent).
     pub async fn delete_storage_account(&self, account_id: &str, name: &str) -> Result<Deleted, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let id: Option<String> =
             sqlx::query_scalar("SELECT id FROM storage_accounts WHERE account_id = $1 AND name = $2")
                 .bind(account_id)
@@ -557,7 +575,7 @@ impl Db {
     /// Deletes vault `id` with its registration credential and its agents, in one transaction:
     /// from the commit on, their secrets are refused (their principals are gone).
     pub async fn delete_vault(&self, id: &str) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "DELETE FROM web_sessions WHERE principal_id IN (SELECT id FROM principals WHERE vault_id = $1)",
         )
@@ -605,7 +623,7 @@ impl Db {
     ) -> Result<(String, String), CreateError> {
         let vault_id = secret::new_id("vlt");
         let registration_id = secret::new_id("reg");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO vaults (id, account_id, name, append_only, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -732,7 +750,7 @@ impl Db {
         secret: &str,
     ) -> Result<String, CreateError> {
         let id = secret::new_id("agt");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         self.insert_principal(
             &mut tx,
             &id,
@@ -758,6 +776,56 @@ mod tests {
     /// name: migration 0004 leaves the oldest its name, renames the others `<name>-<id>`, keeps
     /// every secret working, and from then on a taken operator name is refused. Agents may
     /// still share names.
+    /// Many transactions that each read a counter and then write it, all at once: every one
+    /// must wait its turn and succeed (a deferred SQLite transaction fails with "database is
+    /// locked" when another writer commits between its read and its write).
+    #[test]
+    fn concurrent_read_then_write_transactions_all_commit_on_sqlite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("metadata.db").display());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let db = Db::connect(&url).await.expect("connect");
+            sqlx::query("CREATE TABLE counter (n BIGINT NOT NULL)")
+                .execute(db.pool())
+                .await
+                .expect("table");
+            sqlx::query("INSERT INTO counter (n) VALUES (0)")
+                .execute(db.pool())
+                .await
+                .expect("row");
+            let writers = (0..32).map(|_| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut tx = db.begin().await?;
+                    let n: i64 = sqlx::query_scalar("SELECT n FROM counter")
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tokio::task::yield_now().await;
+                    sqlx::query("UPDATE counter SET n = $1")
+                        .bind(n + 1)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await
+                })
+            });
+            for writer in writers.collect::<Vec<_>>() {
+                writer
+                    .await
+                    .expect("join")
+                    .expect("a transaction that waits its turn commits");
+            }
+            let n: i64 = sqlx::query_scalar("SELECT n FROM counter")
+                .fetch_one(db.pool())
+                .await
+                .expect("read");
+            assert_eq!(n, 32, "every increment counted once");
+        });
+    }
+
     #[test]
     fn duplicate_operator_names_are_renamed_by_the_migration_then_refused() {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -120,7 +120,7 @@ async fn destination_and_id(
     account: &str,
     name: &str,
 ) -> Result<(String, Job, String, String), ApiError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let (loaded, job) = load_or_404(&mut tx, account, name).await?;
     let destination = job.destination();
     let container: Option<(String, String)> = sqlx::query_as(
@@ -930,7 +930,7 @@ async fn repair(
     }
     let _writing = state.job_writes.lock().await;
     let now = state.clock.now();
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let (loaded, mut job) = load_or_404(&mut tx, &account, &name).await?;
     let mut repaired = Vec::new();
     let of_drive = |id: &str| record.drive.as_deref().is_none_or(|d| d == id);

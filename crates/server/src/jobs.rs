@@ -194,7 +194,7 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
             .collect::<Result<_, sqlx::Error>>()?;
     for (account, name) in due {
         let _writing = state.job_writes.lock().await;
-        let mut tx = state.db.pool().begin().await?;
+        let mut tx = state.db.begin().await?;
         let Some((loaded, mut job)) = load(&mut tx, &account, &name).await? else {
             continue;
         };
@@ -256,7 +256,7 @@ async fn announce_deadlines(state: &AppState, now: time::OffsetDateTime) -> Resu
         };
         // Reads, then writes: one at a time with the job writes (see `AppState::job_writes`).
         let _writing = state.job_writes.lock().await;
-        let mut tx = state.db.pool().begin().await?;
+        let mut tx = state.db.begin().await?;
         webhooks::enqueue(&mut tx, state, job.account(), Some(&key), kind).await?;
         tx.commit().await?;
     }
@@ -302,7 +302,7 @@ async fn create_job(
     };
     run_deadlines(&state).await?;
     require_destination(&state, account_id, &spec).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let taken = load(&mut tx, account_name, &spec.name).await?.is_some();
     let created = Job::create(
         spec,
@@ -440,7 +440,7 @@ pub(crate) async fn job_detail(
         actor_for(principal, account)?;
     }
     run_deadlines(state).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let (_, job) = load_or_404(&mut tx, account, name).await?;
     Ok(detail(state, job, None))
 }
@@ -466,7 +466,7 @@ async fn act(
     run_deadlines(&state).await?;
     let _writing = state.job_writes.lock().await;
     let now = state.clock.now();
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let (loaded, mut job) = load_or_404(&mut tx, &account, &name).await?;
     let id = loaded.id.clone();
     let mut review = None;
@@ -534,7 +534,7 @@ pub(crate) async fn drive_logs(
     name: &str,
 ) -> Result<Vec<DriveLogs>, ApiError> {
     actor_for(principal, account)?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let (loaded, _) = load_or_404(&mut tx, account, name).await?;
     let rows = sqlx::query("SELECT drive_id, body FROM drive_logs WHERE job_id = $1 ORDER BY drive_id")
         .bind(&loaded.id)
@@ -569,7 +569,7 @@ pub(crate) async fn custody_report(
     name: &str,
 ) -> Result<CustodyReport, ApiError> {
     actor_for(principal, account)?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let (loaded, job) = load_or_404(&mut tx, account, name).await?;
     let head: String = sqlx::query_scalar("SELECT custody_head FROM jobs WHERE id = $1")
         .bind(&loaded.id)

@@ -95,7 +95,7 @@ pub(crate) async fn delete_imported(
     let actor = actor_for(&principal, &account)?;
     let (account_id, _) = owner(&principal)?;
     let job = {
-        let mut tx = state.db.pool().begin().await?;
+        let mut tx = state.db.begin().await?;
         load_or_404(&mut tx, &account, &name).await?.1
     };
     // Before the job ended, its blobs are still in use (a transfer or a repair writes them).
@@ -129,7 +129,7 @@ pub(crate) async fn delete_imported(
     crate::quota::release(&state.db, account_id, bytes).await;
     {
         let _writing = state.job_writes.lock().await;
-        let mut tx = state.db.pool().begin().await?;
+        let mut tx = state.db.begin().await?;
         let (loaded, mut job) = load_or_404(&mut tx, &account, &name).await?;
         job.record_imported_deleted(blobs, bytes, &actor, state.clock.now())?;
         save(&mut tx, &loaded, &job, &state).await?;

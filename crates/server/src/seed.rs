@@ -200,7 +200,7 @@ async fn seed_vault(
 /// Records the completed seed of vault `row` and notifies `account`'s webhooks, in one
 /// transaction.
 async fn record(state: &AppState, row: &VaultRow, account: &str, recorded: SeedRow) -> Result<(), ApiError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     Db::record_seed(&mut tx, &row.id, &recorded).await?;
     let kind = WebhookEventKind::VaultSeeded {
         vault: row.name.clone(),

@@ -34,8 +34,8 @@ pub(crate) struct AppState {
     /// Networks webhook deliveries never connect to.
     pub webhook_deny_networks: Arc<[ipnet::IpNet]>,
     /// Held by every transaction that changes a job, so that this server changes jobs one at
-    /// a time: on SQLite two write transactions that both read first fail (busy) instead of
-    /// waiting, and two receivers of one job act on it at once. (Servers sharing a Postgres
+    /// a time: two receivers of one job act on it at once, and each must see the other's
+    /// change rather than fail the job's version check. (Servers sharing a Postgres
     /// database still meet the job's version check: `ConcurrentUpdate`.)
     pub job_writes: Arc<tokio::sync::Mutex<()>>,
 }

@@ -197,8 +197,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let account_id = principal.require_account()?;
-    // Writes first (no read to upgrade from: SQLite would refuse it beside a job write).
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query(
         "DELETE FROM webhook_deliveries WHERE webhook_id IN \
          (SELECT id FROM webhooks WHERE id = $1 AND account_id = $2)",
