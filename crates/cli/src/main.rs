@@ -51,8 +51,13 @@ pub struct Context {
     pub progress: std::sync::Arc<dyn seedship_progress::Progress>,
 }
 
+/// The whole command line definition, with the environment variables named in the help.
+fn command() -> clap::Command {
+    help::with_environment(Cli::command())
+}
+
 fn main() -> std::process::ExitCode {
-    let parsed = help::with_environment(Cli::command())
+    let parsed = command()
         .try_get_matches()
         .and_then(|matches| Cli::from_arg_matches(&matches));
     let cli = match parsed {
@@ -95,8 +100,6 @@ fn usage_error(err: &clap::Error) -> std::process::ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::Cli;
-    use clap::CommandFactory;
 
     /// Every command under `command` with its path (`seedship job show`).
     fn commands(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Command)>) {
@@ -108,7 +111,7 @@ mod tests {
     }
 
     fn all() -> Vec<(String, clap::Command)> {
-        let mut root = crate::help::with_environment(Cli::command());
+        let mut root = crate::command();
         root.build();
         let mut out = Vec::new();
         commands(&root, "", &mut out);

@@ -3,6 +3,7 @@
 
 mod admin;
 mod agent;
+mod completions;
 mod diskprep;
 mod drive;
 mod exit_codes;
@@ -27,6 +28,8 @@ pub enum Command {
     Repo(repo::RepoCommand),
     /// Print the table of exit codes this binary uses.
     ExitCodes,
+    /// Print a shell completion script (`seedship completions bash > /etc/bash_completion.d/seedship`).
+    Completions(completions::CompletionsArgs),
     /// The seeding advisor: what a backup of PATHs would store, online against offline
     /// seeding times, drives and staging space needed; writes nothing.
     Plan(plan::PlanArgs),
@@ -83,6 +86,7 @@ impl Command {
         match self {
             Command::Repo(command) => command.run(ctx),
             Command::ExitCodes => exit_codes::run(ctx),
+            Command::Completions(args) => completions::run(args),
             Command::Plan(args) => plan::run(args, ctx),
             Command::Drive { cmd } => cmd.run(ctx),
             Command::Diskprep(args) => diskprep::run(*args, ctx),

@@ -10,6 +10,7 @@ mod server_support;
 
 mod agent;
 mod backup_gap;
+mod completions;
 mod diskprep_pty;
 mod drive;
 mod drive_mount;
