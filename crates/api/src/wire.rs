@@ -218,6 +218,9 @@ pub enum JobAction {
     Cancel,
     /// Operator: a drive arrived at the data centre.
     Receive { drive_id: String },
+    /// Operator: a drive is not in the package (Specified -> NeverReceived), as the arrival
+    /// deadline would mark it.
+    NeverReceived { drive_id: String },
     /// Operator: the copy of a drive starts.
     StartTransfer { drive_id: String },
     /// Operator: bytes copied so far.
@@ -240,6 +243,7 @@ impl JobAction {
             JobAction::Update { .. } => "update",
             JobAction::Cancel => "cancel",
             JobAction::Receive { .. } => "receive",
+            JobAction::NeverReceived { .. } => "never-received",
             JobAction::StartTransfer { .. } => "start-transfer",
             JobAction::Progress { .. } => "progress",
             JobAction::FinishTransfer { .. } => "finish-transfer",

@@ -293,6 +293,20 @@ async fn create_job(
     Query(query): Query<JobCreateQuery>,
     JsonBody(spec): JsonBody<JobSpec>,
 ) -> Result<axum::response::Response, ApiError> {
+    Ok(match create(&state, &principal, spec, query.dry_run).await? {
+        Some(job) => (StatusCode::CREATED, Json(detail(&state, job, None))).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Creates the job of `spec` for `principal`, an account owner (the API and the web page);
+/// `dry_run` checks every rule but the drives (`None`), creating nothing.
+pub(crate) async fn create(
+    state: &AppState,
+    principal: &Principal,
+    spec: JobSpec,
+    dry_run: bool,
+) -> Result<Option<Job>, ApiError> {
     let Principal::Account {
         account_id,
         account_name,
@@ -300,8 +314,8 @@ async fn create_job(
     else {
         return Err(ApiError::forbidden("only account owners create jobs"));
     };
-    run_deadlines(&state).await?;
-    require_destination(&state, account_id, &spec).await?;
+    run_deadlines(state).await?;
+    require_destination(state, account_id, &spec).await?;
     let mut tx = state.db.begin().await?;
     let taken = load(&mut tx, account_name, &spec.name).await?.is_some();
     let created = Job::create(
@@ -311,14 +325,14 @@ async fn create_job(
         &Actor::owner(account_name),
         state.clock.now(),
     );
-    if query.dry_run {
+    if dry_run {
         match created {
             // A dry run before the drives are prepared has none: every other rule was
             // checked (`Job::create` checks the drives last).
             Ok(_) | Err(seedship_jobs::Error::NoDrives) => {}
             Err(err) => return Err(err.into()),
         }
-        return Ok(StatusCode::NO_CONTENT.into_response());
+        return Ok(None);
     }
     let job = created?;
     let (job_state, _, head, due) = columns(&job, &state.deadlines);
@@ -345,10 +359,10 @@ async fn create_job(
         }
         _ => err.into(),
     })?;
-    webhooks::job_changed(&mut tx, &state, &id, None, &job).await?;
+    webhooks::job_changed(&mut tx, state, &id, None, &job).await?;
     tx.commit().await?;
     tracing::info!(account = %account_name, job = %job.name().as_str(), "job created");
-    Ok((StatusCode::CREATED, Json(detail(&state, job, None))).into_response())
+    Ok(Some(job))
 }
 
 async fn list_jobs(
@@ -462,15 +476,27 @@ async fn act(
     Path((account, name)): Path<(String, String)>,
     JsonBody(action): JsonBody<JobAction>,
 ) -> Result<Json<JobDetail>, ApiError> {
-    let actor = actor_for(&principal, &account)?;
-    run_deadlines(&state).await?;
+    Ok(Json(apply(&state, &principal, &account, &name, &action).await?))
+}
+
+/// Applies `action` of `principal` to job `account`/`name` in one transaction (the API and the
+/// web page): the job's rules, its custody entries and the webhooks of what changed.
+pub(crate) async fn apply(
+    state: &AppState,
+    principal: &Principal,
+    account: &str,
+    name: &str,
+    action: &JobAction,
+) -> Result<JobDetail, ApiError> {
+    let actor = actor_for(principal, account)?;
+    run_deadlines(state).await?;
     let _writing = state.job_writes.lock().await;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let (loaded, mut job) = load_or_404(&mut tx, &account, &name).await?;
+    let (loaded, mut job) = load_or_404(&mut tx, account, name).await?;
     let id = loaded.id.clone();
     let mut review = None;
-    match &action {
+    match action {
         JobAction::Ship { request, dry_run } => {
             let taken = tracking_taken(&mut tx, &request.tracking_number, &id).await?;
             if *dry_run {
@@ -488,6 +514,7 @@ async fn act(
         }
         JobAction::Cancel => job.cancel(&actor, now)?,
         JobAction::Receive { drive_id } => job.receive_drive(drive_id, &actor, now)?,
+        JobAction::NeverReceived { drive_id } => job.mark_never_received(drive_id, &actor, now)?,
         JobAction::StartTransfer { drive_id } => job.start_transfer(drive_id, &actor, now)?,
         JobAction::Progress { drive_id, bytes_done } => job.record_progress(drive_id, *bytes_done, &actor)?,
         JobAction::FinishTransfer { drive_id, log } => {
@@ -511,11 +538,11 @@ async fn act(
         JobAction::ShipBack { tracking_number } => job.ship_back(tracking_number, &actor, now)?,
     }
     if review.is_none() {
-        save(&mut tx, &loaded, &job, &state).await?;
+        save(&mut tx, &loaded, &job, state).await?;
         tx.commit().await?;
         tracing::info!(%account, job = %name, actor = %actor, action = action.name(), "job updated");
     }
-    Ok(Json(detail(&state, job, review)))
+    Ok(detail(state, job, review))
 }
 
 async fn logs(

@@ -1,27 +1,36 @@
 //! The jobs web page: account owners and operators sign in with their credentials' id and secret
 //! (checked exactly as the API checks them) and see their jobs, each job's drives, states,
-//! progress, custody verification and links to the drives' copy and error logs.
+//! progress, custody verification and the drives' copy and error logs. Owners create jobs,
+//! record or correct shipping and cancel; operators mark drives received or never received
+//! (`actions`, through the job service functions the JSON API calls).
 //!
 //! Pages are rendered on the server, with inline CSS and no scripts; every value is
 //! HTML-escaped. A sign-in makes a session: a random 256-bit token in a cookie (`HttpOnly`,
 //! `SameSite=Strict`, `Path=/web`, `Secure` when the public URL is HTTPS, eight hours), of which
-//! only the SHA-256 digest is stored. Form posts must come from the server's own origin. A page
-//! refreshes itself every few seconds while a drive it shows is Received or Transferring.
+//! only the SHA-256 digest is stored. Form posts must come from the server's own origin, and
+//! those that change a job must carry the session's form token. A page refreshes itself every
+//! few seconds while a drive it shows is Received or Transferring.
+
+mod actions;
+mod format;
 
 use std::convert::Infallible;
 use std::fmt::{self, Display, Write};
 use std::net::{IpAddr, SocketAddr};
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use seedship_api::WebhookInfo;
-use seedship_jobs::{DriveState, DriveSummary, JobSummary};
+use seedship_jobs::{DriveState, DriveSummary};
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
+
+use self::actions::Flash;
+use self::format::{Size, TimeLeft, When};
 
 use crate::auth::{Principal, authenticate};
 use crate::error::ApiError;
@@ -52,6 +61,7 @@ const SESSION_SECONDS: i64 = 8 * 3600;
 const REFRESH_SECONDS: u32 = 5;
 const LOGIN: &str = "/web/login";
 const JOBS: &str = "/web/jobs";
+const NEW_JOB: &str = "/web/jobs/new";
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -59,7 +69,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route(LOGIN, get(login_form).post(login))
         .route("/web/logout", post(logout))
         .route(JOBS, get(jobs_page))
+        .route(
+            NEW_JOB,
+            get(actions::new_job_form)
+                .post(actions::create_job)
+                .layer(DefaultBodyLimit::max(actions::MAX_UPLOAD)),
+        )
         .route("/web/jobs/{account}/{name}", get(job_page))
+        .route("/web/jobs/{account}/{name}/actions", post(actions::act))
         .route("/web/jobs/{account}/{name}/logs/{drive}/{kind}", get(log_file))
         .layer(axum::middleware::map_response(protect))
 }
@@ -116,6 +133,37 @@ impl IntoResponse for WebError {
 /// redirected to the sign-in form.
 struct Session {
     principal: Principal,
+    token: String,
+}
+
+impl Session {
+    /// The form token of this session: what every form that changes a job carries, so that a
+    /// post forged elsewhere fails even if a browser sent the cookie and a right `Origin`.
+    /// Derived from the session token (which pages never show), distinct from the digest the
+    /// database stores, so a copy of the database yields no form token.
+    fn form_token(&self) -> String {
+        secret::digest(&format!("web form:{}", self.token))
+    }
+
+    /// Refuses a form post whose token is not this session's.
+    fn check_form_token(&self, given: &str) -> Result<(), WebError> {
+        let expected = self.form_token();
+        // Compared in constant time: the token is a secret.
+        let same = given.len() == expected.len()
+            && given
+                .bytes()
+                .zip(expected.bytes())
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "the form's token is not this session's (reload the page and send the form again)",
+            )
+            .into())
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -132,19 +180,24 @@ impl FromRequestParts<AppState> for Session {
             .map_err(|err| WebError::from(err).into_response())?
             .ok_or_else(sign_in)?;
         let principal = Principal::from_row(row).map_err(|err| WebError(err).into_response())?;
-        Ok(Session { principal })
+        Ok(Session { principal, token })
     }
 }
 
 /// The session token of the request's cookie.
 fn session_token(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE)
+}
+
+/// The value of the request's cookie `name`, unless empty.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .find_map(|pair| {
-            let value = pair.trim().strip_prefix(COOKIE)?.strip_prefix('=')?;
+            let value = pair.trim().strip_prefix(name)?.strip_prefix('=')?;
             (!value.is_empty()).then(|| value.to_owned())
         })
 }
@@ -178,14 +231,14 @@ fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), WebError> {
     }
 }
 
-/// The cookie attributes: `Secure` whenever browsers reach the server over HTTPS.
-fn cookie(state: &AppState, value: &str, max_age: i64) -> String {
+/// Cookie `name` with its attributes: `Secure` whenever browsers reach the server over HTTPS.
+fn cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> String {
     let secure = if state.public_url.starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
-    format!("{COOKIE}={value}; Path=/web; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+    format!("{name}={value}; Path=/web; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
 }
 
 async fn login_form() -> Response {
@@ -255,7 +308,7 @@ async fn login(
         .create_session(&token, id, now, now + SESSION_SECONDS)
         .await?;
     tracing::info!(principal = %id, "web session started");
-    let set_cookie = cookie(&state, &token, SESSION_SECONDS);
+    let set_cookie = cookie(&state, COOKIE, &token, SESSION_SECONDS);
     Ok(([(header::SET_COOKIE, set_cookie)], Redirect::to(JOBS)).into_response())
 }
 
@@ -264,7 +317,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     if let Some(token) = session_token(&headers) {
         state.db.delete_session(&token).await?;
     }
-    let clear = cookie(&state, "", 0);
+    let clear = cookie(&state, COOKIE, "", 0);
     Ok(([(header::SET_COOKIE, clear)], Redirect::to(LOGIN)).into_response())
 }
 
@@ -276,8 +329,8 @@ fn in_transfer(drives: &[DriveSummary]) -> bool {
 }
 
 /// The link to job `account`/`name`'s page, or to a part of it.
-fn job_link(summary: &JobSummary, rest: &[&str]) -> String {
-    let mut link = format!("{JOBS}/{}/{}", segment(&summary.account), segment(&summary.name));
+fn job_link(account: &str, name: &str, rest: &[&str]) -> String {
+    let mut link = format!("{JOBS}/{}/{}", segment(account), segment(name));
     for part in rest {
         link.push('/');
         link.push_str(&segment(part));
@@ -285,23 +338,39 @@ fn job_link(summary: &JobSummary, rest: &[&str]) -> String {
     link
 }
 
-async fn jobs_page(State(state): State<AppState>, session: Session) -> Result<Response, WebError> {
+async fn jobs_page(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     let jobs = summaries(&state, &session.principal).await?;
     let mut body = String::from("<h1>Jobs</h1>");
+    let flash = Flash::take(&headers);
+    if let Some(flash) = &flash {
+        body.push_str(&flash.html());
+    }
+    let owner = matches!(session.principal, Principal::Account { .. });
+    if owner {
+        let _ = write!(
+            body,
+            "<p><a id=\"new-job\" href=\"{NEW_JOB}\">Create an import job</a></p>"
+        );
+    }
     if jobs.is_empty() {
         body.push_str("<p>No jobs.</p>");
     } else {
         body.push_str(
-            "<table id=\"jobs\"><thead><tr><th>Account</th><th>Job</th><th>State</th><th>Drives</th>\
-             <th>Progress</th><th>Tracking number</th></tr></thead><tbody>",
+            "<table id=\"jobs\" class=\"stack\"><thead><tr><th>Account</th><th>Job</th><th>State</th>\
+             <th>Drives</th><th>Progress</th><th>Tracking number</th></tr></thead><tbody>",
         );
         for job in &jobs {
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td><a href=\"{}\">{}</a></td><td class=\"state\">{}</td><td>{}</td>\
-                 <td>{}</td><td>{}</td></tr>",
+                "<tr><td data-label=\"Account\">{}</td><td data-label=\"Job\"><a href=\"{}\">{}</a></td>\
+                 <td data-label=\"State\" class=\"state\">{}</td><td data-label=\"Drives\">{}</td>\
+                 <td data-label=\"Progress\">{}</td><td data-label=\"Tracking number\">{}</td></tr>",
                 Esc(&job.account),
-                Esc(&job_link(job, &[])),
+                Esc(&job_link(&job.account, &job.name, &[])),
                 Esc(&job.name),
                 job.state,
                 job.drives.len(),
@@ -315,7 +384,8 @@ async fn jobs_page(State(state): State<AppState>, session: Session) -> Result<Re
         webhooks_section(&mut body, &webhooks_of(&state, account_id).await?);
     }
     let refresh = jobs.iter().any(|job| in_transfer(&job.drives));
-    Ok(page("Jobs", Some(&session.principal), refresh, &body).into_response())
+    let page = page("Jobs", Some(&session.principal), refresh, &body);
+    Ok(Flash::shown(&state, flash.as_ref(), page))
 }
 
 /// The account's webhooks, read-only (`seedship webhook add|remove` changes them).
@@ -326,15 +396,19 @@ fn webhooks_section(body: &mut String, webhooks: &[WebhookInfo]) {
         return;
     }
     body.push_str(
-        "<table id=\"webhooks\"><thead><tr><th>Id</th><th>URL</th><th>Added</th></tr></thead><tbody>",
+        "<table id=\"webhooks\" class=\"stack\"><thead><tr><th>Id</th><th>URL</th><th>Added</th></tr>\
+         </thead><tbody>",
     );
     for webhook in webhooks {
+        let added = time::OffsetDateTime::parse(&webhook.created_at, &Rfc3339)
+            .map(|at| When(at).to_string())
+            .unwrap_or_else(|_| Esc(&webhook.created_at).to_string());
         let _ = write!(
             body,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td data-label=\"Id\">{}</td><td data-label=\"URL\">{}</td>\
+             <td data-label=\"Added\">{added}</td></tr>",
             Esc(&webhook.id),
             Esc(&webhook.url),
-            Esc(&webhook.created_at)
         );
     }
     body.push_str("</tbody></table>");
@@ -343,17 +417,18 @@ fn webhooks_section(body: &mut String, webhooks: &[WebhookInfo]) {
 async fn job_page(
     State(state): State<AppState>,
     session: Session,
+    headers: HeaderMap,
     Path((account, name)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     let principal = &session.principal;
     let detail = job_detail(&state, principal, &account, &name).await?;
     let custody = custody_report(&state, principal, &account, &name).await?;
+    let now = state.clock.now();
     let summary = &detail.summary;
     let job = &detail.job;
     let since = summary
         .state_since
-        .and_then(|at| at.format(&Rfc3339).ok())
-        .map(|at| format!(" since {at}"))
+        .map(|at| format!(" since {}", When(at)))
         .unwrap_or_default();
     let destination = job.destination();
     let contact = job.contact();
@@ -361,26 +436,35 @@ async fn job_page(
         None => format!("verified ({} entries)", custody.entries.len()),
         Some(error) => format!("NOT VERIFIED: {error}"),
     };
+    let flash = Flash::take(&headers);
     let mut body = format!(
-        "<p><a href=\"{JOBS}\">Jobs</a></p><h1>Job {}</h1><dl>\
+        "<p><a href=\"{JOBS}\">Jobs</a></p><h1>Job {}</h1>{}<dl>\
          <dt>Account</dt><dd>{}</dd>\
-         <dt>State</dt><dd id=\"job-state\">{}{}</dd>\
-         <dt>Progress</dt><dd id=\"job-progress\">{} ({} of {} bytes)</dd>\
+         <dt>State</dt><dd id=\"job-state\">{}{since}</dd>\
+         <dt>Progress</dt><dd id=\"job-progress\">{} ({} of {})</dd>\
          <dt>Region</dt><dd>{} ({})</dd>\
-         <dt>Tracking number</dt><dd>{}</dd>\
+         <dt>Shipping</dt><dd id=\"shipping\">{}</dd>\
          <dt>Destination</dt><dd>{} / {} / {}</dd>\
          <dt>Contact</dt><dd id=\"contact\">{} &lt;{}&gt; {}</dd>\
          <dt>Custody log</dt><dd id=\"custody\" class=\"{}\">{}</dd></dl>",
         Esc(&summary.name),
+        flash.as_ref().map(Flash::html).unwrap_or_default(),
         Esc(&summary.account),
         summary.state,
-        Esc(&since),
         Progress(summary.percent),
-        summary.bytes_done,
-        summary.bytes_total,
+        Size(summary.bytes_done),
+        Size(summary.bytes_total),
         Esc(&summary.region),
         Esc(&detail.data_centre.name),
-        Esc(summary.tracking_number.as_deref().unwrap_or("not shipped")),
+        match job.shipping() {
+            Some(shipping) => format!(
+                "{} {}, shipped {}",
+                Esc(&shipping.carrier),
+                Esc(&shipping.tracking_number),
+                shipping.ship_date
+            ),
+            None => "not shipped".to_owned(),
+        },
         Esc(&destination.storage_account),
         Esc(&destination.container),
         Esc(&destination.prefix),
@@ -390,39 +474,65 @@ async fn job_page(
         if custody.verified { "ok" } else { "error" },
         Esc(&custody_text),
     );
+    let operator = matches!(principal, Principal::Operator);
+    let form_token = session.form_token();
+    if matches!(principal, Principal::Account { .. }) {
+        actions::owner_forms(&mut body, job, &form_token, now.date());
+    }
     body.push_str(
-        "<h2>Drives</h2><table id=\"drives\"><thead><tr><th>Drive</th><th>State</th><th>Copied</th>\
-         <th>Progress</th><th>Status</th><th>Problems</th><th>Logs</th></tr></thead><tbody>",
+        "<h2>Drives</h2><table id=\"drives\" class=\"stack\"><thead><tr><th>Drive</th><th>State</th>\
+         <th>Copied</th><th>Progress</th><th>Time left</th><th>Status</th><th>Problems</th><th>Logs</th>",
     );
-    for drive in &summary.drives {
+    if operator {
+        body.push_str("<th>Actions</th>");
+    }
+    body.push_str("</tr></thead><tbody>");
+    for (drive, record) in summary.drives.iter().zip(job.drives()) {
         let logs = match drive.status {
             Some(_) => format!(
-                "<a href=\"{}\">copy log</a> <a href=\"{}\">error log</a>",
-                Esc(&job_link(summary, &["logs", &drive.drive_id, "copy"])),
-                Esc(&job_link(summary, &["logs", &drive.drive_id, "error"])),
+                "<a class=\"log\" href=\"{}\" download>copy log</a> \
+                 <a class=\"log\" href=\"{}\" download>error log</a>",
+                Esc(&job_link(&account, &name, &["logs", &drive.drive_id, "copy"])),
+                Esc(&job_link(&account, &name, &["logs", &drive.drive_id, "error"])),
             ),
             None => String::new(),
+        };
+        let left = match drive.state {
+            DriveState::Transferring => TimeLeft::of(record, now).to_string(),
+            _ => String::new(),
         };
         let status = drive.status.map(|s| format!("{s:?}")).unwrap_or_default();
         let _ = write!(
             body,
-            "<tr><td class=\"drive\">{}</td><td class=\"state\">{}</td><td>{} of {} bytes</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{logs}</td></tr>",
+            "<tr><td data-label=\"Drive\" class=\"drive\">{}</td><td data-label=\"State\" class=\"state\">{}</td>\
+             <td data-label=\"Copied\">{} of {}</td><td data-label=\"Progress\">{}</td>\
+             <td data-label=\"Time left\" class=\"left\">{left}</td><td data-label=\"Status\">{}</td>\
+             <td data-label=\"Problems\">{}</td><td data-label=\"Logs\">{logs}</td>",
             Esc(&drive.drive_id),
             drive.state,
-            drive.bytes_done,
-            drive.bytes_total,
+            Size(drive.bytes_done),
+            Size(drive.bytes_total),
             Progress(drive.percent),
             Esc(&status),
             drive.problems,
         );
+        if operator {
+            let _ = write!(
+                body,
+                "<td data-label=\"Actions\">{}</td>",
+                actions::drive_buttons(summary, drive, &form_token)
+            );
+        }
+        body.push_str("</tr>");
     }
     body.push_str("</tbody></table>");
     let title = format!("Job {}", summary.name);
     let refresh = in_transfer(&summary.drives);
-    Ok(page(&title, Some(principal), refresh, &body).into_response())
+    let page = page(&title, Some(principal), refresh, &body);
+    Ok(Flash::shown(&state, flash.as_ref(), page))
 }
 
+/// A drive's copy or error log as a download (`<job>_<drive>_<kind>.json`).
 async fn log_file(
     State(state): State<AppState>,
     session: Session,
@@ -439,7 +549,29 @@ async fn log_file(
         _ => return Err(ApiError::not_found(format!("no {kind} log (copy or error)")).into()),
     };
     let text = serde_json::to_string_pretty(&log).map_err(internal)?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+    // Job names are `[a-z0-9_-]`; a drive id from a hand-written spec may hold anything, so
+    // the file name keeps only characters that need no quoting.
+    let file: String = format!("{name}_{}_{kind}.json", logs.drive_id)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
 }
 
 /// A whole page: the title, the signed-in principal with a sign-out button, and `body` (HTML
@@ -474,15 +606,30 @@ fn page(title: &str, principal: Option<&Principal>, refresh: bool, body: &str) -
     ))
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1b1f24;background:#f6f8fa}\
-header{display:flex;justify-content:space-between;align-items:center;padding:.6em 1.2em;\
-background:#24292f;color:#fff}header form{display:inline;margin-left:1em}\
-main{padding:1em 1.5em;max-width:70em}table{border-collapse:collapse;background:#fff;width:100%}\
-th,td{border:1px solid #d0d7de;padding:.35em .6em;text-align:left;white-space:nowrap}th{background:#eaeef2}\
-dl{display:grid;grid-template-columns:max-content auto;gap:.3em 1em}dt{font-weight:600}dd{margin:0}\
-.bar{display:inline-block;width:8em;height:.8em;margin-right:.5em}.error{color:#cf222e}.ok{color:#1a7f37}\
-form.login{display:grid;gap:.8em;max-width:26em}form.login input{width:100%;padding:.3em}\
-.hint{color:#57606a}";
+/// The pages' CSS. Nothing may widen the page past the window (a phone's 390 px included):
+/// cells wrap (drive ids and URLs anywhere), and below 48em tables stack, one block per row,
+/// each cell labelled by its `data-label`.
+const STYLE: &str = "*{box-sizing:border-box}\
+body{font-family:system-ui,sans-serif;margin:0;color:#1b1f24;background:#f6f8fa}\
+header{display:flex;flex-wrap:wrap;gap:.4em 1em;justify-content:space-between;align-items:center;\
+padding:.6em 1.2em;background:#24292f;color:#fff}header form{display:inline;margin-left:1em}\
+main{padding:1em 1.5em;max-width:75em}table{border-collapse:collapse;background:#fff;width:100%}\
+th,td{border:1px solid #d0d7de;padding:.35em .6em;text-align:left;vertical-align:top;\
+overflow-wrap:anywhere}th{background:#eaeef2}td.drive{font-family:monospace;word-break:break-all}\
+dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.3em 1em}dt{font-weight:600}\
+dd{margin:0;overflow-wrap:anywhere}\
+.bar{display:inline-block;width:5em;height:.8em;margin-right:.4em}.error{color:#cf222e}.ok{color:#1a7f37}\
+p.error,p.ok{border:1px solid;padding:.5em .8em;background:#fff}\
+form.login,form.job{display:grid;gap:.8em;max-width:40em}form.job{margin:.5em 0 1.2em}\
+form.login input,form.job input,form.job textarea{width:100%;padding:.3em;font:inherit}\
+form.job textarea{font-family:monospace;min-height:16em}form.inline{display:inline-block;margin:.1em}\
+fieldset{border:1px solid #d0d7de;background:#fff;max-width:40em}.hint{color:#57606a}\
+pre{white-space:pre-wrap;overflow-wrap:anywhere}\
+@media (max-width:48em){main{padding:.8em}table.stack thead{display:none}\
+table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}\
+table.stack tr{margin-bottom:.8em;border:1px solid #d0d7de}table.stack td{border:0;\
+border-bottom:1px solid #eaeef2}table.stack td::before{content:attr(data-label);display:block;\
+font-weight:600;font-size:.85em;color:#57606a}dl{grid-template-columns:minmax(0,1fr)}}";
 
 /// A percentage as a bar and its number.
 struct Progress(u8);

@@ -32,4 +32,5 @@ mod server_restic;
 mod server_tls;
 mod staging;
 mod web_page;
+mod web_page_actions;
 mod webhooks;

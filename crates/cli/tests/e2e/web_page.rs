@@ -1,9 +1,11 @@
 //! The jobs web page against the real server on loopback, with real drives from `seedship drive
 //! prepare`: headless Chromium (Debian's `chromium` and `chromium-driver`, driven over the W3C
 //! WebDriver protocol) signs in with the account's credentials and sees the job's drives, their
-//! states and progress; the test takes a screenshot. Over plain HTTP: pages need a session,
-//! wrong secrets and foreign form posts are refused, another account sees nothing of the job,
-//! free-text fields are escaped, and the page refreshes while a drive is at the data centre.
+//! states, sizes, progress and time left, fitting a laptop's and a phone's width; the test
+//! takes a screenshot. Over plain HTTP: pages need a session, wrong secrets and foreign form
+//! posts are refused, another account sees nothing of the job, free-text fields are escaped,
+//! and the page refreshes while a drive is at the data centre. What the pages change is tested
+//! in `web_page_actions`.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -27,7 +29,7 @@ const CONTACT: &str = "<b>Ann</b> & 'Bo' \"Cy\" <script>alert(1)</script>";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// chromedriver with one headless Chromium session; both end on drop.
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     base: String,
     session: String,
@@ -37,7 +39,7 @@ struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium session, or `None` (skip) if either program
     /// is missing, unless skips are disallowed.
-    fn start(dir: &Path) -> Option<Browser> {
+    pub(crate) fn start(dir: &Path) -> Option<Browser> {
         let (Some(chromium), Some(chromedriver)) = (find_program("chromium"), find_program("chromedriver"))
         else {
             assert!(
@@ -113,11 +115,11 @@ impl Browser {
         self.command(method, &format!("/session/{}{rest}", self.session), body)
     }
 
-    fn go(&self, url: &str) {
+    pub(crate) fn go(&self, url: &str) {
         self.call(Method::POST, "/url", Some(json!({"url": url})));
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         self.call(Method::GET, "/url", None)
             .as_str()
             .expect("URL")
@@ -125,7 +127,7 @@ impl Browser {
     }
 
     /// The element `css` selects; panics if there is none.
-    fn find(&self, css: &str) -> String {
+    pub(crate) fn find(&self, css: &str) -> String {
         let found = self.call(
             Method::POST,
             "/element",
@@ -137,27 +139,38 @@ impl Browser {
         element.to_owned()
     }
 
-    fn type_into(&self, css: &str, text: &str) {
+    pub(crate) fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css);
         self.call(
             Method::POST,
             &format!("/element/{element}/clear"),
             Some(json!({})),
         );
+        self.send_keys(css, text);
+    }
+
+    /// Types `text` into `css` as it is; for a file input, the files' paths, one a line.
+    pub(crate) fn send_keys(&self, css: &str, text: &str) {
+        let element = self.find(css);
         let keys = json!({"text": text});
         self.call(Method::POST, &format!("/element/{element}/value"), Some(keys));
     }
 
-    /// Clicks `css`, which navigates (every click of these tests does), and waits until the
-    /// next page has loaded: a form post may still be on its way when the click returns.
-    fn click(&self, css: &str) {
+    /// Clicks `css`, which does not navigate (a checkbox).
+    pub(crate) fn press(&self, css: &str) {
         let element = self.find(css);
-        self.script("window.seedshipOldPage = true; return null");
         self.call(
             Method::POST,
             &format!("/element/{element}/click"),
             Some(json!({})),
         );
+    }
+
+    /// Clicks `css`, which navigates (every click of these tests does), and waits until the
+    /// next page has loaded: a form post may still be on its way when the click returns.
+    pub(crate) fn click(&self, css: &str) {
+        self.script("window.seedshipOldPage = true; return null");
+        self.press(css);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         let loaded = "return window.seedshipOldPage === undefined && document.readyState === 'complete'";
         while self.script(loaded) != json!(true) {
@@ -169,23 +182,71 @@ impl Browser {
         }
     }
 
-    fn script(&self, script: &str) -> Value {
-        let body = json!({"script": script, "args": []});
+    pub(crate) fn script(&self, script: &str) -> Value {
+        self.script_with(script, &[])
+    }
+
+    /// Runs `script` with `arguments`.
+    pub(crate) fn script_with(&self, script: &str, args: &[Value]) -> Value {
+        let body = json!({"script": script, "args": args});
         self.call(Method::POST, "/execute/sync", Some(body))
     }
 
     /// The text of the page as rendered.
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let text = self.script("return document.body.innerText");
         text.as_str().expect("page text").to_owned()
     }
 
     /// Signs in on the server at `url` through the form.
-    fn sign_in(&self, url: &str, id: &str, secret: &str) {
+    pub(crate) fn sign_in(&self, url: &str, id: &str, secret: &str) {
         self.go(&format!("{url}/web/login"));
         self.type_into("#id", id);
         self.type_into("#secret", secret);
         self.click("#sign-in");
+    }
+
+    /// The `Cookie` header value of the browser's session (WebDriver sees `HttpOnly` cookies).
+    pub(crate) fn session_cookie(&self) -> String {
+        let cookie = self.call(Method::GET, "/cookie/seedship_session", None);
+        format!(
+            "seedship_session={}",
+            cookie["value"].as_str().expect("session cookie")
+        )
+    }
+
+    /// Makes the window `width` CSS pixels wide (a phone's 390 or a laptop's 1280) and checks
+    /// the page fits it: no horizontal scrolling, and every element `visible` selects lies
+    /// inside the window's width.
+    pub(crate) fn assert_fits(&self, width: u32, visible: &str) {
+        self.call(
+            Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": 900})),
+        );
+        let inner = self.script("return window.innerWidth");
+        let inner = inner.as_u64().expect("innerWidth");
+        // The window's frame, if any, takes a few pixels.
+        assert!(
+            inner <= u64::from(width) && inner + 40 >= u64::from(width),
+            "a window {width} px wide shows {inner} px"
+        );
+        let fit = self.script_with(
+            "const d = document.documentElement; \
+             return [d.scrollWidth, d.clientWidth, [...document.querySelectorAll(arguments[0])] \
+               .map(e => { const r = e.getBoundingClientRect(); \
+                 return r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= d.clientWidth; })]",
+            &[json!(visible)],
+        );
+        assert!(
+            fit[0].as_u64() <= fit[1].as_u64(),
+            "at {width} px the page scrolls sideways (scrollWidth, clientWidth): {fit}"
+        );
+        let shown = fit[2].as_array().expect("elements");
+        assert!(
+            !shown.is_empty() && shown.iter().all(|v| v == true),
+            "at {width} px some of {visible} is outside the window: {fit}"
+        );
     }
 
     /// A screenshot of the window, as PNG bytes.
@@ -211,14 +272,14 @@ impl Drop for Browser {
 }
 
 /// The id and secret of a credentials file.
-fn id_and_secret(file: &Path) -> (String, String) {
+pub(crate) fn id_and_secret(file: &Path) -> (String, String) {
     let credentials = Credentials::load(file).expect("credentials");
     let (_, id, secret) = credentials.principal();
     (id.to_owned(), secret.to_owned())
 }
 
 /// An `application/x-www-form-urlencoded` body.
-fn form(fields: &[(&str, &str)]) -> String {
+pub(crate) fn form(fields: &[(&str, &str)]) -> String {
     let encode = |text: &str| -> String {
         text.bytes()
             .map(|b| match b {
@@ -270,12 +331,29 @@ fn session_cookie(http: &Http, url: &str, file: &Path) -> String {
     set_cookie.split(';').next().expect("name=value").to_owned()
 }
 
-fn get(http: &Http, url: &str, cookie: Option<&str>) -> Response {
+pub(crate) fn get(http: &Http, url: &str, cookie: Option<&str>) -> Response {
     let mut request = http.get(url);
     if let Some(cookie) = cookie {
         request = request.header(COOKIE, cookie);
     }
     request.send().expect("GET")
+}
+
+/// `bytes` as the pages show sizes: binary units, one decimal.
+pub(crate) fn human(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB"];
+    let exponent = (0..units.len())
+        .rev()
+        .find(|e| bytes >= 1 << (10 * e))
+        .unwrap_or(0);
+    if exponent == 0 {
+        return format!("{bytes} B");
+    }
+    format!(
+        "{:.1} {}",
+        bytes as f64 / (1u64 << (10 * exponent)) as f64,
+        units[exponent]
+    )
 }
 
 /// Checks `png` is a PNG image of at least 800x600 pixels and some content.
@@ -366,16 +444,32 @@ fn the_jobs_page_shows_drives_states_and_progress_in_chromium() {
         assert_eq!(row[1], drive.state.as_str());
         assert_eq!(
             row[2],
-            format!("{} of {} bytes", drive.bytes_done, drive.bytes_total)
+            format!("{} of {}", human(drive.bytes_done), human(drive.bytes_total))
         );
         assert_eq!(row[3], format!("{}%", drive.percent));
+        assert_eq!(row[4], "", "no time left outside a transfer");
     }
+    // Sizes in units, with the exact bytes on hover.
+    assert!(rows[1][2].ends_with(" MiB"), "{rows:?}");
+    let exact = browser.script(
+        "return [...document.querySelectorAll('#drives tbody tr:nth-child(2) td:nth-child(3) span')].map(s => s.title)",
+    );
+    let total = summary.drives[1].bytes_total;
+    assert_eq!(exact, json!(["0 bytes", format!("{total} bytes")]));
     assert_eq!(rows[0][3], "100%");
-    assert_eq!(rows[0][4], "CompletedWithErrors");
-    assert_eq!(rows[0][5], summary.drives[0].problems.to_string());
+    assert_eq!(rows[0][5], "CompletedWithErrors");
+    assert_eq!(rows[0][6], summary.drives[0].problems.to_string());
     assert_eq!(rows[1][3], "0%");
-    assert_eq!(rows[0][6], "copy log error log", "logs of the copied drive");
-    assert_eq!(rows[1][6], "", "no logs before the copy");
+    assert_eq!(rows[0][7], "copy log error log", "logs of the copied drive");
+    assert_eq!(rows[1][7], "", "no logs before the copy");
+    // Times readable, in UTC to the minute.
+    let since = browser.script("return document.getElementById('job-state').innerText");
+    let since = since.as_str().expect("state text");
+    let at = since.rsplit_once(" since ").expect("since").1;
+    assert!(
+        at.len() == "2026-12-07 11:26 UTC".len() && at.ends_with(" UTC") && at.as_bytes()[10] == b' ',
+        "{since}"
+    );
     assert!(text.contains(CONTACT), "contact shown as typed:\n{text}");
     let markup = browser.script(
         "return [document.scripts.length, document.querySelectorAll('#contact *').length, \
@@ -390,11 +484,22 @@ fn the_jobs_page_shows_drives_states_and_progress_in_chromium() {
     );
     assert_eq!(markup[3], true, "no refresh while no drive is at the data centre");
 
-    // The copy log link opens the drive's copy log.
-    browser.click("#drives tbody tr:first-child a");
-    let log = browser.script("return document.querySelector('pre').innerText");
-    let log: Value = serde_json::from_str(log.as_str().expect("log text")).expect("copy log JSON");
-    assert_eq!(log["drive_id"], summary.drives[0].drive_id.as_str());
+    // The copy log link downloads the drive's copy log.
+    let href = browser.script("return document.querySelector('#drives tbody tr:first-child a').href");
+    let http = Http::new();
+    let download = get(
+        &http,
+        href.as_str().expect("link"),
+        Some(&browser.session_cookie()),
+    );
+    assert_eq!(download.status(), 200);
+    let first = &summary.drives[0].drive_id;
+    assert_eq!(
+        download.headers()["content-disposition"],
+        format!("attachment; filename=\"{JOB}_{first}_copy.json\"").as_str()
+    );
+    let log: Value = download.json().expect("copy log JSON");
+    assert_eq!(log["drive_id"], first.as_str());
 
     // The second drive arrives and its copy is half done: the page follows it, refreshing itself.
     let operator = Client::new(&Credentials::load(&site.operator_file).expect("operator")).expect("client");
@@ -411,6 +516,10 @@ fn the_jobs_page_shows_drives_states_and_progress_in_chromium() {
     }
     let half = operator.job("acme", JOB).expect("job").summary.drives[1].clone();
     assert_eq!(half.state, DriveState::Transferring);
+    // Half copied in ten minutes: ten more to go.
+    let clock =
+        Client::new(&Credentials::load(&site.server.admin_credentials()).expect("admin")).expect("client");
+    clock.advance_clock(600).expect("move the clock");
     browser.go(&format!("{url}/web/jobs/acme/{JOB}"));
     let refresh = browser.script("return document.querySelector('meta[http-equiv=refresh]').content");
     assert_eq!(refresh, "5");
@@ -420,10 +529,24 @@ fn the_jobs_page_shows_drives_states_and_progress_in_chromium() {
     assert_eq!(cells[1], "Transferring", "{cells}");
     assert_eq!(
         cells[2],
-        format!("{} of {} bytes", half.bytes_done, half.bytes_total).as_str()
+        format!("{} of {}", human(half.bytes_done), human(half.bytes_total)).as_str()
     );
     assert_eq!(cells[3], format!("{}%", half.percent).as_str());
     assert!((49..=50).contains(&half.percent), "{half:?}");
+    let left = cells[4].as_str().expect("time left");
+    assert!(
+        ["9 min (ends about ", "10 min (ends about "]
+            .iter()
+            .any(|start| left.starts_with(start))
+            && left.ends_with(" UTC)"),
+        "{cells}"
+    );
+
+    // It fits a laptop and a phone: no sideways scrolling, the log links inside the window.
+    for width in [1280, 390] {
+        browser.assert_fits(width, "#drives a.log");
+    }
+    browser.assert_fits(1280, "#drives a.log");
 
     let png = browser.screenshot();
     std::fs::write(dir.path().join("job-page.png"), &png).expect("write screenshot");
