@@ -59,18 +59,12 @@ pub fn drive_specs(journals: &[PathBuf]) -> Result<Vec<DriveSpec>> {
     journals
         .iter()
         .map(|journal| {
-            let record = seedship_drive::shipping_record(journal).map_err(|source| Error::Journal {
-                journal: journal.clone(),
-                source,
-            })?;
-            Ok(DriveSpec {
-                drive_id: record.drive_id,
-                wrapped_key: record.wrapped_key,
-                manifest_hash: record.manifest_hash,
-                earlier_manifest_hashes: record.earlier_manifest_hashes,
-                bytes: record.stored_bytes,
-                device: record.device,
-            })
+            seedship_drive::shipping_record(journal)
+                .map(DriveSpec::from)
+                .map_err(|source| Error::Journal {
+                    journal: journal.clone(),
+                    source,
+                })
         })
         .collect()
 }

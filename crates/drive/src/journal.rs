@@ -139,7 +139,12 @@ fn blob<const N: usize>(path: &Path, what: &str, v: Vec<u8>) -> Result<[u8; N]> 
 impl Journal {
     fn connect(path: &Path) -> Result<Connection> {
         let conn = Connection::open(path).map_err(Error::journal(path))?;
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        // A journal may come from someone else (the web page reads uploaded ones at the data
+        // centre): its schema must not run functions of ours (views, triggers) nor corrupt
+        // the file through writable schema tricks.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+            .map_err(Error::journal(path))?;
+        conn.execute_batch("PRAGMA trusted_schema = OFF; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
             .map_err(Error::journal(path))?;
         Ok(conn)
     }

@@ -97,3 +97,17 @@ pub fn shipping_record(journal: &Path) -> Result<ShippingRecord> {
         device: journal.device(last.seq)?,
     })
 }
+
+impl From<ShippingRecord> for seedship_jobs::DriveSpec {
+    /// The drive as an import job's spec names it.
+    fn from(record: ShippingRecord) -> Self {
+        Self {
+            drive_id: record.drive_id,
+            wrapped_key: record.wrapped_key,
+            manifest_hash: record.manifest_hash,
+            earlier_manifest_hashes: record.earlier_manifest_hashes,
+            bytes: record.stored_bytes,
+            device: record.device,
+        }
+    }
+}

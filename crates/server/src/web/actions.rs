@@ -394,7 +394,10 @@ async fn spec_of(upload: Upload) -> Result<JobSpec, String> {
         let journals = upload.journals;
         let (specs, journals) = tokio::task::spawn_blocking(move || {
             let paths: Vec<PathBuf> = journals.iter().map(|(_, path)| path.clone()).collect();
-            let specs = seedship_agent::drive_specs(&paths);
+            let specs: Result<Vec<seedship_jobs::DriveSpec>, _> = paths
+                .iter()
+                .map(|path| seedship_drive::shipping_record(path).map(Into::into))
+                .collect();
             // The journals' copies go with their directory, once read.
             drop(upload.dir);
             (specs, journals)
