@@ -13,6 +13,7 @@ mod backup_gap;
 mod diskprep_pty;
 mod drive;
 mod drive_mount;
+mod from_drive;
 mod import_jobs;
 mod import_receive;
 mod lifecycle;
