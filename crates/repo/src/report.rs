@@ -74,7 +74,7 @@ pub struct RestoreSummary {
     /// Bytes of file content written.
     pub bytes_restored: u64,
     /// Files left incomplete because ranges of the drives they were read from are damaged
-    /// (a restore from drives; counted in `files_restored`, not in `bytes_restored`).
+    /// (a restore from drives; also counted in `files_restored` and `bytes_restored`).
     pub files_damaged: u64,
     /// The damaged ranges, each with the restored files it left incomplete.
     pub damaged: Vec<DamagedOnDrive>,
