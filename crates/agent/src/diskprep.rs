@@ -206,6 +206,7 @@ fn plan_and_copy<O: Operator>(
             recovery_key: None,
             passphrase: options.passphrase.clone(),
             not_a_mount_point: options.not_a_mount_point,
+            key_on_drive: false,
         };
         // The drives carry the staged repository as it is listed now: no backup writes it
         // meanwhile (see `StagingLock`).

@@ -38,6 +38,13 @@ pub const STAGING_NEEDED: u8 = 24;
 pub const NOT_EMPTY: u8 = 25;
 /// A write was refused: it would take the account over its storage quota.
 pub const QUOTA_EXCEEDED: u8 = 26;
+/// A restore from drives met damaged ranges on the drives: it names them and the files they
+/// left incomplete, and restored everything else (or, for damaged repository metadata,
+/// nothing).
+pub const DRIVES_DAMAGED: u8 = 29;
+/// The drives given to a restore are not one whole drive set carrying a repository (another
+/// set mixed in, a drive missing or given twice, no marker or no drive key on a drive).
+pub const NOT_ONE_SET: u8 = 30;
 /// Interrupted by Ctrl-C / SIGINT.
 pub const INTERRUPTED: u8 = 130;
 
@@ -74,6 +81,14 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         QUOTA_EXCEEDED,
         "the account's storage quota is used up; nothing written",
+    ),
+    (
+        DRIVES_DAMAGED,
+        "restore from drives: damaged ranges on the drives (named); everything else restored",
+    ),
+    (
+        NOT_ONE_SET,
+        "restore from drives: the drives are not one whole drive set carrying a repository",
     ),
     (INTERRUPTED, "interrupted"),
 ];
@@ -146,18 +161,26 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
             return repo_code(err);
         }
         if let Some(err) = cause.downcast_ref::<seedship_drive::Error>() {
-            return match err {
-                seedship_drive::Error::WrongKey => WRONG_KEY,
-                seedship_drive::Error::SourceMissing { .. } => REPO_NOT_FOUND,
-                seedship_drive::Error::DriveMismatch { .. } => VERIFY_FAILED,
-                _ => FAILURE,
-            };
+            return drive_code(err);
         }
         if let Some(client) = cause.downcast_ref::<seedship_api::ClientError>() {
             return client_code(client);
         }
     }
     FAILURE
+}
+
+/// The exit code of a drive error.
+fn drive_code(err: &seedship_drive::Error) -> u8 {
+    use seedship_drive::Error;
+    match err {
+        Error::WrongKey | Error::KeyNotForIdentity { .. } => WRONG_KEY,
+        Error::SourceMissing { .. } => REPO_NOT_FOUND,
+        Error::DriveMismatch { .. } => VERIFY_FAILED,
+        Error::Damaged { .. } => DRIVES_DAMAGED,
+        Error::NotOneSet { .. } | Error::NoMarker { .. } | Error::NoDriveKey { .. } => NOT_ONE_SET,
+        _ => FAILURE,
+    }
 }
 
 /// The exit code of a repository error.
@@ -173,6 +196,9 @@ fn repo_code(err: &seedship_repo::Error) -> u8 {
         seedship_repo::Error::BadDuration { .. } => USAGE,
         seedship_repo::Error::Locked { .. } => LOCKED,
         seedship_repo::Error::DeleteRefused { .. } => ACCESS_DENIED,
+        seedship_repo::Error::Drive(err) => drive_code(err),
+        seedship_repo::Error::DamagedOnDrives { .. } => DRIVES_DAMAGED,
+        seedship_repo::Error::NotARepositoryOnDrives { .. } => NOT_ONE_SET,
         _ => FAILURE,
     }
 }

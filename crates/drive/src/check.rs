@@ -39,6 +39,16 @@ pub enum RangeStatus {
     Missing,
 }
 
+impl std::fmt::Display for RangeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RangeStatus::Changed => "do not verify (checksum or authentication fails)",
+            RangeStatus::Truncated => "are cut short (the data file is truncated)",
+            RangeStatus::Missing => "are missing",
+        })
+    }
+}
+
 /// A range that does not match.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RangeProblem {
@@ -93,7 +103,7 @@ pub(crate) struct SegmentRef<'a> {
 
 /// Replaces `buf`'s contents with up to `want` bytes of `file` (fewer at its end), reading
 /// into spare capacity without zeroing it first.
-fn read_up_to(file: &mut File, want: usize, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+pub(crate) fn read_up_to(file: &mut File, want: usize, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     buf.clear();
     buf.reserve(want);
     file.take(want as u64).read_to_end(buf)
@@ -158,6 +168,36 @@ impl RangeSink for WriteSink<'_> {
     }
 }
 
+/// Checks and decrypts range `idx` of segment `r`, whose stored bytes (`got` of the `want`
+/// its length needs) are in `buf`: the manifest's BLAKE3 of the stored bytes (with
+/// [`RangeChecks::All`]), then the authenticated decryption, in place. Answers where the
+/// plaintext is in `buf`, or what is wrong.
+pub(crate) fn open_range(
+    r: &SegmentRef<'_>,
+    checks: RangeChecks,
+    idx: u64,
+    buf: &mut [u8],
+    got: usize,
+    want: usize,
+) -> std::result::Result<Range<usize>, RangeStatus> {
+    let spec = &r.entry.spec;
+    if got == 0 {
+        Err(RangeStatus::Missing)
+    } else if got < want {
+        Err(RangeStatus::Truncated)
+    } else if checks == RangeChecks::All
+        && blake3::hash(&buf[..got]).as_bytes() != &r.entry.ranges[idx as usize]
+    {
+        Err(RangeStatus::Changed)
+    } else {
+        let last = idx + 1 == spec.range_count(r.range_size);
+        let aad = format::range_aad(r.drive_id, r.session_id, spec.segment, idx, last);
+        r.key
+            .open_in_place(&aad, &mut buf[..got])
+            .ok_or(RangeStatus::Changed)
+    }
+}
+
 /// Checks every range of a segment. Plaintext of good ranges goes to `hasher` and `sink`;
 /// a bad range sends zeros of its length instead, so offsets stay right.
 pub(crate) fn check_segment(
@@ -196,18 +236,7 @@ pub(crate) fn check_segment(
             Some(f) => read_up_to(f, want, &mut buf).map_err(Error::io(&path))?,
             None => 0,
         };
-        let opened = if got == 0 {
-            Err(RangeStatus::Missing)
-        } else if got < want {
-            Err(RangeStatus::Truncated)
-        } else if checks == RangeChecks::All && blake3::hash(&buf).as_bytes() != &r.entry.ranges[idx as usize]
-        {
-            Err(RangeStatus::Changed)
-        } else {
-            let aad = format::range_aad(r.drive_id, r.session_id, spec.segment, idx, idx + 1 == count);
-            r.key.open_in_place(&aad, &mut buf).ok_or(RangeStatus::Changed)
-        };
-        let plain = match opened {
+        let plain = match open_range(r, checks, idx, &mut buf, got, want) {
             Ok(plain) => plain,
             Err(status) => {
                 check.bad_ranges.push(RangeProblem {

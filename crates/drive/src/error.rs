@@ -227,6 +227,70 @@ pub enum Error {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A drive given to a restore carries no drive marker.
+    #[error("{drive} carries no seedship drive marker (seedship-drive.id): not a prepared drive")]
+    NoMarker {
+        /// The drive.
+        drive: PathBuf,
+    },
+    /// A drive given to a restore carries no drive key file: its key is only in the journal
+    /// (a drive prepared for an import, not for its owner).
+    #[error(
+        "{drive} carries no drive key (seedship-drive.key); only drives prepared with --key-on-drive, or written by an export, open with the owner's key"
+    )]
+    NoDriveKey {
+        /// The drive.
+        drive: PathBuf,
+    },
+    /// The drive key on a drive is wrapped to another public key than the private key given.
+    #[error(
+        "the drive key on {drive} is wrapped to public key {wrapped_to}, not to the key given (public key {given})"
+    )]
+    KeyNotForIdentity {
+        /// The drive.
+        drive: PathBuf,
+        /// The public key the drive's key is wrapped to, hex.
+        wrapped_to: String,
+        /// The public key of the private key given, hex.
+        given: String,
+    },
+    /// The drives given are not one whole drive set of one session.
+    #[error("the drives given are not one drive set: {reason}")]
+    NotOneSet {
+        /// Which drives differ, and how.
+        reason: String,
+    },
+    /// A range of a file read from a drive set does not verify.
+    #[error(
+        "{dst}: bytes {file_offset}..{} {status} (range {index} of {drive_file})",
+        file_offset + len
+    )]
+    Damaged {
+        /// The file's destination name.
+        dst: String,
+        /// The data file on the drive.
+        drive_file: PathBuf,
+        /// Range index within the data file.
+        index: u64,
+        /// Offset of the range's plaintext in the file.
+        file_offset: u64,
+        /// Plaintext length of the range.
+        len: u64,
+        /// What is wrong.
+        status: crate::check::RangeStatus,
+    },
+    /// A read asked for bytes beyond the end of a file of a drive set.
+    #[error("{dst} is {size} bytes; cannot read {len} bytes at offset {offset}")]
+    BeyondEnd {
+        /// The file's destination name.
+        dst: String,
+        /// Where the read started.
+        offset: u64,
+        /// Bytes asked for.
+        len: u64,
+        /// The file's length.
+        size: u64,
+    },
     /// A drive key cannot be unwrapped with what was given.
     #[error("wrong passphrase or key: no wrapping of the drive key opens with it")]
     WrongKey,

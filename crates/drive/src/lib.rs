@@ -37,6 +37,7 @@
 //!     recovery_key: None,
 //!     passphrase: zeroize::Zeroizing::new(b"correct horse".to_vec()),
 //!     not_a_mount_point: false,
+//!     key_on_drive: false,
 //! };
 //! let session = seedship_drive::plan(opts)?;
 //! let summary = session.run(&seedship_progress::NoProgress)?;
@@ -48,6 +49,7 @@ mod check;
 mod copy;
 mod crypto;
 mod device;
+mod drive_key;
 mod error;
 pub mod format;
 mod fsutil;
@@ -64,6 +66,7 @@ pub use check::{RangeProblem, RangeSink, RangeStatus, SegmentCheck, SegmentStatu
 pub use copy::Counters;
 pub use crypto::{Identity, Recipient, Unlock};
 pub use device::{MAX_ATTRIBUTE, MAX_MOUNTINFO, MAX_MOUNTS, inspect_device};
+pub use drive_key::{DRIVE_KEY_NAME, write_drive_key};
 pub use error::{Error, Result};
 pub use format::{BlobType, Disposition, MAX_DRIVES};
 pub use keys::{parse_recipient, read_identity, read_recipient, write_keypair};

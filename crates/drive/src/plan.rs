@@ -69,6 +69,10 @@ pub struct PrepareOptions {
     /// Accept drive directories that are not mount points (tests, loop files); otherwise a
     /// drive that is not mounted is refused rather than filling the file system under it.
     pub not_a_mount_point: bool,
+    /// Also put the drive key on each drive, wrapped to `service_key`
+    /// (`seedship-drive.key`): for drives that go to the holder of that key's private half,
+    /// as an export to a vault's owner does.
+    pub key_on_drive: bool,
 }
 
 /// How a drive gets its key.
@@ -105,6 +109,7 @@ pub struct PreparedSession {
     pub(crate) unused: Vec<DriveTarget>,
     pub(crate) service_key: Option<Recipient>,
     pub(crate) recovery_key: Option<Recipient>,
+    pub(crate) key_on_drive: bool,
     pub(crate) passphrase: Zeroizing<Vec<u8>>,
     pub(crate) files: u64,
     pub(crate) bytes: u64,
@@ -554,6 +559,11 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
     if opts.datasets.is_empty() {
         return Err(Error::Conflict("no source given"));
     }
+    if opts.key_on_drive && opts.service_key.is_none() {
+        return Err(Error::Conflict(
+            "--key-on-drive needs --service-key: the public key the drive key is wrapped to on the drive",
+        ));
+    }
     let mut seen = std::collections::HashSet::new();
     for t in &opts.drives {
         if !seen.insert(fsutil::resolve(&t.journal)?) {
@@ -624,6 +634,7 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
         unused,
         service_key: opts.service_key,
         recovery_key: opts.recovery_key,
+        key_on_drive: opts.key_on_drive,
         passphrase: opts.passphrase,
         files: files.len() as u64,
         bytes: files.iter().map(|f| f.size).sum(),

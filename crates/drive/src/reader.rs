@@ -3,17 +3,19 @@
 //! range, with memory bounded by one range.
 
 use crate::check::{
-    RangeChecks, RangeSink, SegmentCheck, SegmentRef, SegmentStatus, WriteSink, check_segment,
+    self, RangeChecks, RangeSink, RangeStatus, SegmentCheck, SegmentRef, SegmentStatus, WriteSink,
+    check_segment,
 };
 use crate::copy;
 use crate::crypto::{self, DriveKey, Identity, Unlock};
+use crate::drive_key;
 use crate::error::{Error, Result};
 use crate::format::{self, BlobType, Disposition, Manifest};
 use crate::fsutil;
 use crate::journal::Journal;
 use crate::marker;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -126,6 +128,65 @@ impl ImportDrive {
         })
     }
 
+    /// Opens a drive with the key it carries (`seedship-drive.key`, see
+    /// [`write_drive_key`](crate::write_drive_key)) and the private key it is wrapped to: the
+    /// owner's side of drives that bring a vault back. Nothing of the journal is needed: the
+    /// drive must carry a marker and exactly one session, whose manifest authenticates under
+    /// the drive key (which binds it to this drive and session). Everything on the drive is
+    /// read as [`ImportDrive::open_shipped`] reads it: bounded, without following links. A
+    /// data file shorter than its manifest says is not refused here, unlike at the import:
+    /// the reads of a restore ([`ImportSet::read_at`]) answer only verified bytes, never
+    /// zeros for what is missing, so the missing ranges are named when read and the rest of
+    /// the drive still serves.
+    ///
+    /// # Errors
+    /// [`Error::DriveNotDirectory`], [`Error::NoMarker`], [`Error::NoDriveKey`],
+    /// [`Error::KeyNotForIdentity`] (wrapped to another public key), [`Error::WrongKey`] (a key
+    /// file that does not open), [`Error::NotOneSet`] (no session, or several),
+    /// [`Error::ManifestInvalid`], [`Error::Format`], [`Error::NotRegularFile`],
+    /// [`Error::FileTooLarge`], [`Error::Io`].
+    pub fn open_with_drive_key(dir: &Path, identity: &Identity) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::DriveNotDirectory { path: dir.to_owned() });
+        }
+        let drive_id = marker::read(dir)?.ok_or_else(|| Error::NoMarker {
+            drive: dir.to_owned(),
+        })?;
+        let wrapped = drive_key::read(dir)?.ok_or_else(|| Error::NoDriveKey {
+            drive: dir.to_owned(),
+        })?;
+        if let format::WrappedKey::X25519 { recipient, .. } = &wrapped
+            && *recipient != identity.recipient().to_bytes()
+        {
+            return Err(Error::KeyNotForIdentity {
+                drive: dir.to_owned(),
+                wrapped_to: format::to_hex(recipient),
+                given: format::to_hex(&identity.recipient().to_bytes()),
+            });
+        }
+        let key = crypto::unwrap(&[wrapped], &drive_id, &Unlock::Identity(identity))?;
+        let mut manifests = Vec::new();
+        each_manifest(dir, |session_id, _, bytes| {
+            manifests.push(open_manifest(dir, &drive_id, &key, &session_id, bytes)?);
+            Ok(())
+        })?;
+        if manifests.len() != 1 {
+            return Err(Error::NotOneSet {
+                reason: format!(
+                    "{} holds {} sessions; a restore reads drives that hold one session each",
+                    dir.display(),
+                    manifests.len()
+                ),
+            });
+        }
+        Ok(ImportDrive {
+            dir: dir.to_owned(),
+            drive_id,
+            key,
+            manifests,
+        })
+    }
+
     /// The drive id, hex.
     pub fn drive_id(&self) -> String {
         format::to_hex(&self.drive_id)
@@ -142,13 +203,11 @@ fn read_manifest(drive: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
     fsutil::read_drive_file(drive, path, format::MAX_MANIFEST_LEN)
 }
 
-/// For each of `hashes`, in that order, the session directory of `drive` whose
-/// `manifest.ssm` hashes to it, and the manifest's bytes. The drive is listed once; only
-/// directories are looked into (the marker, stray files and links are passed by).
-fn find_manifests(drive: &Path, hashes: &[Vec<u8>]) -> Result<Vec<(String, Vec<u8>)>> {
+/// Hands `f` the session id and the bytes of every session directory's `manifest.ssm` on
+/// `drive`, one at a time. The drive is listed once; only directories are looked into (the
+/// marker, the key file, stray files and links are passed by).
+fn each_manifest(drive: &Path, mut f: impl FnMut(String, PathBuf, Vec<u8>) -> Result<()>) -> Result<()> {
     let entries = std::fs::read_dir(drive).map_err(Error::io(drive))?;
-    let mut found: Vec<Option<(String, Vec<u8>)>> = vec![None; hashes.len()];
-    let mut other = None;
     for entry in entries {
         let entry = entry.map_err(Error::io(drive))?;
         if !entry.file_type().map_err(Error::io(entry.path()))?.is_dir() {
@@ -158,9 +217,19 @@ fn find_manifests(drive: &Path, hashes: &[Vec<u8>]) -> Result<Vec<(String, Vec<u
             continue;
         };
         let path = copy::manifest_path(drive, &session_id);
-        let Some(bytes) = read_manifest(drive, &path)? else {
-            continue;
-        };
+        if let Some(bytes) = read_manifest(drive, &path)? {
+            f(session_id, path, bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// For each of `hashes`, in that order, the session directory of `drive` whose
+/// `manifest.ssm` hashes to it, and the manifest's bytes.
+fn find_manifests(drive: &Path, hashes: &[Vec<u8>]) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut found: Vec<Option<(String, Vec<u8>)>> = vec![None; hashes.len()];
+    let mut other = None;
+    each_manifest(drive, |session_id, path, bytes| {
         let hash = blake3::hash(&bytes);
         match hashes
             .iter()
@@ -169,7 +238,8 @@ fn find_manifests(drive: &Path, hashes: &[Vec<u8>]) -> Result<Vec<(String, Vec<u
             Some(index) => found[index] = Some((session_id, bytes)),
             None => other = Some(path),
         }
-    }
+        Ok(())
+    })?;
     found
         .into_iter()
         .zip(hashes)
@@ -333,6 +403,23 @@ impl ImportSet {
         Ok(Self::join(opened))
     }
 
+    /// Opens the drives of one set with the key each carries (see
+    /// [`ImportDrive::open_with_drive_key`]) and joins them: every drive must hold the same
+    /// session of the same set, each position once, and every position of the set must be
+    /// given, so that every file is whole.
+    ///
+    /// # Errors
+    /// As [`ImportDrive::open_with_drive_key`]; [`Error::NotOneSet`] naming the drive of
+    /// another set or session, the drive given twice, or the positions missing.
+    pub fn open_with_drive_keys(dirs: &[PathBuf], identity: &Identity) -> Result<Self> {
+        let opened = dirs
+            .iter()
+            .map(|dir| ImportDrive::open_with_drive_key(dir, identity))
+            .collect::<Result<Vec<_>>>()?;
+        check_one_set(&opened)?;
+        Ok(Self::join(opened))
+    }
+
     /// Joins the segments of every file across opened drives.
     pub fn join(opened: Vec<ImportDrive>) -> Self {
         let mut grouped: BTreeMap<FileKey, Vec<(u64, Part)>> = BTreeMap::new();
@@ -461,6 +548,116 @@ impl ImportSet {
         self.read(file, sink, false)
     }
 
+    /// Reads `len` bytes at `offset` of `file`, verifying every stored range it touches (its
+    /// BLAKE3 from the manifest, then its authenticated decryption) as it reads it: whatever
+    /// is answered is what was prepared. Memory: the bytes asked for and one range.
+    ///
+    /// # Errors
+    /// [`Error::Damaged`] naming the first range that does not verify (changed, truncated or
+    /// missing) with its data file; [`Error::BeyondEnd`]; I/O errors.
+    pub fn read_at(&self, file: &ImportFile, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let end = offset
+            .checked_add(len)
+            .filter(|&end| end <= file.size)
+            .ok_or_else(|| Error::BeyondEnd {
+                dst: file.dst.clone(),
+                offset,
+                len,
+                size: file.size,
+            })?;
+        let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        let mut buf = self
+            .buffers
+            .lock()
+            .ok()
+            .and_then(|mut b| b.pop())
+            .unwrap_or_default();
+        let read = self.read_span(file, offset..end, &mut buf, &mut out);
+        if let Ok(mut buffers) = self.buffers.lock() {
+            buffers.push(buf);
+        }
+        read.map(|()| out)
+    }
+
+    fn read_span(
+        &self,
+        file: &ImportFile,
+        span: std::ops::Range<u64>,
+        buf: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let mut next = span.start;
+        for &(d, m, e) in &file.parts {
+            let drive = &self.drives[d];
+            let manifest = &drive.manifests[m];
+            let entry = &manifest.entries[e];
+            let spec = &entry.spec;
+            if next >= span.end {
+                break;
+            }
+            if spec.offset + spec.len <= next || spec.len == 0 {
+                continue;
+            }
+            let seg = SegmentRef {
+                drive: &drive.dir,
+                drive_id: &drive.drive_id,
+                session_id: &manifest.session_id,
+                range_size: manifest.range_size,
+                key: &drive.key,
+                entry,
+            };
+            let path = copy::data_file(&drive.dir, &manifest.session_id, spec.segment);
+            let range_size = u64::from(manifest.range_size);
+            // a gap before this segment (a hostile manifest) reads as the first range missing
+            let first = next.saturating_sub(spec.offset) / range_size;
+            let mut data = fsutil::open_drive_file(&drive.dir, &path)?;
+            if let Some(f) = &mut data {
+                f.seek(SeekFrom::Start(spec.stored_offset(manifest.range_size, first)))
+                    .map_err(Error::io(&path))?;
+            }
+            for index in first..spec.range_count(manifest.range_size) {
+                let start = spec.offset + index * range_size;
+                if start >= span.end {
+                    break;
+                }
+                let range_len = spec.range_len(manifest.range_size, index);
+                let want = (range_len + format::RANGE_OVERHEAD) as usize;
+                let got = match &mut data {
+                    Some(f) => check::read_up_to(f, want, buf).map_err(Error::io(&path))?,
+                    None => 0,
+                };
+                let opened = if start > next {
+                    Err(RangeStatus::Missing)
+                } else {
+                    check::open_range(&seg, RangeChecks::All, index, buf, got, want)
+                };
+                let plain = opened.map_err(|status| Error::Damaged {
+                    dst: file.dst.clone(),
+                    drive_file: path.clone(),
+                    index,
+                    file_offset: start,
+                    len: range_len,
+                    status,
+                })?;
+                let from = plain.start + (next - start) as usize;
+                let to = plain.start + (span.end.min(start + range_len) - start) as usize;
+                out.extend_from_slice(&buf[from..to]);
+                next = start + range_len;
+            }
+        }
+        if next < span.end {
+            return Err(Error::Damaged {
+                dst: file.dst.clone(),
+                drive_file: PathBuf::from("<no drive given holds it>"),
+                index: 0,
+                file_offset: next,
+                len: span.end - next,
+                status: RangeStatus::Missing,
+            });
+        }
+        Ok(())
+    }
+
     fn read_to(&self, file: &ImportFile, out: &mut dyn Write, whole_file: bool) -> Result<FileCheck> {
         let buf = self
             .buffers
@@ -520,6 +717,65 @@ impl ImportSet {
     }
 }
 
+/// Checks that `opened` (one session each) are the drives of one set, each once, all of it.
+fn check_one_set(opened: &[ImportDrive]) -> Result<()> {
+    let Some(first) = opened.first() else {
+        return Err(Error::NotOneSet {
+            reason: "no drive given".to_owned(),
+        });
+    };
+    let describe = |drive: &ImportDrive| {
+        let m = &drive.manifests[0];
+        format!(
+            "{} (drive {} of {} of set {} of session {})",
+            drive.dir.display(),
+            m.position.drive_index,
+            m.position.drive_count,
+            format::to_hex(&m.position.set_id),
+            m.session_id
+        )
+    };
+    let set = &first.manifests[0];
+    let mut seen: BTreeMap<u8, &ImportDrive> = BTreeMap::new();
+    for drive in opened {
+        let m = &drive.manifests[0];
+        if m.session_id != set.session_id || m.position.set_id != set.position.set_id {
+            return Err(Error::NotOneSet {
+                reason: format!(
+                    "{} belongs to another set than {}",
+                    describe(drive),
+                    describe(first)
+                ),
+            });
+        }
+        if let Some(other) = seen.insert(m.position.drive_index, drive) {
+            return Err(Error::NotOneSet {
+                reason: format!(
+                    "{} is given twice (also as {})",
+                    describe(drive),
+                    other.dir.display()
+                ),
+            });
+        }
+    }
+    let count = set.position.drive_count;
+    let missing: Vec<String> = (1..=count)
+        .filter(|index| !seen.contains_key(index))
+        .map(|index| index.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::NotOneSet {
+            reason: format!(
+                "set {} of session {} has {count} drives; drive(s) {} of {count} not given",
+                format::to_hex(&set.position.set_id),
+                set.session_id,
+                missing.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// One checksummed range of a file of a drive set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileRange {
@@ -555,7 +811,7 @@ mod tests {
             for dir in [&src, &drive] {
                 std::fs::create_dir(dir).expect("mkdir");
             }
-            std::fs::write(src.join("file.bin"), vec![7u8; 5 << 20]).expect("source");
+            std::fs::write(src.join("file.bin"), source()).expect("source");
             let (secret, public) = crate::write_keypair(&tmp.path().join("service")).expect("keys");
             let opts = PrepareOptions {
                 session_id: "sess1".into(),
@@ -579,6 +835,7 @@ mod tests {
                 recovery_key: None,
                 passphrase: zeroize::Zeroizing::new(b"passphrase".to_vec()),
                 not_a_mount_point: true,
+                key_on_drive: true,
             };
             crate::plan(opts)
                 .expect("plan")
@@ -627,6 +884,109 @@ mod tests {
             let outside = self.tmp.path().join("outside");
             std::fs::rename(path, &outside).expect("move out");
             symlink(&outside, path).expect("symlink");
+        }
+    }
+
+    /// The one source file: two ranges, every byte depending on its offset.
+    fn source() -> Vec<u8> {
+        (0..5u32 << 20).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn a_drive_with_its_key_opens_with_the_private_key_and_reads_verified_at_any_offset() {
+        let shipped = Shipped::new();
+        let set = ImportSet::open_with_drive_keys(std::slice::from_ref(&shipped.drive), &shipped.identity)
+            .expect("open with the key on the drive");
+        let source = source();
+        let file = &set.files()[0];
+        assert_eq!(file.dst, "seed/host1/file.bin");
+        for (offset, len) in [
+            (0, 10),
+            (4 << 20, 1),
+            ((4 << 20) - 3, 7),
+            (0, 5 << 20),
+            (5 << 20, 0),
+        ] {
+            let read = set.read_at(file, offset, len).expect("read");
+            assert_eq!(
+                read,
+                source[offset as usize..(offset + len) as usize],
+                "{offset} {len}"
+            );
+        }
+        assert!(matches!(
+            set.read_at(file, (5 << 20) - 1, 2),
+            Err(Error::BeyondEnd { .. })
+        ));
+
+        // a flipped byte in the second range: the first still reads, the second is named
+        let mut stored = std::fs::read(shipped.data_file()).expect("data file");
+        let second = (4 << 20) + format::RANGE_OVERHEAD as usize;
+        stored[second + 100] ^= 1;
+        std::fs::write(shipped.data_file(), &stored).expect("flip");
+        assert_eq!(
+            set.read_at(file, 0, 4 << 20).expect("first range"),
+            source[..4 << 20]
+        );
+        match set.read_at(file, (4 << 20) - 1, 2) {
+            Err(Error::Damaged {
+                index,
+                file_offset,
+                len,
+                status,
+                drive_file,
+                ..
+            }) => {
+                assert_eq!(
+                    (index, file_offset, len, status),
+                    (1, 4 << 20, 1 << 20, RangeStatus::Changed)
+                );
+                assert_eq!(drive_file, shipped.data_file());
+            }
+            other => panic!("expected the second range named, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_drive_key_for_another_key_or_none_is_a_precise_error() {
+        let shipped = Shipped::new();
+        let other = Identity::generate().expect("key");
+        match ImportDrive::open_with_drive_key(&shipped.drive, &other) {
+            Err(Error::KeyNotForIdentity {
+                wrapped_to, given, ..
+            }) => {
+                assert_eq!(
+                    wrapped_to,
+                    format::to_hex(&shipped.identity.recipient().to_bytes())
+                );
+                assert_eq!(given, format::to_hex(&other.recipient().to_bytes()));
+            }
+            Err(other) => panic!("expected KeyNotForIdentity, got {other}"),
+            Ok(_) => panic!("a drive opened with another key"),
+        }
+        std::fs::remove_file(shipped.drive.join(crate::DRIVE_KEY_NAME)).expect("rm key");
+        assert!(matches!(
+            ImportDrive::open_with_drive_key(&shipped.drive, &shipped.identity),
+            Err(Error::NoDriveKey { .. })
+        ));
+    }
+
+    #[test]
+    fn one_drive_of_a_set_is_refused_with_the_positions_missing() {
+        let shipped = Shipped::new();
+        let again = [shipped.drive.clone(), shipped.drive.clone()];
+        match ImportSet::open_with_drive_keys(&again, &shipped.identity) {
+            Err(Error::NotOneSet { reason }) => assert!(reason.contains("given twice"), "{reason}"),
+            Err(other) => panic!("expected NotOneSet, got {other}"),
+            Ok(_) => panic!("a drive given twice opened"),
+        }
+        let elsewhere = Shipped::new();
+        let mixed = [shipped.drive.clone(), elsewhere.drive.clone()];
+        match ImportSet::open_with_drive_keys(&mixed, &shipped.identity) {
+            // the second set's key is wrapped to its own service key
+            Err(Error::KeyNotForIdentity { .. }) => {}
+            Err(other) => panic!("expected KeyNotForIdentity, got {other}"),
+            Ok(_) => panic!("drives of two sets opened"),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use crate::copy::{self, Carry, Counters, DriveJob};
 use crate::crypto::{self, DriveKey, Unlock};
+use crate::drive_key;
 use crate::error::{Error, Result};
 use crate::format::{self, Plan, RANGE_SIZE, Sealed, SetPosition, to_hex};
 use crate::fsutil;
@@ -247,6 +248,9 @@ impl PreparedSession {
                 }
             };
             let seq = last_session(&journal)?.seq;
+            if let Some(to) = self.service_key.filter(|_| self.key_on_drive) {
+                drive_key::put(&journal, &stage.drive, &to)?;
+            }
             work.push(Work {
                 journal,
                 seq,

@@ -28,14 +28,19 @@ impl AtomicLocal {
         Self { inner, root }
     }
 
-    /// Where rustic's local backend (and restic) keep a file of this type and id.
     fn path(&self, tpe: FileType, id: &Id) -> PathBuf {
-        let hex = id.to_hex();
-        match tpe {
-            FileType::Config => self.root.join("config"),
-            FileType::Pack => self.root.join("data").join(&hex[..2]).join(&*hex),
-            _ => self.root.join(tpe.dirname()).join(&*hex),
-        }
+        self.root.join(repo_path(tpe, id))
+    }
+}
+
+/// Where restic (and rustic's local backend) keep a file of this type and id, relative to
+/// the repository's root: `config`, `keys/<id>`, `data/<2 digits>/<id>`, ...
+pub(crate) fn repo_path(tpe: FileType, id: &Id) -> PathBuf {
+    let hex = id.to_hex();
+    match tpe {
+        FileType::Config => PathBuf::from("config"),
+        FileType::Pack => Path::new("data").join(&hex[..2]).join(&*hex),
+        _ => Path::new(tpe.dirname()).join(&*hex),
     }
 }
 

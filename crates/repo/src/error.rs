@@ -102,6 +102,20 @@ pub enum Error {
     /// Two locations that should hold the same repository hold different ones.
     #[error("repositories {from} and {to} differ (not the same config): nothing copied")]
     DifferentRepositories { from: String, to: String },
+    /// The drives given do not open as one drive set (or not with the key given).
+    #[error(transparent)]
+    Drive(#[from] seedship_drive::Error),
+    /// A drive set holds no restic repository, or files outside it.
+    #[error("{location} holds no restic repository: {reason}")]
+    NotARepositoryOnDrives { location: String, reason: String },
+    /// A file of a repository read from drives (its config, keys, index, snapshots or trees)
+    /// is damaged on the drives: the operation cannot go on without it.
+    #[error("repository {location}: {operation} failed: {damage}")]
+    DamagedOnDrives {
+        location: String,
+        operation: &'static str,
+        damage: String,
+    },
     /// Any other failure of the repository engine, with its own message.
     #[error("repository {location}: {operation} failed: {message}")]
     Engine {

@@ -34,6 +34,7 @@ mod backup;
 mod check;
 mod copy;
 mod crypto;
+mod drives;
 mod dump;
 mod error;
 mod estimate;
@@ -52,14 +53,15 @@ pub use crate::{
     atomic::{Sweep, sweep_temporaries},
     backup::{BackupOptions, Sources},
     copy::{CopiedFiles, copy_missing_files},
+    drives::{DriveCopy, Drives},
     error::{Error, Result},
     estimate::{Sample, Scan, Stored, extrapolate, sample, scan},
     exclude::{Excludes, Includes},
     forget::{Retention, parse_duration},
     lock::release_held_locks,
     report::{
-        BackupSummary, CheckReport, ForgetDecision, ForgetGroup, ForgetReport, PruneReport, RestoreSummary,
-        SnapshotInfo, Unreadable,
+        BackupSummary, CheckReport, DamagedOnDrive, ForgetDecision, ForgetGroup, ForgetReport, PruneReport,
+        RestoreSummary, SnapshotInfo, Unreadable,
     },
     repository::{Repo, RepoConfig, redact_passwords},
     unpack::BlobFault,

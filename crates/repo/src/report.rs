@@ -73,6 +73,53 @@ pub struct RestoreSummary {
     pub dirs_restored: u64,
     /// Bytes of file content written.
     pub bytes_restored: u64,
+    /// Files left incomplete because ranges of the drives they were read from are damaged
+    /// (a restore from drives; also counted in `files_restored` and `bytes_restored`).
+    pub files_damaged: u64,
+    /// The damaged ranges, each with the restored files it left incomplete.
+    pub damaged: Vec<DamagedOnDrive>,
+}
+
+/// A range of a repository file that is damaged on the drives it was read from.
+#[derive(Debug, Clone, Serialize)]
+pub struct DamagedOnDrive {
+    /// The repository file, as restic names it (`data/ab/ab12...`).
+    pub file: PathBuf,
+    /// The data file on the drive holding the range.
+    pub drive_file: PathBuf,
+    /// Where the range is in the repository file.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+    /// What is wrong with it.
+    pub status: seedship_drive::RangeStatus,
+    /// The restored files it left incomplete, as paths in the restore target: fetch them
+    /// again from the vault.
+    pub restored_files: Vec<PathBuf>,
+}
+
+impl DamagedOnDrive {
+    /// The damage a range error of the drive set names in repository file `file`; `None` for
+    /// any other error.
+    pub(crate) fn of_error(file: &std::path::Path, err: &seedship_drive::Error) -> Option<Self> {
+        match err {
+            seedship_drive::Error::Damaged {
+                drive_file,
+                file_offset,
+                len,
+                status,
+                ..
+            } => Some(Self {
+                file: file.to_owned(),
+                drive_file: drive_file.clone(),
+                offset: *file_offset,
+                len: *len,
+                status: *status,
+                restored_files: Vec::new(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// What `check` found.

@@ -2,6 +2,7 @@
 
 use crate::{
     atomic::AtomicLocal,
+    drives::{DriveBackend, DriveCopy, Drives},
     error::{Error, Result, engine},
     lock::{LockGuard, LockKind, LockStore, Locks},
     progress::Bridge,
@@ -134,11 +135,14 @@ pub struct Repo {
     unopened: Repository<()>,
     key: Credentials,
     pub(crate) location: String,
-    locks: LockStore,
+    /// Where restic's locks are; `None` for a repository on drives, which is read-only.
+    locks: Option<LockStore>,
     /// The backend the repository's files are read from (restore reads data packs directly).
     pub(crate) backend: Arc<dyn WriteBackend>,
     /// The directory of a local repository.
     pub(crate) local_root: Option<PathBuf>,
+    /// The drive set of a repository read from drives (restore reads its packs directly).
+    pub(crate) drives: Option<Arc<Drives>>,
     pub(crate) bridge: Bridge,
 }
 
@@ -221,10 +225,81 @@ impl Repo {
             inner,
             unopened,
             location: config.display_location(),
-            locks: config.lock_store()?,
+            locks: Some(config.lock_store()?),
             local_root: config.local_path().map(PathBuf::from),
+            drives: None,
             bridge,
         })
+    }
+
+    /// Opens the repository a drive set carries (see [`Drives`]), read-only, with the
+    /// password of `config` (its location is not used).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongPassword`] when the password opens no key, [`Error::DamagedOnDrives`]
+    /// when the config or keys are damaged on the drives, [`Error::Engine`] otherwise.
+    pub fn open_drives(config: &RepoConfig, drives: Drives, progress: Arc<dyn Progress>) -> Result<Self> {
+        let drives = Arc::new(drives);
+        let location = drives.location().to_owned();
+        let bridge = Bridge::new(progress);
+        let backend: Arc<dyn WriteBackend> = Arc::new(DriveBackend(drives.clone()));
+        let backends = RepositoryBackends::new(backend.clone(), None);
+        let failed = |operation| {
+            let drives = drives.clone();
+            let location = location.clone();
+            move |err| damaged_or(&drives, &location, operation, err)
+        };
+        let unopened = Repository::new_with_progress(
+            &RepositoryOptions::default().no_cache(true),
+            &backends,
+            bridge.clone(),
+        )
+        .map_err(failed("opening"))?;
+        let inner = unopened
+            .clone()
+            .open(&Credentials::password(&config.password))
+            .map_err(failed("opening"))?;
+        Ok(Self {
+            backend,
+            key: Credentials::Masterkey(inner.key()),
+            inner,
+            unopened,
+            location,
+            locks: None,
+            local_root: None,
+            drives: Some(drives),
+            bridge,
+        })
+    }
+
+    /// Copies the repository on `drives` into the local directory of `config` (see
+    /// [`Drives::copy_to`]) and opens the copy; when files were damaged on the drives (left
+    /// out of the copy), opens the drives instead, so that a restore names the damage and
+    /// restores everything else.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadLocation`] for a `rest:` location, and as [`Drives::copy_to`],
+    /// [`Repo::open`] and [`Repo::open_drives`].
+    pub fn open_drives_via_copy(
+        config: &RepoConfig,
+        drives: Drives,
+        progress: Arc<dyn Progress>,
+    ) -> Result<(Self, DriveCopy)> {
+        let Some(target) = config.local_path() else {
+            return Err(Error::BadLocation {
+                location: config.display_location(),
+                reason: "a copy from drives goes into a local directory",
+            });
+        };
+        let copy = drives.copy_to(Path::new(target), progress.as_ref())?;
+        let repo = if copy.damaged.is_empty() {
+            Self::open(config, progress)?
+        } else {
+            Self::open_drives(config, drives, progress)?
+        };
+        Ok((repo, copy))
     }
 
     /// Takes a restic lock of `kind` on the repository, held until the guard is dropped.
@@ -232,12 +307,14 @@ impl Repo {
     /// # Errors
     ///
     /// [`Error::Locked`] naming the holder of a conflicting lock (seedship's or restic's).
-    pub(crate) fn lock(&self, kind: LockKind) -> Result<LockGuard> {
-        self.locks().take(kind)
+    /// A repository on drives takes none: nothing can write to it.
+    pub(crate) fn lock(&self, kind: LockKind) -> Result<Option<LockGuard>> {
+        self.locks().map(|locks| locks.take(kind)).transpose()
     }
 
-    fn locks(&self) -> Locks {
-        Locks::new(self.locks.clone(), &self.inner.key(), &self.location)
+    fn locks(&self) -> Option<Locks> {
+        let store = self.locks.clone()?;
+        Some(Locks::new(store, &self.inner.key(), &self.location))
     }
 
     /// Removes the repository's stale locks (restic's `unlock`): those older than 30 minutes
@@ -248,7 +325,7 @@ impl Repo {
     ///
     /// [`Error::Engine`] when the locks cannot be listed, read or removed.
     pub fn unlock(&self, all: bool) -> Result<usize> {
-        self.locks().remove(all)
+        self.locks().map_or(Ok(0), |locks| locks.remove(all))
     }
 
     /// A fresh open handle on the same repository, for operations that consume one.
@@ -274,7 +351,28 @@ impl Repo {
         &'a self,
         operation: &'static str,
     ) -> impl FnOnce(Box<rustic_core::RusticError>) -> Error + 'a {
-        engine(&self.location, operation)
+        move |err| match &self.drives {
+            Some(drives) => damaged_or(drives, &self.location, operation, err),
+            None => engine(&self.location, operation)(err),
+        }
+    }
+}
+
+/// A failure of a repository on drives: [`Error::DamagedOnDrives`] when a read met damage,
+/// else as for any repository.
+fn damaged_or(
+    drives: &Drives,
+    location: &str,
+    operation: &'static str,
+    err: Box<rustic_core::RusticError>,
+) -> Error {
+    match drives.first_damage() {
+        Some(damage) => Error::DamagedOnDrives {
+            location: location.to_owned(),
+            operation,
+            damage,
+        },
+        None => engine(location, operation)(err),
     }
 }
 

@@ -22,7 +22,7 @@
 use crate::{
     error::{Error, Result},
     exclude::Includes,
-    report::RestoreSummary,
+    report::{DamagedOnDrive, RestoreSummary},
     repository::Repo,
     unpack::Unpacker,
 };
@@ -41,7 +41,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         mpsc::{Receiver, SyncSender, sync_channel},
     },
     time::SystemTime,
@@ -98,24 +98,41 @@ impl Repo {
             files_unchanged: 0,
             dirs_restored: 0,
             bytes_restored: 0,
+            files_damaged: 0,
+            damaged: Vec::new(),
         };
         let total = content_bytes(listing()?).map_err(self.fail("listing the snapshot"))?;
         let task = self.bridge.reporter().task("restoring", Unit::Bytes, Some(total));
         self.restore_contents(&indexed, target, listing()?, &*task, &mut summary)?;
         task.finish();
+        // Files left incomplete by damage on the drives keep a wrong mtime (so that a restore
+        // from the vault writes them again) and get no metadata: rustic_core would read them.
+        let incomplete: BTreeSet<PathBuf> = summary
+            .damaged
+            .iter()
+            .flat_map(|damage| damage.restored_files.iter().cloned())
+            .collect();
+        summary.files_damaged = incomplete.len() as u64;
+        let complete = || -> Result<_> {
+            Ok(listing()?.filter(|entry| {
+                entry
+                    .as_ref()
+                    .map_or(true, |(relative, _)| !incomplete.contains(&target.join(relative)))
+            }))
+        };
 
         // rustic_core's pass finds the contents in place and sets the metadata.
         let metadata = self.bridge.reporter().task("setting metadata", Unit::Items, None);
         let _muted = self.bridge.mute();
         let options = RusticRestoreOptions::default();
         let plan = indexed
-            .prepare_restore(&options, listing()?, &dest, false)
+            .prepare_restore(&options, complete()?, &dest, false)
             .map_err(self.fail("planning the restore"))?;
         // Normally nothing: a file changed in `target` meanwhile is restored by rustic_core.
         summary.files_restored += plan.stats.files.restore + plan.stats.files.modify;
         summary.bytes_restored += plan.restore_size;
         indexed
-            .restore(plan, &options, listing()?, &dest)
+            .restore(plan, &options, complete()?, &dest)
             .map_err(self.fail("restore"))?;
         metadata.finish();
         Ok(summary)
@@ -143,11 +160,13 @@ impl Repo {
         let (send, receive) = sync_channel(unpackers.len());
         let receive = Mutex::new(receive);
         let failure = Mutex::new(None);
+        let damaged = Mutex::new(Vec::new());
         let reader = Reader {
             repo: self,
             backend: &*self.backend,
             receive: &receive,
             failure: &failure,
+            damaged: &damaged,
             task,
         };
         let planned = std::thread::scope(|scope| {
@@ -175,6 +194,7 @@ impl Repo {
             // The planner, and with it the channel's sender, is dropped here: the readers
             // finish the queued ranges and stop.
         });
+        summary.damaged = damaged.into_inner().unwrap_or_else(PoisonError::into_inner);
         let failed = failure.into_inner().unwrap_or_else(PoisonError::into_inner);
         match (failed, planned) {
             (Some(err), _) | (None, Err(err)) => Err(err),
@@ -228,6 +248,8 @@ struct Restoring {
     mtime: Option<SystemTime>,
     /// Blob writes not done yet, plus one while the planner is still adding blobs.
     pending: AtomicUsize,
+    /// A blob of it was lost to damage on the drives: it keeps a wrong mtime.
+    incomplete: AtomicBool,
 }
 
 impl Restoring {
@@ -253,12 +275,20 @@ impl Restoring {
     /// One pending write (or the planner) is done; after the last, sets the file's mtime,
     /// which rustic_core's metadata pass checks to find the file in place.
     fn done(&self, file: &File) -> Result<()> {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1
+        if self.pending.fetch_sub(1, Ordering::SeqCst) == 1
+            && !self.incomplete.load(Ordering::SeqCst)
             && let Some(mtime) = self.mtime
         {
             file.set_modified(mtime).map_err(self.io())?;
         }
         Ok(())
+    }
+
+    /// A pending write that cannot be done (its blob is damaged on the drives): the file
+    /// stays incomplete, with a wrong mtime.
+    fn lost(&self) {
+        self.incomplete.store(true, Ordering::SeqCst);
+        self.pending.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -444,6 +474,7 @@ impl Planner<'_> {
             path,
             mtime: node.meta.mtime.map(SystemTime::from),
             pending: AtomicUsize::new(1),
+            incomplete: AtomicBool::new(false),
         });
         // The directories above an included file are not in a listing by include patterns.
         if let Some(parent) = restoring.path.parent() {
@@ -486,6 +517,8 @@ struct Reader<'a> {
     backend: &'a dyn WriteBackend,
     receive: &'a Mutex<Receiver<Range>>,
     failure: &'a Mutex<Option<Error>>,
+    /// Ranges of packs damaged on the drives, with the files they left incomplete.
+    damaged: &'a Mutex<Vec<DamagedOnDrive>>,
     task: &'a dyn Task,
 }
 
@@ -514,26 +547,96 @@ impl Reader<'_> {
     }
 
     fn range(&self, range: Range, unpacker: &mut Unpacker) -> Result<()> {
-        let data = self
-            .backend
-            .read_partial(FileType::Pack, &range.pack, false, range.offset, range.length)
-            .map_err(self.repo.fail("reading a pack"))?;
-        if data.len() != range.length as usize {
+        match self.read(&range.pack, range.offset, range.length)? {
+            Ok(data) => self.unpack(&range.pack, data, range.blobs, unpacker),
+            // Damaged on the drives: blob by blob, so that only the blobs in the damaged
+            // range are lost.
+            Err(_) => {
+                for blob in range.blobs {
+                    match self.read(&range.pack, range.offset + blob.start, blob.length)? {
+                        Ok(data) => {
+                            self.unpack(&range.pack, data, vec![Blob { start: 0, ..blob }], unpacker)?
+                        }
+                        Err(damage) => self.lost(&range.pack, &damage, &blob),
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads `length` bytes at `offset` of `pack`: from the drive set's verified reads for
+    /// a repository on drives, where a damaged range is answered as `Ok(Err(damage))`, else
+    /// from the backend.
+    fn read(
+        &self,
+        pack: &PackId,
+        offset: u32,
+        length: u32,
+    ) -> Result<Result<Vec<u8>, seedship_drive::Error>> {
+        let data = match &self.repo.drives {
+            Some(drives) => match drives.read(FileType::Pack, pack, offset.into(), length.into()) {
+                Ok(data) => data,
+                Err(err @ seedship_drive::Error::Damaged { .. }) => return Ok(Err(err)),
+                Err(err) => return Err(err.into()),
+            },
+            // Without a copy: the backend's buffer is ours alone.
+            None => Vec::from(
+                self.backend
+                    .read_partial(FileType::Pack, pack, false, offset, length)
+                    .map_err(self.repo.fail("reading a pack"))?,
+            ),
+        };
+        if data.len() != length as usize {
             return Err(Error::Engine {
                 location: self.repo.location.clone(),
                 operation: "reading a pack",
                 message: format!(
-                    "pack {} gave {} bytes at offset {} instead of {}",
-                    &*range.pack.to_hex(),
+                    "pack {} gave {} bytes at offset {offset} instead of {length}",
+                    &*pack.to_hex(),
                     data.len(),
-                    range.offset,
-                    range.length
                 ),
             });
         }
-        // Without a copy: the backend's buffer is ours alone.
-        let mut data = Vec::from(data);
-        for blob in range.blobs {
+        Ok(Ok(data))
+    }
+
+    /// Records that `blob` of `pack` is lost to `damage`, and the files it leaves incomplete.
+    fn lost(&self, pack: &PackId, damage: &seedship_drive::Error, blob: &Blob) {
+        let file = crate::atomic::repo_path(FileType::Pack, pack);
+        let Some(found) = DamagedOnDrive::of_error(&file, damage) else {
+            return;
+        };
+        let mut damaged = self.damaged.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = match damaged
+            .iter()
+            .position(|d| d.file == found.file && d.offset == found.offset)
+        {
+            Some(index) => index,
+            None => {
+                damaged.push(found);
+                damaged.len() - 1
+            }
+        };
+        for (restoring, _) in &blob.writes {
+            restoring.lost();
+            let files = &mut damaged[index].restored_files;
+            if !files.contains(&restoring.path) {
+                files.push(restoring.path.clone());
+            }
+        }
+    }
+
+    /// Decrypts, decompresses and verifies each of `blobs` in `data` (read from `pack`) and
+    /// writes it at its offsets.
+    fn unpack(
+        &self,
+        pack: &PackId,
+        mut data: Vec<u8>,
+        blobs: Vec<Blob>,
+        unpacker: &mut Unpacker,
+    ) -> Result<()> {
+        for blob in blobs {
             let start = blob.start as usize;
             let sealed = &mut data[start..start + blob.length as usize];
             let content = unpacker
@@ -541,7 +644,7 @@ impl Reader<'_> {
                 .map_err(|fault| Error::DamagedBlob {
                     location: self.repo.location.clone(),
                     blob: blob.id.to_hex().to_string(),
-                    pack: range.pack.to_hex().to_string(),
+                    pack: pack.to_hex().to_string(),
                     fault: Box::new(fault),
                 })?;
             let zeros = content.iter().all(|&byte| byte == 0);

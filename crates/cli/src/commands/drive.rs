@@ -94,6 +94,11 @@ pub struct PrepareArgs {
     /// Also wrap the drive key to this recovery public key file.
     #[arg(long, value_name = "FILE")]
     recovery_key: Option<PathBuf>,
+    /// Also put the drive key on each drive (seedship-drive.key), wrapped to --service-key:
+    /// for drives that go to the holder of that key's private half, who then restores from
+    /// them with `seedship restore --from-drive` (what an export to a vault's owner writes).
+    #[arg(long, requires = "service_key")]
+    key_on_drive: bool,
     /// Capacity of each drive, instead of its file system's free space: bytes, or with a
     /// suffix K, M, G, T (powers of 1024; 10G = 10GiB = 10GB).
     #[arg(long, value_name = "SIZE", value_parser = seedship_progress::parse_size)]
@@ -285,6 +290,7 @@ fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
         recovery_key: read_key(&args.recovery_key, "recovery key")?,
         passphrase,
         not_a_mount_point: args.mount.not_a_mount_point,
+        key_on_drive: args.key_on_drive,
     };
     let session = seedship_drive::plan(opts).context("checking the prepare request; nothing written")?;
     let plan = session.summary();

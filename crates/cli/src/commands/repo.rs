@@ -83,6 +83,19 @@ pub struct RestoreArgs {
     /// `/home/ann/docs`, `*.pdf`); repeat for more. Without it: the whole snapshot.
     #[arg(long, value_name = "PATTERN")]
     include: Vec<String>,
+    /// Restore from the repository these drives carry instead of --repo: the drives of one
+    /// set (an export of a vault, or `drive prepare --key-on-drive` of a repository); repeat
+    /// for each drive. Every range read is verified; needs --key.
+    #[arg(long, value_name = "DIR", requires = "key")]
+    from_drive: Vec<PathBuf>,
+    /// With --from-drive: the private key file the drive key is wrapped to (the owner's
+    /// `seedship keygen` .key).
+    #[arg(long, value_name = "FILE", requires = "from_drive")]
+    key: Option<PathBuf>,
+    /// With --from-drive: first copy the repository from the drives into this directory
+    /// (every file verified whole), then restore from the copy.
+    #[arg(long, value_name = "DIR", requires = "from_drive")]
+    copy_to: Option<PathBuf>,
     #[command(flatten)]
     repo: RepoArgs,
 }
@@ -286,12 +299,62 @@ fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
     if let Some(code) = restore_in_tuned_process()? {
         std::process::exit(code);
     }
-    let repo = args.repo.open(ctx)?;
     let includes = seedship_repo::Includes::new(args.include.clone())?;
+    let (repo, copied) = match &args.key {
+        Some(key) => {
+            let identity = seedship_drive::read_identity(key)?;
+            let drives = seedship_repo::Drives::open(&args.from_drive, &identity)?;
+            match &args.copy_to {
+                Some(dir) => {
+                    let config = args.repo.access.config(ctx, dir.display().to_string())?;
+                    let (repo, copy) = Repo::open_drives_via_copy(&config, drives, ctx.progress.clone())?;
+                    (repo, Some(copy))
+                }
+                None => {
+                    let config = args.repo.access.config(ctx, drives.location().to_owned())?;
+                    (Repo::open_drives(&config, drives, ctx.progress.clone())?, None)
+                }
+            }
+        }
+        None => (args.repo.open(ctx)?, None),
+    };
     let summary = repo.restore(&args.snapshot, &args.target, &includes)?;
-    let doc = Tagged::about("summary", &repo, &summary);
+    let mut doc = serde_json::to_value(Tagged::about("summary", &repo, &summary))?;
+    if let Some(copy) = &copied {
+        doc["copied_to"] = serde_json::to_value(copy)?;
+    }
     output::emit(ctx.json, &doc, || {
-        format!(
+        let mut lines = Vec::new();
+        if let Some(copy) = &copied {
+            lines.push(format!(
+                "copied {} repository files ({}) from the drives into {}{}",
+                copy.files,
+                bytes(copy.bytes),
+                copy.target.display(),
+                if copy.damaged.is_empty() {
+                    ""
+                } else {
+                    "; damaged files left out, restoring from the drives"
+                }
+            ));
+        }
+        lines.extend(summary.damaged.iter().map(|damage| {
+            format!(
+                "damaged on the drives: {} bytes {}..{} {} ({}); incomplete: {}",
+                damage.file.display(),
+                damage.offset,
+                damage.offset + damage.len,
+                damage.status,
+                damage.drive_file.display(),
+                damage
+                    .restored_files
+                    .iter()
+                    .map(|path| path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }));
+        lines.push(format!(
             "restored snapshot {} into {}: {} files ({}) written, {} unchanged, {} directories created",
             short(&summary.snapshot_id),
             summary.target.display(),
@@ -299,8 +362,20 @@ fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
             bytes(summary.bytes_restored),
             summary.files_unchanged,
             summary.dirs_restored,
-        )
-    })
+        ));
+        lines.join("\n")
+    })?;
+    if summary.damaged.is_empty() {
+        return Ok(());
+    }
+    Err(exit::Reported {
+        code: exit::DRIVES_DAMAGED,
+        what: format!(
+            "{} file(s) left incomplete by damage on the drives; fetch them from the vault",
+            summary.files_damaged
+        ),
+    }
+    .into())
 }
 
 fn check(ctx: &Context, args: &CheckArgs) -> anyhow::Result<()> {

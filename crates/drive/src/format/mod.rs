@@ -2,12 +2,14 @@
 
 mod codec;
 mod csv;
+mod drive_key;
 mod envelope;
 mod marker;
 mod names;
 mod records;
 
 pub use csv::{DatasetRow, DrivesetRow, parse_dataset, parse_driveset};
+pub use drive_key::{DRIVE_KEY_LABEL, DRIVE_KEY_LEN, encode_drive_key, parse_drive_key};
 pub use envelope::{
     KdfParams, NONCE_LEN, PUBLIC_KEY_LABEL, SECRET_KEY_LABEL, Sealed, TAG_LEN, WrappedKey, decode_key_file,
     encode_key_file,
