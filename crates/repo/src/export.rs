@@ -365,7 +365,7 @@ mod tests {
         ];
         let ids = |f: SnapshotFilter| -> Vec<String> {
             select_snapshots(&all, &f, "repo")
-                .unwrap()
+                .expect("selected")
                 .into_iter()
                 .map(|s| s.id.clone())
                 .collect()
@@ -412,7 +412,7 @@ mod tests {
         ) {
             let named: BTreeSet<u8> = index.values().flatten().copied().collect();
             let needed: BTreeSet<u8> = wanted.intersection(&named).copied().collect();
-            let covering = covering_index_files(&index, &needed).unwrap();
+            let covering = covering_index_files(&index, &needed).expect("every needed pack is named");
             // a valid repository: no chosen index file names a pack the export lacks
             for file in &covering.index_files {
                 proptest::prop_assert!(index[file].iter().all(|p| covering.packs.contains(p)));
@@ -427,7 +427,7 @@ mod tests {
                 proptest::prop_assert!(index[file].iter().any(|p| needed.contains(p)));
             }
             // everything needed: every index file naming a pack
-            let all = covering_index_files(&index, &named).unwrap();
+            let all = covering_index_files(&index, &named).expect("every named pack is named");
             proptest::prop_assert_eq!(&all.packs, &named);
             if let Some(missing) = (0u8..60).find(|p| !named.contains(p)) {
                 let mut more = needed.clone();

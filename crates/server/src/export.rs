@@ -14,7 +14,7 @@ use seedship_jobs::{ExportObject, JobSpec, JobType, is_repository_object};
 use std::collections::HashMap;
 
 use crate::auth::Principal;
-use crate::db::VaultRow;
+use crate::db::{Tx, VaultRow};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -116,7 +116,7 @@ pub(crate) async fn prepare(state: &AppState, account_id: &str, spec: &mut JobSp
 
 /// Stores the object list of export job `job_id` beside it.
 pub(crate) async fn store_objects(
-    tx: &mut crate::jobs::Tx,
+    tx: &mut Tx,
     job_id: &str,
     objects: &[ExportObject],
 ) -> Result<(), ApiError> {
@@ -130,10 +130,7 @@ pub(crate) async fn store_objects(
 }
 
 /// The object list of export job `job_id` (empty for an import job).
-pub(crate) async fn stored_objects(
-    tx: &mut crate::jobs::Tx,
-    job_id: &str,
-) -> Result<Vec<ExportObject>, ApiError> {
+pub(crate) async fn stored_objects(tx: &mut Tx, job_id: &str) -> Result<Vec<ExportObject>, ApiError> {
     let body: Option<String> = sqlx::query_scalar("SELECT body FROM export_objects WHERE job_id = $1")
         .bind(job_id)
         .fetch_optional(&mut **tx)

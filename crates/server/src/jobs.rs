@@ -18,7 +18,7 @@ use seedship_jobs::{
     JobSummary, ShippingInfo, WARN_BEFORE, approaching_deadline, next_deadline, normalise_tracking_number,
     tick, verify_chain,
 };
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -98,7 +98,7 @@ pub(crate) fn detail(state: &AppState, job: Job, review: Option<ShippingInfo>) -
     }
 }
 
-pub(crate) type Tx = Transaction<'static, Any>;
+pub(crate) use crate::db::Tx;
 
 /// A job row as loaded: its id and the version the next write must still find.
 pub(crate) struct Loaded {
