@@ -13,6 +13,7 @@ mod backup_gap;
 mod diskprep_pty;
 mod drive;
 mod drive_mount;
+mod export_jobs;
 mod import_jobs;
 mod import_receive;
 mod lifecycle;
