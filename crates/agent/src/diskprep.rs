@@ -50,6 +50,7 @@ impl JobDetails {
             contact: self.contact.clone(),
             return_shipping: self.return_shipping.clone(),
             drives,
+            export: None,
         }
     }
 }

@@ -10,11 +10,12 @@ use crate::upload::{self, BodyWriter, ChunkPool, UploadBody};
 use crate::wire::{
     AccountCreated, AccountUsage, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery,
     BlobList, BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport, DamagedQuery,
-    DriveLogs, ErrorBody, ErrorCode, ImportedDeleted, IssuedSecret, JobAction, JobCreateQuery, JobDetail,
-    MetricsSnapshot, NameList, NameRequest, QuotaRequest, RepairQuery, SeedProgress, SeedReport, SeedRequest,
-    ServiceKey, Spans, VaultInfo, VaultRequest, WebhookDelivery, WebhookInfo, WebhookRequest,
+    DriveLogs, ErrorBody, ErrorCode, ExportPreview, ExportPreviewQuery, ImportedDeleted, IssuedSecret,
+    JobAction, JobCreateQuery, JobDetail, MetricsSnapshot, NameList, NameRequest, QuotaRequest, RepairQuery,
+    SeedProgress, SeedReport, SeedRequest, ServiceKey, Spans, VaultInfo, VaultRequest, WebhookDelivery,
+    WebhookInfo, WebhookRequest,
 };
-use seedship_jobs::{JobSpec, JobSummary};
+use seedship_jobs::{ExportObject, JobSpec, JobSummary};
 
 /// A failed API call.
 #[derive(Debug, thiserror::Error)]
@@ -490,7 +491,32 @@ impl Client {
         )
     }
 
-    /// Creates an import job (account owner); the answer carries the shipping address.
+    /// How much a whole-vault export of vault `name` needs on drives of `drive_size` bytes,
+    /// computed by the server from the vault's object sizes (account owner).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn export_preview(&self, name: &str, drive_size: u64) -> Result<ExportPreview, ClientError> {
+        let url = format!(
+            "{}{}",
+            self.server,
+            api_path(&["vaults", name, "export-preview"])?
+        );
+        let request = self.http.get(&url).query(&ExportPreviewQuery { drive_size });
+        self.answer(&url, request)
+    }
+
+    /// The repository objects export job `name` copies (its owner, or an operator).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered.
+    pub fn export_objects(&self, account: &str, name: &str) -> Result<Vec<ExportObject>, ClientError> {
+        self.call::<(), _>(None, &api_path(&["jobs", account, name, "export-objects"])?)
+    }
+
+    /// Creates an import or export job (account owner); the answer carries the shipping address.
     ///
     /// # Errors
     ///

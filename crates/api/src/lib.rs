@@ -21,9 +21,10 @@ pub use upload::{BodyWriter, UploadBody};
 pub use wire::{
     AccountCreated, AccountUsage, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery,
     BlobList, BlobListEntry, BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState,
-    CustodyReport, DELIVERY_HEADER, DamagedQuery, DeliveryState, DriveLogs, EVENT_HEADER, ErrorBody,
-    ErrorCode, ErrorDetail, ErrorLogLocation, ImportedDeleted, IssuedSecret, JobAction, JobCreateQuery,
-    JobDetail, MetricsSnapshot, NameList, NameRequest, QuotaRequest, RepairQuery, SIGNATURE_HEADER,
-    SeedProgress, SeedQuery, SeedReport, SeedRequest, ServiceKey, Spans, SpansError, VaultInfo, VaultRequest,
-    VaultSeed, WebhookDelivery, WebhookEvent, WebhookEventKind, WebhookInfo, WebhookRequest, WhoAmI,
+    CustodyReport, DELIVERY_HEADER, DamagedQuery, DeliveryState, DriveLogs, DriveTooSmall, EVENT_HEADER,
+    ErrorBody, ErrorCode, ErrorDetail, ErrorLogLocation, ExportPreview, ExportPreviewQuery, ImportedDeleted,
+    IssuedSecret, JobAction, JobCreateQuery, JobDetail, MetricsSnapshot, NameList, NameRequest,
+    PreviewSource, QuotaRequest, RepairQuery, SIGNATURE_HEADER, SeedProgress, SeedQuery, SeedReport,
+    SeedRequest, ServiceKey, Spans, SpansError, VaultInfo, VaultRequest, VaultSeed, WebhookDelivery,
+    WebhookEvent, WebhookEventKind, WebhookInfo, WebhookRequest, WhoAmI,
 };

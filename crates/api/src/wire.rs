@@ -3,8 +3,8 @@
 //! logic beyond naming (`docs/http-api.md` is the reference).
 
 use seedship_jobs::{
-    CustodyEntry, DataCentre, DeadlineKind, DriveLog, DriveState, ErasureRecord, Job, JobState, JobSummary,
-    JobUpdate, Problem, ShipRequest, ShippingInfo,
+    CustodyEntry, DataCentre, DeadlineKind, DriveLog, DriveState, ErasureRecord, ExportObject, Job, JobState,
+    JobSummary, JobUpdate, Problem, ShipRequest, ShippingInfo,
 };
 use serde::{Deserialize, Serialize};
 
@@ -450,6 +450,80 @@ impl std::str::FromStr for Spans {
             spans.push((offset, length));
         }
         Ok(Self(spans))
+    }
+}
+
+/// Query of `GET /api/v1/vaults/{vault}/export-preview`: the capacity of each blank drive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportPreviewQuery {
+    pub drive_size: u64,
+}
+
+/// Who computed an [`ExportPreview`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewSource {
+    /// The server, from the sizes of the vault's objects (a whole-vault export).
+    Server,
+    /// The owner's client, from the vault's index and the chosen snapshots' trees (it holds
+    /// the repository password; the server does not).
+    Client,
+}
+
+/// How much an export needs (Import/Export's PreviewExport): answer of
+/// `GET /api/v1/vaults/{vault}/export-preview` and of `seedship job preview-export --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportPreview {
+    /// The vault.
+    pub vault: String,
+    /// The full ids of the snapshots exported; empty for a whole-vault export.
+    #[serde(default)]
+    pub snapshots: Vec<String>,
+    /// Repository objects to copy.
+    pub objects: u64,
+    /// Their total size.
+    pub bytes: u64,
+    /// The capacity of each blank drive.
+    pub drive_size: u64,
+    /// Blank drives of `drive_size` bytes the export needs (the drive format's overheads
+    /// counted, as `seedship plan` counts them).
+    pub drives: u64,
+    /// Who computed it.
+    pub computed_by: PreviewSource,
+}
+
+/// A drive size that cannot hold even the drive format's reserve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a drive of {drive_size} bytes cannot hold even the drive format's reserve")]
+pub struct DriveTooSmall {
+    pub drive_size: u64,
+}
+
+impl ExportPreview {
+    /// The preview of exporting `objects` of `vault` onto drives of `drive_size` bytes.
+    ///
+    /// # Errors
+    /// [`DriveTooSmall`] when a drive of that size holds nothing.
+    pub fn of(
+        vault: &str,
+        snapshots: Vec<String>,
+        objects: &[ExportObject],
+        drive_size: u64,
+        computed_by: PreviewSource,
+    ) -> Result<Self, DriveTooSmall> {
+        let bytes = objects.iter().map(|object| object.size).sum();
+        let count = objects.len() as u64;
+        let drives =
+            seedship_drive::drives_needed(bytes, count, drive_size).ok_or(DriveTooSmall { drive_size })?;
+        Ok(Self {
+            vault: vault.to_owned(),
+            snapshots,
+            objects: count,
+            bytes,
+            drive_size,
+            drives,
+            computed_by,
+        })
     }
 }
 

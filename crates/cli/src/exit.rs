@@ -38,6 +38,11 @@ pub const STAGING_NEEDED: u8 = 24;
 pub const NOT_EMPTY: u8 = 25;
 /// A write was refused: it would take the account over its storage quota.
 pub const QUOTA_EXCEEDED: u8 = 26;
+/// An export names an owner key file that is not a `seedship keygen` public key.
+pub const OWNER_KEY_INVALID: u8 = 27;
+/// An export's selection was refused: a snapshot filter that is not a snapshot id (8 to 64
+/// lowercase hex digits) or `latest`, or matches no snapshot, or an object the vault lacks.
+pub const EXPORT_SELECTION_INVALID: u8 = 28;
 /// A restore from drives met damaged ranges on the drives: it names them and the files they
 /// left incomplete, and restored everything else (or, for damaged repository metadata,
 /// nothing).
@@ -81,6 +86,14 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         QUOTA_EXCEEDED,
         "the account's storage quota is used up; nothing written",
+    ),
+    (
+        OWNER_KEY_INVALID,
+        "the owner key file is not a seedship keygen public key (.pub)",
+    ),
+    (
+        EXPORT_SELECTION_INVALID,
+        "export selection refused: not a snapshot id, no such snapshot, or an object the vault lacks",
     ),
     (
         DRIVES_DAMAGED,
@@ -221,6 +234,12 @@ fn client_code(client: &seedship_api::ClientError) -> u8 {
         // A job rule that refuses these credentials this action (an owner receiving
         // a drive) is a refusal of the credentials too.
         ClientError::Api { rule: Some(rule), .. } if rule == "NotPermitted" => ACCESS_DENIED,
+        ClientError::Api { rule: Some(rule), .. } if rule == "OwnerKeyInvalid" => OWNER_KEY_INVALID,
+        ClientError::Api { rule: Some(rule), .. }
+            if ["SnapshotRefInvalid", "ExportObjectMissing", "ExportObjectSize"].contains(&rule.as_str()) =>
+        {
+            EXPORT_SELECTION_INVALID
+        }
         ClientError::Api {
             code: Some(ErrorCode::AlreadyExists),
             ..

@@ -140,6 +140,12 @@ pub enum CustodyEvent {
         /// The drive id.
         drive: String,
     },
+    /// Blank drives of an export job that the shipping information announced did not arrive
+    /// by the arrival deadline.
+    BlankDrivesNeverReceived {
+        /// How many.
+        count: u32,
+    },
     /// A drive was declared never received.
     DriveNeverReceived {
         /// The drive id.
@@ -256,6 +262,9 @@ impl fmt::Display for CustodyEvent {
             ),
             Self::Cancelled => f.write_str("cancelled"),
             Self::DriveReceived { drive } => write!(f, "drive {drive} received"),
+            Self::BlankDrivesNeverReceived { count } => {
+                write!(f, "{count} announced blank drive(s) declared never received")
+            }
             Self::DriveNeverReceived { drive } => write!(f, "drive {drive} declared never received"),
             Self::TransferStarted { drive } => write!(f, "drive {drive}: transfer started"),
             Self::TransferFinished {

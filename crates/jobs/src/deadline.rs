@@ -40,6 +40,14 @@ pub enum Effect {
         /// The job name.
         job: String,
     },
+    /// Apply [`Job::mark_blank_drives_never_received`] with [`crate::Actor::system`]: an
+    /// export job's blank drives did not all arrive.
+    BlankDrivesNeverReceived {
+        /// The account.
+        account: String,
+        /// The job name.
+        job: String,
+    },
     /// Apply [`Job::mark_never_received`] with [`crate::Actor::system`] to this drive.
     DriveNeverReceived {
         /// The account.
@@ -91,7 +99,8 @@ pub fn next_deadline(job: &Job, policy: &DeadlinePolicy) -> Option<Deadline> {
             .entered_at(state)
             .and_then(|ended| at(DeadlineKind::Purge, ended + policy.keep_ended_for)),
         _ => {
-            let waiting = job.drives().iter().any(|d| d.state == DriveState::Specified);
+            let waiting =
+                job.drives().iter().any(|d| d.state == DriveState::Specified) || job.awaited_drives() > 0;
             let shipped = job.shipping()?.recorded_at;
             if waiting {
                 at(DeadlineKind::DrivesNeverReceived, shipped + policy.arrival_within)
@@ -129,6 +138,9 @@ pub fn tick(job: &Job, now: OffsetDateTime, policy: &DeadlinePolicy) -> Vec<Effe
     match deadline.kind {
         DeadlineKind::DeleteUnshipped => vec![Effect::DeleteJob { account, job: name }],
         DeadlineKind::Purge => vec![Effect::PurgeJob { account, job: name }],
+        DeadlineKind::DrivesNeverReceived if job.export().is_some() => {
+            vec![Effect::BlankDrivesNeverReceived { account, job: name }]
+        }
         DeadlineKind::DrivesNeverReceived => job
             .drives()
             .iter()

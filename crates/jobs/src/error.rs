@@ -24,9 +24,46 @@ pub enum Error {
         /// The name.
         name: String,
     },
-    /// Export jobs are reserved for a later version.
-    #[error("export jobs are not supported yet; only import jobs can be created")]
-    ExportNotSupported,
+    /// A field or action that belongs to the other job type (a destination container for an
+    /// export, an export section or drives for an import, ...).
+    #[error("{what} is not part of an {job_type:?} job")]
+    WrongJobType {
+        /// What was given or asked, e.g. `"export"` or `"adding a drive"`.
+        what: &'static str,
+        /// The job's type.
+        job_type: crate::JobType,
+    },
+    /// A snapshot filter is neither `latest` nor 8 to 64 lowercase hex digits.
+    #[error("{field}: {snapshot:?} is not a snapshot id (8 to 64 lowercase hex digits) or latest")]
+    SnapshotRefInvalid {
+        /// Where, e.g. `export.snapshots[1]`.
+        field: String,
+        /// The text given.
+        snapshot: String,
+    },
+    /// An export object is not a restic repository object path.
+    #[error(
+        "{field}: {name:?} is not a repository object (config, keys/<id>, snapshots/<id>, \
+         index/<id>, data/<id[..2]>/<id>, with 64-digit lowercase hex ids)"
+    )]
+    ObjectNameInvalid {
+        /// Where, e.g. `export.objects[3].name`.
+        field: String,
+        /// The name given.
+        name: String,
+    },
+    /// The same object twice in an export's list.
+    #[error("export object {name:?} is listed twice")]
+    DuplicateObject {
+        /// The object's name.
+        name: String,
+    },
+    /// An export's list lacks what every restic repository needs.
+    #[error("the export's objects hold no {missing}: the drives would not be a repository")]
+    IncompleteRepository {
+        /// What is missing, e.g. `config`.
+        missing: &'static str,
+    },
     /// The region is not one of the server's data centres.
     #[error("unknown region {region:?}; the server's data centres are: {known}")]
     UnknownRegion {
@@ -226,7 +263,11 @@ impl Error {
         match self {
             Self::JobNameInvalid { .. } => "JobNameInvalid",
             Self::JobNameTaken { .. } => "JobNameTaken",
-            Self::ExportNotSupported => "ExportNotSupported",
+            Self::WrongJobType { .. } => "WrongJobType",
+            Self::SnapshotRefInvalid { .. } => "SnapshotRefInvalid",
+            Self::ObjectNameInvalid { .. } => "ObjectNameInvalid",
+            Self::DuplicateObject { .. } => "DuplicateObject",
+            Self::IncompleteRepository { .. } => "IncompleteRepository",
             Self::UnknownRegion { .. } => "UnknownRegion",
             Self::MissingField { .. } => "MissingField",
             Self::DriveIdInvalid { .. } => "DriveIdInvalid",

@@ -10,6 +10,7 @@ use crate::custody::{ChainHash, CustodyEvent, CustodyLog, ErasureRecord};
 use crate::device::DeviceInfo;
 use crate::disposition::Disposition;
 use crate::error::Error;
+use crate::export::{Export, ExportSpec};
 use crate::log::{DriveLog, Problem};
 use crate::name::JobName;
 use crate::state::{DriveState, JobState};
@@ -26,12 +27,12 @@ pub const MAX_SESSIONS_PER_DRIVE: usize = 16;
 /// the totals of a job ([`MAX_DRIVES`] drives) cannot overflow.
 pub const MAX_DRIVE_BYTES: u64 = 1 << 50;
 
-/// Import or export. Only import has behaviour; export is reserved.
+/// Import or export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum JobType {
     /// Drives carry data into a storage account.
     Import,
-    /// Reserved: data from a storage account onto drives (refused by [`Job::create`]).
+    /// Blank drives carry a vault (or snapshots of it) back to its owner.
     Export,
 }
 
@@ -96,8 +97,8 @@ impl DataCentres {
     }
 }
 
-/// Where the imported files go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the imported files go (empty for an export job).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Destination {
     /// The storage account.
     pub storage_account: String,
@@ -145,9 +146,10 @@ pub struct DriveSpec {
 pub struct JobSpec {
     /// The job name (validated by [`JobName::parse`]).
     pub name: String,
-    /// Import (export is reserved).
+    /// Import or export.
     pub job_type: JobType,
-    /// Where the files go.
+    /// Where the files go (import only; omitted for an export).
+    #[serde(default)]
     pub destination: Destination,
     /// The data centre's region.
     pub region: String,
@@ -155,8 +157,13 @@ pub struct JobSpec {
     pub contact: Contact,
     /// How the drives come back.
     pub return_shipping: ReturnShipping,
-    /// The drives, 1 to [`MAX_DRIVES`].
+    /// The drives, 1 to [`MAX_DRIVES`] (import only: an export's blank drives join the job
+    /// as they arrive).
+    #[serde(default)]
     pub drives: Vec<DriveSpec>,
+    /// What to export (export only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<ExportSpec>,
 }
 
 /// The shipping information the owner records.
@@ -169,7 +176,8 @@ pub struct ShipRequest {
     /// When the package was handed to the carrier.
     #[serde(with = "timefmt::date")]
     pub ship_date: Date,
-    /// How many drives are in the package; must equal the job's drives.
+    /// How many drives are in the package; must equal an import job's drives, and be 1 to
+    /// [`MAX_DRIVES`] blank drives for an export.
     pub drive_count: u32,
 }
 
@@ -331,6 +339,8 @@ pub struct Job {
     state: JobState,
     history: Vec<StateTime<JobState>>,
     custody: CustodyLog,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    export: Option<Export>,
 }
 
 /// Normalises a tracking number for storage and uniqueness checks: whitespace removed,
@@ -427,9 +437,6 @@ impl Job {
         if name_taken(&name) {
             return Err(Error::JobNameTaken { name: spec.name });
         }
-        if spec.job_type != JobType::Import {
-            return Err(Error::ExportNotSupported);
-        }
         let data_centre = data_centres
             .find(&spec.region)
             .cloned()
@@ -442,12 +449,34 @@ impl Job {
                     .collect::<Vec<_>>()
                     .join(", "),
             })?;
-        required("destination.storage_account", &spec.destination.storage_account)?;
-        required("destination.container", &spec.destination.container)?;
-        let folder = spec.destination.folder();
-        if !folder.is_empty() {
-            crate::names::check_blob_name(folder).map_err(|reason| Error::PrefixInvalid { reason })?;
-        }
+        let export = match spec.job_type {
+            JobType::Import => {
+                if spec.export.is_some() {
+                    return Err(wrong_type("an export section", spec.job_type));
+                }
+                required("destination.storage_account", &spec.destination.storage_account)?;
+                required("destination.container", &spec.destination.container)?;
+                let folder = spec.destination.folder();
+                if !folder.is_empty() {
+                    crate::names::check_blob_name(folder)
+                        .map_err(|reason| Error::PrefixInvalid { reason })?;
+                }
+                None
+            }
+            JobType::Export => {
+                if spec.destination != Destination::default() {
+                    return Err(wrong_type("a destination container", spec.job_type));
+                }
+                if !spec.drives.is_empty() {
+                    // blank drives have no id, key or manifest yet: they join when they arrive
+                    return Err(wrong_type("a drive list", spec.job_type));
+                }
+                let export = spec.export.clone().ok_or_else(|| Error::MissingField {
+                    field: "export".into(),
+                })?;
+                Some(export.check()?)
+            }
+        };
         required("contact.name", &spec.contact.name)?;
         required("contact.email", &spec.contact.email)?;
         required("return_shipping.carrier", &spec.return_shipping.carrier)?;
@@ -456,7 +485,7 @@ impl Job {
             &spec.return_shipping.account_number,
         )?;
         check_address("return_shipping.address", &spec.return_shipping.address)?;
-        if spec.drives.is_empty() {
+        if spec.drives.is_empty() && export.is_none() {
             return Err(Error::NoDrives);
         }
         if spec.drives.len() > MAX_DRIVES {
@@ -491,6 +520,7 @@ impl Job {
                 at: now,
             }],
             custody: CustodyLog::default(),
+            export,
         };
         let event = CustodyEvent::Created {
             region: job.data_centre.region.clone(),
@@ -511,6 +541,9 @@ impl Job {
     pub fn add_drive(&mut self, drive: DriveSpec, actor: &Actor, now: OffsetDateTime) -> Result<(), Error> {
         self.transact(|job| {
             job.permit(actor, &[Role::Owner], "add a drive")?;
+            if job.export.is_some() {
+                return Err(wrong_type("adding a drive", job.job_type));
+            }
             job.require_state(&[JobState::Creating], "add a drive")?;
             if job.drives.len() >= MAX_DRIVES {
                 return Err(Error::TooManyDrives {
@@ -562,7 +595,18 @@ impl Job {
         required("carrier", &request.carrier)?;
         let tracking_number = normalise_tracking_number(&request.tracking_number);
         required("tracking_number", &tracking_number)?;
-        if request.drive_count as usize != self.drives.len() {
+        if self.export.is_some() {
+            // the blank drives the data centre will write
+            if request.drive_count == 0 {
+                return Err(Error::NoDrives);
+            }
+            if request.drive_count as usize > MAX_DRIVES {
+                return Err(Error::TooManyDrives {
+                    count: request.drive_count as usize,
+                    max: MAX_DRIVES,
+                });
+            }
+        } else if request.drive_count as usize != self.drives.len() {
             return Err(Error::DriveCountMismatch {
                 declared: request.drive_count,
                 actual: self.drives.len(),
@@ -734,6 +778,9 @@ impl Job {
     /// is Shipping, Received, Transferring or Packaging, [`Error::UnknownDrive`],
     /// [`Error::IllegalDriveTransition`].
     pub fn receive_drive(&mut self, drive_id: &str, actor: &Actor, now: OffsetDateTime) -> Result<(), Error> {
+        if self.export.is_some() {
+            return self.receive_blank_drive(drive_id, actor, now);
+        }
         self.drive_step(
             drive_id,
             actor,
@@ -751,6 +798,135 @@ impl Job {
                 drive: drive_id.to_owned(),
             },
         )
+    }
+
+    /// A blank drive of an export job arrived: it joins the job in Received (its id is the
+    /// one the operator labels it with, [`crate::DRIVE_ID_LEN`] lowercase hex digits), up to
+    /// the count the shipping information declared.
+    fn receive_blank_drive(
+        &mut self,
+        drive_id: &str,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        const ACTION: &str = "receive a drive";
+        self.transact(|job| {
+            job.permit(actor, &[Role::Operator], ACTION)?;
+            job.require_state(
+                &[
+                    JobState::Shipping,
+                    JobState::Received,
+                    JobState::Transferring,
+                    JobState::Packaging,
+                ],
+                ACTION,
+            )?;
+            if !crate::names::is_drive_id(drive_id) {
+                return Err(Error::DriveIdInvalid {
+                    field: "drive_id".into(),
+                    drive_id: drive_id.to_owned(),
+                });
+            }
+            if let Some(drive) = job.drive(drive_id) {
+                return Err(Error::IllegalDriveTransition {
+                    drive_id: drive_id.to_owned(),
+                    from: drive.state,
+                    to: DriveState::Received,
+                });
+            }
+            let declared = job.shipping.as_ref().map_or(0, |s| s.drive_count);
+            if job.drives.len() >= declared as usize {
+                return Err(Error::DriveCountMismatch {
+                    declared,
+                    actual: job.drives.len() + 1,
+                });
+            }
+            let now = timefmt::normalise(now);
+            job.record(
+                actor,
+                now,
+                CustodyEvent::DriveReceived {
+                    drive: drive_id.to_owned(),
+                },
+            )?;
+            job.drives.push(Drive {
+                drive_id: drive_id.to_owned(),
+                wrapped_key: String::new(),
+                manifest_hash: String::new(),
+                earlier_manifest_hashes: Vec::new(),
+                bytes: 0,
+                device: None,
+                bytes_done: 0,
+                state: DriveState::Received,
+                history: vec![StateTime {
+                    state: DriveState::Received,
+                    at: now,
+                }],
+                transfer: None,
+                erasure: None,
+            });
+            if let Some(export) = &mut job.export {
+                // a drive the arrival deadline gave up on came after all
+                let awaited = declared as usize - job.drives.len();
+                export.drives_never_received = export.drives_never_received.min(awaited as u32);
+            }
+            job.settle(actor, now)
+        })
+    }
+
+    /// The arrival deadline of an export job passed with fewer blank drives than the shipping
+    /// information declared: the missing ones are recorded as never received, and the job goes
+    /// on with the drives it has (Packaging once they are all written). A drive that still
+    /// comes later joins the job.
+    ///
+    /// # Errors
+    /// [`Error::NotPermitted`] unless an operator or the system, [`Error::WrongJobType`] for an
+    /// import job, [`Error::NotInThisState`] unless Shipping, Received or Transferring or when
+    /// no drive is awaited.
+    pub fn mark_blank_drives_never_received(
+        &mut self,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        const ACTION: &str = "mark blank drives never received";
+        self.transact(|job| {
+            job.permit(actor, &[Role::Operator, Role::System], ACTION)?;
+            if job.export.is_none() {
+                return Err(wrong_type("a blank drive", job.job_type));
+            }
+            job.require_state(
+                &[JobState::Shipping, JobState::Received, JobState::Transferring],
+                ACTION,
+            )?;
+            let missing = job.awaited_drives();
+            if missing == 0 {
+                return Err(Error::NotInThisState {
+                    action: ACTION,
+                    state: job.state,
+                });
+            }
+            job.record(
+                actor,
+                now,
+                CustodyEvent::BlankDrivesNeverReceived {
+                    count: missing as u32,
+                },
+            )?;
+            if let Some(export) = &mut job.export {
+                export.drives_never_received += missing as u32;
+            }
+            job.settle(actor, now)
+        })
+    }
+
+    /// Blank drives of an export job that the shipping information announced and that have
+    /// neither arrived nor been given up on; 0 for an import job (its drives are listed).
+    pub fn awaited_drives(&self) -> usize {
+        match (&self.export, &self.shipping) {
+            (Some(export), Some(shipping)) => (shipping.drive_count as usize)
+                .saturating_sub(self.drives.len() + export.drives_never_received as usize),
+            _ => 0,
+        }
     }
 
     /// A drive is not in the package or did not arrive in time: Specified -> NeverReceived.
@@ -1043,6 +1219,9 @@ impl Job {
     pub fn check_delete_imported(&self, actor: &Actor) -> Result<&str, Error> {
         const ACTION: &str = "delete the imported blobs";
         self.permit(actor, &[Role::Owner], ACTION)?;
+        if self.export.is_some() {
+            return Err(wrong_type("deleting imported blobs", self.job_type));
+        }
         if !self.state.is_ended() {
             return Err(Error::NotInThisState {
                 action: ACTION,
@@ -1090,9 +1269,13 @@ impl Job {
     pub fn job_type(&self) -> JobType {
         self.job_type
     }
-    /// Where the files go.
+    /// Where the files go (empty for an export job).
     pub fn destination(&self) -> &Destination {
         &self.destination
+    }
+    /// What an export job exports (`None` for an import job).
+    pub fn export(&self) -> Option<&Export> {
+        self.export.as_ref()
     }
     /// The data centre, with the address to ship the drives to.
     pub fn data_centre(&self) -> &DataCentre {
@@ -1279,7 +1462,7 @@ impl Job {
         use DriveState as D;
         loop {
             let any = |states: &[DriveState]| self.drives.iter().any(|d| states.contains(&d.state));
-            let all_done = self.drives.iter().all(|d| d.state.is_done());
+            let all_done = self.drives.iter().all(|d| d.state.is_done()) && self.awaited_drives() == 0;
             let next = match self.state {
                 JobState::Shipping
                     if any(&[D::Received, D::Transferring, D::Completed, D::CompletedMoreInfo]) =>
@@ -1315,6 +1498,10 @@ fn new_drive(spec: DriveSpec, now: OffsetDateTime) -> Drive {
         transfer: None,
         erasure: None,
     }
+}
+
+fn wrong_type(what: &'static str, job_type: JobType) -> Error {
+    Error::WrongJobType { what, job_type }
 }
 
 fn not_permitted(action: &'static str, actor: &Actor) -> Error {

@@ -1,6 +1,6 @@
 //! The import/export job service's domain core: pure, no I/O, no async, no database.
 //!
-//! - [`Job`]: an import job with up to [`MAX_DRIVES`] drives, created from a [`JobSpec`] and
+//! - [`Job`]: an import or export job with up to [`MAX_DRIVES`] drives, created from a [`JobSpec`] and
 //!   moved through the Import/Export job and drive state machines ([`JobState`],
 //!   [`DriveState`]) by methods that take the acting [`Actor`] and the time `now`, and refuse
 //!   with a semantic [`Error`] while leaving the job unchanged.
@@ -39,6 +39,7 @@
 //!     drives: vec![DriveSpec { drive_id: "0123456789abcdef0123456789abcdef".into(), wrapped_key: "k".into(),
 //!                              manifest_hash: "h".into(), earlier_manifest_hashes: vec![],
 //!                              bytes: 100, device: None }],
+//!     export: None,
 //! };
 //! let mut job = Job::create(spec, &centres, |_| false, &owner, now)?;
 //! let ship = ShipRequest { carrier: "DHL".into(), tracking_number: "1Z 999".into(),
@@ -58,6 +59,7 @@ mod deadline;
 mod device;
 mod disposition;
 mod error;
+mod export;
 mod job;
 mod log;
 mod name;
@@ -77,6 +79,10 @@ pub use deadline::{
 pub use device::{DeviceInfo, MAX_DEVICE_TEXT};
 pub use disposition::{Disposition, MAX_RENAME_ATTEMPTS, Placement, numbered_name, place_blob};
 pub use error::Error;
+pub use export::{
+    Export, ExportObject, ExportSpec, MAX_EXPORT_OBJECTS, MAX_FILTER_TEXT, MAX_FILTERS, is_repository_object,
+    is_snapshot_ref,
+};
 pub use job::{
     Address, Contact, DataCentre, DataCentres, Destination, Drive, DriveSpec, Job, JobSpec, JobType,
     JobUpdate, MAX_DRIVE_BYTES, MAX_DRIVES, MAX_SESSIONS_PER_DRIVE, ReturnShipment, ReturnShipping,

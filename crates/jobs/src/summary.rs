@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::deadline::{Deadline, DeadlinePolicy, next_deadline};
-use crate::job::{Drive, Job};
+use crate::job::{Drive, Job, JobType};
 use crate::log::DriveStatus;
 use crate::state::{DriveState, JobState};
 
@@ -15,6 +15,11 @@ pub struct JobSummary {
     pub name: String,
     /// The owning account.
     pub account: String,
+    /// Import or export.
+    pub job_type: JobType,
+    /// The vault an export job exports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<String>,
     /// The job state.
     pub state: JobState,
     /// When the job entered it.
@@ -26,7 +31,8 @@ pub struct JobSummary {
     pub tracking_number: Option<String>,
     /// Bytes transferred, over every drive that was or will be transferred.
     pub bytes_done: u64,
-    /// Bytes to transfer (drives never received excluded).
+    /// Bytes to transfer (drives never received excluded); for an export, the size of the
+    /// objects it copies.
     pub bytes_total: u64,
     /// `bytes_done * 100 / bytes_total`, rounded down; 100 when there is nothing to transfer
     /// and the job is past Transferring, else 0.
@@ -91,13 +97,15 @@ impl JobSummary {
             .drives()
             .iter()
             .filter(|d| d.state != DriveState::NeverReceived);
-        let (bytes_done, bytes_total) = counted.fold((0u64, 0u64), |(done, total), d| {
+        let (bytes_done, drive_bytes) = counted.fold((0u64, 0u64), |(done, total), d| {
             // drive sizes are bounded at creation; saturating keeps a stored oddity from panicking
             (
                 done.saturating_add(d.bytes_done.min(d.bytes)),
                 total.saturating_add(d.bytes),
             )
         });
+        // an export's blank drives have no size until written: the objects say what it copies
+        let bytes_total = job.export().map_or(drive_bytes, |export| export.bytes);
         let past_transfer = matches!(
             job.state(),
             JobState::Packaging | JobState::Completed | JobState::Closed
@@ -105,6 +113,8 @@ impl JobSummary {
         Self {
             name: job.name().to_string(),
             account: job.account().to_owned(),
+            job_type: job.job_type(),
+            vault: job.export().map(|export| export.vault.clone()),
             state: job.state(),
             state_since: job.entered_at(job.state()),
             region: job.data_centre().region.clone(),

@@ -260,7 +260,13 @@ fn creation_rules() {
 
     let mut spec = spec_with(JOB, 1);
     spec.job_type = JobType::Export;
-    assert_eq!(create(spec).unwrap_err(), Error::ExportNotSupported);
+    assert_eq!(
+        create(spec).unwrap_err(),
+        Error::WrongJobType {
+            what: "a destination container",
+            job_type: JobType::Export
+        }
+    );
 
     let mut spec = spec_with(JOB, 1);
     spec.region = "mars".into();

@@ -39,6 +39,7 @@ mod dump;
 mod error;
 mod estimate;
 mod exclude;
+mod export;
 mod forget;
 mod lock;
 mod progress;
@@ -57,6 +58,7 @@ pub use crate::{
     error::{Error, Result},
     estimate::{Sample, Scan, Stored, extrapolate, sample, scan},
     exclude::{Excludes, Includes},
+    export::{Covering, ExportSelection, RepoFile, SnapshotFilter, covering_index_files, select_snapshots},
     forget::{Retention, parse_duration},
     lock::release_held_locks,
     report::{

@@ -54,6 +54,9 @@ pub(crate) struct PrincipalRow {
     pub secret_hash: String,
 }
 
+/// A metadata transaction, from [`Db::begin`].
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
 /// A vault as stored.
 #[derive(Debug, Clone)]
 pub(crate) struct VaultRow {

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse as _;
 use axum::routing::{get, post};
@@ -14,11 +14,11 @@ use seedship_api::{
     WebhookEventKind,
 };
 use seedship_jobs::{
-    Actor, ChainHash, DeadlineKind, DeadlinePolicy, DriveLog, Effect, Job, JobSpec, JobState, JobSummary,
-    ShippingInfo, WARN_BEFORE, approaching_deadline, next_deadline, normalise_tracking_number, tick,
-    verify_chain,
+    Actor, ChainHash, DeadlineKind, DeadlinePolicy, DriveLog, Effect, ExportObject, Job, JobSpec, JobState,
+    JobSummary, ShippingInfo, WARN_BEFORE, approaching_deadline, next_deadline, normalise_tracking_number,
+    tick, verify_chain,
 };
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -30,13 +30,26 @@ use crate::webhooks::{self, States};
 /// Operators act under this login (operator principals carry no name of their own).
 const OPERATOR: &str = "operator";
 
+/// The largest job creation body: an export's object list, up to
+/// [`seedship_jobs::MAX_EXPORT_OBJECTS`] names and sizes of about 100 bytes each.
+const JOB_BODY_LIMIT: usize = 64 << 20;
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/jobs", post(create_job).get(list_jobs))
+        .route(
+            "/api/v1/jobs",
+            post(create_job)
+                .get(list_jobs)
+                .layer(DefaultBodyLimit::max(JOB_BODY_LIMIT)),
+        )
         .route("/api/v1/jobs/{account}/{name}", get(show_job))
         .route("/api/v1/jobs/{account}/{name}/actions", post(act))
         .route("/api/v1/jobs/{account}/{name}/logs", get(logs))
         .route("/api/v1/jobs/{account}/{name}/custody", get(custody))
+        .route(
+            "/api/v1/jobs/{account}/{name}/export-objects",
+            get(export_objects),
+        )
         .route("/api/v1/admin/clock", post(move_clock))
 }
 
@@ -85,7 +98,7 @@ pub(crate) fn detail(state: &AppState, job: Job, review: Option<ShippingInfo>) -
     }
 }
 
-pub(crate) type Tx = Transaction<'static, Any>;
+pub(crate) use crate::db::Tx;
 
 /// A job row as loaded: its id and the version the next write must still find.
 pub(crate) struct Loaded {
@@ -168,10 +181,12 @@ pub(crate) async fn save(tx: &mut Tx, loaded: &Loaded, job: &Job, state: &AppSta
 }
 
 async fn delete(tx: &mut Tx, id: &str) -> Result<(), ApiError> {
-    sqlx::query("DELETE FROM drive_logs WHERE job_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    for rows in [
+        "DELETE FROM drive_logs WHERE job_id = $1",
+        "DELETE FROM export_objects WHERE job_id = $1",
+    ] {
+        sqlx::query(rows).bind(id).execute(&mut **tx).await?;
+    }
     sqlx::query("DELETE FROM jobs WHERE id = $1")
         .bind(id)
         .execute(&mut **tx)
@@ -215,6 +230,10 @@ pub(crate) async fn run_deadlines(state: &AppState) -> Result<(), ApiError> {
                         deadline,
                     };
                     webhooks::enqueue(&mut tx, state, &account, None, kind).await?;
+                }
+                Effect::BlankDrivesNeverReceived { .. } => {
+                    tracing::info!(%account, job = %name, "blank drives never received");
+                    job.mark_blank_drives_never_received(&Actor::system(), now)?;
                 }
                 Effect::DriveNeverReceived { drive_id, .. } => {
                     tracing::info!(%account, job = %name, %drive_id, "drive never received");
@@ -304,7 +323,7 @@ async fn create_job(
 pub(crate) async fn create(
     state: &AppState,
     principal: &Principal,
-    spec: JobSpec,
+    mut spec: JobSpec,
     dry_run: bool,
 ) -> Result<Option<Job>, ApiError> {
     let Principal::Account {
@@ -315,7 +334,15 @@ pub(crate) async fn create(
         return Err(ApiError::forbidden("only account owners create jobs"));
     };
     run_deadlines(state).await?;
-    require_destination(state, account_id, &spec).await?;
+    if spec.job_type == seedship_jobs::JobType::Import {
+        require_destination(state, account_id, &spec).await?;
+    }
+    crate::export::prepare(state, account_id, &mut spec).await?;
+    let objects = spec
+        .export
+        .as_ref()
+        .map(|e| e.objects.clone())
+        .unwrap_or_default();
     let mut tx = state.db.begin().await?;
     let taken = load(&mut tx, account_name, &spec.name).await?.is_some();
     let created = Job::create(
@@ -359,6 +386,9 @@ pub(crate) async fn create(
         }
         _ => err.into(),
     })?;
+    if job.export().is_some() {
+        crate::export::store_objects(&mut tx, &id, &objects).await?;
+    }
     webhooks::job_changed(&mut tx, state, &id, None, &job).await?;
     tx.commit().await?;
     tracing::info!(account = %account_name, job = %job.name().as_str(), "job created");
@@ -610,6 +640,24 @@ pub(crate) async fn custody_report(
         verified: verdict.is_ok(),
         error: verdict.err().map(|e| e.to_string()),
     })
+}
+
+async fn export_objects(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name)): Path<(String, String)>,
+) -> Result<Json<Vec<ExportObject>>, ApiError> {
+    actor_for(&principal, &account)?;
+    let mut tx = state.db.begin().await?;
+    let (loaded, job) = load_or_404(&mut tx, &account, &name).await?;
+    if job.export().is_none() {
+        return Err(seedship_jobs::Error::WrongJobType {
+            what: "an export object list",
+            job_type: job.job_type(),
+        }
+        .into());
+    }
+    Ok(Json(crate::export::stored_objects(&mut tx, &loaded.id).await?))
 }
 
 async fn move_clock(

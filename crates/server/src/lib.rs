@@ -22,6 +22,7 @@ mod auth;
 mod config;
 mod db;
 mod error;
+mod export;
 mod extract;
 mod import;
 mod jobs;

@@ -15,6 +15,7 @@ pub(crate) fn app(state: AppState) -> Router {
         )
         .merge(crate::api::router())
         .merge(crate::jobs::router())
+        .merge(crate::export::router())
         .merge(crate::import::router())
         .merge(crate::lifecycle::router())
         .merge(crate::quota::router())

@@ -5,26 +5,44 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{ArgGroup, Args, Subcommand};
 use seedship_api::{Client, JobAction};
-use seedship_jobs::{Address, JobSpec, JobUpdate};
+use seedship_jobs::{Address, JobSpec, JobType, JobUpdate};
 use time::format_description::well_known::Rfc3339;
 
+use super::job_export::{self, ExportArgs, PreviewArgs};
 use crate::jobs::{self, emit_detail, parse_ship_date, read_spec, ship_action};
 use crate::shared::connect;
-use crate::{Context, output};
+use crate::{Context, exit, output};
 
 #[derive(Debug, Subcommand)]
 pub enum JobCmd {
-    /// Create an import job from a JSON job specification (the answer names the shipping address).
+    /// Create an import or export job from a JSON job specification (the answer names the
+    /// shipping address).
     Create {
         #[command(flatten)]
         target: CredentialsArg,
-        /// JSON file of the job (name, destination, region, contact, return shipping, drives).
+        /// JSON file of the job (name, destination, region, contact, return shipping, drives;
+        /// an export's has no destination or drives).
         #[arg(long)]
         spec: PathBuf,
+        /// Import: drives carry data in. Export: blank drives carry a vault (or snapshots of
+        /// it) back; give --vault and --owner-key.
+        #[arg(long = "type", value_enum, default_value_t = JobKind::Import)]
+        job_type: JobKind,
         /// Take the drives from these journals (drive id, key wrapped to the import service,
         /// manifest hash, bytes) instead of the spec's `drives`; once per drive.
         #[arg(long, value_name = "FILE")]
         journal: Vec<PathBuf>,
+        #[command(flatten)]
+        export: ExportArgs,
+    },
+    /// How many bytes and blank drives an export needs (Import/Export's PreviewExport): the
+    /// whole vault computed by the server, a snapshot selection on this machine (it needs the
+    /// repository password, which the server does not hold).
+    PreviewExport {
+        #[command(flatten)]
+        target: CredentialsArg,
+        #[command(flatten)]
+        preview: PreviewArgs,
     },
     /// Show a job: states, drives, progress, deadline.
     Show(JobArg),
@@ -105,6 +123,13 @@ pub enum JobCmd {
     },
 }
 
+/// `--type` of `job create`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JobKind {
+    Import,
+    Export,
+}
+
 #[derive(Debug, Args)]
 pub struct CredentialsArg {
     /// Account owner or operator credentials file.
@@ -114,7 +139,7 @@ pub struct CredentialsArg {
 
 #[derive(Debug, Args)]
 pub struct JobArg {
-    /// The import job's name.
+    /// The job's name.
     #[arg(long = "job", value_name = "NAME", required_unless_present = "name")]
     job: Option<String>,
     /// The job's name without --job (the earlier spelling, still accepted).
@@ -150,16 +175,40 @@ impl JobCmd {
             JobCmd::Create {
                 target,
                 spec,
+                job_type,
                 journal,
+                export,
             } => {
                 let mut value = read_spec(&spec)?;
                 if !journal.is_empty() {
+                    if job_type == JobKind::Export {
+                        return Err(exit::usage(
+                            "--journal names an import's drives; an export's blank drives have none"
+                                .to_owned(),
+                        ));
+                    }
                     value["drives"] = serde_json::to_value(seedship_agent::drive_specs(&journal)?)?;
                 }
-                let spec: JobSpec =
+                let mut spec: JobSpec =
                     serde_json::from_value(value).with_context(|| format!("job spec {}", spec.display()))?;
+                match job_type {
+                    JobKind::Export => {
+                        spec.job_type = JobType::Export;
+                        spec.export = Some(export.spec(ctx)?);
+                    }
+                    JobKind::Import if export.owner_key.is_some() || export.selection.vault().is_ok() => {
+                        return Err(exit::usage(
+                            "--vault and --owner-key are for --type export".to_owned(),
+                        ));
+                    }
+                    JobKind::Import => {}
+                }
                 let (client, _) = connect(&target.credentials)?;
                 emit_detail(ctx, &client.create_job(&spec)?)
+            }
+            JobCmd::PreviewExport { target, preview } => {
+                let (client, _) = connect(&target.credentials)?;
+                job_export::preview(&preview, &client, ctx)
             }
             JobCmd::Show(job) => {
                 let (client, account) = job.open()?;

@@ -9,6 +9,7 @@ mod drive;
 mod exit_codes;
 mod import;
 mod job;
+mod job_export;
 mod keygen;
 mod plan;
 mod policy;

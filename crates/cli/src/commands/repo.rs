@@ -191,7 +191,7 @@ impl RepoCommand {
 }
 
 impl RepoArgs {
-    fn open(&self, ctx: &Context) -> anyhow::Result<Repo> {
+    pub(crate) fn open(&self, ctx: &Context) -> anyhow::Result<Repo> {
         let location = match &self.repo {
             Some(location) => location.clone(),
             None => shared::agent_dir(self.config_dir.clone())

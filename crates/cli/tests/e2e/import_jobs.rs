@@ -3,9 +3,10 @@
 //! missing drive is NeverReceived.
 
 use crate::server_support::{
-    SEEDSHIP, Server, admin_create, assert_exit, create_container, drive_id, path, seedship, seedship_output,
+    SEEDSHIP, Server, admin_create, assert_exit, create_container, drive_id, path, refused, seedship,
+    seedship_output,
 };
-use seedship_api::{Client, ClientError, Credentials, JobAction};
+use seedship_api::{Client, Credentials, JobAction};
 use seedship_jobs::{DriveState, JobSpec, JobState};
 use serde_json::json;
 use std::process::Command;
@@ -42,22 +43,6 @@ fn ship(tracking: &str, drive_count: u32, dry_run: bool) -> JobAction {
 
 fn receive(drive_id: &str) -> JobAction {
     serde_json::from_value(json!({"action": "receive", "drive_id": drive_id})).expect("receive")
-}
-
-/// The rule that refused, after checking it was a refusal with that HTTP status.
-fn refused<T: std::fmt::Debug>(result: Result<T, ClientError>, status: u16) -> String {
-    match result {
-        Err(ClientError::Api {
-            status: got,
-            rule,
-            message,
-            ..
-        }) => {
-            assert_eq!(got, status, "{message}");
-            rule.unwrap_or(message)
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
 }
 
 fn client(dir: &std::path::Path, server: &Server, kind: &str, name: &str) -> Client {

@@ -14,6 +14,7 @@ mod completions;
 mod diskprep_pty;
 mod drive;
 mod drive_mount;
+mod export_jobs;
 mod from_drive;
 mod import_jobs;
 mod import_receive;

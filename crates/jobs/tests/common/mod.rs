@@ -90,7 +90,71 @@ pub fn spec_with(name: &str, drives: usize) -> JobSpec {
             address: address("Acme IT"),
         },
         drives: (0..drives).map(|i| drive_spec(&format!("D{i}"))).collect(),
+        export: None,
     }
+}
+
+/// A repository object id (64 lowercase hex digits) standing for `n`.
+pub fn object_id(n: u32) -> String {
+    format!("{n:064x}")
+}
+
+/// The objects of a small repository: config, a key, a snapshot, an index and `packs` packs.
+pub fn repository_objects(packs: u32) -> Vec<ExportObject> {
+    let mut objects = vec![
+        ExportObject {
+            name: "config".into(),
+            size: 155,
+        },
+        ExportObject {
+            name: format!("keys/{}", object_id(1)),
+            size: 400,
+        },
+        ExportObject {
+            name: format!("snapshots/{}", object_id(2)),
+            size: 300,
+        },
+        ExportObject {
+            name: format!("index/{}", object_id(3)),
+            size: 2000,
+        },
+    ];
+    for n in 0..packs {
+        let id = format!("{:064x}", 0xab00 + n);
+        objects.push(ExportObject {
+            name: format!("data/{}/{id}", &id[..2]),
+            size: 1 << 20,
+        });
+    }
+    objects
+}
+
+/// An export job's spec: the whole vault `vault`, 3 packs.
+pub fn export_spec(name: &str) -> JobSpec {
+    JobSpec {
+        job_type: JobType::Export,
+        destination: Destination::default(),
+        drives: Vec::new(),
+        export: Some(ExportSpec {
+            vault: "laptop".into(),
+            owner_key: "seedship-x25519-public-1:00".into(),
+            objects: repository_objects(3),
+            ..ExportSpec::default()
+        }),
+        ..spec_with(name, 0)
+    }
+}
+
+pub fn create_export() -> Job {
+    Job::create(export_spec(JOB), &centres(), |_| false, &owner(), t0()).unwrap()
+}
+
+/// An export job whose shipping information announces `count` blank drives.
+pub fn shipped_export(count: u32) -> Job {
+    let mut job = create_export();
+    job.ship(&ship_request(count), |_| false, &owner(), at_day(1))
+        .unwrap();
+    job
 }
 
 pub fn create(drives: usize) -> Job {

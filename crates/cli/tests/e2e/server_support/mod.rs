@@ -675,3 +675,19 @@ pub fn hand_job_spec(job: &str, storage: &str, container: &str, prefix: &str) ->
 pub fn drive_id(label: &str) -> String {
     blake3::hash(label.as_bytes()).to_hex()[..32].to_owned()
 }
+
+/// The rule that refused, after checking it was a refusal with that HTTP status.
+pub fn refused<T: std::fmt::Debug>(result: Result<T, seedship_api::ClientError>, status: u16) -> String {
+    match result {
+        Err(seedship_api::ClientError::Api {
+            status: got,
+            rule,
+            message,
+            ..
+        }) => {
+            assert_eq!(got, status, "{message}");
+            rule.unwrap_or(message)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
