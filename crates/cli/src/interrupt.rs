@@ -1,6 +1,7 @@
 //! Ctrl-C during a command that locks a repository: the restic locks the process holds are
 //! removed before it ends with exit code 130, as restic does, so that no stale lock blocks the
-//! next `prune`. Nothing else needs undoing: what was written is complete or unreferenced.
+//! next `prune`. The temporary files of writes still running are removed too; nothing else
+//! needs undoing: what was written is complete or unreferenced.
 
 /// Watches for Ctrl-C (SIGINT) on a thread of its own for the rest of the process.
 pub fn release_locks_on_ctrl_c() {
@@ -10,6 +11,7 @@ pub fn release_locks_on_ctrl_c() {
         };
         if runtime.block_on(tokio::signal::ctrl_c()).is_ok() {
             seedship_repo::release_held_locks();
+            seedship_durable::remove_own_temporaries();
             std::process::exit(i32::from(crate::exit::INTERRUPTED));
         }
     });

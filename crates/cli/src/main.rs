@@ -71,7 +71,12 @@ fn main() -> std::process::ExitCode {
     };
     match cli.command.run(&ctx) {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => exit::report(&err, ctx.json),
+        Err(err) => {
+            // Pack writes other threads were in the middle of would stay behind as
+            // temporary files: a full disk gets all of its space back.
+            seedship_durable::remove_own_temporaries();
+            exit::report(&err, ctx.json)
+        }
     }
 }
 

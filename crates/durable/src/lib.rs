@@ -11,13 +11,37 @@
 //! running process is still writing. A write that fails removes its temporary file first, so
 //! that a full disk gets its space back.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 /// What comes between a temporary file's name and its writer's process id.
 pub const TEMPORARY_MARK: &str = ".tmp-";
+
+/// The temporary files this process is writing, so that [`remove_own_temporaries`] can
+/// remove them when the process ends early: a backup whose one pack write fails ends while
+/// other threads are still in the middle of theirs, and exiting skips their clean-up.
+static WRITING: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+fn writing() -> std::sync::MutexGuard<'static, BTreeSet<PathBuf>> {
+    WRITING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes the temporary files this process is still writing (for a process about to end on
+/// an error or a signal); returns how many it removed. A file still being written is
+/// unlinked under its writer, which then fails or finishes into nothing.
+pub fn remove_own_temporaries() -> usize {
+    let mut removed = 0;
+    for temporary in std::mem::take(&mut *writing()) {
+        if std::fs::remove_file(&temporary).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
 
 /// Writes `contents` to `path` atomically and durably, replacing what is there (mode 0666
 /// before the umask).
@@ -107,6 +131,7 @@ impl PendingFile {
             .create_new(true)
             .mode(options.mode)
             .open(&temporary)?;
+        writing().insert(temporary.clone());
         Ok(Self {
             path: path.to_owned(),
             temporary,
@@ -150,6 +175,7 @@ impl PendingFile {
             renameat_with(CWD, &self.temporary, CWD, &self.path, RenameFlags::NOREPLACE)?;
         }
         // In place: nothing left for `drop` to remove.
+        writing().remove(&self.temporary);
         self.temporary = PathBuf::new();
         sync_dir(parent(&self.path))
     }
@@ -162,6 +188,7 @@ impl Drop for PendingFile {
             // the target, if any, is untouched. The removal's own failure would hide the
             // cause the caller reports.
             let _ = std::fs::remove_file(&self.temporary);
+            writing().remove(&self.temporary);
         }
     }
 }

@@ -32,7 +32,7 @@ fn action(value: serde_json::Value) -> JobAction {
 }
 
 /// The spec file of an export job: no destination, no drives.
-fn write_spec(dir: &Path, name: &str) -> std::path::PathBuf {
+pub(crate) fn write_spec(dir: &Path, name: &str) -> std::path::PathBuf {
     let address = json!({"recipient": "Ann", "street": ["2 Lane"], "city": "Utrecht",
                          "postal_code": "3511", "country": "NL", "phone": ""});
     let file = dir.join(format!("{name}.json"));

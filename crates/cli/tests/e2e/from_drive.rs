@@ -21,13 +21,13 @@ const NOT_ONE_SET: i32 = 30;
 
 /// A backed-up sample tree, the owner's key pair, and the repository prepared onto two
 /// drives `d1`, `d2` (session `export-1`) with the key on the drives.
-struct Exported {
+pub(crate) struct Exported {
     sandbox: Sandbox,
     source: PathBuf,
 }
 
 impl Exported {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let sandbox = Sandbox::new();
         let source = sandbox.path("source");
         SampleTree::build(&source, 12 << 20).expect("sample tree");
@@ -70,7 +70,13 @@ impl Exported {
     }
 
     /// `seedship restore --from-drive ... --key KEY latest --target TARGET` plus `extra`.
-    fn restore(&self, drives: &[&str], key: &str, target: &str, extra: &[&str]) -> crate::agent_support::Run {
+    pub(crate) fn restore(
+        &self,
+        drives: &[&str],
+        key: &str,
+        target: &str,
+        extra: &[&str],
+    ) -> crate::agent_support::Run {
         let mut args = vec!["restore", "latest", "--target", target, "--key", key];
         for drive in drives {
             args.extend(["--from-drive", drive]);
@@ -87,7 +93,7 @@ impl Exported {
     }
 
     /// The largest file below drive `drive`'s session directory: a segment of the data pack.
-    fn largest_data_file(&self, drive: &str) -> PathBuf {
+    pub(crate) fn largest_data_file(&self, drive: &str) -> PathBuf {
         let mut files = Vec::new();
         walk(&self.sandbox.path(drive).join("export-1/data"), &mut files);
         files
