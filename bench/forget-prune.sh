@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # `seedship forget --prune` against `restic forget --prune` on two copies of one repository:
-# ten snapshots of a tree that gains a new set of files (SET_MB megabytes, random bytes, so
-# nothing deduplicates) at every snapshot and drops the set three snapshots old, so the
-# repository holds ten sets and each snapshot three. Both forget the older half of the
-# snapshots (--keep-last 5) and prune what only those referenced (the three oldest sets).
-# Each run gets its own fresh copy; the pair runs ROUNDS times in alternating order. Both
-# copies are checked with `restic check` afterwards.
+# ten snapshots; each adds a set of SET_MB megabytes of random 2 MiB files (nothing
+# deduplicates), half of them kept for good and half (interleaved by name, so the same packs
+# hold both) deleted before the next snapshot. Both forget the older half of the snapshots
+# (--keep-last 5) and prune: the short-lived halves of the five forgotten snapshots become
+# unused inside packs that also hold data still in use, so prune repacks (restic's default
+# --max-unused 5%) as well as deleting. Each run gets its own fresh copy; the pair runs ROUNDS
+# times in alternating order. Both copies are checked with `restic check --read-data`.
 #
 #   bash bench/forget-prune.sh [SET_MB] [ROUNDS] [BINARY]   # default 200 MB sets (2 GB), 2 rounds
 set -euo pipefail
@@ -18,12 +19,12 @@ export SEEDSHIP_PASSWORD=bench RESTIC_PASSWORD=bench
 
 mkdir -p "$work/tree"
 for i in $(seq 1 10); do
+    # The short-lived (odd-numbered) files of the earlier sets go; the even ones stay.
+    rm -f "$work"/tree/set*/f*[13579]
     mkdir "$work/tree/set$i"
-    for j in $(seq 1 $((set_mb / 8))); do
-        head -c $((8 << 20)) /dev/urandom >"$work/tree/set$i/f$j"
+    for j in $(seq -w 1 $((set_mb / 2))); do
+        head -c $((2 << 20)) /dev/urandom >"$work/tree/set$i/f$j"
     done
-    old=$((i - 3))
-    if [ "$old" -ge 1 ]; then rm -rf "$work/tree/set$old"; fi
     "$bin" backup --repo "$work/repo" --no-cache --no-progress "$work/tree" >/dev/null
 done
 echo "repository: $(du -sb "$work/repo" | cut -f1) bytes, $(restic -r "$work/repo" snapshots --json --no-cache | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') snapshots; $(nproc) cores"
@@ -54,6 +55,6 @@ for round in $(seq 1 "$rounds"); do
     done
 done
 for tool in restic seedship; do
-    restic -r "$work/copy-$tool" --no-cache check >/dev/null 2>&1 && echo "restic check of the $tool copy: ok" \
+    restic -r "$work/copy-$tool" --no-cache check --read-data >/dev/null 2>&1 && echo "restic check of the $tool copy: ok" \
         || { echo "restic check of the $tool copy: FAILED"; exit 1; }
 done

@@ -169,7 +169,8 @@ impl Repo {
     }
 
     /// Deletes the data no snapshot uses: packs with nothing used are deleted, packs mostly
-    /// unused are repacked, until at most 5% of the repository is unused (restic's default).
+    /// unused are repacked, until at most 5% of the repository is unused (restic's default),
+    /// with no limit on how much is repacked (restic's default too).
     /// Deletes at once, as restic does, under an exclusive lock.
     ///
     /// # Errors
@@ -179,6 +180,10 @@ impl Repo {
         let _lock = self.lock(LockKind::Exclusive)?;
         let options = PruneOptions::default()
             .max_unused(LimitOption::Percentage(5))
+            // As restic: repack as much as reaching `max_unused` takes (rustic stops at 10% of
+            // the repository, which left a quarter of it unused after forgetting half the
+            // snapshots in bench/forget-prune.sh).
+            .max_repack(LimitOption::Unlimited)
             // Delete at once, as restic does: rustic's deferred deletion keeps packs in an
             // index field restic does not know.
             .instant_delete(true);
