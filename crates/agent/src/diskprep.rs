@@ -191,6 +191,7 @@ fn plan_and_copy<O: Operator>(
                 metadata: None,
                 properties: None,
             }],
+            listed: None,
             drives: drives
                 .iter()
                 .enumerate()
@@ -200,6 +201,7 @@ fn plan_and_copy<O: Operator>(
                     format: true,
                     encrypt: true,
                     existing_key: None,
+                    drive_id: None,
                 })
                 .collect(),
             capacity: options.capacity,

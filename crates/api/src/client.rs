@@ -516,6 +516,36 @@ impl Client {
         self.call::<(), _>(None, &api_path(&["jobs", account, name, "export-objects"])?)
     }
 
+    /// Reads object `object` (`data/ab/ab..`, `index/..`, `config`...) of export job `name`'s
+    /// vault from byte `from` on, streamed (operator, while the job's drives are written).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered; [`ClientError::Api`] with status 206 expected
+    /// when a server ignored the range.
+    pub fn read_export_object(
+        &self,
+        account: &str,
+        name: &str,
+        object: &str,
+        from: u64,
+    ) -> Result<reqwest::blocking::Response, ClientError> {
+        let url = self.job_object_url(account, name, "export-objects", object)?;
+        let mut request = self.http.get(&url);
+        if from > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
+        }
+        let response = self.send_raw(&url, request)?;
+        if from > 0 && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+            return Err(api_error(
+                &url,
+                response.status().as_u16(),
+                format!("asked for bytes {from}- and got the whole object"),
+            ));
+        }
+        Ok(response)
+    }
+
     /// Creates an import or export job (account owner); the answer carries the shipping address.
     ///
     /// # Errors

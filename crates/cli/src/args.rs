@@ -167,7 +167,7 @@ pub struct JobTarget {
     /// Account owner or operator credentials file.
     #[arg(long, env = "SEEDSHIP_CREDENTIALS", value_name = "FILE")]
     credentials: PathBuf,
-    /// The import job's name.
+    /// The job's name.
     #[arg(long, value_name = "NAME")]
     pub job: String,
     /// The job's account (default: the account of owner credentials; for an operator, the

@@ -50,6 +50,9 @@ pub const DRIVES_DAMAGED: u8 = 29;
 /// The drives given to a restore are not one whole drive set carrying a repository (another
 /// set mixed in, a drive missing or given twice, no marker or no drive key on a drive).
 pub const NOT_ONE_SET: u8 = 30;
+/// `export write` refused a drive: not a drive of the job (an id it lacks, or another
+/// drive's marker on it: a drive of another export), given twice, or past writing.
+pub const EXPORT_DRIVE_REFUSED: u8 = 31;
 /// Interrupted by Ctrl-C / SIGINT.
 pub const INTERRUPTED: u8 = 130;
 
@@ -102,6 +105,10 @@ pub const TABLE: &[(u8, &str)] = &[
     (
         NOT_ONE_SET,
         "restore from drives: the drives are not one whole drive set carrying a repository",
+    ),
+    (
+        EXPORT_DRIVE_REFUSED,
+        "export write: a drive that is not a blank drive of the job (another export's, given twice, past writing)",
     ),
     (INTERRUPTED, "interrupted"),
 ];
@@ -172,6 +179,19 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
         }
         if let Some(err) = cause.downcast_ref::<seedship_repo::Error>() {
             return repo_code(err);
+        }
+        if let Some(err) = cause.downcast_ref::<seedship_export::Error>() {
+            use seedship_export::Error as E;
+            match err {
+                E::Write(err) | E::Drive { source: err, .. } => return drive_code(err),
+                E::Server { source, .. } => return client_code(source),
+                E::UnknownDrive { .. }
+                | E::DriveTwice { .. }
+                | E::ForeignDrive { .. }
+                | E::NotWritable { .. }
+                | E::NotAnExport { .. } => return EXPORT_DRIVE_REFUSED,
+                _ => {}
+            }
         }
         if let Some(err) = cause.downcast_ref::<seedship_drive::Error>() {
             return drive_code(err);

@@ -6,12 +6,12 @@ use crate::error::{Error, Result};
 use crate::format::{self, Manifest, ManifestEntry, NONCE_LEN, Plan, SegmentSpec};
 use crate::fsutil;
 use crate::journal::{Journal, RangeDone};
-use crate::plan::{BUCKET, mtime_ns};
+use crate::plan::BUCKET;
+use crate::source::{PlannedFile, Source};
 use seedship_progress::Task;
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -46,14 +46,19 @@ pub(crate) fn manifest_path(drive: &Path, session: &str) -> PathBuf {
     session_dir(drive, session).join("manifest.ssm")
 }
 
-/// Absolute source path of a planned segment.
-pub(crate) fn source_path(plan: &Plan, spec: &SegmentSpec) -> PathBuf {
-    let root = plan
-        .roots
-        .get(spec.root as usize)
-        .map(|r| PathBuf::from(std::ffi::OsStr::from_bytes(r)))
-        .unwrap_or_default();
-    root.join(std::ffi::OsStr::from_bytes(&spec.path))
+/// A source file that ends early has changed since it was planned; any other read error is
+/// the source's own (a vault object that fails its check, a connection lost).
+fn read_error(path: &Path, err: std::io::Error) -> Error {
+    if err.kind() == std::io::ErrorKind::UnexpectedEof {
+        Error::SourceChanged {
+            path: path.to_owned(),
+        }
+    } else {
+        Error::SourceRead {
+            path: path.to_owned(),
+            source: err,
+        }
+    }
 }
 
 /// Byte counters of one run on one drive (stored bytes: ciphertext with nonces and tags).
@@ -93,6 +98,7 @@ pub(crate) struct DriveJob<'a> {
     pub(crate) drive_id: [u8; 16],
     pub(crate) key: &'a DriveKey,
     pub(crate) plan: &'a Plan,
+    pub(crate) source: &'a dyn Source,
 }
 
 /// What reaches the writer, in copy order.
@@ -198,6 +204,7 @@ pub(crate) fn copy_drive(
         drive_id: job.drive_id,
         key: job.key,
         plan,
+        source: job.source,
     };
     let journal = &mut *job.journal;
     let seq = job.seq;
@@ -267,6 +274,7 @@ struct Target<'a> {
     drive_id: [u8; 16],
     key: &'a DriveKey,
     plan: &'a Plan,
+    source: &'a dyn Source,
 }
 
 /// After a crash, ranges written after the last checkpoint are still on the drive. Each
@@ -343,28 +351,31 @@ fn produce(
     pool: &mpsc::Receiver<Vec<u8>>,
 ) -> Result<bool> {
     let plan = t.plan;
-    let path = source_path(plan, spec);
-    let meta = std::fs::metadata(&path).map_err(|_| Error::SourceChanged { path: path.clone() })?;
-    if meta.len() != spec.file_size || mtime_ns(&meta) != spec.mtime_ns {
-        return Err(Error::SourceChanged { path });
-    }
-    let mut file = File::open(&path).map_err(Error::io(&path))?;
+    let root = plan.roots.get(spec.root as usize).map_or(&[][..], Vec::as_slice);
+    let file = PlannedFile {
+        root,
+        rel: &spec.path,
+        size: spec.file_size,
+        mtime_ns: spec.mtime_ns,
+    };
+    let path = file.path();
     let range = u64::from(plan.range_size);
     let from = spec.offset + (start * range).min(spec.len);
     // The whole-file hash needs every byte before `from`: carried over from the previous
     // drive in this run, or read again from the source (read only, nothing is rewritten).
-    let mut hasher = match carry.remove(&spec.file_id) {
-        Some((pos, h)) if pos == from => h,
+    let (mut reader, mut hasher) = match carry.remove(&spec.file_id) {
+        Some((pos, h)) if pos == from => (t.source.open(&file, from)?, h),
         _ => {
+            let mut reader = t.source.open(&file, 0)?;
             let mut h = blake3::Hasher::new();
-            let copied = std::io::copy(&mut (&mut file).take(from), &mut h).map_err(Error::io(&path))?;
+            let copied =
+                std::io::copy(&mut (&mut reader).take(from), &mut h).map_err(|e| read_error(&path, e))?;
             if copied != from {
                 return Err(Error::SourceChanged { path });
             }
-            h
+            (reader, h)
         }
     };
-    file.seek(SeekFrom::Start(from)).map_err(Error::io(&path))?;
     let count = spec.range_count(plan.range_size);
     for idx in start..count {
         let len = spec.range_len(plan.range_size, idx) as usize;
@@ -372,8 +383,9 @@ fn produce(
         let mut record = pool.try_recv().unwrap_or_default();
         record.clear();
         record.resize(NONCE_LEN + len, 0);
-        file.read_exact(&mut record[NONCE_LEN..])
-            .map_err(|_| Error::SourceChanged { path: path.clone() })?;
+        reader
+            .read_exact(&mut record[NONCE_LEN..])
+            .map_err(|e| read_error(&path, e))?;
         hasher.update(&record[NONCE_LEN..]);
         if !lanes.send(Job::Seal { seg, idx, record }) {
             return Ok(false);

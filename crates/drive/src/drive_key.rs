@@ -63,6 +63,17 @@ pub(crate) fn put(journal: &Journal, drive: &Path, to: &Recipient) -> Result<()>
     write(drive, &wrapped)
 }
 
+/// Removes the passphrase's wrapping of the drive key from `journal`, so that only the
+/// wrappings to public keys remain: once an export's drives are written and verified, the
+/// data centre keeps nothing that opens them (the owner's private key does). The journal's
+/// session can no longer be resumed or verified after that. Returns whether there was one.
+///
+/// # Errors
+/// Journal errors.
+pub fn forget_passphrase(journal: &Path) -> Result<bool> {
+    Journal::open(journal)?.forget_passphrase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

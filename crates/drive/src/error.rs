@@ -113,6 +113,14 @@ pub enum Error {
         /// The changed file.
         path: PathBuf,
     },
+    /// Reading a source file failed (a vault object that fails its check, a lost connection).
+    #[error("reading source {path}: {source}")]
+    SourceRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A file asked to become a page blob: the import writes block blobs only (no store
     /// behind the server keeps page blobs), and never turns one silently into the other.
     #[error(

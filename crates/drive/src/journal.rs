@@ -229,6 +229,26 @@ impl Journal {
         blob(&self.path, "drive id", v)
     }
 
+    /// Removes the passphrase's wrapping of the drive key, overwriting it where it was stored
+    /// (SQLite's secure delete, then a checkpoint that empties the write-ahead log). Returns
+    /// whether there was one.
+    pub(crate) fn forget_passphrase(&mut self) -> Result<bool> {
+        self.conn
+            .pragma_update(None, "secure_delete", true)
+            .map_err(Error::journal(&self.path))?;
+        let removed = self
+            .conn
+            .execute(
+                "DELETE FROM wrapped_keys WHERE holder = ?1",
+                [Holder::Passphrase.name()],
+            )
+            .map_err(Error::journal(&self.path))?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(Error::journal(&self.path))?;
+        Ok(removed > 0)
+    }
+
     /// Every wrapping of the drive key, with its holder.
     pub(crate) fn wrapped_keys(&self) -> Result<Vec<(Holder, WrappedKey)>> {
         let mut stmt = self

@@ -31,7 +31,9 @@
 //!         format: false,
 //!         encrypt: true,
 //!         existing_key: None,
+//!         drive_id: None,
 //!     }],
+//!     listed: None,
 //!     capacity: None,
 //!     service_key: Some(service),
 //!     recovery_key: None,
@@ -60,13 +62,14 @@ mod plan;
 mod reader;
 mod session;
 mod shipping;
+mod source;
 mod verify;
 
 pub use check::{RangeProblem, RangeSink, RangeStatus, SegmentCheck, SegmentStatus, WriteSink};
 pub use copy::Counters;
 pub use crypto::{Identity, Recipient, Unlock};
 pub use device::{MAX_ATTRIBUTE, MAX_MOUNTINFO, MAX_MOUNTS, inspect_device};
-pub use drive_key::{DRIVE_KEY_NAME, write_drive_key};
+pub use drive_key::{DRIVE_KEY_NAME, forget_passphrase, write_drive_key};
 pub use error::{Error, Result};
 pub use format::{BlobType, Disposition, MAX_DRIVES};
 pub use keys::{parse_recipient, read_identity, read_recipient, write_keypair};
@@ -74,6 +77,10 @@ pub use marker::{MARKER_NAME, read_drive_id};
 pub use plan::{Dataset, DriveTarget, PlanSummary, PrepareOptions, PreparedSession, drives_needed, plan};
 pub use reader::{FileCheck, FileRange, FileStatus, ImportDrive, ImportFile, ImportSet, ShippedDrive};
 pub use seedship_jobs::DeviceInfo;
-pub use session::{AbortSummary, CopySummary, DriveSummary, abort, resume};
+pub use session::{
+    AbortSummary, CopySummary, DriveSummary, PlannedSegment, SessionPlan, abort, drive_task, resume,
+    resume_from, session_plan,
+};
 pub use shipping::{ShippingRecord, session_complete, shipping_record};
+pub use source::{ListedFiles, PlannedFile, Source};
 pub use verify::{ManifestStatus, SessionReport, VerifyReport, verify};

@@ -7,6 +7,7 @@ use crate::format::{self, BlobType, Disposition, MAX_DRIVES, RANGE_OVERHEAD, RAN
 use crate::fsutil;
 use crate::journal::Journal;
 use crate::marker;
+use crate::source::ListedFiles;
 use seedship_jobs::DeviceInfo;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -48,14 +49,20 @@ pub struct DriveTarget {
     pub encrypt: bool,
     /// Take the drive key from this earlier journal of the same drive (a new journal).
     pub existing_key: Option<PathBuf>,
+    /// The drive id a new drive key goes with; `None`: a random one. An export writes the id
+    /// the job service knows the blank drive by.
+    pub drive_id: Option<[u8; 16]>,
 }
 
 /// Everything `prepare` needs.
 pub struct PrepareOptions {
     /// The copy session id.
     pub session_id: String,
-    /// The sources.
+    /// The sources on this machine.
     pub datasets: Vec<Dataset>,
+    /// Files read through a [`Source`](crate::Source) instead (then `datasets` is empty):
+    /// run the session with [`PreparedSession::run_from`].
+    pub listed: Option<ListedFiles>,
     /// The drives, in filling order.
     pub drives: Vec<DriveTarget>,
     /// Capacity per drive in bytes instead of the file system's free space.
@@ -249,6 +256,39 @@ fn scan(datasets: &[Dataset]) -> Result<(Vec<Vec<u8>>, Vec<SourceFile>)> {
         roots.push(root_dir.as_os_str().as_bytes().to_vec());
     }
     Ok((roots, files))
+}
+
+/// The single root and the files of a listed session (block blobs, renamed on conflict, as
+/// `drive prepare` defaults to).
+fn listed_files(listed: &ListedFiles) -> Result<(Vec<Vec<u8>>, Vec<SourceFile>)> {
+    if listed.origin.starts_with('/') {
+        return Err(Error::Conflict(
+            "a listed session's origin must not look like a directory",
+        ));
+    }
+    let dst = format::check_destination(&listed.dst)?;
+    let mut files = Vec::with_capacity(listed.files.len());
+    for (name, size) in &listed.files {
+        if *size > format::MAX_FILE_SIZE {
+            return Err(Error::FileTooLarge {
+                path: PathBuf::from(&listed.origin).join(name),
+                len: *size,
+                limit: format::MAX_FILE_SIZE,
+            });
+        }
+        files.push(SourceFile {
+            root: 0,
+            rel: name.as_bytes().to_vec(),
+            dst: format!("{dst}/{name}"),
+            size: *size,
+            mtime_ns: 0,
+            blob_type: BlobType::Block,
+            disposition: Disposition::Rename,
+            metadata: None,
+            properties: None,
+        });
+    }
+    Ok((vec![listed.origin.as_bytes().to_vec()], files))
 }
 
 fn walk(dir: &Path, rel: &mut Vec<u8>, out: &mut Vec<(Vec<u8>, PathBuf, std::fs::Metadata)>) -> Result<()> {
@@ -530,7 +570,10 @@ fn key_setup(t: &DriveTarget, opts: &PrepareOptions) -> Result<KeySetup> {
             "--service-key is required to wrap a new drive key",
         ));
     }
-    if !t.format && marker::read(&t.dir)?.is_some() {
+    // the marker of an earlier attempt with the same given id that died before its journal
+    // was installed (nothing was copied then) is this drive's
+    let marked = marker::read(&t.dir)?;
+    if !t.format && marked.is_some() && marked != t.drive_id {
         return Err(Error::Conflict(
             "the drive already carries seedship data of another journal: use --format or --existing-key",
         ));
@@ -556,8 +599,8 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
             count: opts.drives.len(),
         });
     }
-    if opts.datasets.is_empty() {
-        return Err(Error::Conflict("no source given"));
+    if opts.datasets.is_empty() == opts.listed.is_none() {
+        return Err(Error::Conflict("give either source directories or listed files"));
     }
     if opts.key_on_drive && opts.service_key.is_none() {
         return Err(Error::Conflict(
@@ -596,7 +639,10 @@ pub fn plan(opts: PrepareOptions) -> Result<PreparedSession> {
         };
         capacities.push((opts.capacity.unwrap_or(free), block));
     }
-    let (roots, files) = scan(&opts.datasets)?;
+    let (roots, files) = match &opts.listed {
+        Some(listed) => listed_files(listed)?,
+        None => scan(&opts.datasets)?,
+    };
     let layout = layout(&files, &capacities)?;
     let needed = layout.drives.len();
     if needed > MAX_DRIVES {

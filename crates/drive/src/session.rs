@@ -9,6 +9,7 @@ use crate::fsutil;
 use crate::journal::{Holder, Journal, NewSession, SessionRow};
 use crate::marker;
 use crate::plan::{KeySetup, PreparedSession};
+use crate::source::{LocalFiles, Source};
 use seedship_jobs::DeviceInfo;
 use seedship_progress::{Progress, Unit};
 use std::path::PathBuf;
@@ -71,6 +72,7 @@ fn run_all(
     session_id: String,
     mut work: Vec<Work>,
     unused: Vec<PathBuf>,
+    source: &dyn Source,
     progress: &dyn Progress,
 ) -> Result<CopySummary> {
     let started = Instant::now();
@@ -79,11 +81,7 @@ fn run_all(
     let mut total = Counters::default();
     for w in &mut work {
         let pos = &w.plan.position;
-        let task = progress.task(
-            &format!("drive {} of {}", pos.drive_index, pos.drive_count),
-            Unit::Bytes,
-            None,
-        );
+        let task = progress.task(&drive_task(pos.drive_index, pos.drive_count), Unit::Bytes, None);
         let mut job = DriveJob {
             journal: &mut w.journal,
             seq: w.seq,
@@ -91,6 +89,7 @@ fn run_all(
             drive_id: w.drive_id,
             key: &w.key,
             plan: &w.plan,
+            source,
         };
         let (counters, hash) = copy::copy_drive(&mut job, &mut carry, task.as_ref())?;
         total.add(&counters);
@@ -165,6 +164,15 @@ impl PreparedSession {
     /// # Errors
     /// I/O, journal and source-change errors; the journals then allow `resume` or `abort`.
     pub fn run(self, progress: &dyn Progress) -> Result<CopySummary> {
+        self.run_from(&LocalFiles, progress)
+    }
+
+    /// [`run`](Self::run), reading the files through `source` (a session of
+    /// [`ListedFiles`](crate::ListedFiles)).
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), and `source`'s errors.
+    pub fn run_from(self, source: &dyn Source, progress: &dyn Progress) -> Result<CopySummary> {
         let set_id = crypto::random()?;
         let count = u8::try_from(self.drives.len()).map_err(|_| Error::TooManyDrives {
             count: self.drives.len(),
@@ -178,7 +186,10 @@ impl PreparedSession {
             let (key, drive_id, wrapped) = match d.key {
                 KeySetup::New => {
                     let key = DriveKey::generate()?;
-                    let drive_id = crypto::random()?;
+                    let drive_id = match d.target.drive_id {
+                        Some(id) => id,
+                        None => crypto::random()?,
+                    };
                     let mut wrapped = Vec::new();
                     if let Some(service) = &self.service_key {
                         wrapped.push((Holder::Service, crypto::wrap_x25519(&key, &drive_id, service)?));
@@ -261,7 +272,7 @@ impl PreparedSession {
             });
         }
         let unused = self.unused.into_iter().map(|t| t.dir).collect();
-        run_all(self.session_id, work, unused, progress)
+        run_all(self.session_id, work, unused, source, progress)
     }
 }
 
@@ -304,6 +315,20 @@ fn open_set(journals: &[PathBuf]) -> Result<Vec<(Journal, SessionRow)>> {
 /// # Errors
 /// Wrong passphrase, journals of different sessions, a changed source file, I/O errors.
 pub fn resume(journals: &[PathBuf], passphrase: &[u8], progress: &dyn Progress) -> Result<CopySummary> {
+    resume_from(journals, passphrase, &LocalFiles, progress)
+}
+
+/// [`resume`], reading the files through `source` (a session of
+/// [`ListedFiles`](crate::ListedFiles)).
+///
+/// # Errors
+/// As [`resume`], and `source`'s errors.
+pub fn resume_from(
+    journals: &[PathBuf],
+    passphrase: &[u8],
+    source: &dyn Source,
+    progress: &dyn Progress,
+) -> Result<CopySummary> {
     let set = open_set(journals)?;
     let session_id = set.first().map(|(_, r)| r.session_id.clone()).unwrap_or_default();
     let mut work = Vec::new();
@@ -325,7 +350,77 @@ pub fn resume(journals: &[PathBuf], passphrase: &[u8], progress: &dyn Progress) 
             plan,
         });
     }
-    run_all(session_id, work, Vec::new(), progress)
+    run_all(session_id, work, Vec::new(), source, progress)
+}
+
+/// The label of the progress task copying drive `index` of `count`: what a caller watching
+/// the progress of one drive (an export reporting it to its job) looks for.
+pub fn drive_task(index: u8, count: u8) -> String {
+    format!("drive {index} of {count}")
+}
+
+/// One segment of a session on a drive, as its plan lays it out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedSegment {
+    /// The file's path under its source root (lossy UTF-8): an export's object name.
+    pub path: String,
+    /// Destination name.
+    pub dst: String,
+    /// The data file on the drive, relative to the drive.
+    pub drive_file: PathBuf,
+    /// Offset of the segment in the file.
+    pub offset: u64,
+    /// Length of the segment.
+    pub len: u64,
+    /// Length of the whole file.
+    pub file_size: u64,
+}
+
+/// What the last session of a journal puts on its drive.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionPlan {
+    /// The session id.
+    pub session_id: String,
+    /// The drive's position in the set (1-based).
+    pub drive_index: u8,
+    /// Drives in the set.
+    pub drive_count: u8,
+    /// Whether the session is complete on this drive.
+    pub completed: bool,
+    /// The segments, in copy order.
+    pub segments: Vec<PlannedSegment>,
+}
+
+/// The plan of the last session of `journal` (its key unwrapped with `passphrase`).
+///
+/// # Errors
+/// A missing journal or session, a wrong passphrase.
+pub fn session_plan(journal: &std::path::Path, passphrase: &[u8]) -> Result<SessionPlan> {
+    let journal = Journal::open(journal)?;
+    let row = last_session(&journal)?;
+    let drive_id = journal.drive_id()?;
+    let wrapped: Vec<_> = journal.wrapped_keys()?.into_iter().map(|(_, w)| w).collect();
+    let key = crypto::unwrap(&wrapped, &drive_id, &Unlock::Passphrase(passphrase))?;
+    let plan = open_plan(&journal, &row, &drive_id, &key)?;
+    let segments = plan
+        .segments
+        .iter()
+        .map(|spec| PlannedSegment {
+            path: String::from_utf8_lossy(&spec.path).into_owned(),
+            dst: spec.dst.clone(),
+            drive_file: copy::data_file(std::path::Path::new(""), &plan.session_id, spec.segment),
+            offset: spec.offset,
+            len: spec.len,
+            file_size: spec.file_size,
+        })
+        .collect();
+    Ok(SessionPlan {
+        session_id: plan.session_id,
+        drive_index: plan.position.drive_index,
+        drive_count: plan.position.drive_count,
+        completed: row.completed,
+        segments,
+    })
 }
 
 /// Decrypts and decodes a session's plan.

@@ -28,7 +28,7 @@ pub use error::Error;
 pub use job::{JobRef, find_account, ship_back};
 pub use receive::{DriveOutcome, Received, receive};
 pub use repair::{Repaired, repair};
-pub use status::drive_status_of;
+pub use status::{drive_status_of, range_status_of};
 
 /// Where copy and error logs go in the job's container, as the Import/Export service does.
 pub const LOG_DIR: &str = seedship_jobs::LOG_FOLDER;

@@ -21,7 +21,7 @@ pub fn drive_status_of(err: &seedship_drive::Error) -> DriveStatus {
 }
 
 /// The error log's status of a range the drive reader found bad.
-pub(crate) fn range_status_of(status: seedship_drive::RangeStatus) -> RangeStatus {
+pub fn range_status_of(status: seedship_drive::RangeStatus) -> RangeStatus {
     match status {
         seedship_drive::RangeStatus::Changed => RangeStatus::Corrupted,
         seedship_drive::RangeStatus::Truncated => RangeStatus::FileUnexpectedEnd,

@@ -354,7 +354,8 @@ fn parse_range(headers: &HeaderMap) -> Result<Option<ByteRange>, ApiError> {
     }))
 }
 
-async fn read(state: &AppState, key: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+/// Answers the object at `key` (a part of it with a `Range` header), streamed.
+pub(crate) async fn read(state: &AppState, key: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
     let range = parse_range(headers)?;
     let partial = range.is_some();
     let read = state.store.get(key, range).await?;

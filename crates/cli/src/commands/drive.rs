@@ -243,6 +243,7 @@ fn targets(args: &PrepareArgs) -> anyhow::Result<Vec<(DriveTarget, bool)>> {
                     format,
                     encrypt,
                     existing_key,
+                    drive_id: None,
                 },
                 format && prompt,
             )
@@ -284,6 +285,7 @@ fn prepare(args: PrepareArgs, ctx: &Context) -> anyhow::Result<()> {
     let opts = PrepareOptions {
         session_id: args.session.clone(),
         datasets,
+        listed: None,
         drives: targets.into_iter().map(|(t, _)| t).collect(),
         capacity: args.capacity,
         service_key: read_key(&args.service_key, "service key")?,

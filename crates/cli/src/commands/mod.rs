@@ -7,6 +7,7 @@ mod completions;
 mod diskprep;
 mod drive;
 mod exit_codes;
+mod export;
 mod import;
 mod job;
 mod job_export;
@@ -80,6 +81,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: import::ImportCmd,
     },
+    /// The data centre's side of export jobs (operator credentials).
+    Export {
+        #[command(subcommand)]
+        cmd: export::ExportCmd,
+    },
 }
 
 impl Command {
@@ -103,6 +109,7 @@ impl Command {
             Command::Webhook(command) => command.run(ctx),
             Command::Job { cmd } => cmd.run(ctx),
             Command::Import { cmd } => cmd.run(ctx),
+            Command::Export { cmd } => cmd.run(ctx),
         }
     }
 }

@@ -15,6 +15,7 @@ mod diskprep_pty;
 mod drive;
 mod drive_mount;
 mod export_jobs;
+mod export_write;
 mod from_drive;
 mod import_jobs;
 mod import_receive;

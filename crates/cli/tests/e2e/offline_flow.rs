@@ -1139,6 +1139,26 @@ fn every_exit_code_in_the_docs_is_produced_as_documented() {
     let half = exported.restore(&["d1"], "owner.key", "out-half", &[]);
     cases.expect_run("restore from one drive of two", &half, 30);
 
+    // 31: `export write` given an import job's name.
+    let blank = format!("{}={}", "0".repeat(32), path(&flow.drive(1)));
+    let journals = dir.join("export-journals");
+    let credentials = path(&flow.operator);
+    let not_export = run(&[
+        &[
+            "--json",
+            "export",
+            "write",
+            "--job",
+            JOB,
+            "--credentials",
+            credentials,
+        ][..],
+        &["--journal-dir", path(&journals), "--drive", &blank],
+    ]
+    .concat());
+    let stderr = cases.expect("export write of an import job", &not_export, 31);
+    assert!(stderr.contains("only an export job"), "{stderr}");
+
     // Every documented code was produced.
     let produced: Vec<i32> = cases.0.keys().copied().collect();
     let expected: Vec<i32> = documented.keys().copied().collect();
