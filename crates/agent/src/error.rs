@@ -233,6 +233,22 @@ pub enum Error {
         #[source]
         source: seedship_drive::Error,
     },
+    /// The uplink to the agent's vault server could not be measured.
+    #[error("measuring the uplink to {server}")]
+    Uplink {
+        server: String,
+        #[source]
+        source: seedship_api::ClientError,
+    },
+    /// The uplink probe ended without a rate (the server read nothing, or answered at once).
+    #[error(
+        "measuring the uplink to {server}: the server read {bytes} bytes in {seconds} s, no rate to go by"
+    )]
+    UplinkUnmeasured {
+        server: String,
+        bytes: u64,
+        seconds: f64,
+    },
     /// Credentials files (`agent.toml`).
     #[error(transparent)]
     Credentials(#[from] seedship_api::CredentialsError),

@@ -14,7 +14,8 @@
 //! vault is seeded, [`clean_staging`] removes what the staging location no longer needs.
 //!
 //! Before any of it, [`plan`] (the seeding advisor) says whether offline seeding pays off,
-//! how many drives it needs and how much staging space.
+//! how many drives it needs and how much staging space, at an uplink given or measured
+//! against the agent's vault server ([`measure_uplink`]).
 
 mod clean;
 mod diskprep;
@@ -34,8 +35,9 @@ pub use error::{Error, Result};
 pub use format::{Offline, Policy, SeededRecord, ShippingRecord, StagedJob};
 pub use offline::{Backups, Outcome, PolicyBackup, next_step, seed_vault};
 pub use plan::{
-    DRIVE_WRITE_RATE, IMPORT_DAYS, MARGIN_DAYS, MIN_SAMPLE, Offline as OfflineSeeding, Online, Plan,
-    PlanOptions, RateError, Recommendation, SHIPPING_DAYS, Way, parse_rate, plan, sample_budget,
+    DRIVE_WRITE_RATE, IMPORT_DAYS, MARGIN_DAYS, MAX_MEASURE_SECONDS, MEASURE_SECONDS, MIN_SAMPLE,
+    Offline as OfflineSeeding, Online, Plan, PlanOptions, RateError, Recommendation, SHIPPING_DAYS, Uplink,
+    UplinkMeasured, UplinkSource, Way, measure_uplink, parse_rate, plan, sample_budget,
 };
 pub use policy::{AgentDir, Change, PolicyChange, PolicySet, merge, set_policy};
 pub use safety::{ForeignDrive, Protected, check_overlaps, foreign_drives};

@@ -5,13 +5,18 @@
 //! The model is in docs/design.md ("Seeding advisor"): a metadata scan, a bounded sample
 //! chunked, deduplicated and compressed as the backup does it (`seedship_repo::sample`),
 //! extrapolated to the total; the backup's speed is the sample's, measured on this machine;
-//! drive preparation runs at [`DRIVE_WRITE_RATE`].
+//! drive preparation runs at [`DRIVE_WRITE_RATE`]. The uplink is given, or measured against
+//! the registered agent's vault server for a bounded time ([`measure_uplink`]).
 
-use crate::error::Result;
-use seedship_progress::Progress;
+use crate::error::{Error, Result};
+use crate::policy::AgentDir;
+use seedship_api::{Client, Credentials};
+use seedship_progress::{Progress, Unit};
 use seedship_repo::{Excludes, Sample, Scan, Sources, Stored};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Drive preparation's write rate, bytes per second: a USB 3 hard disk's sustained write
 /// (docs/BENCHMARKS.md measured `drive prepare` at 176.6 MB/s on this machine's disk).
@@ -24,6 +29,10 @@ pub const MARGIN_DAYS: f64 = 1.0;
 pub const SHIPPING_DAYS: f64 = 3.0;
 /// Default days from the drives' arrival to the vault seeded.
 pub const IMPORT_DAYS: f64 = 2.0;
+/// Default seconds of an uplink measurement (`--measure`).
+pub const MEASURE_SECONDS: u64 = 10;
+/// The longest uplink measurement (`--measure`), seconds.
+pub const MAX_MEASURE_SECONDS: u64 = 60;
 /// Data pack and tree pack sizes a first backup writes (rustic_core's defaults), for the
 /// number of files on the drives.
 const DATA_PACK: u64 = 32 << 20;
@@ -37,8 +46,8 @@ pub struct PlanOptions {
     pub paths: Vec<PathBuf>,
     /// What the backup leaves out.
     pub excludes: Excludes,
-    /// The uplink to the vault, bytes per second.
-    pub uplink: f64,
+    /// The uplink to the vault: given, or measured.
+    pub uplink: Uplink,
     /// The capacity of one drive, bytes.
     pub drive_size: u64,
     /// Days the drives travel to the data centre.
@@ -66,11 +75,60 @@ pub struct Plan {
     pub recommendation: Recommendation,
 }
 
+/// The uplink the plan goes by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Uplink {
+    /// Given (`--uplink`, or its default), bytes per second.
+    Given(f64),
+    /// Measured against the vault server ([`measure_uplink`]).
+    Measured(UplinkMeasured),
+}
+
+impl Uplink {
+    /// Bytes per second.
+    pub fn bytes_per_second(&self) -> f64 {
+        match self {
+            Uplink::Given(rate) => *rate,
+            Uplink::Measured(measured) => measured.bytes_per_second,
+        }
+    }
+}
+
+/// Where the uplink's rate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UplinkSource {
+    /// `--uplink` (or its default).
+    Given,
+    /// `--measure`.
+    Measured,
+}
+
+/// An uplink measured against the agent's vault server: what one TCP connection carried over
+/// the path to that server, for a bounded time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UplinkMeasured {
+    /// The server measured against (its URL, without credentials).
+    pub server: String,
+    /// Bytes sent, and read by the server.
+    pub bytes: u64,
+    /// Seconds from the first byte sent to the server's answer after the last.
+    pub seconds: f64,
+    /// Seconds the server spent reading them.
+    pub server_seconds: f64,
+    /// `bytes / seconds`.
+    pub bytes_per_second: f64,
+}
+
 /// Seeding over the network.
 #[derive(Debug, Clone, Serialize)]
 pub struct Online {
     /// The uplink, bytes per second.
     pub uplink_bytes_per_second: f64,
+    /// Whether it was given or measured.
+    pub uplink_source: UplinkSource,
+    /// The measurement (`None` for a given uplink).
+    pub measurement: Option<UplinkMeasured>,
     /// Days to upload what the backup stores.
     pub days: f64,
 }
@@ -174,6 +232,56 @@ pub fn parse_rate(text: &str) -> std::result::Result<f64, RateError> {
     Ok(bytes_per_second)
 }
 
+/// Measures the uplink to the vault server of the agent registered in `dir`: uploads
+/// incompressible bytes to its uplink probe for `duration` (or until the probe's cap of
+/// [`seedship_api::UPLINK_PROBE_MAX_BYTES`]), with the agent's credentials, and answers what
+/// the server read over the time it took. Progress is one task, `uplink`, in bytes.
+///
+/// # Errors
+///
+/// [`Error::NotAnAgent`] or [`Error::Credentials`] for an unusable `agent.toml`;
+/// [`Error::Uplink`] when the server refused or could not be reached (its source says which);
+/// [`Error::UplinkUnmeasured`] when the probe gave no rate.
+pub fn measure_uplink(dir: &AgentDir, duration: Duration, progress: &dyn Progress) -> Result<UplinkMeasured> {
+    let path = dir.credentials_file();
+    let credentials = Credentials::load(&path)?;
+    if !matches!(credentials, Credentials::Agent { .. }) {
+        return Err(Error::NotAnAgent {
+            path,
+            kind: credentials.kind(),
+        });
+    }
+    let server = credentials.principal().0.trim_end_matches('/').to_owned();
+    let failed = |source| Error::Uplink {
+        server: server.clone(),
+        source,
+    };
+    let client = Client::new(&credentials).map_err(failed)?;
+    let task: Arc<dyn seedship_progress::Task> = progress.task("uplink", Unit::Bytes, None).into();
+    task.set_message(&format!(
+        "measuring the uplink to {server} for {} s",
+        duration.as_secs()
+    ));
+    let sent = task.clone();
+    let probed = client.probe_uplink(duration, move |bytes| sent.advance(bytes));
+    task.finish();
+    let measured = probed.map_err(failed)?;
+    if measured.bytes == 0 || !(measured.bytes_per_second.is_finite() && measured.bytes_per_second > 0.0) {
+        return Err(Error::UplinkUnmeasured {
+            server,
+            bytes: measured.bytes,
+            seconds: measured.seconds,
+        });
+    }
+    Ok(UplinkMeasured {
+        server,
+        bytes: measured.bytes,
+        seconds: measured.seconds,
+        server_seconds: measured.server_seconds,
+        bytes_per_second: measured.bytes_per_second,
+    })
+}
+
 /// Scans and samples `options.paths` and works out the plan.
 ///
 /// # Errors
@@ -196,7 +304,8 @@ pub fn sample_budget(total: u64, limit: u64) -> u64 {
 
 /// The times, drives and advice for what the scan and sample found.
 fn advise(scan: Scan, sample: Sample, stored: Stored, options: &PlanOptions) -> Plan {
-    let online_days = stored.total_bytes as f64 / options.uplink / DAY;
+    let uplink = options.uplink.bytes_per_second();
+    let online_days = stored.total_bytes as f64 / uplink / DAY;
     // Nothing sampled (an empty tree) takes no time to back up.
     let backup_rate = sample.throughput().unwrap_or(f64::INFINITY);
     let backup_hours = scan.bytes as f64 / backup_rate / 3600.0;
@@ -225,7 +334,15 @@ fn advise(scan: Scan, sample: Sample, stored: Stored, options: &PlanOptions) -> 
     };
     Plan {
         online: Online {
-            uplink_bytes_per_second: options.uplink,
+            uplink_bytes_per_second: uplink,
+            uplink_source: match options.uplink {
+                Uplink::Given(_) => UplinkSource::Given,
+                Uplink::Measured(_) => UplinkSource::Measured,
+            },
+            measurement: match &options.uplink {
+                Uplink::Given(_) => None,
+                Uplink::Measured(measured) => Some(measured.clone()),
+            },
             days: online_days,
         },
         offline: Offline {

@@ -1,19 +1,21 @@
 //! A blocking client of the management API, for the `seedship` command.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::credentials::Credentials;
+use crate::probe;
 use crate::upload::{self, BodyWriter, ChunkPool, UploadBody};
 use crate::wire::{
     AccountCreated, AccountUsage, AgentInfo, BLAKE3_HEADER, BatchPlaced, BlobBatchQuery, BlobHeadQuery,
     BlobList, BlobListQuery, BlobPlaced, BlobPutQuery, ClockRequest, ClockState, CustodyReport, DamagedQuery,
     DriveLogs, ErrorBody, ErrorCode, ExportPreview, ExportPreviewQuery, ImportedDeleted, IssuedSecret,
     JobAction, JobCreateQuery, JobDetail, MetricsSnapshot, NameList, NameRequest, QuotaRequest, RepairQuery,
-    SeedProgress, SeedReport, SeedRequest, ServiceKey, Spans, VaultInfo, VaultRequest, WebhookDelivery,
-    WebhookInfo, WebhookRequest,
+    SeedProgress, SeedReport, SeedRequest, ServiceKey, Spans, UPLINK_PROBE_MAX_BYTES, UplinkProbe, VaultInfo,
+    VaultRequest, WebhookDelivery, WebhookInfo, WebhookRequest,
 };
 use seedship_jobs::{ExportObject, JobSpec, JobSummary};
 
@@ -131,6 +133,24 @@ pub type Seeded = SeedReport;
 
 /// Server counters (see `GET /api/v1/metrics`).
 pub type Metrics = MetricsSnapshot;
+
+/// How long an uplink probe may wait for the server's answer after its body ended (bytes
+/// still in the socket buffers, a slow link): beyond it the probe fails rather than hangs.
+const PROBE_ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What an uplink probe measured ([`Client::probe_uplink`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct UplinkMeasurement {
+    /// Bytes the server read (all that were sent).
+    pub bytes: u64,
+    /// Seconds from the first byte handed to the connection to the server's answer, which
+    /// comes once the server read the last byte.
+    pub seconds: f64,
+    /// Seconds the server spent reading the body.
+    pub server_seconds: f64,
+    /// `bytes / seconds`.
+    pub bytes_per_second: f64,
+}
 
 /// A damaged file to hold back until its repair; the server chooses the name it is held back
 /// under (by `disposition`, as for a blob) and answers it: the repair names it so.
@@ -703,6 +723,98 @@ impl Client {
     /// [`ClientError`] as the server answered.
     pub fn metrics(&self) -> Result<Metrics, ClientError> {
         self.call::<(), _>(None, "/api/v1/metrics")
+    }
+
+    /// Measures the uplink to the server: uploads pseudo-random bytes (nothing on the way
+    /// compresses them, see `probe.rs`) to `POST /api/v1/uplink-probe` for `duration`, or
+    /// until [`UPLINK_PROBE_MAX_BYTES`] are out, whichever comes first, and waits for the
+    /// server to say how much it read. `sent` hears the bytes of each chunk handed to the
+    /// connection (for a progress bar). For an agent or an account owner.
+    ///
+    /// The rate is the bytes the server read over the time from the first byte sent to the
+    /// answer: what one TCP connection (TLS included, if the server speaks it) carries over the
+    /// real path in that time, slow start included. An empty probe goes first, so credentials
+    /// the server refuses are an answer (401, 403) and the connection is open before the clock
+    /// starts.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] as the server answered (401/403 for other credentials), or
+    /// [`ClientError::Transport`] if the connection failed or the answer did not come within a
+    /// minute of the body's end.
+    pub fn probe_uplink(
+        &self,
+        duration: Duration,
+        sent: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<UplinkMeasurement, ClientError> {
+        let url = format!("{}/api/v1/uplink-probe", self.server);
+        // An empty probe first: a refusal (401, 403) is answered before any body is sent,
+        // where a refusal of the streaming one would only break its upload; and the timed
+        // probe then goes over the connection this one opened (TLS handshake done).
+        self.send_probe(&url, reqwest::Body::from(Vec::new()), PROBE_ANSWER_TIMEOUT)?;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
+        let block = bytes::Bytes::from(probe::noise(probe::BLOCK, seed));
+        let sending = Arc::new(probe::Sending::default());
+        let body = probe::body(block, duration, UPLINK_PROBE_MAX_BYTES, sending.clone(), sent);
+        let (probe, answered) = self.send_probe(
+            &url,
+            reqwest::Body::wrap_stream(body),
+            duration + PROBE_ANSWER_TIMEOUT,
+        )?;
+        let seconds = sending
+            .started()
+            .map_or(0.0, |started| answered.duration_since(started).as_secs_f64());
+        let bytes_per_second = if seconds > 0.0 {
+            probe.bytes as f64 / seconds
+        } else {
+            0.0
+        };
+        Ok(UplinkMeasurement {
+            bytes: probe.bytes,
+            seconds,
+            server_seconds: probe.seconds,
+            bytes_per_second,
+        })
+    }
+
+    /// `POST <url>` (the uplink probe) with `body`, within `timeout`: the server's answer and
+    /// when its headers arrived.
+    fn send_probe(
+        &self,
+        url: &str,
+        body: reqwest::Body,
+        timeout: Duration,
+    ) -> Result<(UplinkProbe, Instant), ClientError> {
+        let transport = |source| ClientError::Transport {
+            url: url.to_owned(),
+            source,
+        };
+        let request = self
+            .uploads
+            .http
+            .post(url)
+            .bearer_auth(&self.token)
+            .timeout(timeout)
+            .body(body);
+        let (status, answer, answered) = self.uploads.runtime.block_on(async {
+            let response = request.send().await.map_err(transport)?;
+            let answered = Instant::now();
+            let status = response.status();
+            let answer = response.bytes().await.map_err(transport)?;
+            Ok::<_, ClientError>((status, answer, answered))
+        })?;
+        if !status.is_success() {
+            return Err(api_error(
+                url,
+                status.as_u16(),
+                String::from_utf8_lossy(&answer).into_owned(),
+            ));
+        }
+        let probe =
+            serde_json::from_slice(&answer).map_err(|e| unexpected_answer(url, status.as_u16(), &e))?;
+        Ok((probe, answered))
     }
 
     /// Registers a webhook of the account (account owner); the answer carries its signing

@@ -1,7 +1,7 @@
 //! The seedship HTTP protocol: the wire types of the server's API (requests, responses, the
 //! error body and its [`ErrorCode`]s, headers), the blocking [`Client`] the `seedship` command
-//! uses, the [`Credentials`] files that name a server and a principal, and the streamed
-//! [`UploadBody`] of drive uploads.
+//! uses, the [`Credentials`] files that name a server and a principal, the streamed
+//! [`UploadBody`] of drive uploads, and the uplink probe's body ([`Client::probe_uplink`]).
 //!
 //! The server (`seedship-server`) answers with these types; nothing here depends on it, so an
 //! agent or an operator's tool talks to a server without linking one.
@@ -9,11 +9,12 @@
 mod client;
 mod credentials;
 mod message;
+mod probe;
 mod signature;
 mod upload;
 mod wire;
 
-pub use client::{Client, ClientError, HeldBack, Metrics, Seeded};
+pub use client::{Client, ClientError, HeldBack, Metrics, Seeded, UplinkMeasurement};
 pub use credentials::{Credentials, CredentialsError, PendingCredentials, write_private};
 pub use message::error_chain;
 pub use signature::webhook_signature;
@@ -25,6 +26,6 @@ pub use wire::{
     ErrorBody, ErrorCode, ErrorDetail, ErrorLogLocation, ExportPreview, ExportPreviewQuery, ImportedDeleted,
     IssuedSecret, JobAction, JobCreateQuery, JobDetail, MetricsSnapshot, NameList, NameRequest,
     PreviewSource, QuotaRequest, RepairQuery, SIGNATURE_HEADER, SeedProgress, SeedQuery, SeedReport,
-    SeedRequest, ServiceKey, Spans, SpansError, VaultInfo, VaultRequest, VaultSeed, WebhookDelivery,
-    WebhookEvent, WebhookEventKind, WebhookInfo, WebhookRequest, WhoAmI,
+    SeedRequest, ServiceKey, Spans, SpansError, UPLINK_PROBE_MAX_BYTES, UplinkProbe, VaultInfo, VaultRequest,
+    VaultSeed, WebhookDelivery, WebhookEvent, WebhookEventKind, WebhookInfo, WebhookRequest, WhoAmI,
 };

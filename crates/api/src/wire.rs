@@ -597,6 +597,22 @@ pub struct MetricsSnapshot {
     pub vault_objects_stored: u64,
 }
 
+// Uplink probe
+
+/// The most bytes `POST /api/v1/uplink-probe` reads: a body declared or found longer is
+/// refused (413 [`ErrorCode::TooLarge`]). The client stops sending at it, so on a fast link
+/// (beyond 1 Gbit/s for 8 seconds) a probe ends early instead.
+pub const UPLINK_PROBE_MAX_BYTES: u64 = 1 << 30;
+
+/// The body of `POST /api/v1/uplink-probe`: what the server read of the upload (and threw away).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct UplinkProbe {
+    /// Request body bytes the server read.
+    pub bytes: u64,
+    /// Seconds the server spent reading them, from its first look at the body to its end.
+    pub seconds: f64,
+}
+
 // Webhooks
 
 /// The header that carries an event delivery's signature: `t=<unix seconds>,v1=<hex>`, the

@@ -7,7 +7,11 @@
 //! A repository's own polynomial is random; a different polynomial moves the cut points, not
 //! their statistics, so the deduplication found is the same up to noise. Each new chunk is
 //! compressed with zstd at level 3 (what the backup uses) and counted with the bytes restic
-//! adds around a blob (encryption, pack header entry, index entry).
+//! adds around a blob (encryption, pack header entry, index entry). So that the sample's time
+//! is a backup's, each new chunk is also sealed as the backup seals it (AES-256-CTR and
+//! Poly1305-AES under a random key of the sample's own) and written, as into a pack, to a
+//! temporary file that is unlinked as soon as it is made, hashed with SHA-256 as pack files
+//! are for their names.
 
 use crate::{backup::Sources, error::Error, error::Result, exclude::Excludes};
 use rustic_cdc::{Rabin64, RollingHash64};
@@ -15,7 +19,8 @@ use seedship_progress::{Progress, Unit};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::io::{Read, Seek, SeekFrom};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -36,6 +41,10 @@ pub const BLOB_OVERHEAD: u64 = 32 + 41 + 80;
 /// Files up to this size are sampled whole; larger ones as slices of this size, spread over
 /// the file.
 pub const SLICE: u64 = 1024 * 1024;
+/// A data pack's size (rustic_core's default): a sample worker's temporary file is written
+/// over from its start once it holds this much, so the sample takes at most this much room
+/// per core.
+const PACK: u64 = 32 * 1024 * 1024;
 
 /// What a metadata-only walk of the sources found (same excludes as the backup's).
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -67,7 +76,7 @@ pub struct Sample {
     pub unique_bytes: u64,
     /// What the new chunks store as: compressed, plus [`BLOB_OVERHEAD`] each.
     pub stored_bytes: u64,
-    /// Wall-clock seconds of reading, chunking, hashing and compressing.
+    /// Wall-clock seconds of reading, chunking, hashing, compressing, sealing and writing.
     pub seconds: f64,
 }
 
@@ -81,8 +90,8 @@ impl Sample {
         }
     }
 
-    /// Source bytes per second that this machine read, chunked and compressed (`None` when
-    /// too little was sampled to time).
+    /// Source bytes per second that this machine read, chunked, compressed, sealed and wrote
+    /// (`None` when too little was sampled to time).
     pub fn throughput(&self) -> Option<f64> {
         (self.bytes > 0 && self.seconds > 0.0).then(|| self.bytes as f64 / self.seconds)
     }
@@ -279,13 +288,16 @@ pub fn sample(
     let seen = Mutex::new(HashSet::<[u8; 32]>::new());
     let next = Mutex::new(pieces.iter());
     let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let cipher = crate::crypto::cipher(&rustic_core::repofile::MasterKey::new());
+    let (cipher, seen, next, task) = (&cipher, &seen, &next, &task);
     let parts: Vec<Sample> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
+            .map(|worker| {
+                scope.spawn(move || {
                     let mut sample = Sample::default();
                     let mut rabin = Rabin64::new_with_polynom(WINDOW_BITS, &POLYNOMIAL);
                     let mut buffer = Vec::new();
+                    let mut pack = PackSink::new(worker);
                     loop {
                         let piece = next
                             .lock()
@@ -307,9 +319,10 @@ pub fn sample(
                             if new {
                                 sample.unique_chunks += 1;
                                 sample.unique_bytes += chunk.len() as u64;
-                                let compressed = zstd::bulk::compress(chunk, ZSTD_LEVEL)
-                                    .map_or(chunk.len(), |bytes| bytes.len());
-                                sample.stored_bytes += compressed as u64 + BLOB_OVERHEAD;
+                                let compressed = zstd::bulk::compress(chunk, ZSTD_LEVEL);
+                                let stored = compressed.as_deref().unwrap_or(chunk);
+                                sample.stored_bytes += stored.len() as u64 + BLOB_OVERHEAD;
+                                pack.add(&crate::crypto::seal(cipher, stored));
                             }
                         }
                         task.advance(piece.len);
@@ -335,6 +348,61 @@ pub fn sample(
     });
     sample.seconds = started.elapsed().as_secs_f64();
     Ok(sample)
+}
+
+/// Where a sample worker writes what the backup would store, as the backup writes a pack:
+/// sealed blobs appended to a file and hashed for the pack's name. The file is unlinked as
+/// soon as it is made (nothing stays behind, whatever ends the process) and written over from
+/// its start every [`PACK`] bytes; without a file (a temporary directory that cannot be
+/// written) the blobs are only hashed.
+struct PackSink {
+    file: Option<File>,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl PackSink {
+    fn new(worker: usize) -> Self {
+        Self {
+            file: scratch_file(worker).ok(),
+            hasher: Sha256::new(),
+            written: 0,
+        }
+    }
+
+    fn add(&mut self, sealed: &[u8]) {
+        self.hasher.update(sealed);
+        if let Some(file) = self.file.as_mut()
+            && file.write_all(sealed).is_err()
+        {
+            // A full temporary directory: the time of the writes is left out from here on.
+            self.file = None;
+        }
+        self.written += sealed.len() as u64;
+        if self.written >= PACK {
+            // The pack's name; then the next pack, over the same bytes of the file.
+            std::hint::black_box(self.hasher.finalize_reset());
+            self.written = 0;
+            if let Some(file) = self.file.as_mut()
+                && file.seek(SeekFrom::Start(0)).is_err()
+            {
+                self.file = None;
+            }
+        }
+    }
+}
+
+/// A file in the temporary directory, already unlinked, for worker `worker` of this process.
+fn scratch_file(worker: usize) -> std::io::Result<File> {
+    let path = std::env::temp_dir().join(format!(".seedship-plan-{}-{worker}", std::process::id()));
+    // One left by a dead process that had this process id (killed between making and unlinking it).
+    let _ = std::fs::remove_file(&path);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
 }
 
 /// A number in [0, 1) fixed by a file's size and its first 4 KiB (its name instead when under
@@ -414,7 +482,7 @@ impl<'a> Iterator for Chunks<'a, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{CHUNK_MAX, CHUNK_MIN, Chunks, POLYNOMIAL, WINDOW_BITS};
+    use super::{CHUNK_MAX, CHUNK_MIN, Chunks, PACK, POLYNOMIAL, PackSink, WINDOW_BITS};
     use rustic_cdc::Rabin64;
 
     /// Deterministic pseudo-random bytes (xorshift), incompressible.
@@ -427,6 +495,32 @@ mod tests {
                 state as u8
             })
             .collect()
+    }
+
+    #[test]
+    fn sealed_blobs_go_to_an_unlinked_file_written_over_every_pack() {
+        let mut pack = PackSink::new(4242);
+        let name = format!(".seedship-plan-{}-4242", std::process::id());
+        assert!(!std::env::temp_dir().join(name).exists(), "unlinked at once");
+        let len = |pack: &PackSink| {
+            pack.file
+                .as_ref()
+                .expect("file")
+                .metadata()
+                .expect("metadata")
+                .len()
+        };
+        let blob = noise(1 << 20, 3);
+        pack.add(&blob);
+        pack.add(&blob);
+        assert_eq!(len(&pack), 2 << 20, "written");
+        for _ in 2..PACK >> 20 {
+            pack.add(&blob);
+        }
+        // A full pack: the next one is written over the first from the file's start.
+        pack.add(&blob);
+        assert_eq!(len(&pack), PACK, "no larger than a pack");
+        assert_eq!(pack.written, 1 << 20);
     }
 
     #[test]

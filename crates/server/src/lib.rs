@@ -42,6 +42,7 @@ mod staging;
 mod state;
 mod throttle;
 mod tls;
+mod uplink;
 mod vault;
 mod web;
 mod webhooks;

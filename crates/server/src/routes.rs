@@ -5,8 +5,8 @@ use axum::{Json, Router};
 
 use crate::state::AppState;
 
-/// Every route of the server: health, management API, jobs and their blobs, vault seeding,
-/// the restic REST protocol of vaults, and the jobs web page.
+/// Every route of the server: health, management API, jobs and their blobs, vault seeding, the
+/// uplink probe, the restic REST protocol of vaults, and the jobs web page.
 pub(crate) fn app(state: AppState) -> Router {
     Router::new()
         .route(
@@ -20,6 +20,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .merge(crate::lifecycle::router())
         .merge(crate::quota::router())
         .merge(crate::seed::router())
+        .merge(crate::uplink::router())
         .merge(crate::vault::router())
         .merge(crate::web::router())
         .merge(crate::webhooks::router())

@@ -1,10 +1,16 @@
 //! `seedship plan`: the seeding advisor. Whether offline seeding pays off for some paths, how
-//! many drives and how much staging space it needs, before anything is written.
+//! many drives and how much staging space it needs, before anything is written. The uplink is
+//! given, or measured against the registered agent's vault server (`--measure`).
 
-use crate::{Context, args::ExcludeArgs, backups::bytes, output};
+use crate::{Context, args::ExcludeArgs, backups::bytes, output, shared};
+use anyhow::Context as _;
 use clap::Args;
-use seedship_agent::{IMPORT_DAYS, Plan, PlanOptions, SHIPPING_DAYS, Way};
+use seedship_agent::{
+    IMPORT_DAYS, MAX_MEASURE_SECONDS, MEASURE_SECONDS, Plan, PlanOptions, SHIPPING_DAYS, Uplink,
+    UplinkSource, Way,
+};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -15,6 +21,21 @@ pub struct PlanArgs {
     /// (10MB/s; powers of 1024) per second.
     #[arg(long, value_name = "RATE", default_value = "50Mbit/s", value_parser = seedship_agent::parse_rate)]
     uplink: f64,
+    /// Measure the uplink instead of --uplink: upload incompressible bytes to the registered
+    /// agent's vault server for SECONDS (1 to 60; 10 without a value) and go by the rate the
+    /// connection carried. Put it after the PATHs (or write --measure=SECONDS).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        num_args = 0..=1,
+        conflicts_with = "uplink",
+        value_parser = clap::value_parser!(u64).range(1..=MAX_MEASURE_SECONDS)
+    )]
+    measure: Option<Option<u64>>,
+    /// With --measure: the agent configuration directory whose vault server is measured
+    /// (default as `seedship agent register`).
+    #[arg(long, value_name = "DIR", requires = "measure")]
+    config_dir: Option<PathBuf>,
     /// Capacity of one drive.
     #[arg(long, value_name = "SIZE", default_value = "8T", value_parser = seedship_progress::parse_size)]
     drive_size: u64,
@@ -49,10 +70,27 @@ pub fn run(args: PlanArgs, ctx: &Context) -> anyhow::Result<()> {
             args.drive_size
         )));
     }
+    let excludes = args.excludes.given()?.unwrap_or_default();
+    let uplink = match args.measure {
+        None => Uplink::Given(args.uplink),
+        Some(seconds) => {
+            // A PATH that is not there is found before the measurement, not after it.
+            seedship_repo::Sources::new(&args.paths)?;
+            let dir = shared::agent_dir(args.config_dir).context(
+                "--measure needs a registered agent: it measures the uplink to the agent's vault server",
+            )?;
+            let seconds = seconds.unwrap_or(MEASURE_SECONDS);
+            Uplink::Measured(seedship_agent::measure_uplink(
+                &dir,
+                Duration::from_secs(seconds),
+                &*ctx.progress,
+            )?)
+        }
+    };
     let options = PlanOptions {
         paths: args.paths,
-        excludes: args.excludes.given()?.unwrap_or_default(),
-        uplink: args.uplink,
+        excludes,
+        uplink,
         drive_size: args.drive_size,
         shipping_days: args.shipping_days,
         import_days: args.import_days,
@@ -105,9 +143,18 @@ fn render(plan: &Plan) -> String {
             bytes(offline.staging_bytes)
         ),
         format!(
-            "online:   {} at {}",
+            "online:   {} at {} ({})",
             span(online.days),
-            rate(online.uplink_bytes_per_second)
+            rate(online.uplink_bytes_per_second),
+            match (&online.uplink_source, &online.measurement) {
+                (UplinkSource::Measured, Some(measured)) => format!(
+                    "measured: {} to {} in {:.1} s",
+                    bytes(measured.bytes),
+                    measured.server,
+                    measured.seconds
+                ),
+                _ => "given".to_owned(),
+            }
         ),
         format!(
             "offline:  {}: backup to staging {} at {} (measured), drive preparation {} at {}, shipping {} days, import {} days",

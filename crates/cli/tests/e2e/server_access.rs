@@ -827,3 +827,131 @@ fn object_name(listing: &BTreeMap<String, u64>, dir: &str) -> String {
         .unwrap_or_else(|| panic!("no object under {dir}"));
     key.rsplit('/').next().expect("a name").to_owned()
 }
+
+/// Sends a `POST /api/v1/uplink-probe` by hand over a raw connection (headers only, no body)
+/// and answers the status line and the body of the response.
+fn raw_probe(server_url: &str, headers: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let address = server_url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "POST /api/v1/uplink-probe HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{headers}\r\n"
+    )
+    .expect("send");
+    let mut response = Vec::new();
+    // The server answers and closes; a read error after the answer (reset) is no failure.
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.lines().next().unwrap_or_default().to_owned();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn the_uplink_probe_is_for_agents_and_owners_bounded_and_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), "server", &dir.path().join("data"), None);
+    let agent = provision(&server, dir.path(), "acme", "main", false);
+    let objects = dir.path().join("data/objects");
+    let admin = server.admin_credentials();
+    let before = (store_listing(&objects), metrics(&admin));
+    let probe = format!("{}/api/v1/uplink-probe", server.url);
+    let http = Client::new();
+    let body = vec![0x5a_u8; 300_000];
+    let post = |auth: &dyn Fn(RequestBuilder) -> RequestBuilder| {
+        auth(http.post(&probe).body(body.clone())).send().expect("probe")
+    };
+
+    // The agent's upload is read to its end and counted.
+    let accepted = post(&|r| r.basic_auth(&agent.id, Some(&agent.secret)));
+    assert_eq!(accepted.status(), StatusCode::OK);
+    let answer: serde_json::Value = accepted.json().expect("JSON");
+    assert_eq!(answer["bytes"], 300_000, "{answer}");
+    let seconds = answer["seconds"].as_f64().expect("seconds");
+    assert!(seconds.is_finite() && seconds >= 0.0, "{answer}");
+    // An account owner may measure too (bearer token).
+    let (_, owner_token) = bearer(&dir.path().join("acme.credentials"));
+    assert_eq!(post(&|r| r.bearer_auth(&owner_token)).status(), StatusCode::OK);
+
+    let field = |file: &str, name: &str| {
+        let text = std::fs::read_to_string(dir.path().join(file)).expect("read");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = \"")))
+            .and_then(|r| r.strip_suffix('"'))
+            .expect("field")
+            .to_owned()
+    };
+    let (reg_id, reg_secret) = (field("acme-main.vault", "id"), field("acme-main.vault", "secret"));
+    let (_, admin_token) = bearer(&admin);
+    type Auth<'a> = Box<dyn Fn(RequestBuilder) -> RequestBuilder + 'a>;
+    let refusals: Vec<(&str, Auth<'_>, StatusCode, &str)> = vec![
+        (
+            "no credentials",
+            Box::new(|r| r),
+            StatusCode::UNAUTHORIZED,
+            "Unauthenticated",
+        ),
+        (
+            "the agent with a wrong secret",
+            Box::new(|r| r.basic_auth(&agent.id, Some("0".repeat(64)))),
+            StatusCode::UNAUTHORIZED,
+            "Unauthenticated",
+        ),
+        (
+            "an unknown principal",
+            Box::new(|r| r.bearer_auth("agt-0000000000000000.x")),
+            StatusCode::UNAUTHORIZED,
+            "Unauthenticated",
+        ),
+        (
+            "vault registration credentials",
+            Box::new(move |r| r.basic_auth(&reg_id, Some(&reg_secret))),
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+        ),
+        (
+            "the admin",
+            Box::new(move |r| r.bearer_auth(&admin_token)),
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+        ),
+    ];
+    for (what, auth, status, code) in &refusals {
+        let (got, got_code) = error_code(post(auth.as_ref()));
+        assert_eq!((got, got_code.as_str()), (*status, *code), "{what}");
+    }
+
+    // A body declared longer than 1 GiB is refused before a byte of it is read; a wrong
+    // secret is refused before that.
+    let token = format!("Authorization: Bearer {}.{}\r\n", agent.id, agent.secret);
+    let (status, answer) = raw_probe(
+        &server.url,
+        &format!("{token}Content-Length: {}\r\n", (1_u64 << 30) + 1),
+    );
+    assert!(status.contains(" 413 "), "{status}: {answer}");
+    assert!(answer.contains("TooLarge"), "{answer}");
+    let (status, _) = raw_probe(
+        &server.url,
+        &format!(
+            "Authorization: Bearer {}.{}\r\nContent-Length: {}\r\n",
+            agent.id,
+            "1".repeat(64),
+            (1_u64 << 30) + 1
+        ),
+    );
+    assert!(status.contains(" 401 "), "{status}");
+
+    // Nothing of it was stored or counted as vault data.
+    assert_eq!(
+        (store_listing(&objects), metrics(&admin)),
+        before,
+        "the probe stored or counted something"
+    );
+}
