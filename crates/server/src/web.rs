@@ -430,7 +430,6 @@ async fn job_page(
         .state_since
         .map(|at| format!(" since {}", When(at)))
         .unwrap_or_default();
-    let destination = job.destination();
     let contact = job.contact();
     let custody_text = match &custody.error {
         None => format!("verified ({} entries)", custody.entries.len()),
@@ -444,7 +443,7 @@ async fn job_page(
          <dt>Progress</dt><dd id=\"job-progress\">{} ({} of {})</dd>\
          <dt>Region</dt><dd>{} ({})</dd>\
          <dt>Shipping</dt><dd id=\"shipping\">{}</dd>\
-         <dt>Destination</dt><dd>{} / {} / {}</dd>\
+         {}\
          <dt>Contact</dt><dd id=\"contact\">{} &lt;{}&gt; {}</dd>\
          <dt>Custody log</dt><dd id=\"custody\" class=\"{}\">{}</dd></dl>",
         Esc(&summary.name),
@@ -465,9 +464,7 @@ async fn job_page(
             ),
             None => "not shipped".to_owned(),
         },
-        Esc(&destination.storage_account),
-        Esc(&destination.container),
-        Esc(&destination.prefix),
+        what_moves(job),
         Esc(&contact.name),
         Esc(&contact.email),
         Esc(&contact.phone),
@@ -530,6 +527,56 @@ async fn job_page(
     let refresh = in_transfer(&summary.drives);
     let page = page(&title, Some(principal), refresh, &body);
     Ok(Flash::shown(&state, flash.as_ref(), page))
+}
+
+/// The `<dt>`/`<dd>` rows of what a job moves: an import's destination container, or an
+/// export's vault, selection, size and the owner key its drives are wrapped to.
+fn what_moves(job: &seedship_jobs::Job) -> String {
+    let Some(export) = job.export() else {
+        let destination = job.destination();
+        return format!(
+            "<dt>Destination</dt><dd id=\"destination\">{} / {} / {}</dd>",
+            Esc(&destination.storage_account),
+            Esc(&destination.container),
+            Esc(&destination.prefix)
+        );
+    };
+    let list = |items: &[String], none: &str| {
+        if items.is_empty() {
+            none.to_owned()
+        } else {
+            items
+                .iter()
+                .map(|i| Esc(i).to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    // the key's text is long; its last 16 hex digits name it
+    let key = export.owner_key.trim();
+    let key_tail = &key[key.len().saturating_sub(16)..];
+    let mut rows = format!(
+        "<dt>Export of vault</dt><dd id=\"export-vault\">{}</dd>\
+         <dt>Snapshots</dt><dd id=\"export-snapshots\">{}; hosts: {}; paths: {}</dd>\
+         <dt>Objects</dt><dd id=\"export-objects\">{} ({})</dd>\
+         <dt>Owner key</dt><dd id=\"export-key\" title=\"{}\">\u{2026}{}</dd>",
+        Esc(&export.vault),
+        list(&export.snapshots, "all"),
+        list(&export.hosts, "any"),
+        list(&export.paths, "any"),
+        export.objects,
+        Size(export.bytes),
+        Esc(key),
+        Esc(key_tail),
+    );
+    if export.drives_never_received > 0 {
+        let _ = write!(
+            rows,
+            "<dt>Blank drives never received</dt><dd>{}</dd>",
+            export.drives_never_received
+        );
+    }
+    rows
 }
 
 /// A drive's copy or error log as a download (`<job>_<drive>_<kind>.json`).

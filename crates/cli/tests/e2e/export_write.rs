@@ -236,7 +236,12 @@ fn an_exported_vault_restores_bit_exact_from_two_drives_and_the_machine_backs_up
     let (owner_key, owner_pub) = exporter.keygen("owner");
     let (ids, bytes) = exporter.ready("bring-back", &owner_pub, Some("latest"), 2);
     let drives = [dir.join("export-a"), dir.join("export-b")];
-    let report = written(&exporter.write("bring-back", &ids, &drives, bytes / 2 + 2 * MIB as u64));
+    // Half the export and room for the reserve and a partly filled range: two drives, spanning.
+    assert!(
+        bytes > 12 * MIB as u64,
+        "an export of {bytes} bytes would not span"
+    );
+    let report = written(&exporter.write("bring-back", &ids, &drives, bytes / 2 + 6 * MIB as u64));
     assert_eq!(report["objects"].as_u64().map(|n| n > 0), Some(true), "{report}");
     assert_eq!(report["bytes"].as_u64(), Some(bytes));
     assert_eq!(report["job_state"], "Packaging", "{report}");
@@ -274,6 +279,29 @@ fn an_exported_vault_restores_bit_exact_from_two_drives_and_the_machine_backs_up
         })
         .sum();
     assert_eq!(logged, bytes);
+    // The owner's web page shows what the export moves and both drives done.
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    let url = flow.server.url.clone();
+    let cookie = crate::web_page::session_cookie(&http, &url, &flow.account);
+    let page = crate::web_page::get(&http, &format!("{url}/web/jobs/acme/bring-back"), Some(&cookie))
+        .text()
+        .expect("job page");
+    let objects = report["objects"].as_u64().expect("objects");
+    for shown in [
+        "Export of vault</dt><dd id=\"export-vault\">laptop".to_owned(),
+        "<dd id=\"export-snapshots\">latest; hosts: any; paths: any</dd>".to_owned(),
+        format!(
+            "<dd id=\"export-objects\">{objects} (<span class=\"size\" title=\"{bytes} bytes\">{}</span>)</dd>",
+            crate::web_page::human(bytes)
+        ),
+    ] {
+        assert!(page.contains(&shown), "{shown} not in {page}");
+    }
+    assert_eq!(page.matches("class=\"state\">Completed<").count(), 2, "{page}");
+    assert!(!page.contains("Destination"), "{page}");
     // The data centre kept nothing that opens the drives: the passphrase wrapping is gone.
     let journal = dir.join("journals").join(format!("bring-back.{}.jrn", ids[0]));
     let verify = run(
@@ -289,7 +317,7 @@ fn an_exported_vault_restores_bit_exact_from_two_drives_and_the_machine_backs_up
     );
     assert_exit(&verify, WRONG_KEY);
     // Running the write again leaves the written drives as they are.
-    let again = written(&exporter.write("bring-back", &ids, &drives, bytes / 2 + 2 * MIB as u64));
+    let again = written(&exporter.write("bring-back", &ids, &drives, bytes / 2 + 6 * MIB as u64));
     assert!(again["copy"].is_null(), "{again}");
 
     // The owner restores from the drives, bit-exact, and the copy is a repository restic
@@ -406,7 +434,7 @@ fn a_killed_export_write_resumes_with_at_most_one_range_per_drive_written_again(
     let (owner_key, owner_pub) = exporter.keygen("owner");
     let (ids, bytes) = exporter.ready("killed", &owner_pub, None, 2);
     let drives = [site.dir.join("k1"), site.dir.join("k2")];
-    let capacity = bytes / 2 + 4 * MIB as u64;
+    let capacity = bytes / 2 + 6 * MIB as u64;
     // Kill points spread over the copy: once the drives hold a fifth, two fifths... of the
     // export (plus a random part of a fifth), as the files on them show.
     let mut rng = Rng::new(77);

@@ -318,7 +318,7 @@ fn post_login_via(http: &Http, url: &str, id: &str, secret: &str, forwarded_for:
 }
 
 /// Signs in over HTTP; returns the `Cookie` header value of the session.
-fn session_cookie(http: &Http, url: &str, file: &Path) -> String {
+pub(crate) fn session_cookie(http: &Http, url: &str, file: &Path) -> String {
     let (id, secret) = id_and_secret(file);
     let response = post_login(http, url, &id, &secret);
     assert_eq!(response.status(), 303, "sign-in redirects to the jobs");
