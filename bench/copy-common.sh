@@ -1,6 +1,6 @@
-# Shared by bench/drive.sh and bench/receive.sh (sourced): the ~2 GB source tree of restic-like
+# Shared by bench/drive.sh, bench/receive.sh and bench/export.sh (sourced): the ~2 GB source tree of restic-like
 # pack files and small index files, the page-cache warm-up, timing, the `cp -a` + `sync` baseline
-# and the report. Expects $work; reads BENCH_PACKS (default 120 files of 16 MiB) and BENCH_SMALL
+# and the report, and the bench server (start_bench_server). Expects $work; reads BENCH_PACKS (default 120 files of 16 MiB) and BENCH_SMALL
 # (default 2000 files of 1-64 KiB).
 
 # Builds $work/src and sets $bytes and $files.
@@ -58,4 +58,19 @@ report() {
         printf "%-24s %6.2f s  %7.1f MB/s\n", l ":", s, b / s / 1e6;
         printf "ratio (%s / cp throughput): %.2f\n", l, c / s;
     }'
+}
+
+# Starts `seedship server` ($bin) on a free loopback port with its data in $work/data, records
+# its pid in server_pid (the caller's trap kills it), and creates the account owner
+# $work/owner.credentials (account "bench") and the operator $work/operator.credentials.
+start_bench_server() {
+    "$bin" --json server --data-dir "$work/data" --listen 127.0.0.1:0 > "$work/server.out" 2> "$work/server.err" &
+    server_pid=$!
+    for _ in $(seq 1 100); do
+        grep -q server_ready "$work/server.out" 2> /dev/null && break
+        sleep 0.1
+    done
+    local admin="$work/data/admin-credentials"
+    "$bin" admin account create bench --admin-credentials "$admin" --out "$work/owner.credentials" > /dev/null
+    "$bin" admin operator create dc --admin-credentials "$admin" --out "$work/operator.credentials" > /dev/null
 }

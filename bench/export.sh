@@ -59,17 +59,9 @@ for i in $(seq 1 500); do
     head -c $(((RANDOM % 32 + 1) << 10)) /dev/urandom > "$work/src/small/s$i"
 done
 
-"$bin" --json server --data-dir "$work/data" --listen 127.0.0.1:0 > "$work/server.out" 2> "$work/server.err" &
-server_pid=$!
-for _ in $(seq 1 100); do
-    grep -q server_ready "$work/server.out" 2> /dev/null && break
-    sleep 0.1
-done
-admin="$work/data/admin-credentials"
+start_bench_server
 owner="$work/owner.credentials"
 operator="$work/operator.credentials"
-"$bin" admin account create bench --admin-credentials "$admin" --out "$owner" > /dev/null
-"$bin" admin operator create dc --admin-credentials "$admin" --out "$operator" > /dev/null
 "$bin" vault create laptop --credentials "$owner" --out "$work/laptop.vault" > /dev/null
 "$bin" agent register --credentials "$work/laptop.vault" --name laptop --config-dir "$work/agent" > /dev/null
 repo=$(awk -F'"' '/^id = / {id=$2} /^secret = / {s=$2} /^url = / {u=$2} END {

@@ -34,15 +34,7 @@ bin=$PWD/target/release/seedship
 rm -rf "$work/data"
 make_source_tree
 
-"$bin" --json server --data-dir "$work/data" --listen 127.0.0.1:0 > "$work/server.out" 2> "$work/server.err" &
-server_pid=$!
-for _ in $(seq 1 100); do
-    grep -q server_ready "$work/server.out" 2> /dev/null && break
-    sleep 0.1
-done
-admin="$work/data/admin-credentials"
-"$bin" admin account create bench --admin-credentials "$admin" --out "$work/owner.credentials" > /dev/null
-"$bin" admin operator create dc --admin-credentials "$admin" --out "$work/operator.credentials" > /dev/null
+start_bench_server
 "$bin" storage create bench --credentials "$work/owner.credentials" > /dev/null
 "$bin" container create seed --storage-account bench --credentials "$work/owner.credentials" > /dev/null
 

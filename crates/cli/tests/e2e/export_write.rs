@@ -535,11 +535,7 @@ fn foreign_drives_wrong_keys_and_damaged_objects_are_refused() {
     );
     site.assert_restores(std::slice::from_ref(&b), &owner_key, "from-b");
     // A byte flipped on drive a after writing: the restore names the damaged range.
-    let data = store_listing(&a.join("export/data"))
-        .into_iter()
-        .max_by_key(|(_, size)| *size)
-        .map(|(name, _)| a.join("export/data").join(name))
-        .expect("a data file");
+    let data = crate::server_support::import::largest_data_file(&a);
     let mut stored = std::fs::read(&data).expect("read data file");
     stored[5000] ^= 1;
     std::fs::write(&data, &stored).expect("flip a byte");
