@@ -389,6 +389,20 @@ fn bad_manifest(drive: &Path, session: &str, reason: &'static str) -> Error {
 }
 
 impl ImportSet {
+    /// Part `(drive, manifest, entry)` of a file, as the range checks read it.
+    fn part(&self, (d, m, e): (usize, usize, usize)) -> SegmentRef<'_> {
+        let drive = &self.drives[d];
+        let manifest = &drive.manifests[m];
+        SegmentRef {
+            drive: &drive.dir,
+            drive_id: &drive.drive_id,
+            session_id: &manifest.session_id,
+            range_size: manifest.range_size,
+            key: &drive.key,
+            entry: &manifest.entries[e],
+        }
+    }
+
     /// Opens each `(journal, drive directory)` pair: unwraps the drive key with `identity`,
     /// reads each completed session's manifest from the drive, checks it against the hash in
     /// the journal, decrypts it, and joins the segments of every file across drives.
@@ -587,40 +601,30 @@ impl ImportSet {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         let mut next = span.start;
-        for &(d, m, e) in &file.parts {
-            let drive = &self.drives[d];
-            let manifest = &drive.manifests[m];
-            let entry = &manifest.entries[e];
-            let spec = &entry.spec;
+        for &part in &file.parts {
+            let seg = self.part(part);
+            let spec = &seg.entry.spec;
             if next >= span.end {
                 break;
             }
             if spec.offset + spec.len <= next || spec.len == 0 {
                 continue;
             }
-            let seg = SegmentRef {
-                drive: &drive.dir,
-                drive_id: &drive.drive_id,
-                session_id: &manifest.session_id,
-                range_size: manifest.range_size,
-                key: &drive.key,
-                entry,
-            };
-            let path = copy::data_file(&drive.dir, &manifest.session_id, spec.segment);
-            let range_size = u64::from(manifest.range_size);
+            let path = copy::data_file(seg.drive, seg.session_id, spec.segment);
+            let range_size = u64::from(seg.range_size);
             // a gap before this segment (a hostile manifest) reads as the first range missing
             let first = next.saturating_sub(spec.offset) / range_size;
-            let mut data = fsutil::open_drive_file(&drive.dir, &path)?;
+            let mut data = fsutil::open_drive_file(seg.drive, &path)?;
             if let Some(f) = &mut data {
-                f.seek(SeekFrom::Start(spec.stored_offset(manifest.range_size, first)))
+                f.seek(SeekFrom::Start(spec.stored_offset(seg.range_size, first)))
                     .map_err(Error::io(&path))?;
             }
-            for index in first..spec.range_count(manifest.range_size) {
+            for index in first..spec.range_count(seg.range_size) {
                 let start = spec.offset + index * range_size;
                 if start >= span.end {
                     break;
                 }
-                let range_len = spec.range_len(manifest.range_size, index);
+                let range_len = spec.range_len(seg.range_size, index);
                 let want = (range_len + format::RANGE_OVERHEAD) as usize;
                 let got = match &mut data {
                     Some(f) => check::read_up_to(f, want, buf).map_err(Error::io(&path))?,
@@ -683,21 +687,11 @@ impl ImportSet {
         let mut hasher = whole_file.then(blake3::Hasher::new);
         let mut segments = Vec::new();
         let mut recorded = None;
-        for &(d, m, e) in &file.parts {
-            let drive = &self.drives[d];
-            let manifest = &drive.manifests[m];
-            let entry = &manifest.entries[e];
-            if entry.file_hash.is_some() {
-                recorded = entry.file_hash;
+        for &part in &file.parts {
+            let seg = self.part(part);
+            if seg.entry.file_hash.is_some() {
+                recorded = seg.entry.file_hash;
             }
-            let seg = SegmentRef {
-                drive: &drive.dir,
-                drive_id: &drive.drive_id,
-                session_id: &manifest.session_id,
-                range_size: manifest.range_size,
-                key: &drive.key,
-                entry,
-            };
             segments.push(check_segment(&seg, checks, hasher.as_mut(), sink)?);
         }
         let hash_ok = file.complete && hasher.is_some_and(|h| recorded == Some(*h.finalize().as_bytes()));
