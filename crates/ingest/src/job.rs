@@ -85,6 +85,16 @@ pub fn ship_back(job: &JobRef<'_>, tracking_number: String) -> Result<JobDetail,
     job.act(&JobAction::ShipBack { tracking_number })
 }
 
+/// Records that drive `drive_id` was not in the package (Specified -> NeverReceived), as the
+/// arrival deadline would.
+///
+/// # Errors
+/// The server's refusal (a drive that arrived, an unknown drive, a job not Shipping to
+/// Transferring).
+pub fn never_received(job: &JobRef<'_>, drive_id: String) -> Result<JobDetail, Error> {
+    job.act(&JobAction::NeverReceived { drive_id })
+}
+
 /// The drive id a mounted drive carries.
 pub(crate) fn drive_id_of(dir: &Path) -> Result<String, Error> {
     if std::fs::symlink_metadata(dir).is_err_and(|err| err.kind() == std::io::ErrorKind::NotFound) {

@@ -25,7 +25,7 @@ mod status;
 
 pub use erase::{Erased, erase};
 pub use error::Error;
-pub use job::{JobRef, find_account, ship_back};
+pub use job::{JobRef, find_account, never_received, ship_back};
 pub use receive::{DriveOutcome, Received, receive};
 pub use repair::{Repaired, repair};
 pub use status::{drive_status_of, range_status_of};

@@ -17,6 +17,14 @@ pub enum ImportCmd {
     Receive(ReceiveArgs),
     /// Destroy a transferred drive's contents and record the erasure in the custody log.
     Erase(EraseArgs),
+    /// Record that a drive of the job is not in the package (Specified -> NeverReceived).
+    NeverReceived {
+        #[command(flatten)]
+        job: JobTarget,
+        /// The drive's id, as the job lists it.
+        #[arg(long, value_name = "ID")]
+        drive_id: String,
+    },
     /// Record that the job's drives went back to the customer (Packaging -> Completed or Closed).
     ShipBack {
         #[command(flatten)]
@@ -53,6 +61,16 @@ impl ImportCmd {
         match self {
             ImportCmd::Receive(args) => receive(&args, ctx),
             ImportCmd::Erase(args) => erase(&args, ctx),
+            ImportCmd::NeverReceived { job, drive_id } => {
+                let (client, account) = job.open()?;
+                let detail = seedship_ingest::never_received(&job.at(&client, &account), drive_id.clone())?;
+                output::emit(ctx.json, &detail.summary, || {
+                    format!(
+                        "drive {drive_id} of job {} is NeverReceived; the job is {:?}",
+                        job.job, detail.summary.state
+                    )
+                })
+            }
             ImportCmd::ShipBack { job, tracking_number } => {
                 let (client, account) = job.open()?;
                 let detail = seedship_ingest::ship_back(&job.at(&client, &account), tracking_number)?;

@@ -197,6 +197,29 @@ fn job_rules_are_enforced_and_deadlines_pass() {
     assert!(custody.verified, "{:?}", custody.error);
     assert!(custody.entries.len() >= 3, "created, shipped, received");
 
+    // The operator records that the second drive is not in the package; the owner cannot.
+    let missing = drive_id("seed-one-1");
+    let never = |credentials: &str| {
+        seedship_output(&[
+            "import",
+            "never-received",
+            "--job",
+            "seed-one",
+            "--account",
+            "acme",
+            "--drive-id",
+            &missing,
+            "--credentials",
+            credentials,
+        ])
+    };
+    assert_exit(&never(path(&dir.path().join("acme.credentials"))), 13);
+    let marked = never(path(&dir.path().join("dc-staff.credentials")));
+    assert_exit(&marked, 0);
+    let marked: serde_json::Value = serde_json::from_slice(&marked.stdout).expect("JSON");
+    assert_eq!(marked["drives"][1]["drive_id"], missing.as_str(), "{marked}");
+    assert_eq!(marked["drives"][1]["state"], "NeverReceived", "{marked}");
+
     // 15 days later: the unshipped job is deleted, the missing drive is NeverReceived.
     assert_eq!(
         refused(owner.advance_clock(60), 403),
