@@ -7,7 +7,10 @@
 #      same file system;
 #   2. `seedship restore --from-drive` of the latest snapshot from that drive, against
 #      `seedship restore --repo` of the same snapshot from a local copy of the vault;
-# with peak resident memory of each seedship run (/usr/bin/time -v).
+# with peak resident memory of each seedship run (/usr/bin/time -v). For where the time goes,
+# also the copy phase of export write (its JSON's copy.seconds: before the verification and
+# the end of the transfer) and `drive prepare` of a local copy of the same objects (the same
+# drive format without the network and the objects' checks).
 #
 # Usage: bench/export.sh [WORKDIR]   (default: a fresh directory under $TMPDIR or /tmp)
 # Env:   BENCH_FILES (default 100 files of 20 MiB, incompressible), BENCH_ROUNDS (default 2;
@@ -83,7 +86,9 @@ EOF
 
 cp_times=()
 ex_times=()
+ex_copy=()
 ex_rss=()
+pr_times=()
 ld_times=()
 ld_rss=()
 lr_times=()
@@ -107,6 +112,7 @@ for round in $(seq 1 "$rounds"); do
             --drive "$id=$drive" --journal-dir "$work/journals" --not-a-mount-point
         grep -q '"state":"Completed"' "$work/last.out" || { echo "export did not complete:"; cat "$work/last.out"; exit 1; }
         ex_times+=("$wall"); ex_rss+=("$rss")
+        ex_copy+=("$(python3 -c 'import json,sys; print("%.2f" % json.loads(sys.stdin.read().splitlines()[-1])["copy"]["seconds"])' < "$work/last.out")")
     }
     run_cp() {
         rm -rf "$work/cp-$round" && mkdir -p "$work/cp-$round"
@@ -117,8 +123,19 @@ for round in $(seq 1 "$rounds"); do
         t1=$(now)
         cp_times+=("$(elapsed "$t0" "$t1")")
     }
-    if [ $((round % 2)) -eq 1 ]; then run_cp; run_export; else run_export; run_cp; fi
-    echo "round $round: cp -a + sync ${cp_times[-1]} s; export write ${ex_times[-1]} s, ${ex_rss[-1]} MiB"
+    # the same drive format from a local copy of the objects: what the network and the
+    # objects' checks add
+    run_prepare() {
+        rm -rf "$work/prep-$round" "$work/prep-$round.jrn" && mkdir -p "$work/prep-$round"
+        warm "$work/local-repo"
+        measure "$bin" --json --no-progress drive prepare --journal "$work/prep-$round.jrn" \
+            --session "local$round" --srcdir "$work/local-repo" --dstdir export/repository \
+            --drive "$work/prep-$round" --encrypt --service-key "$work/owner.pub" --not-a-mount-point
+        pr_times+=("$wall")
+    }
+    if [ $((round % 2)) -eq 1 ]; then run_cp; run_export; run_prepare; else run_prepare; run_export; run_cp; fi
+    echo "round $round: cp -a + sync ${cp_times[-1]} s; export write ${ex_times[-1]} s (copy ${ex_copy[-1]} s, then verify and end), ${ex_rss[-1]} MiB; drive prepare from a local copy ${pr_times[-1]} s"
+    rm -rf "$work/prep-$round" "$work/prep-$round.jrn"
 
     # 2. restore from the drive against restore from the local copy, into fresh targets.
     run_from_drive() {
@@ -142,6 +159,7 @@ for round in $(seq 1 "$rounds"); do
 done
 
 report "seedship export write" "${ex_times[@]}"
+echo "export write's copy phase: $(mean "${ex_copy[@]}") s; drive prepare from a local copy: $(mean "${pr_times[@]}") s"
 lr=$(mean "${lr_times[@]}")
 ld=$(mean "${ld_times[@]}")
 awk -v b="$bytes" -v l="$lr" -v d="$ld" 'BEGIN {

@@ -541,29 +541,40 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`ClientError`] as the server answered; [`ClientError::Api`] with status 206 expected
-    /// when a server ignored the range.
+    /// [`ClientError`] as the server answered; [`ClientError::Api`] when a server ignored the
+    /// range. The body streams on the client's runtime, read ahead in blocks of 1 MiB.
     pub fn read_export_object(
         &self,
         account: &str,
         name: &str,
         object: &str,
         from: u64,
-    ) -> Result<reqwest::blocking::Response, ClientError> {
+    ) -> Result<crate::Download, ClientError> {
         let url = self.job_object_url(account, name, "export-objects", object)?;
-        let mut request = self.http.get(&url);
+        let mut request = self.uploads.http.get(&url).bearer_auth(&self.token);
         if from > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={from}-"));
         }
-        let response = self.send_raw(&url, request)?;
-        if from > 0 && response.status() != reqwest::StatusCode::PARTIAL_CONTENT {
+        let runtime = &self.uploads.runtime;
+        let response = runtime
+            .block_on(request.send())
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = runtime.block_on(response.text()).unwrap_or_default();
+            return Err(api_error(&url, status.as_u16(), text));
+        }
+        if from > 0 && status != reqwest::StatusCode::PARTIAL_CONTENT {
             return Err(api_error(
                 &url,
-                response.status().as_u16(),
+                status.as_u16(),
                 format!("asked for bytes {from}- and got the whole object"),
             ));
         }
-        Ok(response)
+        Ok(crate::Download::start(runtime.handle(), response))
     }
 
     /// Creates an import or export job (account owner); the answer carries the shipping address.

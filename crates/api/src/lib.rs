@@ -8,6 +8,7 @@
 
 mod client;
 mod credentials;
+mod download;
 mod message;
 mod probe;
 mod signature;
@@ -16,6 +17,7 @@ mod wire;
 
 pub use client::{Client, ClientError, HeldBack, Metrics, Seeded, UplinkMeasurement};
 pub use credentials::{Credentials, CredentialsError, PendingCredentials, write_private};
+pub use download::Download;
 pub use message::error_chain;
 pub use signature::webhook_signature;
 pub use upload::{BodyWriter, UploadBody};

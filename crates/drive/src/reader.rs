@@ -14,11 +14,12 @@ use crate::format::{self, BlobType, Disposition, Manifest};
 use crate::fsutil;
 use crate::journal::Journal;
 use crate::marker;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// One opened drive of an import: its key unwrapped and its manifests read and authenticated.
 pub struct ImportDrive {
@@ -343,6 +344,9 @@ pub struct ImportFile {
 /// `(drive, manifest, entry)` indices of one segment.
 type Part = (usize, usize, usize);
 
+/// A range of a segment: the segment's part and the range's index in it.
+type RangeKey = (Part, u64);
+
 /// `(session, set id, file id)`: what joins a file's segments across drives.
 type FileKey = (String, [u8; 16], u64);
 
@@ -379,7 +383,13 @@ pub struct ImportSet {
     /// Range buffers of finished reads, reused: a fresh one per file costs a page fault
     /// per 4 KiB.
     buffers: Mutex<Vec<Vec<u8>>>,
+    /// Plaintext of ranges in which a read ended, the latest last: a restore reads a pack in
+    /// runs of blobs, and the next run starts in the range the previous one ended in.
+    recent: Mutex<VecDeque<(RangeKey, Arc<Vec<u8>>)>>,
 }
+
+/// Ranges kept in [`ImportSet`]'s `recent` (4 MiB each): two per restore reader thread.
+const RECENT_RANGES: usize = 8;
 
 fn bad_manifest(drive: &Path, session: &str, reason: &'static str) -> Error {
     Error::ManifestInvalid {
@@ -482,6 +492,7 @@ impl ImportSet {
             drives: opened,
             files,
             buffers: Mutex::default(),
+            recent: Mutex::default(),
         }
     }
 
@@ -593,6 +604,25 @@ impl ImportSet {
         read.map(|()| out)
     }
 
+    /// The plaintext of range `index` of segment `part` if it was read lately.
+    fn recent_range(&self, key: RangeKey) -> Option<Arc<Vec<u8>>> {
+        let recent = self.recent.lock().ok()?;
+        recent
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, plain)| plain.clone())
+    }
+
+    /// Keeps the plaintext of range `key` among the [`RECENT_RANGES`] read last.
+    fn keep_range(&self, key: RangeKey, plain: &[u8]) {
+        if let Ok(mut recent) = self.recent.lock() {
+            if recent.len() == RECENT_RANGES {
+                recent.pop_front();
+            }
+            recent.push_back((key, Arc::new(plain.to_vec())));
+        }
+    }
+
     fn read_span(
         &self,
         file: &ImportFile,
@@ -614,20 +644,33 @@ impl ImportSet {
             let range_size = u64::from(seg.range_size);
             // a gap before this segment (a hostile manifest) reads as the first range missing
             let first = next.saturating_sub(spec.offset) / range_size;
-            let mut data = fsutil::open_drive_file(seg.drive, &path)?;
-            if let Some(f) = &mut data {
-                f.seek(SeekFrom::Start(spec.stored_offset(seg.range_size, first)))
-                    .map_err(Error::io(&path))?;
-            }
+            // opened at the first range not read lately
+            let mut data: Option<Option<File>> = None;
             for index in first..spec.range_count(seg.range_size) {
                 let start = spec.offset + index * range_size;
                 if start >= span.end {
                     break;
                 }
                 let range_len = spec.range_len(seg.range_size, index);
+                let end = span.end.min(start + range_len);
+                if start <= next
+                    && let Some(plain) = self.recent_range((part, index))
+                {
+                    out.extend_from_slice(&plain[(next - start) as usize..(end - start) as usize]);
+                    next = start + range_len;
+                    continue;
+                }
                 let want = (range_len + format::RANGE_OVERHEAD) as usize;
-                let got = match &mut data {
-                    Some(f) => check::read_up_to(f, want, buf).map_err(Error::io(&path))?,
+                let file_data = match &mut data {
+                    Some(opened) => opened,
+                    None => data.insert(fsutil::open_drive_file(seg.drive, &path)?),
+                };
+                let got = match file_data {
+                    Some(f) => {
+                        f.seek(SeekFrom::Start(spec.stored_offset(seg.range_size, index)))
+                            .map_err(Error::io(&path))?;
+                        check::read_up_to(f, want, buf).map_err(Error::io(&path))?
+                    }
                     None => 0,
                 };
                 let opened = if start > next {
@@ -643,8 +686,12 @@ impl ImportSet {
                     len: range_len,
                     status,
                 })?;
+                if end < start + range_len {
+                    // the read ends inside this range: the next read of the file likely starts there
+                    self.keep_range((part, index), &buf[plain.clone()]);
+                }
                 let from = plain.start + (next - start) as usize;
-                let to = plain.start + (span.end.min(start + range_len) - start) as usize;
+                let to = plain.start + (end - start) as usize;
                 out.extend_from_slice(&buf[from..to]);
                 next = start + range_len;
             }
@@ -915,11 +962,16 @@ mod tests {
             Err(Error::BeyondEnd { .. })
         ));
 
-        // a flipped byte in the second range: the first still reads, the second is named
+        // a flipped byte in the second range: the first still reads, the second is named (a
+        // set opened again: the reads above keep verified ranges, which the set then answers
+        // from memory)
         let mut stored = std::fs::read(shipped.data_file()).expect("data file");
         let second = (4 << 20) + format::RANGE_OVERHEAD as usize;
         stored[second + 100] ^= 1;
         std::fs::write(shipped.data_file(), &stored).expect("flip");
+        let set = ImportSet::open_with_drive_keys(std::slice::from_ref(&shipped.drive), &shipped.identity)
+            .expect("open again");
+        let file = &set.files()[0];
         assert_eq!(
             set.read_at(file, 0, 4 << 20).expect("first range"),
             source[..4 << 20]
