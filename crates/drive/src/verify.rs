@@ -4,12 +4,13 @@ use crate::check::{RangeChecks, SegmentCheck, SegmentRef, SegmentStatus, WriteSi
 use crate::copy;
 use crate::crypto::{self, Unlock};
 use crate::error::{Error, Result};
-use crate::format;
+use crate::format::{self, ManifestEntry};
 use crate::fsutil;
 use crate::journal::Journal;
 use crate::marker;
 use crate::session::open_plan;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How a session's manifest file compares with the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -58,6 +59,49 @@ impl VerifyReport {
             .iter()
             .all(|s| s.manifest == ManifestStatus::Ok && s.problems.is_empty())
     }
+}
+
+/// Threads checking segments: decrypting and hashing is CPU-bound, so the check goes as fast as
+/// the cores (or the drive) allow.
+fn verify_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
+}
+
+/// `check` of every entry, on [`verify_threads`] threads taking entries in turn; the results
+/// in entry order, or the first error.
+fn check_all<T: Send>(
+    entries: &[ManifestEntry],
+    check: impl Fn(&ManifestEntry) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<T>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..verify_threads())
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(entry) = entries.get(i) else { break };
+                        let result = check(entry);
+                        let failed = result.is_err();
+                        mine.push((i, result));
+                        if failed {
+                            // the others stop at their next entry
+                            next.store(entries.len(), Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Re-reads every completed session of the drive: the manifest file against the journal's
@@ -111,9 +155,9 @@ pub fn verify(journal: &Path, drive: &Path, unlock: &Unlock<'_>) -> Result<Verif
             stored_bytes: 0,
             problems: Vec::new(),
         };
-        let mut discard = std::io::sink();
-        let mut sink = WriteSink::new(&mut discard);
-        for entry in &reference.entries {
+        let checks = check_all(&reference.entries, |entry| {
+            let mut discard = std::io::sink();
+            let mut sink = WriteSink::new(&mut discard);
             let whole = entry.spec.offset == 0 && entry.spec.is_last();
             let mut hasher = blake3::Hasher::new();
             let seg = SegmentRef {
@@ -131,6 +175,9 @@ pub fn verify(journal: &Path, drive: &Path, unlock: &Unlock<'_>) -> Result<Verif
             {
                 check.status = SegmentStatus::Changed;
             }
+            Ok(check)
+        })?;
+        for check in checks {
             report.segments += 1;
             report.ranges += check.ranges;
             report.stored_bytes += check.stored_len;
