@@ -6,27 +6,20 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::StatusCode;
 use axum::routing::get;
 use futures::TryStreamExt;
 use seedship_api::{ErrorCode, ExportPreview, ExportPreviewQuery, PreviewSource};
-use seedship_jobs::{ExportObject, JobSpec, JobState, JobType, is_repository_object};
+use seedship_jobs::{ExportObject, JobSpec, JobType, is_repository_object};
 use std::collections::HashMap;
 
 use crate::auth::Principal;
 use crate::db::{Tx, VaultRow};
 use crate::error::ApiError;
-use crate::jobs::load_or_404;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/vaults/{vault}/export-preview", get(preview))
-        .route(
-            "/api/v1/jobs/{account}/{name}/export-objects/{*object}",
-            get(read_object),
-        )
+    Router::new().route("/api/v1/vaults/{vault}/export-preview", get(preview))
 }
 
 fn rule(status: StatusCode, rule: &str, message: String) -> ApiError {
@@ -52,7 +45,11 @@ async fn vault_objects(state: &AppState, vault: &VaultRow) -> Result<Vec<ExportO
 }
 
 /// The vault `name` of the account, or the job rule `VaultNotFound`.
-async fn export_vault(state: &AppState, account_id: &str, name: &str) -> Result<VaultRow, ApiError> {
+pub(crate) async fn export_vault(
+    state: &AppState,
+    account_id: &str,
+    name: &str,
+) -> Result<VaultRow, ApiError> {
     state.db.vault(account_id, name).await?.ok_or_else(|| {
         rule(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -119,55 +116,6 @@ pub(crate) async fn prepare(state: &AppState, account_id: &str, spec: &mut JobSp
         }
     }
     Ok(())
-}
-
-/// `GET /api/v1/jobs/{account}/{name}/export-objects/{object}`, operator only: one object of
-/// an export job's vault, for the export writer, while the job's drives are written (the job
-/// Received or Transferring). A `Range` header reads part of it. Any repository object of the
-/// vault may be read, not only the listed ones: checking the list (up to 500,000 names) on
-/// every read would cost more than it protects, as the operator reads ciphertext only.
-async fn read_object(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((account, name, object)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    if !matches!(principal, Principal::Operator) {
-        return Err(ApiError::forbidden("only operators read an export's objects"));
-    }
-    if !is_repository_object(&object) {
-        return Err(ApiError::invalid_name(format!(
-            "{object:?} is not a repository object (config, keys/<id>, snapshots/<id>, index/<id>, data/<id[..2]>/<id>)"
-        )));
-    }
-    let (job, account_id) = {
-        let mut tx = state.db.begin().await?;
-        let (_, job) = load_or_404(&mut tx, &account, &name).await?;
-        let account_id: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1")
-            .bind(&account)
-            .fetch_optional(&mut *tx)
-            .await?;
-        (
-            job,
-            account_id.ok_or_else(|| ApiError::not_found(format!("account {account} not found")))?,
-        )
-    };
-    let Some(export) = job.export() else {
-        return Err(seedship_jobs::Error::WrongJobType {
-            what: "an export object",
-            job_type: job.job_type(),
-        }
-        .into());
-    };
-    if !matches!(job.state(), JobState::Received | JobState::Transferring) {
-        return Err(seedship_jobs::Error::NotInThisState {
-            action: "read an export's objects",
-            state: job.state(),
-        }
-        .into());
-    }
-    let vault = export_vault(&state, &account_id, &export.vault).await?;
-    crate::vault::read(&state, &format!("vaults/{}/{object}", vault.id), &headers).await
 }
 
 /// Stores the object list of export job `job_id` beside it.

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse as _;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::{get, post};
 use seedship_api::{
     ClockRequest, ClockState, CustodyReport, DriveLogs, ErrorCode, JobAction, JobCreateQuery, JobDetail,
@@ -49,6 +49,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/api/v1/jobs/{account}/{name}/export-objects",
             get(export_objects),
+        )
+        .route(
+            "/api/v1/jobs/{account}/{name}/export-objects/{*object}",
+            get(read_export_object),
         )
         .route("/api/v1/admin/clock", post(move_clock))
 }
@@ -658,6 +662,55 @@ async fn export_objects(
         .into());
     }
     Ok(Json(crate::export::stored_objects(&mut tx, &loaded.id).await?))
+}
+
+/// `GET /api/v1/jobs/{account}/{name}/export-objects/{object}`, operator only: one object of
+/// an export job's vault, for the export writer, while the job's drives are written (the job
+/// Received or Transferring). A `Range` header reads part of it. Any repository object of the
+/// vault may be read, not only the listed ones: checking the list (up to 500,000 names) on
+/// every read would cost more than it protects, as the operator reads ciphertext only.
+async fn read_export_object(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((account, name, object)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !matches!(principal, Principal::Operator) {
+        return Err(ApiError::forbidden("only operators read an export's objects"));
+    }
+    if !seedship_jobs::is_repository_object(&object) {
+        return Err(ApiError::invalid_name(format!(
+            "{object:?} is not a repository object (config, keys/<id>, snapshots/<id>, index/<id>, data/<id[..2]>/<id>)"
+        )));
+    }
+    let (job, account_id) = {
+        let mut tx = state.db.begin().await?;
+        let (_, job) = load_or_404(&mut tx, &account, &name).await?;
+        let account_id: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE name = $1")
+            .bind(&account)
+            .fetch_optional(&mut *tx)
+            .await?;
+        (
+            job,
+            account_id.ok_or_else(|| ApiError::not_found(format!("account {account} not found")))?,
+        )
+    };
+    let Some(export) = job.export() else {
+        return Err(seedship_jobs::Error::WrongJobType {
+            what: "an export object",
+            job_type: job.job_type(),
+        }
+        .into());
+    };
+    if !matches!(job.state(), JobState::Received | JobState::Transferring) {
+        return Err(seedship_jobs::Error::NotInThisState {
+            action: "read an export's objects",
+            state: job.state(),
+        }
+        .into());
+    }
+    let vault = crate::export::export_vault(&state, &account_id, &export.vault).await?;
+    crate::vault::read(&state, &format!("vaults/{}/{object}", vault.id), &headers).await
 }
 
 async fn move_clock(
