@@ -261,10 +261,11 @@ impl Imported {
         }
     }
 
-    /// A source of twelve 8 MB files of random data (~96 MB).
+    /// A source of 32 files of 8 MB of random data (~256 MB): a seed of it takes long enough
+    /// (about a second) for the tests to act while it runs.
     fn large(dir: &Path) -> Imported {
         Imported::new(dir, |source| {
-            for i in 0..12u64 {
+            for i in 0..32u64 {
                 std::fs::write(
                     source.join(format!("f{i}.bin")),
                     Rng::new(i + 10).random(8_000_000),
