@@ -11,7 +11,11 @@
 #   gb:N      N GB (10^9 bytes) in files of 1-50 MB, alternately random bytes and text-like
 #   e.g. bash bench/scaling.sh files:10k files:100k files:1M gb:1 gb:10 gb:30
 # Env:  BINARY (default target/release/seedship), BENCH_DIR (work directory, default a new one
-#       under /tmp; removed at the end).
+#       under /tmp; removed at the end), BENCH_TOOLS (default "seedship restic"),
+#       BENCH_SEEDSHIP_INIT=restic: seedship's repository is made by `restic init` (untimed) as
+#       restic's is, so its key has restic's scrypt parameters (N=2^15, r=8: 32 MiB to open)
+#       instead of those seedship gives a repository it creates (N=2^17, r=8: 128 MiB, which
+#       is then the floor of every seedship peak and hides the working set under it).
 # Both tools run with --no-cache (the repositories are local, so a cache would only copy them).
 # restic's repository is made by `restic init --repository-version 2` beforehand, untimed;
 # seedship's first backup creates its repository, timed (one key derivation, well under 1 s).
@@ -88,7 +92,7 @@ bytes_of() { du -sb --apparent-size "$1" | cut -f1; }
 file_bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; }
 files_of() { find "$1" -type f | wc -l; }
 
-echo "scaling: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo); seedship $bin (script at $(git rev-parse --short HEAD 2>/dev/null || echo "?")), $(restic version | cut -d' ' -f1-2); --no-cache for both"
+echo "scaling: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo); seedship $bin (script at $(git rev-parse --short HEAD 2>/dev/null || echo "?")), $(restic version | cut -d' ' -f1-2); --no-cache for both; seedship's repository made by ${BENCH_SEEDSHIP_INIT:-seedship}"
 printf '%-12s %-9s %-8s %9s %8s %9s %12s\n' step tool run "wall s" "CPU s" "peak MiB" "repo MB"
 for step in "$@"; do
     kind=${step%%:*} n=${step#*:}
@@ -100,9 +104,11 @@ for step in "$@"; do
     sync
     src_files=$(files_of "$data") src_bytes=$(file_bytes_of "$data")
     echo "# $step: $src_files files, $src_bytes bytes, generated in $(( $(date +%s) - t0 )) s; $(df -h --output=avail "$work" | tail -n 1 | tr -d ' ') free"
-    for tool in seedship restic; do
+    for tool in ${BENCH_TOOLS:-seedship restic}; do
         repo="$work/repo-$tool" dest="$work/restore"
-        [ "$tool" = restic ] && restic --repo "$repo" init --repository-version 2 > /dev/null
+        if [ "$tool" = restic ] || [ "${BENCH_SEEDSHIP_INIT:-}" = restic ]; then
+            restic --repo "$repo" init --repository-version 2 > /dev/null
+        fi
         for run in first rerun; do
             warm "$data"
             case "$tool" in
