@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the scaling curve of seedship and restic side by side, on data the
+# script generates itself. For each STEP and each tool, in its own local repository: first
+# backup, no-change rerun (same paths and host: incremental against the first snapshot), and
+# restore of the latest snapshot; wall time, user+sys CPU seconds and peak resident memory of
+# each (/usr/bin/time -v, including child processes), and the repository's size.
+#
+# Usage: bash bench/scaling.sh STEP...
+#   files:N   N small files (N may end in k or M: files:10k, files:1M) of 1-8 KiB each, half
+#             random bytes and half text-like (slices of a word-text pool), 1000 per directory
+#   gb:N      N GB (10^9 bytes) in files of 1-50 MB, alternately random bytes and text-like
+#   e.g. bash bench/scaling.sh files:10k files:100k files:1M gb:1 gb:10 gb:30
+# Env:  BINARY (default target/release/seedship), BENCH_DIR (work directory, default a new one
+#       under /tmp; removed at the end), BENCH_TOOLS (default "seedship restic"),
+#       BENCH_SEEDSHIP_INIT=restic: seedship's repository is made by `restic init` (untimed) as
+#       restic's is, so its key has restic's scrypt parameters (N=2^15, r=8: 32 MiB to open)
+#       instead of those seedship gives a repository it creates (N=2^17, r=8: 128 MiB, which
+#       is then the floor of every seedship peak and hides the working set under it).
+# Both tools run with --no-cache (the repositories are local, so a cache would only copy them).
+# restic's repository is made by `restic init --repository-version 2` beforehand, untimed;
+# seedship's first backup creates its repository, timed (one key derivation, well under 1 s).
+# Before each backup the data is read once (tar > /dev/null), before each restore the
+# repository, so every timed run reads from the page cache as far as it holds; `sync` runs
+# between timed runs, untimed. A restore is checked by its file count and byte total (not
+# byte by byte: the end-to-end tests prove restores bit-exact), then deleted. Disk: the data,
+# one repository and one restore at a time (about 2.6x the data at gb:N).
+# Run it under `flock /work/bench.lock` on shared machines, so two benchmarks never overlap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$#" -gt 0 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+bin=$(realpath "${BINARY:-target/release/seedship}")
+[ -x "$bin" ] || { echo "bench: $bin is not an executable (build it, or set BINARY)" >&2; exit 1; }
+command -v restic > /dev/null || { echo "bench: restic not found (bash scripts/install-test-deps.sh)" >&2; exit 1; }
+work=${BENCH_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/seedship-scaling-bench.XXXXXX")}
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+export SEEDSHIP_PASSWORD="bench-$RANDOM-$RANDOM" RESTIC_PASSWORD
+RESTIC_PASSWORD=$SEEDSHIP_PASSWORD
+
+generate() { # kind (files|gb), count, dir
+    python3 - "$@" <<'EOF'
+import os, random, sys
+kind, count, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rng = random.Random(count * 7 + (kind == "gb"))
+words = [("w%d" % i).encode() for i in range(5000)]
+pool = bytearray()
+while len(pool) < 16 << 20:
+    pool += b" ".join(rng.choice(words) for _ in range(200)) + b"\n"
+pool = bytes(pool)
+def text(n):  # slices of 4-64 KiB of the pool at random offsets
+    parts, left = [], n
+    while left > 0:
+        k = min(left, rng.randint(4 << 10, 64 << 10))
+        o = rng.randrange(len(pool) - k)
+        parts.append(pool[o:o + k]); left -= k
+    return b"".join(parts)
+if kind == "files":
+    for i in range(count):
+        if i % 1000 == 0:
+            d = os.path.join(root, "d%05d" % (i // 1000)); os.makedirs(d)
+        n = rng.randint(1 << 10, 8 << 10); o = rng.randrange(len(pool) - n)
+        with open(os.path.join(d, "f%03d" % (i % 1000)), "wb") as f:
+            f.write(rng.randbytes(n // 2) + pool[o:o + n - n // 2])
+else:
+    os.makedirs(root)
+    made, i, total = 0, 0, count * 10**9
+    while made < total:
+        n = min(rng.randint(10**6, 50 * 10**6), total - made)
+        with open(os.path.join(root, "b%05d" % i), "wb") as f:
+            if i % 2:
+                f.write(text(n))
+            else:
+                for j in range(0, n, 4 << 20):
+                    f.write(rng.randbytes(min(4 << 20, n - j)))
+        made += n; i += 1
+EOF
+}
+
+# Runs a command under /usr/bin/time -v after a `sync` (untimed); sets wall (s), cpu (user+sys
+# s), rss (MiB).
+measure() {
+    local log="$work/time.log"
+    sync
+    /usr/bin/time -v -o "$log" "$@" > "$work/last.out" 2> "$work/last.err" || {
+        echo "bench: failed: $*" >&2; tail -n 20 "$work/last.err" >&2; exit 1; }
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$log")
+    cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.1f", u+s}' "$log")
+    rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$log")
+}
+warm() { tar -cf - -C "$1" . > /dev/null; }
+bytes_of() { du -sb --apparent-size "$1" | cut -f1; }
+file_bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; }
+files_of() { find "$1" -type f | wc -l; }
+
+echo "scaling: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo); seedship $bin (script at $(git rev-parse --short HEAD 2>/dev/null || echo "?")), $(restic version | cut -d' ' -f1-2); --no-cache for both; seedship's repository made by ${BENCH_SEEDSHIP_INIT:-seedship}"
+printf '%-12s %-9s %-8s %9s %8s %9s %12s\n' step tool run "wall s" "CPU s" "peak MiB" "repo MB"
+for step in "$@"; do
+    kind=${step%%:*} n=${step#*:}
+    case "$n" in *k) n=$(( ${n%k} * 1000 )) ;; *M) n=$(( ${n%M} * 1000000 )) ;; esac
+    case "$kind" in files|gb) ;; *) echo "bench: unknown step $step (files:N or gb:N)" >&2; exit 2 ;; esac
+    data="$work/data-$kind-$n"
+    t0=$(date +%s)
+    generate "$kind" "$n" "$data"
+    sync
+    src_files=$(files_of "$data") src_bytes=$(file_bytes_of "$data")
+    echo "# $step: $src_files files, $src_bytes bytes, generated in $(( $(date +%s) - t0 )) s; $(df -h --output=avail "$work" | tail -n 1 | tr -d ' ') free"
+    for tool in ${BENCH_TOOLS:-seedship restic}; do
+        repo="$work/repo-$tool" dest="$work/restore"
+        if [ "$tool" = restic ] || [ "${BENCH_SEEDSHIP_INIT:-}" = restic ]; then
+            restic --repo "$repo" init --repository-version 2 > /dev/null
+        fi
+        for run in first rerun; do
+            warm "$data"
+            case "$tool" in
+                seedship) measure "$bin" backup "$data" --repo "$repo" --no-cache --json ;;
+                restic) measure restic --repo "$repo" --no-cache backup --quiet "$data" ;;
+            esac
+            printf '%-12s %-9s %-8s %9s %8s %9s %12s\n' "$step" "$tool" "$run" "$wall" "$cpu" "$rss" \
+                "$(awk -v b="$(bytes_of "$repo")" 'BEGIN {printf "%.1f", b / 1e6}')"
+        done
+        warm "$repo"
+        mkdir -p "$dest"
+        case "$tool" in
+            seedship) measure "$bin" restore latest --target "$dest" --repo "$repo" --no-cache --json ;;
+            restic) measure restic --repo "$repo" --no-cache restore latest --target "$dest" ;;
+        esac
+        printf '%-12s %-9s %-8s %9s %8s %9s\n' "$step" "$tool" restore "$wall" "$cpu" "$rss"
+        got_files=$(files_of "$dest$data") got_bytes=$(file_bytes_of "$dest$data")
+        if [ "$got_files" != "$src_files" ] || [ "$got_bytes" != "$src_bytes" ]; then
+            echo "bench: $tool restored $got_files files, $got_bytes bytes; expected $src_files, $src_bytes" >&2
+            exit 1
+        fi
+        rm -rf "$repo" "$dest"
+    done
+    rm -rf "$data"
+done
