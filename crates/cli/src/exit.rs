@@ -51,7 +51,8 @@ pub const DRIVES_DAMAGED: u8 = 29;
 /// set mixed in, a drive missing or given twice, no marker or no drive key on a drive).
 pub const NOT_ONE_SET: u8 = 30;
 /// `export write` refused a drive: not a drive of the job (an id it lacks, or another
-/// drive's marker on it: a drive of another export), given twice, or past writing.
+/// drive's marker on it: a drive of another export), given twice, or past writing; or an
+/// interrupted write whose drives are not all given with their journals.
 pub const EXPORT_DRIVE_REFUSED: u8 = 31;
 /// Interrupted by Ctrl-C / SIGINT.
 pub const INTERRUPTED: u8 = 130;
@@ -108,7 +109,7 @@ pub const TABLE: &[(u8, &str)] = &[
     ),
     (
         EXPORT_DRIVE_REFUSED,
-        "export write: a drive that is not a blank drive of the job (another export's, given twice, past writing)",
+        "export write: a drive that is not a blank drive of the job (another export's, given twice, past writing), or an interrupted write without all its drives and journals",
     ),
     (INTERRUPTED, "interrupted"),
 ];
@@ -189,7 +190,8 @@ pub fn code_of(err: &anyhow::Error) -> u8 {
                 | E::DriveTwice { .. }
                 | E::ForeignDrive { .. }
                 | E::NotWritable { .. }
-                | E::NotAnExport { .. } => return EXPORT_DRIVE_REFUSED,
+                | E::NotAnExport { .. }
+                | E::JournalsMissing { .. } => return EXPORT_DRIVE_REFUSED,
                 _ => {}
             }
         }

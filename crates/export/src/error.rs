@@ -52,6 +52,18 @@ pub enum Error {
         drive_id: String,
         state: DriveState,
     },
+    /// The interrupted write's journals are not all there: a drive of the write was not
+    /// given, or its journal was lost.
+    #[error(
+        "the interrupted write of job {job} spans {count} drives, but {} holds the journals of {found} of the drives given: give every drive of the write; a lost journal's drive cannot be resumed (remove the job's journals there and the drives' `export` directories to start the write again)",
+        .dir.display()
+    )]
+    JournalsMissing {
+        job: String,
+        dir: PathBuf,
+        found: usize,
+        count: usize,
+    },
     /// A drive directory cannot be read.
     #[error("drive {}: {source}", .dir.display())]
     Drive {

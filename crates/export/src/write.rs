@@ -202,6 +202,17 @@ pub fn write(
             by_index[slot] = g.drive_id.clone();
             count = usize::from(plan.drive_count);
         }
+        // Every journal is installed before the first byte is copied: a set with one missing
+        // lost it later (deleted, or its drive not given), and its drive cannot be resumed.
+        let journaled = given.iter().filter(|g| g.journal.exists()).count();
+        if journaled < count {
+            return Err(Error::JournalsMissing {
+                job: job.name.to_owned(),
+                dir: options.journal_dir.clone(),
+                found: journaled,
+                count,
+            });
+        }
         let labels = task_labels(&by_index, count);
         let journals: Vec<PathBuf> = resumed.iter().map(|g| g.journal.clone()).collect();
         Some(with_job_progress(job, progress, labels, warn, |reporter| {

@@ -473,6 +473,19 @@ fn a_killed_export_write_resumes_with_at_most_one_range_per_drive_written_again(
         kills > 0,
         "the write finished before the first kill: make the vault larger"
     );
+    // Without the second drive's journal the write does not go on (its drive could not be
+    // resumed, and the set would lack it): refused, naming what is missing.
+    let journal = site.dir.join("journals").join(format!("killed.{}.jrn", ids[1]));
+    let hidden = journal.with_extension("hidden");
+    std::fs::rename(&journal, &hidden).expect("hide a journal");
+    let refused = exporter.write("killed", &ids, &drives, capacity);
+    assert_exit(&refused, EXPORT_DRIVE_REFUSED);
+    assert!(
+        stderr(&refused).contains("spans 2 drives"),
+        "{}",
+        stderr(&refused)
+    );
+    std::fs::rename(&hidden, &journal).expect("the journal back");
     let report = written(&exporter.write("killed", &ids, &drives, capacity));
     for drive in report["drives"].as_array().expect("drives") {
         assert_eq!(drive["state"], "Completed", "{drive}");
