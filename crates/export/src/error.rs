@@ -55,7 +55,7 @@ pub enum Error {
     /// The interrupted write's journals are not all there: a drive of the write was not
     /// given, or its journal was lost.
     #[error(
-        "the interrupted write of job {job} spans {count} drives, but {} holds the journals of {found} of the drives given: give every drive of the write; a lost journal's drive cannot be resumed (remove the job's journals there and the drives' `export` directories to start the write again)",
+        "the interrupted write of job {job} spans {count} drives, but {} holds the journals of {found} of the drives given: give every drive of the write; a lost journal's drive cannot be resumed (`seedship export abort` with the same drives and journal directory starts the write again)",
         .dir.display()
     )]
     JournalsMissing {

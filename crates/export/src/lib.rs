@@ -15,7 +15,7 @@ mod objects;
 mod write;
 
 pub use error::Error;
-pub use write::{DriveWritten, WriteOptions, Written, journal_path, receive_blank, write};
+pub use write::{Aborted, DriveWritten, WriteOptions, Written, abort, journal_path, receive_blank, write};
 
 /// A result of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

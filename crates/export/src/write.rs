@@ -129,7 +129,7 @@ pub fn write(
         job: job.name.to_owned(),
         source,
     })?;
-    let given = check_drives(job, &detail, options)?;
+    let given = check_drives(job, &detail, &options.drives, &options.journal_dir)?;
     let objects = job
         .client
         .export_objects(job.account, job.name)
@@ -259,6 +259,72 @@ pub fn receive_blank(job: &JobRef<'_>, drive_ids: &[String]) -> Result<JobDetail
     Ok(detail)
 }
 
+/// What [`abort`] removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Aborted {
+    /// The job.
+    pub job: String,
+    /// Journals removed.
+    pub journals: Vec<PathBuf>,
+    /// Drives whose `export` session directory and drive key file were removed.
+    pub drives: Vec<PathBuf>,
+}
+
+/// Rolls an interrupted write of job `job` back so that the next [`write`] starts it again:
+/// removes the session from each drive given (its `export` directory and drive key file; the
+/// marker, the id the drive was received under, stays) and deletes the drives' journals in
+/// `journal_dir`. `drives` as [`WriteOptions::drives`]; only drives of the job still Received
+/// or Transferring are taken.
+///
+/// # Errors
+/// As [`write`]'s checks of the drives; journals of different sessions; I/O errors.
+pub fn abort(job: &JobRef<'_>, drives: &[(String, PathBuf)], journal_dir: &Path) -> Result<Aborted, Error> {
+    let detail = job_detail(job)?;
+    let given = check_drives(job, &detail, drives, journal_dir)?;
+    if let Some(g) = given
+        .iter()
+        .find(|g| !matches!(g.state, DriveState::Received | DriveState::Transferring))
+    {
+        return Err(Error::NotWritable {
+            job: job.name.to_owned(),
+            drive_id: g.drive_id.clone(),
+            state: g.state,
+        });
+    }
+    let journals: Vec<PathBuf> = given
+        .iter()
+        .map(|g| g.journal.clone())
+        .filter(|j| j.exists())
+        .collect();
+    if !journals.is_empty() {
+        seedship_drive::abort(&journals)?;
+    }
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Write(seedship_drive::Error::Io { path, source })
+    };
+    for journal in &journals {
+        std::fs::remove_file(journal).map_err(io(journal))?;
+    }
+    for g in &given {
+        let session = g.dir.join(SESSION);
+        match std::fs::remove_dir_all(&session) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&session)(e)),
+            _ => {}
+        }
+        let key = g.dir.join(seedship_drive::DRIVE_KEY_NAME);
+        match std::fs::remove_file(&key) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&key)(e)),
+            _ => {}
+        }
+    }
+    Ok(Aborted {
+        job: job.name.to_owned(),
+        journals,
+        drives: given.into_iter().map(|g| g.dir).collect(),
+    })
+}
+
 fn job_detail(job: &JobRef<'_>) -> Result<JobDetail, Error> {
     job.client
         .job(job.account, job.name)
@@ -274,11 +340,16 @@ fn act(job: &JobRef<'_>, action: JobAction) -> Result<JobDetail, Error> {
 
 /// Checks each drive given against the job: one of its drives, given once, in a state the
 /// writer takes or already written, and carrying no other drive's marker.
-fn check_drives(job: &JobRef<'_>, detail: &JobDetail, options: &WriteOptions) -> Result<Vec<Given>, Error> {
+fn check_drives(
+    job: &JobRef<'_>,
+    detail: &JobDetail,
+    drives: &[(String, PathBuf)],
+    journal_dir: &Path,
+) -> Result<Vec<Given>, Error> {
     let mut ids = HashSet::new();
     let mut dirs = HashSet::new();
     let mut given = Vec::new();
-    for (drive_id, dir) in &options.drives {
+    for (drive_id, dir) in drives {
         if !ids.insert(drive_id.clone()) {
             return Err(Error::DriveTwice {
                 what: drive_id.clone(),
@@ -329,7 +400,7 @@ fn check_drives(job: &JobRef<'_>, detail: &JobDetail, options: &WriteOptions) ->
             drive_id: drive_id.clone(),
             id,
             dir: dir.clone(),
-            journal: journal_path(&options.journal_dir, job.name, drive_id),
+            journal: journal_path(journal_dir, job.name, drive_id),
             state: drive.state,
         });
     }

@@ -25,6 +25,21 @@ pub enum ExportCmd {
     },
     /// Write an export job's vault onto the owner's blank drives (resumes an interrupted write).
     Write(WriteArgs),
+    /// Roll an interrupted write back (the drives' session and key file, the journals) so that
+    /// the next `export write` starts again.
+    Abort(AbortArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AbortArgs {
+    #[command(flatten)]
+    job: JobTarget,
+    /// A drive of the write (`ID=DIR`), as given to `export write`; repeat for every drive.
+    #[arg(long = "drive", required = true, value_name = "ID=DIR", value_parser = drive_arg)]
+    drives: Vec<(String, PathBuf)>,
+    /// Directory of the drives' journals.
+    #[arg(long, value_name = "DIR")]
+    journal_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +88,23 @@ impl ExportCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
             ExportCmd::Write(args) => write(&args, ctx),
+            ExportCmd::Abort(args) => {
+                let (client, account) = args.job.open()?;
+                let aborted =
+                    seedship_export::abort(&args.job.at(&client, &account), &args.drives, &args.journal_dir)?;
+                let report = AbortReport {
+                    message_type: "export_aborted",
+                    aborted: &aborted,
+                };
+                output::emit(ctx.json, &report, || {
+                    format!(
+                        "job {}: {} journal(s) removed, {} drive(s) rolled back; export write starts again",
+                        aborted.job,
+                        aborted.journals.len(),
+                        aborted.drives.len()
+                    )
+                })
+            }
             ExportCmd::Receive { job, drive_ids } => {
                 let (client, account) = job.open()?;
                 let detail = seedship_export::receive_blank(&job.at(&client, &account), &drive_ids)?;
@@ -87,6 +119,13 @@ impl ExportCmd {
             }
         }
     }
+}
+
+#[derive(Serialize)]
+struct AbortReport<'a> {
+    message_type: &'static str,
+    #[serde(flatten)]
+    aborted: &'a seedship_export::Aborted,
 }
 
 #[derive(Serialize)]

@@ -426,6 +426,34 @@ impl Vaulted {
     }
 }
 
+/// Runs `write` and kills it (SIGKILL) once the drives hold `point` bytes; `false` when it
+/// finished before.
+fn kill_once_written(mut write: Command, drives: &[PathBuf], point: u64) -> bool {
+    let on_drives = || -> u64 {
+        drives
+            .iter()
+            .map(|d| store_listing(d).values().sum::<u64>())
+            .sum()
+    };
+    let mut child = write
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn export write");
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "export write failed before it was killed");
+            return false;
+        }
+        if on_drives() >= point {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().expect("kill -9");
+    child.wait().expect("reap");
+    true
+}
+
 #[test]
 fn a_killed_export_write_resumes_with_at_most_one_range_per_drive_written_again() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -438,35 +466,13 @@ fn a_killed_export_write_resumes_with_at_most_one_range_per_drive_written_again(
     // Kill points spread over the copy: once the drives hold a fifth, two fifths... of the
     // export (plus a random part of a fifth), as the files on them show.
     let mut rng = Rng::new(77);
-    let on_drives = || -> u64 {
-        drives
-            .iter()
-            .map(|d| store_listing(d).values().sum::<u64>())
-            .sum()
-    };
     let mut kills = 0;
     for step in 1..=4 {
         let point = bytes * step / 5 + rng.next_u64() % (bytes / 5);
-        let mut child = exporter
-            .write_command("killed", &ids, &drives, capacity)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn export write");
-        let finished = loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                assert!(status.success(), "export write failed before it was killed");
-                break true;
-            }
-            if on_drives() >= point {
-                break false;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        };
-        if finished {
+        let write = exporter.write_command("killed", &ids, &drives, capacity);
+        if !kill_once_written(write, &drives, point) {
             break;
         }
-        child.kill().expect("kill -9");
-        child.wait().expect("reap");
         kills += 1;
     }
     assert!(
@@ -562,6 +568,38 @@ fn foreign_drives_wrong_keys_and_damaged_objects_are_refused() {
     let named = data.file_name().expect("name").to_string_lossy().into_owned();
     let said = format!("{}{}", String::from_utf8_lossy(&flipped.stdout), stderr(&flipped));
     assert!(said.contains(&named), "{said}");
+
+    // An interrupted write rolled back with `export abort` starts again from nothing.
+    let (four, four_bytes) = exporter.ready("four", &owner_pub, None, 1);
+    let d = site.dir.join("d");
+    assert!(kill_once_written(
+        exporter.write_command("four", &four, std::slice::from_ref(&d), big),
+        std::slice::from_ref(&d),
+        four_bytes / 2
+    ));
+    let journal = site.dir.join("journals").join(format!("four.{}.jrn", four[0]));
+    assert!(journal.exists() && d.join("export").exists());
+    let pair = format!("{}={}", four[0], d.display());
+    let journals = site.dir.join("journals");
+    let abort = [
+        "export",
+        "abort",
+        "--job",
+        "four",
+        "--credentials",
+        path(&site.operator),
+        "--drive",
+        &pair,
+        "--journal-dir",
+        path(&journals),
+    ];
+    let aborted = ok(&site.dir, &abort);
+    assert_eq!(aborted["message_type"], "export_aborted", "{aborted}");
+    assert!(!journal.exists() && !d.join("export").exists() && !d.join("seedship-drive.key").exists());
+    let again = written(&exporter.write("four", &four, std::slice::from_ref(&d), big));
+    assert_eq!(again["copy"]["bytes_skipped"], 0, "{again}");
+    assert_eq!(again["copy"]["bytes_adopted"], 0, "{again}");
+    site.assert_restores(std::slice::from_ref(&d), &owner_key, "from-d");
 
     // A pack damaged in the vault's storage stops the write, named, before it reaches a drive.
     let (three, _) = exporter.ready("three", &owner_pub, None, 1);
