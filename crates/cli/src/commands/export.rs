@@ -27,23 +27,12 @@ pub enum ExportCmd {
     Write(WriteArgs),
     /// Roll an interrupted write back (the drives' session and key file, the journals) so that
     /// the next `export write` starts again.
-    Abort(AbortArgs),
+    Abort(WriteTarget),
 }
 
+/// The job and the drives of a write, as `export write` and `export abort` take them.
 #[derive(Debug, Args)]
-pub struct AbortArgs {
-    #[command(flatten)]
-    job: JobTarget,
-    /// A drive of the write (`ID=DIR`), as given to `export write`; repeat for every drive.
-    #[arg(long = "drive", required = true, value_name = "ID=DIR", value_parser = drive_arg)]
-    drives: Vec<(String, PathBuf)>,
-    /// Directory of the drives' journals.
-    #[arg(long, value_name = "DIR")]
-    journal_dir: PathBuf,
-}
-
-#[derive(Debug, Args)]
-pub struct WriteArgs {
+pub struct WriteTarget {
     #[command(flatten)]
     job: JobTarget,
     /// A received blank drive: the drive id it was received under and its mounted directory
@@ -53,6 +42,12 @@ pub struct WriteArgs {
     /// Directory of the drives' journals (kept off the drives; `<job>.<drive id>.jrn`).
     #[arg(long, value_name = "DIR")]
     journal_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    #[command(flatten)]
+    target: WriteTarget,
     /// Capacity per drive instead of the file system's free space.
     #[arg(long, value_name = "SIZE", value_parser = seedship_progress::parse_size)]
     capacity: Option<u64>,
@@ -88,10 +83,13 @@ impl ExportCmd {
     pub fn run(self, ctx: &Context) -> anyhow::Result<()> {
         match self {
             ExportCmd::Write(args) => write(&args, ctx),
-            ExportCmd::Abort(args) => {
-                let (client, account) = args.job.open()?;
-                let aborted =
-                    seedship_export::abort(&args.job.at(&client, &account), &args.drives, &args.journal_dir)?;
+            ExportCmd::Abort(target) => {
+                let (client, account) = target.job.open()?;
+                let aborted = seedship_export::abort(
+                    &target.job.at(&client, &account),
+                    &target.drives,
+                    &target.journal_dir,
+                )?;
                 let report = AbortReport {
                     message_type: "export_aborted",
                     aborted: &aborted,
@@ -136,10 +134,10 @@ struct WriteReport<'a> {
 }
 
 fn write(args: &WriteArgs, ctx: &Context) -> anyhow::Result<()> {
-    let (client, account) = args.job.open()?;
+    let (client, account) = args.target.job.open()?;
     let options = WriteOptions {
-        drives: args.drives.clone(),
-        journal_dir: args.journal_dir.clone(),
+        drives: args.target.drives.clone(),
+        journal_dir: args.target.journal_dir.clone(),
         passphrase: shared::passphrase()?,
         capacity: args.capacity,
         not_a_mount_point: args.not_a_mount_point,
@@ -148,7 +146,7 @@ fn write(args: &WriteArgs, ctx: &Context) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("journal directory {}: {e}", options.journal_dir.display()))?;
     let warn = |message: &str| eprintln!("seedship: warning: {message}");
     let written = seedship_export::write(
-        &args.job.at(&client, &account),
+        &args.target.job.at(&client, &account),
         &options,
         ctx.progress.as_ref(),
         &warn,
