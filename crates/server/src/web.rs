@@ -554,7 +554,7 @@ fn what_moves(job: &seedship_jobs::Job) -> String {
     };
     // the key's text is long; its last 16 hex digits name it
     let key = export.owner_key.trim();
-    let key_tail = &key[key.len().saturating_sub(16)..];
+    let key_tail = key.char_indices().rev().nth(15).map_or(key, |(at, _)| &key[at..]);
     let mut rows = format!(
         "<dt>Export of vault</dt><dd id=\"export-vault\">{}</dd>\
          <dt>Snapshots</dt><dd id=\"export-snapshots\">{}; hosts: {}; paths: {}</dd>\
