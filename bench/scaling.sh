@@ -37,56 +37,9 @@ trap 'rm -rf "$work"' EXIT
 export SEEDSHIP_PASSWORD="bench-$RANDOM-$RANDOM" RESTIC_PASSWORD
 RESTIC_PASSWORD=$SEEDSHIP_PASSWORD
 
-generate() { # kind (files|gb), count, dir
-    python3 - "$@" <<'EOF'
-import os, random, sys
-kind, count, root = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-rng = random.Random(count * 7 + (kind == "gb"))
-words = [("w%d" % i).encode() for i in range(5000)]
-pool = bytearray()
-while len(pool) < 16 << 20:
-    pool += b" ".join(rng.choice(words) for _ in range(200)) + b"\n"
-pool = bytes(pool)
-def text(n):  # slices of 4-64 KiB of the pool at random offsets
-    parts, left = [], n
-    while left > 0:
-        k = min(left, rng.randint(4 << 10, 64 << 10))
-        o = rng.randrange(len(pool) - k)
-        parts.append(pool[o:o + k]); left -= k
-    return b"".join(parts)
-if kind == "files":
-    for i in range(count):
-        if i % 1000 == 0:
-            d = os.path.join(root, "d%05d" % (i // 1000)); os.makedirs(d)
-        n = rng.randint(1 << 10, 8 << 10); o = rng.randrange(len(pool) - n)
-        with open(os.path.join(d, "f%03d" % (i % 1000)), "wb") as f:
-            f.write(rng.randbytes(n // 2) + pool[o:o + n - n // 2])
-else:
-    os.makedirs(root)
-    made, i, total = 0, 0, count * 10**9
-    while made < total:
-        n = min(rng.randint(10**6, 50 * 10**6), total - made)
-        with open(os.path.join(root, "b%05d" % i), "wb") as f:
-            if i % 2:
-                f.write(text(n))
-            else:
-                for j in range(0, n, 4 << 20):
-                    f.write(rng.randbytes(min(4 << 20, n - j)))
-        made += n; i += 1
-EOF
-}
+generate() { python3 bench/generate-data.py "$@"; } # kind (files|gb), count, dir
 
-# Runs a command under /usr/bin/time -v after a `sync` (untimed); sets wall (s), cpu (user+sys
-# s), rss (MiB).
-measure() {
-    local log="$work/time.log"
-    sync
-    /usr/bin/time -v -o "$log" "$@" > "$work/last.out" 2> "$work/last.err" || {
-        echo "bench: failed: $*" >&2; tail -n 20 "$work/last.err" >&2; exit 1; }
-    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$log")
-    cpu=$(awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.1f", u+s}' "$log")
-    rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}' "$log")
-}
+source bench/measure.sh
 warm() { tar -cf - -C "$1" . > /dev/null; }
 bytes_of() { du -sb --apparent-size "$1" | cut -f1; }
 file_bytes_of() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; }

@@ -85,20 +85,26 @@ impl Repo {
         )
         .map_err(self.fail("reading the source"))?;
         let source = Watched::new(local, rustic_options.ignore_save_opts, paths, failures.clone());
-        let indexed = self
-            .reopen()?
-            .to_indexed_ids()
-            .map_err(self.fail("reading the index"))?;
-        let snapshot = indexed
-            .archive(&rustic_options, &source, snapshot, paths)
-            .map_err(|err| {
-                if let Some(root) = &self.local_root {
-                    // Give the space of packs that will never be used back (a full disk).
-                    // A failure here must not hide the backup's own error.
-                    let _ = crate::atomic::discard_own_temporaries(root);
-                }
-                self.fail("backup")(err)
-            })?;
+        let first =
+            crate::archive::holds_no_index(self.backend.as_ref()).map_err(self.fail("reading the index"))?;
+        let settings = crate::archive::settings(self.inner.config());
+        let written = match settings.filter(|_| first) {
+            // Nothing to deduplicate against and no parent: seedship's own writer.
+            Some(settings) => self.first_backup(&settings, &source, paths, snapshot),
+            None => self
+                .reopen()?
+                .to_indexed_ids()
+                .map_err(self.fail("reading the index"))?
+                .archive(&rustic_options, &source, snapshot, paths)
+                .map_err(self.fail("backup")),
+        };
+        let snapshot = written.inspect_err(|_| {
+            if let Some(root) = &self.local_root {
+                // Give the space of packs that will never be used back (a full disk).
+                // A failure here must not hide the backup's own error.
+                let _ = crate::atomic::discard_own_temporaries(root);
+            }
+        })?;
         let summary = snapshot.summary.unwrap_or_default();
         Ok(BackupSummary {
             snapshot_id: crate::report::hex(&snapshot.id),

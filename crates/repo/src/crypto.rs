@@ -21,15 +21,22 @@ pub(crate) fn cipher(key: &MasterKey) -> Aes256CtrPoly1305Aes {
 
 /// `plain` sealed with a fresh random nonce.
 pub(crate) fn seal(cipher: &Aes256CtrPoly1305Aes, plain: &[u8]) -> Vec<u8> {
+    let mut sealed = Vec::with_capacity(plain.len() + 32);
+    sealed.extend_from_slice(plain);
+    seal_in_place(cipher, &mut sealed);
+    sealed
+}
+
+/// The plaintext in `buffer` sealed in place with a fresh random nonce (a buffer kept for
+/// many blobs, so that sealing allocates nothing).
+pub(crate) fn seal_in_place(cipher: &Aes256CtrPoly1305Aes, buffer: &mut Vec<u8>) {
     let mut nonce = Nonce::default();
     rand::rng().fill_bytes(&mut nonce);
-    let mut sealed = nonce.to_vec();
-    sealed.extend_from_slice(plain);
+    buffer.splice(0..0, nonce);
     let tag = cipher
-        .encrypt_in_place_detached(&nonce, &[], &mut sealed[16..])
+        .encrypt_in_place_detached(&nonce, &[], &mut buffer[16..])
         .expect("AES-CTR encrypts any length below 2^32 blocks");
-    sealed.extend_from_slice(&tag);
-    sealed
+    buffer.extend_from_slice(&tag);
 }
 
 /// The plaintext of `sealed`, `None` if it is too short or its MAC does not match.

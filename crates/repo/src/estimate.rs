@@ -3,7 +3,7 @@
 //!
 //! The sample uses restic's content-defined chunking (the Rabin chunker with restic's chunk
 //! sizes, 512 KiB to 8 MiB, 1 MiB on average) with a fixed polynomial: rustic_core keeps its
-//! chunker private, so the chunk loop is written here over the same `rustic_cdc` rolling hash.
+//! chunker private; the sample cuts with seedship's own ([`crate::chunker`]), which cuts where it does.
 //! A repository's own polynomial is random; a different polynomial moves the cut points, not
 //! their statistics, so the deduplication found is the same up to noise. Each new chunk is
 //! compressed with zstd at level 3 (what the backup uses) and counted with the bytes restic
@@ -13,8 +13,8 @@
 //! temporary file that is unlinked as soon as it is made, hashed with SHA-256 as pack files
 //! are for their names.
 
+use crate::chunker::Chunker;
 use crate::{backup::Sources, error::Error, error::Result, exclude::Excludes};
-use rustic_cdc::{Rabin64, RollingHash64};
 use seedship_progress::{Progress, Unit};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -25,14 +25,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// restic's chunk size parameters (rustic_core's defaults, which restic's match).
-const CHUNK_MIN: usize = 512 * 1024;
-const CHUNK_MAX: usize = 8 * 1024 * 1024;
-const SPLIT_MASK: u64 = (1 << 20) - 1;
 /// restic's chunker tests' polynomial (degree 53, irreducible).
 const POLYNOMIAL: u64 = 0x003D_A335_8B4D_C173;
-/// The rolling hash window, 2^6 = 64 bytes, as rustic_core builds it.
-const WINDOW_BITS: u32 = 6;
 /// The zstd level of every seedship backup.
 const ZSTD_LEVEL: i32 = 3;
 /// Bytes restic adds to a stored blob: IV and MAC (32), its pack header entry (41, with the
@@ -295,7 +289,7 @@ pub fn sample(
             .map(|worker| {
                 scope.spawn(move || {
                     let mut sample = Sample::default();
-                    let mut rabin = Rabin64::new_with_polynom(WINDOW_BITS, &POLYNOMIAL);
+                    let chunker = Chunker::new(POLYNOMIAL);
                     let mut buffer = Vec::new();
                     let mut pack = PackSink::new(worker);
                     loop {
@@ -309,7 +303,7 @@ pub fn sample(
                         }
                         sample.bytes += buffer.len() as u64;
                         sample.pieces += 1;
-                        for chunk in Chunks::new(&buffer, &mut rabin) {
+                        for chunk in chunker.chunks(&buffer) {
                             sample.chunks += 1;
                             let id: [u8; 32] = Sha256::digest(chunk).into();
                             let new = seen
@@ -441,61 +435,10 @@ fn read_piece(piece: &Piece, buffer: &mut Vec<u8>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// restic's chunk boundaries in a buffer: at least [`CHUNK_MIN`], at most [`CHUNK_MAX`], cut
-/// where the rolling hash of the last 64 bytes has its low 20 bits zero (rustic_core's
-/// `ChunkIter` over a reader, here over memory).
-struct Chunks<'a, 'r> {
-    data: &'a [u8],
-    rabin: &'r mut Rabin64,
-}
-
-impl<'a, 'r> Chunks<'a, 'r> {
-    fn new(data: &'a [u8], rabin: &'r mut Rabin64) -> Self {
-        Self { data, rabin }
-    }
-}
-
-impl<'a> Iterator for Chunks<'a, '_> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let data = self.data;
-        if data.is_empty() {
-            return None;
-        }
-        if data.len() <= CHUNK_MIN {
-            self.data = &[];
-            return Some(data);
-        }
-        let mut end = CHUNK_MIN;
-        self.rabin
-            .reset_and_prefill_window(&mut data[end - 64..end].iter().copied());
-        while end < data.len() && end < CHUNK_MAX && self.rabin.hash & SPLIT_MASK != 0 {
-            self.rabin.slide(data[end]);
-            end += 1;
-        }
-        let (chunk, rest) = data.split_at(end);
-        self.data = rest;
-        Some(chunk)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{CHUNK_MAX, CHUNK_MIN, Chunks, PACK, POLYNOMIAL, PackSink, WINDOW_BITS};
-    use rustic_cdc::Rabin64;
-
-    /// Deterministic pseudo-random bytes (xorshift), incompressible.
-    fn noise(len: usize, mut state: u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                state as u8
-            })
-            .collect()
-    }
+    use super::{PACK, POLYNOMIAL, PackSink};
+    use crate::chunker::{CHUNK_MAX, CHUNK_MIN, Chunker, tests::noise};
 
     #[test]
     fn sealed_blobs_go_to_an_unlinked_file_written_over_every_pack() {
@@ -526,8 +469,8 @@ mod tests {
     #[test]
     fn chunks_cover_the_data_within_restics_sizes_and_resynchronise() {
         let data = noise(24 << 20, 7);
-        let mut rabin = Rabin64::new_with_polynom(WINDOW_BITS, &POLYNOMIAL);
-        let chunks: Vec<&[u8]> = Chunks::new(&data, &mut rabin).collect();
+        let chunker = Chunker::new(POLYNOMIAL);
+        let chunks: Vec<&[u8]> = chunker.chunks(&data).collect();
         assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), data.len());
         let (last, most) = chunks.split_last().expect("chunks");
         assert!(most.iter().all(|c| (CHUNK_MIN..=CHUNK_MAX).contains(&c.len())));
@@ -535,7 +478,7 @@ mod tests {
         // Content-defined: the same data after an unrelated prefix cuts at the same places.
         let mut shifted = noise(3 << 20, 9);
         shifted.extend_from_slice(&data);
-        let again: Vec<&[u8]> = Chunks::new(&shifted, &mut rabin).collect();
+        let again: Vec<&[u8]> = chunker.chunks(&shifted).collect();
         let shared = chunks.iter().filter(|c| again.contains(c)).count();
         assert!(shared + 2 >= chunks.len(), "{shared} of {}", chunks.len());
     }

@@ -29,9 +29,11 @@
 //! The API is synchronous and runs its own worker threads; call it from async code through
 //! `tokio::task::spawn_blocking`.
 
+mod archive;
 mod atomic;
 mod backup;
 mod check;
+mod chunker;
 mod copy;
 mod crypto;
 mod drives;
@@ -42,6 +44,7 @@ mod exclude;
 mod export;
 mod forget;
 mod lock;
+mod pack;
 mod progress;
 mod report;
 mod repository;

@@ -721,3 +721,119 @@ fn damaged_snapshot_file_is_one_line_error() {
         restore.stderr
     );
 }
+
+/// The first backup into an empty repository is written by seedship's own writer; later
+/// backups by rustic_core's archiver. They must agree exactly: rustic_core reading every file
+/// again (`--no-parent`) finds every chunk and every tree already stored, the incremental
+/// finds every file unchanged, and restic reads the repository.
+#[test]
+fn the_first_backup_writer_stores_what_later_backups_find() {
+    let sandbox = Sandbox::new();
+    let source = sandbox.path("source");
+    let tree = SampleTree::build(&source.join("sample"), 20 << 20).expect("sample tree");
+    let extra = source.join("extra");
+    fs::create_dir_all(&extra).expect("mkdir");
+    let mut rng = Rng::new(17);
+    // Across several refills of a worker's 16 MiB read buffer.
+    write_file(&extra.join("random-40M.bin"), &rng.random(40 << 20), 0o644).expect("write");
+    // Around the chunker's 512 KiB minimum, where its window is primed.
+    write_file(&extra.join("min.bin"), &rng.random(512 << 10), 0o644).expect("write");
+    write_file(&extra.join("min-plus-1.bin"), &rng.random((512 << 10) + 1), 0o644).expect("write");
+    // The same content twice, and a hard link: stored once.
+    let twice = rng.random(6 << 20);
+    write_file(&extra.join("copy-a.bin"), &twice, 0o644).expect("write");
+    write_file(&extra.join("copy-b.bin"), &twice, 0o600).expect("write");
+    fs::hard_link(extra.join("copy-a.bin"), extra.join("hard-link.bin")).expect("link");
+    // 48 MiB, of which 47 are a hole: zero chunks, all alike.
+    let sparse = fs::File::create(extra.join("sparse.img")).expect("create");
+    sparse.set_len(48 << 20).expect("set_len");
+    std::os::unix::fs::FileExt::write_all_at(&sparse, &rng.random(1 << 20), 20 << 20).expect("write");
+    drop(sparse);
+    let total = tree.bytes + (40 << 20) + (1 << 20) + 1 + 3 * (6 << 20) + (48 << 20);
+
+    let first = sandbox.seedship(&["backup", "source"]).success();
+    assert_eq!(first.json["repository_created"], true);
+    assert_eq!(first.json["bytes_processed"], total, "{}", first.stdout);
+    let added = first.json["data_added"].as_u64().expect("data_added");
+    // The copies, the hard link and the hole's zeros (47 MiB, in 512 KiB chunks all alike but
+    // the two next to the data) are stored once.
+    assert!(
+        added < total - (12 << 20) - (44 << 20),
+        "{added} of {total}: {}",
+        first.stdout
+    );
+
+    let again = sandbox.seedship(&["backup", "source", "--no-parent"]).success();
+    assert_eq!(again.json["parent_id"], serde_json::Value::Null);
+    for field in ["files_new", "dirs", "bytes_processed"] {
+        assert_eq!(again.json[field], first.json[field], "{field}: {}", again.stdout);
+    }
+    assert_eq!(
+        again.json["data_added"], 0,
+        "rustic_core cut or serialised differently: {}",
+        again.stdout
+    );
+
+    let incremental = sandbox.seedship(&["backup", "source"]).success();
+    assert_eq!(incremental.json["files_unchanged"], first.json["files_new"]);
+    assert_eq!(incremental.json["files_new"], 0);
+    assert_eq!(incremental.json["data_added"], 0, "{}", incremental.stdout);
+
+    let checked = restic(&sandbox, &["check", "--read-data"]);
+    assert!(checked.contains("no errors were found"), "{checked}");
+    let snapshot = first.json["snapshot_id"].as_str().expect("id").to_owned();
+    sandbox
+        .seedship(&["restore", &snapshot, "--target", "restored"])
+        .success();
+    let restored = sandbox.path("restored").join(sandbox.source_in_snapshot(&source));
+    let differences = compare_trees(&source, &restored).expect("compare");
+    assert!(differences.is_empty(), "restore differs: {differences:#?}");
+}
+
+/// A first backup killed once it has written packs leaves a repository that checks clean for
+/// seedship and restic, and the next backup writes it whole.
+#[test]
+fn a_killed_first_backup_leaves_the_repository_sound() {
+    let sandbox = Sandbox::new();
+    let source = sandbox.path("source");
+    fs::create_dir_all(&source).expect("mkdir");
+    let mut rng = Rng::new(8);
+    for i in 0..24 {
+        write_file(&source.join(format!("{i}.bin")), &rng.random(8 << 20), 0o644).expect("write");
+    }
+    let mut child = sandbox.spawn_seedship(&["backup", "source"]);
+    // Packs written whole (named by their hash); the repository appears while the backup runs.
+    let packs = || {
+        fs::read_dir(sandbox.path("repo/data"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|dir| fs::read_dir(dir.path()).ok())
+            .flatten()
+            .flatten()
+            .filter(|file| file.file_name().len() == 64)
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while packs() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().expect("kill");
+    assert!(
+        !child.wait().expect("wait").success(),
+        "the backup finished before it could be killed"
+    );
+    sandbox.seedship(&["check", "--read-data"]).success();
+    sandbox.seedship(&["unlock"]).success();
+    restic(&sandbox, &["check", "--read-data"]);
+    let done = sandbox.seedship(&["backup", "source"]).success();
+    assert_eq!(done.json["files_new"], 24, "{}", done.stdout);
+    assert_eq!(done.json["bytes_processed"], 24 * (8u64 << 20));
+    sandbox.seedship(&["check", "--read-data"]).success();
+    sandbox
+        .seedship(&["restore", "latest", "--target", "out"])
+        .success();
+    let restored = sandbox.path("out").join(sandbox.source_in_snapshot(&source));
+    let differences = compare_trees(&source, &restored).expect("compare");
+    assert!(differences.is_empty(), "restore differs: {differences:#?}");
+}

@@ -1,0 +1,907 @@
+//! seedship's own writer for the first backup into a repository that holds no data yet: the
+//! offline seeding's big backup into staging. Later backups (which need a parent snapshot and
+//! the repository's index) go through rustic_core's archiver.
+//!
+//! Why its own: `perf record` of rustic_core 0.13's archiver on the 1.7 GB system tree put a
+//! third of its CPU outside the work a backup must do (decompressing and decrypting every blob
+//! again to check it, a new zstd context and its zeroed tables for every blob, a byte-at-a-time
+//! chunk iterator), and it kept the two cores about 80% busy (docs/BENCHMARKS.md, "First
+//! backup writer"). The work here is split so that both cores stay busy whatever the tree:
+//!
+//! - the walking thread (the caller's) lists the source in order, hands each file to the file
+//!   workers, and builds the trees as the files come back, in the walk's order;
+//! - file workers (one per core) take files in batches, read each in blocks of up to 16 MiB,
+//!   cut it into chunks ([`crate::chunker`]) and hash each chunk; a new chunk that is a whole
+//!   file they compress and seal themselves, the new chunks of a larger file they hand over;
+//! - sealers (one per core) compress each chunk handed over, and each tree, with zstd and seal
+//!   it under the master key (a zstd context and buffers kept per thread: nothing allocated
+//!   per blob);
+//! - whoever sealed a blob appends it to the open pack of its type (data and trees apart),
+//!   and the pack writer writes each full pack, then the index files that name written packs.
+//!
+//! Files go to the workers in batches and sealed blobs into the packs under a lock, because on
+//! a tree of small files a hand-over per file and per blob made the threads spend their time
+//! waking each other (hundreds of thousands of `sched_yield` per second in `perf`).
+//!
+//! Every queue between them is bounded, so memory does not grow with the source: at most
+//! [`PENDING`] walked entries wait for their file, and each queue holds a few chunks.
+//! The snapshot is written last: a failure before it leaves only packs that no index or
+//! snapshot names (the next backup writes their data again; `prune` removes them).
+
+use crate::{
+    chunker::{CHUNK_MAX, Chunker},
+    error::{Error, Result},
+    pack::{Hash, IndexFile, IndexedPack, PackBuilder, compressed_file, sha256},
+    repository::Repo,
+    source::Watched,
+};
+use aes256ctr_poly1305aes::Aes256CtrPoly1305Aes;
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use rustic_core::{
+    DataId, FileType, Id, ReadSource, ReadSourceEntry, ReadSourceOpen, RusticResult, WriteBackend,
+    jiff::Zoned,
+    repofile::{BlobType, ConfigFile, Metadata, Node, NodeType, SnapshotFile, SnapshotSummary, Tree},
+};
+use seedship_progress::{Task, Unit};
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    io::Read,
+    num::NonZeroU32,
+    path::{Component, Path, PathBuf},
+    sync::{Mutex, PoisonError},
+};
+
+/// Walked entries that may wait for their file's chunks at once.
+const PENDING: usize = 4096;
+/// A batch of files for a worker ends at this many files or this many bytes.
+const BATCH_FILES: usize = 64;
+const BATCH_BYTES: u64 = 4 << 20;
+/// A file worker's read buffer: two chunks at most, so a full chunk is always in it.
+const READ_BUFFER: usize = 2 * CHUNK_MAX;
+/// Most blobs in one pack (rustic_core's and restic's limit).
+const PACK_BLOBS: usize = 10_000;
+/// Most blobs named by one index file.
+const INDEX_BLOBS: usize = 50_000;
+/// Above this, the pack size stops growing (rustic_core's limit).
+const PACK_SIZE_LIMIT: u32 = 4076 << 20;
+
+/// Whether the repository holds no index file, so that a backup into it has no data to
+/// deduplicate against and no parent: the case [`Repo::first_backup`] is for.
+pub(crate) fn holds_no_index(backend: &dyn WriteBackend) -> RusticResult<bool> {
+    Ok(backend.list(FileType::Index)?.is_empty())
+}
+
+/// The repository settings the writer follows, when it can write this repository: a
+/// compressed (version 2) repository with restic's chunk sizes.
+pub(crate) fn settings(config: &ConfigFile) -> Option<Settings> {
+    let level = config.zstd().ok()??;
+    let restic_sizes = config.chunk_size() == 1 << 20
+        && config.chunk_min_size() == crate::chunker::CHUNK_MIN
+        && config.chunk_max_size() == CHUNK_MAX;
+    let polynomial = config.poly().ok()?;
+    (config.chunker() == rustic_core::repofile::Chunker::Rabin && restic_sizes).then(|| Settings {
+        level,
+        chunker: Chunker::new(polynomial),
+        pack_sizes: [BlobType::Data, BlobType::Tree].map(|kind| config.packsize(kind)),
+    })
+}
+
+/// What the writer takes from the repository's config.
+pub(crate) struct Settings {
+    level: i32,
+    chunker: Chunker,
+    /// Per blob type (data, tree): default pack size, growth factor, limit.
+    pack_sizes: [(u32, u32, u32); 2],
+}
+
+/// A chunk or tree to store.
+struct Blob {
+    kind: BlobType,
+    id: Hash,
+    data: Vec<u8>,
+}
+
+/// A file handed to a file worker.
+struct FileJob<O> {
+    seq: u64,
+    node: Node,
+    open: O,
+}
+
+/// What a file worker made of a file: its node with its content, and the bytes read; `None`
+/// when the file could not be read (the source recorded why).
+type FileDone = (u64, Option<(Node, u64)>);
+
+/// The pipeline stopped (a later stage failed, or is gone): its own error says why.
+struct Stopped;
+
+impl Repo {
+    /// Backs up the entries of `source` into this repository, which holds no index yet, and
+    /// writes snapshot `snapshot` of them (its paths, tree and summary filled in here).
+    pub(crate) fn first_backup(
+        &self,
+        settings: &Settings,
+        source: &Watched,
+        paths: &[PathBuf],
+        mut snapshot: SnapshotFile,
+    ) -> Result<SnapshotFile> {
+        let cipher = crate::crypto::cipher(&self.inner.key());
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let task = self.bridge.reporter().task("backing up", Unit::Bytes, None);
+        let (files_tx, files_rx) = bounded::<Vec<FileJob<_>>>(threads * 2);
+        let (done_tx, done_rx) = unbounded::<Vec<FileDone>>();
+        let (blobs_tx, blobs_rx) = bounded::<Blob>(threads * 2);
+        // One full pack waiting for the writer at most: each is tens of MiB.
+        let (packs_tx, packs_rx) = bounded::<(BlobType, PackBuilder)>(0);
+        let packs = Packs::new(&settings.pack_sizes, packs_tx);
+        let seen = Mutex::new(HashSet::<Hash>::new());
+        let (seen, cipher, task, packs, backend) = (&seen, &cipher, &*task, &packs, &*self.backend);
+
+        let (walked, results, written) = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // The total, for the ETA, while the backup runs (as rustic_core does).
+                if let Ok(Some(size)) = source.size() {
+                    task.set_total(size);
+                }
+            });
+            let writer = scope.spawn(move || write_packs(backend, cipher, settings.level, &packs_rx));
+            let sealer = || Sealer::new(settings.level, cipher);
+            let mut stages = Vec::new();
+            for _ in 0..threads {
+                let work = FileWork {
+                    chunker: &settings.chunker,
+                    done: done_tx.clone(),
+                    blobs: blobs_tx.clone(),
+                    packs,
+                    seen,
+                    task,
+                };
+                let files_rx = files_rx.clone();
+                stages.push(scope.spawn(move || read_files(&work, &files_rx, sealer()?)));
+                let blobs_rx = blobs_rx.clone();
+                stages.push(scope.spawn(move || seal_blobs(sealer()?, &blobs_rx, packs)));
+            }
+            drop((files_rx, done_tx, blobs_rx));
+            let walked = walk(source, files_tx, &done_rx, blobs_tx, seen);
+            let results: Vec<Result<(), String>> = stages
+                .into_iter()
+                .map(|stage| join(stage).and_then(|done| done))
+                .collect();
+            // Every blob is in a pack: write the last ones, and let the writer end.
+            packs.finish();
+            (walked, results, join(writer))
+        });
+        task.finish();
+        let failed = |message: String| Error::Engine {
+            location: self.location.clone(),
+            operation: "backup",
+            message,
+        };
+        // A stage that failed stopped the others, which then end without an error of their
+        // own. The storage refusing a pack (a full disk, a quota) is told apart as rustic_core's
+        // errors are.
+        written.map_err(failed)?.map_err(self.fail("backup"))?;
+        if let Some(message) = results.into_iter().find_map(Result::err) {
+            return Err(failed(message));
+        }
+        let (tree, mut summary) = walked.map_err(|Stopped| failed("the backup stopped".to_owned()))?;
+        for (kind, added, packed, blobs) in packs.stats() {
+            summary.data_added += added;
+            summary.data_added_packed += packed;
+            if kind == BlobType::Tree {
+                summary.tree_blobs += blobs;
+                summary.data_added_trees += added;
+                summary.data_added_trees_packed += packed;
+            } else {
+                summary.data_blobs += blobs;
+                summary.data_added_files += added;
+                summary.data_added_files_packed += packed;
+            }
+        }
+        let mut previous = snapshot.summary.take().unwrap_or_default();
+        previous.files_new = summary.files_new;
+        previous.total_files_processed = summary.total_files_processed;
+        previous.total_bytes_processed = summary.total_bytes_processed;
+        previous.dirs_new = summary.dirs_new;
+        previous.total_dirs_processed = summary.total_dirs_processed;
+        previous.total_dirsize_processed = summary.total_dirsize_processed;
+        previous.data_blobs = summary.data_blobs;
+        previous.tree_blobs = summary.tree_blobs;
+        previous.data_added = summary.data_added;
+        previous.data_added_packed = summary.data_added_packed;
+        previous.data_added_files = summary.data_added_files;
+        previous.data_added_files_packed = summary.data_added_files_packed;
+        previous.data_added_trees = summary.data_added_trees;
+        previous.data_added_trees_packed = summary.data_added_trees_packed;
+        let end = Zoned::now();
+        previous.backup_duration = seconds_between(&previous.backup_start, &end);
+        previous.total_duration = seconds_between(&snapshot.time, &end);
+        previous.backup_end = end;
+        snapshot.summary = Some(previous);
+        snapshot.tree = tree.into();
+        for path in paths {
+            snapshot.paths.add(path.to_string_lossy().into_owned());
+        }
+        let id = save_file(backend, cipher, settings.level, FileType::Snapshot, &snapshot)
+            .map_err(self.fail("backup"))?;
+        snapshot.id = id.into();
+        Ok(snapshot)
+    }
+}
+
+fn seconds_between(from: &Zoned, to: &Zoned) -> f64 {
+    to.since(from)
+        .and_then(|span| span.total(rustic_core::jiff::Unit::Second))
+        .unwrap_or_default()
+}
+
+/// A stage's thread's outcome: a panic is reported as a failure, not carried on.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> Result<T, String> {
+    handle.join().map_err(|_| "a backup thread panicked".to_owned())
+}
+
+/// The summary's counts for the entries walked.
+#[derive(Default)]
+struct Counts {
+    files_new: u64,
+    total_files_processed: u64,
+    total_bytes_processed: u64,
+    dirs_new: u64,
+    total_dirs_processed: u64,
+    total_dirsize_processed: u64,
+}
+
+/// The walking thread: lists the source, sends files to the workers, builds the trees in the
+/// walk's order and returns the root tree's id with the counts.
+fn walk<O: ReadSourceOpen>(
+    source: &impl ReadSource<Open = O>,
+    files: Sender<Vec<FileJob<O>>>,
+    done: &Receiver<Vec<FileDone>>,
+    blobs: Sender<Blob>,
+    seen: &Mutex<HashSet<Hash>>,
+) -> Result<(Id, SnapshotSummary), Stopped> {
+    let mut trees = Trees::new(blobs, seen);
+    let mut pending: VecDeque<(PathBuf, Waiting)> = VecDeque::new();
+    let mut finished: HashMap<u64, Option<(Node, u64)>> = HashMap::new();
+    let mut batch = Batch::default();
+    let mut seq = 0u64;
+    for entry in source.entries() {
+        // A failed entry is left out; the source recorded it.
+        let Ok(ReadSourceEntry { path, node, open }) = entry else {
+            continue;
+        };
+        let place = if node.is_dir() {
+            path
+        } else {
+            path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        match open {
+            Some(open) if node.node_type == NodeType::File => {
+                seq += 1;
+                batch.bytes += node.meta.size;
+                batch.jobs.push(FileJob { seq, node, open });
+                if batch.jobs.len() >= BATCH_FILES || batch.bytes >= BATCH_BYTES {
+                    batch.send(&files)?;
+                }
+                pending.push_back((place, Waiting::File(seq)));
+            }
+            _ => pending.push_back((place, Waiting::Ready(Box::new(node)))),
+        }
+        finished.extend(done.try_iter().flatten());
+        trees.take_ready(&mut pending, &mut finished)?;
+        if pending.len() > PENDING {
+            batch.send(&files)?;
+            while pending.len() > PENDING {
+                finished.extend(recv(done)?);
+                trees.take_ready(&mut pending, &mut finished)?;
+            }
+        }
+    }
+    batch.send(&files)?;
+    drop(files);
+    while !pending.is_empty() {
+        finished.extend(recv(done)?);
+        trees.take_ready(&mut pending, &mut finished)?;
+    }
+    trees.finish()
+}
+
+/// Files walked and not yet handed to a worker.
+struct Batch<O> {
+    jobs: Vec<FileJob<O>>,
+    bytes: u64,
+}
+
+impl<O> Default for Batch<O> {
+    fn default() -> Self {
+        Self {
+            jobs: Vec::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<O> Batch<O> {
+    fn send(&mut self, files: &Sender<Vec<FileJob<O>>>) -> Result<(), Stopped> {
+        self.bytes = 0;
+        if self.jobs.is_empty() {
+            return Ok(());
+        }
+        files.send(std::mem::take(&mut self.jobs)).map_err(|_| Stopped)
+    }
+}
+
+fn recv(done: &Receiver<Vec<FileDone>>) -> Result<Vec<FileDone>, Stopped> {
+    done.recv().map_err(|_| Stopped)
+}
+
+/// A walked entry in order: ready, or waiting for its file's chunks.
+enum Waiting {
+    /// Boxed: most entries are files waiting, a `Node` is large.
+    Ready(Box<Node>),
+    File(u64),
+}
+
+/// The trees being built: restic's layout, where a snapshot's root tree holds the backed-up
+/// paths' ancestors down to them (as rustic_core's archiver builds it, so that its later
+/// backups match these trees node for node).
+struct Trees<'a> {
+    /// The directory the current tree is for.
+    current: PathBuf,
+    tree: Tree,
+    /// The enclosing trees, each with the node that will point at the current one.
+    stack: Vec<(Node, Tree)>,
+    counts: Counts,
+    blobs: Sender<Blob>,
+    seen: &'a Mutex<HashSet<Hash>>,
+}
+
+impl<'a> Trees<'a> {
+    fn new(blobs: Sender<Blob>, seen: &'a Mutex<HashSet<Hash>>) -> Self {
+        Self {
+            current: PathBuf::new(),
+            tree: Tree::default(),
+            stack: Vec::new(),
+            counts: Counts::default(),
+            blobs,
+            seen,
+        }
+    }
+
+    /// Places the entries at the front of `pending` whose files are done, in order.
+    fn take_ready(
+        &mut self,
+        pending: &mut VecDeque<(PathBuf, Waiting)>,
+        finished: &mut HashMap<u64, Option<(Node, u64)>>,
+    ) -> Result<(), Stopped> {
+        while let Some((_, waiting)) = pending.front() {
+            let entry = match waiting {
+                Waiting::Ready(_) => None,
+                Waiting::File(seq) => match finished.remove(seq) {
+                    Some(done) => Some(done),
+                    None => return Ok(()),
+                },
+            };
+            let Some((place, waiting)) = pending.pop_front() else {
+                return Ok(());
+            };
+            match (waiting, entry) {
+                (Waiting::Ready(node), _) => self.place(&place, *node, 0)?,
+                (Waiting::File(_), Some(Some((node, size)))) => self.place(&place, node, size)?,
+                // An unreadable file is left out of the snapshot.
+                (Waiting::File(_), _) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts `node` (of directory `place`, or the directory `place` itself) into its tree,
+    /// opening the trees down to it and closing those it is not in.
+    fn place(&mut self, place: &Path, node: Node, size: u64) -> Result<(), Stopped> {
+        while place.strip_prefix(&self.current).is_err() {
+            self.close()?;
+        }
+        let missing = place
+            .strip_prefix(&self.current)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut node = Some(node);
+        for component in missing.components() {
+            self.current.push(component);
+            let Component::Normal(name) = component else {
+                continue;
+            };
+            let opened = match node.take_if(|node| node.is_dir() && self.current == place) {
+                Some(dir) => dir,
+                // An ancestor of a backed-up path: a plain directory, as rustic_core makes it.
+                None => {
+                    let meta = Metadata {
+                        mode: Some(0o755),
+                        ..Metadata::default()
+                    };
+                    Node::new_node(name, NodeType::Dir, meta)
+                }
+            };
+            self.stack.push((opened, std::mem::take(&mut self.tree)));
+        }
+        if let Some(node) = node {
+            self.counts.files_new += 1;
+            self.counts.total_files_processed += 1;
+            self.counts.total_bytes_processed += size;
+            self.tree.nodes.push(node);
+        }
+        Ok(())
+    }
+
+    /// Closes the current tree: stores it and adds its directory's node to the enclosing one.
+    fn close(&mut self) -> Result<(), Stopped> {
+        let Some((mut node, outer)) = self.stack.pop() else {
+            // Nothing left open: the current path is a root ("/").
+            self.current = PathBuf::new();
+            return Ok(());
+        };
+        let tree = std::mem::replace(&mut self.tree, outer);
+        node.subtree = Some(self.store(&tree)?.into());
+        self.tree.nodes.push(node);
+        // Back to the enclosing directory (past a root component, which opens no tree).
+        loop {
+            let last = self.current.components().next_back();
+            let Some(last) = last.map(|last| matches!(last, Component::Normal(_))) else {
+                break;
+            };
+            self.current.pop();
+            if last {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Serialises `tree` as restic does and queues it unless an identical tree was stored.
+    fn store(&mut self, tree: &Tree) -> Result<Id, Stopped> {
+        let (json, _) = tree.serialize().map_err(|_| Stopped)?;
+        self.counts.dirs_new += 1;
+        self.counts.total_dirs_processed += 1;
+        self.counts.total_dirsize_processed += json.len() as u64;
+        let id = sha256(&json);
+        if lock(self.seen).insert(id) {
+            let blob = Blob {
+                kind: BlobType::Tree,
+                id,
+                data: json,
+            };
+            self.blobs.send(blob).map_err(|_| Stopped)?;
+        }
+        Ok(Id::new(id))
+    }
+
+    /// Closes every open tree and stores the root: the snapshot's tree.
+    fn finish(mut self) -> Result<(Id, SnapshotSummary), Stopped> {
+        while !self.stack.is_empty() {
+            self.close()?;
+        }
+        let root = std::mem::take(&mut self.tree);
+        let id = self.store(&root)?;
+        let counts = &self.counts;
+        let mut summary = SnapshotSummary::default();
+        summary.files_new = counts.files_new;
+        summary.total_files_processed = counts.total_files_processed;
+        summary.total_bytes_processed = counts.total_bytes_processed;
+        summary.dirs_new = counts.dirs_new;
+        summary.total_dirs_processed = counts.total_dirs_processed;
+        summary.total_dirsize_processed = counts.total_dirsize_processed;
+        Ok((id, summary))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Why a stage stopped early.
+enum Halt {
+    /// Another stage stopped (its own error is the one to report).
+    Stopped,
+    /// This stage failed.
+    Failed(String),
+}
+
+/// The channels and shared state a file worker works with.
+struct FileWork<'a> {
+    chunker: &'a Chunker,
+    done: Sender<Vec<FileDone>>,
+    blobs: Sender<Blob>,
+    packs: &'a Packs<'a>,
+    seen: &'a Mutex<HashSet<Hash>>,
+    task: &'a dyn Task,
+}
+
+/// A file worker: reads each file it is given and cuts it into chunks. A file that is one
+/// chunk is sealed here (most files of a tree: one hand-over fewer per file); the chunks of a
+/// larger file go to the sealers, so that one large file still keeps every core busy.
+fn read_files<O: ReadSourceOpen>(
+    work: &FileWork<'_>,
+    files: &Receiver<Vec<FileJob<O>>>,
+    mut sealer: Sealer<'_>,
+) -> Result<(), String> {
+    let mut buffer = vec![0u8; READ_BUFFER];
+    for batch in files {
+        let mut results = Vec::with_capacity(batch.len());
+        for FileJob { seq, mut node, open } in batch {
+            let content = match open.open() {
+                Ok(reader) => chunk_file(work, reader, &mut buffer, &mut sealer),
+                // The source recorded why.
+                Err(_) => Ok(None),
+            };
+            let content = match content {
+                Ok(content) => content,
+                Err(Halt::Stopped) => return Ok(()),
+                Err(Halt::Failed(message)) => return Err(message),
+            };
+            results.push((
+                seq,
+                content.map(|(ids, size)| {
+                    node.content = Some(ids);
+                    (node, size)
+                }),
+            ));
+        }
+        if work.done.send(results).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The chunk ids of the file `reader` reads and its size; `Ok(None)` when reading failed.
+fn chunk_file(
+    work: &FileWork<'_>,
+    mut reader: impl Read,
+    buffer: &mut [u8],
+    sealer: &mut Sealer<'_>,
+) -> Result<Option<(Vec<DataId>, u64)>, Halt> {
+    let (mut start, mut end, mut at_end) = (0, 0, false);
+    let mut ids = Vec::new();
+    let mut size = 0u64;
+    loop {
+        // Keep at least a whole chunk in the buffer, unless the file ends first.
+        if !at_end && end - start < CHUNK_MAX {
+            buffer.copy_within(start..end, 0);
+            (start, end) = (0, end - start);
+            while end < buffer.len() {
+                match reader.read(&mut buffer[end..]) {
+                    Ok(0) => {
+                        at_end = true;
+                        break;
+                    }
+                    Ok(read) => end += read,
+                    Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return Ok(None),
+                }
+            }
+        }
+        if start == end && at_end {
+            return Ok(Some((ids, size)));
+        }
+        let Some(len) = work.chunker.cut(&buffer[start..end], at_end) else {
+            continue;
+        };
+        let chunk = &buffer[start..start + len];
+        let id = sha256(chunk);
+        if lock(work.seen).insert(id) {
+            let whole_file = size == 0 && at_end && start + len == end;
+            if whole_file {
+                sealer.seal_into(work.packs, BlobType::Data, id, chunk)?;
+            } else {
+                let blob = Blob {
+                    kind: BlobType::Data,
+                    id,
+                    data: chunk.to_vec(),
+                };
+                work.blobs.send(blob).map_err(|_| Halt::Stopped)?;
+            }
+        }
+        ids.push(DataId::from(Id::new(id)));
+        size += len as u64;
+        work.task.advance(len as u64);
+        start += len;
+    }
+}
+
+/// Compresses and seals blobs into the packs, with one zstd context each way and buffers kept
+/// for all of them. The compressed bytes are decompressed again and compared before sealing,
+/// so that a fault of the compressor cannot reach a pack (rustic_core's "extra verification",
+/// without its second decryption).
+struct Sealer<'a> {
+    compressor: zstd::bulk::Compressor<'static>,
+    decompressor: zstd::bulk::Decompressor<'static>,
+    cipher: &'a Aes256CtrPoly1305Aes,
+    compressed: Vec<u8>,
+    checked: Vec<u8>,
+}
+
+impl<'a> Sealer<'a> {
+    fn new(level: i32, cipher: &'a Aes256CtrPoly1305Aes) -> Result<Self, String> {
+        Ok(Self {
+            compressor: zstd::bulk::Compressor::new(level).map_err(|err| format!("zstd: {err}"))?,
+            decompressor: zstd::bulk::Decompressor::new().map_err(|err| format!("zstd: {err}"))?,
+            cipher,
+            compressed: Vec::new(),
+            checked: Vec::new(),
+        })
+    }
+
+    /// Compresses, checks and seals `data`, and adds it to the open pack of its kind.
+    fn seal_into(&mut self, packs: &Packs<'_>, kind: BlobType, id: Hash, data: &[u8]) -> Result<(), Halt> {
+        let name = || Id::new(id).to_hex().to_string();
+        let plain_len = u32::try_from(data.len())
+            .map_err(|_| Halt::Failed(format!("blob {} is larger than 4 GiB", name())))?;
+        self.compressed.clear();
+        // Room for the nonce and MAC too: sealing happens in this buffer.
+        self.compressed
+            .reserve(zstd::zstd_safe::compress_bound(data.len()) + 32);
+        self.compressor
+            .compress_to_buffer(data, &mut self.compressed)
+            .map_err(|err| Halt::Failed(format!("compressing blob {}: {err}", name())))?;
+        self.checked.clear();
+        self.checked.reserve(data.len());
+        let back = self
+            .decompressor
+            .decompress_to_buffer(&self.compressed, &mut self.checked);
+        if back.is_err() || self.checked != data {
+            return Err(Halt::Failed(format!(
+                "compressing blob {}: its compressed form does not decompress to it",
+                name()
+            )));
+        }
+        crate::crypto::seal_in_place(self.cipher, &mut self.compressed);
+        packs.add(kind, id, &self.compressed, plain_len)
+    }
+}
+
+/// A sealer thread: seals the blobs the file workers and the tree builder hand over.
+fn seal_blobs(mut sealer: Sealer<'_>, blobs: &Receiver<Blob>, packs: &Packs<'_>) -> Result<(), String> {
+    for Blob { kind, id, data } in blobs {
+        match sealer.seal_into(packs, kind, id, &data) {
+            Ok(()) => {}
+            // The pack writer stopped; its error is the one to report.
+            Err(Halt::Stopped) => return Ok(()),
+            Err(Halt::Failed(message)) => return Err(message),
+        }
+    }
+    Ok(())
+}
+
+/// The open packs, one per blob type, and what was added to them. A pack's target size grows
+/// with the bytes already packed, as rustic_core's does.
+struct Packs<'a> {
+    sizes: &'a [(u32, u32, u32); 2],
+    state: Mutex<PackState>,
+}
+
+struct PackState {
+    /// Per blob type (data, tree): the open pack, bytes in the packs handed to the writer,
+    /// plaintext bytes added, sealed bytes added, blobs added.
+    open: [PackBuilder; 2],
+    packed: [u64; 2],
+    added: [u64; 2],
+    sealed: [u64; 2],
+    blobs: [u64; 2],
+    /// Where full packs go; `None` once [`Packs::finish`] handed over the last ones.
+    writer: Option<Sender<(BlobType, PackBuilder)>>,
+}
+
+fn slot(kind: BlobType) -> usize {
+    usize::from(kind == BlobType::Tree)
+}
+
+impl<'a> Packs<'a> {
+    fn new(sizes: &'a [(u32, u32, u32); 2], writer: Sender<(BlobType, PackBuilder)>) -> Self {
+        Self {
+            sizes,
+            state: Mutex::new(PackState {
+                open: [PackBuilder::new(), PackBuilder::new()],
+                packed: [0; 2],
+                added: [0; 2],
+                sealed: [0; 2],
+                blobs: [0; 2],
+                writer: Some(writer),
+            }),
+        }
+    }
+
+    /// Appends a sealed blob to the open pack of its kind, and hands the pack to the writer
+    /// once it is full (outside the lock: the writer may take a while).
+    fn add(&self, kind: BlobType, id: Hash, sealed: &[u8], plain_len: u32) -> Result<(), Halt> {
+        let at = slot(kind);
+        let full = {
+            let mut state = lock(&self.state);
+            state.open[at].add(kind, id, sealed, NonZeroU32::new(plain_len));
+            state.added[at] += u64::from(plain_len);
+            state.sealed[at] += sealed.len() as u64;
+            state.blobs[at] += 1;
+            let (default, grow, limit) = self.sizes[at];
+            let target = u32::try_from(state.packed[at].isqrt())
+                .unwrap_or(u32::MAX)
+                .saturating_mul(grow)
+                .saturating_add(default)
+                .min(limit)
+                .min(PACK_SIZE_LIMIT) as usize;
+            let open = &state.open[at];
+            if open.len() >= target || open.count() >= PACK_BLOBS {
+                state.packed[at] += open.len() as u64;
+                let pack = std::mem::replace(&mut state.open[at], PackBuilder::new());
+                Some((pack, state.writer.clone()))
+            } else {
+                None
+            }
+        };
+        match full {
+            Some((pack, Some(writer))) => writer.send((kind, pack)).map_err(|_| Halt::Stopped),
+            Some((_, None)) => Err(Halt::Stopped),
+            None => Ok(()),
+        }
+    }
+
+    /// Hands the packs still open to the writer and closes its queue (once every blob is in).
+    fn finish(&self) {
+        let (open, writer) = {
+            let mut state = lock(&self.state);
+            let open = std::mem::replace(&mut state.open, [PackBuilder::new(), PackBuilder::new()]);
+            (open, state.writer.take())
+        };
+        let Some(writer) = writer else {
+            return;
+        };
+        for (kind, pack) in [BlobType::Data, BlobType::Tree].into_iter().zip(open) {
+            // A writer that stopped reports its own error.
+            if pack.count() > 0 && writer.send((kind, pack)).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Per blob type: plaintext bytes, sealed bytes and blobs added.
+    fn stats(&self) -> [(BlobType, u64, u64, u64); 2] {
+        let state = lock(&self.state);
+        [BlobType::Data, BlobType::Tree].map(|kind| {
+            let at = slot(kind);
+            (kind, state.added[at], state.sealed[at], state.blobs[at])
+        })
+    }
+}
+
+/// The pack writer: seals each pack's header, writes the pack, and writes index files naming
+/// the packs written (never a pack not yet written).
+fn write_packs(
+    backend: &dyn WriteBackend,
+    cipher: &Aes256CtrPoly1305Aes,
+    level: i32,
+    packs: &Receiver<(BlobType, PackBuilder)>,
+) -> RusticResult<()> {
+    let mut index: Vec<IndexedPack> = Vec::new();
+    let mut blobs = 0;
+    let save_index = |index: &mut Vec<IndexedPack>| -> RusticResult<()> {
+        let file = IndexFile {
+            packs: std::mem::take(index),
+        };
+        save_file(backend, cipher, level, FileType::Index, &file).map(drop)
+    };
+    for (kind, pack) in packs {
+        let (id, bytes, entry) = pack.finish(|header| crate::crypto::seal(cipher, header));
+        backend.write_bytes(FileType::Pack, &id, kind == BlobType::Tree, bytes.into())?;
+        blobs += entry.blobs.len();
+        index.push(entry);
+        if blobs >= INDEX_BLOBS {
+            save_index(&mut index)?;
+            blobs = 0;
+        }
+    }
+    if !index.is_empty() {
+        save_index(&mut index)?;
+    }
+    Ok(())
+}
+
+/// Writes an unpacked repository file (index, snapshot) as restic does and returns its id.
+fn save_file(
+    backend: &dyn WriteBackend,
+    cipher: &Aes256CtrPoly1305Aes,
+    level: i32,
+    kind: FileType,
+    file: &impl serde::Serialize,
+) -> RusticResult<Id> {
+    let json = serde_json::to_vec(file).map_err(|err| {
+        rustic_core::RusticError::with_source(
+            rustic_core::ErrorKind::Internal,
+            "serialising a repository file",
+            err,
+        )
+    })?;
+    let plain = compressed_file(&json, level).map_err(|err| {
+        rustic_core::RusticError::with_source(
+            rustic_core::ErrorKind::Internal,
+            "compressing a repository file",
+            err,
+        )
+    })?;
+    let sealed = crate::crypto::seal(cipher, &plain);
+    let id = Id::new(sha256(&sealed));
+    backend.write_bytes(kind, &id, kind == FileType::Index, sealed.into())?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> Node {
+        Node::new_node(std::ffi::OsStr::new(name), NodeType::Dir, Metadata::default())
+    }
+
+    fn file(name: &str) -> Node {
+        Node::new_node(std::ffi::OsStr::new(name), NodeType::File, Metadata::default())
+    }
+
+    /// The trees built for a walk, by directory: names of their nodes.
+    fn build(entries: Vec<(&str, Node)>) -> (Vec<Vec<String>>, Id) {
+        let (blobs_tx, blobs_rx) = unbounded();
+        let seen = Mutex::new(HashSet::new());
+        let mut trees = Trees::new(blobs_tx, &seen);
+        for (place, node) in entries {
+            trees
+                .place(Path::new(place), node, 0)
+                .unwrap_or_else(|_| panic!("stopped"));
+        }
+        let (root, _) = trees.finish().unwrap_or_else(|_| panic!("stopped"));
+        let stored = blobs_rx
+            .try_iter()
+            .map(|blob| {
+                let tree: Tree = serde_json::from_slice(&blob.data).expect("tree json");
+                tree.nodes
+                    .iter()
+                    .map(|node| node.name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .collect();
+        (stored, root)
+    }
+
+    #[test]
+    fn trees_hold_the_ancestors_of_the_backed_up_paths_and_close_in_order() {
+        let (stored, _) = build(vec![
+            ("/srv/data", dir("data")),
+            ("/srv/data", file("a")),
+            ("/srv/data/sub", dir("sub")),
+            ("/srv/data/sub", file("b")),
+            ("/srv/data", file("c")),
+            ("/var/log", dir("log")),
+            ("/var/log", file("d")),
+        ]);
+        // Trees in the order they close: sub, data, srv, log, var, then the root.
+        assert_eq!(
+            stored,
+            vec![
+                vec!["b".to_owned()],
+                vec!["a".to_owned(), "sub".to_owned(), "c".to_owned()],
+                vec!["data".to_owned()],
+                vec!["d".to_owned()],
+                vec!["log".to_owned()],
+                vec!["srv".to_owned(), "var".to_owned()],
+            ]
+        );
+    }
+
+    #[test]
+    fn identical_trees_are_stored_once() {
+        let (stored, _) = build(vec![
+            ("/a", dir("a")),
+            ("/a/x", dir("x")),
+            ("/a/x", file("same")),
+            ("/a/y", dir("y")),
+            ("/a/y", file("same")),
+        ]);
+        // x and y hold the same tree: stored once; then a, then the root.
+        assert_eq!(stored.len(), 3);
+    }
+}
