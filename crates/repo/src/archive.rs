@@ -62,8 +62,11 @@ const READ_BUFFER: usize = 2 * CHUNK_MAX;
 const PACK_BLOBS: usize = 10_000;
 /// Most blobs named by one index file.
 const INDEX_BLOBS: usize = 50_000;
-/// Above this, the pack size stops growing (rustic_core's limit).
-const PACK_SIZE_LIMIT: u32 = 4076 << 20;
+/// The largest pack the writer makes. rustic_core's pack size grows with the square root of
+/// what is packed (32 MiB, plus 32 bytes per square root of a byte: 64 MiB at 1 TB, 176 MiB at
+/// 20 TB); the writer holds up to three packs in memory (the one being filled, one waiting,
+/// one being written), so it stops growing them at 64 MiB to keep its memory bounded.
+const PACK_SIZE_LIMIT: u32 = 64 << 20;
 
 /// Whether the repository holds no index file, so that a backup into it has no data to
 /// deduplicate against and no parent: the case [`Repo::first_backup`] is for.
