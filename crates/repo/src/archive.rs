@@ -11,8 +11,8 @@
 //! - the walking thread (the caller's) lists the source in order, hands each file to the file
 //!   workers, and builds the trees as the files come back, in the walk's order;
 //! - file workers (one per core) take files in batches, read each in blocks of up to 16 MiB,
-//!   cut it into chunks ([`crate::chunker`]) and hash each chunk; a new chunk that is a whole
-//!   file they compress and seal themselves, the new chunks of a larger file they hand over;
+//!   cut it into chunks ([`crate::chunker`]) and hash each chunk; a small file that is one new
+//!   chunk they compress and seal themselves, the new chunks of larger files they hand over;
 //! - sealers (one per core) compress each chunk handed over, and each tree, with zstd and seal
 //!   it under the master key (a zstd context and buffers kept per thread: nothing allocated
 //!   per blob);
@@ -29,7 +29,7 @@
 //! snapshot names (the next backup writes their data again; `prune` removes them).
 
 use crate::{
-    chunker::{CHUNK_MAX, Chunker},
+    chunker::{CHUNK_MAX, CHUNK_MIN, Chunker},
     error::{Error, Result},
     pack::{Hash, IndexFile, IndexedPack, PackBuilder, compressed_file, sha256},
     repository::Repo,
@@ -50,6 +50,7 @@ use std::{
     path::{Component, Path, PathBuf},
     sync::{Mutex, PoisonError},
 };
+use zstd::zstd_safe::{DCtx, InBuffer, OutBuffer, ResetDirective};
 
 /// Walked entries that may wait for their file's chunks at once.
 const PENDING: usize = 4096;
@@ -65,8 +66,15 @@ const INDEX_BLOBS: usize = 50_000;
 /// The largest pack the writer makes. rustic_core's pack size grows with the square root of
 /// what is packed (32 MiB, plus 32 bytes per square root of a byte: 64 MiB at 1 TB, 176 MiB at
 /// 20 TB); the writer holds up to three packs in memory (the one being filled, one waiting,
-/// one being written), so it stops growing them at 64 MiB to keep its memory bounded.
+/// one being written), so it stops growing them at 64 MiB to keep its memory bounded. Each
+/// pack's buffer is reserved whole ([`PACK_CAPACITY`]), above glibc's largest mmap threshold
+/// (32 MiB), so it is mapped and unmapped on its own; smaller packs (16 MiB, tried) were
+/// carved out of the allocator's arenas and left them larger at every pack (peak 246 MiB at
+/// 5 GB against 202).
 const PACK_SIZE_LIMIT: u32 = 64 << 20;
+/// What a pack can reach: it is cut once past its target, so one sealed blob (at most a chunk
+/// and 32 bytes) beyond it, then its header (at most 10,000 entries of 41 bytes, sealed).
+const PACK_CAPACITY: usize = PACK_SIZE_LIMIT as usize + CHUNK_MAX + (1 << 20);
 
 /// Whether the repository holds no index file, so that a backup into it has no data to
 /// deduplicate against and no parent: the case [`Repo::first_backup`] is for.
@@ -138,7 +146,12 @@ impl Repo {
         let (packs_tx, packs_rx) = bounded::<(BlobType, PackBuilder)>(0);
         let packs = Packs::new(&settings.pack_sizes, packs_tx);
         let seen = Mutex::new(HashSet::<Hash>::new());
-        let (seen, cipher, task, packs, backend) = (&seen, &cipher, &*task, &packs, &*self.backend);
+        let buffers = Buffers {
+            free: Mutex::new(Vec::new()),
+            keep: threads * 4,
+        };
+        let (seen, cipher, task, packs, backend, buffers) =
+            (&seen, &cipher, &*task, &packs, &*self.backend, &buffers);
 
         let (walked, results, written) = std::thread::scope(|scope| {
             scope.spawn(|| {
@@ -155,6 +168,7 @@ impl Repo {
                     chunker: &settings.chunker,
                     done: done_tx.clone(),
                     blobs: blobs_tx.clone(),
+                    buffers,
                     packs,
                     seen,
                     task,
@@ -162,7 +176,7 @@ impl Repo {
                 let files_rx = files_rx.clone();
                 stages.push(scope.spawn(move || read_files(&work, &files_rx, sealer()?)));
                 let blobs_rx = blobs_rx.clone();
-                stages.push(scope.spawn(move || seal_blobs(sealer()?, &blobs_rx, packs)));
+                stages.push(scope.spawn(move || seal_blobs(sealer()?, &blobs_rx, packs, buffers)));
             }
             drop((files_rx, done_tx, blobs_rx));
             let walked = walk(source, files_tx, &done_rx, blobs_tx, seen);
@@ -509,11 +523,35 @@ enum Halt {
     Failed(String),
 }
 
+/// Chunk buffers handed from the file workers to the sealers and back. The same few buffers
+/// are used again: a buffer allocated per chunk (up to 8 MiB) and freed by another thread
+/// stays in glibc's arena of the thread that allocated it, and the peak grew with the data.
+struct Buffers {
+    free: Mutex<Vec<Vec<u8>>>,
+    /// At most this many kept (what the queue, the sealers and the workers can hold at once).
+    keep: usize,
+}
+
+impl Buffers {
+    fn take(&self) -> Vec<u8> {
+        lock(&self.free).pop().unwrap_or_default()
+    }
+
+    fn give(&self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        let mut free = lock(&self.free);
+        if free.len() < self.keep {
+            free.push(buffer);
+        }
+    }
+}
+
 /// The channels and shared state a file worker works with.
 struct FileWork<'a> {
     chunker: &'a Chunker,
     done: Sender<Vec<FileDone>>,
     blobs: Sender<Blob>,
+    buffers: &'a Buffers,
     packs: &'a Packs<'a>,
     seen: &'a Mutex<HashSet<Hash>>,
     task: &'a dyn Task,
@@ -592,14 +630,18 @@ fn chunk_file(
         let chunk = &buffer[start..start + len];
         let id = sha256(chunk);
         if lock(work.seen).insert(id) {
-            let whole_file = size == 0 && at_end && start + len == end;
-            if whole_file {
+            // A small file that is one chunk is sealed here (most files of a tree); larger
+            // chunks go to the sealers, so that the workers' buffers stay small.
+            let small_file = size == 0 && at_end && start + len == end && len <= CHUNK_MIN;
+            if small_file {
                 sealer.seal_into(work.packs, BlobType::Data, id, chunk)?;
             } else {
+                let mut data = work.buffers.take();
+                data.extend_from_slice(chunk);
                 let blob = Blob {
                     kind: BlobType::Data,
                     id,
-                    data: chunk.to_vec(),
+                    data,
                 };
                 work.blobs.send(blob).map_err(|_| Halt::Stopped)?;
             }
@@ -614,23 +656,27 @@ fn chunk_file(
 /// Compresses and seals blobs into the packs, with one zstd context each way and buffers kept
 /// for all of them. The compressed bytes are decompressed again and compared before sealing,
 /// so that a fault of the compressor cannot reach a pack (rustic_core's "extra verification",
-/// without its second decryption).
+/// without its second decryption). The comparison streams through a small window, so that a
+/// sealer holds one buffer of a blob's size, not two.
 struct Sealer<'a> {
     compressor: zstd::bulk::Compressor<'static>,
-    decompressor: zstd::bulk::Decompressor<'static>,
+    decoder: DCtx<'static>,
     cipher: &'a Aes256CtrPoly1305Aes,
     compressed: Vec<u8>,
-    checked: Vec<u8>,
+    window: Vec<u8>,
 }
+
+/// The bytes of decompressed output compared at a time.
+const CHECK_WINDOW: usize = 256 << 10;
 
 impl<'a> Sealer<'a> {
     fn new(level: i32, cipher: &'a Aes256CtrPoly1305Aes) -> Result<Self, String> {
         Ok(Self {
             compressor: zstd::bulk::Compressor::new(level).map_err(|err| format!("zstd: {err}"))?,
-            decompressor: zstd::bulk::Decompressor::new().map_err(|err| format!("zstd: {err}"))?,
+            decoder: DCtx::create(),
             cipher,
             compressed: Vec::new(),
-            checked: Vec::new(),
+            window: vec![0; CHECK_WINDOW],
         })
     }
 
@@ -646,12 +692,7 @@ impl<'a> Sealer<'a> {
         self.compressor
             .compress_to_buffer(data, &mut self.compressed)
             .map_err(|err| Halt::Failed(format!("compressing blob {}: {err}", name())))?;
-        self.checked.clear();
-        self.checked.reserve(data.len());
-        let back = self
-            .decompressor
-            .decompress_to_buffer(&self.compressed, &mut self.checked);
-        if back.is_err() || self.checked != data {
+        if !self.decompresses_to(data) {
             return Err(Halt::Failed(format!(
                 "compressing blob {}: its compressed form does not decompress to it",
                 name()
@@ -660,12 +701,55 @@ impl<'a> Sealer<'a> {
         crate::crypto::seal_in_place(self.cipher, &mut self.compressed);
         packs.add(kind, id, &self.compressed, plain_len)
     }
+
+    /// Whether the compressed bytes decompress to exactly `expected`.
+    fn decompresses_to(&mut self, expected: &[u8]) -> bool {
+        let Self {
+            decoder,
+            compressed,
+            window,
+            ..
+        } = self;
+        if decoder.reset(ResetDirective::SessionOnly).is_err() {
+            return false;
+        }
+        let mut input = InBuffer::around(compressed);
+        let mut matched = 0;
+        loop {
+            let mut output = OutBuffer::around(&mut window[..]);
+            let Ok(hint) = decoder.decompress_stream(&mut output, &mut input) else {
+                return false;
+            };
+            let produced = output.pos();
+            let Some(part) = expected.get(matched..matched + produced) else {
+                return false;
+            };
+            if window[..produced] != *part {
+                return false;
+            }
+            matched += produced;
+            if hint == 0 {
+                return matched == expected.len();
+            }
+            if produced == 0 && input.pos() == compressed.len() {
+                // The frame wants more input than there is: cut short.
+                return false;
+            }
+        }
+    }
 }
 
 /// A sealer thread: seals the blobs the file workers and the tree builder hand over.
-fn seal_blobs(mut sealer: Sealer<'_>, blobs: &Receiver<Blob>, packs: &Packs<'_>) -> Result<(), String> {
+fn seal_blobs(
+    mut sealer: Sealer<'_>,
+    blobs: &Receiver<Blob>,
+    packs: &Packs<'_>,
+    buffers: &Buffers,
+) -> Result<(), String> {
     for Blob { kind, id, data } in blobs {
-        match sealer.seal_into(packs, kind, id, &data) {
+        let sealed = sealer.seal_into(packs, kind, id, &data);
+        buffers.give(data);
+        match sealed {
             Ok(()) => {}
             // The pack writer stopped; its error is the one to report.
             Err(Halt::Stopped) => return Ok(()),
@@ -703,7 +787,10 @@ impl<'a> Packs<'a> {
         Self {
             sizes,
             state: Mutex::new(PackState {
-                open: [PackBuilder::new(), PackBuilder::new()],
+                open: [
+                    PackBuilder::with_capacity(PACK_CAPACITY),
+                    PackBuilder::with_capacity(PACK_CAPACITY),
+                ],
                 packed: [0; 2],
                 added: [0; 2],
                 sealed: [0; 2],
@@ -733,7 +820,7 @@ impl<'a> Packs<'a> {
             let open = &state.open[at];
             if open.len() >= target || open.count() >= PACK_BLOBS {
                 state.packed[at] += open.len() as u64;
-                let pack = std::mem::replace(&mut state.open[at], PackBuilder::new());
+                let pack = std::mem::replace(&mut state.open[at], PackBuilder::with_capacity(PACK_CAPACITY));
                 Some((pack, state.writer.clone()))
             } else {
                 None
@@ -750,7 +837,10 @@ impl<'a> Packs<'a> {
     fn finish(&self) {
         let (open, writer) = {
             let mut state = lock(&self.state);
-            let open = std::mem::replace(&mut state.open, [PackBuilder::new(), PackBuilder::new()]);
+            let open = std::mem::replace(
+                &mut state.open,
+                [PackBuilder::with_capacity(0), PackBuilder::with_capacity(0)],
+            );
             (open, state.writer.take())
         };
         let Some(writer) = writer else {
@@ -893,6 +983,29 @@ mod tests {
                 vec!["srv".to_owned(), "var".to_owned()],
             ]
         );
+    }
+
+    #[test]
+    fn the_check_of_a_compressed_blob_finds_any_difference() {
+        let cipher = crate::crypto::cipher(&rustic_core::repofile::MasterKey::new());
+        let mut sealer = Sealer::new(3, &cipher).unwrap_or_else(|err| panic!("{err}"));
+        // Larger than the check's window, compressible, so that the frame spans many windows.
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i / 7 % 251) as u8).collect();
+        sealer.compressed = zstd::bulk::compress(&data, 3).expect("compress");
+        assert!(sealer.decompresses_to(&data));
+        let mut other = data.clone();
+        other[2_500_000] ^= 1;
+        assert!(!sealer.decompresses_to(&other), "a changed byte");
+        assert!(
+            !sealer.decompresses_to(&data[..data.len() - 1]),
+            "more output than expected"
+        );
+        let mut longer = data.clone();
+        longer.push(0);
+        assert!(!sealer.decompresses_to(&longer), "less output than expected");
+        let cut = sealer.compressed.len() / 2;
+        sealer.compressed.truncate(cut);
+        assert!(!sealer.decompresses_to(&data), "a truncated frame");
     }
 
     #[test]

@@ -38,9 +38,16 @@ pub(crate) struct PackedBlob {
 }
 
 impl PackBuilder {
+    #[cfg(test)]
     pub(crate) fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// A pack whose bytes are reserved at once: a pack grown by doubling leaves its smaller
+    /// buffers to the allocator, one reserved whole is mapped and unmapped as one.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
         Self {
-            bytes: Vec::new(),
+            bytes: Vec::with_capacity(bytes),
             blobs: Vec::new(),
         }
     }
