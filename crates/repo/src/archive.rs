@@ -126,6 +126,18 @@ type FileDone = (u64, Option<(Node, u64)>);
 /// The pipeline stopped (a later stage failed, or is gone): its own error says why.
 struct Stopped;
 
+/// The ids of the blobs stored so far, per blob type: a data blob and a tree blob with the
+/// same bytes are two blobs (a file may hold exactly a tree's JSON), each stored once.
+#[derive(Default)]
+struct Seen([Mutex<HashSet<Hash>>; 2]);
+
+impl Seen {
+    /// Whether `id` of `kind` is new, marking it seen.
+    fn first(&self, kind: BlobType, id: Hash) -> bool {
+        lock(&self.0[slot(kind)]).insert(id)
+    }
+}
+
 impl Repo {
     /// Backs up the entries of `source` into this repository, which holds no index yet, and
     /// writes snapshot `snapshot` of them (its paths, tree and summary filled in here).
@@ -145,7 +157,7 @@ impl Repo {
         // One full pack waiting for the writer at most: each is tens of MiB.
         let (packs_tx, packs_rx) = bounded::<(BlobType, PackBuilder)>(0);
         let packs = Packs::new(&settings.pack_sizes, packs_tx);
-        let seen = Mutex::new(HashSet::<Hash>::new());
+        let seen = Seen::default();
         let buffers = Buffers {
             free: Mutex::new(Vec::new()),
             keep: threads * 4,
@@ -179,7 +191,8 @@ impl Repo {
                 stages.push(scope.spawn(move || seal_blobs(sealer()?, &blobs_rx, packs, buffers)));
             }
             drop((files_rx, done_tx, blobs_rx));
-            let walked = walk(source, files_tx, &done_rx, blobs_tx, seen);
+            let summary = snapshot.summary.take().unwrap_or_default();
+            let walked = walk(source, files_tx, &done_rx, blobs_tx, seen, summary);
             let results: Vec<Result<(), String>> = stages
                 .into_iter()
                 .map(|stage| join(stage).and_then(|done| done))
@@ -215,26 +228,11 @@ impl Repo {
                 summary.data_added_files_packed += packed;
             }
         }
-        let mut previous = snapshot.summary.take().unwrap_or_default();
-        previous.files_new = summary.files_new;
-        previous.total_files_processed = summary.total_files_processed;
-        previous.total_bytes_processed = summary.total_bytes_processed;
-        previous.dirs_new = summary.dirs_new;
-        previous.total_dirs_processed = summary.total_dirs_processed;
-        previous.total_dirsize_processed = summary.total_dirsize_processed;
-        previous.data_blobs = summary.data_blobs;
-        previous.tree_blobs = summary.tree_blobs;
-        previous.data_added = summary.data_added;
-        previous.data_added_packed = summary.data_added_packed;
-        previous.data_added_files = summary.data_added_files;
-        previous.data_added_files_packed = summary.data_added_files_packed;
-        previous.data_added_trees = summary.data_added_trees;
-        previous.data_added_trees_packed = summary.data_added_trees_packed;
         let end = Zoned::now();
-        previous.backup_duration = seconds_between(&previous.backup_start, &end);
-        previous.total_duration = seconds_between(&snapshot.time, &end);
-        previous.backup_end = end;
-        snapshot.summary = Some(previous);
+        summary.backup_duration = seconds_between(&summary.backup_start, &end);
+        summary.total_duration = seconds_between(&snapshot.time, &end);
+        summary.backup_end = end;
+        snapshot.summary = Some(summary);
         snapshot.tree = tree.into();
         for path in paths {
             snapshot.paths.add(path.to_string_lossy().into_owned());
@@ -257,27 +255,17 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> Result<T, String> {
     handle.join().map_err(|_| "a backup thread panicked".to_owned())
 }
 
-/// The summary's counts for the entries walked.
-#[derive(Default)]
-struct Counts {
-    files_new: u64,
-    total_files_processed: u64,
-    total_bytes_processed: u64,
-    dirs_new: u64,
-    total_dirs_processed: u64,
-    total_dirsize_processed: u64,
-}
-
 /// The walking thread: lists the source, sends files to the workers, builds the trees in the
-/// walk's order and returns the root tree's id with the counts.
+/// walk's order and returns the root tree's id with `summary` counting the entries walked.
 fn walk<O: ReadSourceOpen>(
     source: &impl ReadSource<Open = O>,
     files: Sender<Vec<FileJob<O>>>,
     done: &Receiver<Vec<FileDone>>,
     blobs: Sender<Blob>,
-    seen: &Mutex<HashSet<Hash>>,
+    seen: &Seen,
+    summary: SnapshotSummary,
 ) -> Result<(Id, SnapshotSummary), Stopped> {
-    let mut trees = Trees::new(blobs, seen);
+    let mut trees = Trees::new(blobs, seen, summary);
     let mut pending: VecDeque<(PathBuf, Waiting)> = VecDeque::new();
     let mut finished: HashMap<u64, Option<(Node, u64)>> = HashMap::new();
     let mut batch = Batch::default();
@@ -368,18 +356,19 @@ struct Trees<'a> {
     tree: Tree,
     /// The enclosing trees, each with the node that will point at the current one.
     stack: Vec<(Node, Tree)>,
-    counts: Counts,
+    /// The snapshot's summary, counting files and trees.
+    summary: SnapshotSummary,
     blobs: Sender<Blob>,
-    seen: &'a Mutex<HashSet<Hash>>,
+    seen: &'a Seen,
 }
 
 impl<'a> Trees<'a> {
-    fn new(blobs: Sender<Blob>, seen: &'a Mutex<HashSet<Hash>>) -> Self {
+    fn new(blobs: Sender<Blob>, seen: &'a Seen, summary: SnapshotSummary) -> Self {
         Self {
             current: PathBuf::new(),
             tree: Tree::default(),
             stack: Vec::new(),
-            counts: Counts::default(),
+            summary,
             blobs,
             seen,
         }
@@ -442,9 +431,9 @@ impl<'a> Trees<'a> {
             self.stack.push((opened, std::mem::take(&mut self.tree)));
         }
         if let Some(node) = node {
-            self.counts.files_new += 1;
-            self.counts.total_files_processed += 1;
-            self.counts.total_bytes_processed += size;
+            self.summary.files_new += 1;
+            self.summary.total_files_processed += 1;
+            self.summary.total_bytes_processed += size;
             self.tree.nodes.push(node);
         }
         Ok(())
@@ -477,11 +466,11 @@ impl<'a> Trees<'a> {
     /// Serialises `tree` as restic does and queues it unless an identical tree was stored.
     fn store(&mut self, tree: &Tree) -> Result<Id, Stopped> {
         let (json, _) = tree.serialize().map_err(|_| Stopped)?;
-        self.counts.dirs_new += 1;
-        self.counts.total_dirs_processed += 1;
-        self.counts.total_dirsize_processed += json.len() as u64;
+        self.summary.dirs_new += 1;
+        self.summary.total_dirs_processed += 1;
+        self.summary.total_dirsize_processed += json.len() as u64;
         let id = sha256(&json);
-        if lock(self.seen).insert(id) {
+        if self.seen.first(BlobType::Tree, id) {
             let blob = Blob {
                 kind: BlobType::Tree,
                 id,
@@ -499,15 +488,7 @@ impl<'a> Trees<'a> {
         }
         let root = std::mem::take(&mut self.tree);
         let id = self.store(&root)?;
-        let counts = &self.counts;
-        let mut summary = SnapshotSummary::default();
-        summary.files_new = counts.files_new;
-        summary.total_files_processed = counts.total_files_processed;
-        summary.total_bytes_processed = counts.total_bytes_processed;
-        summary.dirs_new = counts.dirs_new;
-        summary.total_dirs_processed = counts.total_dirs_processed;
-        summary.total_dirsize_processed = counts.total_dirsize_processed;
-        Ok((id, summary))
+        Ok((id, self.summary))
     }
 }
 
@@ -553,7 +534,7 @@ struct FileWork<'a> {
     blobs: Sender<Blob>,
     buffers: &'a Buffers,
     packs: &'a Packs<'a>,
-    seen: &'a Mutex<HashSet<Hash>>,
+    seen: &'a Seen,
     task: &'a dyn Task,
 }
 
@@ -629,7 +610,7 @@ fn chunk_file(
         };
         let chunk = &buffer[start..start + len];
         let id = sha256(chunk);
-        if lock(work.seen).insert(id) {
+        if work.seen.first(BlobType::Data, id) {
             // A small file that is one chunk is sealed here (most files of a tree); larger
             // chunks go to the sealers, so that the workers' buffers stay small.
             let small_file = size == 0 && at_end && start + len == end && len <= CHUNK_MIN;
@@ -939,8 +920,8 @@ mod tests {
     /// The trees built for a walk, by directory: names of their nodes.
     fn build(entries: Vec<(&str, Node)>) -> (Vec<Vec<String>>, Id) {
         let (blobs_tx, blobs_rx) = unbounded();
-        let seen = Mutex::new(HashSet::new());
-        let mut trees = Trees::new(blobs_tx, &seen);
+        let seen = Seen::default();
+        let mut trees = Trees::new(blobs_tx, &seen, SnapshotSummary::default());
         for (place, node) in entries {
             trees
                 .place(Path::new(place), node, 0)
@@ -1006,6 +987,18 @@ mod tests {
         let cut = sealer.compressed.len() / 2;
         sealer.compressed.truncate(cut);
         assert!(!sealer.decompresses_to(&data), "a truncated frame");
+    }
+
+    #[test]
+    fn a_tree_is_stored_even_when_a_file_holds_its_bytes() {
+        let seen = Seen::default();
+        assert!(seen.first(BlobType::Data, [7; 32]));
+        assert!(!seen.first(BlobType::Data, [7; 32]));
+        assert!(
+            seen.first(BlobType::Tree, [7; 32]),
+            "a data blob with the tree's id is another blob"
+        );
+        assert!(!seen.first(BlobType::Tree, [7; 32]));
     }
 
     #[test]
