@@ -65,12 +65,14 @@ const PACK_BLOBS: usize = 10_000;
 const INDEX_BLOBS: usize = 50_000;
 /// The largest pack the writer makes. rustic_core's pack size grows with the square root of
 /// what is packed (32 MiB, plus 32 bytes per square root of a byte: 64 MiB at 1 TB, 176 MiB at
-/// 20 TB); the writer holds up to three packs in memory (the one being filled, one waiting,
-/// one being written), so it stops growing them at 64 MiB to keep its memory bounded. Each
-/// pack's buffer is reserved whole ([`PACK_CAPACITY`]), above glibc's largest mmap threshold
-/// (32 MiB), so it is mapped and unmapped on its own; smaller packs (16 MiB, tried) were
-/// carved out of the allocator's arenas and left them larger at every pack (peak 246 MiB at
-/// 5 GB against 202).
+/// 20 TB); the writer holds two packs of each kind in memory (the one being filled and the one
+/// being written), so it stops growing them at 64 MiB to keep its memory bounded. Smaller
+/// packs than rustic_core's would cost more later: its prune repacks the packs below 30% of
+/// its target size.
+///
+/// Each pack's buffer is reserved whole ([`PACK_CAPACITY`]) and reused once its pack is
+/// written: buffers freed to glibc were kept in its arenas as well (peak 246 MiB at 5 GB
+/// with 16 MiB packs, against 202).
 const PACK_SIZE_LIMIT: u32 = 64 << 20;
 /// What a pack can reach: it is cut once past its target, so one sealed blob (at most a chunk
 /// and 32 bytes) beyond it, then its header (at most 10,000 entries of 41 bytes, sealed).
@@ -153,14 +155,15 @@ impl Repo {
         let task = self.bridge.reporter().task("backing up", Unit::Bytes, None);
         let (files_tx, files_rx) = bounded::<Vec<FileJob<_>>>(threads * 2);
         let (done_tx, done_rx) = unbounded::<Vec<FileDone>>();
-        let (blobs_tx, blobs_rx) = bounded::<Blob>(threads * 2);
-        // One full pack waiting for the writer at most: each is tens of MiB.
+        // A chunk is handed over only when a sealer is ready for it: each is up to 8 MiB.
+        let (blobs_tx, blobs_rx) = bounded::<Blob>(0);
+        // Handed over only when the writer is ready for it: each pack is tens of MiB.
         let (packs_tx, packs_rx) = bounded::<(BlobType, PackBuilder)>(0);
         let packs = Packs::new(&settings.pack_sizes, packs_tx);
         let seen = Seen::default();
         let buffers = Buffers {
             free: Mutex::new(Vec::new()),
-            keep: threads * 4,
+            keep: threads * 2,
         };
         let (seen, cipher, task, packs, backend, buffers) =
             (&seen, &cipher, &*task, &packs, &*self.backend, &buffers);
@@ -172,8 +175,8 @@ impl Repo {
                     task.set_total(size);
                 }
             });
-            let writer = scope.spawn(move || write_packs(backend, cipher, settings.level, &packs_rx));
-            let sealer = || Sealer::new(settings.level, cipher);
+            let writer = scope.spawn(move || write_packs(backend, cipher, settings.level, &packs_rx, packs));
+            let sealer = |largest| Sealer::new(settings.level, cipher, largest);
             let mut stages = Vec::new();
             for _ in 0..threads {
                 let work = FileWork {
@@ -186,9 +189,9 @@ impl Repo {
                     task,
                 };
                 let files_rx = files_rx.clone();
-                stages.push(scope.spawn(move || read_files(&work, &files_rx, sealer()?)));
+                stages.push(scope.spawn(move || read_files(&work, &files_rx, sealer(CHUNK_MIN)?)));
                 let blobs_rx = blobs_rx.clone();
-                stages.push(scope.spawn(move || seal_blobs(sealer()?, &blobs_rx, packs, buffers)));
+                stages.push(scope.spawn(move || seal_blobs(sealer(CHUNK_MAX)?, &blobs_rx, packs, buffers)));
             }
             drop((files_rx, done_tx, blobs_rx));
             let summary = snapshot.summary.take().unwrap_or_default();
@@ -505,20 +508,28 @@ enum Halt {
 }
 
 /// Chunk buffers handed from the file workers to the sealers and back. The same few buffers
-/// are used again: a buffer allocated per chunk (up to 8 MiB) and freed by another thread
-/// stays in glibc's arena of the thread that allocated it, and the peak grew with the data.
+/// are used again, each reserved for the largest chunk at once: a buffer allocated per chunk
+/// (up to 8 MiB) and freed by another thread stays in glibc's arena of the thread that
+/// allocated it, and so does one grown step by step; the peak grew with the data.
 struct Buffers {
     free: Mutex<Vec<Vec<u8>>>,
-    /// At most this many kept (what the queue, the sealers and the workers can hold at once).
+    /// At most this many kept (what the sealers and the workers can hold at once).
     keep: usize,
 }
 
 impl Buffers {
     fn take(&self) -> Vec<u8> {
-        lock(&self.free).pop().unwrap_or_default()
+        lock(&self.free)
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK_MAX))
     }
 
+    /// Takes back a buffer handed over with a blob: a chunk buffer is kept for the next chunk,
+    /// a tree's (sized to its tree) is not.
     fn give(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() < CHUNK_MAX {
+            return;
+        }
         buffer.clear();
         let mut free = lock(&self.free);
         if free.len() < self.keep {
@@ -650,13 +661,20 @@ struct Sealer<'a> {
 /// The bytes of decompressed output compared at a time.
 const CHECK_WINDOW: usize = 256 << 10;
 
+/// The most a blob of `len` bytes takes compressed and sealed.
+fn sealed_bound(len: usize) -> usize {
+    zstd::zstd_safe::compress_bound(len) + 32
+}
+
 impl<'a> Sealer<'a> {
-    fn new(level: i32, cipher: &'a Aes256CtrPoly1305Aes) -> Result<Self, String> {
+    /// A sealer whose buffer is reserved at once for blobs of up to `largest` bytes (a larger
+    /// tree grows it): a buffer grown step by step leaves its smaller ones to the allocator.
+    fn new(level: i32, cipher: &'a Aes256CtrPoly1305Aes, largest: usize) -> Result<Self, String> {
         Ok(Self {
             compressor: zstd::bulk::Compressor::new(level).map_err(|err| format!("zstd: {err}"))?,
             decoder: DCtx::create(),
             cipher,
-            compressed: Vec::new(),
+            compressed: Vec::with_capacity(sealed_bound(largest)),
             window: vec![0; CHECK_WINDOW],
         })
     }
@@ -668,8 +686,7 @@ impl<'a> Sealer<'a> {
             .map_err(|_| Halt::Failed(format!("blob {} is larger than 4 GiB", name())))?;
         self.compressed.clear();
         // Room for the nonce and MAC too: sealing happens in this buffer.
-        self.compressed
-            .reserve(zstd::zstd_safe::compress_bound(data.len()) + 32);
+        self.compressed.reserve(sealed_bound(data.len()));
         self.compressor
             .compress_to_buffer(data, &mut self.compressed)
             .map_err(|err| Halt::Failed(format!("compressing blob {}: {err}", name())))?;
@@ -745,6 +762,9 @@ fn seal_blobs(
 struct Packs<'a> {
     sizes: &'a [(u32, u32, u32); 2],
     state: Mutex<PackState>,
+    /// Per blob type: the buffers of written packs, for the next packs. A lock of its own:
+    /// the writer gives buffers back while a sealer may hold `state` waiting for it.
+    spare: Mutex<[Vec<Vec<u8>>; 2]>,
 }
 
 struct PackState {
@@ -778,40 +798,57 @@ impl<'a> Packs<'a> {
                 blobs: [0; 2],
                 writer: Some(writer),
             }),
+            spare: Mutex::default(),
+        }
+    }
+
+    /// A new pack of the blob type at `at`, in a written pack's buffer when there is one.
+    fn fresh(&self, at: usize) -> PackBuilder {
+        lock(&self.spare)[at].pop().map_or_else(
+            || PackBuilder::with_capacity(PACK_CAPACITY),
+            PackBuilder::in_buffer,
+        )
+    }
+
+    /// Takes back the buffer of a written pack of type `kind`.
+    fn give_back(&self, kind: BlobType, buffer: Vec<u8>) {
+        if buffer.capacity() >= PACK_CAPACITY {
+            lock(&self.spare)[slot(kind)].push(buffer);
         }
     }
 
     /// Appends a sealed blob to the open pack of its kind, and hands the pack to the writer
-    /// once it is full (outside the lock: the writer may take a while).
+    /// once it is full. The hand-over waits for the writer under the lock, so that no third
+    /// pack is started while one is written and another waits: the blobs sealed meanwhile wait
+    /// in the sealers and their queue instead, which hold a few chunks.
     fn add(&self, kind: BlobType, id: Hash, sealed: &[u8], plain_len: u32) -> Result<(), Halt> {
         let at = slot(kind);
-        let full = {
-            let mut state = lock(&self.state);
-            state.open[at].add(kind, id, sealed, NonZeroU32::new(plain_len));
-            state.added[at] += u64::from(plain_len);
-            state.sealed[at] += sealed.len() as u64;
-            state.blobs[at] += 1;
-            let (default, grow, limit) = self.sizes[at];
-            let target = u32::try_from(state.packed[at].isqrt())
-                .unwrap_or(u32::MAX)
-                .saturating_mul(grow)
-                .saturating_add(default)
-                .min(limit)
-                .min(PACK_SIZE_LIMIT) as usize;
-            let open = &state.open[at];
-            if open.len() >= target || open.count() >= PACK_BLOBS {
-                state.packed[at] += open.len() as u64;
-                let pack = std::mem::replace(&mut state.open[at], PackBuilder::with_capacity(PACK_CAPACITY));
-                Some((pack, state.writer.clone()))
-            } else {
-                None
-            }
-        };
-        match full {
-            Some((pack, Some(writer))) => writer.send((kind, pack)).map_err(|_| Halt::Stopped),
-            Some((_, None)) => Err(Halt::Stopped),
-            None => Ok(()),
+        let mut state = lock(&self.state);
+        state.open[at].add(kind, id, sealed, NonZeroU32::new(plain_len));
+        state.added[at] += u64::from(plain_len);
+        state.sealed[at] += sealed.len() as u64;
+        state.blobs[at] += 1;
+        let (default, grow, limit) = self.sizes[at];
+        let target = u32::try_from(state.packed[at].isqrt())
+            .unwrap_or(u32::MAX)
+            .saturating_mul(grow)
+            .saturating_add(default)
+            .min(limit)
+            .min(PACK_SIZE_LIMIT) as usize;
+        let open = &state.open[at];
+        if open.len() < target && open.count() < PACK_BLOBS {
+            return Ok(());
         }
+        state.packed[at] += open.len() as u64;
+        let full = std::mem::replace(&mut state.open[at], PackBuilder::with_capacity(0));
+        let Some(writer) = &state.writer else {
+            return Err(Halt::Stopped);
+        };
+        writer.send((kind, full)).map_err(|_| Halt::Stopped)?;
+        // The writer took this pack once it had written the one before and given back its
+        // buffer, which the next pack is built in.
+        state.open[at] = self.fresh(at);
+        Ok(())
     }
 
     /// Hands the packs still open to the writer and closes its queue (once every blob is in).
@@ -845,13 +882,14 @@ impl<'a> Packs<'a> {
     }
 }
 
-/// The pack writer: seals each pack's header, writes the pack, and writes index files naming
-/// the packs written (never a pack not yet written).
+/// The pack writer: seals each pack's header, writes the pack and gives its buffer back, and
+/// writes index files naming the packs written (never a pack not yet written).
 fn write_packs(
     backend: &dyn WriteBackend,
     cipher: &Aes256CtrPoly1305Aes,
     level: i32,
-    packs: &Receiver<(BlobType, PackBuilder)>,
+    full: &Receiver<(BlobType, PackBuilder)>,
+    packs: &Packs<'_>,
 ) -> RusticResult<()> {
     let mut index: Vec<IndexedPack> = Vec::new();
     let mut blobs = 0;
@@ -861,9 +899,14 @@ fn write_packs(
         };
         save_file(backend, cipher, level, FileType::Index, &file).map(drop)
     };
-    for (kind, pack) in packs {
+    for (kind, pack) in full {
         let (id, bytes, entry) = pack.finish(|header| crate::crypto::seal(cipher, header));
-        backend.write_bytes(FileType::Pack, &id, kind == BlobType::Tree, bytes.into())?;
+        let bytes = bytes::Bytes::from(bytes);
+        backend.write_bytes(FileType::Pack, &id, kind == BlobType::Tree, bytes.clone().into())?;
+        // The storage is done with the bytes, unless it kept them (then they are not reused).
+        if let Ok(buffer) = bytes.try_into_mut() {
+            packs.give_back(kind, buffer.into());
+        }
         blobs += entry.blobs.len();
         index.push(entry);
         if blobs >= INDEX_BLOBS {
@@ -969,7 +1012,7 @@ mod tests {
     #[test]
     fn the_check_of_a_compressed_blob_finds_any_difference() {
         let cipher = crate::crypto::cipher(&rustic_core::repofile::MasterKey::new());
-        let mut sealer = Sealer::new(3, &cipher).unwrap_or_else(|err| panic!("{err}"));
+        let mut sealer = Sealer::new(3, &cipher, 0).unwrap_or_else(|err| panic!("{err}"));
         // Larger than the check's window, compressible, so that the frame spans many windows.
         let data: Vec<u8> = (0..3_000_000u32).map(|i| (i / 7 % 251) as u8).collect();
         sealer.compressed = zstd::bulk::compress(&data, 3).expect("compress");

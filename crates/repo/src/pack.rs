@@ -44,10 +44,17 @@ impl PackBuilder {
     }
 
     /// A pack whose bytes are reserved at once: a pack grown by doubling leaves its smaller
-    /// buffers to the allocator, one reserved whole is mapped and unmapped as one.
+    /// buffers to the allocator.
     pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Self::in_buffer(Vec::with_capacity(bytes))
+    }
+
+    /// A pack built in `buffer`, a finished pack's bytes given back: a pack writer that
+    /// reuses its buffers keeps a fixed set of them instead of the allocator's leftovers.
+    pub(crate) fn in_buffer(mut buffer: Vec<u8>) -> Self {
+        buffer.clear();
         Self {
-            bytes: Vec::with_capacity(bytes),
+            bytes: buffer,
             blobs: Vec::new(),
         }
     }
