@@ -385,7 +385,20 @@ pub struct ImportSet {
     buffers: Mutex<Vec<Vec<u8>>>,
     /// Plaintext of ranges in which a read ended, the latest last: a restore reads a pack in
     /// runs of blobs, and the next run starts in the range the previous one ended in.
-    recent: Mutex<VecDeque<(RangeKey, Arc<Vec<u8>>)>>,
+    recent: Mutex<VecDeque<(RangeKey, Arc<KeptRange>)>>,
+}
+
+/// A decrypted range kept for the next read: the buffer it was decrypted in (kept whole, not
+/// copied, and given back to `buffers` once no read holds it) and where its plaintext is.
+struct KeptRange {
+    buffer: Vec<u8>,
+    plain: std::ops::Range<usize>,
+}
+
+impl KeptRange {
+    fn plain(&self) -> &[u8] {
+        &self.buffer[self.plain.clone()]
+    }
 }
 
 /// Ranges kept in [`ImportSet`]'s `recent` (4 MiB each): two per restore reader thread.
@@ -605,7 +618,7 @@ impl ImportSet {
     }
 
     /// The plaintext of range `index` of segment `part` if it was read lately.
-    fn recent_range(&self, key: RangeKey) -> Option<Arc<Vec<u8>>> {
+    fn recent_range(&self, key: RangeKey) -> Option<Arc<KeptRange>> {
         let recent = self.recent.lock().ok()?;
         recent
             .iter()
@@ -613,13 +626,30 @@ impl ImportSet {
             .map(|(_, plain)| plain.clone())
     }
 
-    /// Keeps the plaintext of range `key` among the [`RECENT_RANGES`] read last.
-    fn keep_range(&self, key: RangeKey, plain: &[u8]) {
-        if let Ok(mut recent) = self.recent.lock() {
-            if recent.len() == RECENT_RANGES {
-                recent.pop_front();
-            }
-            recent.push_back((key, Arc::new(plain.to_vec())));
+    /// Keeps range `key`, decrypted in `buf` at `plain`, among the [`RECENT_RANGES`] read
+    /// last, and puts a spare buffer in `buf`'s place: the one of the range it displaces, once
+    /// no read holds that any more.
+    fn keep_range(&self, key: RangeKey, buf: &mut Vec<u8>, plain: std::ops::Range<usize>) {
+        let Ok(mut recent) = self.recent.lock() else {
+            return;
+        };
+        let spare = self
+            .buffers
+            .lock()
+            .ok()
+            .and_then(|mut b| b.pop())
+            .unwrap_or_default();
+        let kept = KeptRange {
+            buffer: std::mem::replace(buf, spare),
+            plain,
+        };
+        recent.push_back((key, Arc::new(kept)));
+        if recent.len() > RECENT_RANGES
+            && let Some((_, displaced)) = recent.pop_front()
+            && let Ok(displaced) = Arc::try_unwrap(displaced)
+            && let Ok(mut buffers) = self.buffers.lock()
+        {
+            buffers.push(displaced.buffer);
         }
     }
 
@@ -656,7 +686,7 @@ impl ImportSet {
                 if start <= next
                     && let Some(plain) = self.recent_range((part, index))
                 {
-                    out.extend_from_slice(&plain[(next - start) as usize..(end - start) as usize]);
+                    out.extend_from_slice(&plain.plain()[(next - start) as usize..(end - start) as usize]);
                     next = start + range_len;
                     continue;
                 }
@@ -686,13 +716,13 @@ impl ImportSet {
                     len: range_len,
                     status,
                 })?;
-                if end < start + range_len {
-                    // the read ends inside this range: the next read of the file likely starts there
-                    self.keep_range((part, index), &buf[plain.clone()]);
-                }
                 let from = plain.start + (next - start) as usize;
                 let to = plain.start + (end - start) as usize;
                 out.extend_from_slice(&buf[from..to]);
+                if end < start + range_len {
+                    // the read ends inside this range: the next read of the file likely starts there
+                    self.keep_range((part, index), buf, plain);
+                }
                 next = start + range_len;
             }
         }
@@ -933,6 +963,40 @@ mod tests {
     /// The one source file: two ranges, every byte depending on its offset.
     fn source() -> Vec<u8> {
         (0..5u32 << 20).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn kept_ranges_are_the_latest_and_give_their_buffers_back_once_displaced() {
+        let shipped = Shipped::new();
+        let set = ImportSet::open_with_drive_keys(std::slice::from_ref(&shipped.drive), &shipped.identity)
+            .expect("open");
+        let part = set.files()[0].parts[0];
+        let held = {
+            let mut buf = vec![0u8; 8];
+            set.keep_range((part, 0), &mut buf, 2..5);
+            set.recent_range((part, 0)).expect("kept")
+        };
+        for index in 1..20u64 {
+            let mut buf = vec![index as u8; 8];
+            set.keep_range((part, index), &mut buf, 1..4);
+            // from the tenth on, the buffer of a range displaced before takes its place
+            assert_eq!(buf.capacity() == 8, index >= 10, "range {index}'s spare");
+        }
+        for index in 0..20u64 {
+            let kept = set.recent_range((part, index));
+            if index < 20 - RECENT_RANGES as u64 {
+                assert!(kept.is_none(), "range {index} was displaced");
+            } else {
+                assert_eq!(kept.expect("kept").plain(), [index as u8; 3], "range {index}");
+            }
+        }
+        // a displaced range a read still holds stays whole for it
+        assert_eq!(held.plain(), [0u8; 3]);
+        let spares = set.buffers.lock().expect("buffers").len();
+        assert!(
+            spares <= 1,
+            "displaced buffers were taken again as spares: {spares} left over"
+        );
     }
 
     #[test]
