@@ -4,7 +4,7 @@
 use crate::copy;
 use crate::crypto::DriveKey;
 use crate::error::{Error, Result};
-use crate::format::{self, ManifestEntry, RANGE_OVERHEAD};
+use crate::format::{self, ManifestEntry, RANGE_OVERHEAD, RangeCipher};
 use crate::fsutil;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -96,6 +96,7 @@ pub(crate) struct SegmentRef<'a> {
     pub(crate) drive: &'a Path,
     pub(crate) drive_id: &'a [u8; 16],
     pub(crate) session_id: &'a str,
+    pub(crate) range_cipher: RangeCipher,
     pub(crate) range_size: u32,
     pub(crate) key: &'a DriveKey,
     pub(crate) entry: &'a ManifestEntry,
@@ -193,7 +194,7 @@ pub(crate) fn open_range(
         let last = idx + 1 == spec.range_count(r.range_size);
         let aad = format::range_aad(r.drive_id, r.session_id, spec.segment, idx, last);
         r.key
-            .open_in_place(&aad, &mut buf[..got])
+            .open_in_place(r.range_cipher, &aad, &mut buf[..got])
             .ok_or(RangeStatus::Changed)
     }
 }
@@ -272,12 +273,14 @@ mod tests {
 
     const RANGE: u32 = 1024;
 
-    /// Seals `plain` as range `index` of segment 0 (of two ranges) of session `s1`.
-    fn seal(key: &DriveKey, drive_id: &[u8; 16], index: u64, plain: &[u8]) -> Vec<u8> {
+    const CIPHERS: [RangeCipher; 2] = [RangeCipher::XChaCha20Poly1305, RangeCipher::Aes256Gcm];
+
+    /// Seals `plain` with `cipher` as range `index` of segment 0 (of two ranges) of session `s1`.
+    fn seal(cipher: RangeCipher, key: &DriveKey, drive_id: &[u8; 16], index: u64, plain: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; NONCE_LEN];
         buf.extend_from_slice(plain);
         let aad = format::range_aad(drive_id, "s1", 0, index, index == 1);
-        key.seal_in_place(&aad, &mut buf).expect("seal");
+        key.seal_in_place(cipher, &aad, &mut buf).expect("seal");
         buf
     }
 
@@ -286,6 +289,15 @@ mod tests {
     /// alone (design rule 10) needs its receiver's whole-file check.
     #[test]
     fn a_range_sealed_twice_authenticates_and_only_the_checksum_tells() {
+        for cipher in CIPHERS {
+            sealed_twice(cipher);
+        }
+    }
+
+    fn sealed_twice(cipher: RangeCipher) {
+        let seal = |key: &DriveKey, drive_id: &[u8; 16], index: u64, plain: &[u8]| {
+            seal(cipher, key, drive_id, index, plain)
+        };
         let dir = tempfile::tempdir().expect("tempdir");
         let key = DriveKey::generate().expect("key");
         let drive_id = [7u8; 16];
@@ -323,6 +335,7 @@ mod tests {
             drive: dir.path(),
             drive_id: &drive_id,
             session_id: "s1",
+            range_cipher: cipher,
             range_size: RANGE,
             key: &key,
             entry: &entry,
@@ -344,5 +357,60 @@ mod tests {
             blake3::hash(&plain),
             blake3::hash(&[first, vec![2u8; RANGE as usize]].concat())
         );
+    }
+
+    /// A range is read with the cipher its manifest records, and no other opens it: a manifest
+    /// whose version was changed names every range as changed.
+    #[test]
+    fn a_range_opens_only_with_the_cipher_it_was_sealed_with() {
+        let key = DriveKey::generate().expect("key");
+        let drive_id = [7u8; 16];
+        let plain = vec![5u8; RANGE as usize];
+        let entry = ManifestEntry {
+            spec: SegmentSpec {
+                segment: 0,
+                file_id: 0,
+                root: 0,
+                path: b"f".to_vec(),
+                dst: "c/f".to_owned(),
+                blob_type: BlobType::Block,
+                disposition: Disposition::Overwrite,
+                file_size: 2 * u64::from(RANGE),
+                mtime_ns: 0,
+                offset: 0,
+                len: 2 * u64::from(RANGE),
+                metadata: None,
+                properties: None,
+            },
+            file_hash: None,
+            ranges: Vec::new(),
+        };
+        for sealed_with in CIPHERS {
+            let stored = seal(sealed_with, &key, &drive_id, 0, &plain);
+            for read_with in CIPHERS {
+                let seg = SegmentRef {
+                    drive: Path::new("/nonexistent"),
+                    drive_id: &drive_id,
+                    session_id: "s1",
+                    range_cipher: read_with,
+                    range_size: RANGE,
+                    key: &key,
+                    entry: &entry,
+                };
+                let mut buf = stored.clone();
+                let len = buf.len();
+                let opened = open_range(&seg, RangeChecks::Authentication, 0, &mut buf, len, len);
+                if sealed_with == read_with {
+                    let at = opened.expect("opens with its own cipher");
+                    assert_eq!(buf[at], plain[..], "{sealed_with:?}");
+                } else {
+                    assert_eq!(
+                        opened,
+                        Err(RangeStatus::Changed),
+                        "{sealed_with:?} read as {read_with:?}"
+                    );
+                }
+            }
+        }
     }
 }

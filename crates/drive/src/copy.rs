@@ -146,12 +146,14 @@ fn crypto_worker(t: &Target<'_>, jobs: mpsc::Receiver<Job>, out: &mpsc::SyncSend
                 let spec = &t.plan.segments[seg];
                 let last = idx + 1 == spec.range_count(t.plan.range_size);
                 let aad = format::range_aad(&t.drive_id, &t.plan.session_id, spec.segment, idx, last);
-                t.key.seal_in_place(&aad, &mut record).map(|()| Msg::Range {
-                    seg,
-                    idx,
-                    checksum: *blake3::hash(&record).as_bytes(),
-                    record,
-                })
+                t.key
+                    .seal_in_place(t.plan.range_cipher, &aad, &mut record)
+                    .map(|()| Msg::Range {
+                        seg,
+                        idx,
+                        checksum: *blake3::hash(&record).as_bytes(),
+                        record,
+                    })
             }
         };
         if out.send(msg).is_err() {
@@ -321,7 +323,7 @@ fn adopt_unrecorded(
                 idx,
                 idx + 1 == count,
             );
-            if job.key.open_in_place(&aad, &mut buf).is_none() {
+            if job.key.open_in_place(plan.range_cipher, &aad, &mut buf).is_none() {
                 break;
             }
             adopted.push((spec.segment, idx, checksum));
@@ -602,6 +604,7 @@ pub(crate) fn manifest_from_journal(
         session_id: plan.session_id.clone(),
         drive_id: *drive_id,
         position: plan.position.clone(),
+        range_cipher: plan.range_cipher,
         range_size: plan.range_size,
         entries,
     })

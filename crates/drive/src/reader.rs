@@ -420,6 +420,7 @@ impl ImportSet {
             drive: &drive.dir,
             drive_id: &drive.drive_id,
             session_id: &manifest.session_id,
+            range_cipher: manifest.range_cipher,
             range_size: manifest.range_size,
             key: &drive.key,
             entry: &manifest.entries[e],

@@ -4,7 +4,7 @@ use crate::copy::{self, Carry, Counters, DriveJob};
 use crate::crypto::{self, DriveKey, Unlock};
 use crate::drive_key;
 use crate::error::{Error, Result};
-use crate::format::{self, Plan, RANGE_SIZE, Sealed, SetPosition, to_hex};
+use crate::format::{self, Plan, RANGE_SIZE, RangeCipher, Sealed, SetPosition, to_hex};
 use crate::fsutil;
 use crate::journal::{Holder, Journal, NewSession, SessionRow};
 use crate::marker;
@@ -217,6 +217,7 @@ impl PreparedSession {
                     drive_index: u8::try_from(i + 1).unwrap_or(u8::MAX),
                     drive_count: count,
                 },
+                range_cipher: RangeCipher::CURRENT,
                 range_size: RANGE_SIZE,
                 roots: self.roots.clone(),
                 segments: d.segments,

@@ -164,6 +164,7 @@ pub fn verify(journal: &Path, drive: &Path, unlock: &Unlock<'_>) -> Result<Verif
                 drive,
                 drive_id: &drive_id,
                 session_id: &row.session_id,
+                range_cipher: reference.range_cipher,
                 range_size: reference.range_size,
                 key: &key,
                 entry,

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use seedship_drive::format::{
-    self, BlobType, Disposition, KdfParams, Manifest, ManifestEntry, Plan, Sealed, SegmentSpec, SetPosition,
-    WrappedKey,
+    self, BlobType, Disposition, KdfParams, Manifest, ManifestEntry, Plan, RangeCipher, Sealed, SegmentSpec,
+    SetPosition, WrappedKey,
 };
 
 fn blob_type() -> impl Strategy<Value = BlobType> {
@@ -41,6 +41,10 @@ prop_compose! {
             offset, len, metadata, properties,
         }
     }
+}
+
+fn range_cipher() -> impl Strategy<Value = RangeCipher> {
+    prop_oneof![Just(RangeCipher::XChaCha20Poly1305), Just(RangeCipher::Aes256Gcm)]
 }
 
 prop_compose! {
@@ -94,8 +98,9 @@ proptest! {
         position in position(),
         roots in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..30), 0..4),
         segments in proptest::collection::vec(segment(), 0..8),
+        range_cipher in range_cipher(),
     ) {
-        let plan = Plan { session_id, position, range_size: RANGE, roots, segments };
+        let plan = Plan { session_id, position, range_cipher, range_size: RANGE, roots, segments };
         prop_assert_eq!(Plan::decode(&plan.encode()), Ok(plan));
     }
 
@@ -105,9 +110,10 @@ proptest! {
         drive_id in any::<[u8; 16]>(),
         position in position(),
         entries in proptest::collection::vec(entry(), 0..6),
+        range_cipher in range_cipher(),
     ) {
         let entries = laid_out(&position, entries);
-        let manifest = Manifest { session_id, drive_id, position, range_size: RANGE, entries };
+        let manifest = Manifest { session_id, drive_id, position, range_cipher, range_size: RANGE, entries };
         prop_assert_eq!(Manifest::decode(&manifest.encode()), Ok(manifest));
     }
 
@@ -176,6 +182,7 @@ proptest! {
             session_id: "fuzz".into(),
             drive_id: [7; 16],
             position: SetPosition { set_id: [1; 16], drive_index: 1, drive_count: 1 },
+            range_cipher: RangeCipher::CURRENT,
             range_size: RANGE,
             entries,
         };
@@ -187,6 +194,7 @@ proptest! {
         let plan = Plan {
             session_id: "fuzz".into(),
             position: manifest.position.clone(),
+            range_cipher: manifest.range_cipher,
             range_size: RANGE,
             roots: vec![b"/src".to_vec()],
             segments: manifest.entries.iter().map(|e| e.spec.clone()).collect(),
@@ -249,6 +257,45 @@ fn destinations_follow_container_rules() {
     }
 }
 
+/// The version says how the ranges are sealed: 1 (XChaCha20-Poly1305, the first drives) and
+/// 2 (AES-256-GCM, what new drives get) read as such, any other is refused.
+#[test]
+fn the_version_names_the_range_cipher_and_an_unknown_one_is_refused() {
+    let manifest = Manifest {
+        session_id: "s1".into(),
+        drive_id: [1; 16],
+        position: SetPosition {
+            set_id: [2; 16],
+            drive_index: 1,
+            drive_count: 1,
+        },
+        range_cipher: RangeCipher::XChaCha20Poly1305,
+        range_size: format::RANGE_SIZE,
+        entries: Vec::new(),
+    };
+    assert_eq!(RangeCipher::CURRENT, RangeCipher::Aes256Gcm);
+    for (version, cipher) in [
+        (1u32, RangeCipher::XChaCha20Poly1305),
+        (2, RangeCipher::Aes256Gcm),
+    ] {
+        let mut bytes = manifest.encode();
+        bytes[..4].copy_from_slice(&version.to_le_bytes());
+        assert_eq!(
+            Manifest::decode(&bytes).map(|m| m.range_cipher),
+            Ok(cipher),
+            "version {version}"
+        );
+    }
+    for version in [0u32, 3, u32::MAX] {
+        let mut bytes = manifest.encode();
+        bytes[..4].copy_from_slice(&version.to_le_bytes());
+        assert_eq!(
+            Manifest::decode(&bytes),
+            Err(format::FormatError::UnsupportedVersion { version })
+        );
+    }
+}
+
 /// A plan or manifest with another range size is refused: one range is what a reader
 /// allocates, so a manifest of 4 GiB ranges would make it allocate 4 GiB per range.
 #[test]
@@ -261,6 +308,7 @@ fn another_range_size_is_refused() {
             drive_index: 1,
             drive_count: 1,
         },
+        range_cipher: RangeCipher::CURRENT,
         range_size: u32::MAX,
         entries: Vec::new(),
     };
@@ -272,6 +320,7 @@ fn another_range_size_is_refused() {
     let plan = Plan {
         session_id: "s1".into(),
         position: manifest.position.clone(),
+        range_cipher: RangeCipher::CURRENT,
         range_size: u32::MAX,
         roots: Vec::new(),
         segments: Vec::new(),
@@ -317,6 +366,7 @@ fn a_manifest_laid_out_otherwise_is_refused() {
                 drive_index,
                 drive_count,
             },
+            range_cipher: RangeCipher::CURRENT,
             range_size: RANGE,
             entries,
         }

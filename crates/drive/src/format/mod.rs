@@ -17,8 +17,8 @@ pub use envelope::{
 pub use marker::{MARKER_LABEL, MARKER_LEN, encode_marker, parse_drive_id, parse_marker};
 pub use names::{check_destination, check_session_id};
 pub use records::{
-    BlobType, Disposition, FORMAT_VERSION, MANIFEST_MAGIC, MAX_DRIVES, MAX_FILE_SIZE, MAX_MANIFEST_LEN,
-    Manifest, ManifestEntry, Plan, RANGE_OVERHEAD, RANGE_SIZE, SegmentSpec, SetPosition,
+    BlobType, Disposition, MANIFEST_MAGIC, MAX_DRIVES, MAX_FILE_SIZE, MAX_MANIFEST_LEN, Manifest,
+    ManifestEntry, Plan, RANGE_OVERHEAD, RANGE_SIZE, RangeCipher, SegmentSpec, SetPosition,
     decode_manifest_file, encode_manifest_file, range_aad, value_aad,
 };
 

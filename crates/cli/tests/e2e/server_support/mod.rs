@@ -453,17 +453,27 @@ pub fn tree_contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// Every object in a local object directory: key to size.
+/// Every object in a local object directory: key to size. It may be listed while a writer
+/// works in it, so an entry gone between the listing and its metadata (a temporary file
+/// renamed into place, a directory removed) is left out.
 pub fn store_listing(objects: &Path) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     if !objects.exists() {
         return out;
     }
+    let gone = |err: &std::io::Error| err.kind() == std::io::ErrorKind::NotFound;
     let mut stack = vec![objects.to_owned()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+        let entries = match std::fs::read_dir(&dir) {
+            Err(err) if gone(&err) => continue,
+            entries => entries.expect("read_dir"),
+        };
+        for entry in entries {
             let entry = entry.expect("entry");
-            let meta = entry.metadata().expect("metadata");
+            let meta = match entry.metadata() {
+                Err(err) if gone(&err) => continue,
+                meta => meta.expect("metadata"),
+            };
             if meta.is_dir() {
                 stack.push(entry.path());
             } else {
