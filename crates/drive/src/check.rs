@@ -273,6 +273,29 @@ mod tests {
 
     const RANGE: u32 = 1024;
 
+    /// Segment 0 of session `s1`: a file of two ranges, with range checksums `ranges`.
+    fn two_ranges(ranges: Vec<[u8; 32]>) -> ManifestEntry {
+        ManifestEntry {
+            spec: SegmentSpec {
+                segment: 0,
+                file_id: 0,
+                root: 0,
+                path: b"f".to_vec(),
+                dst: "c/f".to_owned(),
+                blob_type: BlobType::Block,
+                disposition: Disposition::Overwrite,
+                file_size: 2 * u64::from(RANGE),
+                mtime_ns: 0,
+                offset: 0,
+                len: 2 * u64::from(RANGE),
+                metadata: None,
+                properties: None,
+            },
+            file_hash: None,
+            ranges,
+        }
+    }
+
     const CIPHERS: [RangeCipher; 2] = [RangeCipher::XChaCha20Poly1305, RangeCipher::Aes256Gcm];
 
     /// Seals `plain` with `cipher` as range `index` of segment 0 (of two ranges) of session `s1`.
@@ -307,25 +330,7 @@ mod tests {
             seal(&key, &drive_id, 0, &first),
             seal(&key, &drive_id, 1, &second),
         ];
-        let entry = ManifestEntry {
-            spec: SegmentSpec {
-                segment: 0,
-                file_id: 0,
-                root: 0,
-                path: b"f".to_vec(),
-                dst: "c/f".to_owned(),
-                blob_type: BlobType::Block,
-                disposition: Disposition::Overwrite,
-                file_size: 2 * u64::from(RANGE),
-                mtime_ns: 0,
-                offset: 0,
-                len: 2 * u64::from(RANGE),
-                metadata: None,
-                properties: None,
-            },
-            file_hash: None,
-            ranges: recorded.iter().map(|r| *blake3::hash(r).as_bytes()).collect(),
-        };
+        let entry = two_ranges(recorded.iter().map(|r| *blake3::hash(r).as_bytes()).collect());
         // on the drive: range 0 sealed again, over other bytes
         let path = copy::data_file(dir.path(), "s1", 0);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -366,25 +371,7 @@ mod tests {
         let key = DriveKey::generate().expect("key");
         let drive_id = [7u8; 16];
         let plain = vec![5u8; RANGE as usize];
-        let entry = ManifestEntry {
-            spec: SegmentSpec {
-                segment: 0,
-                file_id: 0,
-                root: 0,
-                path: b"f".to_vec(),
-                dst: "c/f".to_owned(),
-                blob_type: BlobType::Block,
-                disposition: Disposition::Overwrite,
-                file_size: 2 * u64::from(RANGE),
-                mtime_ns: 0,
-                offset: 0,
-                len: 2 * u64::from(RANGE),
-                metadata: None,
-                properties: None,
-            },
-            file_hash: None,
-            ranges: Vec::new(),
-        };
+        let entry = two_ranges(Vec::new());
         for sealed_with in CIPHERS {
             let stored = seal(sealed_with, &key, &drive_id, 0, &plain);
             for read_with in CIPHERS {

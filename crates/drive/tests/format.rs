@@ -257,11 +257,9 @@ fn destinations_follow_container_rules() {
     }
 }
 
-/// The version says how the ranges are sealed: 1 (XChaCha20-Poly1305, the first drives) and
-/// 2 (AES-256-GCM, what new drives get) read as such, any other is refused.
-#[test]
-fn the_version_names_the_range_cipher_and_an_unknown_one_is_refused() {
-    let manifest = Manifest {
+/// The manifest of session `s1` on the one drive of its set, with no entries.
+fn empty_manifest(range_cipher: RangeCipher, range_size: u32) -> Manifest {
+    Manifest {
         session_id: "s1".into(),
         drive_id: [1; 16],
         position: SetPosition {
@@ -269,10 +267,17 @@ fn the_version_names_the_range_cipher_and_an_unknown_one_is_refused() {
             drive_index: 1,
             drive_count: 1,
         },
-        range_cipher: RangeCipher::XChaCha20Poly1305,
-        range_size: format::RANGE_SIZE,
+        range_cipher,
+        range_size,
         entries: Vec::new(),
-    };
+    }
+}
+
+/// The version says how the ranges are sealed: 1 (XChaCha20-Poly1305, the first drives) and
+/// 2 (AES-256-GCM, what new drives get) read as such, any other is refused.
+#[test]
+fn the_version_names_the_range_cipher_and_an_unknown_one_is_refused() {
+    let manifest = empty_manifest(RangeCipher::XChaCha20Poly1305, format::RANGE_SIZE);
     assert_eq!(RangeCipher::CURRENT, RangeCipher::Aes256Gcm);
     for (version, cipher) in [
         (1u32, RangeCipher::XChaCha20Poly1305),
@@ -300,18 +305,7 @@ fn the_version_names_the_range_cipher_and_an_unknown_one_is_refused() {
 /// allocates, so a manifest of 4 GiB ranges would make it allocate 4 GiB per range.
 #[test]
 fn another_range_size_is_refused() {
-    let manifest = Manifest {
-        session_id: "s1".into(),
-        drive_id: [1; 16],
-        position: SetPosition {
-            set_id: [2; 16],
-            drive_index: 1,
-            drive_count: 1,
-        },
-        range_cipher: RangeCipher::CURRENT,
-        range_size: u32::MAX,
-        entries: Vec::new(),
-    };
+    let manifest = empty_manifest(RangeCipher::CURRENT, u32::MAX);
     let refused = format::FormatError::RangeSize {
         found: u32::MAX,
         expected: format::RANGE_SIZE,
