@@ -1058,6 +1058,45 @@ mod tests {
             }
             other => panic!("expected the second range named, got {other:?}"),
         }
+
+        // the same damage met by a read of the whole range, then the range cut short and cut
+        // off: each named with its status, and the range before it still reads
+        let named = |read: Result<Vec<u8>>| match read {
+            Err(Error::Damaged {
+                index,
+                file_offset,
+                status,
+                ..
+            }) => (index, file_offset, status),
+            other => panic!("expected a range named, got {other:?}"),
+        };
+        let second = second as u64;
+        for (stored_len, status) in [
+            (stored.len() as u64, RangeStatus::Changed),
+            (second + 1000, RangeStatus::Truncated),
+            (second + 10, RangeStatus::Truncated),
+            (second, RangeStatus::Missing),
+        ] {
+            std::fs::File::options()
+                .write(true)
+                .open(shipped.data_file())
+                .and_then(|f| f.set_len(stored_len))
+                .expect("cut");
+            let set =
+                ImportSet::open_with_drive_keys(std::slice::from_ref(&shipped.drive), &shipped.identity)
+                    .expect("open again");
+            let file = &set.files()[0];
+            assert_eq!(
+                named(set.read_at(file, 4 << 20, 1 << 20)),
+                (1, 4 << 20, status),
+                "stored {stored_len}"
+            );
+            assert_eq!(
+                set.read_at(file, 0, 4 << 20)
+                    .expect("the first range still reads whole"),
+                source[..4 << 20]
+            );
+        }
     }
 
     #[test]
