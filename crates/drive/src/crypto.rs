@@ -122,12 +122,18 @@ impl DriveKey {
         let mut record = Vec::with_capacity(NONCE_LEN + sealed.body.len());
         record.extend_from_slice(&sealed.nonce);
         record.extend_from_slice(&sealed.body);
-        let opened = self
-            .open_in_place(VALUE_CIPHER, aad, &mut record)
-            .map(|plain| record[plain].to_vec());
-        // The value may be a key: no copy of it is left behind.
-        record.zeroize();
-        opened
+        let Some(plain) = self.open_in_place(VALUE_CIPHER, aad, &mut record) else {
+            // What a failed opening left in the buffer is not to be kept either.
+            record.zeroize();
+            return None;
+        };
+        // The plaintext moved to the front of the same buffer (a manifest is up to 64 MiB: no
+        // second copy of it), and the bytes past it wiped: the value may be a key.
+        let len = plain.len();
+        record.copy_within(plain, 0);
+        record[len..].zeroize();
+        record.truncate(len);
+        Some(record)
     }
 }
 
